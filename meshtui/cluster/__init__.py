@@ -1,0 +1,1 @@
+"""Cluster layer: kubeconfig, reflectors (list-then-watch), and mutations."""

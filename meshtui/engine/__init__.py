@@ -1,0 +1,1 @@
+"""The upgrade engine: phases, plans, executor, lock and journal."""
