@@ -1,0 +1,612 @@
+"""The simulator's object store: one resourceVersion sequence, watch history, watchers and list snapshots.
+
+Objects are kept serialized (orjson bytes) with a small index of labels and phase: a list is a join of
+bytes, every read decodes a private copy (no aliasing between callers), and 50,000 pods stay small.
+All methods run on the simulator's event loop thread; nothing here is thread-safe by itself.
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import itertools
+import uuid
+from collections import OrderedDict, deque
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+from meshtui.domain.selectors import LabelSelector
+from meshtui.sim import errors
+from meshtui.sim.resources import BY_KEY, Resource
+
+Key = tuple[str, str]  # (namespace or "", name)
+Obj = dict[str, Any]
+
+#: Called with (resource, operation, new object, old object or None, dry_run) before a write is stored;
+#: returns the object to store (possibly mutated) or raises ApiError (admission).
+AdmissionHook = Callable[[Resource, str, Obj, "Obj | None", bool], Obj]
+#: Called after a write is stored, with (event type, resource, new or deleted object, old object or None).
+Listener = Callable[[str, Resource, Obj, "Obj | None"], None]
+
+
+def now_rfc3339() -> str:
+    """The current UTC time the way Kubernetes writes timestamps."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class Entry:
+    """One stored object: its bytes plus the index fields selectors need."""
+
+    __slots__ = ("labels", "name", "namespace", "phase", "raw", "rv", "uid")
+
+    def __init__(self, raw: bytes, obj: Obj):
+        meta = obj["metadata"]
+        self.raw = raw
+        self.namespace: str = meta.get("namespace") or ""
+        self.name: str = meta["name"]
+        self.labels: dict[str, str] = meta.get("labels") or {}
+        self.phase: str | None = (obj.get("status") or {}).get("phase")
+        self.rv: int = int(meta["resourceVersion"])
+        self.uid: str = meta.get("uid", "")
+
+    def obj(self) -> Obj:
+        """A private, decoded copy of the object."""
+        result: Obj = orjson.loads(self.raw)
+        return result
+
+
+@dataclass(slots=True)
+class Event:
+    """One committed change, as kept in the watch history."""
+
+    rv: int
+    type: str  # ADDED, MODIFIED, DELETED
+    resource: str
+    entry: Entry
+    old: Entry | None
+
+
+@dataclass(frozen=True, slots=True)
+class FieldSelector:
+    """A parsed field selector: exact (or negated) matches on a few well-known fields."""
+
+    terms: tuple[tuple[str, bool, str], ...] = ()  # (field, equals?, value)
+
+    @classmethod
+    def parse(cls, text: str | None) -> FieldSelector:
+        """Parse `a=b,c!=d`; unknown fields are rejected as the API server does."""
+        if not text:
+            return cls()
+        terms = []
+        for term in text.split(","):
+            term = term.strip()
+            if not term:
+                continue
+            if "!=" in term:
+                f, _, v = term.partition("!=")
+                eq = False
+            elif "==" in term:
+                f, _, v = term.partition("==")
+                eq = True
+            elif "=" in term:
+                f, _, v = term.partition("=")
+                eq = True
+            else:
+                raise errors.bad_request(f"invalid field selector: {term!r}")
+            terms.append((f.strip(), eq, v.strip()))
+        return cls(tuple(terms))
+
+    def check(self, res: Resource) -> None:
+        """Reject fields the resource does not support, with the API server's wording."""
+        allowed = {"metadata.name", "metadata.namespace"}
+        if res.plural == "pods":
+            allowed |= {"status.phase", "spec.nodeName"}
+        for f, _, _ in self.terms:
+            if f not in allowed:
+                raise errors.bad_request(f'"{f}" is not a known field selector: only "{sorted(allowed)}"')
+
+    def matches(self, entry: Entry) -> bool:
+        """True when the entry satisfies every term."""
+        for f, eq, v in self.terms:
+            if f == "metadata.name":
+                actual: str | None = entry.name
+            elif f == "metadata.namespace":
+                actual = entry.namespace
+            elif f == "status.phase":
+                actual = entry.phase or ""
+            elif f == "spec.nodeName":
+                actual = (entry.obj().get("spec") or {}).get("nodeName") or ""
+            else:
+                actual = None
+            if (actual == v) != eq:
+                return False
+        return True
+
+
+@dataclass(eq=False)
+class Watcher:
+    """One open watch: its filter and a queue of events the HTTP layer drains."""
+
+    resource: str
+    namespace: str | None
+    labels: LabelSelector
+    fields: FieldSelector
+    queue: deque[tuple[str, Entry]] = field(default_factory=deque)
+    closed: bool = False
+    wake: Callable[[], None] = lambda: None
+    max_backlog: int = 200_000
+
+    def selects(self, entry: Entry | None) -> bool:
+        """True when an entry exists and passes this watch's filters."""
+        if entry is None:
+            return False
+        if self.namespace is not None and entry.namespace != self.namespace:
+            return False
+        return self.labels.matches(entry.labels) and self.fields.matches(entry)
+
+    def offer(self, ev: Event) -> None:
+        """Queue an event, translated for filtered watches as the watch cache does."""
+        if self.closed or ev.resource != self.resource:
+            return
+        new_ok = self.selects(ev.entry) if ev.type != "DELETED" else False
+        old_ok = self.selects(ev.old) if ev.type == "MODIFIED" else False
+        if ev.type == "DELETED":
+            if self.selects(ev.entry):
+                self._push("DELETED", ev.entry)
+        elif ev.type == "ADDED":
+            if new_ok:
+                self._push("ADDED", ev.entry)
+        elif new_ok and old_ok:
+            self._push("MODIFIED", ev.entry)
+        elif new_ok:
+            self._push("ADDED", ev.entry)
+        elif old_ok:
+            self._push("DELETED", ev.entry)
+
+    def _push(self, kind: str, entry: Entry) -> None:
+        if len(self.queue) >= self.max_backlog:
+            # A watcher that cannot keep up is terminated, as the API server does; the client relists.
+            self.close()
+            return
+        self.queue.append((kind, entry))
+        self.wake()
+
+    def close(self) -> None:
+        """Mark closed and wake the reader so it ends the stream."""
+        self.closed = True
+        self.wake()
+
+
+@dataclass(slots=True)
+class _Snapshot:
+    rv: int
+    items: list[tuple[Key, Entry]]
+
+
+class Store:
+    """All objects of the simulated cluster, with the API server's versioning and watch semantics."""
+
+    def __init__(self, history_window: int = 100_000, snapshot_cache: int = 64):
+        self.rv = 0
+        self.history_window = history_window
+        self._objects: dict[str, dict[Key, Entry]] = {key: {} for key in BY_KEY}
+        self._sorted: dict[str, list[Key] | None] = {key: None for key in BY_KEY}
+        self._history: deque[Event] = deque()
+        self._history_floor = 0  # the oldest resourceVersion a watch may resume from
+        self._watchers: set[Watcher] = set()
+        self._listeners: list[Listener] = []
+        self.admission: list[AdmissionHook] = []
+        self._snapshots: OrderedDict[str, _Snapshot] = OrderedDict()
+        self._snapshot_cache = snapshot_cache
+        self._snapshot_ids = itertools.count(1)
+
+    # -- wiring ---------------------------------------------------------------------------------------
+
+    def add_listener(self, listener: Listener) -> None:
+        """Register a callback run after every committed change (controllers use it)."""
+        self._listeners.append(listener)
+
+    def count(self, key: str) -> int:
+        """How many objects of a kind exist."""
+        return len(self._objects[key])
+
+    # -- reads ----------------------------------------------------------------------------------------
+
+    def get(self, key: str, namespace: str | None, name: str) -> Obj | None:
+        """A private copy of one object, or None."""
+        entry = self._objects[key].get((namespace or "", name))
+        return entry.obj() if entry else None
+
+    def require(self, key: str, namespace: str | None, name: str) -> Obj:
+        """Like get, but a missing object raises the API server's 404."""
+        obj = self.get(key, namespace, name)
+        if obj is None:
+            res = BY_KEY[key]
+            raise errors.not_found(res.plural, name, res.group)
+        return obj
+
+    def entries(self, key: str, namespace: str | None = None) -> Iterator[Entry]:
+        """Stored entries of a kind, optionally in one namespace (unordered)."""
+        for entry in self._objects[key].values():
+            if namespace is None or entry.namespace == namespace:
+                yield entry
+
+    def list(
+        self,
+        key: str,
+        namespace: str | None = None,
+        label_selector: LabelSelector | str | None = None,
+        field_selector: FieldSelector | str | None = None,
+    ) -> list[Obj]:
+        """Decoded copies of the matching objects, in key order."""
+        labels = _label_sel(label_selector)
+        fields = _field_sel(field_selector)
+        out = []
+        for k in self._keys(key):
+            entry = self._objects[key][k]
+            if namespace is not None and entry.namespace != namespace:
+                continue
+            if labels.matches(entry.labels) and fields.matches(entry):
+                out.append(entry.obj())
+        return out
+
+    def list_page(
+        self,
+        key: str,
+        namespace: str | None,
+        labels: LabelSelector,
+        fields: FieldSelector,
+        limit: int | None,
+        continue_token: str | None,
+    ) -> tuple[int, list[Entry], str | None, int]:
+        """One page of a consistent list: (list RV, entries, continue token or None, remaining count).
+
+        The first page snapshots the kind's entries (immutable, so copying references is enough);
+        later pages read the same snapshot, so a paginated list is consistent like an etcd read at one
+        revision. A token whose snapshot is gone answers 410, as an expired continue token does.
+        """
+        if continue_token:
+            snap_id, start = _decode_continue(continue_token)
+            snap = self._snapshots.get(snap_id)
+            if snap is None or snap.rv < self._history_floor:
+                raise errors.gone(
+                    "The provided continue parameter is too old to display a consistent list result. "
+                    "You can start a new list without the continue parameter."
+                )
+            self._snapshots.move_to_end(snap_id)
+        else:
+            items = [(k, self._objects[key][k]) for k in self._keys(key)]
+            snap = _Snapshot(self.rv, items)
+            snap_id = ""
+            start = 0
+        selected: list[Entry] = []
+        i = start
+        n = len(snap.items)
+        while i < n and (limit is None or len(selected) < limit):
+            entry = snap.items[i][1]
+            i += 1
+            if namespace is not None and entry.namespace != namespace:
+                continue
+            if labels.matches(entry.labels) and fields.matches(entry):
+                selected.append(entry)
+        token = None
+        remaining = 0
+        if limit is not None and i < n:
+            if not snap_id:
+                snap_id = str(next(self._snapshot_ids))
+                self._snapshots[snap_id] = snap
+                while len(self._snapshots) > self._snapshot_cache:
+                    self._snapshots.popitem(last=False)
+            token = _encode_continue(snap_id, i, snap.rv)
+            remaining = n - i
+        return snap.rv, selected, token, remaining
+
+    def _keys(self, key: str) -> list[Key]:
+        keys = self._sorted[key]
+        if keys is None:
+            keys = sorted(self._objects[key])
+            self._sorted[key] = keys
+        return keys
+
+    # -- writes ---------------------------------------------------------------------------------------
+
+    def create(self, key: str, obj: Obj, *, dry_run: bool = False, admit: bool = True) -> Obj:
+        """Create an object (generateName, uid, timestamps, admission), returning what was stored."""
+        res = BY_KEY[key]
+        obj = copy.deepcopy(obj)
+        meta = obj.setdefault("metadata", {})
+        if not isinstance(meta, dict):
+            raise errors.bad_request("metadata must be an object")
+        if res.namespaced:
+            ns = meta.get("namespace")
+            if not ns:
+                raise errors.bad_request("the namespace of the object must be set")
+            if res.plural != "namespaces" and (("", ns) not in self._objects["namespaces"]):
+                raise errors.not_found("namespaces", ns)
+            nsobj = self._objects["namespaces"].get(("", ns))
+            if nsobj is not None and nsobj.phase == "Terminating":
+                raise errors.ApiError(
+                    403, "Forbidden",
+                    f'{res.plural} "{meta.get("name") or meta.get("generateName", "")}" is forbidden: '
+                    f"unable to create new content in namespace {ns} because it is being terminated",
+                )
+        else:
+            meta.pop("namespace", None)
+        if not meta.get("name"):
+            prefix = meta.get("generateName")
+            if not prefix:
+                raise errors.invalid(res.kind, "", "metadata.name: Required value: name or generateName is required")
+            meta["name"] = prefix + uuid.uuid4().hex[:5]
+        name = meta["name"]
+        _validate_name(res, name)
+        if (meta.get("namespace") or "", name) in self._objects[key]:
+            raise errors.already_exists(res.plural, name, res.group)
+        obj["apiVersion"] = res.api_version
+        obj["kind"] = res.kind
+        meta["uid"] = str(uuid.uuid4())
+        meta["creationTimestamp"] = now_rfc3339()
+        meta.pop("resourceVersion", None)
+        meta.pop("deletionTimestamp", None)
+        if res.tracks_generation:
+            meta["generation"] = 1
+        if res.plural == "namespaces":
+            labels = meta.setdefault("labels", {})
+            labels["kubernetes.io/metadata.name"] = name
+            obj.setdefault("spec", {"finalizers": ["kubernetes"]})
+            obj["status"] = {"phase": "Active"}
+        if admit:
+            for hook in self.admission:
+                obj = hook(res, "CREATE", obj, None, dry_run)
+        if dry_run:
+            meta["resourceVersion"] = str(self.rv)
+            return obj
+        return self._commit("ADDED", res, obj, None)
+
+    def replace(self, key: str, obj: Obj, *, dry_run: bool = False, subresource: str | None = None) -> Obj:
+        """PUT semantics: a stale resourceVersion is a 409; status is kept unless writing `/status`."""
+        res = BY_KEY[key]
+        meta = obj.get("metadata") or {}
+        ns = meta.get("namespace") if res.namespaced else None
+        name = meta.get("name")
+        if not name:
+            raise errors.bad_request("the name of the object must be set")
+        old = self.require(key, ns, name)
+        given = meta.get("resourceVersion")
+        if given and given != old["metadata"]["resourceVersion"]:
+            raise errors.conflict(res.plural, name, res.group)
+        return self._update(res, old, copy.deepcopy(obj), dry_run=dry_run, subresource=subresource)
+
+    def update(self, key: str, namespace: str | None, name: str, fn: Callable[[Obj], Obj | None],
+               *, subresource: str | None = None, dry_run: bool = False, admit: bool = True) -> Obj:
+        """Read-modify-write without a version check (the store is single-threaded), for patches and controllers."""
+        res = BY_KEY[key]
+        old = self.require(key, namespace, name)
+        new = fn(copy.deepcopy(old))
+        if new is None:
+            return old
+        return self._update(res, old, new, dry_run=dry_run, subresource=subresource, admit=admit)
+
+    def _update(self, res: Resource, old: Obj, new: Obj, *, dry_run: bool, subresource: str | None,
+                admit: bool = True) -> Obj:
+        meta = new.setdefault("metadata", {})
+        old_meta = old["metadata"]
+        # Identity and server-owned fields cannot be changed by a client.
+        for f in ("uid", "creationTimestamp", "name", "namespace", "deletionTimestamp",
+                  "deletionGracePeriodSeconds", "generation"):
+            if f in old_meta:
+                meta[f] = old_meta[f]
+            else:
+                meta.pop(f, None)
+        new["apiVersion"] = res.api_version
+        new["kind"] = res.kind
+        if res.has_status:
+            if subresource == "status":
+                new = {**old, "status": new.get("status", {})}
+                new["metadata"] = copy.deepcopy(old_meta)
+                meta = new["metadata"]
+            elif "status" in old:
+                new["status"] = old["status"]
+            else:
+                new.pop("status", None)
+        if res.plural == "namespaces":
+            meta.setdefault("labels", {})["kubernetes.io/metadata.name"] = old_meta["name"]
+        if res.tracks_generation and _spec(new) != _spec(old):
+            meta["generation"] = int(old_meta.get("generation", 1)) + 1
+        if admit and subresource is None:
+            for hook in self.admission:
+                new = hook(res, "UPDATE", new, old, dry_run)
+        if _same(new, old):
+            return old  # a no-op write does not bump the resourceVersion, as the API server does
+        if dry_run:
+            return new
+        return self._commit("MODIFIED", res, new, old)
+
+    def remove(self, key: str, namespace: str | None, name: str) -> Obj:
+        """Delete an object now, with no grace period and no garbage collection (callers add those)."""
+        res = BY_KEY[key]
+        k = (namespace or "", name)
+        entry = self._objects[key].get(k)
+        if entry is None:
+            raise errors.not_found(res.plural, name, res.group)
+        obj = entry.obj()
+        return self._commit("DELETED", res, obj, obj)
+
+    def mark_deleting(self, key: str, namespace: str | None, name: str, grace_seconds: int) -> Obj:
+        """Set deletionTimestamp (the object goes Terminating); a controller removes it later."""
+
+        def mark(obj: Obj) -> Obj:
+            meta = obj["metadata"]
+            meta["deletionTimestamp"] = now_rfc3339()
+            meta["deletionGracePeriodSeconds"] = grace_seconds
+            if key == "namespaces":
+                obj["status"] = {"phase": "Terminating"}
+            return obj
+
+        res = BY_KEY[key]
+        old = self.require(key, namespace, name)
+        if old["metadata"].get("deletionTimestamp"):
+            return old
+        new = mark(copy.deepcopy(old))
+        return self._commit("MODIFIED", res, new, old)
+
+    def dependents(self, owner_uid: str) -> list[tuple[str, Entry]]:
+        """Objects whose ownerReferences name this uid (for garbage collection)."""
+        out = []
+        for key, objs in self._objects.items():
+            for entry in objs.values():
+                if owner_uid.encode() in entry.raw:
+                    refs = entry.obj()["metadata"].get("ownerReferences") or []
+                    if any(r.get("uid") == owner_uid for r in refs):
+                        out.append((key, entry))
+        return out
+
+    def _commit(self, kind: str, res: Resource, obj: Obj, old_obj: Obj | None) -> Obj:
+        table = self._objects[res.key]
+        k = (obj["metadata"].get("namespace") or "", obj["metadata"]["name"])
+        old_entry = table.get(k)
+        self.rv += 1
+        if kind == "DELETED":
+            obj["metadata"]["resourceVersion"] = str(self.rv)
+            entry = Entry(orjson.dumps(obj), obj)
+            del table[k]
+            self._sorted[res.key] = None
+        else:
+            obj["metadata"]["resourceVersion"] = str(self.rv)
+            entry = Entry(orjson.dumps(obj), obj)
+            if k not in table:
+                self._sorted[res.key] = None
+            table[k] = entry
+        ev = Event(self.rv, kind, res.key, entry, old_entry)
+        self._history.append(ev)
+        while len(self._history) > self.history_window:
+            dropped = self._history.popleft()
+            self._history_floor = dropped.rv
+        for w in list(self._watchers):
+            w.offer(ev)
+        for listener in self._listeners:
+            listener(kind, res, obj, old_obj)
+        return entry.obj()
+
+    # -- watches --------------------------------------------------------------------------------------
+
+    def watch(
+        self,
+        key: str,
+        namespace: str | None,
+        labels: LabelSelector,
+        fields: FieldSelector,
+        resource_version: str | None,
+    ) -> Watcher:
+        """Open a watch; from a resourceVersion it replays history, without one it starts with ADDED events.
+
+        A resourceVersion older than the retained history raises 410 Expired, as the API server does
+        once etcd has compacted past it.
+        """
+        w = Watcher(key, namespace, labels, fields)
+        if not resource_version or resource_version == "0":
+            for k in self._keys(key):
+                entry = self._objects[key][k]
+                if w.selects(entry):
+                    w.queue.append(("ADDED", entry))
+        else:
+            try:
+                since = int(resource_version)
+            except ValueError:
+                raise errors.bad_request(f"invalid resource version: {resource_version!r}") from None
+            if since < self._history_floor:
+                raise errors.gone(f"too old resource version: {since} ({self._history_floor + 1})")
+            for ev in self._events_after(since):
+                w.offer(ev)
+        self._watchers.add(w)
+        return w
+
+    def _events_after(self, since: int) -> Iterable[Event]:
+        if not self._history or self._history[-1].rv <= since:
+            return ()
+        # History is ordered by rv; skip the prefix cheaply from the left.
+        start = max(0, len(self._history) - (self._history[-1].rv - since))
+        return itertools.islice(self._history, start, None)
+
+    def stop_watch(self, w: Watcher) -> None:
+        """Forget a watcher (its stream ended)."""
+        w.closed = True
+        self._watchers.discard(w)
+
+    def close_all_watches(self) -> int:
+        """Terminate every open watch (the fault "drop watch connections"); returns how many."""
+        n = len(self._watchers)
+        for w in list(self._watchers):
+            w.close()
+        self._watchers.clear()
+        return n
+
+    def forget_history(self) -> None:
+        """Lose the watch history, as a restarted API server does: clients must relist."""
+        self._history.clear()
+        self._history_floor = self.rv
+        self._snapshots.clear()
+        self.close_all_watches()
+
+    @property
+    def history_floor(self) -> int:
+        """The oldest resourceVersion a watch can resume from."""
+        return self._history_floor
+
+
+def _spec(obj: Obj) -> Any:
+    return {k: v for k, v in obj.items() if k not in ("metadata", "status", "apiVersion", "kind")}
+
+
+def _same(a: Obj, b: Obj) -> bool:
+    strip = ("resourceVersion", "managedFields")
+    am = {k: v for k, v in a.get("metadata", {}).items() if k not in strip}
+    bm = {k: v for k, v in b.get("metadata", {}).items() if k not in strip}
+    return am == bm and _spec(a) == _spec(b) and a.get("status") == b.get("status")
+
+
+def _label_sel(sel: LabelSelector | str | None) -> LabelSelector:
+    if isinstance(sel, LabelSelector):
+        return sel
+    return LabelSelector.parse(sel)
+
+
+def _field_sel(sel: FieldSelector | str | None) -> FieldSelector:
+    if isinstance(sel, FieldSelector):
+        return sel
+    return FieldSelector.parse(sel)
+
+
+def _encode_continue(snap_id: str, index: int, rv: int) -> str:
+    raw = orjson.dumps({"v": "meta.k8s.io/v1", "rv": rv, "snap": snap_id, "start": index})
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_continue(token: str) -> tuple[str, int]:
+    try:
+        pad = "=" * (-len(token) % 4)
+        data = orjson.loads(base64.urlsafe_b64decode(token + pad))
+        return str(data["snap"]), int(data["start"])
+    except Exception:
+        raise errors.bad_request("continue key is not valid: incorrect encoded start resourceVersion") from None
+
+
+_DNS1123_LABEL_MAX = 63
+_DNS1123_SUBDOMAIN_MAX = 253
+
+
+def _validate_name(res: Resource, name: str) -> None:
+    import re
+
+    limit = _DNS1123_LABEL_MAX if res.plural in ("namespaces", "services") else _DNS1123_SUBDOMAIN_MAX
+    pattern = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?" if limit == _DNS1123_LABEL_MAX else \
+        r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*"
+    if len(name) > limit or not re.fullmatch(pattern, name):
+        raise errors.invalid(
+            res.kind, name,
+            f"metadata.name: Invalid value: \"{name}\": a lowercase RFC 1123 name must consist of lower case "
+            "alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character",
+        )
