@@ -1,0 +1,27 @@
+"""The documented exit codes of every meshtui command."""
+
+from __future__ import annotations
+
+OK = 0
+#: A gate refused the action (the reasons are printed) or `status --check` found a gate closed.
+REFUSED = 1
+#: Bad usage or a bad kubeconfig/input file.
+USAGE = 2
+#: The cluster could not be reached (network, TLS, timeout, 5xx after retries).
+UNREACHABLE = 3
+#: The API server rejected the credentials (401) or RBAC denied a request (403).
+PERMISSION = 4
+#: A write conflicted with another writer (409) and was not applied.
+CONFLICT = 5
+#: Interrupted by the user (Ctrl-C).
+INTERRUPTED = 130
+
+DOC = """exit codes:
+  0    done
+  1    refused by a gate (the reasons are printed)
+  2    bad usage, kubeconfig or input file
+  3    cluster unreachable
+  4    permission denied (401/403)
+  5    conflict with another writer (409)
+  130  interrupted
+"""

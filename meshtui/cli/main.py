@@ -1,0 +1,83 @@
+"""The `meshtui` command: argument parsing and dispatch to one module per subcommand."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from meshtui import __version__
+from meshtui.cli import exitcodes
+
+
+def _cluster_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--kubeconfig", metavar="FILE", help="kubeconfig file (default: $KUBECONFIG or ~/.kube/config)")
+    p.add_argument("--context", metavar="NAME", action="append", default=[],
+                   help="kubeconfig context; repeat for a mesh over several clusters (default: current context)")
+    p.add_argument("--source", metavar="REV", help="source revision (default: from the upgrade record, else detected)")
+    p.add_argument("--target", metavar="REV", help="target revision (default: from the upgrade record, else detected)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The whole command line, so `--help` documents every subcommand and the exit codes."""
+    parser = argparse.ArgumentParser(
+        prog="meshtui",
+        description="Take an Istio mesh through a canary (revision-based) control-plane upgrade.",
+        epilog=exitcodes.DOC,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"meshtui {__version__}")
+    _cluster_args(parser)
+    parser.add_argument("--read-only", action="store_true", help="never write to the cluster")
+    parser.add_argument("--namespace-filter", metavar="TEXT", help="start the namespaces view filtered by TEXT")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    status = sub.add_parser("status", help="print the revisions, namespaces and gates",
+                            epilog=exitcodes.DOC, formatter_class=argparse.RawDescriptionHelpFormatter)
+    _cluster_args(status)
+    status.add_argument("--json", action="store_true", help="print the JSON document (product contract)")
+    status.add_argument("--from-file", metavar="PATH", action="append", default=[],
+                        help="analyse YAML/JSON dumps (files or folders) instead of a live cluster; repeatable")
+    status.add_argument("--all-pods", action="store_true", help="list every pod in --json, not only sidecar/at-risk")
+
+    sim = sub.add_parser("sim", help="run the simulated cluster alone (for kubectl and meshtui)")
+    sim.add_argument("--scenario", default="demo", help="demo, fresh or large (default: demo)")
+    sim.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: a free one)")
+    sim.add_argument("--kubeconfig-out", metavar="PATH", help="write a kubeconfig for the simulator here")
+    sim.add_argument("--seed", type=int, default=1, help="scenario seed (default: 1)")
+    sim.add_argument("--param", metavar="KEY=VALUE", action="append", default=[],
+                     help="scenario parameter, e.g. namespaces=2000 pods_per_namespace=25")
+    sim.add_argument("--ready-delay", type=float, default=1.0, help="seconds a new pod takes to become Ready")
+    sim.add_argument("--churn", type=float, default=0.0, help="pod status changes per second (load testing)")
+
+    demo = sub.add_parser("demo", help="open the dashboard on the embedded simulated cluster")
+    demo.add_argument("--scenario", default="demo", help="demo, fresh or large (default: demo)")
+    demo.add_argument("--kubeconfig-out", metavar="PATH", help="also write the simulator's kubeconfig here")
+    demo.add_argument("--seed", type=int, default=1)
+    demo.add_argument("--param", metavar="KEY=VALUE", action="append", default=[])
+    demo.add_argument("--read-only", action="store_true", help="never write to the cluster")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Parse and dispatch; every failure ends as one sentence on stderr and a documented exit code."""
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "status":
+            from meshtui.cli import status_cmd
+
+            return status_cmd.run(args)
+        if args.command == "sim":
+            from meshtui.cli import sim_cmd
+
+            return sim_cmd.run(args)
+        if args.command == "demo":
+            from meshtui.cli import demo_cmd
+
+            return demo_cmd.run(args)
+        from meshtui.cli import dashboard_cmd
+
+        return dashboard_cmd.run(args)
+    except KeyboardInterrupt:
+        print("meshtui: interrupted.", file=sys.stderr)
+        return exitcodes.INTERRUPTED

@@ -1,0 +1,113 @@
+"""Cluster errors as one clear sentence with a way forward, and the exit codes the CLI maps them to."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+
+class ClusterError(Exception):
+    """A failure talking to a cluster, worded for the operator (what happened and what to do next)."""
+
+    exit_code = 3
+
+    def __init__(self, message: str, *, cluster: str = "", status: int = 0, reason: str = ""):
+        super().__init__(message)
+        self.message = message
+        self.cluster = cluster
+        self.status = status
+        self.reason = reason
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class ConfigError(ClusterError):
+    """The kubeconfig is missing, unreadable or names a context that does not exist."""
+
+    exit_code = 2
+
+
+class Unreachable(ClusterError):
+    """The API server did not answer (connection refused, DNS, TLS, timeout)."""
+
+    exit_code = 3
+
+
+class Unauthorized(ClusterError):
+    """401: the credentials were rejected."""
+
+    exit_code = 4
+
+
+class Forbidden(ClusterError):
+    """403: RBAC denies the request."""
+
+    exit_code = 4
+
+
+class NotFound(ClusterError):
+    """404: the object (or the API) does not exist."""
+
+
+class Conflict(ClusterError):
+    """409: a stale resourceVersion (someone else wrote first) or the object already exists."""
+
+    exit_code = 5
+
+
+class Gone(ClusterError):
+    """410: the resourceVersion or continue token is older than the server keeps; relist."""
+
+
+class ServerError(ClusterError):
+    """5xx or 429: the server failed or throttled; retry with backoff."""
+
+
+def status_message(body: bytes | str | None) -> tuple[str, str]:
+    """The (reason, message) of a Status body; empty strings when it is not one."""
+    if not body:
+        return "", ""
+    try:
+        data: Any = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return "", ""
+    if not isinstance(data, dict):
+        return "", ""
+    return str(data.get("reason") or ""), str(data.get("message") or "")
+
+
+def from_status(status: int, body: bytes | str | None, *, cluster: str, what: str) -> ClusterError:
+    """Turn an HTTP error answer into the matching ClusterError with an operator-facing sentence."""
+    reason, message = status_message(body)
+    detail = message or reason or f"HTTP {status}"
+    where = f"cluster {cluster!r}" if cluster else "the cluster"
+    if status == 401:
+        return Unauthorized(
+            f"The API server of {where} rejected the credentials while {what} ({detail}); "
+            "refresh your login (for example re-run your cloud CLI's get-credentials) and try again.",
+            cluster=cluster, status=status, reason=reason,
+        )
+    if status == 403:
+        return Forbidden(
+            f"Permission denied on {where} while {what}: {detail}. "
+            "Ask for the missing RBAC permission, or use --read-only.",
+            cluster=cluster, status=status, reason=reason,
+        )
+    if status == 404:
+        return NotFound(f"Not found on {where} while {what}: {detail}.", cluster=cluster, status=status,
+                        reason=reason)
+    if status == 409:
+        return Conflict(
+            f"Conflict on {where} while {what}: {detail}.", cluster=cluster, status=status, reason=reason
+        )
+    if status == 410:
+        return Gone(f"Expired on {where} while {what}: {detail}.", cluster=cluster, status=status, reason=reason)
+    if status == 429 or status >= 500:
+        return ServerError(
+            f"The API server of {where} failed while {what} ({detail}); it will be retried.",
+            cluster=cluster, status=status, reason=reason,
+        )
+    return ClusterError(f"The API server of {where} refused {what}: {detail}.", cluster=cluster, status=status,
+                        reason=reason)

@@ -1,0 +1,340 @@
+"""List-then-watch for one resource kind of one cluster, feeding a sink with parsed models.
+
+It follows client-go's reflector: a paginated consistent list, a watch from the list's resourceVersion
+with bookmarks, a relist on 410 Gone, and reconnects with jittered exponential backoff. Every event is
+applied in stream order and the resourceVersion advances only after the event was applied, so the cache
+never skips an event and always converges to the server's state.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any, Generic, Protocol, TypeVar
+
+import orjson
+
+from meshtui.cluster.errors import ClusterError, Forbidden, Gone, ServerError, Unauthorized, Unreachable
+from meshtui.cluster.rawapi import JSON, METADATA_LIST, METADATA_ONE, RawApi
+
+log = logging.getLogger(__name__)
+
+M = TypeVar("M")
+ObjKey = tuple[str, str]  # (namespace or "", name)
+
+
+class ConnState(Enum):
+    """Where a reflector stands with its server."""
+
+    CONNECTING = "connecting"
+    SYNCED = "synced"
+    LAGGING = "lagging"
+    ERROR = "error"
+
+
+@dataclass(frozen=True, slots=True)
+class ConnStatus:
+    """The observable state of one reflector: state, the reason when not synced, and its resourceVersion."""
+
+    state: ConnState
+    reason: str = ""
+    resource_version: str = ""
+    relists: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class WatchSpec(Generic[M]):
+    """What to watch: the collection path, whether metadata suffices, a selector, and the parser."""
+
+    kind: str
+    path: str
+    parse: Callable[[str, dict[str, Any]], M]
+    metadata_only: bool = False
+    label_selector: str | None = None
+
+
+class Sink(Protocol[M]):
+    """Receives a reflector's output; called from the reflector's thread."""
+
+    def replaced(self, cluster: str, kind: str, items: dict[ObjKey, M]) -> None:
+        """The complete state after a (re)list."""
+
+    def changed(self, cluster: str, kind: str, event: str, key: ObjKey, model: M | None) -> None:
+        """One ADDED/MODIFIED (model set) or DELETED (model is the last known state, or None)."""
+
+    def status(self, cluster: str, kind: str, status: ConnStatus) -> None:
+        """The connection state changed."""
+
+    def problem(self, cluster: str, kind: str, key: ObjKey, message: str) -> None:
+        """An object could not be parsed and was skipped."""
+
+
+@dataclass(frozen=True, slots=True)
+class Timing:
+    """Timeouts and backoff; tests shorten them, production keeps client-go's values."""
+
+    page_size: int = 500
+    watch_min_s: int = 300
+    watch_max_s: int = 600
+    connect_timeout_s: float = 10.0
+    read_slack_s: float = 30.0
+    backoff_initial_s: float = 0.8
+    backoff_max_s: float = 30.0
+    backoff_reset_after_s: float = 120.0
+    auth_retry_s: float = 30.0
+
+
+class _Relist(Exception):
+    """The watch cannot resume from its resourceVersion: list again."""
+
+
+class Reflector(Generic[M]):
+    """Keeps a cache of one kind in step with one cluster and reports every change to a sink."""
+
+    def __init__(
+        self,
+        api: RawApi,
+        spec: WatchSpec[M],
+        sink: Sink[M],
+        *,
+        timing: Timing | None = None,
+        rng: random.Random | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ):
+        self.api = api
+        self.spec = spec
+        self.sink = sink
+        self.timing = timing or Timing()
+        self._rng = rng or random.Random()
+        self._clock = clock
+        self._stop = threading.Event()
+        self._stream_lock = threading.Lock()
+        self._stream: Any = None
+        self._cache: dict[ObjKey, M] = {}
+        self._cache_lock = threading.Lock()
+        self.resource_version = ""
+        self.relists = 0
+        self.status = ConnStatus(ConnState.CONNECTING)
+        self.synced = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    # -- lifecycle ------------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Run in a daemon thread (it blocks on the network)."""
+        self._thread = threading.Thread(target=self.run, name=f"reflector-{self.api.cluster}-{self.spec.kind}",
+                                        daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop and unblock a pending read; returns once the thread ended (or the timeout passed)."""
+        self._stop.set()
+        with self._stream_lock:
+            if self._stream is not None:
+                self._stream.close()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout)
+
+    @property
+    def stopped(self) -> bool:
+        """True once stop() was called."""
+        return self._stop.is_set()
+
+    def cache(self) -> dict[ObjKey, M]:
+        """A copy of the current cache (for tests and one-shot readers)."""
+        with self._cache_lock:
+            return dict(self._cache)
+
+    # -- the loop -------------------------------------------------------------------------------------
+
+    def run(self) -> None:
+        """List, then watch; relist on 410; back off on errors; until stopped."""
+        need_list = True
+        backoff = self.timing.backoff_initial_s
+        healthy_since: float | None = None
+        while not self._stop.is_set():
+            try:
+                if need_list:
+                    self._list()
+                    need_list = False
+                    self._set_status(ConnState.SYNCED)
+                    healthy_since = self._clock()
+                events = self._watch_once()
+                if healthy_since is not None and self._clock() - healthy_since > self.timing.backoff_reset_after_s:
+                    backoff = self.timing.backoff_initial_s
+                if events == 0 and not self._stop.is_set() and self._last_watch_short:
+                    raise Unreachable("the watch closed at once without events", cluster=self.api.cluster)
+            except _Relist as exc:
+                need_list = True
+                self._set_status(ConnState.LAGGING, str(exc))
+            except Gone as exc:
+                need_list = True
+                self._set_status(ConnState.LAGGING, exc.message)
+            except (Unauthorized, Forbidden) as exc:
+                self._set_status(ConnState.ERROR, exc.message)
+                self._wait(self.timing.auth_retry_s)
+            except (Unreachable, ServerError, ClusterError) as exc:
+                healthy_since = None
+                state = ConnState.ERROR if not self.synced.is_set() else ConnState.LAGGING
+                self._set_status(state, exc.message)
+                delay = backoff * (0.5 + self._rng.random())
+                backoff = min(backoff * 2, self.timing.backoff_max_s)
+                self._wait(delay)
+            except Exception as exc:  # never let a bug end the watch silently: report, back off, retry
+                log.exception("reflector %s/%s failed", self.api.cluster, self.spec.kind)
+                self._set_status(ConnState.LAGGING, f"internal error: {exc}")
+                self._wait(backoff)
+                backoff = min(backoff * 2, self.timing.backoff_max_s)
+                need_list = True
+
+    def _wait(self, seconds: float) -> None:
+        self._stop.wait(seconds)
+
+    def _list(self) -> None:
+        items: dict[ObjKey, M] = {}
+        cont = ""
+        list_rv = ""
+        while True:
+            query: list[tuple[str, str | int]] = [("limit", self.timing.page_size)]
+            if cont:
+                query.append(("continue", cont))
+            if self.spec.label_selector:
+                query.append(("labelSelector", self.spec.label_selector))
+            try:
+                page = self.api.request(
+                    "GET", self.spec.path, query=query,
+                    accept=METADATA_LIST if self.spec.metadata_only else JSON,
+                    timeout=(self.timing.connect_timeout_s, 120.0),
+                    what=f"listing {self.spec.kind}",
+                )
+            except Gone:
+                # The continue token expired mid-list: start the list over.
+                items.clear()
+                cont = ""
+                continue
+            if self._stop.is_set():
+                return
+            meta = page.get("metadata") or {}
+            list_rv = str(meta.get("resourceVersion") or "")
+            for raw in page.get("items") or []:
+                self._parse_into(raw, items)
+            cont = str(meta.get("continue") or "")
+            if not cont:
+                break
+        with self._cache_lock:
+            self._cache = items
+        self.relists += 1
+        self.sink.replaced(self.api.cluster, self.spec.kind, dict(items))
+        self.resource_version = list_rv
+        self.synced.set()
+
+    def _parse_into(self, raw: dict[str, Any], items: dict[ObjKey, M]) -> None:
+        key = _key(raw)
+        try:
+            items[key] = self.spec.parse(self.api.cluster, raw)
+        except Exception as exc:
+            self.sink.problem(self.api.cluster, self.spec.kind, key, _reason(exc))
+
+    _last_watch_short = False
+
+    def _watch_once(self) -> int:
+        seconds = self._rng.randint(self.timing.watch_min_s, self.timing.watch_max_s)
+        query: list[tuple[str, str | int]] = [
+            ("watch", "1"),
+            ("resourceVersion", self.resource_version),
+            ("allowWatchBookmarks", "true"),
+            ("timeoutSeconds", seconds),
+        ]
+        if self.spec.label_selector:
+            query.append(("labelSelector", self.spec.label_selector))
+        started = self._clock()
+        stream = self.api.stream(
+            self.spec.path, query=query, accept=METADATA_ONE if self.spec.metadata_only else JSON,
+            timeout=(self.timing.connect_timeout_s, seconds + self.timing.read_slack_s),
+            what=f"watching {self.spec.kind}",
+        )
+        with self._stream_lock:
+            if self._stop.is_set():
+                stream.close()
+                return 0
+            self._stream = stream
+        events = 0
+        try:
+            if self.status.state is not ConnState.SYNCED:
+                self._set_status(ConnState.SYNCED)
+            for line in stream:
+                if self._stop.is_set():
+                    break
+                events += 1
+                self._apply(line)
+        finally:
+            with self._stream_lock:
+                self._stream = None
+            stream.close()
+        self._last_watch_short = events == 0 and self._clock() - started < 1.0
+        return events
+
+    def _apply(self, line: bytes) -> None:
+        try:
+            ev = orjson.loads(line)
+            etype = ev["type"]
+            obj = ev["object"]
+        except (orjson.JSONDecodeError, KeyError, TypeError):
+            raise _Relist("the watch stream sent an unreadable event") from None
+        if etype == "ERROR":
+            code = obj.get("code") if isinstance(obj, dict) else None
+            reason = obj.get("reason", "") if isinstance(obj, dict) else ""
+            message = obj.get("message", "") if isinstance(obj, dict) else ""
+            if code == 410 or reason in ("Expired", "Gone"):
+                raise _Relist(f"resourceVersion expired ({message or reason}); relisting")
+            raise ServerError(f"the watch reported an error: {message or reason or code}", cluster=self.api.cluster)
+        rv = str(((obj.get("metadata") or {}).get("resourceVersion")) or "")
+        if etype == "BOOKMARK":
+            if rv:
+                self.resource_version = rv
+            return
+        key = _key(obj)
+        if etype in ("ADDED", "MODIFIED"):
+            try:
+                model = self.spec.parse(self.api.cluster, obj)
+            except Exception as exc:
+                # A malformed object is reported and dropped from the cache, never fatal to the rest.
+                self.sink.problem(self.api.cluster, self.spec.kind, key, _reason(exc))
+                with self._cache_lock:
+                    old = self._cache.pop(key, None)
+                if old is not None:
+                    self.sink.changed(self.api.cluster, self.spec.kind, "DELETED", key, old)
+            else:
+                with self._cache_lock:
+                    self._cache[key] = model
+                self.sink.changed(self.api.cluster, self.spec.kind, etype, key, model)
+        elif etype == "DELETED":
+            with self._cache_lock:
+                old = self._cache.pop(key, None)
+            if old is not None:
+                self.sink.changed(self.api.cluster, self.spec.kind, "DELETED", key, old)
+        if rv:
+            self.resource_version = rv
+
+    def _set_status(self, state: ConnState, reason: str = "") -> None:
+        status = ConnStatus(state, reason, self.resource_version, self.relists)
+        if status != self.status:
+            self.status = status
+            self.sink.status(self.api.cluster, self.spec.kind, status)
+
+
+def _key(raw: Any) -> ObjKey:
+    meta = raw.get("metadata") if isinstance(raw, dict) else None
+    if not isinstance(meta, dict):
+        return ("", "?")
+    return (str(meta.get("namespace") or ""), str(meta.get("name") or "?"))
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

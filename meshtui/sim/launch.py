@@ -1,0 +1,51 @@
+"""Start a simulated cluster with a scenario and the controllers: the one place the CLI, demo and tests use."""
+
+from __future__ import annotations
+
+from meshtui.sim.settings import SimSettings
+
+
+class SimLaunchError(Exception):
+    """A scenario name or parameter is wrong; the message says which and what is allowed."""
+
+
+def parse_params(items: list[str]) -> dict[str, int | str]:
+    """Parse `KEY=VALUE` scenario parameters; numbers become ints."""
+    params: dict[str, int | str] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise SimLaunchError(f"parameter {item!r} is not KEY=VALUE")
+        params[key.strip()] = int(value) if value.strip().isdigit() else value.strip()
+    return params
+
+
+def launch(
+    scenario: str,
+    *,
+    seed: int = 1,
+    params: dict[str, int | str] | None = None,
+    port: int = 0,
+    ready_delay: float = 1.0,
+    churn: float = 0.0,
+    settings: SimSettings | None = None,
+):  # type: ignore[no-untyped-def]
+    """Build and start a SimCluster serving `scenario`; the caller stops it."""
+    from meshtui.sim import scenarios
+    from meshtui.sim.controllers import Controllers
+    from meshtui.sim.runtime import SimCluster
+
+    if scenario not in scenarios.NAMES:
+        raise SimLaunchError(f"unknown scenario {scenario!r}; choose one of {', '.join(scenarios.NAMES)}")
+    settings = settings or SimSettings(pod_ready_delay=ready_delay)
+    settings.params.update(params or {})
+    settings.params.setdefault("seed", seed)
+
+    def setup(store):  # type: ignore[no-untyped-def]
+        scenarios.build(scenario, store, settings)
+
+    sim = SimCluster(settings, setup=setup, controllers_factory=Controllers, port=port)
+    sim.start()
+    if churn > 0:
+        sim.start_churn(churn)
+    return sim
