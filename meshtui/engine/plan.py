@@ -1,0 +1,88 @@
+"""Plans as data: the exact API operations an action will perform, printable and dry-runnable."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+MERGE_PATCH = "application/merge-patch+json"
+STRATEGIC_MERGE_PATCH = "application/strategic-merge-patch+json"
+JSON_PATCH = "application/json-patch+json"
+APPLY_PATCH = "application/apply-patch+yaml"
+
+
+@dataclass(frozen=True, slots=True)
+class Operation:
+    """One API write: verb, object, body, and the resourceVersion it was planned against.
+
+    `expect_rv` makes the write conditional (a patch carrying metadata.resourceVersion), so a change made
+    by someone else after the plan was shown is a 409, never a blind overwrite.
+    """
+
+    cluster: str
+    verb: str  # patch, create, delete, apply
+    api_path: str  # collection path, e.g. /api/v1/namespaces or /apis/apps/v1/namespaces/shop/deployments
+    kind: str
+    namespace: str | None
+    name: str
+    body: Any = None
+    content_type: str = MERGE_PATCH
+    expect_rv: str | None = None
+    summary: str = ""
+    before: dict[str, Any] = field(default_factory=dict)
+    after: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def object_ref(self) -> str:
+        """`Kind ns/name` or `Kind name`, as the plan and the journal print it."""
+        where = f"{self.namespace}/{self.name}" if self.namespace else self.name
+        return f"{self.kind} {where}"
+
+    @property
+    def path(self) -> str:
+        """The object's URL path (the collection path for create)."""
+        return self.api_path if self.verb == "create" else f"{self.api_path}/{self.name}"
+
+    def describe(self) -> str:
+        """One line: what changes on which object, for the plan view and `--dry-run` output."""
+        ctx = f"[{self.cluster}] " if self.cluster else ""
+        return f"{ctx}{self.verb} {self.object_ref}: {self.summary}"
+
+    def wire_body(self) -> Any:
+        """The body as sent, with the planned resourceVersion as the optimistic-concurrency precondition."""
+        if self.expect_rv and self.verb == "patch" and isinstance(self.body, dict):
+            body = orjson.loads(orjson.dumps(self.body))
+            body.setdefault("metadata", {})["resourceVersion"] = self.expect_rv
+            return body
+        return self.body
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """An action turned into operations, with what it cannot do and why."""
+
+    action: str
+    title: str
+    operations: tuple[Operation, ...] = ()
+    #: Things the plan deliberately leaves alone, each with its reason (bare pods, paused Deployments...).
+    skipped: tuple[str, ...] = ()
+    #: Why the action is refused outright (a gate, read-only mode); empty when it may proceed.
+    refusals: tuple[str, ...] = ()
+
+    @property
+    def refused(self) -> bool:
+        """True when the plan must not be applied."""
+        return bool(self.refusals)
+
+    def lines(self) -> list[str]:
+        """The plan as printed by the CLI and shown in the confirmation modal."""
+        out = [f"Plan: {self.title}"]
+        if self.refusals:
+            out += [f"  refused: {r}" for r in self.refusals]
+        out += [f"  {i + 1:>3}. {op.describe()}" for i, op in enumerate(self.operations)]
+        if not self.operations and not self.refusals:
+            out.append("  nothing to do: the cluster already matches")
+        out += [f"  skipped: {s}" for s in self.skipped]
+        return out

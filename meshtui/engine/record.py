@@ -1,0 +1,102 @@
+"""The upgrade record kept in a ConfigMap: source, target, phase, times and a capped journal.
+
+It lives in the cluster so that any operator on any jump host, or a restarted meshtui, resumes the
+same upgrade; pydantic validates it on the way back in, because anyone with kubectl can edit it.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import orjson
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+RECORD_NAME = "meshtui-upgrade"
+RECORD_KEY = "record.json"
+JOURNAL_KEY = "journal.json"
+#: ConfigMaps are capped at 1 MiB; the oldest journal entries go first (the count of dropped ones is kept).
+JOURNAL_CAP = 400
+
+Phase = Literal["control-plane", "data-plane", "verify", "finishing-upgrade", "finishing-rollback",
+                "completed", "cancelled"]
+
+
+class JournalEntry(BaseModel):
+    """One applied or refused step: who, where, what, before/after, and the result."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    time: str
+    identity: str
+    cluster: str = ""
+    action: str
+    objects: list[str] = Field(default_factory=list)
+    before: dict[str, Any] = Field(default_factory=dict)
+    after: dict[str, Any] = Field(default_factory=dict)
+    result: str  # applied, refused, failed, dry-run, conflict, skipped
+    message: str = ""
+
+
+class RestartProgress(BaseModel):
+    """A restart batch in flight, so a restarted meshtui finishes it instead of starting over."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    batch_id: str
+    workloads: list[str]  # "cluster|Kind|ns|name"
+    done: list[str] = Field(default_factory=list)
+    restarted_at: str = ""
+    batch_size: int = 5
+    pause_seconds: float = 0.0
+
+
+class UpgradeRecord(BaseModel):
+    """The upgrade as stored: the pair of revisions, the phase, times and the journal."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    source: str
+    target: str
+    phase: Phase = "control-plane"
+    started: str
+    updated: str
+    started_by: str
+    finish_choice: Literal["upgrade", "rollback"] | None = None
+    offline_plan_shown: bool = False
+    restart: RestartProgress | None = None
+    journal: list[JournalEntry] = Field(default_factory=list)
+    journal_dropped: int = 0
+
+    def append(self, entry: JournalEntry) -> None:
+        """Append to the journal, dropping the oldest entries beyond the cap."""
+        self.journal.append(entry)
+        excess = len(self.journal) - JOURNAL_CAP
+        if excess > 0:
+            del self.journal[:excess]
+            self.journal_dropped += excess
+
+    def to_configmap_data(self) -> dict[str, str]:
+        """The ConfigMap `data` holding this record."""
+        head = self.model_dump(exclude={"journal"}, mode="json")
+        return {
+            RECORD_KEY: orjson.dumps(head, option=orjson.OPT_INDENT_2).decode(),
+            JOURNAL_KEY: orjson.dumps([e.model_dump(mode="json") for e in self.journal]).decode(),
+        }
+
+    @classmethod
+    def from_configmap_data(cls, data: dict[str, str]) -> UpgradeRecord:
+        """Parse a stored record; a damaged one raises RecordError with what is wrong."""
+        try:
+            head = orjson.loads(data.get(RECORD_KEY, ""))
+            journal = orjson.loads(data.get(JOURNAL_KEY) or "[]")
+            return cls.model_validate({**head, "journal": journal})
+        except (orjson.JSONDecodeError, ValidationError, TypeError) as exc:
+            first = str(exc).splitlines()[0]
+            raise RecordError(
+                f"The upgrade record ConfigMap {RECORD_NAME} is damaged ({first}); inspect it with "
+                f"`kubectl get configmap {RECORD_NAME} -o yaml` and fix or delete it."
+            ) from None
+
+
+class RecordError(ValueError):
+    """The stored record cannot be read."""
