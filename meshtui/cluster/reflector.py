@@ -19,7 +19,15 @@ from typing import Any, Generic, Protocol, TypeVar
 
 import orjson
 
-from meshtui.cluster.errors import ClusterError, Forbidden, Gone, ServerError, Unauthorized, Unreachable
+from meshtui.cluster.errors import (
+    ClusterError,
+    Forbidden,
+    Gone,
+    NotFound,
+    ServerError,
+    Unauthorized,
+    Unreachable,
+)
 from meshtui.cluster.rawapi import JSON, METADATA_LIST, METADATA_ONE, RawApi
 
 log = logging.getLogger(__name__)
@@ -53,9 +61,11 @@ class WatchSpec(Generic[M]):
 
     kind: str
     path: str
-    parse: Callable[[str, dict[str, Any]], M]
+    parse: Callable[[str, dict[str, Any]], M | None]
     metadata_only: bool = False
     label_selector: str | None = None
+    #: The API may not be served (a CRD that is not installed): a 404 then means "none", not an error.
+    optional: bool = False
 
 
 class Sink(Protocol[M]):
@@ -87,6 +97,7 @@ class Timing:
     backoff_max_s: float = 30.0
     backoff_reset_after_s: float = 120.0
     auth_retry_s: float = 30.0
+    optional_recheck_s: float = 300.0
 
 
 class _Relist(Exception):
@@ -175,6 +186,19 @@ class Reflector(Generic[M]):
             except Gone as exc:
                 need_list = True
                 self._set_status(ConnState.LAGGING, exc.message)
+            except NotFound as exc:
+                if not self.spec.optional:
+                    self._set_status(ConnState.ERROR, exc.message)
+                    self._wait(self.timing.auth_retry_s)
+                    continue
+                # Not served here (no such CRD): an empty, synced kind; look again later.
+                with self._cache_lock:
+                    self._cache = {}
+                self.sink.replaced(self.api.cluster, self.spec.kind, {})
+                self.synced.set()
+                self._set_status(ConnState.SYNCED, "not served by this cluster")
+                self._wait(self.timing.optional_recheck_s)
+                need_list = True
             except (Unauthorized, Forbidden) as exc:
                 self._set_status(ConnState.ERROR, exc.message)
                 self._wait(self.timing.auth_retry_s)
@@ -236,9 +260,12 @@ class Reflector(Generic[M]):
     def _parse_into(self, raw: dict[str, Any], items: dict[ObjKey, M]) -> None:
         key = _key(raw)
         try:
-            items[key] = self.spec.parse(self.api.cluster, raw)
+            model = self.spec.parse(self.api.cluster, raw)
         except Exception as exc:
             self.sink.problem(self.api.cluster, self.spec.kind, key, _reason(exc))
+            return
+        if model is not None:
+            items[key] = model
 
     _last_watch_short = False
 
@@ -305,6 +332,8 @@ class Reflector(Generic[M]):
             except Exception as exc:
                 # A malformed object is reported and dropped from the cache, never fatal to the rest.
                 self.sink.problem(self.api.cluster, self.spec.kind, key, _reason(exc))
+                model = None
+            if model is None:
                 with self._cache_lock:
                     old = self._cache.pop(key, None)
                 if old is not None:

@@ -1,0 +1,50 @@
+"""The resource kinds meshtui watches on every cluster, and how each is fetched and parsed."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import partial
+from typing import Any
+
+from meshtui.cluster.reflector import WatchSpec
+from meshtui.domain.objects import Model, parse_object
+
+
+def _parser(kind: str) -> Callable[[str, dict[str, Any]], Model | None]:
+    return partial(_parse, kind)
+
+
+def _parse(kind: str, cluster: str, raw: dict[str, Any]) -> Model | None:
+    return parse_object(cluster, raw, kind)
+
+
+def _spec(kind: str, path: str, *, metadata_only: bool = False, selector: str | None = None,
+          optional: bool = False) -> WatchSpec[Model]:
+    return WatchSpec(kind=kind, path=path, parse=_parser(kind), metadata_only=metadata_only,
+                     label_selector=selector, optional=optional)
+
+
+def watch_specs() -> list[WatchSpec[Model]]:
+    """One spec per kind, each cluster-wide (never one watch per namespace).
+
+    Namespaces need only labels, so they come metadata-only; ConfigMaps and Services are narrowed to
+    Istio's (`istio.io/rev`), which is where injector settings, istiod and tag Services live.
+    """
+    return [
+        _spec("Namespace", "/api/v1/namespaces", metadata_only=True),
+        _spec("MutatingWebhookConfiguration", "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations"),
+        _spec("ValidatingWebhookConfiguration",
+              "/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations"),
+        _spec("ConfigMap", "/api/v1/configmaps", selector="istio.io/rev"),
+        _spec("Service", "/api/v1/services", selector="istio.io/rev"),
+        _spec("Deployment", "/apis/apps/v1/deployments"),
+        _spec("StatefulSet", "/apis/apps/v1/statefulsets"),
+        _spec("DaemonSet", "/apis/apps/v1/daemonsets"),
+        _spec("ReplicaSet", "/apis/apps/v1/replicasets"),
+        _spec("Job", "/apis/batch/v1/jobs"),
+        _spec("CronJob", "/apis/batch/v1/cronjobs"),
+        _spec("PodDisruptionBudget", "/apis/policy/v1/poddisruptionbudgets"),
+        _spec("Gateway", "/apis/gateway.networking.k8s.io/v1/gateways", optional=True),
+        _spec("Rollout", "/apis/argoproj.io/v1alpha1/rollouts", optional=True),
+        _spec("Pod", "/api/v1/pods"),
+    ]
