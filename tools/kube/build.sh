@@ -60,7 +60,10 @@ build_apiserver() {
   mkdir "$WORK/apiserver" && cd "$WORK/apiserver"
   "$GO" mod init meshtui.invalid/kube-apiserver-build >/dev/null 2>&1
 
-  mod_json=$("$GO" mod download -json "k8s.io/kubernetes@${K8S_VERSION}")
+  if ! mod_json=$("$GO" mod download -json "k8s.io/kubernetes@${K8S_VERSION}"); then
+    log "go mod download k8s.io/kubernetes@${K8S_VERSION} failed: $mod_json"
+    return 1
+  fi
   gomod=$(sed -n 's/^[[:space:]]*"GoMod": "\(.*\)",\{0,1\}$/\1/p' <<<"$mod_json")
   info=$(sed -n 's/^[[:space:]]*"Info": "\(.*\)",\{0,1\}$/\1/p' <<<"$mod_json")
   [[ -f $gomod ]] || { log "no go.mod for k8s.io/kubernetes@${K8S_VERSION}: $mod_json"; return 1; }
@@ -81,7 +84,8 @@ build_apiserver() {
   "$GO" mod edit "${edits[@]}"
   log "kube-apiserver: k8s.io/kubernetes ${K8S_VERSION}, $(wc -w <<<"$staging") staging modules -> ${staging_version}"
 
-  "$GO" get "k8s.io/kubernetes/cmd/kube-apiserver@${K8S_VERSION}" 2> >(grep -v '^go: downloading' >&2 || true)
+  "$GO" get "k8s.io/kubernetes/cmd/kube-apiserver@${K8S_VERSION}" 2>"$WORK/apiserver-get.log" ||
+    { tail -n 40 "$WORK/apiserver-get.log" >&2; return 1; }
   log "kube-apiserver: modules resolved ($(elapsed "$t")s)"
 
   minor=${K8S_VERSION#v1.}
@@ -108,7 +112,8 @@ build_etcd() {
   "$GO" mod init meshtui.invalid/etcd-build >/dev/null 2>&1
   # server/v3 is the etcd binary's main package (server/main.go -> etcdmain.Main); as a dependency its
   # own go.mod pins api/client/pkg/raft at the same release, so no replace directives are needed.
-  "$GO" get "go.etcd.io/etcd/server/v3@${ETCD_VERSION}" 2> >(grep -v '^go: downloading' >&2 || true)
+  "$GO" get "go.etcd.io/etcd/server/v3@${ETCD_VERSION}" 2>"$WORK/etcd-get.log" ||
+    { tail -n 40 "$WORK/etcd-get.log" >&2; return 1; }
   log "etcd: modules resolved ($(elapsed "$t")s)"
   "$GO" build -p "$JOBS" -trimpath -ldflags "-s -w" -o "$ETCD_BIN.tmp" go.etcd.io/etcd/server/v3
   mv -f "$ETCD_BIN.tmp" "$ETCD_BIN"
@@ -116,8 +121,9 @@ build_etcd() {
   log "etcd: built in $(elapsed "$t")s"
 }
 
-apiserver_ok || build_apiserver
-etcd_ok || build_etcd
+# Not `ok || build`: set -e is suspended inside a function called from an || list.
+if ! apiserver_ok; then build_apiserver; fi
+if ! etcd_ok; then build_etcd; fi
 
 apiserver_ok || { log "built kube-apiserver does not report ${K8S_VERSION}: $("$APISERVER_BIN" --version 2>&1 || true)"; exit 1; }
 etcd_ok || { log "built etcd does not report ${ETCD_VERSION}: $("$ETCD_BIN" --version 2>&1 || true)"; exit 1; }
