@@ -345,8 +345,8 @@ class Reflector(Generic[M]):
         elif etype == "DELETED":
             with self._cache_lock:
                 old = self._cache.pop(key, None)
-            if old is not None:
-                self.sink.changed(self.api.cluster, self.spec.kind, "DELETED", key, old)
+            # Reported even when it was never cached (a skipped object), so its problem can be cleared.
+            self.sink.changed(self.api.cluster, self.spec.kind, "DELETED", key, old)
         if rv:
             self.resource_version = rv
 
