@@ -1,0 +1,285 @@
+"""The gates of product.md section 4: when Upgrade, Rollback and Finish are enabled, and why not.
+
+Every unmet condition carries a count and the first offenders, so a disabled action can say exactly what
+still holds it back; in a multi-cluster mesh a gate holds only when it holds in every cluster.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from meshtui.domain.gateways import GatewayRow
+from meshtui.domain.namespaces import NamespaceRow
+from meshtui.domain.pods import PodRow
+from meshtui.domain.revisions import ControlPlane, Revision
+from meshtui.domain.versions import Version
+
+UPGRADE = "upgrade"
+ROLLBACK = "rollback"
+FINISH = "finish"
+MAX_OFFENDERS = 5
+
+
+@dataclass(frozen=True, slots=True)
+class Condition:
+    """One unmet condition of a gate: what, how many, the first offenders, and a sentence for the operator."""
+
+    code: str
+    count: int
+    first_offenders: tuple[str, ...]
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class GateVerdict:
+    """Whether an action is enabled, with every condition that keeps it disabled."""
+
+    action: str
+    enabled: bool
+    conditions: tuple[Condition, ...] = ()
+
+    @property
+    def reasons(self) -> tuple[str, ...]:
+        """The messages of the unmet conditions."""
+        return tuple(c.message for c in self.conditions)
+
+
+@dataclass(frozen=True, slots=True)
+class Gates:
+    """The three verdicts for one (source, target) pair."""
+
+    source: str | None
+    target: str | None
+    upgrade: GateVerdict
+    rollback: GateVerdict
+    finish: GateVerdict
+
+    def verdict(self, action: str) -> GateVerdict:
+        """The verdict of `upgrade`, `rollback` or `finish`."""
+        return {UPGRADE: self.upgrade, ROLLBACK: self.rollback, FINISH: self.finish}[action]
+
+
+class MeshState(Protocol):
+    """What the gates read; the inventory view provides it."""
+
+    @property
+    def control_planes(self) -> Sequence[ControlPlane]: ...
+
+    @property
+    def namespaces(self) -> Sequence[NamespaceRow]: ...
+
+    @property
+    def gateways(self) -> Sequence[GatewayRow]: ...
+
+    def pods(self, cluster: str | None = None, namespace: str | None = None) -> Iterator[PodRow]: ...
+
+
+def detect_source_target(revisions: Iterable[Revision]) -> tuple[str, str] | None:
+    """With exactly two revisions in the mesh, the older version is the source and the newer the target.
+
+    Equal or unknown versions fall back to the default revision as the source (it is the one in service);
+    anything else is ambiguous and gives None, so the operator must name them.
+    """
+    by_name: dict[str, Revision] = {}
+    for r in revisions:
+        by_name.setdefault(r.name, r)
+        if r.is_default:
+            by_name[r.name] = r
+    if len(by_name) != 2:
+        return None
+    a, b = sorted(by_name.values(), key=lambda r: r.name)
+    va, vb = Version.parse(a.version), Version.parse(b.version)
+    if va is not None and vb is not None and (va.major, va.minor, va.patch) != (vb.major, vb.minor, vb.patch):
+        return (
+            (a.name, b.name)
+            if (va.major, va.minor, va.patch) < (vb.major, vb.minor, vb.patch)
+            else (b.name, a.name)
+        )
+    if a.is_default != b.is_default:
+        return (a.name, b.name) if a.is_default else (b.name, a.name)
+    return None
+
+
+def _plural(n: int, one: str, many: str) -> str:
+    return f"{n} {one if n == 1 else many}"
+
+
+def _names(items: Sequence[str], total: int) -> str:
+    more = ", …" if total > len(items) else ""
+    return ", ".join(items) + more
+
+
+def _gate(state: MeshState, action: str, keep: str, away: str) -> GateVerdict:
+    """The conditions for going on with `keep` and taking `away` offline."""
+    multi = len({cp.cluster for cp in state.control_planes}) > 1
+    conditions: list[Condition] = []
+
+    def where(cluster: str, *parts: str) -> str:
+        return "/".join((cluster, *parts) if multi else parts)
+
+    # The kept revision exists and is Ready in every cluster.
+    missing = [cp.cluster for cp in state.control_planes if cp.revision(keep) is None]
+    unready = [
+        cp.cluster for cp in state.control_planes if (rev := cp.revision(keep)) is not None and not rev.ready
+    ]
+    if missing:
+        suffix = f" in cluster {', '.join(missing)}" if multi else ""
+        conditions.append(
+            Condition(
+                "revision_missing",
+                len(missing),
+                tuple(missing[:MAX_OFFENDERS]),
+                f"revision {keep} does not exist{suffix}",
+            )
+        )
+    if unready:
+        suffix = f" in cluster {', '.join(unready)}" if multi else ""
+        conditions.append(
+            Condition(
+                "revision_not_ready",
+                len(unready),
+                tuple(unready[:MAX_OFFENDERS]),
+                f"revision {keep} is not Ready{suffix}",
+            )
+        )
+
+    # Every namespace that asks for injection resolves to the kept revision.
+    off_ns = [ns for ns in state.namespaces if ns.injection.asks and ns.injection.revision != keep]
+    if off_ns:
+        names = [where(ns.cluster, ns.name) for ns in off_ns[:MAX_OFFENDERS]]
+        state_word = (
+            f"still on {away}" if all(ns.injection.revision == away for ns in off_ns) else f"not on {keep}"
+        )
+        conditions.append(
+            Condition(
+                "namespaces",
+                len(off_ns),
+                tuple(names),
+                f"{_plural(len(off_ns), 'namespace', 'namespaces')} {state_word}: "
+                f"{_names(names, len(off_ns))}",
+            )
+        )
+
+    # Every live sidecar pod (gateways are judged apart) runs the kept revision and would stay on it.
+    not_on = on_away = elsewhere = lose = 0
+    ns_not_on: list[NamespaceRow] = []
+    ns_elsewhere: list[NamespaceRow] = []
+    for ns in state.namespaces:
+        bad_now = bad_restart = 0
+        for (current, on_restart), n in ns.mesh_pods.items():
+            if current != keep:
+                bad_now += n
+                on_away += n if current == away else 0
+            if on_restart != keep:
+                bad_restart += n
+                lose += n if on_restart is None else 0
+        not_on += bad_now
+        elsewhere += bad_restart
+        if bad_now:
+            ns_not_on.append(ns)
+        if bad_restart:
+            ns_elsewhere.append(ns)
+    if not_on:
+        offenders = _pods(state, ns_not_on, lambda p: p.revision != keep, where)
+        word = f"still on {away}" if on_away == not_on else f"not on {keep}"
+        conditions.append(Condition("pods", not_on, offenders, f"{_plural(not_on, 'pod', 'pods')} {word}"))
+    if elsewhere:
+        offenders = _pods(state, ns_elsewhere, lambda p: p.revision_on_restart != keep, where)
+        extra = f" ({lose} would lose the sidecar)" if lose else ""
+        conditions.append(
+            Condition(
+                "pods_on_restart",
+                elsewhere,
+                offenders,
+                f"{_plural(elsewhere, 'pod', 'pods')} would not restart on {keep}{extra}",
+            )
+        )
+
+    # Every gateway runs the kept revision and would keep it.
+    off_gw = [g for g in state.gateways if set(g.revisions) - {keep} or g.revision_on_restart != keep]
+    if off_gw:
+        names = [where(g.cluster, g.namespace, g.name) for g in off_gw[:MAX_OFFENDERS]]
+        word = (
+            f"still on {away}"
+            if all(g.revision == away or g.revision_on_restart == away for g in off_gw)
+            else f"not on {keep}"
+        )
+        conditions.append(
+            Condition(
+                "gateways",
+                len(off_gw),
+                tuple(names),
+                f"{_plural(len(off_gw), 'gateway', 'gateways')} {word}: {_names(names, len(off_gw))}",
+            )
+        )
+
+    # No tag (the default tag included) still resolves to the revision going offline.
+    off_tags: list[str] = []
+    for cp in state.control_planes:
+        off_tags.extend(where(cp.cluster, t.name) for t in cp.tags if t.revision == away)
+        if cp.default_revision == away and cp.tag("default") is None:
+            off_tags.append(where(cp.cluster, "default (revision)"))
+    if off_tags:
+        conditions.append(
+            Condition(
+                "tags",
+                len(off_tags),
+                tuple(off_tags[:MAX_OFFENDERS]),
+                f"{_plural(len(off_tags), 'tag', 'tags')} still "
+                f"{'resolves' if len(off_tags) == 1 else 'resolve'} to {away}: "
+                f"{_names(off_tags[:MAX_OFFENDERS], len(off_tags))}",
+            )
+        )
+    return GateVerdict(action, not conditions, tuple(conditions))
+
+
+def _pods(
+    state: MeshState,
+    namespaces: list[NamespaceRow],
+    offends: Callable[[PodRow], bool],
+    where: Callable[..., str],
+) -> tuple[str, ...]:
+    """The first offending pods, walking only the namespaces whose counters say they hold some."""
+    found: list[str] = []
+    for ns in namespaces:
+        for pod in state.pods(ns.cluster, ns.name):
+            if pod.live and pod.has_sidecar and pod.gateway is None and offends(pod):
+                found.append(where(pod.cluster, pod.namespace, pod.name))
+                if len(found) == MAX_OFFENDERS:
+                    return tuple(found)
+    return tuple(found)
+
+
+def evaluate_gates(
+    state: MeshState,
+    source: str | None,
+    target: str | None,
+    chosen: str | None = None,
+    plan_shown: bool = False,
+) -> Gates:
+    """Judge Upgrade, Rollback and Finish for (source, target); `chosen` is the action the operator took."""
+    if not source or not target or source == target:
+        count = len({r.name for cp in state.control_planes for r in cp.revisions})
+        message = (
+            "source and target are the same revision"
+            if source and source == target
+            else f"no source and target revision (the mesh has {count}); name them with --source and --target"
+        )
+        condition = Condition("no_upgrade", 0, (), message)
+        disabled = {a: GateVerdict(a, False, (condition,)) for a in (UPGRADE, ROLLBACK, FINISH)}
+        return Gates(source, target, disabled[UPGRADE], disabled[ROLLBACK], disabled[FINISH])
+    upgrade = _gate(state, UPGRADE, keep=target, away=source)
+    rollback = _gate(state, ROLLBACK, keep=source, away=target)
+    finish_conditions: list[Condition] = []
+    if chosen not in (UPGRADE, ROLLBACK):
+        finish_conditions.append(Condition("not_chosen", 0, (), "choose Upgrade or Rollback first"))
+    else:
+        finish_conditions.extend((upgrade if chosen == UPGRADE else rollback).conditions)
+    if not plan_shown:
+        finish_conditions.append(
+            Condition("plan_not_shown", 0, (), "the offline plan has not been shown yet")
+        )
+    finish = GateVerdict(FINISH, not finish_conditions, tuple(finish_conditions))
+    return Gates(source, target, upgrade, rollback, finish)

@@ -1,0 +1,147 @@
+"""The exact document `meshtui status --json` prints (product.md section 10), built from an inventory view.
+
+Other tools parse it: keys are only ever added, never renamed or moved; every list is in (cluster,
+namespace, name) order so two runs over the same state print the same bytes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from meshtui.domain.gates import GateVerdict
+from meshtui.domain.inventory import InventoryView
+
+
+def _verdict(verdict: GateVerdict | None) -> dict[str, Any]:
+    if verdict is None:
+        return {"enabled": False, "reasons": [], "conditions": []}
+    return {
+        "enabled": verdict.enabled,
+        "reasons": list(verdict.reasons),
+        "conditions": [
+            {"code": c.code, "count": c.count, "offenders": list(c.first_offenders), "message": c.message}
+            for c in verdict.conditions
+        ],
+    }
+
+
+def observed_phase(view: InventoryView) -> str | None:
+    """The phase the cluster state suggests when no upgrade record says otherwise.
+
+    `control-plane` until the target is Ready everywhere, `data-plane` until the Upgrade gate holds, then
+    `verify`; None without a source and target.
+    """
+    if not view.source or not view.target or view.gates is None:
+        return None
+    target = view.target
+    for cp in view.control_planes:
+        rev = cp.revision(target)
+        if rev is None or not rev.ready:
+            return "control-plane"
+    return "verify" if view.gates.upgrade.enabled else "data-plane"
+
+
+def status_document(view: InventoryView, phase: str | None = None, all_pods: bool = False) -> dict[str, Any]:
+    """The `status --json` dict; `phase` comes from the upgrade record, else it is inferred from the state."""
+    multi = len(view.clusters) > 1
+    revisions = []
+    for r in sorted(view.revisions, key=lambda r: (r.cluster, r.name)):
+        revisions.append(
+            {
+                "name": r.name,
+                "version": r.version,
+                "ready": r.ready,
+                "default": r.is_default,
+                "tags": list(r.tags),
+                "istiod": r.istiod,
+                "cluster": r.cluster,
+                "managed": r.managed,
+                "proxy_image": r.proxy_image,
+            }
+        )
+    tags = [
+        {"name": t.name, "revision": t.revision, "cluster": t.cluster, "dangling": t.dangling}
+        for t in sorted(view.tags, key=lambda t: (t.cluster, t.name))
+    ]
+    namespaces = []
+    for ns in view.namespaces:
+        inj = ns.injection
+        namespaces.append(
+            {
+                "cluster": ns.cluster,
+                "name": ns.name,
+                "injection": {"label": inj.label, "value": inj.value} if inj.label is not None else None,
+                "revision": inj.revision,
+                "pods": {
+                    "live": ns.live,
+                    "by_revision": dict(ns.by_revision),
+                    "no_sidecar": ns.no_sidecar,
+                    "at_risk": ns.at_risk,
+                    "terminal": ns.terminal,
+                },
+                "label_conflict": inj.conflict,
+                "problem": inj.problem,
+            }
+        )
+    pods = []
+    for row in view.pods():
+        if not (all_pods or row.has_sidecar or row.at_risk):
+            continue
+        pods.append(
+            {
+                "cluster": row.cluster,
+                "namespace": row.namespace,
+                "name": row.name,
+                "revision": row.revision,
+                "proxy_version": row.proxy_version,
+                "revision_on_restart": row.revision_on_restart,
+                "at_risk": row.at_risk,
+                "reason": row.reason,
+                "phase": row.pod.phase,
+                "ready": row.pod.ready,
+                "workload": f"{row.workload_kind}/{row.workload_name}" if row.workload_kind else None,
+                "restartable": row.restartable,
+                "explain": row.explain(),
+                "problems": list(row.pod.problems),
+            }
+        )
+    gateways = [
+        {
+            "cluster": g.cluster,
+            "namespace": g.namespace,
+            "name": g.name,
+            "kind": g.kind,
+            "revision": g.revision,
+            "revision_on_restart": g.revision_on_restart,
+            "upgrade": g.upgrade,
+        }
+        for g in view.gateways
+    ]
+    gates = view.gates
+    problems: list[dict[str, str | None]] = [
+        {"cluster": cp.cluster, "code": p.code, "message": p.message}
+        for cp in view.control_planes
+        for p in cp.problems
+    ]
+    problems += [{"cluster": None, "code": "malformed_object", "message": m} for m in view.problems]
+    return {
+        "clusters": [{"name": c.name, "server": c.server} for c in view.clusters],
+        "revisions": revisions,
+        "tags": tags,
+        "namespaces": namespaces,
+        "pods": pods,
+        "gateways": gateways,
+        "upgrade": {
+            "source": view.source,
+            "target": view.target,
+            "phase": phase if phase is not None else observed_phase(view),
+            "actions": {
+                "upgrade": _verdict(gates.upgrade if gates else None),
+                "rollback": _verdict(gates.rollback if gates else None),
+                "finish": _verdict(gates.finish if gates else None),
+            },
+        },
+        "skew": [{"code": w.code, "message": w.message, "count": w.count} for w in view.skew],
+        "problems": problems,
+        "multi_cluster": multi,
+    }
