@@ -1,0 +1,132 @@
+"""The engine's face: the actions it offers, their state, and the session the dashboard and CLI drive.
+
+The dashboard and the `meshtui upgrade` commands use only what is declared here, so both run the
+same state machine; everything that blocks on the network is called from a worker thread.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from meshtui.domain.inventory import InventoryView
+from meshtui.domain.plan import Plan
+from meshtui.engine.executor import RunControl, RunOutcome
+
+#: Every action, in the order the help screen and the palette list them.
+ACTIONS: tuple[tuple[str, str], ...] = (
+    ("start", "Start the upgrade (record and lock)"),
+    ("deploy", "Deploy the target control plane"),
+    ("switch", "Switch selected namespaces to the target"),
+    ("switch-back", "Switch selected namespaces back to the source"),
+    ("move-tag", "Move a revision tag"),
+    ("restart", "Restart selected namespaces' workloads"),
+    ("gateways", "Upgrade gateways to the target"),
+    ("gateways-back", "Move gateways back to the source"),
+    ("verify", "Run the verify checks"),
+    ("upgrade", "Upgrade: choose to take the source offline"),
+    ("rollback", "Rollback: choose to take the target offline"),
+    ("finish", "Finish: take the chosen revision offline"),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ActionState:
+    """Whether an action may run now and, when not, every reason (gate, read-only, permission, lock)."""
+
+    id: str
+    title: str
+    enabled: bool
+    reasons: tuple[str, ...] = ()
+    #: What "jump to the offenders" shows: ("namespaces", names) or ("pods", "ns/name" keys), if any.
+    offenders: tuple[str, tuple[str, ...]] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LockState:
+    """Who holds the upgrade lock, and whether it is this operator."""
+
+    holder: str | None
+    mine: bool
+    expired: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class JournalLine:
+    """One journal entry as the Journal view shows it."""
+
+    time: str
+    identity: str
+    cluster: str
+    action: str
+    objects: tuple[str, ...]
+    result: str
+    message: str = ""
+    before: dict[str, Any] = field(default_factory=dict)
+    after: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class CheckResult:
+    """One verify check: pass, fail or unknown, with the offenders."""
+
+    name: str
+    result: str  # pass, fail, unknown
+    detail: str = ""
+    offenders: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class EngineState:
+    """Everything the header, the Finish tab and the action keys need, computed purely from the record,
+    the inventory view and the time."""
+
+    source: str | None
+    target: str | None
+    phase: str  # control-plane, data-plane, verify, finishing-upgrade, finishing-rollback, completed, cancelled
+    read_only: bool
+    read_only_reason: str
+    lock: LockState
+    actions: tuple[ActionState, ...]
+    journal: tuple[JournalLine, ...] = ()
+    checks: tuple[CheckResult, ...] = ()
+    restart_in_progress: bool = False
+
+    def action(self, action_id: str) -> ActionState:
+        """The state of one action by id."""
+        return next(a for a in self.actions if a.id == action_id)
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    """Progress of long work, reported per step: overall and for the current namespace."""
+
+    action: str
+    done: int
+    total: int
+    current: str = ""  # e.g. "shop: Deployment web (2/5)"
+    message: str = ""
+    paused: bool = False
+
+
+class Session(Protocol):
+    """An upgrade session over one mesh; the dashboard and the CLI both drive one."""
+
+    def state(self, view: InventoryView) -> EngineState:
+        """The phase and every action's state for the given inventory view (cheap; no network)."""
+
+    def plan(self, action: str, view: InventoryView, **params: Any) -> Plan:
+        """The concrete operations of an action (params: namespaces, to, tag, batch, pause...)."""
+
+    def dry_run(self, plan: Plan) -> RunOutcome:
+        """Server-side dry run of every operation (blocking)."""
+
+    def run(self, plan: Plan, control: RunControl, progress: Callable[[Progress], None]) -> RunOutcome:
+        """Apply a confirmed plan, reporting progress (blocking; call from a worker thread)."""
+
+    def refresh(self) -> None:
+        """Re-read the upgrade record, the lock and permissions (blocking)."""
+
+    def close(self) -> None:
+        """Release the lock if held and stop background renewal."""
