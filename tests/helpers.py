@@ -1,0 +1,43 @@
+"""Shared test helpers: simulated clusters from scenarios, kubeconfigs for several, and bounded waits."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from meshtui.sim.launch import launch
+from meshtui.sim.runtime import SimCluster
+from meshtui.sim.settings import SimSettings
+
+
+def start_scenario(scenario: str = "demo", *, seed: int = 1, ready_delay: float = 0.05,
+                   params: dict[str, int | str] | None = None) -> SimCluster:
+    """A running simulated cluster with a scenario and fast controllers."""
+    settings = SimSettings(pod_ready_delay=ready_delay, pod_termination_delay=0.05, bookmark_interval=0.5)
+    return launch(scenario, seed=seed, params=params, settings=settings)  # type: ignore[no-any-return]
+
+
+def multi_kubeconfig(path: Path, clusters: dict[str, SimCluster], current: str) -> Path:
+    """One kubeconfig with a context per simulated cluster, named as given."""
+    config: dict[str, Any] = {
+        "apiVersion": "v1", "kind": "Config", "preferences": {}, "current-context": current,
+        "clusters": [{"name": n, "cluster": {"server": c.url}} for n, c in clusters.items()],
+        "users": [{"name": "sim", "user": {"token": "t"}}],
+        "contexts": [{"name": n, "context": {"cluster": n, "user": "sim"}} for n in clusters],
+    }
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float = 15.0, what: str = "condition") -> None:
+    """Poll a condition the server gives no event for; fail after `timeout` seconds."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if predicate():
+            return
+        time.sleep(0.02)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
