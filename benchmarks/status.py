@@ -37,6 +37,7 @@ from meshtui.cluster.reflector import WatchSpec  # noqa: E402
 from meshtui.domain.inventory import Inventory  # noqa: E402
 from meshtui.sim.controllers.churn import CHURN  # noqa: E402
 
+
 def measure(cmd: list[str], out_path: Path) -> dict[str, Any]:
     """Run `cmd` under the wrapper; its stdout is saved to out_path for checking."""
     script = (
@@ -59,9 +60,22 @@ def measure(cmd: list[str], out_path: Path) -> dict[str, Any]:
 
 
 def start_sim(args: argparse.Namespace, kubeconfig: Path, churn: float) -> subprocess.Popen[str]:
-    cmd = [sys.executable, "-m", "meshtui", "sim", "--scenario", "large",
-           "--param", f"namespaces={args.namespaces}", "--param", f"pods_per_namespace={args.pods_per_namespace}",
-           "--kubeconfig-out", str(kubeconfig), "--churn", str(churn)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "meshtui",
+        "sim",
+        "--scenario",
+        "large",
+        "--param",
+        f"namespaces={args.namespaces}",
+        "--param",
+        f"pods_per_namespace={args.pods_per_namespace}",
+        "--kubeconfig-out",
+        str(kubeconfig),
+        "--churn",
+        str(churn),
+    ]
     started = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT)
     assert proc.stdout is not None
@@ -70,8 +84,11 @@ def start_sim(args: argparse.Namespace, kubeconfig: Path, churn: float) -> subpr
             break
     else:
         raise SystemExit("the simulator did not start")
-    print(f"simulator: large scenario ({args.namespaces} x {args.pods_per_namespace} pods) "
-          f"serving after {time.perf_counter() - started:.1f}s", flush=True)
+    print(
+        f"simulator: large scenario ({args.namespaces} x {args.pods_per_namespace} pods) "
+        f"serving after {time.perf_counter() - started:.1f}s",
+        flush=True,
+    )
     threading.Thread(target=lambda: [None for _ in proc.stdout], daemon=True).start()  # type: ignore[union-attr]
     return proc
 
@@ -137,8 +154,12 @@ def lag_run(kubeconfig: Path, seconds: float) -> list[float]:
                     lags.append((time.time() - at) * 1000)
             return changed
 
-    specs = [WatchSpec(s.kind, s.path, pod_parse(s), s.metadata_only, s.label_selector, s.optional)
-             if s.kind == "Pod" else s for s in watch_specs()]
+    specs = [
+        WatchSpec(s.kind, s.path, pod_parse(s), s.metadata_only, s.label_selector, s.optional)
+        if s.kind == "Pod"
+        else s
+        for s in watch_specs()
+    ]
     targets = connect(str(kubeconfig))
     inventory = TimedInventory()
     for t in targets:
@@ -159,7 +180,9 @@ def lag_run(kubeconfig: Path, seconds: float) -> list[float]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--namespaces", type=int, default=2000)
     parser.add_argument("--pods-per-namespace", type=int, default=25)
     parser.add_argument("--churn", type=float, default=2000)
@@ -171,17 +194,24 @@ def main() -> int:
         kubeconfig = Path(tmp) / "kubeconfig"
         sim = start_sim(args, kubeconfig, churn=0)
         try:
-            k = measure([kubectl, "--kubeconfig", str(kubeconfig), "get", "pods", "-A", "-o", "json"],
-                        Path(tmp) / "kubectl.json")
-            s = measure([sys.executable, "-m", "meshtui", "status", "--json", "--kubeconfig", str(kubeconfig)],
-                        Path(tmp) / "status.json")
+            k = measure(
+                [kubectl, "--kubeconfig", str(kubeconfig), "get", "pods", "-A", "-o", "json"],
+                Path(tmp) / "kubectl.json",
+            )
+            s = measure(
+                [sys.executable, "-m", "meshtui", "status", "--json", "--kubeconfig", str(kubeconfig)],
+                Path(tmp) / "status.json",
+            )
             kubectl_pods = len(json.loads((Path(tmp) / "kubectl.json").read_bytes())["items"])
-            check_complete(json.loads((Path(tmp) / "status.json").read_bytes()), args.namespaces,
-                           args.pods_per_namespace)
+            check_complete(
+                json.loads((Path(tmp) / "status.json").read_bytes()), args.namespaces, args.pods_per_namespace
+            )
         finally:
             stop_sim(sim)
-        print(f"kubectl get pods -A -o json: {k['wall']:.2f}s, peak {k['maxrss_kb'] / 1024:.0f} MB, "
-              f"{kubectl_pods} pods")
+        print(
+            f"kubectl get pods -A -o json: {k['wall']:.2f}s, peak {k['maxrss_kb'] / 1024:.0f} MB, "
+            f"{kubectl_pods} pods"
+        )
         print(f"meshtui status --json:       {s['wall']:.2f}s, peak {s['maxrss_kb'] / 1024:.0f} MB")
         sim = start_sim(args, kubeconfig, churn=args.churn)
         try:
@@ -194,8 +224,10 @@ def main() -> int:
     p50 = statistics.median(lags)
     p99 = lags[min(len(lags) - 1, int(len(lags) * 0.99))]
     rate = len(lags) / args.seconds
-    print(f"lag over {len(lags)} changes ({rate:.0f}/s observed): p50 {p50:.1f} ms, p99 {p99:.1f} ms, "
-          f"max {lags[-1]:.1f} ms")
+    print(
+        f"lag over {len(lags)} changes ({rate:.0f}/s observed): p50 {p50:.1f} ms, p99 {p99:.1f} ms, "
+        f"max {lags[-1]:.1f} ms"
+    )
     ratio = s["wall"] / k["wall"]
     print(f"status_vs_kubectl={ratio:.2f} status_peak_mb={s['maxrss_kb'] / 1024:.0f} lag_p99_ms={p99:.0f}")
     return 0

@@ -14,8 +14,13 @@ from meshtui.sim.runtime import SimCluster
 from meshtui.sim.settings import SimSettings
 
 
-def start_scenario(scenario: str = "demo", *, seed: int = 1, ready_delay: float = 0.05,
-                   params: dict[str, int | str] | None = None) -> SimCluster:
+def start_scenario(
+    scenario: str = "demo",
+    *,
+    seed: int = 1,
+    ready_delay: float = 0.05,
+    params: dict[str, int | str] | None = None,
+) -> SimCluster:
     """A running simulated cluster with a scenario and fast controllers."""
     settings = SimSettings(pod_ready_delay=ready_delay, pod_termination_delay=0.05, bookmark_interval=0.5)
     return launch(scenario, seed=seed, params=params, settings=settings)  # type: ignore[no-any-return]
@@ -24,7 +29,10 @@ def start_scenario(scenario: str = "demo", *, seed: int = 1, ready_delay: float 
 def multi_kubeconfig(path: Path, clusters: dict[str, SimCluster], current: str) -> Path:
     """One kubeconfig with a context per simulated cluster, named as given."""
     config: dict[str, Any] = {
-        "apiVersion": "v1", "kind": "Config", "preferences": {}, "current-context": current,
+        "apiVersion": "v1",
+        "kind": "Config",
+        "preferences": {},
+        "current-context": current,
         "clusters": [{"name": n, "cluster": {"server": c.url}} for n, c in clusters.items()],
         "users": [{"name": "sim", "user": {"token": "t"}}],
         "contexts": [{"name": n, "context": {"cluster": n, "user": "sim"}} for n in clusters],

@@ -11,11 +11,22 @@ from meshtui.cli import exitcodes
 
 
 def _cluster_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--kubeconfig", metavar="FILE", help="kubeconfig file (default: $KUBECONFIG or ~/.kube/config)")
-    p.add_argument("--context", metavar="NAME", action="append", default=[],
-                   help="kubeconfig context; repeat for a mesh over several clusters (default: current context)")
-    p.add_argument("--source", metavar="REV", help="source revision (default: from the upgrade record, else detected)")
-    p.add_argument("--target", metavar="REV", help="target revision (default: from the upgrade record, else detected)")
+    p.add_argument(
+        "--kubeconfig", metavar="FILE", help="kubeconfig file (default: $KUBECONFIG or ~/.kube/config)"
+    )
+    p.add_argument(
+        "--context",
+        metavar="NAME",
+        action="append",
+        default=[],
+        help="kubeconfig context; repeat for a mesh over several clusters (default: current context)",
+    )
+    p.add_argument(
+        "--source", metavar="REV", help="source revision (default: from the upgrade record, else detected)"
+    )
+    p.add_argument(
+        "--target", metavar="REV", help="target revision (default: from the upgrade record, else detected)"
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -29,24 +40,42 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"meshtui {__version__}")
     _cluster_args(parser)
     parser.add_argument("--read-only", action="store_true", help="never write to the cluster")
-    parser.add_argument("--namespace-filter", metavar="TEXT", help="start the namespaces view filtered by TEXT")
+    parser.add_argument(
+        "--namespace-filter", metavar="TEXT", help="start the namespaces view filtered by TEXT"
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    status = sub.add_parser("status", help="print the revisions, namespaces and gates",
-                            epilog=exitcodes.DOC, formatter_class=argparse.RawDescriptionHelpFormatter)
+    status = sub.add_parser(
+        "status",
+        help="print the revisions, namespaces and gates",
+        epilog=exitcodes.DOC,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     _cluster_args(status)
     status.add_argument("--json", action="store_true", help="print the JSON document (product contract)")
-    status.add_argument("--from-file", metavar="PATH", action="append", default=[],
-                        help="analyse YAML/JSON dumps (files or folders) instead of a live cluster; repeatable")
-    status.add_argument("--all-pods", action="store_true", help="list every pod in --json, not only sidecar/at-risk")
+    status.add_argument(
+        "--from-file",
+        metavar="PATH",
+        action="append",
+        default=[],
+        help="analyse YAML/JSON dumps (files or folders) instead of a live cluster; repeatable",
+    )
+    status.add_argument(
+        "--all-pods", action="store_true", help="list every pod in --json, not only sidecar/at-risk"
+    )
 
     sim = sub.add_parser("sim", help="run the simulated cluster alone (for kubectl and meshtui)")
     sim.add_argument("--scenario", default="demo", help="demo, fresh or large (default: demo)")
     sim.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: a free one)")
     sim.add_argument("--kubeconfig-out", metavar="PATH", help="write a kubeconfig for the simulator here")
     sim.add_argument("--seed", type=int, default=1, help="scenario seed (default: 1)")
-    sim.add_argument("--param", metavar="KEY=VALUE", action="append", default=[],
-                     help="scenario parameter, e.g. namespaces=2000 pods_per_namespace=25")
+    sim.add_argument(
+        "--param",
+        metavar="KEY=VALUE",
+        action="append",
+        default=[],
+        help="scenario parameter, e.g. namespaces=2000 pods_per_namespace=25",
+    )
     sim.add_argument("--ready-delay", type=float, default=1.0, help="seconds a new pod takes to become Ready")
     sim.add_argument("--churn", type=float, default=0.0, help="pod status changes per second (load testing)")
 

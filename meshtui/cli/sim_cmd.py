@@ -16,8 +16,14 @@ def run(args: argparse.Namespace) -> int:
     """Start the simulator, print how to reach it, and serve until Ctrl-C or SIGTERM."""
     try:
         params = parse_params(args.param)
-        sim = launch(args.scenario, seed=args.seed, params=params, port=args.port,
-                     ready_delay=args.ready_delay, churn=args.churn)
+        sim = launch(
+            args.scenario,
+            seed=args.seed,
+            params=params,
+            port=args.port,
+            ready_delay=args.ready_delay,
+            churn=args.churn,
+        )
     except SimLaunchError as exc:
         print(f"meshtui sim: {exc}", file=sys.stderr)
         return exitcodes.USAGE

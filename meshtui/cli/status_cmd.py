@@ -26,9 +26,23 @@ def load_inventory(args: argparse.Namespace) -> tuple[Inventory, list[Problem]]:
         name = args.context[0] if args.context else "from-file"
         inventory.add_cluster(name, ", ".join(args.from_file))
         problems = [Problem(name, "file", "", "", p) for p in dumps.problems]
-        order = ["Namespace", "MutatingWebhookConfiguration", "ValidatingWebhookConfiguration", "ConfigMap",
-                 "Service", "Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob",
-                 "PodDisruptionBudget", "Gateway", "Rollout", "Pod"]
+        order = [
+            "Namespace",
+            "MutatingWebhookConfiguration",
+            "ValidatingWebhookConfiguration",
+            "ConfigMap",
+            "Service",
+            "Deployment",
+            "StatefulSet",
+            "DaemonSet",
+            "ReplicaSet",
+            "Job",
+            "CronJob",
+            "PodDisruptionBudget",
+            "Gateway",
+            "Rollout",
+            "Pod",
+        ]
         for kind in sorted(dumps.objects, key=lambda k: order.index(k) if k in order else len(order)):
             models = []
             for raw in dumps.objects[kind]:
@@ -36,8 +50,15 @@ def load_inventory(args: argparse.Namespace) -> tuple[Inventory, list[Problem]]:
                     model = parse_object(name, raw, kind)
                 except Exception as exc:
                     meta = raw.get("metadata") if isinstance(raw.get("metadata"), dict) else {}
-                    problems.append(Problem(name, kind, str(meta.get("namespace") or ""),
-                                            str(meta.get("name") or "?"), str(exc)))
+                    problems.append(
+                        Problem(
+                            name,
+                            kind,
+                            str(meta.get("namespace") or ""),
+                            str(meta.get("name") or "?"),
+                            str(exc),
+                        )
+                    )
                     continue
                 if model is not None:
                     models.append(model)
@@ -68,7 +89,13 @@ def run(args: argparse.Namespace) -> int:
     doc = status_document(view, all_pods=args.all_pods)
     if problems:
         doc["problems_skipped"] = [
-            {"cluster": p.cluster, "kind": p.kind, "namespace": p.namespace, "name": p.name, "message": p.message}
+            {
+                "cluster": p.cluster,
+                "kind": p.kind,
+                "namespace": p.namespace,
+                "name": p.name,
+                "message": p.message,
+            }
             for p in problems
         ]
     for p in problems:

@@ -32,28 +32,65 @@ def render_status(doc: dict[str, Any]) -> str:
     if source and target:
         lines.append(_fit(f"Upgrade  {source} -> {target}   phase: {up.get('phase') or '-'}", WIDTH))
     else:
-        lines.append("Upgrade  no source/target: the mesh does not have exactly two revisions "
-                     "(use --source/--target)"[:WIDTH])
+        lines.append(
+            "Upgrade  no source/target: the mesh does not have exactly two revisions (use --source/--target)"[
+                :WIDTH
+            ]
+        )
     lines.append("")
-    lines.append(_row([("REVISION", 14, "<"), ("VERSION", 9, "<"), ("READY", 5, "<"), ("DEFAULT", 7, "<"),
-                       ("TAGS", 18, "<"), ("ISTIOD", 22, "<")]))
+    lines.append(
+        _row(
+            [
+                ("REVISION", 14, "<"),
+                ("VERSION", 9, "<"),
+                ("READY", 5, "<"),
+                ("DEFAULT", 7, "<"),
+                ("TAGS", 18, "<"),
+                ("ISTIOD", 22, "<"),
+            ]
+        )
+    )
     for r in doc.get("revisions") or []:
         name = f"{r['cluster']}/{r['name']}" if multi else r["name"]
         istiod = r.get("istiod") or ("external" if r.get("managed") else "-")
-        lines.append(_row([(name, 14, "<"), (r.get("version"), 9, "<"), ("yes" if r.get("ready") else "NO", 5, "<"),
-                           ("yes" if r.get("default") else "", 7, "<"), (", ".join(r.get("tags") or []), 18, "<"),
-                           (istiod, 22, "<")]))
+        lines.append(
+            _row(
+                [
+                    (name, 14, "<"),
+                    (r.get("version"), 9, "<"),
+                    ("yes" if r.get("ready") else "NO", 5, "<"),
+                    ("yes" if r.get("default") else "", 7, "<"),
+                    (", ".join(r.get("tags") or []), 18, "<"),
+                    (istiod, 22, "<"),
+                ]
+            )
+        )
     dangling = [t for t in doc.get("tags") or [] if t.get("dangling")]
     for t in dangling:
-        lines.append(_fit(f"  ! tag {t['name']} points at {t['revision']}, which has no running istiod", WIDTH))
+        lines.append(
+            _fit(f"  ! tag {t['name']} points at {t['revision']}, which has no running istiod", WIDTH)
+        )
     lines.append("")
     src_h = "SRC" if source else "-"
     tgt_h = "TGT" if target else "-"
     if source and target:
-        lines.append(_fit(f"SRC = live pods on {source}, TGT = on {target}, NONE = no sidecar, RISK = at risk",
-                          WIDTH))
-    lines.append(_row([("NAMESPACE", 18, "<"), ("INJECTION", 22, "<"), ("REVISION", 9, "<"), ("LIVE", 5, ">"),
-                       (src_h, 5, ">"), (tgt_h, 5, ">"), ("NONE", 4, ">"), ("RISK", 4, ">")]))
+        lines.append(
+            _fit(f"SRC = live pods on {source}, TGT = on {target}, NONE = no sidecar, RISK = at risk", WIDTH)
+        )
+    lines.append(
+        _row(
+            [
+                ("NAMESPACE", 18, "<"),
+                ("INJECTION", 22, "<"),
+                ("REVISION", 9, "<"),
+                ("LIVE", 5, ">"),
+                (src_h, 5, ">"),
+                (tgt_h, 5, ">"),
+                ("NONE", 4, ">"),
+                ("RISK", 4, ">"),
+            ]
+        )
+    )
     for ns in doc.get("namespaces") or []:
         inj = ns.get("injection")
         label = f"{inj['label']}={inj['value']}" if inj else ""
@@ -62,11 +99,20 @@ def render_status(doc: dict[str, Any]) -> str:
         pods = ns.get("pods") or {}
         by_rev = pods.get("by_revision") or {}
         name = f"{ns['cluster']}/{ns['name']}" if multi else ns["name"]
-        lines.append(_row([(name, 18, "<"), (label, 22, "<"), (ns.get("revision"), 9, "<"),
-                           (pods.get("live", 0), 5, ">"),
-                           (by_rev.get(source, 0) if source else "", 5, ">"),
-                           (by_rev.get(target, 0) if target else "", 5, ">"),
-                           (pods.get("no_sidecar", 0), 4, ">"), (pods.get("at_risk", 0), 4, ">")]))
+        lines.append(
+            _row(
+                [
+                    (name, 18, "<"),
+                    (label, 22, "<"),
+                    (ns.get("revision"), 9, "<"),
+                    (pods.get("live", 0), 5, ">"),
+                    (by_rev.get(source, 0) if source else "", 5, ">"),
+                    (by_rev.get(target, 0) if target else "", 5, ">"),
+                    (pods.get("no_sidecar", 0), 4, ">"),
+                    (pods.get("at_risk", 0), 4, ">"),
+                ]
+            )
+        )
     at_risk = [p for p in doc.get("pods") or [] if p.get("at_risk")]
     if at_risk:
         lines.append("")
@@ -78,10 +124,20 @@ def render_status(doc: dict[str, Any]) -> str:
     gateways = doc.get("gateways") or []
     if gateways:
         lines.append("")
-        lines.append(_row([("GATEWAY", 30, "<"), ("KIND", 16, "<"), ("REVISION", 14, "<"), ("ON RESTART", 14, "<")]))
+        lines.append(
+            _row([("GATEWAY", 30, "<"), ("KIND", 16, "<"), ("REVISION", 14, "<"), ("ON RESTART", 14, "<")])
+        )
         for g in gateways:
-            lines.append(_row([(f"{g['namespace']}/{g['name']}", 30, "<"), (g.get("kind"), 16, "<"),
-                               (g.get("revision"), 14, "<"), (g.get("revision_on_restart"), 14, "<")]))
+            lines.append(
+                _row(
+                    [
+                        (f"{g['namespace']}/{g['name']}", 30, "<"),
+                        (g.get("kind"), 16, "<"),
+                        (g.get("revision"), 14, "<"),
+                        (g.get("revision_on_restart"), 14, "<"),
+                    ]
+                )
+            )
     lines.append("")
     lines.append("GATES")
     actions = up.get("actions") or {}

@@ -87,27 +87,37 @@ def from_status(status: int, body: bytes | str | None, *, cluster: str, what: st
         return Unauthorized(
             f"The API server of {where} rejected the credentials while {what} ({detail}); "
             "refresh your login (for example re-run your cloud CLI's get-credentials) and try again.",
-            cluster=cluster, status=status, reason=reason,
+            cluster=cluster,
+            status=status,
+            reason=reason,
         )
     if status == 403:
         return Forbidden(
             f"Permission denied on {where} while {what}: {detail}. "
             "Ask for the missing RBAC permission, or use --read-only.",
-            cluster=cluster, status=status, reason=reason,
+            cluster=cluster,
+            status=status,
+            reason=reason,
         )
     if status == 404:
-        return NotFound(f"Not found on {where} while {what}: {detail}.", cluster=cluster, status=status,
-                        reason=reason)
+        return NotFound(
+            f"Not found on {where} while {what}: {detail}.", cluster=cluster, status=status, reason=reason
+        )
     if status == 409:
         return Conflict(
             f"Conflict on {where} while {what}: {detail}.", cluster=cluster, status=status, reason=reason
         )
     if status == 410:
-        return Gone(f"Expired on {where} while {what}: {detail}.", cluster=cluster, status=status, reason=reason)
+        return Gone(
+            f"Expired on {where} while {what}: {detail}.", cluster=cluster, status=status, reason=reason
+        )
     if status == 429 or status >= 500:
         return ServerError(
             f"The API server of {where} failed while {what} ({detail}); it will be retried.",
-            cluster=cluster, status=status, reason=reason,
+            cluster=cluster,
+            status=status,
+            reason=reason,
         )
-    return ClusterError(f"The API server of {where} refused {what}: {detail}.", cluster=cluster, status=status,
-                        reason=reason)
+    return ClusterError(
+        f"The API server of {where} refused {what}: {detail}.", cluster=cluster, status=status, reason=reason
+    )

@@ -18,10 +18,17 @@ def _parse(kind: str, cluster: str, raw: dict[str, Any]) -> Model | None:
     return parse_object(cluster, raw, kind)
 
 
-def _spec(kind: str, path: str, *, metadata_only: bool = False, selector: str | None = None,
-          optional: bool = False) -> WatchSpec[Model]:
-    return WatchSpec(kind=kind, path=path, parse=_parser(kind), metadata_only=metadata_only,
-                     label_selector=selector, optional=optional)
+def _spec(
+    kind: str, path: str, *, metadata_only: bool = False, selector: str | None = None, optional: bool = False
+) -> WatchSpec[Model]:
+    return WatchSpec(
+        kind=kind,
+        path=path,
+        parse=_parser(kind),
+        metadata_only=metadata_only,
+        label_selector=selector,
+        optional=optional,
+    )
 
 
 def watch_specs() -> list[WatchSpec[Model]]:
@@ -32,9 +39,14 @@ def watch_specs() -> list[WatchSpec[Model]]:
     """
     return [
         _spec("Namespace", "/api/v1/namespaces", metadata_only=True),
-        _spec("MutatingWebhookConfiguration", "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations"),
-        _spec("ValidatingWebhookConfiguration",
-              "/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations"),
+        _spec(
+            "MutatingWebhookConfiguration",
+            "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations",
+        ),
+        _spec(
+            "ValidatingWebhookConfiguration",
+            "/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations",
+        ),
         _spec("ConfigMap", "/api/v1/configmaps", selector="istio.io/rev"),
         _spec("Service", "/api/v1/services", selector="istio.io/rev"),
         _spec("Deployment", "/apis/apps/v1/deployments"),

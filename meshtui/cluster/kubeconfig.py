@@ -51,7 +51,7 @@ def connect(kubeconfig: str | None = None, contexts: list[str] | None = None) ->
         return [_in_cluster_target()]
     names = contexts or [current_context(kubeconfig)]
     if contexts:
-        known = {c["name"] for c in _contexts(kubeconfig)[0]}
+        known = {str(c["name"]) for c in _contexts(kubeconfig)[0]}
         for name in names:
             if name not in known:
                 raise ConfigError(
@@ -74,12 +74,16 @@ def _contexts(kubeconfig: str | None) -> tuple[list[dict[str, object]], dict[str
             f"No kubeconfig at {path}; pass --kubeconfig, set KUBECONFIG, or try `meshtui demo` (no cluster needed)."
         )
     try:
-        contexts, active = k8s_config.list_kube_config_contexts(config_file=path)
+        contexts, active = k8s_config.list_kube_config_contexts(config_file=path)  # type: ignore[no-untyped-call]
     except (ConfigException, yaml.YAMLError, OSError, TypeError, KeyError, AttributeError) as exc:
-        raise ConfigError(f"The kubeconfig {path} cannot be read ({_one_line(exc)}); fix it or pass another "
-                          "with --kubeconfig.") from None
+        raise ConfigError(
+            f"The kubeconfig {path} cannot be read ({_one_line(exc)}); fix it or pass another "
+            "with --kubeconfig."
+        ) from None
     if not contexts:
-        raise ConfigError(f"The kubeconfig {path} has no contexts; add one or pass another with --kubeconfig.")
+        raise ConfigError(
+            f"The kubeconfig {path} has no contexts; add one or pass another with --kubeconfig."
+        )
     if not active:
         raise ConfigError(f"The kubeconfig {path} has no current-context; pass --context NAME.")
     return contexts, active
@@ -88,8 +92,9 @@ def _contexts(kubeconfig: str | None) -> tuple[list[dict[str, object]], dict[str
 def _target(path: str, context: str) -> ClusterTarget:
     cfg = k8s_client.Configuration()
     try:
-        k8s_config.load_kube_config(config_file=path, context=context, client_configuration=cfg,
-                                    persist_config=False)
+        k8s_config.load_kube_config(  # type: ignore[no-untyped-call]
+            config_file=path, context=context, client_configuration=cfg, persist_config=False
+        )
     except (ConfigException, yaml.YAMLError, OSError, TypeError, KeyError, AttributeError, ValueError) as exc:
         raise ConfigError(
             f"Context {context!r} in {path} cannot be used ({_one_line(exc)}); check its cluster and user entries."
@@ -111,7 +116,7 @@ def _in_cluster_available() -> bool:
 def _in_cluster_target() -> ClusterTarget:
     cfg = k8s_client.Configuration()
     try:
-        k8s_config.load_incluster_config(client_configuration=cfg)
+        k8s_config.load_incluster_config(client_configuration=cfg)  # type: ignore[no-untyped-call]
     except ConfigException as exc:
         raise ConfigError(f"In-cluster configuration failed ({_one_line(exc)}).") from None
     return _client(IN_CLUSTER, cfg)

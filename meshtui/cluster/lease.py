@@ -14,7 +14,15 @@ from datetime import UTC, datetime
 from meshtui.cluster import mutations
 from meshtui.cluster.errors import ClusterError, Conflict, NotFound
 from meshtui.cluster.rawapi import RawApi
-from meshtui.domain.lock import LEASE_NAME, RENEW_EVERY, LeaseView, LockVerdict, decide, lease_spec, parse_lease
+from meshtui.domain.lock import (
+    LEASE_NAME,
+    RENEW_EVERY,
+    LeaseView,
+    LockVerdict,
+    decide,
+    lease_spec,
+    parse_lease,
+)
 
 log = logging.getLogger(__name__)
 
@@ -26,8 +34,13 @@ def _path(namespace: str) -> str:
 class LeaseLock:
     """One operator's hold on the upgrade lock in a control-plane namespace."""
 
-    def __init__(self, api: RawApi, namespace: str, identity: str,
-                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)):
+    def __init__(
+        self,
+        api: RawApi,
+        namespace: str,
+        identity: str,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ):
         self.api = api
         self.namespace = namespace
         self.identity = identity
@@ -39,7 +52,9 @@ class LeaseLock:
     def read(self) -> LeaseView | None:
         """The current lease, or None when nobody ever took it."""
         try:
-            raw = self.api.request("GET", f"{_path(self.namespace)}/{LEASE_NAME}", what="reading the upgrade lock")
+            raw = self.api.request(
+                "GET", f"{_path(self.namespace)}/{LEASE_NAME}", what="reading the upgrade lock"
+            )
         except NotFound:
             return None
         return parse_lease(raw)
@@ -60,16 +75,28 @@ class LeaseLock:
         spec = lease_spec(self.identity, self._clock(), lease)
         try:
             if lease is None:
-                mutations.create(self.api, _path(self.namespace), {
-                    "apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
-                    "metadata": {"name": LEASE_NAME, "namespace": self.namespace,
-                                 "labels": {"app.kubernetes.io/managed-by": "meshtui"}},
-                    "spec": spec,
-                }, what="taking the upgrade lock")
+                mutations.create(
+                    self.api,
+                    _path(self.namespace),
+                    {
+                        "apiVersion": "coordination.k8s.io/v1",
+                        "kind": "Lease",
+                        "metadata": {
+                            "name": LEASE_NAME,
+                            "namespace": self.namespace,
+                            "labels": {"app.kubernetes.io/managed-by": "meshtui"},
+                        },
+                        "spec": spec,
+                    },
+                    what="taking the upgrade lock",
+                )
             else:
-                mutations.patch(self.api, f"{_path(self.namespace)}/{LEASE_NAME}",
-                                {"metadata": {"resourceVersion": lease.resource_version}, "spec": spec},
-                                what="taking the upgrade lock")
+                mutations.patch(
+                    self.api,
+                    f"{_path(self.namespace)}/{LEASE_NAME}",
+                    {"metadata": {"resourceVersion": lease.resource_version}, "spec": spec},
+                    what="taking the upgrade lock",
+                )
         except Conflict:
             return False, self.read()
         return True, self.read()
@@ -103,8 +130,14 @@ class LeaseLock:
         try:
             lease = self.read()
             if lease is not None and lease.holder == self.identity:
-                mutations.patch(self.api, f"{_path(self.namespace)}/{LEASE_NAME}",
-                                {"metadata": {"resourceVersion": lease.resource_version},
-                                 "spec": {"holderIdentity": None}}, what="releasing the upgrade lock")
+                mutations.patch(
+                    self.api,
+                    f"{_path(self.namespace)}/{LEASE_NAME}",
+                    {
+                        "metadata": {"resourceVersion": lease.resource_version},
+                        "spec": {"holderIdentity": None},
+                    },
+                    what="releasing the upgrade lock",
+                )
         except ClusterError as exc:
             log.warning("releasing the upgrade lock failed: %s", exc)

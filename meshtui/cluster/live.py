@@ -80,7 +80,9 @@ class _Buffer:
             self.seq += 1
             self.lock.notify_all()
 
-    def take(self) -> tuple[dict[tuple[str, str], dict[ObjKey, Any]], dict[tuple[str, str, ObjKey], tuple[str, Any]]]:
+    def take(
+        self,
+    ) -> tuple[dict[tuple[str, str], dict[ObjKey, Any]], dict[tuple[str, str, ObjKey], tuple[str, Any]]]:
         with self.lock:
             replaces, changes = self.replaces, self.changes
             self.replaces, self.changes = {}, {}
@@ -202,8 +204,11 @@ class MeshWatch:
             if (replaces or changes) and self.on_change is not None:
                 self.on_change()
 
-    def _apply(self, replaces: dict[tuple[str, str], dict[ObjKey, Any]],
-               changes: dict[tuple[str, str, ObjKey], tuple[str, Any]]) -> None:
+    def _apply(
+        self,
+        replaces: dict[tuple[str, str], dict[ObjKey, Any]],
+        changes: dict[tuple[str, str, ObjKey], tuple[str, Any]],
+    ) -> None:
         with self.lock:
             for (cluster, kind), items in replaces.items():
                 self.inventory.replace(cluster, kind, list(items.values()))
@@ -223,7 +228,11 @@ class MeshWatch:
             statuses = [(k, s) for (c, k), s in self._statuses.items() if c == target.name]
             worst_kind, worst = min(statuses, key=lambda ks: order.index(ks[1].state))
             synced = sum(1 for _, s in statuses if s.state is ConnState.SYNCED)
-            reason = f"{worst_kind}: {worst.reason}" if worst.reason and worst.state is not ConnState.SYNCED else ""
+            reason = (
+                f"{worst_kind}: {worst.reason}"
+                if worst.reason and worst.state is not ConnState.SYNCED
+                else ""
+            )
             out.append(ClusterHealth(target.name, target.server, worst.state, reason, synced, len(statuses)))
         return out
 

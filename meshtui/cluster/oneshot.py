@@ -25,9 +25,14 @@ def _list_kind(api: RawApi, spec: WatchSpec[Any], problems: list[Problem]) -> li
         if spec.label_selector:
             query.append(("labelSelector", spec.label_selector))
         try:
-            page = api.request("GET", spec.path, query=query,
-                               accept=METADATA_LIST if spec.metadata_only else JSON,
-                               timeout=(10.0, 120.0), what=f"listing {spec.kind}")
+            page = api.request(
+                "GET",
+                spec.path,
+                query=query,
+                accept=METADATA_LIST if spec.metadata_only else JSON,
+                timeout=(10.0, 120.0),
+                what=f"listing {spec.kind}",
+            )
         except NotFound:
             if spec.optional:
                 return []
@@ -38,9 +43,15 @@ def _list_kind(api: RawApi, spec: WatchSpec[Any], problems: list[Problem]) -> li
             except Exception as exc:
                 meta = raw.get("metadata") if isinstance(raw, dict) else None
                 meta = meta if isinstance(meta, dict) else {}
-                problems.append(Problem(api.cluster, spec.kind, str(meta.get("namespace") or ""),
-                                        str(meta.get("name") or "?"), str(exc).splitlines()[0] if str(exc) else
-                                        type(exc).__name__))
+                problems.append(
+                    Problem(
+                        api.cluster,
+                        spec.kind,
+                        str(meta.get("namespace") or ""),
+                        str(meta.get("name") or "?"),
+                        str(exc).splitlines()[0] if str(exc) else type(exc).__name__,
+                    )
+                )
                 continue
             if model is not None:
                 models.append(model)
@@ -60,7 +71,9 @@ def load_once(targets: list[ClusterTarget], inventory: InventoryLike, *, workers
     # Pods are by far the largest kind: start them first so the others overlap with them.
     jobs.sort(key=lambda j: j[1].kind != "Pod")
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        futures = [(api.cluster, spec.kind, pool.submit(_list_kind, api, spec, problems)) for api, spec in jobs]
+        futures = [
+            (api.cluster, spec.kind, pool.submit(_list_kind, api, spec, problems)) for api, spec in jobs
+        ]
         results = []
         for cluster, kind, fut in futures:
             try:

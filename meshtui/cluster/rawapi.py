@@ -6,6 +6,7 @@ the domain's small models cost well under one.
 
 from __future__ import annotations
 
+import contextlib
 import socket
 from collections.abc import Iterator
 from typing import Any
@@ -47,8 +48,16 @@ class RawApi:
         timeout: tuple[float, float] = REQUEST_TIMEOUT,
     ) -> Any:
         """One request; returns the decoded JSON body, or raises a ClusterError worded for the operator."""
-        resp = self._send(method, path, query=query, body=body, content_type=content_type, accept=accept,
-                          timeout=timeout, what=what or f"{method} {path}")
+        resp = self._send(
+            method,
+            path,
+            query=query,
+            body=body,
+            content_type=content_type,
+            accept=accept,
+            timeout=timeout,
+            what=what or f"{method} {path}",
+        )
         try:
             data = resp.read()
         except (urllib3.exceptions.HTTPError, OSError) as exc:
@@ -74,33 +83,51 @@ class RawApi:
         what: str,
     ) -> LineStream:
         """Open a streaming GET (a watch); the caller iterates lines and closes it."""
-        resp = self._send("GET", path, query=query, body=None, content_type=None, accept=accept,
-                          timeout=timeout, what=what)
+        resp = self._send(
+            "GET", path, query=query, body=None, content_type=None, accept=accept, timeout=timeout, what=what
+        )
         if resp.status >= 400:
             data = resp.read()
             raise from_status(resp.status, data, cluster=self.cluster, what=what)
         return LineStream(resp.response, self, what)
 
-    def _send(self, method: str, path: str, *, query: Query | None, body: Any, content_type: str | None,
-              accept: str, timeout: tuple[float, float], what: str) -> Any:
+    def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        query: Query | None,
+        body: Any,
+        content_type: str | None,
+        accept: str,
+        timeout: tuple[float, float],
+        what: str,
+    ) -> Any:
         headers = {"Accept": accept}
         if content_type:
             headers["Content-Type"] = content_type
         try:
             m, url, hdrs, ser_body, _ = self.api_client.param_serialize(
-                method=method, resource_path=path, query_params=list(query or []), header_params=headers,
-                body=body, auth_settings=["BearerToken"],
+                method=method,
+                resource_path=path,
+                query_params=list(query or []),
+                header_params=headers,
+                body=body,
+                auth_settings=["BearerToken"],
             )
             if isinstance(ser_body, (dict, list)):
                 ser_body = orjson.dumps(ser_body)
-            return self.api_client.call_api(m, url, header_params=hdrs, body=ser_body, _request_timeout=timeout)
+            return self.api_client.call_api(
+                m, url, header_params=hdrs, body=ser_body, _request_timeout=timeout
+            )
         except ApiException as exc:
             raise from_status(exc.status or 0, exc.body, cluster=self.cluster, what=what) from None
         except (urllib3.exceptions.HTTPError, OSError) as exc:
             raise self._unreachable(exc, what) from None
         except Exception as exc:  # the exec auth plugin and friends raise assorted types
             raise ClusterError(
-                f"Cannot reach cluster {self.cluster!r} while {what}: {_first_line(exc)}.", cluster=self.cluster
+                f"Cannot reach cluster {self.cluster!r} while {what}: {_first_line(exc)}.",
+                cluster=self.cluster,
             ) from None
 
     def _unreachable(self, exc: BaseException, what: str) -> Unreachable:
@@ -150,14 +177,10 @@ class LineStream:
             conn = getattr(self._resp, "connection", None)
             sock = getattr(conn, "sock", None)
             if sock is not None:
-                try:
+                with contextlib.suppress(OSError):
                     sock.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
-        try:
+        with contextlib.suppress(Exception):
             self._resp.release_conn()
-        except Exception:
-            pass
 
 
 def _first_line(exc: BaseException) -> str:

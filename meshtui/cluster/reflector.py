@@ -138,8 +138,9 @@ class Reflector(Generic[M]):
 
     def start(self) -> None:
         """Run in a daemon thread (it blocks on the network)."""
-        self._thread = threading.Thread(target=self.run, name=f"reflector-{self.api.cluster}-{self.spec.kind}",
-                                        daemon=True)
+        self._thread = threading.Thread(
+            target=self.run, name=f"reflector-{self.api.cluster}-{self.spec.kind}", daemon=True
+        )
         self._thread.start()
 
     def stop(self, timeout: float = 5.0) -> None:
@@ -176,7 +177,10 @@ class Reflector(Generic[M]):
                     self._set_status(ConnState.SYNCED)
                     healthy_since = self._clock()
                 events = self._watch_once()
-                if healthy_since is not None and self._clock() - healthy_since > self.timing.backoff_reset_after_s:
+                if (
+                    healthy_since is not None
+                    and self._clock() - healthy_since > self.timing.backoff_reset_after_s
+                ):
                     backoff = self.timing.backoff_initial_s
                 if events == 0 and not self._stop.is_set() and self._last_watch_short:
                     raise Unreachable("the watch closed at once without events", cluster=self.api.cluster)
@@ -231,7 +235,9 @@ class Reflector(Generic[M]):
                 query.append(("labelSelector", self.spec.label_selector))
             try:
                 page = self.api.request(
-                    "GET", self.spec.path, query=query,
+                    "GET",
+                    self.spec.path,
+                    query=query,
                     accept=METADATA_LIST if self.spec.metadata_only else JSON,
                     timeout=(self.timing.connect_timeout_s, 120.0),
                     what=f"listing {self.spec.kind}",
@@ -281,7 +287,9 @@ class Reflector(Generic[M]):
             query.append(("labelSelector", self.spec.label_selector))
         started = self._clock()
         stream = self.api.stream(
-            self.spec.path, query=query, accept=METADATA_ONE if self.spec.metadata_only else JSON,
+            self.spec.path,
+            query=query,
+            accept=METADATA_ONE if self.spec.metadata_only else JSON,
             timeout=(self.timing.connect_timeout_s, seconds + self.timing.read_slack_s),
             what=f"watching {self.spec.kind}",
         )
@@ -319,7 +327,9 @@ class Reflector(Generic[M]):
             message = obj.get("message", "") if isinstance(obj, dict) else ""
             if code == 410 or reason in ("Expired", "Gone"):
                 raise _Relist(f"resourceVersion expired ({message or reason}); relisting")
-            raise ServerError(f"the watch reported an error: {message or reason or code}", cluster=self.api.cluster)
+            raise ServerError(
+                f"the watch reported an error: {message or reason or code}", cluster=self.api.cluster
+            )
         rv = str(((obj.get("metadata") or {}).get("resourceVersion")) or "")
         if etype == "BOOKMARK":
             if rv:

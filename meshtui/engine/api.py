@@ -84,7 +84,9 @@ class EngineState:
 
     source: str | None
     target: str | None
-    phase: str  # control-plane, data-plane, verify, finishing-upgrade, finishing-rollback, completed, cancelled
+    phase: (
+        str  # control-plane, data-plane, verify, finishing-upgrade, finishing-rollback, completed, cancelled
+    )
     read_only: bool
     read_only_reason: str
     lock: LockState

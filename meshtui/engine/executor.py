@@ -56,8 +56,14 @@ class RunOutcome:
     @property
     def stopped_by(self) -> StepOutcome | None:
         """The step that ended the run early, if any."""
-        return next((s for s in self.steps if s.result not in
-                     (StepResult.APPLIED, StepResult.ALREADY, StepResult.DRY_RUN)), None)
+        return next(
+            (
+                s
+                for s in self.steps
+                if s.result not in (StepResult.APPLIED, StepResult.ALREADY, StepResult.DRY_RUN)
+            ),
+            None,
+        )
 
 
 class RunControl:
@@ -113,8 +119,14 @@ SatisfiedCheck = Callable[[Operation, dict[str, Any]], bool]
 class Executor:
     """Applies plans to one or more clusters (one RawApi per cluster name)."""
 
-    def __init__(self, apis: dict[str, RawApi], *, journal: JournalHook | None = None,
-                 satisfied: SatisfiedCheck | None = None, read_only: bool = False):
+    def __init__(
+        self,
+        apis: dict[str, RawApi],
+        *,
+        journal: JournalHook | None = None,
+        satisfied: SatisfiedCheck | None = None,
+        read_only: bool = False,
+    ):
         self.apis = apis
         self.journal = journal
         self.satisfied = satisfied
@@ -130,7 +142,9 @@ class Executor:
             out.steps.append(self._send(op, dry_run=True))
         return out
 
-    def apply(self, plan: Plan, *, control: RunControl | None = None, progress: Progress | None = None) -> RunOutcome:
+    def apply(
+        self, plan: Plan, *, control: RunControl | None = None, progress: Progress | None = None
+    ) -> RunOutcome:
         """Apply the operations in order, stopping at the first that is refused."""
         out = RunOutcome(plan)
         if plan.refused or self.read_only:
@@ -163,15 +177,23 @@ class Executor:
         ok = StepResult.DRY_RUN if dry_run else StepResult.APPLIED
         try:
             if op.verb == "patch":
-                mutations.patch(api, op.path, op.wire_body(), content_type=op.content_type, dry_run=dry_run,
-                                what=op.describe())
+                mutations.patch(
+                    api,
+                    op.path,
+                    op.wire_body(),
+                    content_type=op.content_type,
+                    dry_run=dry_run,
+                    what=op.describe(),
+                )
             elif op.verb == "apply":
                 mutations.apply(api, op.path, op.body, dry_run=dry_run, what=op.describe())
             elif op.verb == "create":
                 mutations.create(api, op.api_path, op.body, dry_run=dry_run, what=op.describe())
             elif op.verb == "delete":
                 try:
-                    mutations.delete(api, op.path, dry_run=dry_run, expect_rv=op.expect_rv, what=op.describe())
+                    mutations.delete(
+                        api, op.path, dry_run=dry_run, expect_rv=op.expect_rv, what=op.describe()
+                    )
                 except NotFound:
                     return StepOutcome(op, StepResult.ALREADY, "already gone")
             else:
@@ -190,12 +212,15 @@ class Executor:
         try:
             fresh = api.request("GET", op.path, what=f"re-reading {op.object_ref} after a conflict")
         except ClusterError as err:
-            return StepOutcome(op, StepResult.CONFLICT, f"{exc.message} (and re-reading failed: {err.message})")
+            return StepOutcome(
+                op, StepResult.CONFLICT, f"{exc.message} (and re-reading failed: {err.message})"
+            )
         if self.satisfied is not None and isinstance(fresh, dict) and self.satisfied(op, fresh):
             return StepOutcome(op, StepResult.ALREADY, "changed by someone else to the desired state")
         rv = (fresh.get("metadata") or {}).get("resourceVersion", "?") if isinstance(fresh, dict) else "?"
         return StepOutcome(
-            op, StepResult.CONFLICT,
+            op,
+            StepResult.CONFLICT,
             f"{op.object_ref} was changed by someone else since the plan was made (now at resourceVersion {rv}); "
             "nothing was overwritten: review the new plan and confirm again.",
         )

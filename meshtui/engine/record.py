@@ -17,8 +17,15 @@ JOURNAL_KEY = "journal.json"
 #: ConfigMaps are capped at 1 MiB; the oldest journal entries go first (the count of dropped ones is kept).
 JOURNAL_CAP = 400
 
-Phase = Literal["control-plane", "data-plane", "verify", "finishing-upgrade", "finishing-rollback",
-                "completed", "cancelled"]
+Phase = Literal[
+    "control-plane",
+    "data-plane",
+    "verify",
+    "finishing-upgrade",
+    "finishing-rollback",
+    "completed",
+    "cancelled",
+]
 
 
 class JournalEntry(BaseModel):

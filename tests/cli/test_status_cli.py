@@ -21,8 +21,14 @@ ENV = {**os.environ, "NO_COLOR": "1"}
 
 def meshtui(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
     """Run the installed CLI the way a user does."""
-    return subprocess.run([sys.executable, "-m", "meshtui", *args], capture_output=True, text=True,
-                          timeout=timeout, env=ENV, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "meshtui", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=ENV,
+        check=False,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -50,9 +56,19 @@ def test_json_follows_the_contract(demo: tuple[SimCluster, Path]) -> None:
         assert set(ns) >= {"cluster", "name", "injection", "revision", "pods"}
         assert set(ns["pods"]) >= {"live", "by_revision", "no_sidecar", "at_risk"}
     for pod in doc["pods"]:
-        assert set(pod) >= {"cluster", "namespace", "name", "revision", "proxy_version", "revision_on_restart",
-                            "at_risk", "reason"}
-        assert pod["revision"] is not None or pod["at_risk"], "without --all-pods only sidecar or at-risk pods"
+        assert set(pod) >= {
+            "cluster",
+            "namespace",
+            "name",
+            "revision",
+            "proxy_version",
+            "revision_on_restart",
+            "at_risk",
+            "reason",
+        }
+        assert pod["revision"] is not None or pod["at_risk"], (
+            "without --all-pods only sidecar or at-risk pods"
+        )
     up = doc["upgrade"]
     assert set(up) >= {"source", "target", "phase", "actions"}
     for action in ("upgrade", "rollback", "finish"):
@@ -101,10 +117,21 @@ def dump_cluster(sim: SimCluster, folder: Path) -> None:
     """Write the cluster's objects the way `kubectl get ... -o yaml` would (a List per kind)."""
     store = sim.store
     assert store is not None
-    kinds = ["namespaces", "pods", "configmaps", "services", "apps/deployments", "apps/replicasets",
-             "apps/statefulsets", "apps/daemonsets", "batch/jobs", "policy/poddisruptionbudgets",
-             "admissionregistration.k8s.io/mutatingwebhookconfigurations",
-             "admissionregistration.k8s.io/validatingwebhookconfigurations", "gateway.networking.k8s.io/gateways"]
+    kinds = [
+        "namespaces",
+        "pods",
+        "configmaps",
+        "services",
+        "apps/deployments",
+        "apps/replicasets",
+        "apps/statefulsets",
+        "apps/daemonsets",
+        "batch/jobs",
+        "policy/poddisruptionbudgets",
+        "admissionregistration.k8s.io/mutatingwebhookconfigurations",
+        "admissionregistration.k8s.io/validatingwebhookconfigurations",
+        "gateway.networking.k8s.io/gateways",
+    ]
     for kind in kinds:
         items = sim.call(lambda k=kind: store.list(k))
         doc = {"apiVersion": "v1", "kind": "List", "items": items}
@@ -126,8 +153,18 @@ def test_two_clusters_one_mesh(tmp_path: Path) -> None:
     west = start_scenario("fresh")
     try:
         kubeconfig = multi_kubeconfig(tmp_path / "k", {"east": east, "west": west}, current="east")
-        doc = status_json("--kubeconfig", str(kubeconfig), "--context", "east", "--context", "west",
-                          "--source", "1-22-3", "--target", "1-23-1")
+        doc = status_json(
+            "--kubeconfig",
+            str(kubeconfig),
+            "--context",
+            "east",
+            "--context",
+            "west",
+            "--source",
+            "1-22-3",
+            "--target",
+            "1-23-1",
+        )
         assert [c["name"] for c in doc["clusters"]] == ["east", "west"]
         assert {n["cluster"] for n in doc["namespaces"]} == {"east", "west"}
         reasons = " ".join(doc["upgrade"]["actions"]["upgrade"]["reasons"])

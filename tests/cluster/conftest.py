@@ -14,11 +14,14 @@ from meshtui.sim.settings import SimSettings
 from meshtui.sim.store import Store
 
 
-
 def fast_settings(**overrides: Any) -> SimSettings:
     """Quick timings and a small watch history, so faults and 410s are easy to provoke."""
-    base: dict[str, Any] = {"pod_ready_delay": 0.05, "pod_termination_delay": 0.05, "bookmark_interval": 0.2,
-                            "history_window": 50}
+    base: dict[str, Any] = {
+        "pod_ready_delay": 0.05,
+        "pod_termination_delay": 0.05,
+        "bookmark_interval": 0.2,
+        "history_window": 50,
+    }
     return SimSettings(**{**base, **overrides})
 
 
@@ -33,8 +36,9 @@ def start_sim(tmp_path: Path) -> Iterator[Callable[..., tuple[SimCluster, Path]]
     """Start simulated clusters (stopped after the test); returns (cluster, kubeconfig path)."""
     started: list[SimCluster] = []
 
-    def start(setup: Callable[[Store], None] | None = None, settings: SimSettings | None = None,
-              **kwargs: Any) -> tuple[SimCluster, Path]:
+    def start(
+        setup: Callable[[Store], None] | None = None, settings: SimSettings | None = None, **kwargs: Any
+    ) -> tuple[SimCluster, Path]:
         sim = SimCluster(settings or fast_settings(), setup=setup, **kwargs)
         sim.start()
         started.append(sim)

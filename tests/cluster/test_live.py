@@ -66,7 +66,9 @@ def converge(watch: MeshWatch, kubeconfig: Path, what: str) -> dict[str, object]
     return last["live"]
 
 
-def test_live_model_follows_a_relabel_a_restart_and_a_tag_move(demo: tuple[SimCluster, Path, MeshWatch]) -> None:
+def test_live_model_follows_a_relabel_a_restart_and_a_tag_move(
+    demo: tuple[SimCluster, Path, MeshWatch],
+) -> None:
     sim, kubeconfig, watch = demo
     store = sim.store
     assert store is not None
@@ -83,7 +85,11 @@ def test_live_model_follows_a_relabel_a_restart_and_a_tag_move(demo: tuple[SimCl
     # Restart its deployments: the new pods come up on the target, the old ones go.
     deployments = sim.call(lambda: [d["metadata"]["name"] for d in store.list("apps/deployments", "orders")])
     for name in deployments:
-        sim.call(lambda n=name: scenarios.restart(store, "apps/deployments", "orders", n, at="2026-11-29T20:00:00Z"))
+        sim.call(
+            lambda n=name: scenarios.restart(
+                store, "apps/deployments", "orders", n, at="2026-11-29T20:00:00Z"
+            )
+        )
 
     def orders_on_target() -> bool:
         doc = live_document(watch)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import random
 import threading
 import time
@@ -18,8 +19,16 @@ from meshtui.sim.runtime import SimCluster
 from meshtui.sim.store import Store
 from tests.cluster.conftest import wait_until
 
-FAST = Timing(page_size=3, watch_min_s=1, watch_max_s=2, backoff_initial_s=0.02, backoff_max_s=0.2,
-              auth_retry_s=0.1, connect_timeout_s=2.0, read_slack_s=2.0)
+FAST = Timing(
+    page_size=3,
+    watch_min_s=1,
+    watch_max_s=2,
+    backoff_initial_s=0.02,
+    backoff_max_s=0.2,
+    auth_retry_s=0.1,
+    connect_timeout_s=2.0,
+    read_slack_s=2.0,
+)
 
 
 def parse_pod(cluster: str, raw: dict[str, Any]) -> tuple[str, str, str]:
@@ -71,8 +80,11 @@ def seed(n: int = 8) -> Callable[[Store], None]:
 
 
 def _pod(name: str, ns: str, labels: dict[str, str]) -> dict[str, Any]:
-    return {"metadata": {"name": name, "namespace": ns, "labels": labels}, "spec": {"containers": []},
-            "status": {"phase": "Running"}}
+    return {
+        "metadata": {"name": name, "namespace": ns, "labels": labels},
+        "spec": {"containers": []},
+        "status": {"phase": "Running"},
+    }
 
 
 def server_state(sim: SimCluster) -> dict[ObjKey, Any]:
@@ -82,10 +94,8 @@ def server_state(sim: SimCluster) -> dict[ObjKey, Any]:
     objs = sim.call(lambda: store.list("pods"))
     out = {}
     for o in objs:
-        try:
+        with contextlib.suppress(ValueError):
             out[(o["metadata"]["namespace"], o["metadata"]["name"])] = parse_pod("sim", o)
-        except ValueError:
-            pass
     return out
 
 
@@ -221,7 +231,7 @@ def test_unreachable_server_reports_error_and_stop_is_prompt(tmp_path: Path) -> 
 
 
 def test_stop_unblocks_an_idle_watch(sim_and_sink: Any) -> None:
-    sim, sink, reflector = sim_and_sink
+    _, _, reflector = sim_and_sink
     assert reflector.synced.wait(10)
     wait_until(lambda: reflector._stream is not None, what="the watch to open")
     reflector.stop(timeout=5)
