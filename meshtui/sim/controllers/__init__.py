@@ -1,0 +1,164 @@
+"""The simulated cluster's controllers (workloads, kubelet, PDBs, namespaces) on the store's loop.
+
+`Controllers` runs them live (event-driven by store listeners, with timers for pod start-up and
+termination); `settle` runs the same code instantly until nothing is left to do, so a scenario is
+complete the moment it is built.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Callable
+
+from meshtui.sim import admission
+from meshtui.sim.controllers.base import (
+    DAEMONSETS,
+    DEPLOYMENTS,
+    JOBS,
+    PDBS,
+    PODS,
+    REPLICASETS,
+    STATEFULSETS,
+    Runtime,
+    iter_workloads,
+)
+from meshtui.sim.controllers.churn import PodChurn
+from meshtui.sim.controllers.daemonset import sync_daemonset
+from meshtui.sim.controllers.deployment import sync_deployment
+from meshtui.sim.controllers.disruption import sync_pdb
+from meshtui.sim.controllers.job import sync_job
+from meshtui.sim.controllers.kubelet import CRASHLOOP, ensure_nodes, sync_pod
+from meshtui.sim.controllers.namespace import sync_namespace
+from meshtui.sim.controllers.replicaset import sync_replicaset
+from meshtui.sim.controllers.statefulset import sync_statefulset
+from meshtui.sim.settings import SimSettings
+from meshtui.sim.store import Store
+
+__all__ = ["CRASHLOOP", "Controllers", "PodChurn", "Runtime", "settle"]
+
+HANDLERS = {
+    "deployment": sync_deployment,
+    "replicaset": sync_replicaset,
+    "statefulset": sync_statefulset,
+    "daemonset": sync_daemonset,
+    "job": sync_job,
+    "pdb": sync_pdb,
+    "namespace": sync_namespace,
+    "pod": sync_pod,
+}
+
+
+def _runtime(
+    store: Store,
+    settings: SimSettings,
+    *,
+    loop: asyncio.AbstractEventLoop | None,
+    instant: bool,
+    rng: random.Random | None,
+) -> Runtime:
+    rt = Runtime(store, settings, loop=loop, instant=instant, rng=rng)
+    rt.handlers.update(HANDLERS)
+    return rt
+
+
+def _resync(rt: Runtime) -> None:
+    """Queue every object the controllers own, and every pod the kubelet still has work on."""
+    ensure_nodes(rt)
+    for key, work in (
+        (DEPLOYMENTS, "deployment"),
+        (REPLICASETS, "replicaset"),
+        (STATEFULSETS, "statefulset"),
+        (DAEMONSETS, "daemonset"),
+        (JOBS, "job"),
+        (PDBS, "pdb"),
+    ):
+        for ns, name in iter_workloads(rt, key):
+            rt.enqueue((work, ns, name))
+    for entry in rt.store.entries("namespaces"):
+        if entry.phase == "Terminating":
+            rt.enqueue(("namespace", "", entry.name))
+    for entry in rt.store.entries(PODS):
+        raw = entry.raw
+        if (
+            entry.phase in ("Pending", None)
+            or b'"deletionTimestamp"' in raw
+            or CRASHLOOP.encode() in raw
+            or (entry.phase == "Running" and b'"restartPolicy":"Always"' not in raw)
+        ):
+            rt.enqueue(("pod", entry.namespace, entry.name))
+
+
+class Controllers:
+    """The live controllers of one store; `start()`/`stop()` may be called from any thread."""
+
+    def __init__(
+        self,
+        store: Store,
+        settings: SimSettings,
+        loop: asyncio.AbstractEventLoop | None = None,
+        *,
+        seed: int | None = None,
+    ):
+        self.store = store
+        self.settings = settings
+        self.loop = loop
+        self.runtime: Runtime | None = None
+        self._rng = random.Random(seed)
+
+    def start(self) -> None:
+        """Attach to the store and queue a full resync (on the store's loop)."""
+        self._on_loop(self._start)
+
+    def stop(self) -> None:
+        """Detach from the store and cancel pending timers (on the store's loop)."""
+        self._on_loop(self._stop)
+
+    def _on_loop(self, fn: Callable[[], None]) -> None:
+        loop = self.loop
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if loop is None:
+            loop = running
+            self.loop = loop
+        if loop is None or running is loop:
+            fn()
+        else:
+            loop.call_soon_threadsafe(fn)
+
+    def _start(self) -> None:
+        if self.runtime is not None:
+            return
+        admission.install(self.store)
+        rt = _runtime(self.store, self.settings, loop=self.loop, instant=False, rng=self._rng)
+        rt.attach()
+        self.runtime = rt
+        _resync(rt)
+
+    def _stop(self) -> None:
+        if self.runtime is not None:
+            self.runtime.detach()
+            self.runtime = None
+
+    @property
+    def idle(self) -> bool:
+        """True when no reconcile is queued (timers may still be pending)."""
+        return self.runtime is None or not self.runtime.queue
+
+
+def settle(store: Store, settings: SimSettings | None = None, *, rng: random.Random | None = None) -> int:
+    """Run every controller to completion at once: pods start Ready and deletions finish without waiting.
+
+    Deterministic for a given `rng` and store content. Webhook failures are not retried (the live
+    controllers retry them); crash-looping pods start with one restart. Returns the steps taken.
+    """
+    admission.install(store)
+    rt = _runtime(store, settings or SimSettings(), loop=None, instant=True, rng=rng or random.Random(0))
+    rt.attach()
+    try:
+        _resync(rt)
+        return rt.run_instant()
+    finally:
+        rt.detach()
