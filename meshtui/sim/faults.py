@@ -48,7 +48,8 @@ class _Failure:
 class Faults:
     """Switchable faults plus a capped request log; every switch takes effect for the next request."""
 
-    def __init__(self, call: Callable[..., Any] | None = None, *, log_cap: int = 10_000, seed: int | None = None):
+    def __init__(self, call: Callable[..., Any] | None = None, *, log_cap: int = 10_000,
+                 seed: int | None = None):
         self._call = call
         self._lock = threading.Lock()
         self._log: deque[RequestRecord] = deque(maxlen=log_cap)
@@ -58,7 +59,7 @@ class Faults:
         self.delay_ms = 0
         self._denials: set[tuple[str, str]] = set()
         self.store: Any = None  # set by the server when it starts
-        self.watch_streams: set[Any] = set()  # open watch responses, for abrupt drops
+        self.watch_streams: set[Any] = set()  # the transports of open watches, for abrupt drops
 
     # -- switches -------------------------------------------------------------------------------------
 
@@ -86,7 +87,7 @@ class Faults:
         self.delay_ms = max(0, int(ms))
 
     def deny(self, verb: str, resource: str) -> None:
-        """Answer `verb` (or "*") on `resource` (store key such as `pods`, `apps/deployments`, or "*") with 403."""
+        """Answer `verb` (or "*") on `resource` (a store key such as `apps/deployments`, or "*") with 403."""
         with self._lock:
             self._denials.add((verb, resource))
 
@@ -101,21 +102,19 @@ class Faults:
             self._expire_watches += n
 
     def drop_watches(self, *, abrupt: bool = False) -> int:
-        """End every open watch now; `abrupt` resets the TCP connections instead of ending the streams cleanly."""
+        """End every open watch now; `abrupt` resets the connections instead of ending the streams cleanly."""
 
         def run() -> int:
             n = self.store.close_all_watches()
             if abrupt:
-                for resp in list(self.watch_streams):
-                    transport = resp.transport
-                    if transport is not None:
-                        transport.abort()
+                for transport in list(self.watch_streams):
+                    transport.abort()
             return int(n)
 
         return int(self._on_loop(run))
 
     def restart(self) -> None:
-        """Simulate an API server restart: history is lost, watches end, every resume from an older RV gets 410."""
+        """Simulate an API server restart: history lost, watches ended, resuming from an older RV gets 410."""
         self._on_loop(lambda: self.store.forget_history())
 
     # -- queries the server makes ---------------------------------------------------------------------

@@ -115,7 +115,7 @@ def _replace(doc: Any, path: str, value: Any) -> Any:
     parent, last = _parent(doc, tokens, path)
     if isinstance(parent, dict):
         if last not in parent:
-            raise _unprocessable(f"replace operation does not apply: doc is missing key: {path}: missing value")
+            raise _unprocessable(f"replace operation does not apply: doc is missing key: {path}")
         parent[last] = value
     elif isinstance(parent, list):
         parent[_index(parent, last, allow_end=False)] = value
@@ -266,7 +266,8 @@ def _smp_list(current: list[Any], patch: list[Any], path: tuple[str, ...], field
     for item in patch:
         if key not in item:
             raise _unprocessable(f"map: {item} does not contain declared merge key: {key}")
-        pos = next((i for i, cur in enumerate(out) if isinstance(cur, dict) and cur.get(key) == item[key]), None)
+        pos = next((i for i, cur in enumerate(out)
+                    if isinstance(cur, dict) and cur.get(key) == item[key]), None)
         if item.get("$patch") == "delete":
             if pos is not None:
                 out.pop(pos)
@@ -292,7 +293,7 @@ def parse_apply_body(body: bytes) -> dict[str, Any]:
             raise errors.bad_request(f"error decoding YAML: {exc}") from None
     if not isinstance(obj, dict):
         raise errors.bad_request("apply patch must be a single object")
-    return obj
+    return dict(obj)
 
 
 def apply(current: dict[str, Any], applied: dict[str, Any]) -> dict[str, Any]:
@@ -302,7 +303,8 @@ def apply(current: dict[str, Any], applied: dict[str, Any]) -> dict[str, Any]:
     field the applier stops sending is never removed and no conflicts between managers are reported.
     Creating the object when it is missing is the caller's job (it needs the store).
     """
-    return strategic_merge_patch(current, applied)
+    merged: dict[str, Any] = strategic_merge_patch(current, applied)
+    return merged
 
 
 def apply_patch(content_type: str, current: dict[str, Any], body: bytes) -> dict[str, Any]:
@@ -322,7 +324,8 @@ def apply_patch(content_type: str, current: dict[str, Any], body: bytes) -> dict
     elif content_type == STRATEGIC_MERGE_PATCH:
         result = strategic_merge_patch(current, patch)
     else:
-        raise errors.ApiError(415, "UnsupportedMediaType", f"the media type {content_type!r} is not supported")
+        raise errors.ApiError(415, "UnsupportedMediaType",
+                              f"the media type {content_type!r} is not supported")
     if not isinstance(result, dict):
         raise _unprocessable("the patch must produce an object")
     return result

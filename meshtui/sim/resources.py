@@ -68,6 +68,13 @@ RESOURCES: tuple[Resource, ...] = (
     Resource("authorization.k8s.io", "v1", "selfsubjectaccessreviews", "SelfSubjectAccessReview", False,
              verbs=("create",)),
     Resource("gateway.networking.k8s.io", "v1", "gateways", "Gateway", True, ("gtw",), has_status=True),
+    # What a rendered istiod revision also carries (istio-revisions.md 1.1), so manifests apply and prune.
+    Resource("rbac.authorization.k8s.io", "v1", "roles", "Role", True),
+    Resource("rbac.authorization.k8s.io", "v1", "rolebindings", "RoleBinding", True),
+    Resource("rbac.authorization.k8s.io", "v1", "clusterroles", "ClusterRole", False),
+    Resource("rbac.authorization.k8s.io", "v1", "clusterrolebindings", "ClusterRoleBinding", False),
+    Resource("autoscaling", "v2", "horizontalpodautoscalers", "HorizontalPodAutoscaler", True, ("hpa",),
+             has_status=True, categories=(_ALL,)),
 )
 
 BY_KEY: dict[str, Resource] = {r.key: r for r in RESOURCES}
