@@ -19,6 +19,7 @@ from typing import Any, Protocol, TypeVar
 import yaml
 from aiohttp import web
 
+from meshtui.sim import admission
 from meshtui.sim.faults import Faults
 from meshtui.sim.server import ApiServer
 from meshtui.sim.settings import SimSettings
@@ -136,6 +137,8 @@ class SimCluster:
         self._loop_thread = threading.get_ident()
         store = Store(history_window=self.settings.history_window)
         self.store = store
+        # Injection is part of the API server's admission chain, present whatever the scenario.
+        admission.install(store)
         if self._setup is not None:
             self._setup(store)
         server = ApiServer(store, self.settings, self.faults)

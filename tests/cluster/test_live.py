@@ -119,7 +119,7 @@ def test_live_model_converges_after_faults(demo: tuple[SimCluster, Path, MeshWat
     sim.call(lambda: scenarios.relabel(store, "shop", {"team": "web"}))
     sim.faults.clear()
     converge(watch, kubeconfig, "convergence after faults")
-    assert all(h.state is ConnState.SYNCED for h in watch.health())
+    wait_until(lambda: all(h.state is ConnState.SYNCED for h in watch.health()), what="every watch back in sync")
 
 
 def test_two_clusters_watched_as_one_mesh(tmp_path: Path) -> None:

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 
 from meshtui.sim import deletion
@@ -211,7 +212,46 @@ def test_get_pods_watch_prints_changes(sim, kubectl):
         proc.wait(timeout=10)
 
 
-@pytest.mark.skip(reason="needs controllers")
-def test_rollout_restart_injects_sidecars_todo():
-    """TODO(lead): `kubectl rollout restart deployment` then new pods with the revision's sidecar, once the
-    controllers and the injection webhook are wired into the test cluster."""
+@pytest.fixture
+def meshtui_sim(tmp_path: Path) -> Any:
+    """`meshtui sim --scenario demo` as a user runs it, in a subprocess; yields its kubeconfig path."""
+    kubeconfig = tmp_path / "sim.kubeconfig"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "meshtui", "sim", "--scenario", "demo", "--kubeconfig-out", str(kubeconfig),
+         "--ready-delay", "0.2"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        if "press Ctrl-C" in line:
+            break
+    else:
+        raise AssertionError("meshtui sim did not start")
+    yield kubeconfig
+    proc.terminate()
+    assert proc.wait(timeout=30) == 0, "Ctrl-C/SIGTERM stops the simulator cleanly"
+
+
+def test_label_and_rollout_restart_move_pods_to_the_new_revision(meshtui_sim: Path, tmp_path: Path) -> None:
+    env = {"HOME": str(tmp_path), "PATH": "/usr/bin:/bin"}
+    base = [str(KUBECTL), "--kubeconfig", str(meshtui_sim), "--cache-dir", str(tmp_path / "cache")]
+
+    def run(*args: str, timeout: float = 60) -> str:
+        proc = subprocess.run([*base, *args], capture_output=True, text=True, timeout=timeout, env=env, check=False)
+        assert proc.returncode == 0, f"kubectl {' '.join(args)}: {proc.stderr}"
+        return proc.stdout
+
+    assert "payments" in run("get", "namespaces")
+    assert "istio-proxy" in run("get", "pods", "-n", "payments", "-o", "jsonpath={.items[0].spec.containers[*].name}")
+    run("label", "namespace", "payments", "istio.io/rev=1-23-1", "--overwrite")
+    run("rollout", "restart", "deployment,statefulset", "-n", "payments")
+    for name in run("get", "deployments,statefulsets", "-n", "payments", "-o", "name").split():
+        run("rollout", "status", "-n", "payments", name, "--timeout=60s", timeout=90)
+    pods = orjson.loads(run("get", "pods", "-n", "payments", "-o", "json"))["items"]
+    live = [p for p in pods if not p["metadata"].get("deletionTimestamp")]
+    assert live
+    for pod in live:
+        status = orjson.loads(pod["metadata"]["annotations"]["sidecar.istio.io/status"])
+        assert status["revision"] == "1-23-1", pod["metadata"]["name"]
+        proxy = next(c for c in pod["spec"]["containers"] if c["name"] == "istio-proxy")
+        assert proxy["image"].endswith(":1.23.1")
