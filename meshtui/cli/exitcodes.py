@@ -11,8 +11,10 @@ USAGE = 2
 UNREACHABLE = 3
 #: The API server rejected the credentials (401) or RBAC denied a request (403).
 PERMISSION = 4
-#: A write conflicted with another writer (409) and was not applied.
+#: A write conflicted with another writer (409) and was not applied, or another operator holds the upgrade lock.
 CONFLICT = 5
+#: The work ran but a step failed or timed out (a rollout, an installer); the journal says which.
+FAILED = 6
 #: Interrupted by the user (Ctrl-C).
 INTERRUPTED = 130
 
@@ -22,6 +24,7 @@ DOC = """exit codes:
   2    bad usage, kubeconfig or input file
   3    cluster unreachable
   4    permission denied (401/403)
-  5    conflict with another writer (409)
+  5    conflict with another writer (409), or the upgrade lock is held by another operator
+  6    a step failed or timed out (a rollout, an installer, a verify check); the journal says which
   130  interrupted
 """

@@ -11,9 +11,7 @@ from meshtui.cli import exitcodes
 
 
 def _cluster_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--kubeconfig", metavar="FILE", help="kubeconfig file (default: $KUBECONFIG or ~/.kube/config)"
-    )
+    p.add_argument("--kubeconfig", metavar="FILE", help="kubeconfig file (default: $KUBECONFIG or ~/.kube/config)")
     p.add_argument(
         "--context",
         metavar="NAME",
@@ -21,12 +19,8 @@ def _cluster_args(p: argparse.ArgumentParser) -> None:
         default=[],
         help="kubeconfig context; repeat for a mesh over several clusters (default: current context)",
     )
-    p.add_argument(
-        "--source", metavar="REV", help="source revision (default: from the upgrade record, else detected)"
-    )
-    p.add_argument(
-        "--target", metavar="REV", help="target revision (default: from the upgrade record, else detected)"
-    )
+    p.add_argument("--source", metavar="REV", help="source revision (default: from the upgrade record, else detected)")
+    p.add_argument("--target", metavar="REV", help="target revision (default: from the upgrade record, else detected)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -40,9 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"meshtui {__version__}")
     _cluster_args(parser)
     parser.add_argument("--read-only", action="store_true", help="never write to the cluster")
-    parser.add_argument(
-        "--namespace-filter", metavar="TEXT", help="start the namespaces view filtered by TEXT"
-    )
+    parser.add_argument("--namespace-filter", metavar="TEXT", help="start the namespaces view filtered by TEXT")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     status = sub.add_parser(
@@ -60,9 +52,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=[],
         help="analyse YAML/JSON dumps (files or folders) instead of a live cluster; repeatable",
     )
-    status.add_argument(
-        "--all-pods", action="store_true", help="list every pod in --json, not only sidecar/at-risk"
-    )
+    status.add_argument("--all-pods", action="store_true", help="list every pod in --json, not only sidecar/at-risk")
+
+    from meshtui.cli import check_cmd, plan_cmd, upgrade_cmd
+
+    for module in (check_cmd, plan_cmd, upgrade_cmd):
+        module.add_parser(sub, _cluster_args)
 
     sim = sub.add_parser("sim", help="run the simulated cluster alone (for kubectl and meshtui)")
     sim.add_argument("--scenario", default="demo", help="demo, fresh or large (default: demo)")
@@ -78,6 +73,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sim.add_argument("--ready-delay", type=float, default=1.0, help="seconds a new pod takes to become Ready")
     sim.add_argument("--churn", type=float, default=0.0, help="pod status changes per second (load testing)")
+    sim_sub = sim.add_subparsers(dest="sim_command", metavar="SUBCOMMAND")
+    render = sim_sub.add_parser("render-revision", help="write the rendered manifests of a control-plane revision")
+    render.add_argument("--version", required=True, metavar="X.Y.Z", help="Istio version, e.g. 1.23.1")
+    render.add_argument("--revision", metavar="NAME", help="revision name (default: the version with dashes)")
+    render.add_argument("--namespace", default="istio-system", help="control-plane namespace (default: istio-system)")
+    render.add_argument(
+        "--gateway",
+        metavar="NAMESPACE/NAME",
+        action="append",
+        default=[],
+        help="also render an istioctl-style ingress gateway of the revision; repeatable",
+    )
+    render.add_argument("--out", required=True, metavar="DIR", help="folder to write the YAML files into")
 
     demo = sub.add_parser("demo", help="open the dashboard on the embedded simulated cluster")
     demo.add_argument("--scenario", default="demo", help="demo, fresh or large (default: demo)")
@@ -96,6 +104,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             from meshtui.cli import status_cmd
 
             return status_cmd.run(args)
+        if args.command in ("check", "plan", "upgrade"):
+            return int(args.run(args))
         if args.command == "sim":
             from meshtui.cli import sim_cmd
 

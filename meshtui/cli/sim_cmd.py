@@ -12,8 +12,37 @@ from meshtui.cli import exitcodes
 from meshtui.sim.launch import SimLaunchError, launch, parse_params
 
 
+def render_revision(args: argparse.Namespace) -> int:
+    """Write a revision's rendered manifests (and any gateways) to a folder and list the files."""
+    from meshtui.sim.render import write_manifests
+
+    gateways = []
+    for ref in args.gateway:
+        ns, sep, name = ref.partition("/")
+        if not sep or not ns or not name:
+            print(f"meshtui sim render-revision: --gateway {ref!r} is not NAMESPACE/NAME.", file=sys.stderr)
+            return exitcodes.USAGE
+        gateways.append((ns, name))
+    parts = args.version.split(".")
+    if len(parts) != 3 or not all(p.isdigit() for p in parts):
+        print(f"meshtui sim render-revision: --version {args.version!r} is not X.Y.Z.", file=sys.stderr)
+        return exitcodes.USAGE
+    try:
+        files = write_manifests(
+            Path(args.out), args.version, args.revision, gateways=gateways, namespace=args.namespace
+        )
+    except OSError as exc:
+        print(f"meshtui sim render-revision: cannot write to {args.out}: {exc.strerror}.", file=sys.stderr)
+        return exitcodes.USAGE
+    for f in files:
+        print(f)
+    return exitcodes.OK
+
+
 def run(args: argparse.Namespace) -> int:
     """Start the simulator, print how to reach it, and serve until Ctrl-C or SIGTERM."""
+    if getattr(args, "sim_command", None) == "render-revision":
+        return render_revision(args)
     try:
         params = parse_params(args.param)
         sim = launch(

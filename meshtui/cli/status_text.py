@@ -33,9 +33,7 @@ def render_status(doc: dict[str, Any]) -> str:
         lines.append(_fit(f"Upgrade  {source} -> {target}   phase: {up.get('phase') or '-'}", WIDTH))
     else:
         lines.append(
-            "Upgrade  no source/target: the mesh does not have exactly two revisions (use --source/--target)"[
-                :WIDTH
-            ]
+            "Upgrade  no source/target: the mesh does not have exactly two revisions (use --source/--target)"[:WIDTH]
         )
     lines.append("")
     lines.append(
@@ -67,16 +65,12 @@ def render_status(doc: dict[str, Any]) -> str:
         )
     dangling = [t for t in doc.get("tags") or [] if t.get("dangling")]
     for t in dangling:
-        lines.append(
-            _fit(f"  ! tag {t['name']} points at {t['revision']}, which has no running istiod", WIDTH)
-        )
+        lines.append(_fit(f"  ! tag {t['name']} points at {t['revision']}, which has no running istiod", WIDTH))
     lines.append("")
     src_h = "SRC" if source else "-"
     tgt_h = "TGT" if target else "-"
     if source and target:
-        lines.append(
-            _fit(f"SRC = live pods on {source}, TGT = on {target}, NONE = no sidecar, RISK = at risk", WIDTH)
-        )
+        lines.append(_fit(f"SRC = live pods on {source}, TGT = on {target}, NONE = no sidecar, RISK = at risk", WIDTH))
     lines.append(
         _row(
             [
@@ -124,9 +118,7 @@ def render_status(doc: dict[str, Any]) -> str:
     gateways = doc.get("gateways") or []
     if gateways:
         lines.append("")
-        lines.append(
-            _row([("GATEWAY", 30, "<"), ("KIND", 16, "<"), ("REVISION", 14, "<"), ("ON RESTART", 14, "<")])
-        )
+        lines.append(_row([("GATEWAY", 30, "<"), ("KIND", 16, "<"), ("REVISION", 14, "<"), ("ON RESTART", 14, "<")]))
         for g in gateways:
             lines.append(
                 _row(

@@ -32,11 +32,7 @@ def load_dumps(paths: list[str]) -> DumpContents:
         path = Path(p)
         if not path.exists():
             raise ConfigError(f"{p} does not exist; pass a dump file or a folder of them to --from-file.")
-        files = (
-            sorted(f for f in path.rglob("*") if f.suffix in _SUFFIXES and f.is_file())
-            if path.is_dir()
-            else [path]
-        )
+        files = sorted(f for f in path.rglob("*") if f.suffix in _SUFFIXES and f.is_file()) if path.is_dir() else [path]
         for f in files:
             out.files += 1
             for obj in _documents(f, out.problems):

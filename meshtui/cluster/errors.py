@@ -100,17 +100,11 @@ def from_status(status: int, body: bytes | str | None, *, cluster: str, what: st
             reason=reason,
         )
     if status == 404:
-        return NotFound(
-            f"Not found on {where} while {what}: {detail}.", cluster=cluster, status=status, reason=reason
-        )
+        return NotFound(f"Not found on {where} while {what}: {detail}.", cluster=cluster, status=status, reason=reason)
     if status == 409:
-        return Conflict(
-            f"Conflict on {where} while {what}: {detail}.", cluster=cluster, status=status, reason=reason
-        )
+        return Conflict(f"Conflict on {where} while {what}: {detail}.", cluster=cluster, status=status, reason=reason)
     if status == 410:
-        return Gone(
-            f"Expired on {where} while {what}: {detail}.", cluster=cluster, status=status, reason=reason
-        )
+        return Gone(f"Expired on {where} while {what}: {detail}.", cluster=cluster, status=status, reason=reason)
     if status == 429 or status >= 500:
         return ServerError(
             f"The API server of {where} failed while {what} ({detail}); it will be retried.",

@@ -77,13 +77,10 @@ def _contexts(kubeconfig: str | None) -> tuple[list[dict[str, object]], dict[str
         contexts, active = k8s_config.list_kube_config_contexts(config_file=path)  # type: ignore[no-untyped-call]
     except (ConfigException, yaml.YAMLError, OSError, TypeError, KeyError, AttributeError) as exc:
         raise ConfigError(
-            f"The kubeconfig {path} cannot be read ({_one_line(exc)}); fix it or pass another "
-            "with --kubeconfig."
+            f"The kubeconfig {path} cannot be read ({_one_line(exc)}); fix it or pass another with --kubeconfig."
         ) from None
     if not contexts:
-        raise ConfigError(
-            f"The kubeconfig {path} has no contexts; add one or pass another with --kubeconfig."
-        )
+        raise ConfigError(f"The kubeconfig {path} has no contexts; add one or pass another with --kubeconfig.")
     if not active:
         raise ConfigError(f"The kubeconfig {path} has no current-context; pass --context NAME.")
     return contexts, active

@@ -40,11 +40,14 @@ class LeaseLock:
         namespace: str,
         identity: str,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        annotations: dict[str, str] | None = None,
     ):
         self.api = api
         self.namespace = namespace
         self.identity = identity
         self._clock = clock
+        #: Written with every take and renewal (which process of the holder has the lock, for example).
+        self.annotations = dict(annotations or {})
         self._renewer: threading.Thread | None = None
         self._stop = threading.Event()
         self.lost_reason = ""
@@ -52,9 +55,7 @@ class LeaseLock:
     def read(self) -> LeaseView | None:
         """The current lease, or None when nobody ever took it."""
         try:
-            raw = self.api.request(
-                "GET", f"{_path(self.namespace)}/{LEASE_NAME}", what="reading the upgrade lock"
-            )
+            raw = self.api.request("GET", f"{_path(self.namespace)}/{LEASE_NAME}", what="reading the upgrade lock")
         except NotFound:
             return None
         return parse_lease(raw)
@@ -85,6 +86,7 @@ class LeaseLock:
                             "name": LEASE_NAME,
                             "namespace": self.namespace,
                             "labels": {"app.kubernetes.io/managed-by": "meshtui"},
+                            "annotations": self.annotations,
                         },
                         "spec": spec,
                     },
@@ -94,7 +96,10 @@ class LeaseLock:
                 mutations.patch(
                     self.api,
                     f"{_path(self.namespace)}/{LEASE_NAME}",
-                    {"metadata": {"resourceVersion": lease.resource_version}, "spec": spec},
+                    {
+                        "metadata": {"resourceVersion": lease.resource_version, "annotations": self.annotations},
+                        "spec": spec,
+                    },
                     what="taking the upgrade lock",
                 )
         except Conflict:

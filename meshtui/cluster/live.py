@@ -228,11 +228,7 @@ class MeshWatch:
             statuses = [(k, s) for (c, k), s in self._statuses.items() if c == target.name]
             worst_kind, worst = min(statuses, key=lambda ks: order.index(ks[1].state))
             synced = sum(1 for _, s in statuses if s.state is ConnState.SYNCED)
-            reason = (
-                f"{worst_kind}: {worst.reason}"
-                if worst.reason and worst.state is not ConnState.SYNCED
-                else ""
-            )
+            reason = f"{worst_kind}: {worst.reason}" if worst.reason and worst.state is not ConnState.SYNCED else ""
             out.append(ClusterHealth(target.name, target.server, worst.state, reason, synced, len(statuses)))
         return out
 

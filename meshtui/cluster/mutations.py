@@ -69,9 +69,7 @@ def create(
     return result
 
 
-def replace(
-    api: RawApi, path: str, body: dict[str, Any], *, dry_run: bool = False, what: str = ""
-) -> dict[str, Any]:
+def replace(api: RawApi, path: str, body: dict[str, Any], *, dry_run: bool = False, what: str = "") -> dict[str, Any]:
     """PUT an object read earlier; its resourceVersion makes the write conditional."""
     result: dict[str, Any] = api.request(
         "PUT",

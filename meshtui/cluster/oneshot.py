@@ -71,9 +71,7 @@ def load_once(targets: list[ClusterTarget], inventory: InventoryLike, *, workers
     # Pods are by far the largest kind: start them first so the others overlap with them.
     jobs.sort(key=lambda j: j[1].kind != "Pod")
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        futures = [
-            (api.cluster, spec.kind, pool.submit(_list_kind, api, spec, problems)) for api, spec in jobs
-        ]
+        futures = [(api.cluster, spec.kind, pool.submit(_list_kind, api, spec, problems)) for api, spec in jobs]
         results = []
         for cluster, kind, fut in futures:
             try:

@@ -115,11 +115,9 @@ class RawApi:
                 body=body,
                 auth_settings=["BearerToken"],
             )
-            if isinstance(ser_body, (dict, list)):
-                ser_body = orjson.dumps(ser_body)
-            return self.api_client.call_api(
-                m, url, header_params=hdrs, body=ser_body, _request_timeout=timeout
-            )
+            # The client's REST layer JSON-encodes dict and list bodies itself for every JSON and YAML
+            # content type; pre-encoded bytes would be encoded again and fail.
+            return self.api_client.call_api(m, url, header_params=hdrs, body=ser_body, _request_timeout=timeout)
         except ApiException as exc:
             raise from_status(exc.status or 0, exc.body, cluster=self.cluster, what=what) from None
         except (urllib3.exceptions.HTTPError, OSError) as exc:

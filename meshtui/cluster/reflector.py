@@ -177,10 +177,7 @@ class Reflector(Generic[M]):
                     self._set_status(ConnState.SYNCED)
                     healthy_since = self._clock()
                 events = self._watch_once()
-                if (
-                    healthy_since is not None
-                    and self._clock() - healthy_since > self.timing.backoff_reset_after_s
-                ):
+                if healthy_since is not None and self._clock() - healthy_since > self.timing.backoff_reset_after_s:
                     backoff = self.timing.backoff_initial_s
                 if events == 0 and not self._stop.is_set() and self._last_watch_short:
                     raise Unreachable("the watch closed at once without events", cluster=self.api.cluster)
@@ -327,9 +324,7 @@ class Reflector(Generic[M]):
             message = obj.get("message", "") if isinstance(obj, dict) else ""
             if code == 410 or reason in ("Expired", "Gone"):
                 raise _Relist(f"resourceVersion expired ({message or reason}); relisting")
-            raise ServerError(
-                f"the watch reported an error: {message or reason or code}", cluster=self.api.cluster
-            )
+            raise ServerError(f"the watch reported an error: {message or reason or code}", cluster=self.api.cluster)
         rv = str(((obj.get("metadata") or {}).get("resourceVersion")) or "")
         if etype == "BOOKMARK":
             if rv:

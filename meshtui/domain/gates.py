@@ -92,11 +92,7 @@ def detect_source_target(revisions: Iterable[Revision]) -> tuple[str, str] | Non
     a, b = sorted(by_name.values(), key=lambda r: r.name)
     va, vb = Version.parse(a.version), Version.parse(b.version)
     if va is not None and vb is not None and (va.major, va.minor, va.patch) != (vb.major, vb.minor, vb.patch):
-        return (
-            (a.name, b.name)
-            if (va.major, va.minor, va.patch) < (vb.major, vb.minor, vb.patch)
-            else (b.name, a.name)
-        )
+        return (a.name, b.name) if (va.major, va.minor, va.patch) < (vb.major, vb.minor, vb.patch) else (b.name, a.name)
     if a.is_default != b.is_default:
         return (a.name, b.name) if a.is_default else (b.name, a.name)
     return None
@@ -121,9 +117,7 @@ def _gate(state: MeshState, action: str, keep: str, away: str) -> GateVerdict:
 
     # The kept revision exists and is Ready in every cluster.
     missing = [cp.cluster for cp in state.control_planes if cp.revision(keep) is None]
-    unready = [
-        cp.cluster for cp in state.control_planes if (rev := cp.revision(keep)) is not None and not rev.ready
-    ]
+    unready = [cp.cluster for cp in state.control_planes if (rev := cp.revision(keep)) is not None and not rev.ready]
     if missing:
         suffix = f" in cluster {', '.join(missing)}" if multi else ""
         conditions.append(
@@ -149,16 +143,13 @@ def _gate(state: MeshState, action: str, keep: str, away: str) -> GateVerdict:
     off_ns = [ns for ns in state.namespaces if ns.injection.asks and ns.injection.revision != keep]
     if off_ns:
         names = [where(ns.cluster, ns.name) for ns in off_ns[:MAX_OFFENDERS]]
-        state_word = (
-            f"still on {away}" if all(ns.injection.revision == away for ns in off_ns) else f"not on {keep}"
-        )
+        state_word = f"still on {away}" if all(ns.injection.revision == away for ns in off_ns) else f"not on {keep}"
         conditions.append(
             Condition(
                 "namespaces",
                 len(off_ns),
                 tuple(names),
-                f"{_plural(len(off_ns), 'namespace', 'namespaces')} {state_word}: "
-                f"{_names(names, len(off_ns))}",
+                f"{_plural(len(off_ns), 'namespace', 'namespaces')} {state_word}: {_names(names, len(off_ns))}",
             )
         )
 
@@ -278,8 +269,6 @@ def evaluate_gates(
     else:
         finish_conditions.extend((upgrade if chosen == UPGRADE else rollback).conditions)
     if not plan_shown:
-        finish_conditions.append(
-            Condition("plan_not_shown", 0, (), "the offline plan has not been shown yet")
-        )
+        finish_conditions.append(Condition("plan_not_shown", 0, (), "the offline plan has not been shown yet"))
     finish = GateVerdict(FINISH, not finish_conditions, tuple(finish_conditions))
     return Gates(source, target, upgrade, rollback, finish)

@@ -37,9 +37,7 @@ def gateway_kind(pod: Pod, top: Workload | None) -> str | None:
     if managed:
         waypoint = managed == "istio.io-mesh-controller" or labels.get(GATEWAY_CLASS_LABEL) == WAYPOINT_CLASS
         return WAYPOINT if waypoint else GATEWAY_API
-    templates = pod.inject_templates or (
-        top.template_annotations.get("inject.istio.io/templates") if top else None
-    )
+    templates = pod.inject_templates or (top.template_annotations.get("inject.istio.io/templates") if top else None)
     if templates and "gateway" in (t.strip() for t in templates.split(",")):
         if top is not None and top.labels.get("helm.sh/chart", "").startswith("gateway-"):
             return HELM_GATEWAY

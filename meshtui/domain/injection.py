@@ -193,27 +193,15 @@ class InjectionEvaluator:
         rev = labels.get(REV_LABEL)
         conflict = bool(legacy) and rev is not None
         label, value = (
-            (INJECTION_LABEL, legacy)
-            if legacy is not None
-            else (REV_LABEL, rev)
-            if rev is not None
-            else (None, None)
+            (INJECTION_LABEL, legacy) if legacy is not None else (REV_LABEL, rev) if rev is not None else (None, None)
         )
         matched = [
-            w
-            for w in self.webhooks
-            if w.namespace_selector.matches(labels) and w.object_selector.matches(EMPTY_LABELS)
+            w for w in self.webhooks if w.namespace_selector.matches(labels) and w.object_selector.matches(EMPTY_LABELS)
         ]
-        asks = (
-            legacy == "enabled" or (legacy is None and rev is not None) or (label is None and bool(matched))
-        )
-        steps: list[str] = [
-            f"namespace label {label}={value}" if label else "namespace has no injection label"
-        ]
+        asks = legacy == "enabled" or (legacy is None and rev is not None) or (label is None and bool(matched))
+        steps: list[str] = [f"namespace label {label}={value}" if label else "namespace has no injection label"]
         conflict_note = (
-            (f"namespace also has istio.io/rev={rev}, which istio-injection overrides (IST0123)",)
-            if conflict
-            else ()
+            (f"namespace also has istio.io/rev={rev}, which istio-injection overrides (IST0123)",) if conflict else ()
         )
         if matched:
             hook = matched[0]
@@ -293,13 +281,9 @@ class InjectionEvaluator:
                 if hook.failure_policy != "Ignore":
                     cause = _missing_service_problem(hook)
                     steps.append(f"{ARROW} {cause}")
-                    return InjectionOutcome(
-                        None, tuple(steps), cause, hook.ref, hook.tag, overlaps, blocked=True
-                    )
+                    return InjectionOutcome(None, tuple(steps), cause, hook.ref, hook.tag, overlaps, blocked=True)
                 continue
-            denied = self._inject_required(
-                hook.revision, namespace, pod_labels, inject_annotation, host_network
-            )
+            denied = self._inject_required(hook.revision, namespace, pod_labels, inject_annotation, host_network)
             if denied is None:
                 if overlaps:
                     others = ", ".join(o for o in overlaps if o != hook.ref)
@@ -310,9 +294,7 @@ class InjectionEvaluator:
                 refusal = ([*steps, f"{denied} {ARROW} no sidecar on restart"], denied)
         if refusal is None:  # every matching webhook calls a missing Service and ignores the failure
             cause = "every matching webhook calls a missing Service (failurePolicy Ignore)"
-            return InjectionOutcome(
-                None, (f"{cause} {ARROW} no sidecar on restart",), cause, overlaps=overlaps
-            )
+            return InjectionOutcome(None, (f"{cause} {ARROW} no sidecar on restart",), cause, overlaps=overlaps)
         return InjectionOutcome(None, tuple(refusal[0]), refusal[1], overlaps=overlaps)
 
     def _inject_required(

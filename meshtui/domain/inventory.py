@@ -324,10 +324,7 @@ class _Cluster:
             )
             names = None if services is None else frozenset(f"{ns}/{n}" for ns, n in services)
             evaluator = InjectionEvaluator.build(self.mwcs.values(), self.injectors.values(), names)
-            if (
-                evaluator.fingerprint != self.evaluator.fingerprint
-                or cp.fingerprint != self.control_plane.fingerprint
-            ):
+            if evaluator.fingerprint != self.evaluator.fingerprint or cp.fingerprint != self.control_plane.fingerprint:
                 self.evaluator = evaluator
                 self.dirty_all = True
             self.control_plane = cp
@@ -622,9 +619,7 @@ class Inventory:
         return inventory
 
 
-def _skew_offenders(
-    view: InventoryView, cluster: str, revision: str, proxy_version: str | None
-) -> tuple[str, ...]:
+def _skew_offenders(view: InventoryView, cluster: str, revision: str, proxy_version: str | None) -> tuple[str, ...]:
     found: list[str] = []
     for row in view.pods(cluster):
         if (

@@ -72,9 +72,7 @@ def lease_spec(me: str, now: datetime, previous: LeaseView | None) -> dict[str, 
     """The spec to write when taking or renewing the lease."""
     taking = previous is None or previous.holder != me
     acquire = now if taking or previous is None or previous.acquire_time is None else previous.acquire_time
-    transitions = (previous.transitions if previous else 0) + (
-        1 if taking and previous and previous.holder else 0
-    )
+    transitions = (previous.transitions if previous else 0) + (1 if taking and previous and previous.holder else 0)
     return {
         "holderIdentity": me,
         "leaseDurationSeconds": LEASE_SECONDS,

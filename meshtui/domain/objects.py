@@ -22,9 +22,7 @@ Labels = Mapping[str, str]
 
 EMPTY_LABELS: Labels = MappingProxyType({})
 
-WORKLOAD_KINDS = frozenset(
-    {"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob", "Rollout"}
-)
+WORKLOAD_KINDS = frozenset({"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob", "Rollout"})
 
 # Label and annotation keys the Istio rules read (istio-revisions.md sections 2, 3 and 5).
 REV_LABEL = "istio.io/rev"
@@ -78,9 +76,7 @@ def freeze_labels(raw: object, problems: list[str] | None = None, where: str = "
             if type(key) is not str or type(value) is not str:
                 clean = {k: v for k, v in items if type(k) is str and type(v) is str}
                 if problems is not None:
-                    bad = ", ".join(
-                        sorted(str(k) for k, v in items if type(k) is not str or type(v) is not str)
-                    )
+                    bad = ", ".join(sorted(str(k) for k, v in items if type(k) is not str or type(v) is not str))
                     problems.append(f"{where} entry {bad} is not a string, so it was ignored.")
                 return freeze_labels(clean)
         if len(_INTERNED) >= _INTERN_LIMIT:
@@ -171,9 +167,7 @@ def _controller(meta: dict[str, Any]) -> OwnerRef | None:
     if not refs:
         return None
     chosen = next((r for r in refs if r.get("controller") is True), refs[0])
-    return OwnerRef(
-        str(chosen.get("kind") or ""), str(chosen.get("name") or ""), str(chosen.get("uid") or "")
-    )
+    return OwnerRef(str(chosen.get("kind") or ""), str(chosen.get("name") or ""), str(chosen.get("uid") or ""))
 
 
 # ---------------------------------------------------------------------------------------------- Namespace
@@ -288,18 +282,12 @@ def _parse_pod(cluster: str, raw: dict[str, Any], meta: dict[str, Any], name: st
                 proxy_container = c
                 break
     if proxy_container is not None and proxy_container.get("image") == "auto":
-        proxy_container = (
-            None  # a gateway template's placeholder that injection never replaced: no proxy runs
-        )
+        proxy_container = None  # a gateway template's placeholder that injection never replaced: no proxy runs
     if proxy_container is None:
         init_containers = spec.get("initContainers")
         if type(init_containers) is list:
             for c in init_containers:
-                if (
-                    type(c) is dict
-                    and c.get("name") == PROXY_CONTAINER
-                    and c.get("restartPolicy") == "Always"
-                ):
+                if type(c) is dict and c.get("name") == PROXY_CONTAINER and c.get("restartPolicy") == "Always":
                     proxy_container = c
                     native = True
                     break
@@ -325,9 +313,7 @@ def _parse_pod(cluster: str, raw: dict[str, Any], meta: dict[str, Any], name: st
                 if type(rev) is str and rev:
                     status_revision = rev
             else:
-                problems.append(
-                    f"annotation {STATUS_ANNOTATION} is not a JSON object, so its revision is unknown."
-                )
+                problems.append(f"annotation {STATUS_ANNOTATION} is not a JSON object, so its revision is unknown.")
 
     current: str | None = None
     source: str | None = None
@@ -657,9 +643,7 @@ def _parse_webhook(raw: object, kind: str, config: str) -> Webhook:
     )
     return Webhook(
         name=name,
-        namespace_selector=_selector(
-            hook.get("namespaceSelector"), kind, config, f"{name}.namespaceSelector"
-        ),
+        namespace_selector=_selector(hook.get("namespaceSelector"), kind, config, f"{name}.namespaceSelector"),
         object_selector=_selector(hook.get("objectSelector"), kind, config, f"{name}.objectSelector"),
         service_namespace=_str(service.get("namespace")) if service else None,
         service_name=_str(service.get("name")) if service else None,
@@ -922,16 +906,7 @@ def parse_gateway(cluster: str, raw: object) -> Gateway:
 
 # ---------------------------------------------------------------------------------------------- dispatch
 
-Model = (
-    Namespace
-    | Pod
-    | Workload
-    | WebhookConfiguration
-    | Service
-    | InjectorConfig
-    | PodDisruptionBudget
-    | Gateway
-)
+Model = Namespace | Pod | Workload | WebhookConfiguration | Service | InjectorConfig | PodDisruptionBudget | Gateway
 
 
 def parse_object(cluster: str, raw: object, kind: str | None = None) -> Model | None:

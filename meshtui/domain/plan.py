@@ -22,7 +22,7 @@ class Operation:
     """
 
     cluster: str
-    verb: str  # patch, create, delete, apply
+    verb: str  # patch, create, delete, apply, replace; exec (an installer: argv in body); wait (a revision Ready)
     api_path: str  # collection path, e.g. /api/v1/namespaces or /apis/apps/v1/namespaces/shop/deployments
     kind: str
     namespace: str | None
@@ -33,6 +33,8 @@ class Operation:
     summary: str = ""
     before: dict[str, Any] = field(default_factory=dict)
     after: dict[str, Any] = field(default_factory=dict)
+    #: A workload restart: applied in batches, each awaited until its rollout completes.
+    await_rollout: bool = False
 
     @property
     def object_ref(self) -> str:
@@ -48,6 +50,10 @@ class Operation:
     def describe(self) -> str:
         """One line: what changes on which object, for the plan view and `--dry-run` output."""
         ctx = f"[{self.cluster}] " if self.cluster else ""
+        if self.verb == "exec" and isinstance(self.body, list | tuple):
+            return f"{ctx}run {' '.join(str(a) for a in self.body)}" + (f": {self.summary}" if self.summary else "")
+        if self.verb == "wait":
+            return f"{ctx}wait for {self.object_ref}: {self.summary}"
         return f"{ctx}{self.verb} {self.object_ref}: {self.summary}"
 
     def wire_body(self) -> Any:
@@ -70,6 +76,11 @@ class Plan:
     skipped: tuple[str, ...] = ()
     #: Why the action is refused outright (a gate, read-only mode); empty when it may proceed.
     refusals: tuple[str, ...] = ()
+    #: What the operator should know before confirming (impact of a tag move, steps left to an installer).
+    notes: tuple[str, ...] = ()
+    #: Restarts: workloads per batch and seconds between batches.
+    batch_size: int = 0
+    pause_seconds: float = 0.0
 
     @property
     def refused(self) -> bool:
@@ -85,4 +96,5 @@ class Plan:
         if not self.operations and not self.refusals:
             out.append("  nothing to do: the cluster already matches")
         out += [f"  skipped: {s}" for s in self.skipped]
+        out += [f"  note: {n}" for n in self.notes]
         return out

@@ -51,15 +51,8 @@ def ownership(pod: Pod, workloads: Mapping[WorkloadKey, Workload]) -> Ownership:
         kind, name = (found.owner.kind, found.owner.name) if found.owner else (None, None)
     top = chain[-1] if chain else None
     template_source = top
-    if (
-        top is not None
-        and top.kind == "Rollout"
-        and top.workload_ref
-        and top.workload_ref.startswith("Deployment/")
-    ):
-        template_source = (
-            workloads.get(("Deployment", pod.namespace, top.workload_ref.split("/", 1)[1])) or top
-        )
+    if top is not None and top.kind == "Rollout" and top.workload_ref and top.workload_ref.startswith("Deployment/"):
+        template_source = workloads.get(("Deployment", pod.namespace, top.workload_ref.split("/", 1)[1])) or top
 
     if template_source is not None:
         tpl = template_source

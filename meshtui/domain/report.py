@@ -119,9 +119,7 @@ def status_document(view: InventoryView, phase: str | None = None, all_pods: boo
     ]
     gates = view.gates
     problems: list[dict[str, str | None]] = [
-        {"cluster": cp.cluster, "code": p.code, "message": p.message}
-        for cp in view.control_planes
-        for p in cp.problems
+        {"cluster": cp.cluster, "code": p.code, "message": p.message} for cp in view.control_planes for p in cp.problems
     ]
     problems += [{"cluster": None, "code": "malformed_object", "message": m} for m in view.problems]
     return {

@@ -118,11 +118,7 @@ def is_istiod(workload: Workload) -> bool:
 
 
 def _is_revision_service(service: Service) -> bool:
-    return (
-        service.labels.get("app") == "istiod"
-        and REV_LABEL in service.labels
-        and TAG_LABEL not in service.labels
-    )
+    return service.labels.get("app") == "istiod" and REV_LABEL in service.labels and TAG_LABEL not in service.labels
 
 
 def control_plane(
@@ -244,11 +240,7 @@ def control_plane(
                     ControlPlaneProblem(
                         "dangling_webhook",
                         f"webhook {c.name}/{hook.name} calls Service {hook.service}, which does not exist"
-                        + (
-                            f": {effect} it selects fails (failurePolicy {policy})"
-                            if policy != "Ignore"
-                            else ""
-                        ),
+                        + (f": {effect} it selects fails (failurePolicy {policy})" if policy != "Ignore" else ""),
                     )
                 )
 
@@ -319,10 +311,7 @@ def _default_revision(
         # Charts before the rev./namespace. prefixes had one webhook selecting istio-injection=enabled.
         legacy = any(
             h.name == "sidecar-injector.istio.io"
-            and any(
-                r.key == "istio-injection" and "enabled" in r.values
-                for r in h.namespace_selector.requirements
-            )
+            and any(r.key == "istio-injection" and "enabled" in r.values for r in h.namespace_selector.requirements)
             for h in active
         )
         if named or legacy:

@@ -52,9 +52,7 @@ def rollout_state(kind: str, obj: Mapping[str, Any]) -> RolloutState:
         if partition > 0:
             updated = int(status.get("updatedReplicas") or 0)
             if updated < want - partition:
-                return RolloutState(
-                    False, False, f"{updated} of {want - partition} pods above the partition updated"
-                )
+                return RolloutState(False, False, f"{updated} of {want - partition} pods above the partition updated")
             return RolloutState(True, False, f"partitioned roll out complete: {updated} new pods")
         if status.get("updateRevision") != status.get("currentRevision"):
             updated = int(status.get("updatedReplicas") or 0)

@@ -132,11 +132,7 @@ class ClusterSnapshot:
 
 def _flatten(objects: Iterable[object]) -> Iterable[object]:
     for raw in objects:
-        if (
-            isinstance(raw, dict)
-            and isinstance(raw.get("items"), list)
-            and str(raw.get("kind", "")).endswith("List")
-        ):
+        if isinstance(raw, dict) and isinstance(raw.get("items"), list) and str(raw.get("kind", "")).endswith("List"):
             yield from _flatten(raw["items"])
         elif raw is not None:
             yield raw

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from meshtui.domain.gates import Gates
 from meshtui.domain.inventory import InventoryView
 from meshtui.domain.plan import Plan
 from meshtui.engine.executor import RunControl, RunOutcome
@@ -50,6 +51,7 @@ class LockState:
     holder: str | None
     mine: bool
     expired: bool = False
+    detail: str = ""  # e.g. "renewed 4s ago"
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,9 +86,7 @@ class EngineState:
 
     source: str | None
     target: str | None
-    phase: (
-        str  # control-plane, data-plane, verify, finishing-upgrade, finishing-rollback, completed, cancelled
-    )
+    phase: str  # control-plane, data-plane, verify, finishing-upgrade, finishing-rollback, completed, cancelled
     read_only: bool
     read_only_reason: str
     lock: LockState
@@ -94,6 +94,14 @@ class EngineState:
     journal: tuple[JournalLine, ...] = ()
     checks: tuple[CheckResult, ...] = ()
     restart_in_progress: bool = False
+    #: A restart is recorded as in flight but its meshtui stopped writing progress (it died): resume it.
+    restart_interrupted: bool = False
+    #: The Upgrade/Rollback/Finish verdicts the actions were judged on (None without a source and target).
+    gates: Gates | None = None
+    #: True once `start` recorded the upgrade in the cluster.
+    recorded: bool = False
+    #: Where the source and target came from: "record", "flags" or "detected".
+    pair_origin: str = ""
 
     def action(self, action_id: str) -> ActionState:
         """The state of one action by id."""

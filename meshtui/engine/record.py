@@ -55,6 +55,38 @@ class RestartProgress(BaseModel):
     restarted_at: str = ""
     batch_size: int = 5
     pause_seconds: float = 0.0
+    action: str = "restart"  # the action that started it (restart, gateways, gateways-back)
+    failed: list[str] = Field(default_factory=list)  # "cluster|Kind|ns|name: why"
+    updated: str = ""  # last progress write, so an interrupted run can be told from a live one
+    ignore_pdb: bool = False
+
+    @property
+    def remaining(self) -> list[str]:
+        """Workloads not yet rolled out, in the recorded order."""
+        done = set(self.done)
+        return [w for w in self.workloads if w not in done]
+
+
+class SwitchMark(BaseModel):
+    """What a namespace (or a workload's pod template) carried before meshtui switched it, and when."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    at: str
+    injection: str | None = None  # the istio-injection value before the first switch
+    rev: str | None = None  # the istio.io/rev value before the first switch
+    to: str | None = None  # the value it was last switched to
+
+
+class CheckRecord(BaseModel):
+    """One verify check as stored with the upgrade."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    name: str
+    result: str
+    detail: str = ""
+    offenders: list[str] = Field(default_factory=list)
 
 
 class UpgradeRecord(BaseModel):
@@ -73,6 +105,16 @@ class UpgradeRecord(BaseModel):
     restart: RestartProgress | None = None
     journal: list[JournalEntry] = Field(default_factory=list)
     journal_dropped: int = 0
+    clusters: list[str] = Field(default_factory=list)
+    #: "cluster/namespace" -> labels before the first switch (switch-back restores them when they fit).
+    switched: dict[str, SwitchMark] = Field(default_factory=dict)
+    #: "cluster/namespace/Kind/name" -> the pod-template istio.io/rev before meshtui changed it.
+    templates: dict[str, SwitchMark] = Field(default_factory=dict)
+    #: "cluster/tag" -> the revision the tag resolved to before meshtui first moved it.
+    tags: dict[str, str] = Field(default_factory=dict)
+    verify_at: str | None = None
+    checks: list[CheckRecord] = Field(default_factory=list)
+    finished: str | None = None  # when the chosen revision went offline
 
     def append(self, entry: JournalEntry) -> None:
         """Append to the journal, dropping the oldest entries beyond the cap."""

@@ -1,0 +1,80 @@
+"""`meshtui check`: the pre-upgrade report (skew, jump, labels, risks, PDBs, restartability, dangling webhooks).
+
+Exit 0 when nothing is an error (warnings are printed), 1 when something is: a dangling webhook, a
+proxy newer than its istiod, an unsupported jump. Works on live clusters and on `--from-file` dumps.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+
+from meshtui.cli import exitcodes
+
+
+def add_parser(sub: Any, cluster_args: Callable[[argparse.ArgumentParser], None]) -> None:
+    """Register `meshtui check`."""
+    p = sub.add_parser(
+        "check",
+        help="print the pre-upgrade report",
+        epilog=exitcodes.DOC,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    cluster_args(p)
+    p.add_argument("--json", action="store_true", help="print the findings as JSON")
+    p.add_argument(
+        "--from-file",
+        metavar="PATH",
+        action="append",
+        default=[],
+        help="analyse YAML/JSON dumps (files or folders) instead of a live cluster; repeatable",
+    )
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Print the report; 1 when any finding is an error."""
+    from meshtui.cli.status_cmd import load_inventory
+    from meshtui.cluster.errors import ClusterError
+    from meshtui.engine.precheck import ERROR, precheck
+
+    try:
+        inventory, problems = load_inventory(args)
+    except ClusterError as exc:
+        print(f"meshtui check: {exc.message}", file=sys.stderr)
+        return exc.exit_code
+    from meshtui.engine.phase import choose_pair
+
+    first = inventory.view(args.source, args.target)
+    source, target, _ = choose_pair(None, args.source, args.target, first.revisions)
+    view = inventory.view(source, target) if source and target else first
+    findings = precheck(view, inventory.snapshot(), source=source, target=target)
+    for p in problems:
+        where = f"{p.kind} {p.namespace + '/' if p.namespace else ''}{p.name}".strip()
+        print(f"meshtui check: skipped {where}: {p.message}", file=sys.stderr)
+    if args.json:
+        doc = [
+            {
+                "severity": f.severity,
+                "code": f.code,
+                "message": f.message,
+                "count": f.count,
+                "offenders": list(f.offenders),
+            }
+            for f in findings
+        ]
+        sys.stdout.buffer.write(orjson.dumps(doc, option=orjson.OPT_INDENT_2) + b"\n")
+    else:
+        for f in findings:
+            print(f"{f.severity.upper():<8} {f.message}")
+            for o in f.offenders:
+                print(f"         - {o}")
+        errors = sum(1 for f in findings if f.severity == ERROR)
+        warnings = sum(1 for f in findings if f.severity == "warning")
+        print(f"\n{errors} errors, {warnings} warnings.")
+    sys.stdout.flush()
+    return exitcodes.REFUSED if any(f.severity == ERROR for f in findings) else exitcodes.OK

@@ -1,0 +1,117 @@
+"""`meshtui plan ACTION`: print the exact operations of an action (and optionally dry-run them); never applies."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+from typing import Any, cast
+
+from meshtui.cli import exitcodes
+
+ACTION_IDS = (
+    "start",
+    "deploy",
+    "switch",
+    "switch-back",
+    "move-tag",
+    "restart",
+    "gateways",
+    "gateways-back",
+    "verify",
+    "upgrade",
+    "rollback",
+    "finish",
+)
+
+
+def add_parser(sub: Any, cluster_args: Callable[[argparse.ArgumentParser], None]) -> None:
+    """Register `meshtui plan`."""
+    p = sub.add_parser(
+        "plan",
+        help="print the plan of an action (the operations it would send)",
+        epilog=exitcodes.DOC,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    cluster_args(p)
+    p.add_argument("action", choices=ACTION_IDS, metavar="ACTION", help=", ".join(ACTION_IDS))
+    p.add_argument("namespaces", nargs="*", metavar="NAMESPACE", help="for switch, switch-back and restart")
+    p.add_argument("--all", action="store_true", help="every namespace the action applies to")
+    p.add_argument("--to", metavar="REV_OR_TAG", help="switch: label value; move-tag: the revision")
+    p.add_argument("--tag", metavar="TAG", help="move-tag: the tag")
+    p.add_argument("--batch", type=int, default=5, metavar="N")
+    p.add_argument("--pause", type=float, default=0.0, metavar="SECONDS")
+    p.add_argument("--ignore-pdb", action="store_true")
+    p.add_argument("--manifests", metavar="DIR", help="deploy or gateways: rendered manifests")
+    p.add_argument("--istioctl", metavar="PATH", help="deploy: with istioctl")
+    p.add_argument("--helm", metavar="PATH", help="deploy: with Helm")
+    p.add_argument(
+        "--choice",
+        choices=("upgrade", "rollback"),
+        help="finish: preview the offline plan of this choice even before it is made",
+    )
+    p.add_argument("--dry-run", action="store_true", help="also run the plan as a server-side dry run")
+    p.add_argument("--read-only", action="store_true", help="send no write request (no dry run either)")
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Print the plan; the exit code says whether it would be refused."""
+    from meshtui.cli.upgrade_cmd import Refused, _dry, _plan, _print_plan, open_run, refusal_code
+    from meshtui.cluster.errors import ClusterError
+    from meshtui.engine.installers import InstallerSpec
+    from meshtui.engine.offline import plan_offline
+    from meshtui.engine.record import RecordError
+
+    args.take_over = False
+    args.yes = False
+    args.timeout = None
+    params: dict[str, Any] = {
+        "all": args.all or not args.namespaces,
+        "namespaces": args.namespaces or None,
+        "to": args.to,
+        "tag": args.tag,
+        "batch": args.batch,
+        "pause": args.pause,
+        "ignore_pdb": args.ignore_pdb,
+        "manifests": args.manifests,
+    }
+    if args.action == "deploy":
+        if args.istioctl:
+            params["installer"] = InstallerSpec("istioctl", args.istioctl, kubeconfig=args.kubeconfig)
+        elif args.helm:
+            params["installer"] = InstallerSpec("helm", args.helm, kubeconfig=args.kubeconfig)
+        elif args.manifests:
+            params["installer"] = InstallerSpec("manifests", args.manifests)
+    ctx = None
+    try:
+        ctx = open_run(args, [args.action])
+        if args.action == "finish" and args.choice:
+            state = ctx.session.state(ctx.view)
+            if state.gates is None or state.source is None or state.target is None:
+                raise Refused("no source and target revision: name them with --source and --target", exitcodes.REFUSED)
+            away, keep = (state.source, state.target) if args.choice == "upgrade" else (state.target, state.source)
+            verdict = state.gates.upgrade if args.choice == "upgrade" else state.gates.rollback
+            plan = plan_offline(ctx.session.planner.ctx, ctx.view, away, keep, verdict, args.choice.capitalize())
+            _print_plan(ctx, plan)
+            if plan.refused:
+                raise Refused(f"refused: {plan.refusals[0]}.", refusal_code(plan.refusals))
+        else:
+            plan = _plan(ctx, args.action, **params)
+        if args.dry_run and plan.operations:
+            return _dry(ctx, plan)
+        return exitcodes.OK
+    except Refused as exc:
+        print(f"meshtui plan: {exc}", file=sys.stderr)
+        return exc.code
+    except RecordError as exc:
+        print(f"meshtui plan: {exc}", file=sys.stderr)
+        return exitcodes.USAGE
+    except ClusterError as exc:
+        print(f"meshtui plan: {exc.message}", file=sys.stderr)
+        return exc.exit_code
+    finally:
+        if ctx is not None:
+            ctx.session.close()
+            for t in ctx.targets:
+                cast(Any, t.api_client).close()

@@ -1,0 +1,222 @@
+"""Deploying the target revision: rendered manifests applied server-side, istioctl, Helm, or an external installer.
+
+Every adapter ends with waiting for the revision's istiod to be Ready. External programs are run with an
+argument list (never through a shell), their paths given by the operator, with the kube context of each
+cluster passed explicitly so they act on the same clusters meshtui reads.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from meshtui.domain.inventory import InventoryView
+from meshtui.domain.objects import REV_LABEL
+from meshtui.domain.plan import Operation, Plan
+from meshtui.engine.kube import Discovery, iter_docs, labels, meta
+from meshtui.engine.planner import COMPONENT_LABEL, GATEWAY_COMPONENTS, PlanContext
+
+MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
+
+
+@dataclass(frozen=True)
+class InstallerSpec:
+    """How the operator wants the target deployed."""
+
+    kind: str  # manifests, istioctl, helm, external
+    path: str | None = None  # the folder of manifests, or the istioctl / helm binary
+    chart: str = "istio/istiod"
+    chart_version: str | None = None
+    extra_args: tuple[str, ...] = ()
+    kubeconfig: str | None = None
+    timeout: float = 600.0
+
+
+@dataclass
+class ManifestSet:
+    """The objects of a manifest folder, and what could not be read."""
+
+    objects: list[dict[str, Any]] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+
+def load_manifests(folder: str) -> ManifestSet:
+    """Every object of every YAML/JSON file in a folder (sorted by file name, documents in order)."""
+    out = ManifestSet()
+    root = Path(folder)
+    if not root.is_dir():
+        out.problems.append(f"{folder} is not a folder")
+        return out
+    for path in sorted(p for p in root.iterdir() if p.suffix in MANIFEST_SUFFIXES and p.is_file()):
+        try:
+            docs = list(iter_docs(path.read_text()))
+        except Exception as exc:  # YAML errors carry positions in their text
+            out.problems.append(f"{path.name} cannot be read: {str(exc).splitlines()[0]}")
+            continue
+        for doc in docs:
+            if (
+                not isinstance(doc, dict)
+                or not doc.get("kind")
+                or not doc.get("apiVersion")
+                or not meta(doc).get("name")
+            ):
+                out.problems.append(f"{path.name} holds a document without apiVersion, kind and metadata.name")
+                continue
+            out.objects.append(doc)
+    if not out.objects and not out.problems:
+        out.problems.append(f"{folder} holds no manifests (*.yaml, *.yml, *.json)")
+    return out
+
+
+def is_gateway(obj: dict[str, Any]) -> bool:
+    """True for objects of istioctl's gateway components (upgraded in the gateways step, not with istiod)."""
+    return labels(obj).get(COMPONENT_LABEL) in GATEWAY_COMPONENTS
+
+
+def wait_operation(cluster: str, revision: str, namespace: str, timeout: float) -> Operation:
+    """Wait for a revision's istiod Deployment to be rolled out (and its webhooks to exist)."""
+    name = "istiod" if revision == "default" else f"istiod-{revision}"
+    return Operation(
+        cluster=cluster,
+        verb="wait",
+        api_path=f"/apis/apps/v1/namespaces/{namespace}/deployments",
+        kind="Deployment",
+        namespace=namespace,
+        name=name,
+        body={"revision": revision, "timeout": timeout},
+        summary=f"revision {revision} Ready (up to {timeout:g}s)",
+    )
+
+
+def plan_deploy(ctx: PlanContext, view: InventoryView, target: str, spec: InstallerSpec) -> Plan:
+    """The operations that deploy the target revision with the chosen installer, then wait for it."""
+    ops: list[Operation] = []
+    refusals: list[str] = []
+    skipped: list[str] = []
+    notes: list[str] = []
+    title = f"Deploy revision {target}"
+    if spec.kind == "manifests":
+        found = load_manifests(spec.path or "")
+        refusals += found.problems
+        control_plane = [o for o in found.objects if not is_gateway(o)]
+        for o in found.objects:
+            if is_gateway(o):
+                skipped.append(
+                    f"{o['kind']} {meta(o).get('namespace', '')}/{meta(o)['name']} is a gateway: "
+                    "`meshtui upgrade gateways --manifests` applies it in the gateways step"
+                )
+        revisions = {labels(o).get(REV_LABEL) for o in control_plane} - {None}
+        if revisions and revisions != {target}:
+            refusals.append(
+                f"the manifests in {spec.path} are for revision {', '.join(sorted(r for r in revisions if r))}, "
+                f"not the target {target}"
+            )
+        for cluster, api in ctx.apis.items():
+            discovery = Discovery(api)
+            for obj in control_plane:
+                info = discovery.lookup(str(obj["apiVersion"]), str(obj["kind"]))
+                if info is None:
+                    refusals.append(f"cluster {cluster} does not serve {obj['kind']} ({obj['apiVersion']})")
+                    continue
+                ns = meta(obj).get("namespace") or (ctx.cp[cluster] if info.namespaced else None)
+                body = dict(obj)
+                if info.namespaced:
+                    body["metadata"] = {**meta(obj), "namespace": ns}
+                ops.append(
+                    Operation(
+                        cluster=cluster,
+                        verb="apply",
+                        api_path=info.collection(ns),
+                        kind=str(obj["kind"]),
+                        namespace=ns if info.namespaced else None,
+                        name=str(meta(obj)["name"]),
+                        body=body,
+                        summary="server-side apply",
+                        after={f"metadata.labels[{REV_LABEL}]": labels(obj).get(REV_LABEL)},
+                    )
+                )
+            ops.append(wait_operation(cluster, target, ctx.cp[cluster], spec.timeout))
+        title += f" from the manifests in {spec.path}"
+    elif spec.kind in ("istioctl", "helm"):
+        if not spec.path:
+            refusals.append(f"the path of the {spec.kind} binary is required")
+        for cluster in ctx.apis:
+            argv = install_argv(spec, target, cluster, ctx.cp[cluster])
+            ops.append(
+                Operation(
+                    cluster=cluster,
+                    verb="exec",
+                    api_path="",
+                    kind="Program",
+                    namespace=None,
+                    name=Path(spec.path or spec.kind).name,
+                    body=argv,
+                    summary=f"install revision {target} with {spec.kind}",
+                )
+            )
+            ops.append(wait_operation(cluster, target, ctx.cp[cluster], spec.timeout))
+        title += f" with {spec.kind}"
+        notes.append(f"{spec.kind} is run without a shell; a server-side dry run does not cover it")
+    elif spec.kind == "external":
+        for cluster in ctx.apis:
+            ops.append(wait_operation(cluster, target, ctx.cp[cluster], spec.timeout))
+        title += " (installed by other means: meshtui waits for it)"
+    else:
+        refusals.append(f"unknown installer {spec.kind!r}")
+    for plane in view.control_planes:
+        rev = plane.revision(target)
+        if rev is not None and rev.ready:
+            notes.append(f"revision {target} is already Ready in cluster {plane.cluster}: applying again is harmless")
+    return Plan("deploy", title, tuple(ops), tuple(skipped), tuple(dict.fromkeys(refusals)), tuple(notes))
+
+
+def install_argv(spec: InstallerSpec, target: str, context: str, namespace: str) -> list[str]:
+    """The argument list of the installer for one cluster (kube context)."""
+    binary = spec.path or spec.kind
+    kubeconfig = ["--kubeconfig", spec.kubeconfig] if spec.kubeconfig else []
+    if spec.kind == "istioctl":
+        return [
+            binary,
+            "install",
+            "-y",
+            "--set",
+            f"revision={target}",
+            "--context",
+            context,
+            *kubeconfig,
+            *spec.extra_args,
+        ]
+    version = ["--version", spec.chart_version] if spec.chart_version else []
+    release = "istiod" if target == "default" else f"istiod-{target}"
+    return [
+        binary,
+        "upgrade",
+        "--install",
+        release,
+        spec.chart,
+        "--namespace",
+        namespace,
+        "--set",
+        f"revision={'' if target == 'default' else target}",
+        *version,
+        "--kube-context",
+        context,
+        *kubeconfig,
+        *spec.extra_args,
+    ]
+
+
+def run_program(argv: list[str], timeout: float) -> tuple[int, str]:
+    """Run an installer (no shell); (exit code, the last lines of its output)."""
+    try:
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False, shell=False)
+    except FileNotFoundError:
+        return 127, f"{argv[0]} was not found"
+    except PermissionError:
+        return 126, f"{argv[0]} is not executable"
+    except subprocess.TimeoutExpired:
+        return 124, f"{argv[0]} did not finish within {timeout:g}s"
+    tail = "\n".join((done.stdout + done.stderr).strip().splitlines()[-5:])
+    return done.returncode, tail

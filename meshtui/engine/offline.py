@@ -1,0 +1,164 @@
+"""Taking a revision offline: every object that carries it (istio-revisions.md section 7), deleted in a safe order.
+
+Objects are found by the `istio.io/rev` label and by the chart's names (Helm leaves some unlabelled), webhooks
+first so nothing new is sent to a dying istiod; only the control-plane namespace and cluster-scoped Istio
+objects are touched, never an application that happens to carry the label.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from meshtui.domain.gates import GateVerdict
+from meshtui.domain.inventory import InventoryView
+from meshtui.domain.objects import REV_LABEL, TAG_LABEL
+from meshtui.domain.plan import Operation, Plan
+from meshtui.engine.kube import KINDS, Discovery, KindInfo, get, labels, list_all, meta
+from meshtui.engine.phase import gate_reasons
+from meshtui.engine.planner import PlanContext
+
+#: Namespaced kinds looked for in the control-plane namespace, in deletion order (after the webhooks).
+NAMESPACED = (
+    "Deployment",
+    "DaemonSet",
+    "HorizontalPodAutoscaler",
+    "PodDisruptionBudget",
+    "Service",
+    "ConfigMap",
+    "Secret",
+    "NetworkPolicy",
+    "RoleBinding",
+    "Role",
+    "ServiceAccount",
+)
+CLUSTER_SCOPED = ("MutatingWebhookConfiguration", "ValidatingWebhookConfiguration", "ClusterRoleBinding", "ClusterRole")
+ORDER = (
+    "MutatingWebhookConfiguration",
+    "ValidatingWebhookConfiguration",
+    *NAMESPACED,
+    "ClusterRoleBinding",
+    "ClusterRole",
+)
+#: Never deleted even when labelled: meshtui's own record and lock, and what all revisions share.
+KEEP_NAMES = frozenset(
+    {"meshtui-upgrade", "meshtui-upgrade-lock", "istio-ca-root-cert", "istio-reader-service-account"}
+)
+
+
+def chart_names(revision: str, namespace: str) -> dict[str, list[str]]:
+    """The names the istiod chart gives a revision's objects (section 1.1), per kind."""
+    sfx = "" if revision == "default" else f"-{revision}"
+    istiod = f"istiod{sfx}"
+    ns_sfx = "" if namespace == "istio-system" else f"-{namespace}"
+    cluster_rbac = [
+        f"istiod-clusterrole{sfx}-{namespace}",
+        f"istiod-gateway-controller{sfx}-{namespace}",
+        f"istio-reader-clusterrole{sfx}-{namespace}",
+    ]
+    return {
+        "Deployment": [istiod],
+        "Service": [istiod],
+        "ServiceAccount": [istiod],
+        "PodDisruptionBudget": [istiod],
+        "HorizontalPodAutoscaler": [istiod],
+        "NetworkPolicy": [istiod],
+        "Role": [istiod],
+        "RoleBinding": [istiod],
+        "ConfigMap": [f"istio{sfx}", f"istio-sidecar-injector{sfx}", f"values{sfx}", f"pilot-jwks-extra-cacerts{sfx}"],
+        "MutatingWebhookConfiguration": [f"istio-sidecar-injector{sfx}{ns_sfx}"],
+        "ValidatingWebhookConfiguration": [f"istio-validator{sfx}-{namespace}"],
+        "ClusterRole": cluster_rbac,
+        "ClusterRoleBinding": cluster_rbac,
+    }
+
+
+def plan_offline(
+    ctx: PlanContext, view: InventoryView, revision: str, keep: str, verdict: GateVerdict, action: str
+) -> Plan:
+    """Delete everything of `revision` in every cluster; refused while the gate (`verdict`) does not hold."""
+    refusals = [f"{action} gate: {r}" for r in gate_reasons(verdict)] if not verdict.enabled else []
+    ops: list[Operation] = []
+    notes: list[str] = []
+    skipped: list[str] = []
+    for cluster, api in ctx.apis.items():
+        cp = ctx.cp[cluster]
+        discovery = Discovery(api)
+        found: dict[tuple[str, str | None, str], tuple[dict[str, Any], str]] = {}
+
+        served: dict[str, KindInfo] = {}
+        for kind in (*NAMESPACED, *CLUSTER_SCOPED):
+            info = KINDS[kind]
+            if kind in ("HorizontalPodAutoscaler", "NetworkPolicy") and not discovery.served(info):
+                continue
+            served[kind] = info
+            coll = info.collection(cp if info.namespaced else None)
+            for obj in list_all(api, coll, label_selector=f"{REV_LABEL}={revision}"):
+                why = f"{REV_LABEL}={revision}"
+                if labels(obj).get(TAG_LABEL):
+                    why += f" (tag {labels(obj)[TAG_LABEL]} still points at it)"
+                _add(found, kind, obj, why)
+        for kind, names in chart_names(revision, cp).items():
+            named_info = served.get(kind)
+            if named_info is None:
+                continue
+            for name in names:
+                named = get(api, f"{named_info.collection(cp if named_info.namespaced else None)}/{name}")
+                if named is None:
+                    continue
+                rev_label = labels(named).get(REV_LABEL)
+                if rev_label is not None and rev_label != revision:
+                    skipped.append(f"{kind} {name} is named like {revision}'s but labelled {REV_LABEL}={rev_label}")
+                    continue
+                _add(found, kind, named, f"the chart's name for revision {revision}")
+        for (kind, ns, name), (obj, why) in sorted(found.items(), key=lambda kv: (ORDER.index(kv[0][0]), kv[0])):
+            info = served[kind]
+            ops.append(
+                Operation(
+                    cluster=cluster,
+                    verb="delete",
+                    api_path=info.collection(ns),
+                    kind=kind,
+                    namespace=ns,
+                    name=name,
+                    expect_rv=str(meta(obj).get("resourceVersion") or ""),
+                    summary=why,
+                    before={f"metadata.labels[{REV_LABEL}]": labels(obj).get(REV_LABEL)},
+                )
+            )
+        plane = view.control_plane(cluster)
+        if plane is not None:
+            going = plane.revision(revision)
+            if going is not None and going.is_default:
+                notes.append(
+                    f"revision {revision} is the default revision{_in(ctx, cluster)}: istio-injection=enabled "
+                    f"namespaces would lose injection; move the default tag to {keep} first"
+                )
+            if plane.validation_default == revision:
+                notes.append(f"istiod-default-validator points at {revision}{_in(ctx, cluster)}: it is deleted too")
+        left = [
+            p for p in view.pods(cluster) if p.live and p.has_sidecar and p.revision == revision and p.namespace != cp
+        ]
+        if left:
+            notes.append(f"{len(left)} pods still run a sidecar of {revision}{_in(ctx, cluster)}")
+    return Plan(
+        "finish",
+        f"Take revision {revision} offline (irreversible)",
+        tuple(ops),
+        tuple(skipped),
+        tuple(refusals),
+        tuple(notes),
+    )
+
+
+def _add(
+    found: dict[tuple[str, str | None, str], tuple[dict[str, Any], str]], kind: str, obj: dict[str, Any], why: str
+) -> None:
+    m = meta(obj)
+    name = str(m.get("name") or "")
+    if not name or name in KEEP_NAMES:
+        return
+    found.setdefault((kind, m.get("namespace"), name), (obj, why))
+
+
+def _in(ctx: PlanContext, cluster: str) -> str:
+    return f" in cluster {cluster}" if ctx.multi() else ""

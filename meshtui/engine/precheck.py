@@ -1,0 +1,192 @@
+"""The pre-upgrade report of `meshtui check`: what could go wrong before anything is changed.
+
+Pure (an inventory view and its snapshot in, findings out), so it runs the same on a live cluster and on
+`kubectl get -o yaml` dumps.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+
+from meshtui.domain.inventory import InventoryView
+from meshtui.domain.objects import PodDisruptionBudget
+from meshtui.domain.skew import JUMP_TOO_FAR, PROXY_NEWER
+from meshtui.domain.snapshot import MeshSnapshot
+
+ERROR, WARNING, INFO = "error", "warning", "info"
+MAX_OFFENDERS = 10
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One item of the report: how bad, what, how many, and the first offenders."""
+
+    severity: str
+    code: str
+    message: str
+    offenders: tuple[str, ...] = ()
+    count: int = 0
+
+
+def _pdb_forbids(pdb: PodDisruptionBudget) -> str | None:
+    """Why a PDB allows no disruption now or ever, None when it allows some."""
+    if pdb.max_unavailable in (0, "0", "0%"):
+        return f"maxUnavailable: {pdb.max_unavailable} (never)"
+    if pdb.min_available == "100%":
+        return "minAvailable: 100% (never)"
+    if isinstance(pdb.min_available, int) and pdb.expected_pods and pdb.min_available >= pdb.expected_pods:
+        return f"minAvailable: {pdb.min_available} of {pdb.expected_pods} pods (never)"
+    if pdb.disruptions_allowed == 0 and (pdb.expected_pods or 0) > 0:
+        return f"no disruption allowed now ({pdb.current_healthy} healthy, {pdb.desired_healthy} required)"
+    return None
+
+
+def precheck(
+    view: InventoryView, mesh: MeshSnapshot, *, source: str | None = None, target: str | None = None
+) -> list[Finding]:
+    """Every finding, errors first (`source`/`target` default to the view's pair)."""
+    multi = len(view.clusters) > 1
+
+    def where(cluster: str, *parts: str) -> str:
+        return "/".join((cluster, *parts) if multi else parts)
+
+    out: list[Finding] = []
+    source, target = source or view.source, target or view.target
+    names = sorted({r.name for r in view.revisions})
+    if source and target:
+        pair = f"; upgrade {source} -> {target}"
+    elif source:
+        pair = f"; {source} is the source; name the target with --target (the revision to install)"
+    else:
+        pair = "; no source/target pair detected (name them with --source/--target)"
+    listed = ", ".join(f"{n} ({_version(view, n)})" for n in names)
+    out.append(Finding(INFO, "revisions", f"revisions: {listed}{pair}"))
+    for w in view.skew:
+        severity = ERROR if w.code in (JUMP_TOO_FAR, PROXY_NEWER) else WARNING
+        out.append(Finding(severity, w.code, w.message, w.first_offenders, w.count))
+    if source and target and not any(w.code == JUMP_TOO_FAR for w in view.skew):
+        out.append(
+            Finding(
+                INFO,
+                "jump",
+                f"a canary jump from {_version(view, source)} to {_version(view, target)} "
+                "is supported (at most two minor versions)",
+            )
+        )
+    for cp in view.control_planes:
+        for p in cp.problems:
+            severity = ERROR if p.code in ("dangling_webhook", "dangling_tag", "default_overlap") else WARNING
+            out.append(Finding(severity, p.code, (f"[{cp.cluster}] " if multi else "") + p.message))
+    conflicts = [where(ns.cluster, ns.name) for ns in view.namespaces if ns.injection.conflict]
+    if conflicts:
+        out.append(
+            Finding(
+                WARNING,
+                "label_conflict",
+                f"{len(conflicts)} namespaces carry both istio-injection and istio.io/rev "
+                "(istio-injection wins; a switch removes it)",
+                tuple(conflicts[:MAX_OFFENDERS]),
+                len(conflicts),
+            )
+        )
+    unserved = [
+        where(ns.cluster, ns.name) + f" ({ns.injection.value})"
+        for ns in view.namespaces
+        if ns.injection.asks and ns.injection.revision is None
+    ]
+    if unserved:
+        out.append(
+            Finding(
+                WARNING,
+                "namespace_unserved",
+                f"{len(unserved)} namespaces ask for a revision or tag nothing serves",
+                tuple(unserved[:MAX_OFFENDERS]),
+                len(unserved),
+            )
+        )
+    at_risk = [row for row in view.pods() if row.at_risk]
+    if at_risk:
+        out.append(
+            Finding(
+                WARNING,
+                "at_risk",
+                f"{len(at_risk)} pods are at risk on restart",
+                tuple(f"{where(r.cluster, r.namespace, r.name)}: {r.reason}" for r in at_risk[:MAX_OFFENDERS]),
+                len(at_risk),
+            )
+        )
+    blocked: list[str] = []
+    for snap in mesh.clusters:
+        for pdb in snap.pdbs.values():
+            why = _pdb_forbids(pdb)
+            if why:
+                blocked.append(f"{where(snap.name, pdb.namespace, pdb.name)}: {why}")
+    if blocked:
+        out.append(
+            Finding(
+                WARNING,
+                "pdb_no_disruption",
+                f"{len(blocked)} PodDisruptionBudgets allow no disruption: restarts wait for them or are "
+                "skipped (restart --ignore-pdb rolls them anyway)",
+                tuple(sorted(blocked)[:MAX_OFFENDERS]),
+                len(blocked),
+            )
+        )
+    single: list[str] = []
+    for snap in mesh.clusters:
+        for wl in snap.workloads.values():
+            if wl.kind in ("Deployment", "StatefulSet") and wl.replicas == 1 and wl.owner is None:
+                has_sidecar = any(
+                    row.has_sidecar and row.workload_name == wl.name and row.workload_kind == wl.kind
+                    for row in view.pods(snap.name, wl.namespace)
+                )
+                if has_sidecar:
+                    single.append(where(snap.name, wl.namespace, f"{wl.kind} {wl.name}"))
+    if single:
+        out.append(
+            Finding(
+                WARNING,
+                "single_replica",
+                f"{len(single)} workloads with a sidecar run a single replica: a restart makes them "
+                "briefly unavailable",
+                tuple(sorted(single)[:MAX_OFFENDERS]),
+                len(single),
+            )
+        )
+    stuck: Counter[str] = Counter()
+    reasons: dict[str, str] = {}
+    for row in view.pods():
+        if row.live and row.has_sidecar and not row.restartable and row.gateway is None:
+            key = where(row.cluster, row.namespace, f"{row.workload_kind or 'Pod'} {row.workload_name or row.name}")
+            stuck[key] += 1
+            reasons[key] = row.restart_blocker or "it cannot be restarted"
+    if stuck:
+        out.append(
+            Finding(
+                WARNING,
+                "not_restartable",
+                f"{len(stuck)} workloads with a sidecar cannot be restarted by meshtui",
+                tuple(f"{k} ({n} pods): {reasons[k]}" for k, n in sorted(stuck.items())[:MAX_OFFENDERS]),
+                len(stuck),
+            )
+        )
+    for cp in view.control_planes:
+        if target and cp.revision(target) is None and source and cp.revision(source) is not None:
+            out.append(
+                Finding(
+                    INFO,
+                    "target_missing",
+                    f"revision {target} is not installed yet" + (f" in cluster {cp.cluster}" if multi else ""),
+                )
+            )
+    order = {ERROR: 0, WARNING: 1, INFO: 2}
+    out.sort(key=lambda f: order[f.severity])
+    return out
+
+
+def _version(view: InventoryView, name: str) -> str:
+    for r in view.revisions:
+        if r.name == name and r.version:
+            return r.version
+    return "?"

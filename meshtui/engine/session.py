@@ -1,0 +1,619 @@
+"""The engine's Session: the record, the lock, permissions, plans and runs over one mesh.
+
+The dashboard and every `meshtui upgrade` command drive this one class, so both follow the same
+state machine (`phase.evaluate`) and write the same record. Network calls happen in `refresh`, `plan`,
+`dry_run` and `run` only; `state` is cheap and pure.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from meshtui.cluster.kubeconfig import ClusterTarget
+from meshtui.cluster.rawapi import RawApi
+from meshtui.domain.inventory import InventoryView
+from meshtui.domain.objects import REV_LABEL, TAG_LABEL
+from meshtui.domain.plan import Operation, Plan
+from meshtui.engine import phase as phases
+from meshtui.engine.api import ACTIONS, CheckResult, EngineState, LockState, Progress
+from meshtui.engine.executor import Executor, RunControl, RunOutcome, StepOutcome, StepResult
+from meshtui.engine.installers import InstallerSpec, load_manifests, plan_deploy, run_program
+from meshtui.engine.offline import plan_offline
+from meshtui.engine.permissions import PermissionCache
+from meshtui.engine.planner import (
+    NS_INJECTION,
+    NS_REV,
+    TEMPLATE_RESTARTED,
+    TEMPLATE_REV,
+    PlanContext,
+    Planner,
+    rfc3339,
+    workload_key,
+)
+from meshtui.engine.record import RECORD_NAME, CheckRecord, JournalEntry, RestartProgress, SwitchMark, UpgradeRecord
+from meshtui.engine.recordstore import RecordStore
+from meshtui.engine.upgradelock import UpgradeLock, identity
+from meshtui.engine.verify import run_checks
+
+ISTIO_NAMESPACE = "istio-system"
+RESTART_ACTIONS = ("restart", "gateways", "gateways-back")
+
+
+def control_plane_namespaces(view: InventoryView | None, clusters: list[str], source: str | None) -> dict[str, str]:
+    """Each cluster's control-plane namespace: the source istiod's namespace, else istio-system."""
+    out: dict[str, str] = {}
+    for cluster in clusters:
+        ns = ISTIO_NAMESPACE
+        plane = view.control_plane(cluster) if view is not None else None
+        if plane is not None:
+            rev = plane.revision(source) if source else None
+            candidates = [rev] if rev is not None else list(plane.revisions)
+            for r in candidates:
+                if r is not None and r.istiod:
+                    ns = r.istiod.split("/", 1)[0]
+                    break
+        out[cluster] = ns
+    return out
+
+
+class EngineSession:
+    """One operator's session over a mesh (one or more clusters)."""
+
+    def __init__(
+        self,
+        targets: list[ClusterTarget],
+        view: InventoryView | None = None,
+        *,
+        read_only: bool = False,
+        source: str | None = None,
+        target: str | None = None,
+        clock: Callable[[], datetime] | None = None,
+        runner: Callable[[list[str], float], tuple[int, str]] | None = None,
+        rollout_timeout: float = 300.0,
+    ):
+        if not targets:
+            raise ValueError("a session needs at least one cluster")
+        self.targets = targets
+        self.apis = {t.name: RawApi(t.api_client, t.name) for t in targets}
+        self.clusters = list(self.apis)
+        self.read_only = read_only
+        self.source_flag = source
+        self.target_flag = target
+        self.clock = clock or (lambda: datetime.now(UTC))
+        self.runner = runner or run_program
+        self.rollout_timeout = rollout_timeout
+        self.me = identity()
+        self.permissions = PermissionCache(self.apis, enabled=not read_only)
+        self.missing: dict[str, tuple[str, ...]] = {}
+        self.deadline: float | None = None
+        self.status_line = ""
+        self.lost_lock = ""
+        self._control: RunControl | None = None
+        self._last_view: InventoryView | None = None
+        self._action = ""  # the action of the plan being run, as its journal entries name it
+        self._lock = threading.RLock()
+        self.cp: dict[str, str] = control_plane_namespaces(view, self.clusters, source)
+        self.store = RecordStore(self.apis[self.clusters[0]], self.cp[self.clusters[0]])
+        self.lock = UpgradeLock(self.apis[self.clusters[0]], self.cp[self.clusters[0]], self.me, self.clock)
+        self.lock_state = LockState(holder=None, mine=False)
+        self._find_record(view)
+        self.planner = Planner(PlanContext(self.apis, self.cp, self.clock))
+
+    # ------------------------------------------------------------------------------------------ setup
+
+    def _find_record(self, view: InventoryView | None) -> None:
+        """Read the record where it lives: istio-system, else the namespace of any istiod of the first cluster."""
+        first = self.clusters[0]
+        candidates = [self.cp[first], ISTIO_NAMESPACE]
+        plane = view.control_plane(first) if view is not None else None
+        if plane is not None:
+            candidates += [r.istiod.split("/", 1)[0] for r in plane.revisions if r.istiod]
+        for ns in dict.fromkeys(candidates):
+            store = RecordStore(self.apis[first], ns)
+            if store.read() is not None:
+                self.store = store
+                self.lock = UpgradeLock(self.apis[first], ns, self.me, self.clock)
+                assert store.record is not None
+                self.cp = control_plane_namespaces(view, self.clusters, store.record.source)
+                self.cp[first] = ns
+                return
+        self.store.read()
+
+    @property
+    def record(self) -> UpgradeRecord | None:
+        """The upgrade record as last read or written."""
+        return self.store.record
+
+    def now(self) -> str:
+        """The time as the record writes it."""
+        return rfc3339(self.clock())
+
+    def pair(self, view: InventoryView) -> tuple[str | None, str | None, str]:
+        """Source, target and where they came from."""
+        return phases.choose_pair(self.record, self.source_flag, self.target_flag, view.revisions)
+
+    # ------------------------------------------------------------------------------------------ Session protocol
+
+    def state(self, view: InventoryView) -> EngineState:
+        """The phase and every action's state (no network)."""
+        return phases.evaluate(
+            self.record,
+            view,
+            permissions=self.missing,
+            lock=self.lock_state,
+            read_only=self.read_only,
+            read_only_reason="read-only mode (--read-only): meshtui sends no write request",
+            now=self.clock(),
+            source_flag=self.source_flag,
+            target_flag=self.target_flag,
+        )
+
+    def refresh(self, actions: list[str] | None = None) -> None:
+        """Re-read the record and the lock, and check permissions (once per session) for the actions."""
+        self.store.read()
+        self.lock_state = self.lock.state() if not self.lock.held else LockState(self.me, True)
+        if self.lost_lock:
+            self.lock_state = LockState(holder=self.lost_lock, mine=False)
+        wanted = actions if actions is not None else [a for a, _ in ACTIONS]
+        self.missing.update(self.permissions.all_missing(wanted, self.cp))
+
+    def acquire(self, *, take_over: bool = False) -> tuple[bool, str]:
+        """Take the upgrade lock for writing (journalling a take-over); (held, why not)."""
+        if self.read_only:
+            return False, "read-only mode"
+        if self.lock.held:
+            return True, ""
+        held, why = self.lock.acquire(take_over=take_over)
+        self.lock_state = self.lock.last if held else self.lock.state()
+        if not held:
+            return False, why
+        self.lost_lock = ""
+        self.lock.start_renewing(self._lost)
+        previous = self.lock.took_over_from
+        if previous and self.record is not None:
+            self.journal_entry("take-over", [self.lock.ref], "applied", f"took over the upgrade lock from {previous}")
+        return True, ""
+
+    def _lost(self, reason: str) -> None:
+        self.lost_lock = reason
+        control = self._control
+        if control is not None:
+            control.abort()
+
+    def plan(self, action: str, view: InventoryView, **params: Any) -> Plan:
+        """The operations of an action; a plan the state machine refuses carries the reasons."""
+        self._last_view = view
+        state = self.state(view)
+        source, target = state.source, state.target
+        disabled = state.action(action) if action in dict(ACTIONS) else None
+        plan = self._build(action, view, source, target, params)
+        reasons: list[str] = []
+        blockers: list[str] = []
+        if disabled is not None and not disabled.enabled and not (action == "finish" and _only_unshown(disabled)):
+            for reason in disabled.reasons:
+                if _write_blocker(reason):
+                    blockers.append(reason)  # the plan can be shown; applying it is what is refused
+                elif not _nothing_to_do(reason):
+                    reasons.append(reason)
+        if reasons or blockers:
+            plan = Plan(
+                plan.action,
+                plan.title,
+                plan.operations,
+                plan.skipped,
+                tuple(dict.fromkeys([*reasons, *plan.refusals])),
+                (*plan.notes, *(f"not applicable now: {b}" for b in blockers)),
+                plan.batch_size,
+                plan.pause_seconds,
+            )
+        return plan
+
+    def _build(
+        self, action: str, view: InventoryView, source: str | None, target: str | None, params: dict[str, Any]
+    ) -> Plan:
+        title = dict(ACTIONS).get(action, action)
+        if source is None or target is None:
+            return Plan(
+                action, title, refusals=("no source and target revision: name them with --source and --target",)
+            )
+        namespaces = params.get("namespaces")
+        if params.get("all"):
+            namespaces = None
+        elif namespaces is not None:
+            namespaces = list(namespaces)
+        if action == "start":
+            return self.planner.start(source, target, self.me, view, self.record, self.store.resource_version)
+        if action == "deploy":
+            spec = params.get("installer") or InstallerSpec("external")
+            return plan_deploy(self.planner.ctx, view, target, spec)
+        if action in ("switch", "switch-back"):
+            return self.planner.switch(
+                view,
+                namespaces=namespaces,
+                to=params.get("to"),
+                back=action == "switch-back",
+                source=source,
+                target=target,
+                record=self.record,
+            )
+        if action == "move-tag":
+            tag = params.get("tag")
+            if not tag:
+                return Plan(action, title, refusals=("name the tag to move",))
+            return self.planner.move_tag(view, str(tag), str(params.get("to") or target))
+        if action == "restart":
+            record = self.record
+            if record is not None and record.restart is not None and record.restart.remaining and not params.get("new"):
+                progress = record.restart
+                return self.planner.resume_restart(
+                    progress.remaining,
+                    progress.restarted_at,
+                    progress.batch_size,
+                    progress.pause_seconds,
+                    progress.action,
+                )
+            return self.planner.restart(
+                view,
+                namespaces=namespaces,
+                batch=int(params.get("batch") or 5),
+                pause=float(params.get("pause") or 0.0),
+                ignore_pdb=bool(params.get("ignore_pdb")),
+            )
+        if action in ("gateways", "gateways-back"):
+            manifests = None
+            if params.get("manifests"):
+                found = load_manifests(str(params["manifests"]))
+                if found.problems:
+                    return Plan(action, title, refusals=tuple(found.problems))
+                manifests = found.objects
+            plan = self.planner.gateways(
+                view,
+                back=action == "gateways-back",
+                source=source,
+                target=target,
+                record=self.record,
+                manifests=manifests,
+                batch=int(params.get("batch") or 5),
+                pause=float(params.get("pause") or 0),
+            )
+            wanted = params.get("gateways")
+            if wanted:
+                keep = {str(g) for g in wanted}
+                ops = tuple(op for op in plan.operations if f"{op.namespace}/{op.name}" in keep)
+                plan = Plan(
+                    plan.action,
+                    plan.title,
+                    ops,
+                    plan.skipped,
+                    plan.refusals,
+                    plan.notes,
+                    plan.batch_size,
+                    plan.pause_seconds,
+                )
+            return plan
+        if action == "verify":
+            return Plan(
+                action,
+                f"Run the verify checks for {target}",
+                notes=("reads only; the results are kept in the upgrade record",),
+            )
+        if action in ("upgrade", "rollback"):
+            away = source if action == "upgrade" else target
+            return Plan(
+                action,
+                f"{action.capitalize()}: choose to take {away} offline",
+                notes=(f"records the choice; `finish` then takes {away} offline",),
+            )
+        if action == "finish":
+            record = self.record
+            choice = record.finish_choice if record is not None else None
+            if choice is None:
+                return Plan(action, title, refusals=("choose Upgrade or Rollback first",))
+            gates = self.state(view).gates
+            assert gates is not None
+            revision, kept = (source, target) if choice == "upgrade" else (target, source)
+            verdict = gates.upgrade if choice == "upgrade" else gates.rollback
+            plan = plan_offline(self.planner.ctx, view, revision, kept, verdict, choice.capitalize())
+            if not plan.refused:
+                self.mark_plan_shown()
+            return plan
+        return Plan(action, title, refusals=(f"unknown action {action!r}",))
+
+    def dry_run(self, plan: Plan) -> RunOutcome:
+        """Server-side dry run of every operation (nothing in read-only mode)."""
+        return self._executor().dry_run(plan)
+
+    def mark_plan_shown(self) -> None:
+        """Record that the offline plan was shown (the Finish gate requires it)."""
+        if self.record is not None and not self.record.offline_plan_shown and self._writable():
+            self.store.update(lambda r: setattr(r, "offline_plan_shown", True))
+
+    def journal_refusal(self, plan: Plan) -> None:
+        """Journal a refused attempt (when this session may write: the lock is free or ours)."""
+        if not plan.refused or self.read_only or self.record is None:
+            return
+        held, _ = self.acquire()
+        if held:
+            self.journal_entry(plan.action, [], "refused", "; ".join(plan.refusals))
+
+    def run(self, plan: Plan, control: RunControl, progress: Callable[[Progress], None]) -> RunOutcome:
+        """Apply a confirmed plan, reporting progress; the record and journal follow every step."""
+        if plan.refused:
+            self.journal_refusal(plan)
+            return RunOutcome(plan)
+        if self.read_only:
+            return RunOutcome(plan)
+        held, why = self.acquire()
+        if not held:
+            return RunOutcome(plan, [StepOutcome(op, StepResult.REFUSED, why) for op in plan.operations[:1]])
+        self._control = control
+        self._action = plan.action
+        try:
+            return self._run(plan, control, progress)
+        finally:
+            self._control = None
+            self._action = ""
+
+    def _run(self, plan: Plan, control: RunControl, progress: Callable[[Progress], None]) -> RunOutcome:
+        action = plan.action
+        total = len(plan.operations)
+
+        def report(index: int, count: int, outcome: StepOutcome) -> None:
+            op = outcome.operation
+            progress(
+                Progress(
+                    action,
+                    index,
+                    count,
+                    current=f"{op.namespace or op.cluster}: {op.kind} {op.name}",
+                    message=outcome.message,
+                    paused=control.paused,
+                )
+            )
+
+        def status(message: str) -> None:
+            self.status_line = message
+            progress(Progress(action, -1, total, message=message, paused=control.paused))
+
+        if action in ("upgrade", "rollback"):
+            self.store.update(lambda r: _choose(r, action))
+            self.journal_entry(action, [self.store.ref], "applied", f"chose {action}")
+            return RunOutcome(plan)
+        if action == "verify":
+            if self._last_view is not None:
+                self.verify(self._last_view)
+            return RunOutcome(plan)
+        if action in RESTART_ACTIONS:
+            self._start_restart(plan)
+        executor = self._executor(on_status=status)
+        outcome = executor.apply(plan, control=control, progress=report)
+        if action == "start" and outcome.ok:
+            self.store.read()
+        elif action == "finish" and outcome.ok and self.record is not None:
+            done = "completed" if self.record.finish_choice == "upgrade" else "cancelled"
+            self.store.update(lambda r: _finish(r, done, self.now()))
+            self.journal_entry("finish", [], "applied", f"the upgrade is {done}")
+        restart = self.record.restart if self.record is not None else None
+        if action in RESTART_ACTIONS and restart is not None and not restart.remaining:
+            self.store.update(lambda r: setattr(r, "restart", None))
+        return outcome
+
+    def verify(self, view: InventoryView) -> tuple[CheckResult, ...]:
+        """Run the verify checks and keep the results in the record when this session may write."""
+        _, target, _ = self.pair(view)
+        if target is None:
+            return (CheckResult("target", "unknown", "no target revision"),)
+        checks = run_checks(view, self.record, target, self.apis, self.cp)
+        if self.record is not None and self._writable():
+            stored = [
+                CheckRecord(name=c.name, result=c.result, detail=c.detail, offenders=list(c.offenders)) for c in checks
+            ]
+            when = self.now()
+            self.store.update(lambda r: _store_checks(r, stored, when))
+            summary = ", ".join(f"{c.name} {c.result}" for c in checks)
+            self.journal_entry("verify", [], "applied", summary)
+        return checks
+
+    def close(self) -> None:
+        """Release the lock if held and stop background renewal."""
+        self.lock.release()
+
+    # ------------------------------------------------------------------------------------------ internals
+
+    def _writable(self) -> bool:
+        return not self.read_only and self.lock.held and not self.lost_lock
+
+    def _executor(self, on_status: Callable[[str], None] | None = None) -> Executor:
+        return Executor(
+            self.apis,
+            journal=self._journal_step,
+            read_only=self.read_only,
+            runner=self.runner,
+            on_restart=self._restart_event,
+            on_status=on_status,
+            rollout_timeout=self.rollout_timeout,
+            deadline=self.deadline,
+        )
+
+    def journal_entry(
+        self,
+        action: str,
+        objects: list[str],
+        result: str,
+        message: str,
+        cluster: str = "",
+        before: dict[str, Any] | None = None,
+        after: dict[str, Any] | None = None,
+    ) -> None:
+        """Append one entry to the journal (conditionally: a concurrent writer's entries are kept)."""
+        if self.record is None or not self._writable():
+            return
+        entry = JournalEntry(
+            time=self.now(),
+            identity=self.me,
+            cluster=cluster or self.clusters[0],
+            action=action,
+            objects=objects,
+            before=before or {},
+            after=after or {},
+            result=result,
+            message=message,
+        )
+
+        def change(r: UpgradeRecord) -> None:
+            r.append(entry)
+            r.updated = entry.time
+
+        self.store.update(change)
+
+    def _journal_step(self, op: Operation, result: StepResult, message: str) -> None:
+        if op.kind == "ConfigMap" and op.name == RECORD_NAME and op.verb in ("create", "replace"):
+            self.store.read()
+        record = self.record
+        if record is None or not self._writable():
+            return
+        entry = JournalEntry(
+            time=self.now(),
+            identity=self.me,
+            cluster=op.cluster,
+            action=self._action or op.verb,
+            objects=[op.object_ref],
+            before=_jsonable(op.before),
+            after=_jsonable(op.after),
+            result=result.value,
+            message=message or op.summary,
+        )
+        applied = result in (StepResult.APPLIED, StepResult.ALREADY)
+        when = entry.time
+
+        def change(r: UpgradeRecord) -> None:
+            r.append(entry)
+            r.updated = when
+            if applied:
+                _bookkeep(r, op, when)
+
+        self.store.update(change)
+
+    def _start_restart(self, plan: Plan) -> None:
+        keys = [
+            workload_key(op.cluster, op.kind, op.namespace or "", op.name) for op in plan.operations if op.await_rollout
+        ]
+        record = self.record
+        if record is None or not keys or not self._writable():
+            return
+        if record.restart is not None and record.restart.remaining and set(record.restart.remaining) >= set(keys):
+            return  # resuming: the recorded batch stays as it is
+        stamps = [op.after.get(k) for op in plan.operations for k in (TEMPLATE_RESTARTED, "spec.restartAt")]
+        stamp = next((str(v) for v in stamps if v), self.now())
+        progress = RestartProgress(
+            batch_id=f"{plan.action}-{self.now()}",
+            workloads=keys,
+            restarted_at=stamp,
+            batch_size=plan.batch_size or 5,
+            pause_seconds=plan.pause_seconds,
+            action=plan.action,
+            updated=self.now(),
+        )
+        self.store.update(lambda r: setattr(r, "restart", progress))
+
+    def _restart_event(self, event: str, op: Operation, message: str) -> None:
+        if event == "batch" or self.record is None or not self._writable():
+            return
+        key = workload_key(op.cluster, op.kind, op.namespace or "", op.name)
+        when = self.now()
+
+        def change(r: UpgradeRecord) -> None:
+            if r.restart is None:
+                return
+            r.restart.updated = when
+            if event == "rolled-out" and key not in r.restart.done:
+                r.restart.done.append(key)
+            elif event == "failed":
+                r.restart.failed.append(f"{key}: {message}")
+
+        self.store.update(change)
+
+
+def _write_blocker(reason: str) -> bool:
+    """Reasons that forbid writing at all (read-only mode, another operator's lock), not this plan."""
+    return reason.startswith("read-only mode") or "the upgrade lock is held by" in reason
+
+
+def _only_unshown(action: Any) -> bool:
+    """True when the Finish gate fails only because the offline plan was not shown yet (showing it now)."""
+    return all("has not been shown" in r for r in action.reasons)
+
+
+def _nothing_to_do(reason: str) -> bool:
+    """State reasons that mean "nothing to do" (the plan itself then says so) rather than a refusal."""
+    return reason.startswith(("every namespace", "every gateway", "no pod needs", "revision ")) and (
+        "already" in reason or "no pod needs" in reason
+    )
+
+
+def _choose(record: UpgradeRecord, action: str) -> None:
+    record.finish_choice = "upgrade" if action == "upgrade" else "rollback"
+    record.phase = "finishing-upgrade" if action == "upgrade" else "finishing-rollback"
+
+
+def _finish(record: UpgradeRecord, phase: str, when: str) -> None:
+    record.phase = "completed" if phase == "completed" else "cancelled"
+    record.finished = when
+
+
+def _store_checks(record: UpgradeRecord, checks: list[CheckRecord], when: str) -> None:
+    record.checks = checks
+    record.verify_at = when
+
+
+def _jsonable(values: dict[str, Any]) -> dict[str, Any]:
+    return {k: v if isinstance(v, str | int | float | bool | type(None)) else str(v) for k, v in values.items()}
+
+
+def _bookkeep(record: UpgradeRecord, op: Operation, when: str) -> None:
+    """Remember what a switch changed, so switching back restores it and verify knows since when."""
+    if op.kind == "Namespace" and NS_REV in op.after:
+        key = f"{op.cluster}/{op.name}"
+        mark = record.switched.get(key)
+        if mark is None:
+            record.switched[key] = SwitchMark(
+                at=when, injection=op.before.get(NS_INJECTION), rev=op.before.get(NS_REV), to=op.after.get(NS_REV)
+            )
+        else:
+            mark.at, mark.to = when, op.after.get(NS_REV)
+    elif TEMPLATE_REV in op.after or (op.kind == "Gateway" and NS_REV in op.after):
+        field = TEMPLATE_REV if TEMPLATE_REV in op.after else NS_REV
+        key = f"{op.cluster}/{op.namespace}/{op.kind}/{op.name}"
+        mark = record.templates.get(key)
+        if mark is None:
+            record.templates[key] = SwitchMark(at=when, rev=op.before.get(field), to=op.after.get(field))
+        else:
+            mark.at, mark.to = when, op.after.get(field)
+    elif op.kind == "MutatingWebhookConfiguration" and isinstance(op.body, dict):
+        labels = (op.body.get("metadata") or {}).get("labels") or {}
+        tag = labels.get(TAG_LABEL)
+        previous = op.before.get(f"metadata.labels[{REV_LABEL}]")
+        if tag and previous:
+            record.tags.setdefault(f"{op.cluster}/{tag}", str(previous))
+
+
+def open_session(targets: list[ClusterTarget], mesh: Any, settings: Any) -> EngineSession:
+    """The dashboard's session: reads the record, takes the lock when an upgrade is recorded and it is free."""
+    source = getattr(settings, "source", None)
+    target = getattr(settings, "target", None)
+    read_only = bool(getattr(settings, "read_only", False))
+    view = None
+    reader = getattr(mesh, "read", None)
+    if callable(reader):
+        try:
+            view = reader(source, target)
+        except Exception:
+            view = None
+    session = EngineSession(targets, view, read_only=read_only, source=source, target=target)
+    session.refresh()
+    if session.record is not None and not read_only:
+        session.acquire()
+    return session
