@@ -10,13 +10,21 @@ import orjson
 from meshtui.cli import exitcodes
 from meshtui.cli.status_text import render_status
 from meshtui.cluster.errors import ClusterError
+from meshtui.cluster.kubeconfig import ClusterTarget
 from meshtui.cluster.live import Problem
 from meshtui.domain.inventory import Inventory
 from meshtui.domain.report import status_document
+from meshtui.engine.record import RecordError, UpgradeRecord
 
 
 def load_inventory(args: argparse.Namespace) -> tuple[Inventory, list[Problem]]:
     """Fill an inventory from --from-file dumps, or from one read of every --context."""
+    inventory, problems, _ = load_mesh(args)
+    return inventory, problems
+
+
+def load_mesh(args: argparse.Namespace) -> tuple[Inventory, list[Problem], UpgradeRecord | None]:
+    """The inventory, the objects skipped as malformed, and the upgrade record when one exists."""
     inventory = Inventory()
     if args.from_file:
         from meshtui.cluster.dumps import load_dumps
@@ -63,7 +71,7 @@ def load_inventory(args: argparse.Namespace) -> tuple[Inventory, list[Problem]]:
                 if model is not None:
                     models.append(model)
             inventory.replace(name, kind, models)
-        return inventory, problems
+        return inventory, problems, None
     from meshtui.cluster.kubeconfig import connect
     from meshtui.cluster.oneshot import load_once
 
@@ -72,21 +80,45 @@ def load_inventory(args: argparse.Namespace) -> tuple[Inventory, list[Problem]]:
         inventory.add_cluster(t.name, t.server)
     try:
         problems = load_once(targets, inventory)
+        record = _read_record(targets, inventory)
     finally:
         for t in targets:
             t.api_client.close()
-    return inventory, problems
+    return inventory, problems, record
+
+
+def _read_record(targets: list[ClusterTarget], inventory: Inventory) -> UpgradeRecord | None:
+    """The upgrade record in the first cluster's control-plane namespace (it decides phase and pair)."""
+    from meshtui.cluster.rawapi import RawApi
+    from meshtui.engine.recordstore import RecordStore
+    from meshtui.engine.session import ISTIO_NAMESPACE
+
+    first = targets[0]
+    plane = inventory.view().control_plane(first.name)
+    namespaces = [ISTIO_NAMESPACE] + [r.istiod.split("/", 1)[0] for r in (plane.revisions if plane else ()) if r.istiod]
+    api = RawApi(first.api_client, first.name)
+    for ns in dict.fromkeys(namespaces):
+        record = RecordStore(api, ns).read()
+        if record is not None:
+            return record
+    return None
 
 
 def run(args: argparse.Namespace) -> int:
     """Print the status; exit 0, or the documented code of the failure."""
     try:
-        inventory, problems = load_inventory(args)
+        inventory, problems, record = load_mesh(args)
     except ClusterError as exc:
         print(f"meshtui status: {exc.message}", file=sys.stderr)
         return exc.exit_code
-    view = inventory.view(args.source, args.target)
-    doc = status_document(view, all_pods=args.all_pods)
+    except RecordError as exc:
+        print(f"meshtui status: {exc}", file=sys.stderr)
+        return exitcodes.USAGE
+    source, target, phase = args.source, args.target, None
+    if record is not None and record.phase not in ("completed", "cancelled"):
+        source, target, phase = source or record.source, target or record.target, record.phase
+    view = inventory.view(source, target)
+    doc = status_document(view, phase=phase, all_pods=args.all_pods)
     if problems:
         doc["problems_skipped"] = [
             {

@@ -221,3 +221,21 @@ def test_malformed_objects_in_dumps_are_reported_and_skipped(tmp_path: Path) -> 
     assert [p["name"] for p in doc["pods"]] == ["web"], "the nameless pod is skipped, the rest is analysed"
     assert "b.yaml" in result.stderr and "not valid YAML" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_phase_and_pair_come_from_the_upgrade_record(tmp_path: Path) -> None:
+    from meshtui.engine.record import RECORD_NAME, UpgradeRecord
+
+    sim = start_scenario("demo")
+    try:
+        record = UpgradeRecord(source="1-22-3", target="1-23-1", phase="verify", started="2026-11-29T20:00:00Z",
+                               updated="2026-11-29T20:00:00Z", started_by="sre@jump")
+        store = sim.store
+        assert store is not None
+        sim.call(lambda: store.create("configmaps", {
+            "metadata": {"name": RECORD_NAME, "namespace": "istio-system"}, "data": record.to_configmap_data()}))
+        doc = status_json("--kubeconfig", str(sim.kubeconfig(tmp_path / "k")))
+        assert doc["upgrade"]["phase"] == "verify", "the recorded phase wins over the inferred one"
+        assert (doc["upgrade"]["source"], doc["upgrade"]["target"]) == ("1-22-3", "1-23-1")
+    finally:
+        sim.stop()
