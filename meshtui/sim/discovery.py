@@ -26,10 +26,18 @@ def version_info() -> dict[str, Any]:
     """The body of `/version`."""
     major, minor, _ = GIT_VERSION[1:].split(".")
     return {
-        "major": major, "minor": minor, "emulationMajor": major, "emulationMinor": minor,
-        "minCompatibilityMajor": major, "minCompatibilityMinor": str(int(minor) - 1),
-        "gitVersion": GIT_VERSION, "gitCommit": "0" * 40, "gitTreeState": "clean",
-        "buildDate": "2025-06-17T18:30:00Z", "goVersion": "go1.24.4", "compiler": "gc",
+        "major": major,
+        "minor": minor,
+        "emulationMajor": major,
+        "emulationMinor": minor,
+        "minCompatibilityMajor": major,
+        "minCompatibilityMinor": str(int(minor) - 1),
+        "gitVersion": GIT_VERSION,
+        "gitCommit": "0" * 40,
+        "gitTreeState": "clean",
+        "buildDate": "2025-06-17T18:30:00Z",
+        "goVersion": "go1.24.4",
+        "compiler": "gc",
         "platform": "linux/amd64",
     }
 
@@ -50,7 +58,10 @@ def resource_list(group: str, version: str) -> dict[str, Any] | None:
     items: list[dict[str, Any]] = []
     for r in served:
         item: dict[str, Any] = {
-            "name": r.plural, "singularName": r.singular, "namespaced": r.namespaced, "kind": r.kind,
+            "name": r.plural,
+            "singularName": r.singular,
+            "namespaced": r.namespaced,
+            "kind": r.kind,
             "verbs": list(r.verbs),
         }
         if r.short_names:
@@ -59,10 +70,21 @@ def resource_list(group: str, version: str) -> dict[str, Any] | None:
             item["categories"] = list(r.categories)
         items.append(item)
         if r.has_status:
-            items.append({"name": f"{r.plural}/status", "singularName": "", "namespaced": r.namespaced,
-                          "kind": r.kind, "verbs": _STATUS_VERBS})
-    return {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": _group_version(group, version),
-            "resources": items}
+            items.append(
+                {
+                    "name": f"{r.plural}/status",
+                    "singularName": "",
+                    "namespaced": r.namespaced,
+                    "kind": r.kind,
+                    "verbs": _STATUS_VERBS,
+                }
+            )
+    return {
+        "kind": "APIResourceList",
+        "apiVersion": "v1",
+        "groupVersion": _group_version(group, version),
+        "resources": items,
+    }
 
 
 def _api_group(name: str, versions: list[str]) -> dict[str, Any]:
@@ -72,15 +94,21 @@ def _api_group(name: str, versions: list[str]) -> dict[str, Any]:
 
 def group_list() -> dict[str, Any]:
     """The APIGroupList at `/apis` (every named group; the core group lives at `/api`)."""
-    return {"kind": "APIGroupList", "apiVersion": "v1",
-            "groups": [_api_group(g, vs) for g, vs in groups().items() if g]}
+    return {
+        "kind": "APIGroupList",
+        "apiVersion": "v1",
+        "groups": [_api_group(g, vs) for g, vs in groups().items() if g],
+    }
 
 
 def _discovery_resource(r: Resource) -> dict[str, Any]:
     kind = {"group": r.group, "version": r.version, "kind": r.kind}
     out: dict[str, Any] = {
-        "resource": r.plural, "responseKind": kind, "scope": "Namespaced" if r.namespaced else "Cluster",
-        "singularResource": r.singular, "verbs": list(r.verbs),
+        "resource": r.plural,
+        "responseKind": kind,
+        "scope": "Namespaced" if r.namespaced else "Cluster",
+        "singularResource": r.singular,
+        "verbs": list(r.verbs),
     }
     if r.short_names:
         out["shortNames"] = list(r.short_names)
@@ -97,20 +125,31 @@ def aggregated(core: bool) -> dict[str, Any]:
     for g, versions in groups().items():
         if bool(g) == core:
             continue
-        items.append({
-            "metadata": {"name": g, "creationTimestamp": None},
-            "versions": [{"version": v, "resources": [_discovery_resource(r) for r in _in_group(g, v)],
-                          "freshness": "Current"} for v in versions],
-        })
-    return {"kind": "APIGroupDiscoveryList", "apiVersion": "apidiscovery.k8s.io/v2", "metadata": {},
-            "items": items}
+        items.append(
+            {
+                "metadata": {"name": g, "creationTimestamp": None},
+                "versions": [
+                    {
+                        "version": v,
+                        "resources": [_discovery_resource(r) for r in _in_group(g, v)],
+                        "freshness": "Current",
+                    }
+                    for v in versions
+                ],
+            }
+        )
+    return {"kind": "APIGroupDiscoveryList", "apiVersion": "apidiscovery.k8s.io/v2", "metadata": {}, "items": items}
 
 
 @cache
 def _bytes(what: str, *args: Any) -> bytes:
     builders: dict[str, Callable[..., Any]] = {
-        "resource_list": resource_list, "group_list": group_list, "aggregated": aggregated,
-        "version": version_info, "openapi_index": openapi_v3_index, "openapi_doc": openapi_v3_document,
+        "resource_list": resource_list,
+        "group_list": group_list,
+        "aggregated": aggregated,
+        "version": version_info,
+        "openapi_index": openapi_v3_index,
+        "openapi_doc": openapi_v3_document,
     }
     doc = builders[what](*args)
     return orjson.dumps(doc)
@@ -187,19 +226,30 @@ def openapi_v3_document(group: str, version: str) -> dict[str, Any] | None:
     if not served:
         return None
     prefix = f"/apis/{group}/{version}" if group else f"/api/{version}"
-    params = [{"name": n, "in": "query", "schema": {"type": "string", "uniqueItems": True}}
-              for n in ("dryRun", "fieldManager", "fieldValidation", "force")]
+    params = [
+        {"name": n, "in": "query", "schema": {"type": "string", "uniqueItems": True}}
+        for n in ("dryRun", "fieldManager", "fieldValidation", "force")
+    ]
     paths: dict[str, Any] = {}
     for r in served:
         scope = f"{prefix}/namespaces/{{namespace}}/{r.plural}" if r.namespaced else f"{prefix}/{r.plural}"
         gvk = {"group": r.group, "version": r.version, "kind": r.kind}
         if "patch" in r.verbs:
-            paths[f"{scope}/{{name}}"] = {"patch": {
-                "operationId": f"patch{r.kind}", "parameters": params, "x-kubernetes-action": "patch",
-                "x-kubernetes-group-version-kind": gvk, "responses": {"200": {"description": "OK"}},
-            }}
-    return {"openapi": "3.0.0", "info": {"title": "Kubernetes", "version": GIT_VERSION}, "paths": paths,
-            "components": {"schemas": {}}}
+            paths[f"{scope}/{{name}}"] = {
+                "patch": {
+                    "operationId": f"patch{r.kind}",
+                    "parameters": params,
+                    "x-kubernetes-action": "patch",
+                    "x-kubernetes-group-version-kind": gvk,
+                    "responses": {"200": {"description": "OK"}},
+                }
+            }
+    return {
+        "openapi": "3.0.0",
+        "info": {"title": "Kubernetes", "version": GIT_VERSION},
+        "paths": paths,
+        "components": {"schemas": {}},
+    }
 
 
 async def openapi_v3(request: web.Request) -> web.Response:
@@ -214,10 +264,21 @@ async def openapi_v3(request: web.Request) -> web.Response:
     else:
         body = b"null"
     if body == b"null":
-        return web.Response(status=404, body=orjson.dumps({
-            "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
-            "message": "the server could not find the requested resource", "reason": "NotFound", "code": 404,
-        }), headers={"Content-Type": "application/json"})
+        return web.Response(
+            status=404,
+            body=orjson.dumps(
+                {
+                    "kind": "Status",
+                    "apiVersion": "v1",
+                    "metadata": {},
+                    "status": "Failure",
+                    "message": "the server could not find the requested resource",
+                    "reason": "NotFound",
+                    "code": 404,
+                }
+            ),
+            headers={"Content-Type": "application/json"},
+        )
     return _json(body)
 
 

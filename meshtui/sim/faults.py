@@ -48,8 +48,7 @@ class _Failure:
 class Faults:
     """Switchable faults plus a capped request log; every switch takes effect for the next request."""
 
-    def __init__(self, call: Callable[..., Any] | None = None, *, log_cap: int = 10_000,
-                 seed: int | None = None):
+    def __init__(self, call: Callable[..., Any] | None = None, *, log_cap: int = 10_000, seed: int | None = None):
         self._call = call
         self._lock = threading.Lock()
         self._log: deque[RequestRecord] = deque(maxlen=log_cap)
@@ -71,15 +70,29 @@ class Faults:
             self.delay_ms = 0
             self._denials.clear()
 
-    def fail(self, fraction: float, code: int = 503, *, retry_after: int = 1,
-             verbs: set[str] | None = None, resources: set[str] | None = None) -> None:
+    def fail(
+        self,
+        fraction: float,
+        code: int = 503,
+        *,
+        retry_after: int = 1,
+        verbs: set[str] | None = None,
+        resources: set[str] | None = None,
+    ) -> None:
         """Answer a fraction (0..1) of resource requests with `code` (5xx, or 429 with Retry-After)."""
         if not 0.0 <= fraction <= 1.0:
             raise ValueError("fraction must be within 0..1")
         with self._lock:
-            self._failure = None if fraction == 0 else _Failure(
-                fraction, code, retry_after,
-                frozenset(verbs) if verbs else None, frozenset(resources) if resources else None,
+            self._failure = (
+                None
+                if fraction == 0
+                else _Failure(
+                    fraction,
+                    code,
+                    retry_after,
+                    frozenset(verbs) if verbs else None,
+                    frozenset(resources) if resources else None,
+                )
             )
 
     def delay(self, ms: int) -> None:
@@ -126,11 +139,14 @@ class Faults:
             return False
         return any((v in (verb, "*")) and (r in (resource, "*")) for v, r in d)
 
-    def forbidden_error(self, user: str, verb: str, resource: Any, namespace: str | None,
-                        name: str | None) -> errors.ApiError | None:
+    def forbidden_error(
+        self, user: str, verb: str, resource: Any, namespace: str | None, name: str | None
+    ) -> errors.ApiError | None:
         """The 403 the server answers for a denied request, or None."""
         if not self.denied(verb, resource.key):
             return None
+        if resource.key == "namespaces" and name:
+            namespace = name  # a namespace is its own namespace in the request's attributes
         return errors.forbidden(user, verb, resource.plural, resource.group, namespace, name or "")
 
     def failure(self, verb: str, resource: str) -> tuple[int, int] | None:
@@ -175,9 +191,13 @@ class Faults:
 
     def writes(self, *, include_dry_run: bool = True) -> list[RequestRecord]:
         """Logged write requests (access reviews, which persist nothing, excluded), for read-only checks."""
-        return [r for r in self.requests()
-                if r.verb in WRITE_VERBS and (include_dry_run or not r.dry_run)
-                and r.resource != "authorization.k8s.io/selfsubjectaccessreviews"]
+        return [
+            r
+            for r in self.requests()
+            if r.verb in WRITE_VERBS
+            and (include_dry_run or not r.dry_run)
+            and r.resource != "authorization.k8s.io/selfsubjectaccessreviews"
+        ]
 
     # -- plumbing -------------------------------------------------------------------------------------
 

@@ -125,35 +125,49 @@ def _replace(doc: Any, path: str, value: Any) -> Any:
 
 
 def json_patch(doc: Any, ops: Any) -> Any:
-    """Apply an RFC 6902 patch (add, remove, replace, move, copy, test); a failed `test` is a 422."""
+    """Apply an RFC 6902 patch (add, remove, replace, move, copy, test).
+
+    A patch that cannot apply (a failed `test`, a missing path, an unknown op) is the API server's
+    generic 422, which says nothing about what failed and has empty details; a body that is not a list of
+    operations is a 400.
+    """
     if not isinstance(ops, list) or not all(isinstance(op, dict) for op in ops):
-        raise errors.bad_request("json patch must be a list of operation objects")
+        raise errors.bad_request(
+            "error decoding patch: json: cannot unmarshal object into Go value of type []handlers.jsonPatchOp"
+        )
+    try:
+        return _json_patch(doc, ops)
+    except errors.ApiError as exc:
+        if exc.code == 422:
+            raise errors.unprocessable() from None
+        raise
+
+
+def _json_patch(doc: Any, ops: list[dict[str, Any]]) -> Any:
     for op in ops:
         kind = op.get("op")
         path = op.get("path")
         if not isinstance(path, str):
-            raise errors.bad_request(f"json patch operation {kind!r} is missing a string 'path'")
-        if kind in ("add", "replace", "test") and "value" not in op:
-            raise errors.bad_request(f"json patch operation {kind!r} is missing 'value'")
+            raise _unprocessable(f"json patch operation {kind!r} is missing a string 'path'")
         if kind == "add":
-            doc = _add(doc, path, copy.deepcopy(op["value"]))
+            doc = _add(doc, path, copy.deepcopy(op.get("value")))  # a missing value adds null, as there
         elif kind == "remove":
             doc, _ = _remove(doc, path)
         elif kind == "replace":
-            doc = _replace(doc, path, copy.deepcopy(op["value"]))
+            doc = _replace(doc, path, copy.deepcopy(op.get("value")))
         elif kind == "move":
             src = op.get("from")
             if not isinstance(src, str):
-                raise errors.bad_request("json patch operation 'move' is missing 'from'")
+                raise _unprocessable("json patch operation 'move' is missing 'from'")
             doc, value = _remove(doc, src)
             doc = _add(doc, path, value)
         elif kind == "copy":
             src = op.get("from")
             if not isinstance(src, str):
-                raise errors.bad_request("json patch operation 'copy' is missing 'from'")
+                raise _unprocessable("json patch operation 'copy' is missing 'from'")
             doc = _add(doc, path, copy.deepcopy(_get(doc, src)))
         elif kind == "test":
-            if _get(doc, path) != op["value"]:
+            if _get(doc, path) != op.get("value"):
                 raise _unprocessable(f"testing value {path} failed: test failed")
         else:
             raise _unprocessable(f"Unexpected kind: {kind}")
@@ -205,20 +219,24 @@ def _merge_key(path: tuple[str, ...], field: str) -> str | None:
     return _MERGE_KEYS.get(field)
 
 
-def strategic_merge_patch(target: Any, patch: Any) -> Any:
+def strategic_merge_patch(target: Any, patch: Any, *, patch_order: bool = True) -> Any:
     """Apply a strategic merge patch for the fields Kubernetes clients patch in practice.
 
     Maps merge recursively and `null` deletes a key; lists of containers, volumes, env, ports and the
-    like merge by their merge key; `$patch: delete` / `$patch: replace` directives and
-    `$deleteFromPrimitiveList/<field>` are honoured; `$setElementOrder` and `$retainKeys` are accepted
-    and ignored; any other list is replaced, as lists without a patch strategy are.
+    like merge by their merge key; `$patch: delete` / `$patch: replace` directives,
+    `$deleteFromPrimitiveList/<field>` and `$setElementOrder/<field>` are honoured; `$retainKeys` is
+    accepted and ignored; any other list is replaced, as lists without a patch strategy are.
+
+    A merged list is ordered as the API server orders it: the patch's items in patch order (or in
+    `$setElementOrder` order), with the items only the server has slotted in by their stored order, so a
+    new item comes first. `patch_order=False` keeps the stored order and appends new items instead.
     """
     if not isinstance(patch, dict):
-        raise errors.bad_request("strategic merge patch must be a JSON object")
-    return _smp_map(target if isinstance(target, dict) else {}, patch, ())
+        raise errors.bad_request(_unmarshal_error(patch))
+    return _smp_map(target if isinstance(target, dict) else {}, patch, (), patch_order)
 
 
-def _smp_map(target: dict[str, Any], patch: dict[str, Any], path: tuple[str, ...]) -> dict[str, Any]:
+def _smp_map(target: dict[str, Any], patch: dict[str, Any], path: tuple[str, ...], po: bool) -> dict[str, Any]:
     directive = patch.get("$patch")
     if directive == "replace":
         return {k: copy.deepcopy(v) for k, v in patch.items() if k != "$patch"}
@@ -226,6 +244,9 @@ def _smp_map(target: dict[str, Any], patch: dict[str, Any], path: tuple[str, ...
         return {}
     if directive not in (None, "merge"):
         raise _unprocessable(f"unknown patch type: {directive!r} in map")
+    orders = {
+        k.split("/", 1)[1]: v for k, v in patch.items() if k.startswith("$setElementOrder/") and isinstance(v, list)
+    }
     for key, value in patch.items():
         if key == "$patch" or key.startswith("$setElementOrder/") or key == "$retainKeys":
             continue
@@ -240,19 +261,26 @@ def _smp_map(target: dict[str, Any], patch: dict[str, Any], path: tuple[str, ...
         current = target.get(key, _MISSING)
         if isinstance(value, dict):
             base = current if isinstance(current, dict) else {}
-            merged = _smp_map(base, value, (*path, key))
+            merged = _smp_map(base, value, (*path, key), po)
             if value.get("$patch") == "delete":
                 target.pop(key, None)
             else:
                 target[key] = merged
         elif isinstance(value, list):
-            target[key] = _smp_list(current if isinstance(current, list) else [], value, path, key)
+            target[key] = _smp_list(current if isinstance(current, list) else [], value, path, key, po, orders.get(key))
         else:
             target[key] = copy.deepcopy(value)
+    for field, order in orders.items():
+        mk = _merge_key(path, field)
+        if po and field not in patch and mk is not None and isinstance(target.get(field), list):
+            stored = target[field]
+            target[field] = _in_patch_order(stored, stored, [o.get(mk) for o in order if isinstance(o, dict)], mk)
     return target
 
 
-def _smp_list(current: list[Any], patch: list[Any], path: tuple[str, ...], field: str) -> list[Any]:
+def _smp_list(
+    current: list[Any], patch: list[Any], path: tuple[str, ...], field: str, po: bool, order: list[Any] | None
+) -> list[Any]:
     if any(isinstance(item, dict) and item.get("$patch") == "replace" for item in patch):
         return [copy.deepcopy(i) for i in patch if not (isinstance(i, dict) and i.get("$patch") == "replace")]
     if field in _PRIMITIVE_MERGE and all(not isinstance(i, (dict, list)) for i in patch):
@@ -263,19 +291,63 @@ def _smp_list(current: list[Any], patch: list[Any], path: tuple[str, ...], field
     if key is None or not all(isinstance(i, dict) for i in patch):
         return copy.deepcopy(patch)
     out = list(current)
+    patched: list[Any] = []
     for item in patch:
         if key not in item:
             raise _unprocessable(f"map: {item} does not contain declared merge key: {key}")
-        pos = next((i for i, cur in enumerate(out)
-                    if isinstance(cur, dict) and cur.get(key) == item[key]), None)
+        pos = next((i for i, cur in enumerate(out) if isinstance(cur, dict) and cur.get(key) == item[key]), None)
         if item.get("$patch") == "delete":
             if pos is not None:
                 out.pop(pos)
             continue
+        patched.append(item[key])
         if pos is None:
-            out.append(_smp_map({}, item, (*path, field, "*")))
+            out.append(_smp_map({}, item, (*path, field, "*"), po))
         else:
-            out[pos] = _smp_map(out[pos], item, (*path, field, "*"))
+            out[pos] = _smp_map(out[pos], item, (*path, field, "*"), po)
+    if not po:
+        return out
+    if order is not None:
+        patched = [o.get(key) for o in order if isinstance(o, dict)]
+    return _in_patch_order(out, current, patched, key)
+
+
+def _in_patch_order(merged: list[Any], stored: list[Any], patch_keys: list[Any], key: str) -> list[Any]:
+    """Order a merged list as strategicpatch's normalizeElementOrder and mergeSortedSlice do.
+
+    Items whose key the patch names come in the patch's order; each item only the server has is placed
+    before the first patch item that comes after it in the stored list (a new item has no stored place,
+    so server items never move ahead of it).
+    """
+
+    def key_of(item: Any) -> Any:
+        return item.get(key) if isinstance(item, dict) else None
+
+    wanted = list(dict.fromkeys(patch_keys))
+    by_key = {key_of(i): i for i in merged}
+    right = [by_key[k] for k in wanted if k in by_key]
+    named = set(wanted)
+    left = [i for i in merged if key_of(i) not in named]
+    stored_at: dict[Any, int] = {}
+    for n, item in enumerate(stored):
+        stored_at.setdefault(key_of(item), n)
+    out: list[Any] = []
+    i = j = 0
+    while i < len(left) or j < len(right):
+        if j >= len(right):
+            out.append(left[i])
+            i += 1
+        elif i >= len(left):
+            out.append(right[j])
+            j += 1
+        else:
+            li, ri = stored_at.get(key_of(left[i])), stored_at.get(key_of(right[j]))
+            if li is not None and ri is not None and li < ri:
+                out.append(left[i])
+                i += 1
+            else:
+                out.append(right[j])
+                j += 1
     return out
 
 
@@ -303,8 +375,14 @@ def apply(current: dict[str, Any], applied: dict[str, Any]) -> dict[str, Any]:
     field the applier stops sending is never removed and no conflicts between managers are reported.
     Creating the object when it is missing is the caller's job (it needs the store).
     """
-    merged: dict[str, Any] = strategic_merge_patch(current, applied)
+    merged: dict[str, Any] = strategic_merge_patch(current, applied, patch_order=False)
     return merged
+
+
+def _unmarshal_error(value: Any) -> str:
+    """Go's encoding/json error for a patch document that is not an object."""
+    kind = {list: "array", str: "string", bool: "bool", int: "number", float: "number"}.get(type(value), "value")
+    return f"json: cannot unmarshal {kind} into Go value of type map[string]interface {{}}"
 
 
 def apply_patch(content_type: str, current: dict[str, Any], body: bytes) -> dict[str, Any]:
@@ -313,19 +391,18 @@ def apply_patch(content_type: str, current: dict[str, Any], body: bytes) -> dict
         return apply(current, parse_apply_body(body))
     try:
         patch = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise errors.bad_request(f"error decoding patch: {exc}") from None
+    except orjson.JSONDecodeError:
+        raise errors.bad_request("invalid JSON patch") from None
     if content_type == JSON_PATCH:
         result = json_patch(current, patch)
     elif content_type == MERGE_PATCH:
         if not isinstance(patch, dict):
-            raise errors.bad_request("merge patch must be a JSON object")
+            raise errors.bad_request(f"error decoding patch: {_unmarshal_error(patch)}")
         result = merge_patch(current, patch)
     elif content_type == STRATEGIC_MERGE_PATCH:
         result = strategic_merge_patch(current, patch)
     else:
-        raise errors.ApiError(415, "UnsupportedMediaType",
-                              f"the media type {content_type!r} is not supported")
+        raise errors.ApiError(415, "UnsupportedMediaType", f"the media type {content_type!r} is not supported")
     if not isinstance(result, dict):
         raise _unprocessable("the patch must produce an object")
     return result

@@ -22,51 +22,127 @@ _MAGIC = b"k8s\x00"
 # "{}" a message kept empty (its content is not modelled).
 Schema = dict[int, tuple[str, Any]]
 
-_META: Schema = {1: ("name", "s"), 2: ("generateName", "s"), 3: ("namespace", "s"), 11: ("labels", "mss"),
-                 12: ("annotations", "mss"), 14: ("finalizers", "S")}
-_SELECTOR: Schema = {1: ("matchLabels", "mss"), 2: ("matchExpressions", ("[{", {
-    1: ("key", "s"), 2: ("operator", "s"), 3: ("values", "S")}))}
+_META: Schema = {
+    1: ("name", "s"),
+    2: ("generateName", "s"),
+    3: ("namespace", "s"),
+    11: ("labels", "mss"),
+    12: ("annotations", "mss"),
+    14: ("finalizers", "S"),
+}
+_SELECTOR: Schema = {
+    1: ("matchLabels", "mss"),
+    2: ("matchExpressions", ("[{", {1: ("key", "s"), 2: ("operator", "s"), 3: ("values", "S")})),
+}
 _CONTAINER: Schema = {
-    1: ("name", "s"), 2: ("image", "s"), 3: ("command", "S"), 4: ("args", "S"), 5: ("workingDir", "s"),
-    6: ("ports", ("[{", {1: ("name", "s"), 2: ("hostPort", "i"), 3: ("containerPort", "i"),
-                         4: ("protocol", "s"), 5: ("hostIP", "s")})),
+    1: ("name", "s"),
+    2: ("image", "s"),
+    3: ("command", "S"),
+    4: ("args", "S"),
+    5: ("workingDir", "s"),
+    6: (
+        "ports",
+        (
+            "[{",
+            {
+                1: ("name", "s"),
+                2: ("hostPort", "i"),
+                3: ("containerPort", "i"),
+                4: ("protocol", "s"),
+                5: ("hostIP", "s"),
+            },
+        ),
+    ),
     7: ("env", ("[{", {1: ("name", "s"), 2: ("value", "s")})),
-    8: ("resources", "{}"), 13: ("terminationMessagePath", "s"), 14: ("imagePullPolicy", "s"),
+    8: ("resources", "{}"),
+    13: ("terminationMessagePath", "s"),
+    14: ("imagePullPolicy", "s"),
     20: ("terminationMessagePolicy", "s"),
 }
-_POD_SPEC: Schema = {2: ("containers", ("[{", _CONTAINER)), 3: ("restartPolicy", "s"),
-                     20: ("initContainers", ("[{", _CONTAINER))}
+_POD_SPEC: Schema = {
+    2: ("containers", ("[{", _CONTAINER)),
+    3: ("restartPolicy", "s"),
+    20: ("initContainers", ("[{", _CONTAINER)),
+}
 
 KINDS: dict[str, Schema] = {
-    "Namespace": {1: ("metadata", ("{", _META)), 2: ("spec", ("{", {1: ("finalizers", "S")})),
-                  3: ("status", ("{", {1: ("phase", "s")}))},
-    "ConfigMap": {1: ("metadata", ("{", _META)), 2: ("data", "mss"), 3: ("binaryData", "msb"),
-                  4: ("immutable", "t")},
-    "Secret": {1: ("metadata", ("{", _META)), 2: ("data", "msb"), 3: ("type", "s"), 4: ("stringData", "mss"),
-               5: ("immutable", "t")},
-    "SelfSubjectAccessReview": {1: ("metadata", ("{", _META)), 2: ("spec", ("{", {
-        1: ("resourceAttributes", ("{", {1: ("namespace", "s"), 2: ("verb", "s"), 3: ("group", "s"),
-                                         4: ("version", "s"), 5: ("resource", "s"), 6: ("subresource", "s"),
-                                         7: ("name", "s")})),
-        2: ("nonResourceAttributes", ("{", {1: ("path", "s"), 2: ("verb", "s")})),
-    })), 3: ("status", "{}")},
-    "Deployment": {1: ("metadata", ("{", _META)), 2: ("spec", ("{", {
-        1: ("replicas", "i"), 2: ("selector", ("{", _SELECTOR)),
-        3: ("template", ("{", {1: ("metadata", ("{", _META)), 2: ("spec", ("{", _POD_SPEC))})),
-        4: ("strategy", ("{", {1: ("type", "s")})), 5: ("minReadySeconds", "i"),
-        6: ("revisionHistoryLimit", "i"), 7: ("paused", "t"), 9: ("progressDeadlineSeconds", "i"),
-    })), 3: ("status", "{}")},
+    "Namespace": {
+        1: ("metadata", ("{", _META)),
+        2: ("spec", ("{", {1: ("finalizers", "S")})),
+        3: ("status", ("{", {1: ("phase", "s")})),
+    },
+    "ConfigMap": {1: ("metadata", ("{", _META)), 2: ("data", "mss"), 3: ("binaryData", "msb"), 4: ("immutable", "t")},
+    "Secret": {
+        1: ("metadata", ("{", _META)),
+        2: ("data", "msb"),
+        3: ("type", "s"),
+        4: ("stringData", "mss"),
+        5: ("immutable", "t"),
+    },
+    "SelfSubjectAccessReview": {
+        1: ("metadata", ("{", _META)),
+        2: (
+            "spec",
+            (
+                "{",
+                {
+                    1: (
+                        "resourceAttributes",
+                        (
+                            "{",
+                            {
+                                1: ("namespace", "s"),
+                                2: ("verb", "s"),
+                                3: ("group", "s"),
+                                4: ("version", "s"),
+                                5: ("resource", "s"),
+                                6: ("subresource", "s"),
+                                7: ("name", "s"),
+                            },
+                        ),
+                    ),
+                    2: ("nonResourceAttributes", ("{", {1: ("path", "s"), 2: ("verb", "s")})),
+                },
+            ),
+        ),
+        3: ("status", "{}"),
+    },
+    "Deployment": {
+        1: ("metadata", ("{", _META)),
+        2: (
+            "spec",
+            (
+                "{",
+                {
+                    1: ("replicas", "i"),
+                    2: ("selector", ("{", _SELECTOR)),
+                    3: ("template", ("{", {1: ("metadata", ("{", _META)), 2: ("spec", ("{", _POD_SPEC))})),
+                    4: ("strategy", ("{", {1: ("type", "s")})),
+                    5: ("minReadySeconds", "i"),
+                    6: ("revisionHistoryLimit", "i"),
+                    7: ("paused", "t"),
+                    9: ("progressDeadlineSeconds", "i"),
+                },
+            ),
+        ),
+        3: ("status", "{}"),
+    },
 }
 #: Pointer fields in Go, written only when set, so a zero is meaningful.
 _KEEP_ZERO = frozenset({"replicas", "revisionHistoryLimit", "progressDeadlineSeconds", "immutable"})
 _TYPE_META: Schema = {1: ("apiVersion", "s"), 2: ("kind", "s")}
-_UNKNOWN: Schema = {1: ("typeMeta", ("{", _TYPE_META)), 2: ("raw", "raw"), 3: ("contentEncoding", "s"),
-                    4: ("contentType", "s")}
+_UNKNOWN: Schema = {
+    1: ("typeMeta", ("{", _TYPE_META)),
+    2: ("raw", "raw"),
+    3: ("contentEncoding", "s"),
+    4: ("contentType", "s"),
+}
 
 
 def _unsupported(message: str) -> errors.ApiError:
-    return errors.ApiError(415, "UnsupportedMediaType",
-                           f"protobuf body not supported by the simulator: {message}; send JSON instead", {})
+    return errors.ApiError(
+        415, "UnsupportedMediaType", f"protobuf body not supported by the simulator: {message}; send JSON instead", {}
+    )
 
 
 def _varint(data: bytes, pos: int) -> tuple[int, int]:
@@ -93,14 +169,14 @@ def _fields(data: bytes) -> list[tuple[int, int, Any]]:
             value, pos = _varint(data, pos)
         elif wire == 2:
             size, pos = _varint(data, pos)
-            value = data[pos:pos + size]
+            value = data[pos : pos + size]
             if len(value) != size:
                 raise errors.bad_request("truncated protobuf field")
             pos += size
         elif wire == 1:
-            value, pos = data[pos:pos + 8], pos + 8
+            value, pos = data[pos : pos + 8], pos + 8
         elif wire == 5:
-            value, pos = data[pos:pos + 4], pos + 4
+            value, pos = data[pos : pos + 4], pos + 4
         else:
             raise errors.bad_request(f"unsupported protobuf wire type {wire}")
         out.append((number, wire, value))
@@ -168,7 +244,7 @@ def decode(body: bytes) -> dict[str, Any]:
     """Decode a `k8s\\0`-framed protobuf object of a supported kind into its JSON form."""
     if not body.startswith(_MAGIC):
         raise errors.bad_request("protobuf body does not start with the Kubernetes magic number")
-    unknown = _message(body[len(_MAGIC):], _UNKNOWN, "Unknown")
+    unknown = _message(body[len(_MAGIC) :], _UNKNOWN, "Unknown")
     type_meta = unknown.get("typeMeta") or {}
     kind = type_meta.get("kind", "")
     schema = KINDS.get(kind)

@@ -90,8 +90,7 @@ class SimCluster:
             raise
         self.port = sock.getsockname()[1]
         ready: Future[None] = Future()
-        self._thread = threading.Thread(target=self._run, args=(sock, ready), name=f"{NAME}:{self.port}",
-                                        daemon=True)
+        self._thread = threading.Thread(target=self._run, args=(sock, ready), name=f"{NAME}:{self.port}", daemon=True)
         self._thread.start()
         try:
             ready.result(timeout=60)
@@ -115,8 +114,9 @@ class SimCluster:
     def __enter__(self) -> SimCluster:
         return self.start()
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.stop()
 
     def _run(self, sock: socket.socket, ready: Future[None]) -> None:
@@ -142,8 +142,9 @@ class SimCluster:
         if self._setup is not None:
             self._setup(store)
         server = ApiServer(store, self.settings, self.faults)
-        self._runner = web.AppRunner(server.make_app(), access_log=None, handler_cancellation=True,
-                                     shutdown_timeout=1.0)
+        self._runner = web.AppRunner(
+            server.make_app(), access_log=None, handler_cancellation=True, shutdown_timeout=1.0
+        )
         await self._runner.setup()
         try:
             await web.SockSite(self._runner, sock).start()

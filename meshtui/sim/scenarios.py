@@ -48,9 +48,7 @@ class AppNamespace:
     name: str
     labels: dict[str, str]
     workloads: list[Workload]
-    pdbs: list[tuple[str, dict[str, Any], dict[str, str]]] = field(
-        default_factory=list
-    )  # name, policy, selector
+    pdbs: list[tuple[str, dict[str, Any], dict[str, str]]] = field(default_factory=list)  # name, policy, selector
 
 
 def _apps() -> list[AppNamespace]:
@@ -68,9 +66,7 @@ def _apps() -> list[AppNamespace]:
             ],
             [("frontend", {"minAvailable": 4}, {"app": "frontend"})],
         ),
-        AppNamespace(
-            "notifications", {"istio-injection": "enabled"}, [W("mailer", 5), W("sms", 3), W("push", 3)]
-        ),
+        AppNamespace("notifications", {"istio-injection": "enabled"}, [W("mailer", 5), W("sms", 3), W("push", 3)]),
         AppNamespace(
             "payments",
             {"istio.io/rev": OLD},
@@ -92,9 +88,7 @@ def _apps() -> list[AppNamespace]:
             ],
             [("orders", {"minAvailable": "100%"}, {"app": "orders"})],
         ),
-        AppNamespace(
-            "accounts", {"istio.io/rev": "prod-stable"}, [W("auth", 5), W("users", 5), W("sessions", 3)]
-        ),
+        AppNamespace("accounts", {"istio.io/rev": "prod-stable"}, [W("auth", 5), W("users", 5), W("sessions", 3)]),
         AppNamespace(
             "reviews",
             {"istio.io/rev": "prod-stable"},
@@ -328,9 +322,7 @@ def _system(store: Store, settings: SimSettings, rng: random.Random) -> None:
         istio.ensure_namespace(store, ns)
     istio.ensure_namespace(store, istio.ISTIO_NAMESPACE)
     ensure_nodes(Runtime(store, settings, instant=True, rng=rng))
-    add_workload(
-        store, "kube-system", Workload("coredns", 2, image="registry.k8s.io/coredns/coredns:v1.11.3")
-    )
+    add_workload(store, "kube-system", Workload("coredns", 2, image="registry.k8s.io/coredns/coredns:v1.11.3"))
     add_workload(
         store,
         "kube-system",
@@ -436,9 +428,7 @@ def _build_large(store: Store, settings: SimSettings, seed: int) -> None:
             name = f"svc-{j:02d}"
             j += 1
             lagging = labels.get("istio.io/rev") in (NEW, "prod-canary") and rng.random() < 0.5
-            _large_deployment(
-                store, rt, adm, ns, name, replicas, ns_labels, old_info if lagging else None, nodes, ip
-            )
+            _large_deployment(store, rt, adm, ns, name, replicas, ns_labels, old_info if lagging else None, nodes, ip)
             ip += replicas
 
 

@@ -14,8 +14,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
+import json
 import logging
+import re
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -24,9 +28,9 @@ from aiohttp import web
 from meshtui.domain.selectors import LabelSelector, SelectorError
 from meshtui.sim import deletion, discovery, errors, patch, protobuf, serviceproxy, tables
 from meshtui.sim.faults import Faults, RequestRecord
-from meshtui.sim.resources import RESOURCES, Resource
+from meshtui.sim.resources import RESOURCES, ZERO_ANNOTATIONS, ZERO_FIELDS, Resource, default_deployment
 from meshtui.sim.settings import SimSettings
-from meshtui.sim.store import Entry, FieldSelector, Obj, Store, Watcher
+from meshtui.sim.store import Entry, FieldSelector, Obj, Store, Watcher, item_prefix, label_selector_error
 
 log = logging.getLogger(__name__)
 
@@ -74,8 +78,10 @@ def _not_found_path() -> errors.ApiError:
 
 
 def _method_not_allowed(method: str) -> errors.ApiError:
-    return errors.ApiError(405, "MethodNotAllowed", f"the server does not allow this method on the requested "
-                           f"resource ({method})", {})
+    del method  # the API server's message does not name it
+    return errors.ApiError(
+        405, "MethodNotAllowed", "the server does not allow this method on the requested resource", {}
+    )
 
 
 def _media_types(accept: str) -> list[tuple[str, dict[str, str]]]:
@@ -123,15 +129,24 @@ def _int(query: Any, name: str) -> int | None:
         raise errors.bad_request(f"invalid value for {name}: {raw!r}") from None
 
 
-def _dry_run(query: Any) -> bool:
+_OPTIONS_KIND = {"create": "CreateOptions", "update": "UpdateOptions", "patch": "PatchOptions"}
+
+
+def _dry_run(query: Any, verb: str) -> bool:
     values = query.getall("dryRun", [])
-    for v in values:
-        if v != "All":
-            raise errors.invalid("", "", f'dryRun: Unsupported value: "{v}": supported values: "All"')
+    if any(v != "All" for v in values):
+        raise errors.invalid(
+            _OPTIONS_KIND.get(verb, "DeleteOptions") + ".meta.k8s.io",
+            "",
+            f'dryRun: Unsupported value: {orjson.dumps(values).decode()}: supported values: "All"',
+        )
     return bool(values)
 
 
 def _selectors(query: Any, res: Resource) -> tuple[LabelSelector, FieldSelector]:
+    problem = label_selector_error(query.get("labelSelector"))
+    if problem is not None:
+        raise errors.bad_request(problem)
     try:
         labels = LabelSelector.parse(query.get("labelSelector"))
     except SelectorError as exc:
@@ -145,8 +160,13 @@ def _decode_body(body: bytes, content_type: str = _JSON) -> Any:
     if content_type == protobuf.MEDIA_TYPE:
         return protobuf.decode(body)
     if content_type not in ("", _JSON, "application/yaml", "application/octet-stream", "text/plain"):
-        raise errors.ApiError(415, "UnsupportedMediaType", "the body of the request was in an unknown format "
-                              f"- accepted media types include: {_JSON}, application/yaml", {})
+        raise errors.ApiError(
+            415,
+            "UnsupportedMediaType",
+            "the body of the request was in an unknown format "
+            f"- accepted media types include: {_JSON}, application/yaml",
+            {},
+        )
     if not body:
         raise errors.bad_request("the request body is empty")
     try:
@@ -155,6 +175,154 @@ def _decode_body(body: bytes, content_type: str = _JSON) -> Any:
         if "yaml" in content_type:
             return patch.parse_apply_body(body)
         raise errors.bad_request(f"error decoding request body: {exc}") from None
+
+
+def _list_body(head: bytes, res: Resource, entries: list[Entry]) -> bytes:
+    """A full-object list: `head` (the list without items) and the stored items, without the `kind` and
+    `apiVersion` the API server leaves out of list items.
+
+    Stored objects start with those two fields (see `item_prefix`): the rest of each one's bytes is
+    spliced in without decoding or copying; anything else is re-encoded.
+    """
+    prefix = item_prefix(res)
+    n = len(prefix)
+    # Each item without its opening brace. Views are garbage-collector-tracked objects: 50,000 of them
+    # would trigger collections that scan the whole heap, and they form no cycles, so collection waits.
+    paused = gc.isenabled()
+    gc.disable()
+    try:
+        rests = [memoryview(e.raw)[n:] if e.raw.startswith(prefix) else _without_kind(e) for e in entries]
+    finally:
+        if paused:
+            gc.enable()
+    items = (b"{", b",{".join(rests)) if rests else ()
+    return b"".join((head[:-1], b',"items":[', *items, b"]}"))
+
+
+def _without_kind(e: Entry) -> bytes:
+    """An item re-encoded without `kind` and `apiVersion`, and without its opening brace."""
+    obj = e.obj()
+    obj.pop("kind", None)
+    obj.pop("apiVersion", None)
+    return orjson.dumps(obj)[1:]
+
+
+_DEPLOYMENTS = "apps/deployments"
+
+
+def _default_on_update(obj: Obj, old: Obj | None) -> None:
+    """Deployment defaults on an update through the API.
+
+    The API server defaults every write, so a stored object always carries its defaults and an update
+    changes nothing of them. Objects the simulator built itself may lack them: defaults are applied only
+    when the spec changes anyway, and to the pod template only when the template changes (so a write
+    that leaves the template alone never rolls the Deployment out).
+    """
+    spec, old_spec = obj.get("spec"), (old or {}).get("spec")
+    if old is None or spec == old_spec:
+        return
+    template_changed = not isinstance(old_spec, dict) or (spec or {}).get("template") != old_spec.get("template")
+    default_deployment(obj, template=template_changed)
+
+
+#: Fields of type metav1.MicroTime, per store key, with the Go struct field a JSON type error names.
+_MICRO_TIMES: dict[str, tuple[tuple[tuple[str, ...], str], ...]] = {
+    "coordination.k8s.io/leases": (
+        (("spec", "acquireTime"), "LeaseSpec.spec.acquireTime"),
+        (("spec", "renewTime"), "LeaseSpec.spec.renewTime"),
+    ),
+    "events": (
+        (("eventTime",), "Event.eventTime"),
+        (("series", "lastObservedTime"), "EventSeries.series.lastObservedTime"),
+    ),
+}
+_MICRO_LAYOUT = "2006-01-02T15:04:05.000000Z07:00"
+#: The layout's elements, each with what it accepts, in the order Go's time.Parse consumes them.
+_MICRO_ELEMENTS = tuple(
+    (layout, re.compile(pattern))
+    for layout, pattern in (
+        ("2006", r"\d{4}"),
+        ("-", "-"),
+        ("01", r"\d{2}"),
+        ("-", "-"),
+        ("02", r"\d{2}"),
+        ("T", "T"),
+        ("15", r"\d{2}"),
+        (":", ":"),
+        ("04", r"\d{2}"),
+        (":", ":"),
+        ("05", r"\d{2}"),
+        (".000000", r"\.\d{6}"),
+        ("Z07:00", r"Z|[+-]\d{2}:\d{2}"),
+    )
+)
+_JSON_TYPES = {bool: "bool", int: "number", float: "number", dict: "object", list: "array"}
+
+
+def _micro_time(value: Any, go_field: str) -> str:
+    """A MicroTime as the API server decodes it (exactly six fractional digits), normalized to UTC.
+
+    Anything else raises the decoder's error text (as ApiError 400 without the kind prefix).
+    """
+    if not isinstance(value, str):
+        kind = _JSON_TYPES.get(type(value), "value")
+        raise errors.bad_request(f"json: cannot unmarshal {kind} into Go struct field {go_field} of type string")
+    rest = value
+    for layout, pattern in _MICRO_ELEMENTS:
+        m = pattern.match(rest)
+        if m is None:
+            raise errors.bad_request(
+                f'parsing time "{value}" as "{_MICRO_LAYOUT}": cannot parse "{rest}" as "{layout}"'
+            )
+        rest = rest[m.end() :]
+    if rest:
+        raise errors.bad_request(f'parsing time "{value}": extra text: "{rest}"')
+    month, hour, minute, second = int(value[5:7]), int(value[11:13]), int(value[14:16]), int(value[17:19])
+    for name, ok in (
+        ("month", 1 <= month <= 12),
+        ("hour", hour < 24),
+        ("minute", minute < 60),
+        ("second", second < 60),
+    ):
+        if not ok:
+            raise errors.bad_request(f'parsing time "{value}": {name} out of range')
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise errors.bad_request(f'parsing time "{value}": day out of range') from None
+    return parsed.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _micro_time_error(res: Resource, obj: Obj) -> str | None:
+    """Decode the MicroTime fields of an object as the API server does: valid ones become UTC (in place),
+    the first malformed one's decoding error is returned."""
+    for path, go_field in _MICRO_TIMES.get(res.key, ()):
+        parent: Any = obj
+        for part in path[:-1]:
+            parent = parent.get(part) if isinstance(parent, dict) else None
+        if not isinstance(parent, dict) or parent.get(path[-1]) is None:
+            continue
+        try:
+            parent[path[-1]] = _micro_time(parent[path[-1]], go_field)
+        except errors.ApiError as exc:
+            return exc.message
+    return None
+
+
+def _check_micro_times(res: Resource, obj: Obj) -> None:
+    """A body whose MicroTime fields do not decode is a 400, worded as the API server's decoder words it."""
+    problem = _micro_time_error(res, obj)
+    if problem is not None:
+        raise errors.bad_request(f'{res.kind} in version "{res.version}" cannot be handled as a {res.kind}: {problem}')
+
+
+def _check_patched_micro_times(res: Resource, patched: Obj) -> None:
+    """A patch whose result does not decode is a 422 about the `patch` field, quoting the result."""
+    problem = _micro_time_error(res, patched)
+    if problem is not None:
+        body = f"Invalid value: {json.dumps(orjson.dumps(patched).decode())}: {problem}"
+        cause = {"reason": "FieldValueInvalid", "message": body, "field": "patch"}
+        raise errors.ApiError(422, "Invalid", f' "" is invalid: patch: {body}', {"causes": [cause]})
 
 
 class ApiServer:
@@ -199,13 +367,20 @@ class ApiServer:
 
     def _record(self, request: web.Request, status: int) -> None:
         info = request.get(_INFO)
-        self.faults.record(RequestRecord(
-            method=request.method, path=request.path, query=request.query_string,
-            verb=info.verb if info else "", resource=info.res.key if info else "",
-            namespace=info.namespace if info else None, name=info.name if info else None,
-            subresource=info.subresource if info else None, status=status,
-            dry_run=info.dry_run if info else False,
-        ))
+        self.faults.record(
+            RequestRecord(
+                method=request.method,
+                path=request.path,
+                query=request.query_string,
+                verb=info.verb if info else "",
+                resource=info.res.key if info else "",
+                namespace=info.namespace if info else None,
+                name=info.name if info else None,
+                subresource=info.subresource if info else None,
+                status=status,
+                dry_run=info.dry_run if info else False,
+            )
+        )
         request[_LOGGED] = True
 
     async def _no_openapi(self, request: web.Request) -> web.Response:
@@ -241,8 +416,9 @@ class ApiServer:
             raise _not_found_path()
         return _json_response(body)
 
-    def _resolve(self, request: web.Request, group: str, version: str, rest: list[str],
-                 watch_path: bool) -> RequestInfo:
+    def _resolve(
+        self, request: web.Request, group: str, version: str, rest: list[str], watch_path: bool
+    ) -> RequestInfo:
         namespace: str | None = None
         if rest[0] == "namespaces" and len(rest) >= 3 and not (len(rest) == 3 and rest[2] in ("status",)):
             namespace, rest = rest[1], rest[2:]
@@ -277,7 +453,7 @@ class ApiServer:
             raise _not_found_path()
         info = RequestInfo(verb, res, namespace, name, sub)
         if verb in ("create", "update", "patch", "delete", "deletecollection"):
-            info.dry_run = _dry_run(request.query)
+            info.dry_run = _dry_run(request.query, verb)
         return info
 
     async def _serve(self, request: web.Request, info: RequestInfo) -> web.StreamResponse:
@@ -319,8 +495,9 @@ class ApiServer:
         if form == META:
             return _json_response(tables.partial_metadata(obj))
         include = request.query.get("includeObject", "Metadata")
-        return _json_response(tables.table(info.res.key, [obj], include,
-                                           {"resourceVersion": obj["metadata"]["resourceVersion"]}))
+        return _json_response(
+            tables.table(info.res.key, [obj], include, {"resourceVersion": obj["metadata"]["resourceVersion"]})
+        )
 
     def _list(self, request: web.Request, info: RequestInfo) -> web.Response:
         q = request.query
@@ -353,12 +530,17 @@ class ApiServer:
                 raise errors.bad_request(f"invalid resource version: {rv!r}") from None
             if wanted > self.store.rv:
                 cause = {"reason": "ResourceVersionTooLarge", "message": "Too large resource version"}
-                raise errors.ApiError(504, "Timeout", f"Too large resource version: {wanted}, current: "
-                                      f"{self.store.rv}", {"retryAfterSeconds": 1, "causes": [cause]})
+                raise errors.ApiError(
+                    504,
+                    "Timeout",
+                    f"Too large resource version: {wanted}, current: {self.store.rv}",
+                    {"retryAfterSeconds": 1, "causes": [cause]},
+                )
             if match == "Exact" or (match is None and limit is not None):
                 at_rv = wanted
         list_rv, entries, cont, remaining = self.store.list_page(
-            res.key, info.namespace, labels, fields, limit, token, at_rv=at_rv)
+            res.key, info.namespace, labels, fields, limit, token, at_rv=at_rv
+        )
         meta: Obj = {"resourceVersion": str(list_rv)}
         if cont:
             meta["continue"] = cont
@@ -366,12 +548,18 @@ class ApiServer:
                 meta["remainingItemCount"] = remaining
         if form == FULL:
             head = orjson.dumps({"kind": res.kind + "List", "apiVersion": res.api_version, "metadata": meta})
-            body = b"".join((head[:-1], b',"items":[', b",".join(e.raw for e in entries), b"]}"))
+            body = _list_body(head, res, entries)
             return _json_response(body)
         objs = [e.obj() for e in entries]
         if form == META:
-            return _json_response({"kind": "PartialObjectMetadataList", "apiVersion": "meta.k8s.io/v1",
-                                   "metadata": meta, "items": [tables.partial_metadata(o) for o in objs]})
+            return _json_response(
+                {
+                    "kind": "PartialObjectMetadataList",
+                    "apiVersion": "meta.k8s.io/v1",
+                    "metadata": meta,
+                    "items": [tables.partial_metadata(o) for o in objs],
+                }
+            )
         include = q.get("includeObject", "Metadata")
         return _json_response(tables.table(res.key, objs, include, meta))
 
@@ -390,19 +578,24 @@ class ApiServer:
         rv = q.get("resourceVersion") or None
         if initial_events:
             if q.get("resourceVersionMatch") != "NotOlderThan":
-                raise errors.invalid("ListOptions.meta.k8s.io", "", "resourceVersionMatch: Forbidden: "
-                                     "sendInitialEvents requires resourceVersionMatch NotOlderThan")
+                raise errors.invalid(
+                    "ListOptions.meta.k8s.io",
+                    "",
+                    "resourceVersionMatch: Forbidden: sendInitialEvents requires resourceVersionMatch NotOlderThan",
+                )
             if not bookmarks:
-                raise errors.invalid("ListOptions.meta.k8s.io", "", "allowWatchBookmarks: Forbidden: "
-                                     "sendInitialEvents requires setting allowWatchBookmarks to true")
+                raise errors.invalid(
+                    "ListOptions.meta.k8s.io",
+                    "",
+                    "allowWatchBookmarks: Forbidden: sendInitialEvents requires setting allowWatchBookmarks to true",
+                )
         failure: errors.ApiError | None = None
         watcher: Watcher | None = None
         if self.faults.take_expired_watch():
-            failure = errors.gone(f"too old resource version: {rv or 0} ({self.store.rv})")
+            failure = errors.gone("The resourceVersion for the provided watch is too old.")
         else:
             try:
-                watcher = self.store.watch(res.key, info.namespace, labels, fields,
-                                           None if initial_events else rv)
+                watcher = self.store.watch(res.key, info.namespace, labels, fields, None if initial_events else rv)
             except errors.ApiError as err:
                 if err.code != 410:
                     raise
@@ -423,6 +616,9 @@ class ApiServer:
         transport = request.transport
         if transport is not None:
             self.faults.watch_streams.add(transport)
+        # Without a resourceVersion (or "0") a watch starts with the current state; with bookmarks allowed,
+        # a bookmark marks the end of those initial events, as sendInitialEvents=true does.
+        initial_events = initial_events or (bookmarks and rv in (None, "0"))
         try:
             first = b""
             if initial_events:
@@ -442,12 +638,30 @@ class ApiServer:
             self.faults.watch_streams.discard(transport)
         return resp
 
-    async def _stream(self, resp: web.StreamResponse, w: Watcher, wake: asyncio.Event, writer: _EventWriter,
-                      timeout: int | None, bookmarks: bool) -> None:
+    async def _stream(
+        self,
+        resp: web.StreamResponse,
+        w: Watcher,
+        wake: asyncio.Event,
+        writer: _EventWriter,
+        timeout: int | None,
+        bookmarks: bool,
+    ) -> None:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout if timeout else None
         interval = self.settings.bookmark_interval
-        next_bookmark = loop.time() + interval if bookmarks else None
+
+        def next_bookmark_at(now: float) -> float | None:
+            # The watch cache's nextBookmarkTime: every interval, and at the latest 2 s before the
+            # deadline; none once that moment has passed (so a watch shorter than 2 s gets none).
+            if not bookmarks:
+                return None
+            at = now + interval
+            if deadline is not None:
+                at = min(at, deadline - 2)
+            return at if at > now else None
+
+        next_bookmark = next_bookmark_at(loop.time())
         while True:
             wake.clear()
             now = loop.time()
@@ -458,8 +672,12 @@ class ApiServer:
                 # when nothing is queued, else the last event written (the queue holds only later ones).
                 idle_rv = None if w.queue else self.store.rv
                 chunk = writer.encode_batch(w.queue, _WATCH_BATCH)
-                await resp.write(chunk + writer.bookmark(idle_rv if idle_rv is not None else writer.last_rv))
-                next_bookmark = now + interval
+                rv = idle_rv if idle_rv is not None else writer.last_rv
+                if rv > w.start_rv:  # only progress past the watch's start is bookmarked
+                    chunk += writer.bookmark(rv)
+                if chunk:
+                    await resp.write(chunk)
+                next_bookmark = next_bookmark_at(now)
                 continue
             if w.queue:
                 await resp.write(writer.encode_batch(w.queue, _WATCH_BATCH))
@@ -481,12 +699,13 @@ class ApiServer:
             raise errors.bad_request("the request body must be a JSON object")
         api_version = obj.get("apiVersion")
         if api_version and api_version != res.api_version:
-            raise errors.bad_request(f"the API version in the data ({api_version}) does not match the "
-                                     f"expected API version ({res.api_version})")
+            raise errors.bad_request(
+                f"the API version in the data ({api_version}) does not match the "
+                f"expected API version ({res.api_version})"
+            )
         kind = obj.get("kind")
         if kind and kind != res.kind:
-            raise errors.bad_request(f"the kind in the data ({kind}) does not match the expected kind "
-                                     f"({res.kind})")
+            raise errors.bad_request(f"the kind in the data ({kind}) does not match the expected kind ({res.kind})")
         meta = obj.setdefault("metadata", {})
         if not isinstance(meta, dict):
             raise errors.bad_request("metadata must be an object")
@@ -497,14 +716,16 @@ class ApiServer:
         if info.res.namespaced and info.namespace is not None:
             given = meta.get("namespace")
             if given and given != info.namespace:
-                raise errors.bad_request("the namespace of the provided object does not match the namespace "
-                                         "sent on the request")
+                raise errors.bad_request(
+                    "the namespace of the provided object does not match the namespace sent on the request"
+                )
             meta["namespace"] = info.namespace
         if info.name is not None:
             given = meta.get("name")
             if given and given != info.name:
-                raise errors.bad_request(f"the name of the object ({given}) does not match the name on the "
-                                         f"URL ({info.name})")
+                raise errors.bad_request(
+                    f"the name of the object ({given}) does not match the name on the URL ({info.name})"
+                )
             meta["name"] = info.name
 
     async def _create(self, request: web.Request, info: RequestInfo) -> web.Response:
@@ -512,7 +733,15 @@ class ApiServer:
         if info.res.key == _SSAR:
             return _json_response(self._access_review(obj), 201)
         self._place(info, obj)
-        return _json_response(self.store.create(info.res.key, obj, dry_run=info.dry_run), 201)
+        return _json_response(self._create_object(info, obj), 201)
+
+    def _create_object(self, info: RequestInfo, obj: Obj) -> Obj:
+        """A create through the API: decoding checks and defaults, then the status the server sets."""
+        res = info.res
+        _check_micro_times(res, obj)
+        if res.key == _DEPLOYMENTS:
+            default_deployment(obj)
+        return self.store.create(res.key, obj, dry_run=info.dry_run, server_status=True)
 
     def _access_review(self, review: Obj) -> Obj:
         attrs = (review.get("spec") or {}).get("resourceAttributes")
@@ -528,21 +757,33 @@ class ApiServer:
         status: Obj = {"allowed": allowed}
         if not allowed:
             status["reason"] = reason
-        return {"kind": "SelfSubjectAccessReview", "apiVersion": "authorization.k8s.io/v1",
-                "metadata": {"creationTimestamp": None}, "spec": review.get("spec") or {}, "status": status}
+        return {
+            "kind": "SelfSubjectAccessReview",
+            "apiVersion": "authorization.k8s.io/v1",
+            "metadata": {},
+            "spec": review.get("spec") or {},
+            "status": status,
+        }
 
     async def _update(self, request: web.Request, info: RequestInfo) -> web.Response:
         obj = self._check_kind(info.res, await self._body(request))
         self._place(info, obj)
-        return _json_response(self.store.replace(info.res.key, obj, dry_run=info.dry_run,
-                                                 subresource=info.subresource))
+        _check_micro_times(info.res, obj)
+        if info.res.key == _DEPLOYMENTS and info.subresource is None:
+            meta = obj["metadata"]
+            _default_on_update(obj, self.store.get(info.res.key, meta.get("namespace"), meta.get("name") or ""))
+        return _json_response(self.store.replace(info.res.key, obj, dry_run=info.dry_run, subresource=info.subresource))
 
     async def _patch(self, request: web.Request, info: RequestInfo) -> web.Response:
         content_type = request.content_type
         if content_type not in patch.CONTENT_TYPES:
-            raise errors.ApiError(415, "UnsupportedMediaType",
-                                  f"the body of the request was in an unknown format - accepted media types "
-                                  f"include: {', '.join(patch.CONTENT_TYPES)}", {})
+            raise errors.ApiError(
+                415,
+                "UnsupportedMediaType",
+                f"the body of the request was in an unknown format - accepted media types "
+                f"include: {', '.join(patch.CONTENT_TYPES)}",
+                {},
+            )
         body = await request.read()
         if not body:
             raise errors.bad_request("the request body is empty")
@@ -550,15 +791,17 @@ class ApiServer:
         name = info.name or ""
         if content_type == patch.APPLY_PATCH:
             if not request.query.get("fieldManager"):
-                raise errors.invalid("PatchOptions.meta.k8s.io", "",
-                                     "fieldManager: Required value: is required for apply patch")
+                raise errors.invalid(
+                    "PatchOptions.meta.k8s.io", "", "fieldManager: Required value: is required for apply patch"
+                )
             if self.store.get(res.key, info.namespace, name) is None:
                 obj = self._check_kind(res, patch.parse_apply_body(body))
                 self._place(info, obj)
-                return _json_response(self.store.create(res.key, obj, dry_run=info.dry_run), 201)
+                return _json_response(self._create_object(info, obj), 201)
 
         def apply(current: Obj) -> Obj:
             stored_rv = current["metadata"].get("resourceVersion")
+            before = orjson.loads(orjson.dumps(current)) if res.key == _DEPLOYMENTS else None
             patched = patch.apply_patch(content_type, current, body)
             meta = patched.get("metadata")
             if not isinstance(meta, dict):
@@ -566,10 +809,14 @@ class ApiServer:
             wanted = meta.get("resourceVersion")
             if wanted and wanted != stored_rv:
                 raise errors.conflict(res.plural, name, res.group)
+            _check_patched_micro_times(res, patched)
+            if before is not None and info.subresource is None:
+                _default_on_update(patched, before)
             return patched
 
-        return _json_response(self.store.update(res.key, info.namespace, name, apply,
-                                                subresource=info.subresource, dry_run=info.dry_run))
+        return _json_response(
+            self.store.update(res.key, info.namespace, name, apply, subresource=info.subresource, dry_run=info.dry_run)
+        )
 
     async def _delete_options(self, request: web.Request) -> tuple[int | None, str | None, Obj]:
         body = await request.read()
@@ -587,8 +834,7 @@ class ApiServer:
         if propagation is None and (opts.get("orphanDependents") is True or _bool(q, "orphanDependents")):
             propagation = "Orphan"
         if propagation not in (None, "Orphan", "Background", "Foreground"):
-            raise errors.invalid("DeleteOptions", "",
-                                 f'propagationPolicy: Unsupported value: "{propagation}"')
+            raise errors.invalid("DeleteOptions", "", f'propagationPolicy: Unsupported value: "{propagation}"')
         return grace, propagation, opts
 
     async def _delete(self, request: web.Request, info: RequestInfo) -> web.Response:
@@ -600,14 +846,25 @@ class ApiServer:
         if pre:
             current = self.store.require(res.key, info.namespace, info.name or "")
             if pre.get("uid") and pre["uid"] != current["metadata"].get("uid"):
-                raise errors.ApiError(409, "Conflict", f"Precondition failed: UID in precondition: "
-                                      f"{pre['uid']}, UID in object meta: {current['metadata'].get('uid')}",
-                                      {"name": info.name, "kind": res.plural})
+                raise errors.ApiError(
+                    409,
+                    "Conflict",
+                    f"Precondition failed: UID in precondition: "
+                    f"{pre['uid']}, UID in object meta: {current['metadata'].get('uid')}",
+                    {"name": info.name, "kind": res.plural},
+                )
             wanted_rv = pre.get("resourceVersion")
             if wanted_rv and wanted_rv != current["metadata"]["resourceVersion"]:
                 raise errors.conflict(res.plural, info.name or "", res.group)
-        result = deletion.delete(self.store, res.key, info.namespace, info.name or "", grace_seconds=grace,
-                                 propagation=propagation, dry_run=dry_run)
+        result = deletion.delete(
+            self.store,
+            res.key,
+            info.namespace,
+            info.name or "",
+            grace_seconds=grace,
+            propagation=propagation,
+            dry_run=dry_run,
+        )
         return _json_response(result)
 
     async def _delete_collection(self, request: web.Request, info: RequestInfo) -> web.Response:
@@ -617,10 +874,26 @@ class ApiServer:
         res = info.res
         labels, fields = _selectors(request.query, res)
         _, entries, _, _ = self.store.list_page(res.key, info.namespace, labels, fields, None, None)
-        items = [deletion.delete(self.store, res.key, e.namespace or None, e.name, grace_seconds=grace,
-                                 propagation=propagation, dry_run=dry_run) for e in entries]
-        return _json_response({"kind": res.kind + "List", "apiVersion": res.api_version,
-                               "metadata": {"resourceVersion": str(self.store.rv)}, "items": items})
+        items = [
+            deletion.delete(
+                self.store,
+                res.key,
+                e.namespace or None,
+                e.name,
+                grace_seconds=grace,
+                propagation=propagation,
+                dry_run=dry_run,
+            )
+            for e in entries
+        ]
+        return _json_response(
+            {
+                "kind": res.kind + "List",
+                "apiVersion": res.api_version,
+                "metadata": {"resourceVersion": str(self.store.rv)},
+                "items": items,
+            }
+        )
 
 
 class _EventWriter:
@@ -651,20 +924,38 @@ class _EventWriter:
         if self.form == META:
             out: Any = tables.partial_metadata(obj)
         else:
-            out = tables.table(self.res.key, [obj], self.include_object,
-                               {"resourceVersion": obj["metadata"]["resourceVersion"]},
-                               headers=not self._headers_sent)
+            out = tables.table(
+                self.res.key,
+                [obj],
+                self.include_object,
+                {"resourceVersion": obj["metadata"]["resourceVersion"]},
+                headers=not self._headers_sent,
+            )
             self._headers_sent = True
         return orjson.dumps({"type": kind, "object": out}) + b"\n"
 
     def bookmark(self, rv: int, *, initial_events_end: bool = False) -> bytes:
-        """A BOOKMARK event carrying only the kind and the resourceVersion."""
+        """A BOOKMARK event: an empty object of the kind, serialized as the API server does, with the
+        resourceVersion (and the initial-events-end annotation)."""
+        fields: Obj = {}
+        annotations: dict[str, str] = {}
         if self.form == META:
             kind, api_version = "PartialObjectMetadata", "meta.k8s.io/v1"
         else:
             kind, api_version = self.res.kind, self.res.api_version
+            fields = ZERO_FIELDS.get(self.res.key, {})
+            annotations.update(ZERO_ANNOTATIONS.get(self.res.key, {}))
         meta: Obj = {"resourceVersion": str(rv)}
         if initial_events_end:
-            meta["annotations"] = {"k8s.io/initial-events-end": "true"}
-        return orjson.dumps({"type": "BOOKMARK", "object": {"kind": kind, "apiVersion": api_version,
-                                                            "metadata": meta}}) + b"\n"
+            annotations["k8s.io/initial-events-end"] = "true"
+        if annotations:
+            meta["annotations"] = annotations
+        return (
+            orjson.dumps(
+                {
+                    "type": "BOOKMARK",
+                    "object": {"kind": kind, "apiVersion": api_version, "metadata": meta, **fields},
+                }
+            )
+            + b"\n"
+        )

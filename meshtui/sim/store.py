@@ -11,6 +11,7 @@ import base64
 import bisect
 import copy
 import itertools
+import re
 import uuid
 from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable, Iterator
@@ -22,7 +23,7 @@ import orjson
 
 from meshtui.domain.selectors import LabelSelector
 from meshtui.sim import errors
-from meshtui.sim.resources import BY_KEY, Resource
+from meshtui.sim.resources import BY_KEY, ZERO_FIELDS, Resource, qos_class
 
 Key = tuple[str, str]  # (namespace or "", name)
 Obj = dict[str, Any]
@@ -69,18 +70,101 @@ class Event:
     resource: str
     entry: Entry
     old: Entry | None
+    _left: Entry | None = None  # the old state at this rv, built once for watches the object leaves
+
+    def left_entry(self) -> Entry:
+        """The DELETED object for a watch this change moves the object out of: the last state that
+        matched (the old one), with the resourceVersion of the change, as the watch cache sends it."""
+        if self._left is None:
+            assert self.old is not None
+            obj = self.old.obj()
+            obj["metadata"]["resourceVersion"] = str(self.rv)
+            self._left = Entry(_dump(obj), obj)
+        return self._left
 
 
 #: Field selectors beyond metadata.name/namespace, per store key, as the API server registers them.
 _EXTRA_FIELDS: dict[str, frozenset[str]] = {
-    "pods": frozenset({"status.phase", "spec.nodeName", "spec.restartPolicy", "spec.schedulerName",
-                       "spec.serviceAccountName", "status.podIP", "status.nominatedNodeName"}),
-    "events": frozenset({"involvedObject.kind", "involvedObject.namespace", "involvedObject.name",
-                         "involvedObject.uid", "involvedObject.apiVersion", "involvedObject.resourceVersion",
-                         "involvedObject.fieldPath", "reason", "reportingComponent", "source", "type"}),
+    "pods": frozenset(
+        {
+            "status.phase",
+            "spec.nodeName",
+            "spec.restartPolicy",
+            "spec.schedulerName",
+            "spec.serviceAccountName",
+            "spec.hostNetwork",
+            "status.podIP",
+            "status.nominatedNodeName",
+        }
+    ),
+    "events": frozenset(
+        {
+            "involvedObject.kind",
+            "involvedObject.namespace",
+            "involvedObject.name",
+            "involvedObject.uid",
+            "involvedObject.apiVersion",
+            "involvedObject.resourceVersion",
+            "involvedObject.fieldPath",
+            "reason",
+            "reportingComponent",
+            "source",
+            "type",
+        }
+    ),
     "namespaces": frozenset({"status.phase"}),
     "secrets": frozenset({"type"}),
+    "services": frozenset({"spec.clusterIP", "spec.type"}),
+    "nodes": frozenset({"spec.unschedulable"}),
+    "batch/jobs": frozenset({"status.successful"}),
 }
+#: How a kind with its own field label conversion words an unknown field (others use the generic wording).
+_FIELD_LABEL_ERRORS: dict[str, str] = {
+    **dict.fromkeys(("pods", "events", "namespaces", "secrets", "services", "nodes"), "field label not supported: {f}"),
+    "batch/jobs": 'field label "{f}" not supported for Job',
+}
+#: What a field selector compares when the field is absent (Go formats the zero value of the field).
+_FIELD_ZERO = {"spec.hostNetwork": "false", "spec.unschedulable": "false", "status.successful": "0"}
+_FIELD_OPERATORS = ("!=", "==", "=")
+
+
+def _split_terms(text: str) -> list[str]:
+    """Split a field selector on commas that are not escaped with a backslash (fields.splitTerms)."""
+    terms, current, escaped = [], [], False
+    for ch in text:
+        if escaped:
+            current.append(ch)
+            escaped = False
+        elif ch == "\\":
+            current.append(ch)
+            escaped = True
+        elif ch == ",":
+            terms.append("".join(current))
+            current = []
+        else:
+            current.append(ch)
+    terms.append("".join(current))
+    return terms
+
+
+def _unescape_value(value: str) -> str:
+    """fields.UnescapeValue: `\\`, `\\,` and `\\=` are escapes; a bare `,` or `=` is an error."""
+    out, escaped = [], False
+    for ch in value:
+        if escaped:
+            if ch not in "\\,=":
+                raise errors.bad_request("invalid field selector: invalid escape sequence")
+            out.append(ch)
+            escaped = False
+        elif ch == "\\":
+            escaped = True
+        elif ch in ",=":
+            raise errors.bad_request(f"invalid field selector: unescaped character in value: {ord(ch)}")
+        else:
+            out.append(ch)
+    if escaped:
+        raise errors.bad_request("invalid field selector: invalid escape sequence")
+    return "".join(out)
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,26 +175,26 @@ class FieldSelector:
 
     @classmethod
     def parse(cls, text: str | None) -> FieldSelector:
-        """Parse `a=b,c!=d`; unknown fields are rejected as the API server does."""
+        """Parse `a=b,c!=d` as fields.ParseSelector does (the first operator found splits a term)."""
         if not text:
             return cls()
         terms = []
-        for term in text.split(","):
-            term = term.strip()
+        for term in _split_terms(text):
             if not term:
                 continue
-            if "!=" in term:
-                f, _, v = term.partition("!=")
-                eq = False
-            elif "==" in term:
-                f, _, v = term.partition("==")
-                eq = True
-            elif "=" in term:
-                f, _, v = term.partition("=")
-                eq = True
-            else:
-                raise errors.bad_request(f"invalid field selector: {term!r}")
-            terms.append((f.strip(), eq, v.strip()))
+            split = next(
+                (
+                    (term[:i], op, term[i + len(op) :])
+                    for i in range(len(term))
+                    for op in _FIELD_OPERATORS
+                    if term.startswith(op, i)
+                ),
+                None,
+            )
+            if split is None:
+                raise errors.bad_request(f"invalid selector: '{text}'; can't understand '{term}'")
+            f, op, v = split
+            terms.append((f, op != "!=", _unescape_value(v)))
         return cls(tuple(terms))
 
     def check(self, res: Resource) -> None:
@@ -118,7 +202,10 @@ class FieldSelector:
         allowed = {"metadata.name", "metadata.namespace"} | _EXTRA_FIELDS.get(res.key, frozenset())
         for f, _, _ in self.terms:
             if f not in allowed:
-                raise errors.bad_request(f'"{f}" is not a known field selector: only "{sorted(allowed)}"')
+                wording = _FIELD_LABEL_ERRORS.get(
+                    res.key, '"{f}" is not a known field selector: only "metadata.name", "metadata.namespace"'
+                )
+                raise errors.bad_request(wording.format(f=f))
 
     def matches(self, entry: Entry) -> bool:
         """True when the entry satisfies every term."""
@@ -134,10 +221,242 @@ class FieldSelector:
                 node: Any = entry.obj()
                 for part in ("source.component" if f == "source" else f).split("."):
                     node = node.get(part) if isinstance(node, dict) else None
-                actual = "" if node is None else str(node)
+                if node is None:
+                    actual = _FIELD_ZERO.get(f, "")
+                elif isinstance(node, bool):
+                    actual = "true" if node else "false"
+                else:
+                    actual = str(node)
             if (actual == v) != eq:
                 return False
         return True
+
+
+# -- label selector errors, worded as k8s.io/apimachinery/pkg/labels parses --------------------------------
+
+_LABEL_TOKENS = {
+    ")": "ClosedPar",
+    ",": "Comma",
+    "!": "DoesNotExist",
+    "==": "DoubleEquals",
+    "=": "Equals",
+    ">": "GreaterThan",
+    "in": "In",
+    "<": "LessThan",
+    "!=": "NotEquals",
+    "notin": "NotIn",
+    "(": "OpenPar",
+}
+_SPECIAL = "=!(),><"
+_QUALIFIED_NAME = re.compile(r"([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]")
+_LABEL_VALUE = re.compile(r"(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?")
+_DNS1123_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
+_DNS1123_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
+_QUALIFIED_NAME_ERROR = (
+    "must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric "
+    "character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is "
+    "'([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')"
+)
+DNS1123_SUBDOMAIN_ERROR = (
+    "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must "
+    "start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is "
+    "'[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')"
+)
+DNS1123_LABEL_ERROR = (
+    "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and "
+    "end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is "
+    "'[a-z0-9]([-a-z0-9]*[a-z0-9])?')"
+)
+
+
+def _lex_labels(text: str) -> list[tuple[str, str]]:
+    """Tokens (type, literal) of a label selector, ending with ("EOS", "")."""
+    out: list[tuple[str, str]] = []
+    i, n = 0, len(text)
+    while True:
+        while i < n and text[i] in " \t\r\n":
+            i += 1
+        if i >= n:
+            out.append(("EOS", ""))
+            return out
+        if text[i] in _SPECIAL:
+            # The longest run of special symbols that is still a token ("!=", "=="), as scanSpecialSymbol.
+            j, last = i, ("", "")
+            while j < n and text[j] in _SPECIAL:
+                tok = _LABEL_TOKENS.get(text[i : j + 1])
+                if tok is None:
+                    break
+                last = (tok, text[i : j + 1])
+                j += 1
+            out.append(last)
+            i = j
+            continue
+        j = i
+        while j < n and text[j] not in _SPECIAL and text[j] not in " \t\r\n":
+            j += 1
+        word = text[i:j]
+        out.append((_LABEL_TOKENS.get(word, "Identifier"), word))
+        i = j
+
+
+def _label_key_error(key: str) -> str | None:
+    """validation.IsQualifiedName as a label key is checked: the joined messages, or None."""
+    parts = key.split("/")
+    errs: list[str] = []
+    if len(parts) > 2:
+        return (
+            "a valid label key " + _QUALIFIED_NAME_ERROR + " with an optional DNS subdomain prefix and '/' "
+            "(e.g. 'example.com/MyName')"
+        )
+    name = parts[-1]
+    if len(parts) == 2:
+        prefix = parts[0]
+        if not prefix:
+            errs.append("prefix part must be non-empty")
+        else:
+            if len(prefix) > 253:
+                errs.append("prefix part must be no more than 253 characters")
+            if not _DNS1123_SUBDOMAIN.fullmatch(prefix):
+                errs.append("prefix part " + DNS1123_SUBDOMAIN_ERROR)
+    if not name:
+        errs.append("name part must be non-empty")
+    elif len(name.encode()) > 63:
+        errs.append("name part must be no more than 63 bytes")
+    if not _QUALIFIED_NAME.fullmatch(name):
+        errs.append("name part " + _QUALIFIED_NAME_ERROR)
+    return "; ".join(errs) or None
+
+
+def _label_value_error(value: str) -> str | None:
+    errs = []
+    if len(value.encode()) > 63:
+        errs.append("must be no more than 63 bytes")
+    if not _LABEL_VALUE.fullmatch(value):
+        errs.append(
+            "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and "
+            "must start and end with an alphanumeric character (e.g. 'MyValue',  or 'my_value',  or '12345', "
+            "regex used for validation is '(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')"
+        )
+    return "; ".join(errs) or None
+
+
+class _LabelParseError(Exception):
+    pass
+
+
+def label_selector_error(text: str | None) -> str | None:
+    """The API server's message for a label selector it cannot parse, or None when it parses."""
+    if not text:
+        return None
+    items = _lex_labels(text)
+    pos = 0
+
+    def look(values: bool = True) -> tuple[str, str]:
+        tok, lit = items[min(pos, len(items) - 1)]
+        return ("Identifier" if values and tok in ("In", "NotIn") else tok), lit
+
+    def take(values: bool = True) -> tuple[str, str]:
+        nonlocal pos
+        out = look(values)
+        pos = min(pos + 1, len(items) - 1)
+        return out
+
+    def requirement() -> None:
+        tok, key = take()
+        unary = tok == "DoesNotExist"
+        if unary:
+            tok, key = take()
+        if tok != "Identifier":
+            raise _LabelParseError(f"found '{key}', expected: identifier")
+        key_error = _label_key_error(key)
+        if key_error:
+            raise _LabelParseError(f'<nil>: Invalid value: "{key}": {key_error}')
+        if unary or look()[0] in ("EOS", "Comma"):
+            return
+        tok, lit = take(values=False)
+        if tok in ("In", "NotIn"):
+            values = value_set()
+        elif tok in ("Equals", "DoubleEquals", "NotEquals", "GreaterThan", "LessThan"):
+            values = [exact_value()]
+        else:
+            raise _LabelParseError(f"found '{lit}', expected: in, notin, =, ==, !=, gt, lt")
+        problems = []
+        if tok in ("GreaterThan", "LessThan"):
+            problems += [
+                f"values[{i}]: Invalid value: \"{v}\": for 'Gt', 'Lt' operators, the value must be an integer"
+                for i, v in enumerate(values)
+                if not re.fullmatch(r"[+-]?\d+", v)
+            ]
+        for i, v in enumerate(values):
+            value_error = _label_value_error(v)
+            if value_error:
+                problems.append(f'values[{i}][{key}]: Invalid value: "{v}": {value_error}')
+        if problems:
+            raise _LabelParseError(problems[0] if len(problems) == 1 else "[" + ", ".join(problems) + "]")
+
+    def value_set() -> list[str]:
+        tok, lit = take()
+        if tok != "OpenPar":
+            raise _LabelParseError(f"found '{lit}' expected: '('")
+        tok, lit = look()
+        if tok == "ClosedPar":
+            take()
+            return [""]
+        if tok not in ("Identifier", "Comma"):
+            raise _LabelParseError(f"found '{lit}', expected: ',', ')' or identifier")
+        found: set[str] = set()
+        while True:
+            tok, lit = take()
+            if tok == "Identifier":
+                found.add(lit)
+                tok2, lit2 = look()
+                if tok2 == "Comma":
+                    continue
+                if tok2 == "ClosedPar":
+                    break
+                raise _LabelParseError(f"found '{lit2}', expected: ',' or ')'")
+            if tok == "Comma":
+                if not found:
+                    found.add("")  # "(,"
+                tok2, _ = look()
+                if tok2 == "ClosedPar":
+                    found.add("")  # ",)"
+                    break
+                if tok2 == "Comma":
+                    take()
+                    found.add("")  # ",,"
+                continue
+            raise _LabelParseError(f"found '{lit}', expected: ',', or identifier")
+        take()  # the closing parenthesis
+        return sorted(found)
+
+    def exact_value() -> str:
+        tok, _ = look()
+        if tok in ("EOS", "Comma"):
+            return ""
+        tok, lit = take()
+        if tok == "Identifier":
+            return lit
+        raise _LabelParseError(f"found '{lit}', expected: identifier")
+
+    while True:
+        tok, lit = look()
+        if tok == "EOS":
+            return None
+        if tok not in ("Identifier", "DoesNotExist"):
+            return f"found '{lit}', expected: !, identifier, or 'end of string'"
+        try:
+            requirement()
+        except _LabelParseError as exc:
+            return f"unable to parse requirement: {exc}"
+        tok, lit = take()
+        if tok == "EOS":
+            return None
+        if tok != "Comma":
+            return f"found '{lit}', expected: ',' or 'end of string'"
+        tok2, lit2 = look()
+        if tok2 not in ("Identifier", "DoesNotExist"):
+            return f"found '{lit2}', expected: identifier after ','"
 
 
 @dataclass(eq=False)
@@ -152,6 +471,7 @@ class Watcher:
     closed: bool = False
     wake: Callable[[], None] = lambda: None
     max_backlog: int = 200_000
+    start_rv: int = 0  # the resourceVersion the watch started from: bookmarks only report progress past it
 
     def selects(self, entry: Entry | None) -> bool:
         """True when an entry exists and passes this watch's filters."""
@@ -178,7 +498,7 @@ class Watcher:
         elif new_ok:
             self._push("ADDED", ev.entry)
         elif old_ok:
-            self._push("DELETED", ev.entry)
+            self._push("DELETED", ev.left_entry())
 
     def _push(self, kind: str, entry: Entry) -> None:
         if len(self.queue) >= self.max_backlog:
@@ -303,26 +623,28 @@ class Store:
         the watch history; one older than the history answers 410.
         """
         if continue_token:
-            snap_id, start = _decode_continue(continue_token)
-            snap = self._snapshots.get(snap_id)
-            if snap is None or snap.rv < self._history_floor:
+            tok = _decode_continue(continue_token)
+            snap = self._snapshots.get(tok.snap) if tok.snap else None
+            if tok.rv >= 0 and (snap is None or snap.rv < self._history_floor):
+                # As an etcd compaction does: the consistent read is gone, and the 410 offers a token
+                # that carries on from the same key in the current state.
                 raise errors.gone(
-                    "The provided continue parameter is too old to display a consistent list result. "
-                    "You can start a new list without the continue parameter."
+                    _CONTINUE_EXPIRED, metadata={"continue": _encode_continue("", 0, -1, tok.last, namespace)}
                 )
-            self._snapshots.move_to_end(snap_id)
+            if snap is not None:
+                self._snapshots.move_to_end(tok.snap)
+                snap_id, start = tok.snap, tok.index
+            else:
+                # An inconsistent continuation (rv -1): the current state after the last key read.
+                snap = self._current(key, namespace)
+                snap_id = ""
+                start = bisect.bisect_right(snap.items, tok.last, key=lambda e: (e.namespace, e.name))
         else:
             if at_rv is not None and at_rv != self.rv:
                 items = self._items_at(key, at_rv)
                 snap = _Snapshot(at_rv, [e for k, e in items if namespace is None or k[0] == namespace])
             else:
-                keys = self._keys(key)
-                if namespace is not None:
-                    # Keys sort by (namespace, name): one namespace is a contiguous slice.
-                    lo = bisect.bisect_left(keys, (namespace,))
-                    keys = keys[lo:bisect.bisect_left(keys, (namespace + "\0",), lo)]
-                table = self._objects[key]
-                snap = _Snapshot(self.rv, [table[k] for k in keys])
+                snap = self._current(key, namespace)
             snap_id = ""
             start = 0
         selected: list[Entry] = []
@@ -343,14 +665,25 @@ class Store:
                 self._snapshots[snap_id] = snap
                 while len(self._snapshots) > self._snapshot_cache:
                     self._snapshots.popitem(last=False)
-            token = _encode_continue(snap_id, i, snap.rv)
+            last = snap.items[i - 1]
+            token = _encode_continue(snap_id, i, snap.rv, (last.namespace, last.name), namespace)
             remaining = n - i
         return snap.rv, selected, token, remaining
+
+    def _current(self, key: str, namespace: str | None) -> _Snapshot:
+        """A snapshot of the kind's entries now (of one namespace, or all)."""
+        keys = self._keys(key)
+        if namespace is not None:
+            # Keys sort by (namespace, name): one namespace is a contiguous slice.
+            lo = bisect.bisect_left(keys, (namespace,))
+            keys = keys[lo : bisect.bisect_left(keys, (namespace + "\0",), lo)]
+        table = self._objects[key]
+        return _Snapshot(self.rv, [table[k] for k in keys])
 
     def _items_at(self, key: str, rv: int) -> _Items:
         """The kind's entries as they were at `rv`, by undoing the later events of the history."""
         if rv < self._history_floor:
-            raise errors.gone(f"too old resource version: {rv} ({self._history_floor + 1})")
+            raise errors.gone("The resourceVersion for the provided list is too old.")
         table = dict(self._objects[key])
         for ev in reversed(list(self._events_after(rv))):
             if ev.resource != key:
@@ -371,11 +704,23 @@ class Store:
 
     # -- writes ---------------------------------------------------------------------------------------
 
-    def create(self, key: str, obj: Obj, *, dry_run: bool = False, admit: bool = True, copy: bool = True) -> Obj:
+    def create(
+        self,
+        key: str,
+        obj: Obj,
+        *,
+        dry_run: bool = False,
+        admit: bool = True,
+        copy: bool = True,
+        server_status: bool = False,
+    ) -> Obj:
         """Create an object (generateName, uid, timestamps, admission), returning what was stored.
 
         `copy=False` (bulk loads) hands `obj` over to the store and returns that same dict, not a copy:
         the caller must not touch it afterwards. It saves two JSON round trips an object.
+        `server_status` (creates through the HTTP API) replaces any status the client sent with the one
+        the API server writes: a Pending pod with its QoS class, zeros for a PodDisruptionBudget, the
+        kind's empty status otherwise. Simulator code (scenarios, controllers) may create with a status.
         """
         res = BY_KEY[key]
         if copy:
@@ -392,7 +737,8 @@ class Store:
             nsobj = self._objects["namespaces"].get(("", ns))
             if nsobj is not None and nsobj.phase == "Terminating":
                 raise errors.ApiError(
-                    403, "Forbidden",
+                    403,
+                    "Forbidden",
                     f'{res.plural} "{meta.get("name") or meta.get("generateName", "")}" is forbidden: '
                     f"unable to create new content in namespace {ns} because it is being terminated",
                 )
@@ -401,7 +747,9 @@ class Store:
         if not meta.get("name"):
             prefix = meta.get("generateName")
             if not prefix:
-                raise errors.invalid(res.kind, "", "metadata.name: Required value: name or generateName is required")
+                raise errors.invalid(
+                    res.kind, "", "metadata.name: Required value: name or generateName is required", group=res.group
+                )
             meta["name"] = prefix + uuid.uuid4().hex[:5]
         name = meta["name"]
         _validate_name(res, name)
@@ -413,7 +761,7 @@ class Store:
         meta["creationTimestamp"] = now_rfc3339()
         meta.pop("resourceVersion", None)
         meta.pop("deletionTimestamp", None)
-        if res.tracks_generation:
+        if res.tracks_generation or key == "pods":
             meta["generation"] = 1
         if res.plural == "namespaces":
             labels = meta.setdefault("labels", {})
@@ -423,8 +771,10 @@ class Store:
         if admit:
             for hook in self.admission:
                 obj = hook(res, "CREATE", obj, None, dry_run)
+        if server_status:
+            _server_status(res, obj)
         if dry_run:
-            meta["resourceVersion"] = str(self.rv)
+            obj["metadata"].pop("resourceVersion", None)  # nothing was written: a dry-run create has none
             return obj
         return self._commit("ADDED", res, obj, None, copy_out=copy)
 
@@ -442,8 +792,17 @@ class Store:
             raise errors.conflict(res.plural, name, res.group)
         return self._update(res, old, clone(obj), dry_run=dry_run, subresource=subresource)
 
-    def update(self, key: str, namespace: str | None, name: str, fn: Callable[[Obj], Obj | None],
-               *, subresource: str | None = None, dry_run: bool = False, admit: bool = True) -> Obj:
+    def update(
+        self,
+        key: str,
+        namespace: str | None,
+        name: str,
+        fn: Callable[[Obj], Obj | None],
+        *,
+        subresource: str | None = None,
+        dry_run: bool = False,
+        admit: bool = True,
+    ) -> Obj:
         """Read-modify-write without a version check (the store is single-threaded), for patches and controllers."""
         res = BY_KEY[key]
         old = self.require(key, namespace, name)
@@ -452,13 +811,21 @@ class Store:
             return old
         return self._update(res, old, new, dry_run=dry_run, subresource=subresource, admit=admit)
 
-    def _update(self, res: Resource, old: Obj, new: Obj, *, dry_run: bool, subresource: str | None,
-                admit: bool = True) -> Obj:
+    def _update(
+        self, res: Resource, old: Obj, new: Obj, *, dry_run: bool, subresource: str | None, admit: bool = True
+    ) -> Obj:
         meta = new.setdefault("metadata", {})
         old_meta = old["metadata"]
         # Identity and server-owned fields cannot be changed by a client.
-        for f in ("uid", "creationTimestamp", "name", "namespace", "deletionTimestamp",
-                  "deletionGracePeriodSeconds", "generation"):
+        for f in (
+            "uid",
+            "creationTimestamp",
+            "name",
+            "namespace",
+            "deletionTimestamp",
+            "deletionGracePeriodSeconds",
+            "generation",
+        ):
             if f in old_meta:
                 meta[f] = old_meta[f]
             else:
@@ -467,9 +834,20 @@ class Store:
         new["kind"] = res.kind
         if res.has_status:
             if subresource == "status":
+                # The status strategies keep spec (and owner references) from the stored object but take
+                # labels, annotations and finalizers from the request; a Deployment keeps its labels too,
+                # a custom resource all of its metadata.
+                sent = meta
                 new = {**old, "status": new.get("status", {})}
-                new["metadata"] = clone(old_meta)
-                meta = new["metadata"]
+                new["metadata"] = meta = clone(old_meta)
+                for f in _STATUS_WRITES_METADATA.get(res.key, ("labels", "annotations", "finalizers")):
+                    if f in sent:
+                        meta[f] = sent[f]
+                    else:
+                        meta.pop(f, None)
+                old_qos = (old.get("status") or {}).get("qosClass")
+                if res.key == "pods" and old_qos and isinstance(new["status"], dict):
+                    new["status"] = {**new["status"], "qosClass": new["status"].get("qosClass") or old_qos}
             elif "status" in old:
                 new["status"] = old["status"]
             else:
@@ -543,6 +921,7 @@ class Store:
         k = (obj["metadata"].get("namespace") or "", obj["metadata"]["name"])
         old_entry = table.get(k)
         self.rv += 1
+        _lead_with_kind(res, obj)
         if kind == "DELETED":
             obj["metadata"]["resourceVersion"] = str(self.rv)
             entry = Entry(_dump(obj), obj)
@@ -582,7 +961,7 @@ class Store:
         A resourceVersion older than the retained history raises 410 Expired, as the API server does
         once etcd has compacted past it.
         """
-        w = Watcher(key, namespace, labels, fields)
+        w = Watcher(key, namespace, labels, fields, start_rv=self.rv)
         if not resource_version or resource_version == "0":
             for k in self._keys(key):
                 entry = self._objects[key][k]
@@ -594,7 +973,8 @@ class Store:
             except ValueError:
                 raise errors.bad_request(f"invalid resource version: {resource_version!r}") from None
             if since < self._history_floor:
-                raise errors.gone(f"too old resource version: {since} ({self._history_floor + 1})")
+                raise errors.gone("The resourceVersion for the provided watch is too old.")
+            w.start_rv = since
             for ev in self._events_after(since):
                 w.offer(ev)
         self._watchers.add(w)
@@ -636,6 +1016,45 @@ class Store:
     def history_floor(self) -> int:
         """The oldest resourceVersion a watch can resume from."""
         return self._history_floor
+
+
+#: Metadata a write to the status subresource may change, where it is not labels/annotations/finalizers.
+_STATUS_WRITES_METADATA: dict[str, tuple[str, ...]] = {
+    "apps/deployments": ("annotations", "finalizers"),
+    "gateway.networking.k8s.io/gateways": (),
+}
+
+
+def _server_status(res: Resource, obj: Obj) -> None:
+    """The status the API server writes on create (PrepareForCreate), after admission as there."""
+    if not res.has_status or res.key in ("nodes", "namespaces"):
+        return  # a node keeps the status it is created with; a namespace is Active already
+    if res.key == "pods":
+        obj["status"] = {"phase": "Pending", "qosClass": qos_class(obj)}
+    elif "status" in ZERO_FIELDS.get(res.key, {}):
+        obj["status"] = clone(ZERO_FIELDS[res.key]["status"])
+    else:
+        obj.pop("status", None)  # a custom resource drops status on create
+
+
+def _lead_with_kind(res: Resource, obj: Obj) -> None:
+    """Put `kind` and `apiVersion` first, in place, as the API server serializes objects.
+
+    Stored bytes then start with a known prefix, which a list strips from each item without decoding.
+    """
+    keys = iter(obj)
+    if next(keys, None) == "kind" and next(keys, None) == "apiVersion":
+        return
+    rest = [(k, v) for k, v in obj.items() if k not in ("kind", "apiVersion")]
+    obj.clear()
+    obj["kind"] = res.kind
+    obj["apiVersion"] = res.api_version
+    obj.update(rest)
+
+
+def item_prefix(res: Resource) -> bytes:
+    """The bytes every stored object of a kind starts with (see `_lead_with_kind`)."""
+    return b'{"kind":' + orjson.dumps(res.kind) + b',"apiVersion":' + orjson.dumps(res.api_version) + b","
 
 
 def _dump(obj: Obj) -> bytes:
@@ -681,16 +1100,37 @@ def _field_sel(sel: FieldSelector | str | None) -> FieldSelector:
     return FieldSelector.parse(sel)
 
 
-def _encode_continue(snap_id: str, index: int, rv: int) -> str:
-    raw = orjson.dumps({"v": "meta.k8s.io/v1", "rv": rv, "snap": snap_id, "start": index})
+_CONTINUE_EXPIRED = (
+    "The provided continue parameter is too old to display a consistent list result. You can start a new list "
+    "without the continue parameter, or use the continue token in this response to retrieve the remainder of the "
+    "results. Continuing with the provided token results in an inconsistent list - objects that were created, "
+    "modified, or deleted between the time the first chunk was returned and now may show up in the list."
+)
+
+
+@dataclass(frozen=True, slots=True)
+class _Continue:
+    snap: str  # the snapshot a consistent continuation reads ("" for an inconsistent one)
+    index: int  # where the next page starts in that snapshot
+    rv: int  # the snapshot's resourceVersion; -1 continues in the current state
+    last: Key  # the last key read, for an inconsistent continuation
+
+
+def _encode_continue(snap_id: str, index: int, rv: int, last: Key, namespace: str | None) -> str:
+    """An opaque continue token; `start` is the key the next page starts after, as the API server's is."""
+    start = f"{last[0]}/{last[1]}" if last[0] and namespace is None else last[1]
+    raw = orjson.dumps(
+        {"v": "meta.k8s.io/v1", "rv": rv, "start": start + "\0", "snap": snap_id, "i": index, "last": list(last)}
+    )
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def _decode_continue(token: str) -> tuple[str, int]:
+def _decode_continue(token: str) -> _Continue:
     try:
         pad = "=" * (-len(token) % 4)
         data = orjson.loads(base64.urlsafe_b64decode(token + pad))
-        return str(data["snap"]), int(data["start"])
+        ns, name = data["last"]
+        return _Continue(str(data["snap"]), int(data["i"]), int(data["rv"]), (str(ns), str(name)))
     except Exception:
         raise errors.bad_request("continue key is not valid: incorrect encoded start resourceVersion") from None
 
@@ -700,14 +1140,18 @@ _DNS1123_SUBDOMAIN_MAX = 253
 
 
 def _validate_name(res: Resource, name: str) -> None:
-    import re
-
-    limit = _DNS1123_LABEL_MAX if res.plural in ("namespaces", "services") else _DNS1123_SUBDOMAIN_MAX
-    pattern = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?" if limit == _DNS1123_LABEL_MAX else \
-        r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*"
-    if len(name) > limit or not re.fullmatch(pattern, name):
+    """metadata.name as ValidateObjectMeta checks it: a DNS-1123 label for namespaces and services, else a
+    subdomain; worded, qualified and detailed as the API server's 422."""
+    label = res.plural in ("namespaces", "services")
+    limit = _DNS1123_LABEL_MAX if label else _DNS1123_SUBDOMAIN_MAX
+    problems = []
+    if len(name) > limit:
+        problems.append(f"must be no more than {limit} characters")
+    if res.plural == "services" and "." in name:
+        problems.append("must not contain dots")
+    elif not (_DNS1123_LABEL if label else _DNS1123_SUBDOMAIN).fullmatch(name):
+        problems.append(DNS1123_LABEL_ERROR if label else DNS1123_SUBDOMAIN_ERROR)
+    if problems:
         raise errors.invalid(
-            res.kind, name,
-            f"metadata.name: Invalid value: \"{name}\": a lowercase RFC 1123 name must consist of lower case "
-            "alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character",
+            res.kind, name, [f'metadata.name: Invalid value: "{name}": {p}' for p in problems], group=res.group
         )

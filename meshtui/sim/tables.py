@@ -16,8 +16,12 @@ Column = tuple[str, str, int, str]  # name, type, priority, description
 Printer = tuple[tuple[Column, ...], Callable[[Obj, datetime], list[Any]]]
 
 _NAME: Column = ("Name", "string", 0, "Name must be unique within a namespace.")
-_AGE: Column = ("Age", "string", 0, "CreationTimestamp is a timestamp representing the server time when this "
-                "object was created.")
+_AGE: Column = (
+    "Age",
+    "string",
+    0,
+    "CreationTimestamp is a timestamp representing the server time when this object was created.",
+)
 
 
 def human_duration(seconds: float) -> str:
@@ -126,8 +130,9 @@ def pod_cells(pod: Obj, now: datetime) -> list[Any]:
             reason = f"Init:{i}/{len(init_specs)}"
         initializing = True
         break
-    initialized = any(c.get("type") == "Initialized" and c.get("status") == "True"
-                      for c in status.get("conditions") or [])
+    initialized = any(
+        c.get("type") == "Initialized" and c.get("status") == "True" for c in status.get("conditions") or []
+    )
     if not initializing or initialized:
         restarts = sidecar_restarts
         has_running = False
@@ -148,8 +153,9 @@ def pod_cells(pod: Obj, now: datetime) -> list[Any]:
                 has_running = True
                 ready += 1
         if reason == "Completed" and has_running:
-            pod_ready = any(c.get("type") == "Ready" and c.get("status") == "True"
-                            for c in status.get("conditions") or [])
+            pod_ready = any(
+                c.get("type") == "Ready" and c.get("status") == "True" for c in status.get("conditions") or []
+            )
             reason = "Running" if pod_ready else "NotReady"
     if meta.get("deletionTimestamp"):
         if status.get("reason") == "NodeLost":
@@ -166,9 +172,15 @@ def pod_cells(pod: Obj, now: datetime) -> list[Any]:
     else:
         gates_cell = "<none>"
     return [
-        _name(pod), f"{ready}/{total}", reason, restarts_cell, _age(pod, now),
-        status.get("podIP") or "<none>", spec.get("nodeName") or "<none>",
-        status.get("nominatedNodeName") or "<none>", gates_cell,
+        _name(pod),
+        f"{ready}/{total}",
+        reason,
+        restarts_cell,
+        _age(pod, now),
+        status.get("podIP") or "<none>",
+        spec.get("nodeName") or "<none>",
+        status.get("nominatedNodeName") or "<none>",
+        gates_cell,
     ]
 
 
@@ -176,15 +188,18 @@ _POD_COLUMNS: tuple[Column, ...] = (
     _NAME,
     ("Ready", "string", 0, "The aggregate readiness state of this pod for accepting traffic."),
     ("Status", "string", 0, "The aggregate status of the containers in this pod."),
-    ("Restarts", "string", 0, "The number of times the containers in this pod have been restarted and when "
-     "the last container in this pod has restarted."),
+    (
+        "Restarts",
+        "string",
+        0,
+        "The number of times the containers in this pod have been restarted and when "
+        "the last container in this pod has restarted.",
+    ),
     _AGE,
     ("IP", "string", 1, "IP address allocated to the pod. Routable at least within the cluster."),
     ("Node", "string", 1, "NodeName is a request to schedule this pod onto a specific node."),
-    ("Nominated Node", "string", 1, "nominatedNodeName is set only when this pod preempts other pods on the "
-     "node."),
-    ("Readiness Gates", "string", 1, "If specified, all readiness gates will be evaluated for pod "
-     "readiness."),
+    ("Nominated Node", "string", 1, "nominatedNodeName is set only when this pod preempts other pods on the node."),
+    ("Readiness Gates", "string", 1, "If specified, all readiness gates will be evaluated for pod readiness."),
 )
 
 
@@ -208,15 +223,31 @@ def _deployment(obj: Obj, now: datetime) -> list[Any]:
     spec, st = obj.get("spec") or {}, obj.get("status") or {}
     names, images = _images(obj)
     ready = f"{st.get('readyReplicas', 0)}/{spec.get('replicas', 1)}"
-    return [_name(obj), ready, st.get("updatedReplicas", 0), st.get("availableReplicas", 0), _age(obj, now),
-            names, images, _selector(obj)]
+    return [
+        _name(obj),
+        ready,
+        st.get("updatedReplicas", 0),
+        st.get("availableReplicas", 0),
+        _age(obj, now),
+        names,
+        images,
+        _selector(obj),
+    ]
 
 
 def _replicaset(obj: Obj, now: datetime) -> list[Any]:
     spec, st = obj.get("spec") or {}, obj.get("status") or {}
     names, images = _images(obj)
-    return [_name(obj), spec.get("replicas", 1), st.get("replicas", 0), st.get("readyReplicas", 0),
-            _age(obj, now), names, images, _selector(obj)]
+    return [
+        _name(obj),
+        spec.get("replicas", 1),
+        st.get("replicas", 0),
+        st.get("readyReplicas", 0),
+        _age(obj, now),
+        names,
+        images,
+        _selector(obj),
+    ]
 
 
 def _statefulset(obj: Obj, now: datetime) -> list[Any]:
@@ -228,23 +259,42 @@ def _statefulset(obj: Obj, now: datetime) -> list[Any]:
 
 def _daemonset(obj: Obj, now: datetime) -> list[Any]:
     st = obj.get("status") or {}
-    node_sel = ((((obj.get("spec") or {}).get("template") or {}).get("spec") or {}).get("nodeSelector") or {})
+    node_sel = (((obj.get("spec") or {}).get("template") or {}).get("spec") or {}).get("nodeSelector") or {}
     names, images = _images(obj)
-    return [_name(obj), st.get("desiredNumberScheduled", 0), st.get("currentNumberScheduled", 0),
-            st.get("numberReady", 0), st.get("updatedNumberScheduled", 0), st.get("numberAvailable", 0),
-            ",".join(f"{k}={v}" for k, v in sorted(node_sel.items())) or "<none>", _age(obj, now),
-            names, images, _selector(obj)]
+    return [
+        _name(obj),
+        st.get("desiredNumberScheduled", 0),
+        st.get("currentNumberScheduled", 0),
+        st.get("numberReady", 0),
+        st.get("updatedNumberScheduled", 0),
+        st.get("numberAvailable", 0),
+        ",".join(f"{k}={v}" for k, v in sorted(node_sel.items())) or "<none>",
+        _age(obj, now),
+        names,
+        images,
+        _selector(obj),
+    ]
 
 
 def _service(obj: Obj, now: datetime) -> list[Any]:
     spec = obj.get("spec") or {}
-    ports = ",".join(
-        f"{p.get('port')}{':' + str(p['nodePort']) if p.get('nodePort') else ''}/{p.get('protocol', 'TCP')}"
-        for p in spec.get("ports") or []
-    ) or "<none>"
+    ports = (
+        ",".join(
+            f"{p.get('port')}{':' + str(p['nodePort']) if p.get('nodePort') else ''}/{p.get('protocol', 'TCP')}"
+            for p in spec.get("ports") or []
+        )
+        or "<none>"
+    )
     ext = ",".join(spec.get("externalIPs") or []) or "<none>"
-    return [_name(obj), spec.get("type", "ClusterIP"), spec.get("clusterIP") or "<none>", ext, ports,
-            _age(obj, now), _selector(obj)]
+    return [
+        _name(obj),
+        spec.get("type", "ClusterIP"),
+        spec.get("clusterIP") or "<none>",
+        ext,
+        ports,
+        _age(obj, now),
+        _selector(obj),
+    ]
 
 
 def _lease(obj: Obj, now: datetime) -> list[Any]:
@@ -253,45 +303,89 @@ def _lease(obj: Obj, now: datetime) -> list[Any]:
 
 _PRINTERS: dict[str, Printer] = {
     "pods": (_POD_COLUMNS, pod_cells),
-    "namespaces": ((_NAME, ("Status", "string", 0, "The status of the namespace"), _AGE),
-                   lambda o, now: [_name(o), (o.get("status") or {}).get("phase", ""), _age(o, now)]),
-    "configmaps": ((_NAME, ("Data", "integer", 0, "Data contains the configuration data."), _AGE),
-                   lambda o, now: [_name(o), len(o.get("data") or {}) + len(o.get("binaryData") or {}),
-                                   _age(o, now)]),
-    "apps/deployments": ((_NAME, ("Ready", "string", 0, "Number of the pod with ready state"),
-                          ("Up-to-date", "integer", 0, "Total number of non-terminated pods targeted by this "
-                           "deployment that have the desired template spec."),
-                          ("Available", "integer", 0, "Total number of available pods (ready for at least "
-                           "minReadySeconds) targeted by this deployment."),
-                          _AGE, ("Containers", "string", 1, "Names of each container in the template."),
-                          ("Images", "string", 1, "Images referenced by each container in the template."),
-                          ("Selector", "string", 1, "Label selector for pods.")), _deployment),
-    "apps/replicasets": ((_NAME, ("Desired", "integer", 0, "Number of desired pods."),
-                          ("Current", "integer", 0, "The most recently observed number of replicas."),
-                          ("Ready", "integer", 0, "The number of ready replicas for this replica set."), _AGE,
-                          ("Containers", "string", 1, "Names of each container in the template."),
-                          ("Images", "string", 1, "Images referenced by each container in the template."),
-                          ("Selector", "string", 1, "Label selector for pods.")), _replicaset),
-    "apps/statefulsets": ((_NAME, ("Ready", "string", 0, "Number of the pod with ready state"), _AGE,
-                           ("Containers", "string", 1, "Names of each container in the template."),
-                           ("Images", "string", 1, "Images referenced by each container in the template.")),
-                          _statefulset),
-    "apps/daemonsets": ((_NAME, ("Desired", "integer", 0, "The desired number of nodes."),
-                         ("Current", "integer", 0, "The number of nodes running at least one daemon pod."),
-                         ("Ready", "integer", 0, "The number of nodes with ready daemon pods."),
-                         ("Up-to-date", "integer", 0, "The number of nodes running the updated pod."),
-                         ("Available", "integer", 0, "The number of nodes with available daemon pods."),
-                         ("Node Selector", "string", 0, "The node selector of the template."), _AGE,
-                         ("Containers", "string", 1, "Names of each container in the template."),
-                         ("Images", "string", 1, "Images referenced by each container in the template."),
-                         ("Selector", "string", 1, "Label selector for pods.")), _daemonset),
-    "services": ((_NAME, ("Type", "string", 0, "The type of the service."),
-                  ("Cluster-IP", "string", 0, "The IP address of the service."),
-                  ("External-IP", "string", 0, "The external IPs of the service."),
-                  ("Port(s)", "string", 0, "The ports of the service."), _AGE,
-                  ("Selector", "string", 1, "The label selector of the service.")), _service),
-    "coordination.k8s.io/leases": ((_NAME, ("Holder", "string", 0, "The holder of the lease."), _AGE),
-                                   _lease),
+    "namespaces": (
+        (_NAME, ("Status", "string", 0, "The status of the namespace"), _AGE),
+        lambda o, now: [_name(o), (o.get("status") or {}).get("phase", ""), _age(o, now)],
+    ),
+    "configmaps": (
+        (_NAME, ("Data", "integer", 0, "Data contains the configuration data."), _AGE),
+        lambda o, now: [_name(o), len(o.get("data") or {}) + len(o.get("binaryData") or {}), _age(o, now)],
+    ),
+    "apps/deployments": (
+        (
+            _NAME,
+            ("Ready", "string", 0, "Number of the pod with ready state"),
+            (
+                "Up-to-date",
+                "integer",
+                0,
+                "Total number of non-terminated pods targeted by this deployment that have the desired template spec.",
+            ),
+            (
+                "Available",
+                "integer",
+                0,
+                "Total number of available pods (ready for at least minReadySeconds) targeted by this deployment.",
+            ),
+            _AGE,
+            ("Containers", "string", 1, "Names of each container in the template."),
+            ("Images", "string", 1, "Images referenced by each container in the template."),
+            ("Selector", "string", 1, "Label selector for pods."),
+        ),
+        _deployment,
+    ),
+    "apps/replicasets": (
+        (
+            _NAME,
+            ("Desired", "integer", 0, "Number of desired pods."),
+            ("Current", "integer", 0, "The most recently observed number of replicas."),
+            ("Ready", "integer", 0, "The number of ready replicas for this replica set."),
+            _AGE,
+            ("Containers", "string", 1, "Names of each container in the template."),
+            ("Images", "string", 1, "Images referenced by each container in the template."),
+            ("Selector", "string", 1, "Label selector for pods."),
+        ),
+        _replicaset,
+    ),
+    "apps/statefulsets": (
+        (
+            _NAME,
+            ("Ready", "string", 0, "Number of the pod with ready state"),
+            _AGE,
+            ("Containers", "string", 1, "Names of each container in the template."),
+            ("Images", "string", 1, "Images referenced by each container in the template."),
+        ),
+        _statefulset,
+    ),
+    "apps/daemonsets": (
+        (
+            _NAME,
+            ("Desired", "integer", 0, "The desired number of nodes."),
+            ("Current", "integer", 0, "The number of nodes running at least one daemon pod."),
+            ("Ready", "integer", 0, "The number of nodes with ready daemon pods."),
+            ("Up-to-date", "integer", 0, "The number of nodes running the updated pod."),
+            ("Available", "integer", 0, "The number of nodes with available daemon pods."),
+            ("Node Selector", "string", 0, "The node selector of the template."),
+            _AGE,
+            ("Containers", "string", 1, "Names of each container in the template."),
+            ("Images", "string", 1, "Images referenced by each container in the template."),
+            ("Selector", "string", 1, "Label selector for pods."),
+        ),
+        _daemonset,
+    ),
+    "services": (
+        (
+            _NAME,
+            ("Type", "string", 0, "The type of the service."),
+            ("Cluster-IP", "string", 0, "The IP address of the service."),
+            ("External-IP", "string", 0, "The external IPs of the service."),
+            ("Port(s)", "string", 0, "The ports of the service."),
+            _AGE,
+            ("Selector", "string", 1, "The label selector of the service."),
+        ),
+        _service,
+    ),
+    "coordination.k8s.io/leases": ((_NAME, ("Holder", "string", 0, "The holder of the lease."), _AGE), _lease),
 }
 _GENERIC: Printer = ((_NAME, _AGE), lambda o, now: [_name(o), _age(o, now)])
 
@@ -299,14 +393,15 @@ _GENERIC: Printer = ((_NAME, _AGE), lambda o, now: [_name(o), _age(o, now)])
 def column_definitions(key: str) -> list[Obj]:
     """The Table's columnDefinitions for a resource (by store key)."""
     columns, _ = _PRINTERS.get(key, _GENERIC)
-    return [{"name": n, "type": t, "format": "name" if n == "Name" else "", "description": d, "priority": p}
-            for n, t, p, d in columns]
+    return [
+        {"name": n, "type": t, "format": "name" if n == "Name" else "", "description": d, "priority": p}
+        for n, t, p, d in columns
+    ]
 
 
 def partial_metadata(obj: Obj) -> Obj:
     """The object reduced to a PartialObjectMetadata."""
-    return {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1",
-            "metadata": obj.get("metadata") or {}}
+    return {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": obj.get("metadata") or {}}
 
 
 def row(key: str, obj: Obj, include_object: str, now: datetime | None = None) -> Obj:

@@ -132,7 +132,6 @@ def test_list_kind_resource_version_and_order(
     assert client.AppsV1Api(backend.api_client()).list_namespaced_deployment(ns).kind == "DeploymentList"
 
 
-@pytest.mark.sim_differs("list items carry kind and apiVersion; the real server leaves them out of each item")
 def test_list_items_carry_no_kind(raw: Raw, core: client.CoreV1Api, ns: str) -> None:
     configmaps(core, ns, "a")
     _, body = raw("GET", f"/api/v1/namespaces/{ns}/configmaps")
@@ -209,10 +208,6 @@ def test_continue_token_after_compaction_is_410(backend: Backend, core: client.C
     assert names(core.list_namespaced_config_map(ns, limit=10).items) == ["a", "b", "c", "later"]
 
 
-@pytest.mark.sim_differs(
-    "the 410 for an expired continue token has no metadata.continue; the real server "
-    "offers one to carry on inconsistently (and says so in the message)"
-)
 def test_expired_continue_token_offers_an_inconsistent_continuation(
     backend: Backend, raw: Raw, core: client.CoreV1Api, ns: str
 ) -> None:
@@ -295,11 +290,6 @@ def test_filtered_watch_turns_leaving_the_selection_into_deleted(
     assert rvs == sorted(set(rvs))
 
 
-@pytest.mark.sim_differs(
-    "the DELETED event for an object leaving a watch's selection carries the object as it "
-    "is now (labels no longer matching); the real server sends the last state that matched, "
-    "with the resourceVersion of the change"
-)
 @pytest.mark.parametrize("resource", ["configmaps", "secrets"])
 def test_leaving_the_selection_shows_the_last_matching_state(
     core: client.CoreV1Api, ns: str, resource: str
@@ -338,10 +328,6 @@ def test_bookmarks_only_when_asked_and_after_progress(core: client.CoreV1Api, ns
     assert int(last["metadata"]["resourceVersion"]) >= int(created.metadata.resource_version)
 
 
-@pytest.mark.sim_differs(
-    "an idle watch with allowWatchBookmarks gets a BOOKMARK every bookmark_interval; "
-    "the real server sends none while nothing changed after the watch's resourceVersion"
-)
 def test_idle_watch_gets_no_bookmark(core: client.CoreV1Api, ns: str) -> None:
     rv0 = core.list_namespaced_secret(ns).metadata.resource_version
     events = read_events(
@@ -356,10 +342,6 @@ def test_idle_watch_gets_no_bookmark(core: client.CoreV1Api, ns: str) -> None:
     assert events == []
 
 
-@pytest.mark.sim_differs(
-    "a watch without resourceVersion sends its ADDED events and no bookmark; the real "
-    "server follows them with a BOOKMARK annotated k8s.io/initial-events-end"
-)
 def test_watch_without_resource_version_ends_initial_events_with_a_bookmark(
     core: client.CoreV1Api, ns: str
 ) -> None:
@@ -403,10 +385,6 @@ def test_watch_list_streams_initial_events_then_an_annotated_bookmark(
     assert int(meta["resourceVersion"]) >= int(rv)
 
 
-@pytest.mark.sim_differs(
-    "a Pod BOOKMARK object is kind/apiVersion/metadata only; the real server serializes "
-    'an empty Pod: it also has "spec": {"containers": null}, "status": {}'
-)
 def test_pod_bookmark_is_a_serialized_empty_pod(core: client.CoreV1Api, ns: str) -> None:
     events = read_events(
         watch(
@@ -463,10 +441,6 @@ def test_watch_from_an_expired_resource_version_is_410(
     ]
 
 
-@pytest.mark.sim_differs(
-    '410 messages are "too old resource version: N (M)" for watch and list; the real '
-    'server (etcd behind it) says "The resourceVersion for the provided watch/list is too old."'
-)
 def test_expired_resource_version_messages(backend: Backend, core: client.CoreV1Api, ns: str) -> None:
     rv0 = configmaps(core, ns, "a")[0]
     for v in ("2", "3"):  # see test_watch_from_just_before_the_compaction_is_a_500 for why two
@@ -609,10 +583,6 @@ def test_strategic_merge_on_a_deployment_template(apps: client.AppsV1Api, ns: st
     assert unchanged.metadata.generation == 4  # metadata-only changes do not bump the generation
 
 
-@pytest.mark.sim_differs(
-    "strategic merge keeps the stored order and appends new list items; the real server "
-    "puts the patch's items first, in patch order, then the rest"
-)
 def test_strategic_merge_list_order(apps: client.AppsV1Api, ns: str) -> None:
     apps.create_namespaced_deployment(ns, _deployment("order"))
     dep = apps.patch_namespaced_deployment(
@@ -637,10 +607,6 @@ def test_strategic_merge_list_order(apps: client.AppsV1Api, ns: str) -> None:
     assert [e.name for e in containers[1].env] == ["B", "A"]
 
 
-@pytest.mark.sim_differs(
-    "Deployments are stored as sent; the real server fills in defaults (strategy, "
-    "revisionHistoryLimit, progressDeadlineSeconds, pod template defaults)"
-)
 def test_deployment_defaults(apps: client.AppsV1Api, ns: str) -> None:
     dep = apps.create_namespaced_deployment(ns, _deployment("defaults"))
     assert dep.spec.strategy.type == "RollingUpdate"
@@ -783,10 +749,6 @@ def test_dry_run_persists_nothing(core: client.CoreV1Api, apps: client.AppsV1Api
     assert [(e["type"], e["object"]["metadata"]["name"]) for e in read_events(resp, 1)] == [("ADDED", "real")]
 
 
-@pytest.mark.sim_differs(
-    "a dry-run create answers with the store's current resourceVersion; the real server "
-    "answers with no resourceVersion at all"
-)
 def test_dry_run_create_has_no_resource_version(core: client.CoreV1Api, ns: str) -> None:
     created = core.create_namespaced_config_map(ns, {"metadata": {"name": "dry"}}, dry_run="All")
     assert created.metadata.resource_version is None
@@ -895,9 +857,6 @@ def test_label_selectors(
         pytest.param(
             "status.phase=Pending",
             ["bare-1", "web-2"],
-            marks=pytest.mark.sim_differs(
-                "a pod created without status has no status.phase; the real server sets Pending on create"
-            ),
         ),
     ],
 )
@@ -918,10 +877,6 @@ def test_namespace_field_selector_across_namespaces(backend: Backend, core: clie
     assert names(both.items) == ["web-1"]
 
 
-@pytest.mark.sim_differs(
-    "create keeps the status a client sends; the real server ignores it and a new pod is "
-    "Pending (status is written through /status only)"
-)
 def test_create_ignores_status(core: client.CoreV1Api, ns: str) -> None:
     pod = core.create_namespaced_pod(
         ns,
@@ -934,10 +889,6 @@ def test_create_ignores_status(core: client.CoreV1Api, ns: str) -> None:
     assert pod.status.phase == "Pending"
 
 
-@pytest.mark.sim_differs(
-    "new objects get no server-side status or generation: a PodDisruptionBudget has no status and a pod no "
-    "metadata.generation; the real server writes PDB status zeros and pod generation 1 on create"
-)
 def test_create_fills_in_pdb_status_and_pod_generation(
     api: client.ApiClient, core: client.CoreV1Api, ns: str
 ) -> None:
@@ -968,10 +919,6 @@ def test_status_subresource_writes_status_and_the_main_resource_ignores_it(
     assert pod.status.phase == "Running"
 
 
-@pytest.mark.sim_differs(
-    "a write to pods/status ignores metadata; the real server keeps only spec (and owner "
-    "references, deletionTimestamp) from the stored pod, so labels and annotations change"
-)
 def test_pod_status_subresource_also_writes_labels(core: client.CoreV1Api, ns: str) -> None:
     core.create_namespaced_pod(
         ns, {"metadata": {"name": "p"}, "spec": {"containers": [{"name": "c", "image": "i"}]}}
@@ -1036,10 +983,6 @@ def test_self_subject_access_review_admin_and_viewer(
     assert client.CoreV1Api(api).list_namespaced_config_map(ns).items == []
 
 
-@pytest.mark.sim_differs(
-    "403 details carry an empty name and access reviews have metadata.creationTimestamp: "
-    "null; the real server omits both"
-)
 def test_forbidden_and_review_shapes(backend: Backend, api: client.ApiClient, ns: str) -> None:
     assert "creationTimestamp" not in _review(api, "get", "pods", ns)["metadata"]
     with backend.viewer() as viewer, pytest.raises(ApiException) as err:
@@ -1103,10 +1046,6 @@ def test_lease_create_update_and_conflicts(api: client.ApiClient, raw: Raw, ns: 
     assert coord.read_namespaced_lease("meshtui-upgrade", ns).spec.holder_identity == "bob"
 
 
-@pytest.mark.sim_differs(
-    "a Lease time without microseconds is stored as sent; the real server rejects it "
-    "(400 BadRequest: MicroTime needs exactly 6 fractional digits)"
-)
 def test_lease_times_must_be_micro_times(raw: Raw, ns: str) -> None:
     lease = _lease("coarse", "alice")
     lease["spec"]["renewTime"] = "2026-11-29T12:00:05Z"
@@ -1196,9 +1135,6 @@ ERROR_CASES: dict[str, Any] = {
                 ],
             },
         },
-        marks=pytest.mark.sim_differs(
-            "422 for an invalid name says 'RFC 1123 name' without the regex hint and has no details.causes"
-        ),
     ),
     "422-json-patch-test": pytest.param(
         (
@@ -1213,10 +1149,6 @@ ERROR_CASES: dict[str, Any] = {
             "message": "the server rejected our request due to an error in our request",
             "details": {},
         },
-        marks=pytest.mark.sim_differs(
-            "a failed JSON patch says what failed and has no details; the real "
-            "server's message is generic and details is {}"
-        ),
     ),
     "422-apply-without-manager": pytest.param(
         (
@@ -1242,17 +1174,10 @@ ERROR_CASES: dict[str, Any] = {
                 ],
             },
         },
-        marks=pytest.mark.sim_differs(
-            'details are {"name": "", "kind": "PatchOptions.meta.k8s.io"}; the real '
-            "server splits group and kind and lists the cause"
-        ),
     ),
     "400-field-selector": pytest.param(
         ("GET", "/api/v1/namespaces/{ns}/pods?fieldSelector=spec.foo%3Dbar", None, "application/json"),
         {"code": 400, "reason": "BadRequest", "message": "field label not supported: spec.foo"},
-        marks=pytest.mark.sim_differs(
-            "an unknown field selector is worded '\"spec.foo\" is not a known field selector: only ...'"
-        ),
     ),
     "400-label-selector": pytest.param(
         ("GET", "/api/v1/namespaces/{ns}/pods?labelSelector=app%20in%20(", None, "application/json"),
@@ -1261,10 +1186,6 @@ ERROR_CASES: dict[str, Any] = {
             "reason": "BadRequest",
             "message": "unable to parse requirement: found '', expected: ',', ')' or identifier",
         },
-        marks=pytest.mark.sim_differs(
-            'a malformed label selector is worded "unable to parse requirement: '
-            "unbalanced parenthesis in selector 'app in ('\""
-        ),
     ),
 }
 

@@ -61,7 +61,7 @@ def test_list_returns_a_typed_list_at_the_store_version(sim):
     assert body["metadata"]["resourceVersion"] == str(sim.rv)
     assert "continue" not in body["metadata"]
     assert names(body["items"]) == ["cart-1", "web-1", "web-2"]
-    assert all(i["kind"] == "Pod" and i["apiVersion"] == "v1" for i in body["items"])
+    assert not any("kind" in i or "apiVersion" in i for i in body["items"])  # as the API server: only the list has them
 
     pods = sim.core.list_pod_for_all_namespaces()
     assert names(pods.items) == ["cart-1", "job-1", "pay-1", "web-1", "web-2"]
@@ -249,8 +249,8 @@ def test_bookmarks_carry_only_the_current_resource_version(sim, read_events):
     events = read_events(resp, until=lambda e: e["type"] == "BOOKMARK")
     bookmark = events[-1]
     assert bookmark["type"] == "BOOKMARK"
-    assert bookmark["object"] == {"kind": "Pod", "apiVersion": "v1",
-                                  "metadata": {"resourceVersion": str(sim.rv)}}
+    assert bookmark["object"] == {"kind": "Pod", "apiVersion": "v1", "metadata": {"resourceVersion": str(sim.rv)},
+                                  "spec": {"containers": None}, "status": {}}  # an empty Pod, serialized
     assert len(events) == 1  # the config map is not a pod event
 
 
@@ -274,9 +274,14 @@ def test_timeout_and_bookmarks_hold_under_sustained_changes(sim_factory, fast_se
     stop = threading.Event()
 
     async def churn() -> None:
-        # Commits faster than the stream drains, so the watcher's queue is never empty.
+        # Commits faster than the stream drains, so the watcher's queue is never empty; for the 3 s of the
+        # watch and a little more, not for as long as the reader takes (which would only slow it down).
         store, n = sim.cluster.store, 0
-        while not stop.is_set():
+        loop = asyncio.get_running_loop()
+        until: float | None = None
+        while not stop.is_set() and (until is None or loop.time() < until):
+            if until is None and store.open_watches:
+                until = loop.time() + 3.5
             for _ in range(50):
                 n += 1
                 store.update("pods", "shop", "web-1", lambda o, n=n: {
@@ -287,8 +292,9 @@ def test_timeout_and_bookmarks_hold_under_sustained_changes(sim_factory, fast_se
     [task] = sim.cluster.call(lambda: [asyncio.get_running_loop().create_task(churn())])
     try:
         start = time.monotonic()
+        # 3 s: bookmarks stop 2 s before the deadline, as the watch cache's do.
         resp = sim.core.list_namespaced_pod("shop", watch=True, resource_version=str(sim.rv),
-                                            timeout_seconds=1, allow_watch_bookmarks=True,
+                                            timeout_seconds=3, allow_watch_bookmarks=True,
                                             _preload_content=False, _request_timeout=TIMEOUT)
         chunks, ended = [], True
         for chunk in resp.stream(1 << 16):  # raw bytes: parsing here would let the stream run ahead
@@ -417,7 +423,8 @@ def test_strategic_merge_of_template_annotations_and_containers(sim):
     containers = {c.name: c for c in dep.spec.template.spec.containers}
     assert set(containers) == {"app", "helper"}
     assert containers["app"].image == "example/app:2"
-    assert [(e.name, e.value) for e in containers["app"].env] == [("A", "1"), ("B", "2")]
+    # The patch's items first, then the stored ones, as the API server orders a strategic merge.
+    assert [(e.name, e.value) for e in containers["app"].env] == [("B", "2"), ("A", "1")]
 
     dep = sim.apps.patch_namespaced_deployment("web", "shop", {"spec": {"template": {"spec": {"containers": [
         {"name": "helper", "$patch": "delete"}]}}}})
@@ -488,11 +495,14 @@ def test_dry_run_persists_nothing_and_emits_no_event(sim, read_events):
     assert [(e["type"], e["object"]["metadata"]["name"]) for e in events] == [("MODIFIED", "tools")]
 
 
-def test_status_subresource_writes_only_status(sim):
+def test_status_subresource_writes_status_and_metadata_not_spec(sim):
+    # As the API server's pod status strategy: spec and owner references stay, labels change too.
     pod = sim.core.patch_namespaced_pod_status("web-2", "shop", {"status": {"phase": "Running"},
-                                                                 "metadata": {"labels": {"ignored": "1"}}})
+                                                                 "metadata": {"labels": {"via": "status"}},
+                                                                 "spec": {"activeDeadlineSeconds": 5}})
     assert pod.status.phase == "Running"
-    assert "ignored" not in pod.metadata.labels
+    assert pod.metadata.labels["via"] == "status"
+    assert pod.spec.active_deadline_seconds is None
     pod = sim.core.patch_namespaced_pod("web-2", "shop", {"status": {"phase": "Failed"}})
     assert pod.status.phase == "Running"  # the main resource ignores status
 

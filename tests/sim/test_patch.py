@@ -29,13 +29,20 @@ def test_json_patch_escaping_arrays_move_copy_and_test():
     ([{"op": "replace", "path": "/missing", "value": 1}], 422),
     ([{"op": "add", "path": "/list/9", "value": 1}], 422),
     ([{"op": "frobnicate", "path": "/a"}], 422),
-    ([{"op": "add", "path": "/a"}], 400),
+    ([{"path": "/a", "value": 1}], 422),
     ({"op": "add"}, 400),
 ])
 def test_json_patch_failures(ops, code):
     with pytest.raises(ApiError) as err:
         patch.json_patch({"a": 1, "list": []}, ops)
     assert err.value.code == code
+    if code == 422:  # the API server's generic wording: nothing about what failed, empty details
+        assert err.value.status()["message"] == "the server rejected our request due to an error in our request"
+        assert err.value.status()["details"] == {}
+
+
+def test_json_patch_add_without_a_value_adds_null():
+    assert patch.json_patch({"a": 1}, [{"op": "add", "path": "/a"}]) == {"a": None}  # as the API server does
 
 
 def test_merge_patch_rfc7386():
@@ -70,7 +77,7 @@ def test_strategic_merge_directives_and_merge_keys():
     assert out["metadata"] == {"finalizers": ["a", "b"], "labels": {"x": "1"}}
     app, new = out["spec"]["containers"]
     assert app["image"] == "a:1" and new == {"name": "new", "image": "n:1"}
-    assert app["ports"] == [{"containerPort": 80, "name": "http"}, {"containerPort": 443}]
+    assert app["ports"] == [{"containerPort": 443}, {"containerPort": 80, "name": "http"}]  # new items first
     assert app["volumeMounts"] == [{"mountPath": "/data", "name": "data", "readOnly": True}]
     assert out["spec"]["tolerations"] == [{"key": "t2"}]  # no merge key: replaced
     assert out["spec"]["nodeSelector"] == {"zone": "b"}

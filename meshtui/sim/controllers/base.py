@@ -65,9 +65,7 @@ class Runtime:
         self.handlers: dict[str, Handler] = {}
         self.queue: dict[Item, None] = {}
         self.by_ns: dict[str, dict[str, set[str]]] = {key: {} for key in INDEXED}
-        self.scheduled: set[tuple[str, str, str, str]] = (
-            set()
-        )  # (purpose, ns, name, uid) with a timer pending
+        self.scheduled: set[tuple[str, str, str, str]] = set()  # (purpose, ns, name, uid) with a timer pending
         self.failures: dict[Item, int] = {}
         self._retried: set[Item] = set()
         self.stopped = False
@@ -547,9 +545,7 @@ def _container_defaults(c: dict[str, Any]) -> None:
     c.setdefault("terminationMessagePath", "/dev/termination-log")
     c.setdefault("terminationMessagePolicy", "File")
     image = str(c.get("image", ""))
-    c.setdefault(
-        "imagePullPolicy", "Always" if image.endswith(":latest") or ":" not in image else "IfNotPresent"
-    )
+    c.setdefault("imagePullPolicy", "Always" if image.endswith(":latest") or ":" not in image else "IfNotPresent")
 
 
 def iter_workloads(rt: Runtime, key: str) -> Iterator[tuple[str, str]]:

@@ -64,9 +64,7 @@ def sync_daemonset(rt: Runtime, namespace: str, name: str) -> None:
                     _delete(rt, pod)
     strategy = spec.get("updateStrategy") or {"type": "RollingUpdate"}
     if strategy.get("type", "RollingUpdate") == "RollingUpdate":
-        limit = max(
-            1, scaled_value((strategy.get("rollingUpdate") or {}).get("maxUnavailable", 1), len(nodes), True)
-        )
+        limit = max(1, scaled_value((strategy.get("rollingUpdate") or {}).get("maxUnavailable", 1), len(nodes), True))
         unavailable = sum(
             1 for n in nodes if not any(is_ready(p) and not is_terminating(p) for p in by_node.get(n, []))
         )

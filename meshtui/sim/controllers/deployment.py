@@ -220,9 +220,7 @@ def _progress(
             if new_rs
             else f'Deployment "{d["metadata"]["name"]}" has successfully progressed.'
         )
-        return set_condition(
-            conditions, "Progressing", "True", "NewReplicaSetAvailable", msg, update_time=True
-        )
+        return set_condition(conditions, "Progressing", "True", "NewReplicaSetAvailable", msg, update_time=True)
     old_old = old.get("replicas", 0) - old.get("updatedReplicas", 0)
     new_old = new_status.get("replicas", 0) - new_status.get("updatedReplicas", 0)
     progressing = (
@@ -237,15 +235,9 @@ def _progress(
             if new_rs
             else f'Deployment "{d["metadata"]["name"]}" is progressing.'
         )
-        conditions = set_condition(
-            conditions, "Progressing", "True", "ReplicaSetUpdated", msg, update_time=True
-        )
+        conditions = set_condition(conditions, "Progressing", "True", "ReplicaSetUpdated", msg, update_time=True)
         for cond in conditions:
-            if (
-                cond["type"] == "Progressing"
-                and cond["reason"] == "ReplicaSetUpdated"
-                and cond["message"] != msg
-            ):
+            if cond["type"] == "Progressing" and cond["reason"] == "ReplicaSetUpdated" and cond["message"] != msg:
                 cond["message"] = msg
     return conditions
 
@@ -371,9 +363,7 @@ def _reconcile_old(rt: Runtime, d: Obj, new_rs: Obj, old_rss: list[Obj]) -> bool
     max_scaled_down = all_count - min_available - new_unavailable
     if max_scaled_down <= 0:
         return False
-    ordered = sorted(
-        old_rss, key=lambda rs: (rs["metadata"].get("creationTimestamp", ""), rs["metadata"]["name"])
-    )
+    ordered = sorted(old_rss, key=lambda rs: (rs["metadata"].get("creationTimestamp", ""), rs["metadata"]["name"]))
     cleaned = 0
     for rs in ordered:  # cleanupUnhealthyReplicas
         if cleaned >= max_scaled_down:

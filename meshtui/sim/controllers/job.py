@@ -31,9 +31,7 @@ def sync_job(rt: Runtime, namespace: str, name: str) -> None:
     succeeded = sum(1 for p in pods if (p.get("status") or {}).get("phase") == "Succeeded")
     failed = sum(1 for p in pods if (p.get("status") or {}).get("phase") == "Failed")
     active = [
-        p
-        for p in pods
-        if not is_terminating(p) and (p.get("status") or {}).get("phase") not in ("Succeeded", "Failed")
+        p for p in pods if not is_terminating(p) and (p.get("status") or {}).get("phase") not in ("Succeeded", "Failed")
     ]
     status: dict[str, Any] = dict(job.get("status") or {})
     complete = succeeded >= completions
@@ -47,9 +45,7 @@ def sync_job(rt: Runtime, namespace: str, name: str) -> None:
             "job-name": name,
         }
         for _ in range(max(0, missing)):
-            pod = pod_from_template(
-                template, namespace, rt.unique_pod_name(f"{name}-", namespace), job, labels
-            )
+            pod = pod_from_template(template, namespace, rt.unique_pod_name(f"{name}-", namespace), job, labels)
             pod["spec"]["restartPolicy"] = (template.get("spec") or {}).get("restartPolicy", "Never")
             try:
                 active.append(rt.store.create(PODS, pod))

@@ -34,6 +34,4 @@ def sync_namespace(rt: Runtime, namespace: str, name: str) -> None:
     if remaining == 0:
         rt.store.remove("namespaces", None, name)
     else:
-        rt.after(
-            max(0.01, rt.settings.pod_termination_delay / 2), lambda: rt.enqueue(("namespace", "", name))
-        )
+        rt.after(max(0.01, rt.settings.pod_termination_delay / 2), lambda: rt.enqueue(("namespace", "", name)))

@@ -36,9 +36,7 @@ def ensure_revision(rt: Runtime, owner: Obj, template: Obj) -> tuple[str, Obj]:
     existing = rt.store.get(REVISIONS, ns, name)
     if existing is not None:
         return name, existing["data"]["spec"]["template"]
-    number = 1 + max(
-        (int(r.get("revision", 0)) for r in rt.owned(REVISIONS, ns, owner["metadata"]["uid"])), default=0
-    )
+    number = 1 + max((int(r.get("revision", 0)) for r in rt.owned(REVISIONS, ns, owner["metadata"]["uid"])), default=0)
     tpl = strip_hash(template)
     rt.store.create(
         REVISIONS,
