@@ -171,12 +171,21 @@ def lag_run(kubeconfig: Path, seconds: float) -> list[float]:
     if not watch.wait_synced(300):
         raise SystemExit("the live model did not sync")
     print(f"live model synced in {time.perf_counter() - t0:.1f}s", flush=True)
-    time.sleep(2)  # let the backlog of the initial sync drain before measuring
+    # The churn ran during the initial sync; measure the steady state once that backlog is drained.
     measuring.set()
+    drained_at = time.perf_counter()
+    while time.perf_counter() - drained_at < 120:
+        time.sleep(1)
+        with lock:
+            recent, lags[:] = list(lags), []
+        if recent and statistics.median(recent) < 100:
+            break
+    print(f"backlog of the initial sync drained in {time.perf_counter() - drained_at:.1f}s", flush=True)
     time.sleep(seconds)
     measuring.clear()
     watch.stop()
-    return lags
+    with lock:
+        return list(lags)
 
 
 def main() -> int:
