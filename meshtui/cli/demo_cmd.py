@@ -1,0 +1,45 @@
+"""`meshtui demo`: start the embedded simulated cluster and open the dashboard on it."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from dataclasses import replace
+from pathlib import Path
+
+from meshtui.cli import exitcodes
+from meshtui.cli.dashboard_cmd import open_dashboard, settings_from_args
+from meshtui.cluster.errors import ClusterError
+from meshtui.cluster.kubeconfig import connect
+from meshtui.sim.launch import SimLaunchError, launch, parse_params
+from meshtui.tui.logfile import setup_logging
+
+#: Seconds a restarted pod takes to become Ready in the demo: long enough to watch pods roll.
+DEMO_READY_DELAY = 1.5
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the simulator in this process, write its kubeconfig if asked, and open the dashboard on it."""
+    setup_logging()
+    try:
+        sim = launch(args.scenario, seed=args.seed, params=parse_params(args.param), ready_delay=DEMO_READY_DELAY)
+    except SimLaunchError as exc:
+        print(f"meshtui demo: {exc}", file=sys.stderr)
+        return exitcodes.USAGE
+    try:
+        with tempfile.TemporaryDirectory(prefix="meshtui-demo-") as tmp:
+            kubeconfig = Path(args.kubeconfig_out) if args.kubeconfig_out else Path(tmp) / "kubeconfig"
+            sim.kubeconfig(kubeconfig)
+            try:
+                targets = connect(str(kubeconfig), None)
+            except ClusterError as exc:
+                print(f"meshtui demo: {exc.message}", file=sys.stderr)
+                return exc.exit_code
+            settings = replace(settings_from_args(args), title="meshtui demo")
+            code = open_dashboard(targets, settings)
+            if args.kubeconfig_out:
+                print(f"meshtui demo: the simulator stopped; {kubeconfig} no longer reaches it.", file=sys.stderr)
+            return code
+    finally:
+        sim.stop()

@@ -1,0 +1,75 @@
+"""The Textual application: theme, mouse, the size guard, and the dashboard screen (built by the factory)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from textual import events
+from textual.app import App
+from textual.filter import LineFilter, Monochrome, NoColor
+
+from meshtui.engine.api import Session
+from meshtui.tui import memory
+from meshtui.tui.feed import MeshSource
+from meshtui.tui.no_color import ReadableMonochrome
+from meshtui.tui.screens.dashboard import DashboardScreen
+from meshtui.tui.screens.too_small import TooSmallScreen
+from meshtui.tui.settings import MIN_HEIGHT, MIN_WIDTH, Clock, DashboardSettings
+
+
+class MeshApp(App[None]):
+    """meshtui's dashboard; construct it with `meshtui.tui.factory.build_app`."""
+
+    TITLE = "meshtui"
+    COMMAND_PALETTE_BINDING = "ctrl+p"
+    ENABLE_COMMAND_PALETTE = True
+
+    def __init__(
+        self,
+        mesh: MeshSource,
+        session: Session | None,
+        settings: DashboardSettings,
+        clock: Clock,
+        *,
+        session_problem: str = "",
+    ) -> None:
+        super().__init__()
+        self.mesh = mesh
+        self.session = session
+        self.settings = settings
+        self.clock = clock
+        self.dashboard = DashboardScreen(mesh, session, settings, clock, session_problem=session_problem)
+        self._too_small: TooSmallScreen | None = None
+        self._readable = ReadableMonochrome()
+
+    def get_line_filters(self) -> Sequence[LineFilter]:
+        """Textual's filters, with NO_COLOR's swapped for one that keeps emphasis and the terminal's colours."""
+        return [self._readable if type(f) in (Monochrome, NoColor) else f for f in super().get_line_filters()]
+
+    def on_mount(self) -> None:
+        memory.loading()
+        if self.settings.theme in self.available_themes:
+            self.theme = self.settings.theme
+        self.push_screen(self.dashboard)
+        self._guard_size(self.size.width, self.size.height)
+
+    def on_resize(self, event: events.Resize) -> None:
+        if self.dashboard.is_attached:
+            self._guard_size(event.size.width, event.size.height)
+
+    def _guard_size(self, width: int, height: int) -> None:
+        """Cover everything with one sentence below 80x24; remove it once the terminal is big enough."""
+        small = width < MIN_WIDTH or height < MIN_HEIGHT
+        if small and self._too_small is None:
+            self._too_small = TooSmallScreen()
+            self.push_screen(self._too_small)
+        elif small and self._too_small is not None:
+            self._too_small.show_size(width, height)
+        elif not small and self._too_small is not None:
+            screen, self._too_small = self._too_small, None
+            if self.screen is screen:
+                self.pop_screen()
+
+    def action_quit_now(self) -> None:
+        """Quit from the size guard (the dashboard's q asks first while work runs)."""
+        self.dashboard.action_quit()

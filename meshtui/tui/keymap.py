@@ -1,0 +1,205 @@
+"""The one registry of keys and commands: it feeds the bindings, the key bar, the help screen and the palette.
+
+Every command says where it applies (its scopes), so the key bar shows only what a key does here and
+the help screen can list every key with the same words.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from textual.binding import Binding
+
+from meshtui.engine.api import ACTIONS
+
+ENGINE_TITLES = dict(ACTIONS)
+
+# Scopes: where a command applies.
+GLOBAL = "global"
+TABLE = "table"  # any tab with a filterable table
+NAMESPACES = "namespaces"
+PODS = "pods"
+GATEWAYS = "gateways"
+RUNNING = "running"  # while long work runs
+LOCKED = "locked"  # while another operator holds the upgrade lock
+SCOPE_TITLES = {
+    GLOBAL: "Anywhere",
+    TABLE: "In tables",
+    NAMESPACES: "Namespaces",
+    PODS: "Pods",
+    GATEWAYS: "Gateways",
+    RUNNING: "While work runs",
+    LOCKED: "While another operator holds the upgrade lock",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    """One key and what it does, worded once for the key bar, the help screen and the palette."""
+
+    action: str  # the App action it runs, e.g. "engine('switch')"
+    key: str  # Textual key name(s), comma-separated
+    display: str  # how the key is shown
+    label: str  # the key bar's short word
+    description: str  # the help screen's and palette's sentence
+    scopes: tuple[str, ...] = (GLOBAL,)
+    engine: str | None = None  # the engine action id, for the enabled/disabled state
+    bound: bool = True  # False when a widget owns the key (table navigation): listed in help only
+    bar: int = 0  # key bar priority; 0 keeps it out of the key bar
+    palette: bool = True
+
+    @property
+    def id(self) -> str:
+        """A stable id for keymaps and tests."""
+        return self.engine or self.action.split("(")[0]
+
+
+def _engine(action_id: str, key: str, label: str, scopes: tuple[str, ...], bar: int) -> Command:
+    return Command(
+        action=f"engine('{action_id}')",
+        key=key,
+        display=key,
+        label=label,
+        description=ENGINE_TITLES[action_id],
+        scopes=scopes,
+        engine=action_id,
+        bar=bar,
+    )
+
+
+NS_OR_PODS = (NAMESPACES, PODS)
+
+COMMANDS: tuple[Command, ...] = (
+    # -- going places
+    Command("show_tab('control-plane')", "1", "1", "Control plane", "Show the Control plane tab", bar=0),
+    Command("show_tab('data-plane')", "2", "2", "Data plane", "Show the Data plane tab (namespaces, pods, gateways)"),
+    Command("show_tab('verify')", "3", "3", "Verify", "Show the Verify tab"),
+    Command("show_tab('finish')", "4", "4", "Finish", "Show the Finish tab (Upgrade, Rollback, Finish)"),
+    Command("show_tab('journal')", "5", "5", "Journal", "Show the Journal: every action taken or refused"),
+    Command("show_view('namespaces')", "n", "n", "Namespaces", "Show the namespaces (Data plane)"),
+    Command("show_view('gateways')", "w", "w", "Gateways", "Show the gateways (Data plane)"),
+    Command("show_view('pods')", "", "", "All pods", "Show every pod of the mesh (Data plane)"),
+    Command("help", "question_mark", "?", "Help", "Show every key", bar=99),
+    Command(
+        "command_palette", "colon", ":", "Commands", "Open the command palette (also ctrl+p)", bar=40, palette=False
+    ),
+    Command(
+        "back", "escape", "esc", "Back", "Go back: close the pods, clear the filter, close a dialog", palette=False
+    ),
+    Command("quit", "q", "q", "Quit", "Quit (asks first while work runs)", bar=60),
+    Command("refresh", "ctrl+l", "ctrl+l", "Refresh", "Re-read the upgrade record, the lock and permissions"),
+    # -- tables
+    Command(
+        "filter",
+        "slash",
+        "/",
+        "Filter",
+        "Filter the table: words match any column; rev:NAME, risk, todo, !word negates",
+        scopes=(TABLE,),
+        bar=90,
+        palette=False,
+    ),
+    Command(
+        "open",
+        "enter",
+        "enter",
+        "Pods",
+        "Open the pods of the namespace under the cursor",
+        scopes=(NAMESPACES,),
+        bound=False,
+        bar=94,
+        palette=False,
+    ),
+    Command(
+        "toggle",
+        "space",
+        "space",
+        "Select",
+        "Select or deselect the row under the cursor",
+        scopes=(NAMESPACES,),
+        bound=False,
+        bar=96,
+        palette=False,
+    ),
+    Command("select_all", "a", "a", "All", "Select every row the filter shows", scopes=(NAMESPACES,), bar=70),
+    Command("clear_selection", "c", "c", "Clear", "Deselect every row", scopes=(NAMESPACES,)),
+    Command(
+        "explain",
+        "e",
+        "e",
+        "Explain",
+        "Explain the revision the pod (or namespace) gets on restart",
+        scopes=(NAMESPACES, PODS),
+        bar=85,
+    ),
+    Command("cursor", "up,k,down,j", "↑↓ j k", "Move", "Move the cursor", scopes=(TABLE,), bound=False, palette=False),
+    Command("page", "pageup,pagedown", "pgup pgdn", "Page", "Move a page", scopes=(TABLE,), bound=False, palette=False),
+    Command("ends", "home,g,end,G", "g G", "Ends", "First row, last row", scopes=(TABLE,), bound=False, palette=False),
+    # -- engine actions (always visible; a disabled one says why when pressed)
+    _engine("start", "b", "Begin", (GLOBAL,), 30),
+    _engine("deploy", "d", "Deploy", (GLOBAL,), 29),
+    _engine("switch", "s", "Switch", NS_OR_PODS, 95),
+    _engine("switch-back", "S", "Switch back", NS_OR_PODS, 20),
+    _engine("move-tag", "t", "Tag", (GLOBAL,), 21),
+    _engine("restart", "r", "Restart", NS_OR_PODS, 93),
+    _engine("gateways", "m", "Move", (GATEWAYS,), 95),
+    _engine("gateways-back", "M", "Move back", (GATEWAYS,), 93),
+    _engine("verify", "v", "Verify", (GLOBAL,), 45),
+    _engine("upgrade", "U", "Upgrade", (GLOBAL,), 91),
+    _engine("rollback", "R", "Rollback", (GLOBAL,), 50),
+    _engine("finish", "F", "Finish", (GLOBAL,), 49),
+    Command(
+        "take_over",
+        "T",
+        "T",
+        "Take over",
+        "Take over the upgrade lock from another operator (asks first)",
+        scopes=(LOCKED,),
+        bar=97,
+    ),
+    # -- long work
+    Command("pause", "p", "p", "Pause/resume", "Pause or resume the work in progress", scopes=(RUNNING,), bar=100),
+    Command(
+        "abort",
+        "x",
+        "x",
+        "Abort",
+        "Abort the work in progress after the current step (asks first)",
+        scopes=(RUNNING,),
+        bar=100,
+    ),
+)
+
+
+def bindings() -> list[Binding]:
+    """The App's bindings, one per bound command."""
+    return [
+        Binding(c.key, c.action, c.label, show=False, key_display=c.display, id=c.id)
+        for c in COMMANDS
+        if c.bound and c.key
+    ]
+
+
+def in_scope(command: Command, scopes: set[str]) -> bool:
+    """True when the command applies in one of the active scopes."""
+    return any(s in scopes for s in command.scopes)
+
+
+def by_engine_action(action_id: str) -> Command:
+    """The command that runs an engine action."""
+    return next(c for c in COMMANDS if c.engine == action_id)
+
+
+def check_unique() -> None:
+    """Raise if two bound commands share a key (a key must never do two things)."""
+    seen: dict[str, str] = {}
+    for c in COMMANDS:
+        if not c.bound or not c.key:
+            continue
+        for key in c.key.split(","):
+            if key in seen:
+                raise ValueError(f"key {key!r} bound to both {seen[key]} and {c.id}")
+            seen[key] = c.id
+
+
+check_unique()

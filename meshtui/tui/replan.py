@@ -1,0 +1,80 @@
+"""Second thoughts offered in the plan dialog: re-plan an action with one more parameter.
+
+A restart held back by a PodDisruptionBudget, an istioctl gateway that needs its rendered manifests, a
+target to deploy through an installer: the plan says so, and the dialog offers a key for it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from meshtui.domain.plan import Plan
+
+
+@dataclass(frozen=True, slots=True)
+class Replan:
+    """One alternative: its key, what it does, and the parameters it adds (or the question it asks first)."""
+
+    key: str
+    label: str
+    params: dict[str, Any] = field(default_factory=dict)
+    #: When set, the operator is asked for one line (a folder, a path); `answer` turns it into parameters.
+    question: str = ""
+    default: str = ""
+    answer: Callable[[str], dict[str, Any]] | None = None
+
+
+def _installer(kind: str) -> Callable[[str], dict[str, Any]]:
+    def build(path: str) -> dict[str, Any]:
+        from meshtui.engine.installers import InstallerSpec
+
+        return {"installer": InstallerSpec(kind, path)}
+
+    return build
+
+
+def replans(plan: Plan, params: dict[str, Any]) -> list[Replan]:
+    """The alternatives that fit this plan (none when it already uses them)."""
+    said = " ".join((*plan.skipped, *plan.refusals, *plan.notes))
+    out: list[Replan] = []
+    if (
+        plan.action in ("restart", "gateways", "gateways-back")
+        and "PodDisruptionBudget" in said
+        and not params.get("ignore_pdb")
+    ):
+        out.append(Replan("i", "restart anyway, ignoring PodDisruptionBudgets", {"ignore_pdb": True}))
+    if plan.action in ("gateways", "gateways-back") and "--manifests" in said:
+        out.append(
+            Replan(
+                "f",
+                "give the folder of rendered gateway manifests",
+                question="Folder of the rendered manifests of the gateways (YAML or JSON files)",
+                answer=lambda path: {"manifests": path},
+            )
+        )
+    if plan.action == "deploy":
+        out += [
+            Replan(
+                "f",
+                "install from a folder of rendered manifests",
+                question="Folder of the target's rendered manifests (server-side applied)",
+                answer=_installer("manifests"),
+            ),
+            Replan(
+                "i",
+                "run istioctl install",
+                question="The istioctl binary to run",
+                default="istioctl",
+                answer=_installer("istioctl"),
+            ),
+            Replan(
+                "h",
+                "run helm upgrade --install",
+                question="The helm binary to run",
+                default="helm",
+                answer=_installer("helm"),
+            ),
+        ]
+    return out

@@ -1,0 +1,1 @@
+"""The dashboard screen and its dialogs."""

@@ -1,0 +1,171 @@
+"""The confirmation dialog: the plan, then the server's dry-run verdict, before anything is written."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from rich.text import Text
+from textual import events, on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Input, Static
+
+from meshtui.domain.plan import Plan
+from meshtui.engine.executor import RunOutcome, StepResult
+from meshtui.tui.rows import GOOD_STYLE, RISK_STYLE, WARN_STYLE
+
+
+def dry_run_text(plan: Plan, outcome: RunOutcome | None, read_only: bool) -> tuple[Text, bool]:
+    """The dry-run line and whether the plan may be applied."""
+    if plan.refused:
+        return Text("Refused: " + "; ".join(plan.refusals), style=RISK_STYLE), False
+    if not plan.operations and plan.notes:
+        return Text(
+            "No object is changed by this step; it is recorded in the upgrade record.", style=GOOD_STYLE
+        ), not read_only
+    if not plan.operations:
+        return Text("Nothing to do: the cluster already matches.", style=GOOD_STYLE), False
+    if outcome is None:
+        return Text("Dry run: the API server is checking every operation…", style=WARN_STYLE), False
+    if read_only or not outcome.steps:
+        return Text("Read-only: no request is sent, not even a dry run; nothing will be written."), False
+    stopped = outcome.stopped_by
+    if stopped is not None:
+        index = outcome.steps.index(stopped) + 1
+        return Text(
+            f"Dry run failed at step {index} ({stopped.operation.object_ref}): {stopped.result.value}: "
+            f"{stopped.message}",
+            style=RISK_STYLE,
+        ), False
+    already = sum(1 for s in outcome.steps if s.result is StepResult.ALREADY)
+    unchecked = sum(1 for s in outcome.steps if s.result.value == "not-checked")
+    notes = []
+    if already:
+        notes.append(f"{already} already in place")
+    if unchecked:
+        notes.append(f"{unchecked} cannot be dry-run: installers and waits run for real")
+    note = f" ({'; '.join(notes)})" if notes else ""
+    checked = len(outcome.steps) - unchecked
+    return Text(
+        f"Dry run passed: the API server accepts the {checked} checked operations{note}.", style=GOOD_STYLE
+    ), True
+
+
+APPLY = "apply"
+
+
+class PlanScreen(ModalScreen[str | None]):
+    """Shows an action's plan and its dry run; Enter applies (after typing the revision for Finish).
+
+    Answers APPLY, the key of a re-plan option (ignore PodDisruptionBudgets, a manifests folder...), or None.
+    """
+
+    DEFAULT_CSS = """
+    PlanScreen { align: center middle; }
+    PlanScreen > Vertical { width: 100%; max-width: 120; height: auto; max-height: 100%; border: thick $accent;
+                            background: $surface; padding: 0 1; }
+    PlanScreen .title { text-style: bold; height: auto; }
+    PlanScreen VerticalScroll { height: auto; max-height: 65vh; }
+    PlanScreen .dry-run { height: auto; margin-top: 1; }
+    PlanScreen .keys { height: auto; color: $text-muted; }
+    PlanScreen Input { display: none; height: 3; }
+    PlanScreen Input.-needed { display: block; }
+    """
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape,n", "cancel", "Cancel"),
+        Binding("enter,y", "confirm", "Apply"),
+    ]
+
+    def __init__(
+        self, title: str, *, subtitle: str = "", confirm_word: str | None = None, read_only: bool = False
+    ) -> None:
+        super().__init__()
+        self.heading = title
+        self.subtitle = subtitle
+        self.confirm_word = confirm_word
+        self.read_only = read_only
+        self.plan: Plan | None = None
+        self.outcome: RunOutcome | None = None
+        self.applicable = False
+        self.options: dict[str, str] = {}
+        self.body = Static(Text("Planning…"), markup=False)
+        self.verdict = Static(Text(""), markup=False, classes="dry-run")
+        self.keys = Static(Text("esc cancel"), markup=False, classes="keys")
+        self.word = Input(
+            placeholder=f"type {confirm_word} to confirm" if confirm_word else "",
+            classes="-needed" if confirm_word else "",
+        )
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Static(Text(self.heading), markup=False, classes="title")
+            if self.subtitle:
+                yield Static(Text(self.subtitle), markup=False)
+            with VerticalScroll():
+                yield self.body
+            yield self.verdict
+            yield self.word
+            yield self.keys
+
+    def show_plan(self, plan: Plan) -> None:
+        """Show the plan's lines (the dry run follows)."""
+        self.plan = plan
+        self.body.update(Text("\n".join(plan.lines())))
+        self._render_verdict()
+
+    def show_options(self, options: dict[str, str]) -> None:
+        """Offer re-plans, each on its own key (e.g. {"i": "restart anyway, ignoring PodDisruptionBudgets"})."""
+        self.options = dict(options)
+        self._render_verdict()
+
+    def on_key(self, event: events.Key) -> None:
+        if event.key in self.options and self.focused is not self.word:
+            event.stop()
+            self.dismiss(event.key)
+
+    def show_dry_run(self, outcome: RunOutcome) -> None:
+        """Show the dry-run verdict; Enter applies only when it passed."""
+        self.outcome = outcome
+        self._render_verdict()
+
+    def show_failure(self, message: str) -> None:
+        """The engine could not plan or dry-run: say so; only cancel remains."""
+        self.applicable = False
+        self.verdict.update(Text(message, style=RISK_STYLE))
+        self.keys.update(Text("esc close"))
+
+    def _render_verdict(self) -> None:
+        if self.plan is None:
+            return
+        text, ok = dry_run_text(self.plan, self.outcome, self.read_only)
+        self.applicable = ok
+        self.verdict.update(text)
+        extra = "".join(f" · {key} {label}" for key, label in self.options.items())
+        if ok and self.confirm_word:
+            self.keys.update(Text(f"type {self.confirm_word} and press enter to apply · esc cancel"))
+            self.word.focus()
+        elif ok:
+            self.keys.update(Text(f"enter/y apply · esc/n cancel{extra}"))
+        else:
+            self.keys.update(Text(f"esc close{extra}"))
+
+    def action_confirm(self) -> None:
+        """Apply when the dry run passed (and the typed word matches)."""
+        if not self.applicable:
+            return
+        if self.confirm_word and self.word.value.strip() != self.confirm_word:
+            self.keys.update(Text(f"type exactly {self.confirm_word} to apply · esc cancel", style=WARN_STYLE))
+            return
+        self.dismiss(APPLY)
+
+    def action_cancel(self) -> None:
+        """Close without applying."""
+        self.dismiss(None)
+
+    @on(Input.Submitted)
+    def _typed(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.action_confirm()

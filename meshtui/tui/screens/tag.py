@@ -1,0 +1,71 @@
+"""Choose a tag and the revision it should point at (for the move-tag action)."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import OptionList, Static
+from textual.widgets.option_list import Option
+
+
+class PickList(OptionList):
+    """An option list that also moves with j and k, like every other list here."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("j", "cursor_down", "Down", show=False),
+        Binding("k", "cursor_up", "Up", show=False),
+    ]
+
+
+class TagScreen(ModalScreen[dict[str, Any] | None]):
+    """Two steps: pick the tag, then its new revision; answers {"tag": ..., "to": ...} or None."""
+
+    DEFAULT_CSS = """
+    TagScreen { align: center middle; }
+    TagScreen > Vertical { width: 70; height: auto; max-height: 100%; border: thick $accent; background: $surface;
+                           padding: 0 1; }
+    TagScreen OptionList { height: auto; max-height: 14; }
+    TagScreen .keys { color: $text-muted; }
+    """
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
+
+    def __init__(self, tags: list[tuple[str, str]], revisions: list[str]) -> None:
+        super().__init__()
+        self.tags = tags
+        self.revisions = revisions
+        self.tag: str | None = None
+        self.prompt = Static(Text("Which tag should move?", style="bold"), markup=False)
+        self.options = PickList(*[Option(Text(f"{name} -> {rev}"), id=name) for name, rev in tags])
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield self.prompt
+            yield self.options
+            yield Static(Text("↑↓/j k choose · enter select · esc cancel"), markup=False, classes="keys")
+
+    def on_mount(self) -> None:
+        self.options.focus()
+
+    @on(OptionList.OptionSelected)
+    def _chosen(self, event: OptionList.OptionSelected) -> None:
+        event.stop()
+        if self.tag is None:
+            self.tag = event.option.id
+            current = dict(self.tags).get(self.tag or "")
+            self.prompt.update(Text(f"Point tag {self.tag} (now {current}) at which revision?", style="bold"))
+            self.options.clear_options()
+            self.options.add_options([Option(Text(r), id=r) for r in self.revisions if r != current])
+            self.options.highlighted = 0
+            return
+        self.dismiss({"tag": self.tag, "to": event.option.id})
+
+    def action_cancel(self) -> None:
+        """Close without choosing."""
+        self.dismiss(None)

@@ -1,0 +1,1 @@
+"""The dashboard's tabs and the views inside them."""

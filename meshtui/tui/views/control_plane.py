@@ -1,0 +1,140 @@
+"""The Control plane tab: revisions, tags, the default revision, istiod readiness, webhooks and skew."""
+
+from __future__ import annotations
+
+from rich.console import Group, RenderableType
+from rich.padding import Padding
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import VerticalScroll
+from textual.widgets import Static
+
+from meshtui.domain.inventory import InventoryView
+from meshtui.domain.revisions import ControlPlane
+from meshtui.tui.rows import GOOD_STYLE, RISK_STYLE, WARN_STYLE
+
+
+def _t(value: object, style: str = "") -> Text:
+    """A cell that is never read as markup."""
+    return Text("-" if value is None or value == "" else str(value), style=style)
+
+
+def _table(*headers: str) -> Table:
+    """A borderless table whose first columns keep their width; the last ones give way."""
+    table = Table(box=None, show_edge=False, pad_edge=True, expand=False, header_style="bold")
+    for i, header in enumerate(headers):
+        table.add_column(header, no_wrap=True, overflow="ellipsis", min_width=len(header) if i < 2 else None)
+    return table
+
+
+def render_control_plane(cp: ControlPlane, source: str | None, target: str | None, multi: bool) -> RenderableType:
+    """One cluster's control plane as a few small tables."""
+    parts: list[RenderableType] = []
+    if multi:
+        parts.append(Text(f"Cluster {cp.cluster}", style="bold underline"))
+    parts.append(Text("Revisions", style="bold"))
+    for r in sorted(cp.revisions, key=lambda r: r.name):
+        role = "source" if r.name == source else "target" if r.name == target else "other"
+        if r.is_default:
+            role += ", default"
+        line = Text.assemble((f"  {r.name}", "bold"), f"  {role}  version {r.version or 'unknown'}  ")
+        if r.ready:
+            line.append(f"Ready {r.istiod_replicas or ''}".strip(), style=GOOD_STYLE)
+        else:
+            line.append(f"NOT Ready {r.istiod_replicas or ''}".strip(), style=RISK_STYLE)
+        parts.append(line)
+        istiod = "managed outside the cluster (its webhooks are the evidence)" if r.managed else r.istiod
+        parts.append(
+            Padding(
+                Text(
+                    f"istiod {istiod or '-'}; tags {', '.join(r.tags) or 'none'}; webhooks "
+                    f"{', '.join(r.webhooks) or 'none'}; injects {r.proxy_image or 'unknown'}"
+                ),
+                (0, 0, 0, 4),
+            )
+        )
+    if not cp.revisions:
+        parts.append(Text("  no revision found: is Istio installed?", style=WARN_STYLE))
+    parts.append(Text(""))
+
+    tags = _table("TAG", "RESOLVES TO", "NOTE", "WEBHOOKS")
+    for tag in sorted(cp.tags, key=lambda t: t.name):
+        style = RISK_STYLE if tag.dangling else ""
+        moving = ""
+        if source and target and tag.revision == source:
+            moving = f"still on the source {source}"
+        tags.add_row(
+            _t(tag.name, "bold"),
+            _t(tag.revision, style),
+            _t(tag.problem or moving, RISK_STYLE if tag.problem else WARN_STYLE if moving else ""),
+            _t(", ".join(tag.webhooks)),
+        )
+    if not cp.tags:
+        tags.add_row(_t("no tags"), _t(""), _t(""), _t(""))
+    parts += [Text("Tags", style="bold"), tags, Text("")]
+
+    default = Text.assemble(("Default revision: ", "bold"), (cp.default_revision or "none", ""))
+    if cp.default_webhook:
+        default.append(f"  (webhook {cp.default_webhook})")
+    if cp.validation_default:
+        default.append(f"  validation: {cp.validation_default}")
+    parts += [default, Text("")]
+    for problem in cp.problems:
+        parts.append(Text(f"! {problem.message}", style=RISK_STYLE))
+    return Group(*parts)
+
+
+def render_skew(view: InventoryView) -> RenderableType:
+    """The skew warnings, or a line saying there are none."""
+    if not view.skew:
+        return Text("Version skew: none (every proxy is within one minor of its istiod, none newer).")
+    lines: list[RenderableType] = [Text("Version skew", style="bold")]
+    for w in view.skew:
+        more = f" ({w.count} proxies: {', '.join(w.first_offenders)})" if w.count else ""
+        lines.append(Text(f"! {w.message}{more}", style=WARN_STYLE))
+    return Group(*lines)
+
+
+class ControlPlaneView(VerticalScroll):
+    """Revisions, tags and skew of every cluster; re-rendered only when the control plane changes."""
+
+    DEFAULT_CSS = """
+    ControlPlaneView { padding: 0 1; }
+    """
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._key: object = None
+        self.body = Static(Text("Waiting for the cluster…"), markup=False)
+
+    def compose(self) -> ComposeResult:
+        yield self.body
+
+    def show(self, view: InventoryView) -> None:
+        """Render the view's control planes, skew and problems (skipped when they did not change)."""
+        key = (view.control_planes, view.skew, view.problems, view.source, view.target)
+        if key == self._key:
+            return
+        self._key = key
+        multi = len(view.control_planes) > 1
+        parts: list[RenderableType] = []
+        if view.source and view.target:
+            parts.append(Text.assemble(("Upgrade ", "bold"), (view.source, ""), (" -> ", ""), (view.target, "bold")))
+        else:
+            parts.append(
+                Text(
+                    "No source and target revision: the mesh needs exactly two revisions, or name them "
+                    "with --source and --target.",
+                    style=WARN_STYLE,
+                )
+            )
+        parts.append(Text(""))
+        for cp in view.control_planes:
+            parts.append(render_control_plane(cp, view.source, view.target, multi))
+        parts.append(render_skew(view))
+        if view.problems:
+            parts.append(Text(""))
+            parts.append(Text("Objects that could not be read", style="bold"))
+            parts += [Text(f"! {p}", style=WARN_STYLE) for p in view.problems[:20]]
+        self.body.update(Group(*parts))

@@ -1,0 +1,21 @@
+"""The journal: every action meshtui took or was refused, newest first."""
+
+from __future__ import annotations
+
+from meshtui.tui import rows as R
+from meshtui.tui.views.table_view import TableView
+
+
+class JournalView(TableView):
+    """Journal lines with time, who, cluster, action, result and what changed."""
+
+    NOUN = ("entry", "entries")
+    NEWEST_FIRST = True  # keys are journal positions
+    EMPTY = "Nothing recorded yet: actions appear here once taken (or refused)."
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(R.JOURNAL_COLUMNS, id=id)
+
+    def compile_filter(self, text: str) -> R.Predicate | None:
+        """Words only."""
+        return R.journal_filter(text)

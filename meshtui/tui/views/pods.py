@@ -1,0 +1,49 @@
+"""The pods table: every pod of the mesh in one VirtualTable, scoped to the namespaces being looked at."""
+
+from __future__ import annotations
+
+from collections.abc import Hashable
+
+from meshtui.tui import rows as R
+from meshtui.tui.views.table_view import TableView
+from meshtui.tui.widgets.virtual_table import RowKey
+
+_REASON = [c.key for c in R.POD_COLUMNS].index("reason")
+
+
+class PodsView(TableView):
+    """Pods with their current revision, proxy version and revision on restart; at-risk rows in bold."""
+
+    NOUN = ("pod", "pods")
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(R.POD_COLUMNS, id=id, row_style=self._row_style)
+        self.namespaces: frozenset[tuple[str, str]] | None = None
+        self.keys: frozenset[tuple[str, str, str]] | None = None
+
+    def _row_style(self, key: RowKey) -> str | None:
+        row = self.table.get_row(key)
+        if row is not None and R.cell_plain(row[_REASON]).startswith(R.RISK_MARK):
+            return "bold"
+        return None
+
+    def compile_filter(self, text: str) -> R.Predicate | None:
+        """Words, `rev:R`, `risk`, `todo` (not yet on its revision on restart)."""
+        return R.pod_filter(text, None)
+
+    def show_namespaces(self, namespaces: set[tuple[str, str]] | None, note: str) -> None:
+        """Show the pods of these (cluster, namespace) pairs; None shows every pod."""
+        self.namespaces = frozenset(namespaces) if namespaces is not None else None
+        self.keys = None
+        self.set_scope(R.pod_filter("", self.namespaces), note)
+
+    def show_keys(self, keys: set[tuple[str, str, str]], note: str) -> None:
+        """Show exactly these pods (a gate's offenders)."""
+        self.namespaces = None
+        self.keys = frozenset(keys)
+        self.set_scope(R.pod_filter("", None, self.keys), note)
+
+    @property
+    def cursor_pod(self) -> Hashable | None:
+        """The key of the pod under the cursor."""
+        return self.table.cursor_key

@@ -1,0 +1,189 @@
+"""A table with a one-line summary and a `/` filter: the common shape of namespaces, pods, gateways, journal."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable, Iterable
+from typing import ClassVar
+
+from textual import on
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.message import Message
+from textual.widgets import Input, Static
+
+from meshtui.tui.feed import TableDelta
+from meshtui.tui.rows import Predicate
+from meshtui.tui.widgets.virtual_table import Column, RowKey, VirtualTable
+
+
+class TableView(Vertical):
+    """A filterable VirtualTable under a summary line; subclasses give the columns, nouns and filter."""
+
+    DEFAULT_CSS = """
+    TableView { height: 1fr; }
+    TableView > .summary { height: 1; padding: 0 1; background: $boost; color: $text-muted; }
+    TableView > Input.filter { height: 1; border: none; padding: 0 1; display: none; }
+    TableView > Input.filter.-active { display: block; }
+    """
+
+    #: The rows' noun, singular and plural, for the summary line.
+    NOUN: ClassVar[tuple[str, str]] = ("row", "rows")
+    SELECTABLE: ClassVar[bool] = False
+    NEWEST_FIRST: ClassVar[bool] = False
+    EMPTY: ClassVar[str] = "Waiting for the cluster…"
+
+    class FilterChanged(Message):
+        """Posted when the filter text changes (typed, cleared or set by a jump to offenders)."""
+
+        def __init__(self, view: TableView, text: str) -> None:
+            super().__init__()
+            self.view = view
+            self.text = text
+
+    def __init__(
+        self,
+        columns: Iterable[Column],
+        *,
+        id: str | None = None,
+        row_style: Callable[[RowKey], str | None] | None = None,
+    ) -> None:
+        super().__init__(id=id)
+        self.table = VirtualTable(
+            columns, selectable=self.SELECTABLE, empty_message=self.EMPTY, row_style=row_style, selected_marker="*"
+        )
+        self.summary = Static("", classes="summary", markup=False)
+        self.filter_input = Input(
+            placeholder="filter: words, rev:NAME, risk, todo, !word  (enter keeps, esc clears)",
+            classes="filter",
+            select_on_focus=False,
+        )
+        self.filter_text = ""
+        self._scope_note = ""
+        self._extra_predicate: Predicate | None = None
+
+    def compose(self) -> ComposeResult:
+        yield self.filter_input
+        yield self.summary
+        yield self.table
+
+    def on_mount(self) -> None:
+        self.table.set_sort(lambda key, _row: key, reverse=self.NEWEST_FIRST)
+        self._refresh_filter()
+
+    # -- data (attributes down from the screen) -----------------------------------------------------
+
+    def apply_delta(self, delta: TableDelta) -> None:
+        """Apply one snapshot's changes to the table (flushed with the next repaint)."""
+        if delta.reset is not None:
+            self.table.set_rows(delta.reset)
+        elif delta.upserts or delta.deletes:
+            self.table.apply(delta.upserts, delta.deletes)
+        if not delta.empty:
+            # Snapshots arrive a few times a second at most: repaint now so the summary counts agree.
+            self.table.flush()
+            self.update_summary()
+
+    def set_empty_message(self, text: str) -> None:
+        """What the table says when no row is shown."""
+        self.table.empty_message = text
+        self.table.refresh()
+
+    # -- filter -------------------------------------------------------------------------------------
+
+    def compile_filter(self, text: str) -> Predicate | None:
+        """The predicate for the filter text (subclasses add scope and special words)."""
+        raise NotImplementedError
+
+    def start_filter(self) -> None:
+        """Show the filter input and focus it, the cursor after the current text."""
+        self.filter_input.add_class("-active")
+        if self.filter_input.value != self.filter_text:
+            with self.filter_input.prevent(Input.Changed):
+                self.filter_input.value = self.filter_text
+        self.filter_input.cursor_position = len(self.filter_text)
+        self.filter_input.focus()
+
+    @property
+    def filtering(self) -> bool:
+        """True while the filter input is open."""
+        return self.filter_input.has_class("-active")
+
+    def close_filter(self, *, clear: bool) -> None:
+        """Hide the filter input, optionally clearing the filter, and focus the table."""
+        self.filter_input.remove_class("-active")
+        if clear:
+            self.set_filter("")
+        self.table.focus()
+
+    def set_filter(self, text: str) -> None:
+        """Filter the rows by `text` (empty shows all); the input shows the same text."""
+        if self.filter_input.value != text:
+            # Without prevent, the input's own Changed would echo back and could ping-pong with a stale one.
+            with self.filter_input.prevent(Input.Changed):
+                self.filter_input.value = text
+        self._use_filter(text)
+
+    def _use_filter(self, text: str) -> None:
+        self.filter_text = text.strip()
+        self._refresh_filter()
+        self.post_message(self.FilterChanged(self, self.filter_text))
+
+    def set_scope(self, predicate: Predicate | None, note: str) -> None:
+        """Restrict the rows beyond the typed filter (a namespace's pods, the offenders of a gate)."""
+        self._extra_predicate = predicate
+        self._scope_note = note
+        self._refresh_filter()
+
+    def _refresh_filter(self) -> None:
+        words = self.compile_filter(self.filter_text)
+        extra = self._extra_predicate
+        if words is not None and extra is not None:
+
+            def both(key: object, row: tuple) -> bool:  # type: ignore[type-arg]
+                return extra(key, row) and words(key, row)
+
+            self.table.set_filter(both)
+        else:
+            self.table.set_filter(words or extra)
+        self.table.flush()
+        self.update_summary()
+
+    @on(Input.Changed, ".filter")
+    def _typed(self, event: Input.Changed) -> None:
+        event.stop()
+        if event.value == self.filter_input.value:  # an older change still queued is ignored
+            self._use_filter(event.value)
+
+    @on(Input.Submitted, ".filter")
+    def _submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.close_filter(clear=False)
+
+    # -- selection ----------------------------------------------------------------------------------
+
+    @property
+    def selected(self) -> list[Hashable]:
+        """The selected keys, in key order."""
+        return sorted(self.table.selected_keys)  # type: ignore[type-var]
+
+    @on(VirtualTable.SelectionChanged)
+    def _selection(self) -> None:
+        self.update_summary()
+
+    # -- summary ------------------------------------------------------------------------------------
+
+    def update_summary(self) -> None:
+        """Rewrite the one-line summary: counts, selection, scope and filter."""
+        one, many = self.NOUN
+        total, shown = self.table.row_count, self.table.visible_count
+        if shown != total:
+            parts = [f"{shown} of {total} {one if total == 1 else many}"]
+        else:
+            parts = [f"{total} {one if total == 1 else many}"]
+        if self.SELECTABLE:
+            parts.append(f"{len(self.table.selected_keys)} selected")
+        if self._scope_note:
+            parts.append(self._scope_note)
+        if self.filter_text:
+            parts.append(f"filter: {self.filter_text}")
+        self.summary.update(" · ".join(parts))

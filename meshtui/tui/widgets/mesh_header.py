@@ -1,0 +1,136 @@
+"""The header: clusters and their connection state, source -> target, the phase stepper and the badges."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.widgets import Static
+
+from meshtui.cluster.live import ClusterHealth
+from meshtui.cluster.reflector import ConnState
+from meshtui.engine.api import EngineState
+
+STEPS = ("Control plane", "Data plane", "Verify", "Finish")
+#: The step each engine phase is on; past the last step every step is done.
+PHASE_STEP = {
+    "control-plane": 0,
+    "data-plane": 1,
+    "verify": 2,
+    "finishing-upgrade": 3,
+    "finishing-rollback": 3,
+    "completed": 4,
+    "cancelled": 4,
+}
+PHASE_WORDS = {
+    "control-plane": "deploying the target",
+    "data-plane": "moving the data plane",
+    "verify": "verifying",
+    "finishing-upgrade": "finishing: upgrade chosen",
+    "finishing-rollback": "finishing: rollback chosen",
+    "completed": "upgrade completed",
+    "cancelled": "upgrade cancelled (rolled back)",
+}
+_STATE_MARK = {
+    ConnState.SYNCED: ("●", "green"),
+    ConnState.CONNECTING: ("○", "yellow"),
+    ConnState.LAGGING: ("◐", "yellow"),
+    ConnState.ERROR: ("✗", "bold red"),
+}
+
+
+def health_text(health: tuple[ClusterHealth, ...]) -> Text:
+    """Each cluster with a mark and a word for its state (never colour alone)."""
+    text = Text()
+    for i, h in enumerate(health):
+        if i:
+            text.append("  ")
+        mark, style = _STATE_MARK.get(h.state, ("?", ""))
+        text.append(h.cluster, style="bold")
+        text.append(f" {mark} {h.state.value}", style=style)
+        if h.state is ConnState.CONNECTING and h.total_kinds:
+            text.append(f" {h.synced_kinds}/{h.total_kinds}", style=style)
+        if h.state in (ConnState.ERROR, ConnState.LAGGING) and h.reason:
+            text.append(f": {h.reason}", style=style)
+    return text
+
+
+def stepper_text(phase: str | None) -> Text:
+    """`1 Control plane > 2 Data plane > 3 Verify > 4 Finish`, the current step in reverse video."""
+    current = PHASE_STEP.get(phase or "", -1)
+    text = Text()
+    for i, step in enumerate(STEPS):
+        if i:
+            text.append(" > ", style="dim")
+        label = f"{i + 1} {step}"
+        if i < current:
+            text.append(f"{label} ✓", style="green")
+        elif i == current:
+            text.append(f" {label} ", style="reverse bold")
+        else:
+            text.append(label)
+    return text
+
+
+class MeshHeader(Vertical):
+    """Two lines: where (clusters, revisions, badges) and when (the phase)."""
+
+    DEFAULT_CSS = """
+    MeshHeader { height: 2; background: $panel; }
+    MeshHeader > Static { height: 1; padding: 0 1; text-wrap: nowrap; text-overflow: ellipsis; }
+    """
+
+    def __init__(self, title: str = "meshtui", *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.title = title
+        self.where = Static(Text(f"{title}  connecting…"), markup=False, id="header-where")
+        self.when = Static(stepper_text(None), markup=False, id="header-when")
+
+    def compose(self) -> ComposeResult:
+        yield self.where
+        yield self.when
+
+    def show(
+        self,
+        *,
+        health: tuple[ClusterHealth, ...],
+        source: str | None,
+        target: str | None,
+        state: EngineState | None,
+        phase: str | None,
+        read_only: bool,
+        taken_at: datetime | None,
+        note: str = "",
+    ) -> None:
+        """Render both lines from the latest snapshot (attributes down from the screen)."""
+        where = Text()
+        where.append(self.title, style="bold")
+        where.append("  ")
+        where.append(f"{source or '?'} -> {target or '?'}", style="bold")
+        where.append("  ")
+        where.append_text(health_text(health))
+        if read_only or (state is not None and state.read_only):
+            where.append("  ")
+            where.append(" READ-ONLY ", style="reverse bold")
+            reason = state.read_only_reason if state is not None else ""
+            if reason:
+                where.append(f" {reason}")
+        if state is not None and state.lock.holder:
+            where.append("  ")
+            if state.lock.mine:
+                where.append(" LOCK: you ", style="reverse")
+            else:
+                expired = " (expired)" if state.lock.expired else ""
+                where.append(f" LOCKED by {state.lock.holder}{expired} ", style="reverse bold red")
+        self.where.update(where)
+
+        when = stepper_text(phase)
+        if phase in ("completed", "cancelled", None):
+            when.append(f"   {PHASE_WORDS.get(phase or '', 'no upgrade found')}")
+        if note:
+            when.append(f"   {note}", style="bold")
+        if taken_at is not None and not note:
+            when.append(f"   as of {taken_at.strftime('%H:%M:%S')}", style="dim")
+        self.when.update(when)

@@ -1,0 +1,243 @@
+"""Fixtures for the dashboard tests: simulated clusters, the fake session, a fixed clock, and event waits.
+
+The developer's kubeconfig, log file and colour settings never leak in; waits follow the dashboard's own
+messages (snapshots, runner reports) instead of sleeping.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from textual.message import Message
+from textual.pilot import Pilot
+
+from meshtui.cluster.kubeconfig import ClusterTarget, connect
+from meshtui.cluster.oneshot import load_once
+from meshtui.domain.inventory import Inventory
+from meshtui.sim import admission, istio, scenarios
+from meshtui.sim.controllers import Controllers, settle
+from meshtui.sim.launch import launch
+from meshtui.sim.runtime import SimCluster
+from meshtui.sim.settings import SimSettings
+from meshtui.sim.store import Store
+from meshtui.tui.app import MeshApp
+from meshtui.tui.factory import build_app, watch_targets
+from meshtui.tui.feed import StaticMesh, WatchedMesh
+from meshtui.tui.settings import DashboardSettings
+from meshtui.tui.widgets.action_runner import ActionRunner
+from meshtui.tui.widgets.live_feed import LiveFeed
+
+from .fakes import FakeSession
+
+FIXED_NOW = datetime(2026, 3, 2, 10, 30, tzinfo=UTC)
+OLD, NEW = "1-22-3", "1-23-1"
+
+
+def fixed_clock() -> datetime:
+    """The same instant every time, so snapshots do not depend on the wall clock."""
+    return FIXED_NOW
+
+
+@pytest.fixture(autouse=True)
+def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No developer kubeconfig, log file, theme or colour setting reaches a test."""
+    monkeypatch.setenv("KUBECONFIG", str(tmp_path / "kubeconfig-not-used"))
+    monkeypatch.setenv("MESHTUI_LOG", str(tmp_path / "meshtui.log"))
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    monkeypatch.delenv("MESHTUI_THEME", raising=False)
+    monkeypatch.delenv("TEXTUAL_THEME", raising=False)
+    monkeypatch.setenv("TEXTUAL_ANIMATIONS", "none")
+
+
+@dataclass
+class Cluster:
+    """A running simulated cluster and the kube targets that reach it."""
+
+    sim: SimCluster
+    kubeconfig: Path
+    targets: list[ClusterTarget]
+
+    def get(self, kind: str, namespace: str | None, name: str) -> dict[str, Any]:
+        """One object as the simulator stores it."""
+        store = self.sim.store
+        assert store is not None
+        return self.sim.call(lambda: store.require(kind, namespace, name))
+
+
+def _fast() -> SimSettings:
+    return SimSettings(pod_ready_delay=0.05, pod_termination_delay=0.05, bookmark_interval=0.2)
+
+
+@pytest.fixture
+def start_cluster(tmp_path: Path) -> Iterator[Callable[..., Cluster]]:
+    """Start simulated clusters (stopped after the test)."""
+    started: list[Cluster] = []
+
+    def start(scenario: str | None = "demo", setup: Callable[[Store], None] | None = None) -> Cluster:
+        if scenario is not None:
+            sim = launch(scenario, seed=1, ready_delay=0.05)
+        else:
+            sim = SimCluster(_fast(), setup=setup, controllers_factory=Controllers)
+            sim.start()
+        path = sim.kubeconfig(tmp_path / f"kubeconfig-{len(started)}.yaml")
+        cluster = Cluster(sim, path, connect(str(path), None))
+        started.append(cluster)
+        return cluster
+
+    yield start
+    for cluster in started:
+        for target in cluster.targets:
+            target.api_client.close()
+        cluster.sim.stop()
+
+
+def last_namespace_setup(store: Store) -> None:
+    """Two namespaces: `shop` already on the target with restarted pods, `cart` still on the source."""
+    rng = random.Random(3)
+    settings = SimSettings()
+    admission.install(store)
+    for ns in ("default", "kube-system"):
+        istio.ensure_namespace(store, ns)
+    istio.ensure_namespace(store, istio.ISTIO_NAMESPACE)
+    istio.install_revision(store, OLD, "1.22.3", set_default_tag=False)
+    istio.set_tag(store, "default", OLD)
+    settle(store, settings, rng=rng)
+    app = scenarios.Workload
+    scenarios.add_namespace(store, scenarios.AppNamespace("shop", {"istio.io/rev": OLD}, [app("web", 2)]))
+    scenarios.add_namespace(store, scenarios.AppNamespace("cart", {"istio.io/rev": OLD}, [app("api", 2)]))
+    settle(store, settings, rng=rng)
+    istio.install_target(store, "1.23.1")
+    istio.set_tag(store, "default", NEW)
+    settle(store, settings, rng=rng)
+    scenarios.relabel(store, "shop", {"istio.io/rev": NEW})
+    scenarios.restart(store, "apps/deployments", "shop", "web")
+    settle(store, settings, rng=rng)
+
+
+@dataclass
+class Live:
+    """A dashboard over a live cluster, with its fake session and watch."""
+
+    app: MeshApp
+    session: FakeSession
+    mesh: WatchedMesh
+    cluster: Cluster
+
+
+@pytest.fixture
+def live_app(start_cluster: Callable[..., Cluster]) -> Iterator[Callable[..., Live]]:
+    """Build a dashboard on a simulated cluster through the production factory."""
+    made: list[Live] = []
+
+    def make(
+        scenario: str | None = "demo",
+        setup: Callable[[Store], None] | None = None,
+        settings: DashboardSettings | None = None,
+        read_only: bool = False,
+    ) -> Live:
+        cluster = start_cluster(scenario, setup)
+        mesh = watch_targets(cluster.targets)
+        session = FakeSession(cluster.targets, read_only=read_only, clock=fixed_clock)
+        app = build_app(mesh, session, clock=fixed_clock, settings=settings or DashboardSettings())
+        live = Live(app, session, mesh, cluster)
+        made.append(live)
+        return live
+
+    yield make
+    for live in made:
+        live.mesh.stop()
+
+
+@pytest.fixture(scope="session")
+def demo_inventory() -> Inventory:
+    """The demo scenario read once (seed 1): the same rows in every snapshot test."""
+    sim = launch("demo", seed=1, ready_delay=0.05)
+    try:
+        import tempfile
+
+        with tempfile.TemporaryDirectory() as tmp:
+            path = sim.kubeconfig(Path(tmp) / "kubeconfig")
+            targets = connect(str(path), None)
+            inventory = Inventory()
+            for target in targets:
+                inventory.add_cluster(target.name, target.server)
+            load_once(targets, inventory)
+            for target in targets:
+                target.api_client.close()
+    finally:
+        sim.stop()
+    return inventory
+
+
+def static_app(
+    inventory: Inventory, *, settings: DashboardSettings | None = None, session: FakeSession | None = None
+) -> MeshApp:
+    """A dashboard over a fixed inventory (snapshots): no watch, no timers with work to do."""
+    return build_app(
+        StaticMesh(inventory),
+        session or FakeSession(clock=fixed_clock),
+        clock=fixed_clock,
+        settings=settings or DashboardSettings(),
+    )
+
+
+class Waiter:
+    """Records the dashboard's snapshot and runner messages; `until` waits for the next ones, never sleeps."""
+
+    KINDS = (
+        LiveFeed.Updated,
+        LiveFeed.Failed,
+        ActionRunner.Planned,
+        ActionRunner.DryRunDone,
+        ActionRunner.Progressed,
+        ActionRunner.Finished,
+        ActionRunner.Failed,
+    )
+
+    def __init__(self) -> None:
+        self.event = asyncio.Event()
+        self.messages: list[Message] = []
+        self._ids: set[int] = set()
+
+    def hook(self, message: Message) -> None:
+        """The `message_hook` of `run_test` (a bubbling message is recorded once)."""
+        if isinstance(message, self.KINDS) and id(message) not in self._ids:
+            self._ids.add(id(message))
+            self.messages.append(message)
+            self.event.set()
+
+    def seen(self, kind: type[Message]) -> list[Any]:
+        """Messages of one kind, in order."""
+        return [m for m in self.messages if isinstance(m, kind)]
+
+    async def until(
+        self, pilot: Pilot[Any], predicate: Callable[[], bool], *, timeout: float = 20.0, what: str = "condition"
+    ) -> None:
+        """Wait for dashboard messages until `predicate()` holds."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            await pilot.pause()
+            if predicate():
+                return
+            self.event.clear()
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+            try:
+                await asyncio.wait_for(self.event.wait(), remaining)
+            except TimeoutError:
+                raise AssertionError(f"timed out after {timeout}s waiting for {what}") from None
+
+
+@pytest.fixture
+def waiter() -> Waiter:
+    """A fresh message recorder."""
+    return Waiter()
