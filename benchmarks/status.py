@@ -14,6 +14,7 @@ The last line is `status_vs_kubectl=<ratio> status_peak_mb=<MB> lag_p99_ms=<ms>`
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import shutil
@@ -154,12 +155,7 @@ def lag_run(kubeconfig: Path, seconds: float) -> list[float]:
                     lags.append((time.time() - at) * 1000)
             return changed
 
-    specs = [
-        WatchSpec(s.kind, s.path, pod_parse(s), s.metadata_only, s.label_selector, s.optional)
-        if s.kind == "Pod"
-        else s
-        for s in watch_specs()
-    ]
+    specs = [dataclasses.replace(s, parse=pod_parse(s)) if s.kind == "Pod" else s for s in watch_specs()]
     targets = connect(str(kubeconfig))
     inventory = TimedInventory()
     for t in targets:

@@ -6,7 +6,10 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any
 
+import orjson
+
 from meshtui.cluster.reflector import WatchSpec
+from meshtui.cluster.slimjson import decode_pod_list
 from meshtui.domain.objects import Model, parse_object
 
 
@@ -28,6 +31,7 @@ def _spec(
         metadata_only=metadata_only,
         label_selector=selector,
         optional=optional,
+        decode_list=decode_pod_list if kind == "Pod" else orjson.loads,
     )
 
 

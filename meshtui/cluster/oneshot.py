@@ -32,6 +32,7 @@ def _list_kind(api: RawApi, spec: WatchSpec[Any], problems: list[Problem]) -> li
                 accept=METADATA_LIST if spec.metadata_only else JSON,
                 timeout=(10.0, 120.0),
                 what=f"listing {spec.kind}",
+                decode=spec.decode_list,
             )
         except NotFound:
             if spec.optional:

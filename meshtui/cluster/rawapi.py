@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import orjson
@@ -46,6 +46,7 @@ class RawApi:
         accept: str = JSON,
         what: str = "",
         timeout: tuple[float, float] = REQUEST_TIMEOUT,
+        decode: Callable[[bytes], Any] = orjson.loads,
     ) -> Any:
         """One request; returns the decoded JSON body, or raises a ClusterError worded for the operator."""
         resp = self._send(
@@ -67,7 +68,7 @@ class RawApi:
         if not data:
             return None
         try:
-            return orjson.loads(data)
+            return decode(data)
         except orjson.JSONDecodeError:
             raise ClusterError(
                 f"The API server of cluster {self.cluster!r} sent a reply that is not JSON for {what or path}."

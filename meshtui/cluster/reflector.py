@@ -66,6 +66,8 @@ class WatchSpec(Generic[M]):
     label_selector: str | None = None
     #: The API may not be served (a CRD that is not installed): a 404 then means "none", not an error.
     optional: bool = False
+    #: Decodes a list page (bytes) into plain JSON; a kind can keep only the fields its parser reads.
+    decode_list: Callable[[bytes], Any] = orjson.loads
 
 
 class Sink(Protocol[M]):
@@ -238,6 +240,7 @@ class Reflector(Generic[M]):
                     accept=METADATA_LIST if self.spec.metadata_only else JSON,
                     timeout=(self.timing.connect_timeout_s, 120.0),
                     what=f"listing {self.spec.kind}",
+                    decode=self.spec.decode_list,
                 )
             except Gone:
                 # The continue token expired mid-list: start the list over.
