@@ -327,7 +327,9 @@ class Reflector(Generic[M]):
             message = obj.get("message", "") if isinstance(obj, dict) else ""
             if code == 410 or reason in ("Expired", "Gone"):
                 raise _Relist(f"resourceVersion expired ({message or reason}); relisting")
-            raise ServerError(f"the watch reported an error: {message or reason or code}", cluster=self.api.cluster)
+            # Any other ERROR also ends the watch for good: a real API server resuming one revision before
+            # an etcd compaction answers 500 "PrevKv=nil", and re-watching from the same version would loop.
+            raise _Relist(f"the watch reported an error ({message or reason or code}); relisting")
         rv = str(((obj.get("metadata") or {}).get("resourceVersion")) or "")
         if etype == "BOOKMARK":
             if rv:
