@@ -274,32 +274,33 @@ def test_timeout_and_bookmarks_hold_under_sustained_changes(sim_factory, fast_se
     stop = threading.Event()
 
     async def churn() -> None:
-        # Commits faster than the stream drains, so the watcher's queue is never empty; for the 3 s of the
-        # watch and a little more, not for as long as the reader takes (which would only slow it down).
+        # A steady ~10,000 changes a second, so events keep arriving for the whole 6 s watch and a little
+        # more (bounded, so a loaded CI machine's reader is not buried under a backlog).
         store, n = sim.cluster.store, 0
         loop = asyncio.get_running_loop()
         until: float | None = None
         while not stop.is_set() and (until is None or loop.time() < until):
             if until is None and store.open_watches:
-                until = loop.time() + 3.5
+                until = loop.time() + 6.5
             for _ in range(50):
                 n += 1
                 store.update("pods", "shop", "web-1", lambda o, n=n: {
                     **o, "metadata": {**o["metadata"], "annotations": {"n": str(n)}}})
-            await asyncio.sleep(0)
+            await asyncio.sleep(0.005)
 
     # Wrapped in a list: `call` awaits an awaitable result, and the task must keep running.
     [task] = sim.cluster.call(lambda: [asyncio.get_running_loop().create_task(churn())])
     try:
         start = time.monotonic()
-        # 3 s: bookmarks stop 2 s before the deadline, as the watch cache's do.
+        # 6 s: bookmarks stop 2 s before the deadline, as the watch cache's do, so 4 s remain for them
+        # even on a loaded machine.
         resp = sim.core.list_namespaced_pod("shop", watch=True, resource_version=str(sim.rv),
-                                            timeout_seconds=3, allow_watch_bookmarks=True,
+                                            timeout_seconds=6, allow_watch_bookmarks=True,
                                             _preload_content=False, _request_timeout=TIMEOUT)
         chunks, ended = [], True
         for chunk in resp.stream(1 << 16):  # raw bytes: parsing here would let the stream run ahead
             chunks.append(chunk)
-            if time.monotonic() - start > 15:
+            if time.monotonic() - start > 30:
                 ended = False
                 break
         resp.close()
