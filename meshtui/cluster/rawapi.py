@@ -183,5 +183,13 @@ class LineStream:
 
 
 def _first_line(exc: BaseException) -> str:
+    """The innermost cause in a few words: urllib3 wraps "Connection refused" in two layers of reprs."""
+    reason = getattr(exc, "reason", None)
+    if isinstance(reason, BaseException):
+        exc = reason
     text = str(exc).strip().splitlines()
-    return text[0][:200] if text else type(exc).__name__
+    line = text[0] if text else type(exc).__name__
+    if ">: " in line:  # "<urllib3.connection.HTTPConnection object at 0x..>: Failed to establish ..."
+        line = line.split(">: ", 1)[1]
+    line = line.rstrip("')\"")
+    return line if len(line) <= 160 else line[:159] + "…"
