@@ -30,6 +30,9 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(HERE))
+
+from simproc import start_sim, stop_sim  # noqa: E402
 
 from meshtui.cluster.kinds import watch_specs  # noqa: E402
 from meshtui.cluster.kubeconfig import connect  # noqa: E402
@@ -58,48 +61,6 @@ def measure(cmd: list[str], out_path: Path) -> dict[str, Any]:
     if result["rc"] != 0:
         raise SystemExit(f"{' '.join(cmd)} exited {result['rc']}: {proc.stderr[-500:]}")
     return result
-
-
-def start_sim(args: argparse.Namespace, kubeconfig: Path, churn: float) -> subprocess.Popen[str]:
-    cmd = [
-        sys.executable,
-        "-m",
-        "meshtui",
-        "sim",
-        "--scenario",
-        "large",
-        "--param",
-        f"namespaces={args.namespaces}",
-        "--param",
-        f"pods_per_namespace={args.pods_per_namespace}",
-        "--kubeconfig-out",
-        str(kubeconfig),
-        "--churn",
-        str(churn),
-    ]
-    started = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT)
-    assert proc.stdout is not None
-    for line in proc.stdout:
-        if "press Ctrl-C" in line:
-            break
-    else:
-        raise SystemExit("the simulator did not start")
-    print(
-        f"simulator: large scenario ({args.namespaces} x {args.pods_per_namespace} pods) "
-        f"serving after {time.perf_counter() - started:.1f}s",
-        flush=True,
-    )
-    threading.Thread(target=lambda: [None for _ in proc.stdout], daemon=True).start()  # type: ignore[union-attr]
-    return proc
-
-
-def stop_sim(proc: subprocess.Popen[str]) -> None:
-    proc.terminate()
-    try:
-        proc.wait(30)
-    except subprocess.TimeoutExpired:
-        proc.kill()
 
 
 def kubectl_path() -> str:
@@ -185,9 +146,7 @@ def lag_run(kubeconfig: Path, seconds: float) -> list[float]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--namespaces", type=int, default=2000)
     parser.add_argument("--pods-per-namespace", type=int, default=25)
     parser.add_argument("--churn", type=float, default=2000)
@@ -197,7 +156,7 @@ def main() -> int:
     kubectl = kubectl_path()
     with tempfile.TemporaryDirectory() as tmp:
         kubeconfig = Path(tmp) / "kubeconfig"
-        sim = start_sim(args, kubeconfig, churn=0)
+        sim = start_sim(args.namespaces, args.pods_per_namespace, kubeconfig, 0)
         try:
             k = measure(
                 [kubectl, "--kubeconfig", str(kubeconfig), "get", "pods", "-A", "-o", "json"],
@@ -214,11 +173,10 @@ def main() -> int:
         finally:
             stop_sim(sim)
         print(
-            f"kubectl get pods -A -o json: {k['wall']:.2f}s, peak {k['maxrss_kb'] / 1024:.0f} MB, "
-            f"{kubectl_pods} pods"
+            f"kubectl get pods -A -o json: {k['wall']:.2f}s, peak {k['maxrss_kb'] / 1024:.0f} MB, {kubectl_pods} pods"
         )
         print(f"meshtui status --json:       {s['wall']:.2f}s, peak {s['maxrss_kb'] / 1024:.0f} MB")
-        sim = start_sim(args, kubeconfig, churn=args.churn)
+        sim = start_sim(args.namespaces, args.pods_per_namespace, kubeconfig, args.churn)
         try:
             lags = lag_run(kubeconfig, args.seconds)
         finally:

@@ -21,10 +21,8 @@ import asyncio
 import os
 import resource
 import statistics
-import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -32,6 +30,9 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(HERE))
+
+from simproc import start_sim, stop_sim  # noqa: E402
 
 from meshtui.cluster.kubeconfig import connect  # noqa: E402
 from meshtui.tui.factory import build_app, make_session, watch_targets  # noqa: E402
@@ -41,49 +42,6 @@ from meshtui.tui.settings import DashboardSettings  # noqa: E402
 SIZE = (120, 36)
 #: Keys that always change the screen, so each one is followed by a frame.
 KEYS = ("j", "k", "pagedown", "pageup", "j", "G", "g", "w", "n", "1", "2", "4", "2", "j", "k", "j")
-
-
-def start_sim(args: argparse.Namespace, kubeconfig: Path, churn: float) -> subprocess.Popen[str]:
-    """`meshtui sim --scenario large` in a subprocess; returns once it serves."""
-    cmd = [
-        sys.executable,
-        "-m",
-        "meshtui",
-        "sim",
-        "--scenario",
-        "large",
-        "--param",
-        f"namespaces={args.namespaces}",
-        "--param",
-        f"pods_per_namespace={args.pods_per_namespace}",
-        "--kubeconfig-out",
-        str(kubeconfig),
-        "--churn",
-        str(churn),
-    ]
-    started = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT)
-    assert proc.stdout is not None
-    for line in proc.stdout:
-        if "press Ctrl-C" in line:
-            break
-    else:
-        raise SystemExit("the simulator did not start")
-    print(
-        f"simulator: {args.namespaces} x {args.pods_per_namespace} pods, churn {churn:g}/s, serving after "
-        f"{time.perf_counter() - started:.1f}s",
-        flush=True,
-    )
-    threading.Thread(target=lambda: [None for _ in proc.stdout], daemon=True).start()  # type: ignore[union-attr]
-    return proc
-
-
-def stop_sim(proc: subprocess.Popen[str]) -> None:
-    proc.terminate()
-    try:
-        proc.wait(30)
-    except subprocess.TimeoutExpired:
-        proc.kill()
 
 
 def complete(app: Any, namespaces: int, pods: int) -> bool:
@@ -239,7 +197,7 @@ def main() -> int:
     pauses = _gc_probe() if os.environ.get("MESHTUI_BENCH_VERBOSE") else []
     with tempfile.TemporaryDirectory(prefix="meshtui-bench-") as tmp:
         kubeconfig = Path(tmp) / "kubeconfig"
-        sim = start_sim(args, kubeconfig, 0)
+        sim = start_sim(args.namespaces, args.pods_per_namespace, kubeconfig, 0)
         try:
             rows, listed, first = asyncio.run(first_screen(kubeconfig, args.namespaces, pods))
         finally:
@@ -249,7 +207,7 @@ def main() -> int:
             f"{first:.2f}s ({args.namespaces} namespaces, {pods} pods)",
             flush=True,
         )
-        sim = start_sim(args, kubeconfig, args.churn)
+        sim = start_sim(args.namespaces, args.pods_per_namespace, kubeconfig, args.churn)
         try:
             latencies, applied = asyncio.run(key_latencies(kubeconfig, args.namespaces, pods, args.keys))
         finally:
