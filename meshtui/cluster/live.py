@@ -113,6 +113,7 @@ class MeshWatch:
         self._problems: dict[tuple[str, str, ObjKey], Problem] = {}
         self.reflectors: list[Reflector[Any]] = []
         self.applied_events = 0
+        self._applied_seq = 0  # the buffer sequence number applied so far (flush waits on it)
         for target in targets:
             api = RawApi(target.api_client, target.name)
             for spec in specs or watch_specs():
@@ -183,8 +184,6 @@ class MeshWatch:
                     return True
                 self._buffer.lock.wait(0.05)
         return False
-
-    _applied_seq = 0
 
     def _apply_loop(self) -> None:
         while not self._stop.is_set():

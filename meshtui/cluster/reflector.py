@@ -134,6 +134,7 @@ class Reflector(Generic[M]):
         self.relists = 0
         self.status = ConnStatus(ConnState.CONNECTING)
         self.synced = threading.Event()
+        self._last_watch_short = False  # the last watch closed within a second without any event
         self._thread: threading.Thread | None = None
 
     # -- lifecycle ------------------------------------------------------------------------------------
@@ -272,8 +273,6 @@ class Reflector(Generic[M]):
             return
         if model is not None:
             items[key] = model
-
-    _last_watch_short = False
 
     def _watch_once(self) -> int:
         seconds = self._rng.randint(self.timing.watch_min_s, self.timing.watch_max_s)

@@ -19,7 +19,7 @@ import orjson
 from meshtui.cluster import mutations
 from meshtui.cluster.errors import ClusterError, Conflict, Forbidden, NotFound, Unauthorized
 from meshtui.cluster.rawapi import RawApi
-from meshtui.domain.plan import APPLY_PATCH, Operation, Plan
+from meshtui.domain.plan import Operation, Plan
 from meshtui.domain.rollout import rollout_state
 from meshtui.engine.kube import field_value, get, is_transient, list_all, retrying
 
@@ -565,8 +565,3 @@ def _rollout(kind: str, obj: dict[str, Any]) -> tuple[bool, bool, str]:
         return False, False, f"phase {phase or 'unknown'}"
     state = rollout_state(kind, obj)
     return state.done, state.failed, state.message
-
-
-def is_apply(op: Operation) -> bool:
-    """True for server-side-apply operations (they need no resourceVersion precondition)."""
-    return op.verb == "apply" or op.content_type == APPLY_PATCH

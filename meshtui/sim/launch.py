@@ -47,19 +47,5 @@ def launch(
     sim = SimCluster(settings, setup=setup, controllers_factory=Controllers, port=port)
     sim.start()
     if churn > 0:
-        start_churn(sim, churn)
+        sim.start_churn(churn)
     return sim
-
-
-def start_churn(sim, rate: float):  # type: ignore[no-untyped-def]
-    """Modify existing pods at `rate` changes a second (for load tests); returns the churn handle."""
-    from meshtui.sim.controllers.churn import PodChurn
-
-    store = sim.store
-
-    def begin() -> PodChurn:
-        churn = PodChurn(store, rate)
-        churn.start()
-        return churn
-
-    return sim.call(begin)
