@@ -252,6 +252,11 @@ class Planner:
             if before == after:
                 skipped.append(f"{where}: already labelled {after[REV_LABEL] or after[INJECTION_LABEL]}")
                 continue
+            if not back and not row.injection.asks:
+                why = _not_switchable(row, _control_plane(view, row.cluster))
+                if why:
+                    skipped.append(f"{where}: {why}")
+                    continue
             if not row.injection.asks:
                 notes.append(f"{where} did not ask for injection: its pods get a sidecar on their next restart")
             elif row.injection.revision is None:
@@ -912,6 +917,25 @@ def _same_content(existing: dict[str, Any], rendered: dict[str, Any]) -> bool:
             elif existing.get(key) != rendered[key]:
                 return False
     return True
+
+
+def _not_switchable(row: NamespaceRow, plane: ControlPlane) -> str | None:
+    """Why a namespace that asks for no injection is left alone by a switch, or None to label it.
+
+    Labelling such a namespace puts every workload in it into the mesh on its next restart: right for one
+    whose sidecar pods would otherwise lose their sidecar, wrong for the control plane's own namespace or
+    one that holds only gateways (they move with the gateways action) or no sidecar pod at all.
+    """
+    if any(r.istiod and r.istiod.split("/", 1)[0] == row.name for r in plane.revisions):
+        return "it runs the control plane: meshtui never labels it for injection"
+    if not sum(row.mesh_pods.values()):
+        if any(row.by_revision.values()):
+            return "it asks for no injection and its only sidecar pods are gateways: move them with the gateways action"
+        return (
+            "it asks for no injection and has no sidecar pod: labelling it would put it in the mesh; "
+            "label it yourself if that is meant"
+        )
+    return None
 
 
 def _original_resolves(mark: SwitchMark, plane: ControlPlane, source: str) -> bool:

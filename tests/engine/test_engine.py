@@ -498,3 +498,18 @@ def test_pause_and_abort_between_batches(fresh: Mesh) -> None:
     record = fresh.record()
     assert record is not None and record.restart is not None and record.restart.remaining
     session.close()
+
+
+def test_a_switch_leaves_the_control_plane_and_gateway_only_namespaces_alone(mesh_factory: Callable[..., Mesh]) -> None:
+    demo = mesh_factory("demo")
+    session = started(demo)
+    plan = session.plan(
+        "switch", fresh_view(demo, session), namespaces=["istio-system", "gateways", "default", "analytics", "shop"]
+    )
+    # analytics lost its label after its pods were injected: labelling it is how they keep a sidecar.
+    assert sorted(op.name for op in plan.operations if op.kind == "Namespace") == ["analytics", "shop"]
+    said = "\n".join(plan.skipped)
+    assert "istio-system: it runs the control plane" in said
+    assert "gateways: it asks for no injection and its only sidecar pods are gateways" in said
+    assert "default: it asks for no injection and has no sidecar pod" in said
+    session.close()
