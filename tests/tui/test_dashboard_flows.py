@@ -18,7 +18,7 @@ from meshtui.tui.settings import DashboardSettings
 from meshtui.tui.widgets.action_runner import ActionRunner
 from meshtui.tui.widgets.live_feed import LiveFeed
 
-from .conftest import NEW, OLD, Live, Waiter, last_namespace_setup
+from .conftest import NEW, Live, Waiter, last_namespace_setup
 
 
 def synced(dashboard: DashboardScreen) -> Callable[[], bool]:
@@ -37,12 +37,12 @@ async def test_switch_two_selected_namespaces(live_app: Callable[..., Live], wai
     async with app.run_test(size=(120, 36), message_hook=waiter.hook) as pilot:
         dash = app.dashboard
         await waiter.until(pilot, synced(dash), what="the first synced snapshot")
-        # Find the namespaces still on the old revision, then select the first two.
-        await pilot.press("slash", *f"rev:{OLD}", "enter")
+        # Find the namespaces not yet done, then select two of them.
+        await pilot.press("slash", *"todo", "enter")
         table = dash.data_plane.namespaces.table
         shown = [key[1] for key in table.visible_keys()]
-        assert shown[:2] == ["accounts", "batch"]
-        await pilot.press("space", "j", "space")
+        assert shown[:3] == ["accounts", "analytics", "batch"]
+        await pilot.press("space", "j", "j", "space")
         assert dash.data_plane.namespaces.selected == [("meshtui-sim", "accounts"), ("meshtui-sim", "batch")]
         await pilot.press("s")
         await waiter.until(pilot, lambda: bool(waiter.seen(ActionRunner.DryRunDone)), what="the dry run")
@@ -64,6 +64,14 @@ async def test_switch_two_selected_namespaces(live_app: Callable[..., Live], wai
 
         await waiter.until(pilot, switched, what="the namespaces to show the new revision")
         assert {line.result for line in live.session.journal} == {"applied"}
+
+        # Still to restart, so still shown: they stay selected and the next key restarts exactly them.
+        assert dash.data_plane.namespaces.selected == [("meshtui-sim", "accounts"), ("meshtui-sim", "batch")]
+        await pilot.press("r")
+        await waiter.until(pilot, lambda: isinstance(app.screen, PlanScreen), what="the restart plan")
+        assert "Namespaces (selected): accounts, batch" in app.screen.subtitle
+        action, params = live.session.calls[-1]
+        assert action == "restart" and params["namespaces"] == ["accounts", "batch"]
 
 
 async def test_upgrade_disabled_until_the_last_pod_moves(live_app: Callable[..., Live], waiter: Waiter) -> None:

@@ -613,8 +613,13 @@ class DashboardScreen(Screen[None]):
         if event.aborted:
             self.notify(f"{event.plan.title}: aborted after {applied} of {total} steps.", severity="warning", timeout=8)
         elif outcome.ok:
-            self.notify(f"{event.plan.title}: done ({applied} of {total} steps applied).", timeout=6)
-            self.data_plane.namespaces.table.clear_selection()
+            done = f"{event.plan.title}: done ({applied} of {total} steps applied)."
+            if event.plan.action in ("switch", "switch-back") and self.data_plane.namespaces.table.selected_keys:
+                # Switching is followed by restarting the same namespaces: keep them selected for `r`.
+                self.notify(f"{done} They stay selected: press r to restart them.", timeout=8)
+            else:
+                self.notify(done, timeout=6)
+                self.data_plane.namespaces.table.clear_selection()
         else:
             stopped = outcome.stopped_by
             detail = f"{stopped.operation.object_ref}: {stopped.message}" if stopped else "no step was applied"
