@@ -2,7 +2,9 @@
 
 A Deployment becomes available (ReplicaSet, Running/Ready pods, Deployment and PDB status), and a
 rollout restart after a namespace moved to the canary revision yields new pods injected by the real
-webhook with the new revision, the old pods gone.
+webhook with the new revision, the old pods gone. StatefulSets come up in ordinal order and roll from
+the highest ordinal, DaemonSets run a pod per node and roll within maxUnavailable, and deleted owners'
+dependents (and foreground-deleted objects) are garbage-collected.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import pytest
 from kubernetes import client
 from realapi.harness import HarnessController, await_list, await_object, is_ready
 
-from .backends import RealBackend
+from .backends import RealBackend, read_events
 from .istio_setup import KEY, NEW, OLD, canary, injected_revision
 
 pytestmark = pytest.mark.realapi
@@ -135,9 +137,7 @@ def test_rollout_restart_reinjects_with_the_namespace_revision(
         ns,
         {
             "spec": {
-                "template": {
-                    "metadata": {"annotations": {"kubectl.kubernetes.io/restartedAt": "2026-11-29T12:00:00Z"}}
-                }
+                "template": {"metadata": {"annotations": {"kubectl.kubernetes.io/restartedAt": "2026-11-29T12:00:00Z"}}}
             }
         },
     )
@@ -158,10 +158,163 @@ def test_rollout_restart_reinjects_with_the_namespace_revision(
         assert statuses == {"app": True, "istio-proxy": True}
         assert pod["spec"]["serviceAccountName"] == "default"
 
-    replicasets = {
-        rs.metadata.labels["pod-template-hash"]: rs for rs in apps.list_namespaced_replica_set(ns).items
-    }
+    replicasets = {rs.metadata.labels["pod-template-hash"]: rs for rs in apps.list_namespaced_replica_set(ns).items}
     assert set(replicasets) == {old_hash, pods[0]["metadata"]["labels"]["pod-template-hash"]}
     assert replicasets[old_hash].spec.replicas == 0
     new_rs = replicasets[pods[0]["metadata"]["labels"]["pod-template-hash"]]
     assert new_rs.metadata.annotations["deployment.kubernetes.io/revision"] == "2"
+
+
+def workload(kind: str, name: str, replicas: int | None = None) -> dict[str, Any]:
+    labels = {"app": name}
+    spec: dict[str, Any] = {
+        "selector": {"matchLabels": labels},
+        "template": {
+            "metadata": {"labels": labels},
+            "spec": {"containers": [{"name": "app", "image": "example/app:1"}]},
+        },
+    }
+    if replicas is not None:
+        spec["replicas"] = replicas
+    if kind == "StatefulSet":
+        spec["serviceName"] = name
+    return {"metadata": {"name": name, "labels": labels}, "spec": spec}
+
+
+RESTART = {
+    "spec": {"template": {"metadata": {"annotations": {"kubectl.kubernetes.io/restartedAt": "2026-11-29T12:00:00Z"}}}}
+}
+
+
+def sts_rolled_out(replicas: int, generation: int) -> Any:
+    def check(sts: dict[str, Any]) -> bool:
+        status = sts.get("status") or {}
+        return (
+            status.get("observedGeneration") == generation
+            and status.get("readyReplicas") == replicas
+            and status.get("updatedReplicas") == replicas
+            and status.get("currentRevision") == status.get("updateRevision")
+        )
+
+    return check
+
+
+def test_statefulset_pods_come_in_order_and_are_replaced_from_the_highest_ordinal(
+    real_backend: RealBackend, harness: HarnessController
+) -> None:
+    api = real_backend.api_client()
+    core, apps = client.CoreV1Api(api), client.AppsV1Api(api)
+    ns = real_backend.unique_namespace("harness-sts")
+    harness.manage(ns)
+    apps.create_namespaced_stateful_set(ns, workload("StatefulSet", "db", 3))
+    sts = await_object(apps.list_namespaced_stateful_set, ns, "db", sts_rolled_out(3, 1))
+    first = sts["status"]["updateRevision"]
+    assert first.startswith("db-") and sts["status"]["currentReplicas"] == 3
+    pods = json.loads(core.list_namespaced_pod(ns, _preload_content=False).data)["items"]
+    assert [p["metadata"]["name"] for p in pods] == ["db-0", "db-1", "db-2"]
+    created = [p["metadata"]["creationTimestamp"] for p in pods]
+    assert created == sorted(created), "OrderedReady: each ordinal after the previous one"
+    for i, pod in enumerate(pods):
+        assert pod["metadata"]["labels"] == {
+            "app": "db",
+            "controller-revision-hash": first,
+            "statefulset.kubernetes.io/pod-name": f"db-{i}",
+            "apps.kubernetes.io/pod-index": str(i),
+        }
+        assert (pod["spec"]["hostname"], pod["spec"]["subdomain"]) == (f"db-{i}", "db")
+        assert pod["metadata"]["ownerReferences"][0]["kind"] == "StatefulSet" and is_ready(pod)
+    rv = core.list_namespaced_pod(ns).metadata.resource_version
+
+    apps.patch_namespaced_stateful_set("db", ns, RESTART)
+    sts = await_object(apps.list_namespaced_stateful_set, ns, "db", sts_rolled_out(3, 2))
+    second = sts["status"]["updateRevision"]
+    assert second != first and sts["status"]["currentRevision"] == second
+    events = read_events(
+        core.list_namespaced_pod(
+            ns, watch=True, resource_version=rv, timeout_seconds=10, _preload_content=False, _request_timeout=(5, 30)
+        ),
+        until=lambda ev: ev["type"] == "DELETED" and ev["object"]["metadata"]["name"] == "db-0",
+    )
+    deleted = [e["object"]["metadata"]["name"] for e in events if e["type"] == "DELETED"]
+    assert deleted == ["db-2", "db-1", "db-0"], "one at a time, from the highest ordinal"
+    pods = json.loads(core.list_namespaced_pod(ns, _preload_content=False).data)["items"]
+    assert [(p["metadata"]["name"], p["metadata"]["labels"]["controller-revision-hash"]) for p in pods] == [
+        ("db-0", second),
+        ("db-1", second),
+        ("db-2", second),
+    ]
+    revisions = {r.metadata.name: r.revision for r in apps.list_namespaced_controller_revision(ns).items}
+    assert revisions == {first: 1, second: 2}
+
+
+def test_daemonset_runs_one_pod_per_node_and_rolls_them(real_backend: RealBackend, harness: HarnessController) -> None:
+    api = real_backend.api_client()
+    core, apps = client.CoreV1Api(api), client.AppsV1Api(api)
+    ns = real_backend.unique_namespace("harness-ds")
+    harness.manage(ns)
+    apps.create_namespaced_daemon_set(ns, workload("DaemonSet", "agent"))
+
+    def rolled(generation: int) -> Any:
+        def check(ds: dict[str, Any]) -> bool:
+            status = ds.get("status") or {}
+            return status.get("observedGeneration") == generation and all(
+                status.get(k) == len(harness.nodes)
+                for k in ("desiredNumberScheduled", "numberReady", "updatedNumberScheduled", "numberAvailable")
+            )
+
+        return check
+
+    await_object(apps.list_namespaced_daemon_set, ns, "agent", rolled(1))
+    before = json.loads(core.list_namespaced_pod(ns, _preload_content=False).data)["items"]
+    assert sorted(p["spec"]["nodeName"] for p in before) == sorted(harness.nodes)
+    hashes = {p["metadata"]["labels"]["controller-revision-hash"] for p in before}
+    assert len(hashes) == 1 and {p["metadata"]["labels"]["pod-template-generation"] for p in before} == {"1"}
+
+    apps.patch_namespaced_daemon_set("agent", ns, RESTART)
+    await_object(apps.list_namespaced_daemon_set, ns, "agent", rolled(2))
+    after = await_list(core.list_namespaced_pod, ns, lambda pods: len(pods) == len(harness.nodes))
+    assert sorted(p["spec"]["nodeName"] for p in after) == sorted(harness.nodes)
+    assert {p["metadata"]["name"] for p in after}.isdisjoint(p["metadata"]["name"] for p in before)
+    assert {p["metadata"]["labels"]["controller-revision-hash"] for p in after}.isdisjoint(hashes)
+    assert {p["metadata"]["labels"]["pod-template-generation"] for p in after} == {"2"}
+    assert len(apps.list_namespaced_controller_revision(ns).items) == 2
+
+
+def test_foreground_and_background_deletion_are_finished_by_the_garbage_collector(
+    real_backend: RealBackend, harness: HarnessController
+) -> None:
+    api = real_backend.api_client()
+    core, apps = client.CoreV1Api(api), client.AppsV1Api(api)
+    rbac = client.RbacAuthorizationV1Api(api)
+    ns = real_backend.unique_namespace("harness-gc")
+    harness.manage(ns)
+    harness.manage_cluster_scoped()
+    apps.create_namespaced_deployment(ns, deployment("web", 2))
+    apps.create_namespaced_stateful_set(ns, workload("StatefulSet", "db", 2))
+    core.create_namespaced_config_map(ns, {"metadata": {"name": "config"}})
+    role = f"harness-gc-{ns}"
+    rbac.create_cluster_role({"metadata": {"name": role}, "rules": []})
+    await_object(apps.list_namespaced_deployment, ns, "web", available(2, 1))
+    await_object(apps.list_namespaced_stateful_set, ns, "db", sts_rolled_out(2, 1))
+
+    # The API server keeps a foreground-deleted object, finalizer and all, until a garbage collector is done.
+    kept = json.loads(
+        apps.delete_namespaced_deployment("web", ns, propagation_policy="Foreground", _preload_content=False).data
+    )
+    assert kept["kind"] == "Deployment" and kept["metadata"]["finalizers"] == ["foregroundDeletion"]
+    assert kept["metadata"]["deletionTimestamp"]
+    core.delete_namespaced_config_map("config", ns, propagation_policy="Foreground")
+    rbac.delete_cluster_role(role, propagation_policy="Foreground")
+    apps.delete_namespaced_stateful_set("db", ns, propagation_policy="Background")
+
+    await_list(apps.list_namespaced_deployment, ns, lambda items: not items)
+    await_list(apps.list_namespaced_replica_set, ns, lambda items: not items)
+    await_list(apps.list_namespaced_stateful_set, ns, lambda items: not items)
+    await_list(apps.list_namespaced_controller_revision, ns, lambda items: not items)
+    await_list(core.list_namespaced_pod, ns, lambda items: not items)
+    await_list(
+        core.list_namespaced_config_map, ns, lambda items: not [c for c in items if c["metadata"]["name"] == "config"]
+    )
+    with pytest.raises(client.exceptions.ApiException) as gone:
+        rbac.read_cluster_role(role)
+    assert gone.value.status == 404

@@ -3,7 +3,8 @@
 A bare kube-apiserver stores Deployments but nothing turns them into pods, no pod ever runs, and no
 status is ever written. meshtui reads exactly those things (rollout progress, ready pods, PDB
 headroom), so the realapi tier runs this harness next to the server. It watches, in threads, with the
-official client, and only acts in the namespaces it is told to `manage`:
+official client, and only acts in the namespaces it is told to `manage` (and on cluster-scoped objects
+once told to `manage_cluster_scoped`):
 
 * Deployment -> ReplicaSet ``<deployment>-<pod-template-hash>`` (a new one whenever the pod template
   changes, e.g. on ``kubectl rollout restart``); the old ReplicaSets are scaled to zero and their pods
@@ -11,10 +12,27 @@ official client, and only acts in the namespaces it is told to `manage`:
 * ReplicaSet -> pods (``generateName``, owner reference, template labels plus ``pod-template-hash``),
   created through the real API server and therefore through its admission webhooks (sidecar
   injection happens exactly as in a cluster);
+* StatefulSet -> ordinal pods ``<set>-0``, ``<set>-1``, ... created in order, each once the previous one
+  is Ready (OrderedReady), labelled ``controller-revision-hash: <set>-<hash>`` after a ControllerRevision
+  of the template; a template change (``kubectl rollout restart``) replaces one pod at a time from the
+  highest ordinal down to the partition, and ``currentRevision`` becomes ``updateRevision`` once every
+  pod is updated and Ready; ``OnDelete`` only recreates deleted pods;
+* DaemonSet -> one pod per node on a fixed list of node names (``nodes``, default two: the server has
+  no Node objects and nothing needs them), bound with ``spec.nodeName``, labelled
+  ``controller-revision-hash: <hash>`` and ``pod-template-generation``; a rolling update replaces up to
+  ``maxUnavailable`` (default 1) nodes' pods at a time;
 * the kubelet's part: every pod is marked Running and Ready through the status subresource (all its
   containers, native sidecars included), and a pod with a deletionTimestamp is removed;
-* Deployment and ReplicaSet status (observedGeneration, replicas, updated/ready/available,
-  conditions) and PodDisruptionBudget status (expected/healthy pods, disruptionsAllowed).
+* Deployment, ReplicaSet, StatefulSet and DaemonSet status (the fields ``kubectl rollout status`` and
+  meshtui read: observedGeneration, replicas, updated/ready/available, current/update revisions,
+  desired/updated/ready number scheduled, conditions) and PodDisruptionBudget status
+  (expected/healthy pods, disruptionsAllowed);
+* the garbage collector's part: when an owner (Deployment, ReplicaSet, StatefulSet, DaemonSet) is gone,
+  its ReplicaSets, pods and ControllerRevisions are deleted; an object deleted with
+  ``propagationPolicy: Foreground`` (the API server keeps it, with a deletionTimestamp and the
+  ``foregroundDeletion`` finalizer, until a garbage collector is done) has its dependents deleted and
+  then the finalizer removed, so it goes. This covers every kind meshtui deletes when it takes a
+  revision offline (webhook configurations, RBAC, ConfigMaps, Services, ...).
 
 Why a harness rather than building kube-controller-manager from source like kube-apiserver: another
 long Go build (kube-controller-manager is about as large as kube-apiserver) would double the cold
@@ -22,8 +40,9 @@ start of the tier, and it would still not be enough: Running/Ready is the kubele
 scheduler to bind pods to nodes), and a kubelet needs a container runtime this machine does not have.
 The harness is a few hundred lines that do the part the product observes, deterministically and fast.
 
-Not modelled: garbage collection of orphans, scaling pace (maxSurge/maxUnavailable), minReadySeconds,
-probes, nodes, StatefulSets, DaemonSets and Jobs.
+Not modelled: scaling pace (maxSurge, the Deployment's maxUnavailable), minReadySeconds, probes,
+Node objects, Parallel pod management, Jobs, the orphan finalizer, and owners of another kind than the
+four above.
 """
 
 from __future__ import annotations
@@ -37,6 +56,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -51,6 +71,11 @@ Key = tuple[str, str, str]  # (kind, namespace, name)
 
 MERGE = "application/merge-patch+json"
 _SAFE = "bcdfghjklmnpqrstvwxz2456789"  # the alphabet of Kubernetes' rand.SafeEncodeString
+HASH_LABEL = "controller-revision-hash"
+FOREGROUND = "foregroundDeletion"
+#: Owners whose dependents (ReplicaSets, pods, ControllerRevisions) the garbage collector deletes.
+OWNER_KINDS = ("Deployment", "ReplicaSet", "StatefulSet", "DaemonSet")
+DEFAULT_NODES = ("harness-node-1", "harness-node-2")
 
 
 def now() -> str:
@@ -83,6 +108,28 @@ def selector_string(selector: Obj | None) -> str:
 def is_ready(pod: Obj) -> bool:
     conditions = (pod.get("status") or {}).get("conditions") or []
     return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
+
+
+def is_terminating(obj: Obj) -> bool:
+    return bool((obj.get("metadata") or {}).get("deletionTimestamp"))
+
+
+def _scaled(value: Any, total: int) -> int:
+    """An int-or-percent (rounded up, as maxUnavailable is) of ``total``."""
+    if isinstance(value, str) and value.endswith("%"):
+        return math.ceil(int(value[:-1]) * total / 100)
+    return int(value)
+
+
+def _ordinal(set_name: str, pod_name: str) -> int | None:
+    suffix = pod_name[len(set_name) + 1 :]
+    if not pod_name.startswith(f"{set_name}-") or not suffix.isdigit():
+        return None
+    return int(suffix)
+
+
+def _revision_of(pod: Obj) -> str:
+    return str(((pod.get("metadata") or {}).get("labels") or {}).get(HASH_LABEL, ""))
 
 
 def _controller_ref(obj: Obj) -> Obj | None:
@@ -163,8 +210,24 @@ class _Informer(threading.Thread):
                 resp.shutdown()
 
 
+@dataclass(frozen=True)
+class _Kind:
+    """How the harness lists, reads, patches and deletes one kind (namespaced calls take the namespace)."""
+
+    name: str
+    namespaced: bool
+    list_all: Callable[..., Any]
+    read: Callable[..., Any]
+    patch: Callable[..., Any]
+    delete: Callable[..., Any]
+
+    def args(self, name: str, namespace: str) -> tuple[str, ...]:
+        return (name, namespace) if self.namespaced else (name,)
+
+
 class HarnessController:
-    """Deployment, ReplicaSet, kubelet and PDB behaviour for the namespaces it manages.
+    """Deployment, ReplicaSet, StatefulSet, DaemonSet, kubelet, PDB and garbage-collector behaviour for
+    the namespaces it manages.
 
     Usage::
 
@@ -173,37 +236,181 @@ class HarnessController:
             ...
     """
 
-    def __init__(self, api: client.ApiClient, namespaces: Iterable[str] = ()) -> None:
+    def __init__(
+        self, api: client.ApiClient, namespaces: Iterable[str] = (), *, nodes: Iterable[str] = DEFAULT_NODES
+    ) -> None:
         self.api = api
         self.core = client.CoreV1Api(api)
         self.apps = client.AppsV1Api(api)
         self.policy = client.PolicyV1Api(api)
+        self.nodes = tuple(nodes)
         self._namespaces = set(namespaces)
+        self._cluster_scoped = False
         self._stopped = threading.Event()
         self._queue: queue.Queue[Key | None] = queue.Queue()
         self._pending: set[Key] = set()
         self._lock = threading.Lock()
         self._pod_ips = 0
+        self.kinds = self._kind_table()
+        handlers: dict[str, Callable[[str, Obj], None]] = {
+            "Deployment": self._on_deployment,
+            "ReplicaSet": self._on_replicaset,
+            "StatefulSet": self._on_statefulset,
+            "DaemonSet": self._on_daemonset,
+            "Pod": self._on_pod,
+            "PodDisruptionBudget": self._on_pdb,
+        }
         self._informers = [
-            _Informer(
-                "deployments",
-                self.apps.list_deployment_for_all_namespaces,
-                self._on_deployment,
-                self._stopped,
-            ),
-            _Informer(
-                "replicasets",
-                self.apps.list_replica_set_for_all_namespaces,
-                self._on_replicaset,
-                self._stopped,
-            ),
-            _Informer("pods", self.core.list_pod_for_all_namespaces, self._on_pod, self._stopped),
-            _Informer(
-                "pdbs", self.policy.list_pod_disruption_budget_for_all_namespaces, self._on_pdb, self._stopped
-            ),
+            _Informer(kind.name, kind.list_all, self._dispatch(kind, handlers.get(kind.name)), self._stopped)
+            for kind in self.kinds.values()
         ]
         self._worker = threading.Thread(target=self._work, name="harness-worker", daemon=True)
         self.errors: list[str] = []
+
+    def _kind_table(self) -> dict[str, _Kind]:
+        core, apps, policy = self.core, self.apps, self.policy
+        rbac = client.RbacAuthorizationV1Api(self.api)
+        adm = client.AdmissionregistrationV1Api(self.api)
+        kinds = [
+            _Kind(
+                "Deployment",
+                True,
+                apps.list_deployment_for_all_namespaces,
+                apps.read_namespaced_deployment,
+                apps.patch_namespaced_deployment,
+                apps.delete_namespaced_deployment,
+            ),
+            _Kind(
+                "ReplicaSet",
+                True,
+                apps.list_replica_set_for_all_namespaces,
+                apps.read_namespaced_replica_set,
+                apps.patch_namespaced_replica_set,
+                apps.delete_namespaced_replica_set,
+            ),
+            _Kind(
+                "StatefulSet",
+                True,
+                apps.list_stateful_set_for_all_namespaces,
+                apps.read_namespaced_stateful_set,
+                apps.patch_namespaced_stateful_set,
+                apps.delete_namespaced_stateful_set,
+            ),
+            _Kind(
+                "DaemonSet",
+                True,
+                apps.list_daemon_set_for_all_namespaces,
+                apps.read_namespaced_daemon_set,
+                apps.patch_namespaced_daemon_set,
+                apps.delete_namespaced_daemon_set,
+            ),
+            _Kind(
+                "ControllerRevision",
+                True,
+                apps.list_controller_revision_for_all_namespaces,
+                apps.read_namespaced_controller_revision,
+                apps.patch_namespaced_controller_revision,
+                apps.delete_namespaced_controller_revision,
+            ),
+            _Kind(
+                "Pod",
+                True,
+                core.list_pod_for_all_namespaces,
+                core.read_namespaced_pod,
+                core.patch_namespaced_pod,
+                core.delete_namespaced_pod,
+            ),
+            _Kind(
+                "PodDisruptionBudget",
+                True,
+                policy.list_pod_disruption_budget_for_all_namespaces,
+                policy.read_namespaced_pod_disruption_budget,
+                policy.patch_namespaced_pod_disruption_budget,
+                policy.delete_namespaced_pod_disruption_budget,
+            ),
+            # Kinds only the garbage collector acts on (foreground deletion), as when a revision goes offline.
+            _Kind(
+                "ConfigMap",
+                True,
+                core.list_config_map_for_all_namespaces,
+                core.read_namespaced_config_map,
+                core.patch_namespaced_config_map,
+                core.delete_namespaced_config_map,
+            ),
+            _Kind(
+                "Secret",
+                True,
+                core.list_secret_for_all_namespaces,
+                core.read_namespaced_secret,
+                core.patch_namespaced_secret,
+                core.delete_namespaced_secret,
+            ),
+            _Kind(
+                "Service",
+                True,
+                core.list_service_for_all_namespaces,
+                core.read_namespaced_service,
+                core.patch_namespaced_service,
+                core.delete_namespaced_service,
+            ),
+            _Kind(
+                "ServiceAccount",
+                True,
+                core.list_service_account_for_all_namespaces,
+                core.read_namespaced_service_account,
+                core.patch_namespaced_service_account,
+                core.delete_namespaced_service_account,
+            ),
+            _Kind(
+                "Role",
+                True,
+                rbac.list_role_for_all_namespaces,
+                rbac.read_namespaced_role,
+                rbac.patch_namespaced_role,
+                rbac.delete_namespaced_role,
+            ),
+            _Kind(
+                "RoleBinding",
+                True,
+                rbac.list_role_binding_for_all_namespaces,
+                rbac.read_namespaced_role_binding,
+                rbac.patch_namespaced_role_binding,
+                rbac.delete_namespaced_role_binding,
+            ),
+            _Kind(
+                "ClusterRole",
+                False,
+                rbac.list_cluster_role,
+                rbac.read_cluster_role,
+                rbac.patch_cluster_role,
+                rbac.delete_cluster_role,
+            ),
+            _Kind(
+                "ClusterRoleBinding",
+                False,
+                rbac.list_cluster_role_binding,
+                rbac.read_cluster_role_binding,
+                rbac.patch_cluster_role_binding,
+                rbac.delete_cluster_role_binding,
+            ),
+            _Kind(
+                "MutatingWebhookConfiguration",
+                False,
+                adm.list_mutating_webhook_configuration,
+                adm.read_mutating_webhook_configuration,
+                adm.patch_mutating_webhook_configuration,
+                adm.delete_mutating_webhook_configuration,
+            ),
+            _Kind(
+                "ValidatingWebhookConfiguration",
+                False,
+                adm.list_validating_webhook_configuration,
+                adm.read_validating_webhook_configuration,
+                adm.patch_validating_webhook_configuration,
+                adm.delete_validating_webhook_configuration,
+            ),
+        ]
+        return {k.name: k for k in kinds}
 
     # -- lifecycle ---------------------------------------------------------------------------------
 
@@ -235,11 +442,20 @@ class HarnessController:
         """Start acting in ``namespace`` (and reconcile what is already there)."""
         with self._lock:
             self._namespaces.add(namespace)
-        for dep in self._items(self.apps.list_namespaced_deployment, namespace):
-            self._enqueue(("deployment", namespace, dep["metadata"]["name"]))
-        for pod in self._items(self.core.list_namespaced_pod, namespace):
-            self._enqueue(("pod", namespace, pod["metadata"]["name"]))
+        for key, lister in (
+            ("deployment", self.apps.list_namespaced_deployment),
+            ("statefulset", self.apps.list_namespaced_stateful_set),
+            ("daemonset", self.apps.list_namespaced_daemon_set),
+            ("pod", self.core.list_namespaced_pod),
+        ):
+            for obj in self._items(lister, namespace):
+                self._enqueue((key, namespace, obj["metadata"]["name"]))
         self._enqueue(("pdbs", namespace, ""))
+
+    def manage_cluster_scoped(self) -> None:
+        """Also act on cluster-scoped objects (finish their foreground deletion)."""
+        with self._lock:
+            self._cluster_scoped = True
 
     # -- events -> keys ------------------------------------------------------------------------------
 
@@ -247,6 +463,34 @@ class HarnessController:
         ns = (obj.get("metadata") or {}).get("namespace") or ""
         with self._lock:
             return ns if ns in self._namespaces else None
+
+    def _in_scope(self, kind: _Kind, obj: Obj) -> bool:
+        if kind.namespaced:
+            return self._managed(obj) is not None
+        with self._lock:
+            return self._cluster_scoped
+
+    def _dispatch(self, kind: _Kind, handler: Callable[[str, Obj], None] | None) -> Callable[[str, Obj], None]:
+        def on_event(event: str, obj: Obj) -> None:
+            if self._in_scope(kind, obj):
+                self._gc_event(kind, event, obj)
+            if handler is not None:
+                handler(event, obj)
+
+        return on_event
+
+    def _gc_event(self, kind: _Kind, event: str, obj: Obj) -> None:
+        """The garbage collector's triggers: an owner gone, or an object waiting for foreground deletion."""
+        meta = obj.get("metadata") or {}
+        ns = meta.get("namespace") or ""
+        if event == "DELETED":
+            if kind.name in OWNER_KINDS:
+                self._enqueue(("collect", ns, meta.get("uid", "")))
+            for ref in meta.get("ownerReferences") or []:
+                if ref.get("kind") in self.kinds:
+                    self._enqueue((f"gc:{ref['kind']}", ns, ref.get("name", "")))
+        elif meta.get("deletionTimestamp") and FOREGROUND in (meta.get("finalizers") or []):
+            self._enqueue((f"gc:{kind.name}", ns, meta["name"]))
 
     def _on_deployment(self, kind: str, obj: Obj) -> None:
         ns = self._managed(obj)
@@ -259,6 +503,16 @@ class HarnessController:
         if ns is not None and ref and ref.get("kind") == "Deployment":
             self._enqueue(("deployment", ns, ref["name"]))
 
+    def _on_statefulset(self, kind: str, obj: Obj) -> None:
+        ns = self._managed(obj)
+        if ns is not None and kind != "DELETED":
+            self._enqueue(("statefulset", ns, obj["metadata"]["name"]))
+
+    def _on_daemonset(self, kind: str, obj: Obj) -> None:
+        ns = self._managed(obj)
+        if ns is not None and kind != "DELETED":
+            self._enqueue(("daemonset", ns, obj["metadata"]["name"]))
+
     def _on_pod(self, kind: str, obj: Obj) -> None:
         ns = self._managed(obj)
         if ns is None:
@@ -270,6 +524,8 @@ class HarnessController:
         pod_hash = (meta.get("labels") or {}).get("pod-template-hash")
         if ref and ref.get("kind") == "ReplicaSet" and pod_hash and ref["name"].endswith(f"-{pod_hash}"):
             self._enqueue(("deployment", ns, ref["name"][: -len(pod_hash) - 1]))
+        elif ref and ref.get("kind") in ("StatefulSet", "DaemonSet"):
+            self._enqueue((str(ref["kind"]).lower(), ns, ref["name"]))
         self._enqueue(("pdbs", ns, ""))
 
     def _on_pdb(self, kind: str, obj: Obj) -> None:
@@ -295,6 +551,10 @@ class HarnessController:
             try:
                 if kind == "deployment":
                     self._sync_deployment(ns, name)
+                elif kind == "statefulset":
+                    self._sync_statefulset(ns, name)
+                elif kind == "daemonset":
+                    self._sync_daemonset(ns, name)
                 elif kind == "pod":
                     self._sync_pod(ns, name)
                 elif kind == "pdb":
@@ -302,6 +562,10 @@ class HarnessController:
                 elif kind == "pdbs":
                     for pdb in self._items(self.policy.list_namespaced_pod_disruption_budget, ns):
                         self._sync_pdb(ns, pdb["metadata"]["name"])
+                elif kind == "collect":
+                    self._collect(ns, name)
+                elif kind.startswith("gc:"):
+                    self._finish_foreground(self.kinds[kind[3:]], ns, name)
             except ApiException as exc:
                 if self._stopped.is_set():
                     return
@@ -414,7 +678,7 @@ class HarnessController:
 
     def _sync_deployment(self, ns: str, name: str) -> None:
         dep = self._read(self.apps.read_namespaced_deployment, name, ns)
-        if dep is None:
+        if dep is None or is_terminating(dep):
             return
         meta, spec = dep["metadata"], dep["spec"]
         replicas = int(spec.get("replicas", 1))
@@ -427,8 +691,7 @@ class HarnessController:
         ]
         current = next((rs for rs in owned if rs["metadata"]["name"] == f"{name}-{pod_hash}"), None)
         revisions = [
-            int((rs["metadata"].get("annotations") or {}).get("deployment.kubernetes.io/revision", "0"))
-            for rs in owned
+            int((rs["metadata"].get("annotations") or {}).get("deployment.kubernetes.io/revision", "0")) for rs in owned
         ]
         if current is None:
             current = self._create_replicaset(dep, pod_hash, replicas, max(revisions, default=0) + 1)
@@ -505,8 +768,7 @@ class HarnessController:
             for p in self._items(
                 self.core.list_namespaced_pod, ns, label_selector=selector_string(rs["spec"]["selector"])
             )
-            if (_controller_ref(p) or {}).get("uid") == meta["uid"]
-            and not p["metadata"].get("deletionTimestamp")
+            if (_controller_ref(p) or {}).get("uid") == meta["uid"] and not p["metadata"].get("deletionTimestamp")
         ]
         want = int(rs["spec"].get("replicas", 0))
         template = rs["spec"]["template"]
@@ -577,9 +839,7 @@ class HarnessController:
             {
                 "type": "Available",
                 "status": "True" if available >= replicas else "False",
-                "reason": "MinimumReplicasAvailable"
-                if available >= replicas
-                else "MinimumReplicasUnavailable",
+                "reason": "MinimumReplicasAvailable" if available >= replicas else "MinimumReplicasUnavailable",
                 "message": "Deployment has minimum availability."
                 if available >= replicas
                 else "Deployment does not have minimum availability.",
@@ -599,6 +859,281 @@ class HarnessController:
         self.apps.patch_namespaced_deployment_status(
             meta["name"], meta["namespace"], {"status": status}, _content_type=MERGE
         )
+
+    # -- ControllerRevisions, StatefulSets and DaemonSets ------------------------------------------------
+
+    def _owned(self, lister: Callable[..., Any], owner: Obj, **kwargs: Any) -> list[Obj]:
+        meta = owner["metadata"]
+        return [
+            o
+            for o in self._items(lister, meta["namespace"], **kwargs)
+            if (_controller_ref(o) or {}).get("uid") == meta["uid"]
+        ]
+
+    def _ensure_revision(self, owner: Obj, kind: str, template: Obj, hash_value: str) -> str:
+        """The ControllerRevision ``<owner>-<hash>`` of a template (created if missing); returns its name."""
+        meta = owner["metadata"]
+        name = f"{meta['name']}-{hash_value}"
+        if self._read(self.apps.read_namespaced_controller_revision, name, meta["namespace"]) is not None:
+            return name
+        numbers = [
+            int(r.get("revision") or 0) for r in self._owned(self.apps.list_namespaced_controller_revision, owner)
+        ]
+        body = {
+            "apiVersion": "apps/v1",
+            "kind": "ControllerRevision",
+            "metadata": {
+                "name": name,
+                "labels": {
+                    **((template.get("metadata") or {}).get("labels") or {}),
+                    "controller.kubernetes.io/hash": hash_value,
+                },
+                "ownerReferences": [self._owner_ref(owner, kind)],
+            },
+            "data": {"spec": {"template": {**template, "$patch": "replace"}}},
+            "revision": max(numbers, default=0) + 1,
+        }
+        try:
+            self.apps.create_namespaced_controller_revision(meta["namespace"], body, _preload_content=False)
+        except ApiException as exc:
+            if exc.status != 409:
+                raise
+        return name
+
+    def _revision_template(self, namespace: str, name: str) -> Obj | None:
+        rev = self._read(self.apps.read_namespaced_controller_revision, name, namespace)
+        if rev is None:
+            return None
+        template = dict(((rev.get("data") or {}).get("spec") or {}).get("template") or {})
+        template.pop("$patch", None)
+        return template
+
+    @staticmethod
+    def _owner_ref(owner: Obj, kind: str) -> Obj:
+        return {
+            "apiVersion": "apps/v1",
+            "kind": kind,
+            "name": owner["metadata"]["name"],
+            "uid": owner["metadata"]["uid"],
+            "controller": True,
+            "blockOwnerDeletion": True,
+        }
+
+    def _create_pod(self, owner: Obj, kind: str, template: Obj, labels: dict[str, str], **fields: Any) -> Obj:
+        """A pod of ``owner`` from ``template`` through the API server (and so its admission webhooks).
+
+        ``fields``: ``name`` or ``generate_name``, and extra ``spec`` fields (hostname, nodeName, ...).
+        """
+        tpl_meta = template.get("metadata") or {}
+        meta: Obj = {
+            "labels": {**(tpl_meta.get("labels") or {}), **labels},
+            "annotations": dict(tpl_meta.get("annotations") or {}),
+            "ownerReferences": [self._owner_ref(owner, kind)],
+        }
+        if "name" in fields:
+            meta["name"] = fields.pop("name")
+        else:
+            meta["generateName"] = fields.pop("generate_name")
+        spec = {**(template.get("spec") or {}), **{k: v for k, v in fields.items() if v}}
+        body = {"apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": spec}
+        resp = self.core.create_namespaced_pod(owner["metadata"]["namespace"], body, _preload_content=False)
+        created: Obj = json.loads(resp.data)
+        return created
+
+    def _delete_pod(self, pod: Obj) -> None:
+        meta = pod["metadata"]
+        try:
+            self.core.delete_namespaced_pod(meta["name"], meta["namespace"])
+        except ApiException as exc:
+            if exc.status != 404:
+                raise
+
+    def _write_status(self, patch: Callable[..., Any], obj: Obj, status: Obj) -> None:
+        old = obj.get("status") or {}
+        if all(old.get(k) == v for k, v in status.items()):
+            return
+        meta = obj["metadata"]
+        patch(meta["name"], meta["namespace"], {"status": status}, _content_type=MERGE)
+
+    def _sync_statefulset(self, ns: str, name: str) -> None:
+        sts = self._read(self.apps.read_namespaced_stateful_set, name, ns)
+        if sts is None or is_terminating(sts):
+            return
+        spec = sts["spec"]
+        replicas = int(spec["replicas"] if spec.get("replicas") is not None else 1)
+        strategy = spec.get("updateStrategy") or {}
+        rolling = strategy.get("type", "RollingUpdate") == "RollingUpdate"
+        partition = int((strategy.get("rollingUpdate") or {}).get("partition") or 0)
+        template = spec["template"]
+        update_rev = self._ensure_revision(sts, "StatefulSet", template, template_hash(template))
+        current_rev = (sts.get("status") or {}).get("currentRevision") or update_rev
+        self._step_statefulset(sts, replicas, rolling, partition, current_rev, update_rev)
+
+        pods = [
+            p
+            for p in self._owned(self.core.list_namespaced_pod, sts)
+            if _ordinal(name, p["metadata"]["name"]) is not None
+        ]
+        live = [p for p in pods if not is_terminating(p)]
+        ready = sum(1 for p in live if is_ready(p))
+        updated = sum(1 for p in live if _revision_of(p) == update_rev)
+        current = sum(1 for p in live if _revision_of(p) == current_rev)
+        if rolling and updated == len(live) == replicas == ready:
+            current_rev, current = update_rev, updated
+        status = {
+            "observedGeneration": sts["metadata"].get("generation", 1),
+            "replicas": len(live),
+            "readyReplicas": ready,
+            "currentReplicas": current,
+            "updatedReplicas": updated,
+            "availableReplicas": ready,
+            "currentRevision": current_rev,
+            "updateRevision": update_rev,
+            "collisionCount": 0,
+        }
+        self._write_status(self.apps.patch_namespaced_stateful_set_status, sts, status)
+
+    def _step_statefulset(
+        self, sts: Obj, replicas: int, rolling: bool, partition: int, current_rev: str, update_rev: str
+    ) -> None:
+        """One step of OrderedReady management: create the first missing ordinal, else remove the highest
+        extra one, else replace the highest outdated one; each waits for the previous to be done."""
+        name = sts["metadata"]["name"]
+        ns = sts["metadata"]["namespace"]
+        pods: dict[int, Obj] = {}
+        for pod in self._owned(self.core.list_namespaced_pod, sts):
+            ordinal = _ordinal(name, pod["metadata"]["name"])
+            if ordinal is not None:
+                pods[ordinal] = pod
+        for ordinal in range(replicas):
+            pod = pods.get(ordinal)
+            if pod is None:
+                rev, template = update_rev, sts["spec"]["template"]
+                if rolling and ordinal < partition:
+                    rev, template = current_rev, self._revision_template(ns, current_rev) or template
+                pod_name = f"{name}-{ordinal}"
+                self._create_pod(
+                    sts,
+                    "StatefulSet",
+                    template,
+                    {
+                        HASH_LABEL: rev,
+                        "statefulset.kubernetes.io/pod-name": pod_name,
+                        "apps.kubernetes.io/pod-index": str(ordinal),
+                    },
+                    name=pod_name,
+                    hostname=pod_name,
+                    subdomain=sts["spec"].get("serviceName"),
+                )
+                return
+            if is_terminating(pod) or not is_ready(pod):
+                return
+        extra = sorted((o for o in pods if o >= replicas), reverse=True)
+        if extra:
+            if not is_terminating(pods[extra[0]]):
+                self._delete_pod(pods[extra[0]])
+            return
+        if not rolling:
+            return
+        for ordinal in range(replicas - 1, partition - 1, -1):
+            if _revision_of(pods[ordinal]) != update_rev:
+                self._delete_pod(pods[ordinal])
+                return
+
+    def _sync_daemonset(self, ns: str, name: str) -> None:
+        ds = self._read(self.apps.read_namespaced_daemon_set, name, ns)
+        if ds is None or is_terminating(ds):
+            return
+        spec = ds["spec"]
+        template = spec["template"]
+        current = template_hash(template)
+        self._ensure_revision(ds, "DaemonSet", template, current)
+        by_node: dict[str, list[Obj]] = {}
+        for pod in self._owned(self.core.list_namespaced_pod, ds):
+            by_node.setdefault((pod.get("spec") or {}).get("nodeName") or "", []).append(pod)
+        generation = str(ds["metadata"].get("generation", 1))
+        for node in self.nodes:
+            if not by_node.get(node):
+                labels = {HASH_LABEL: current, "pod-template-generation": generation}
+                pod = self._create_pod(ds, "DaemonSet", template, labels, generate_name=f"{name}-", nodeName=node)
+                by_node[node] = [pod]
+        for node, pods in by_node.items():
+            if node not in self.nodes:
+                for pod in pods:
+                    if not is_terminating(pod):
+                        self._delete_pod(pod)
+        strategy = spec.get("updateStrategy") or {}
+        if strategy.get("type", "RollingUpdate") == "RollingUpdate":
+            limit = max(1, _scaled((strategy.get("rollingUpdate") or {}).get("maxUnavailable", 1), len(self.nodes)))
+            unavailable = sum(
+                1 for n in self.nodes if not any(is_ready(p) and not is_terminating(p) for p in by_node.get(n, []))
+            )
+            for node in self.nodes:
+                if unavailable >= limit:
+                    break
+                old = [p for p in by_node.get(node, []) if not is_terminating(p) and _revision_of(p) != current]
+                if old:
+                    self._delete_pod(old[0])
+                    unavailable += 1
+        pods = [p for p in self._owned(self.core.list_namespaced_pod, ds) if not is_terminating(p)]
+        on_nodes = [p for p in pods if (p.get("spec") or {}).get("nodeName") in self.nodes]
+        ready = sum(1 for p in on_nodes if is_ready(p))
+        status = {
+            "observedGeneration": ds["metadata"].get("generation", 1),
+            "desiredNumberScheduled": len(self.nodes),
+            "currentNumberScheduled": len({p["spec"]["nodeName"] for p in on_nodes}),
+            "numberMisscheduled": 0,
+            "numberReady": ready,
+            "updatedNumberScheduled": sum(1 for p in on_nodes if _revision_of(p) == current),
+            "numberAvailable": ready,
+            "numberUnavailable": max(0, len(self.nodes) - ready),
+        }
+        self._write_status(self.apps.patch_namespaced_daemon_set_status, ds, status)
+
+    # -- the garbage collector --------------------------------------------------------------------------
+
+    def _dependents(self, namespace: str, uid: str) -> list[tuple[_Kind, Obj]]:
+        """ReplicaSets, pods and ControllerRevisions of ``namespace`` that name ``uid`` as an owner."""
+        out: list[tuple[_Kind, Obj]] = []
+        for kind, lister in (
+            ("ReplicaSet", self.apps.list_namespaced_replica_set),
+            ("Pod", self.core.list_namespaced_pod),
+            ("ControllerRevision", self.apps.list_namespaced_controller_revision),
+        ):
+            for obj in self._items(lister, namespace):
+                if any(ref.get("uid") == uid for ref in obj["metadata"].get("ownerReferences") or []):
+                    out.append((self.kinds[kind], obj))
+        return out
+
+    def _delete_dependents(self, namespace: str, uid: str) -> int:
+        """Delete (in the background) every dependent not already being deleted; how many remain."""
+        deps = self._dependents(namespace, uid)
+        for kind, obj in deps:
+            if is_terminating(obj):
+                continue
+            with contextlib.suppress(ApiException):
+                kind.delete(obj["metadata"]["name"], namespace, propagation_policy="Background")
+        return len(self._dependents(namespace, uid))
+
+    def _collect(self, namespace: str, owner_uid: str) -> None:
+        """The owner is gone: delete its dependents."""
+        if namespace and owner_uid:
+            self._delete_dependents(namespace, owner_uid)
+
+    def _finish_foreground(self, kind: _Kind, namespace: str, name: str) -> None:
+        """Foreground deletion: delete the dependents, and once none is left remove ``foregroundDeletion``."""
+        obj = self._read(kind.read, *kind.args(name, namespace))
+        if obj is None:
+            return
+        meta = obj["metadata"]
+        finalizers = list(meta.get("finalizers") or [])
+        if not meta.get("deletionTimestamp") or FOREGROUND not in finalizers:
+            return
+        if kind.namespaced and self._delete_dependents(namespace, meta["uid"]):
+            return  # each dependent's DELETED event brings this owner back here
+        rest = [f for f in finalizers if f != FOREGROUND]
+        patch = {"metadata": {"finalizers": rest or None, "resourceVersion": meta["resourceVersion"]}}
+        kind.patch(*kind.args(name, namespace), patch, _content_type=MERGE)
 
     # -- PodDisruptionBudgets ---------------------------------------------------------------------------
 
@@ -650,9 +1185,7 @@ class HarnessController:
                 "lastTransitionTime": stamp,
             }
         ]
-        self.policy.patch_namespaced_pod_disruption_budget_status(
-            name, ns, {"status": status}, _content_type=MERGE
-        )
+        self.policy.patch_namespaced_pod_disruption_budget_status(name, ns, {"status": status}, _content_type=MERGE)
 
 
 # -- waiting for the cluster, without sleeping -----------------------------------------------------------
@@ -683,8 +1216,7 @@ def await_list(
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             raise TimeoutError(
-                f"condition not met within {timeout}s; last state: "
-                + json.dumps([_summary(o) for o in current])[:4000]
+                f"condition not met within {timeout}s; last state: " + json.dumps([_summary(o) for o in current])[:4000]
             )
         watch = list_fn(
             namespace,
