@@ -753,6 +753,7 @@ class Store:
             meta["name"] = prefix + uuid.uuid4().hex[:5]
         name = meta["name"]
         _validate_name(res, name)
+        _validate_webhooks(res, obj)
         if (meta.get("namespace") or "", name) in self._objects[key]:
             raise errors.already_exists(res.plural, name, res.group)
         obj["apiVersion"] = res.api_version
@@ -856,6 +857,8 @@ class Store:
             meta.setdefault("labels", {})["kubernetes.io/metadata.name"] = old_meta["name"]
         if res.tracks_generation and _spec(new) != _spec(old):
             meta["generation"] = int(old_meta.get("generation", 1)) + 1
+        if subresource is None:
+            _validate_webhooks(res, new)
         if admit and subresource is None:
             for hook in self.admission:
                 new = hook(res, "UPDATE", new, old, dry_run)
@@ -1155,3 +1158,21 @@ def _validate_name(res: Resource, name: str) -> None:
         raise errors.invalid(
             res.kind, name, [f'metadata.name: Invalid value: "{name}": {p}' for p in problems], group=res.group
         )
+
+
+_WEBHOOK_CONFIGURATIONS = frozenset({"MutatingWebhookConfiguration", "ValidatingWebhookConfiguration"})
+
+
+def _validate_webhooks(res: Resource, obj: Obj) -> None:
+    """A webhook configuration's webhooks each call exactly one of a URL or a Service (422 otherwise),
+    as the admissionregistration validation checks on create and update."""
+    if res.kind not in _WEBHOOK_CONFIGURATIONS or res.group != "admissionregistration.k8s.io":
+        return
+    problems = []
+    for i, hook in enumerate(obj.get("webhooks") or []):
+        client = (hook.get("clientConfig") or {}) if isinstance(hook, dict) else {}
+        if (client.get("url") is None) == (client.get("service") is None):
+            problems.append(f"webhooks[{i}].clientConfig: Required value: exactly one of url or service is required")
+    if problems:
+        name = (obj.get("metadata") or {}).get("name") or ""
+        raise errors.invalid(res.kind, name, problems, group=res.group)
