@@ -97,12 +97,20 @@ def render_default_validator(
     failure_policy: str,
     canonical_vwc: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """`istiod-default-validator` pointing at the revision's istiod (`istioctl tag set default`)."""
+    """`istiod-default-validator` pointing at the revision's istiod (`istioctl tag set default`).
+
+    The validation endpoint is the injector's: its Service with path `/validate`, or, for an istiod
+    reached by URL (a control plane outside the cluster), the injection URL with `/inject` turned into
+    `/validate` and the `/cluster/...` injection parameters dropped, as the simulator's `istioctl tag set`
+    does. The API server rejects a webhook with neither (exactly one of url or service is required).
+    """
     service: dict[str, Any] = {}
+    url = ""
     ca = ""
     for hook in canonical_mwc.get("webhooks") or []:
         client = hook.get("clientConfig") or {}
         service = dict(client.get("service") or {})
+        url = str(client.get("url") or "")
         ca = str(client.get("caBundle") or "")
         break
     rules: list[dict[str, Any]] = [
@@ -123,6 +131,8 @@ def render_default_validator(
         service["path"] = "/validate"
         service.setdefault("namespace", namespace)
         client_config["service"] = service
+    elif url:
+        client_config["url"] = url.replace("/inject", "/validate", 1).split("/cluster/", 1)[0]
     return {
         "apiVersion": MWC_API,
         "kind": "ValidatingWebhookConfiguration",
