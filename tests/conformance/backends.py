@@ -6,6 +6,10 @@ unique namespaces, a way to make watch history expire, and an Istio install that
 
 Namespaces are never cleaned up: a real namespace without kube-controller-manager never finishes
 Terminating, so every test works in namespaces of its own (`unique_namespace()`).
+
+Tests that need a whole cluster to themselves (the engine's runs: the mesh is cluster-wide) get a
+*dedicated* backend instead (`dedicated_backend` in conftest.py): a simulator with its controllers, or
+a real server of their own with the injection webhook and the harness controller (tests/realapi).
 """
 
 from __future__ import annotations
@@ -34,6 +38,10 @@ WATCH_TIMEOUT = (5, 30)
 META_LIST = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json"
 META = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1,application/json"
 
+#: Nodes of a dedicated backend: the simulator's Node objects, the names the real server's harness binds
+#: DaemonSet pods to (it has no Node objects).
+NODES = 2
+
 #: Namespaces a fresh real API server has; the simulator is set up with the same ones.
 SYSTEM_NAMESPACES = ("default", "kube-node-lease", "kube-public", "kube-system")
 
@@ -51,6 +59,11 @@ def sim_setup(store: Store) -> None:
     """What a fresh real API server already has: its system namespaces."""
     for name in SYSTEM_NAMESPACES:
         store.create("namespaces", {"metadata": {"name": name}})
+
+
+def node_names(count: int) -> tuple[str, ...]:
+    """The simulator's node names (`sim-node-1`...), used by the harness too."""
+    return tuple(f"sim-node-{i}" for i in range(1, count + 1))
 
 
 def unique(prefix: str) -> str:
@@ -157,18 +170,40 @@ class Backend:
     def reset(self) -> None:
         """Called after each test: undo per-test switches (faults)."""
 
+    # -- a cluster of one's own (dedicated backends only) ----------------------------------------------
+
+    def manage(self, namespace: str) -> None:
+        """Let the cluster's controllers act in ``namespace`` (the simulator's always do)."""
+
+    def install_control_plane(self, objects: list[dict[str, Any]]) -> None:
+        """Create typed objects (a rendered control plane, see `istio_setup.control_plane_objects`) as an
+        installer would; on the real server the injector webhooks are pointed at the test's webhook."""
+        raise NotImplementedError
+
+    def prepare_manifests(self, folder: Path) -> None:
+        """Make rendered manifests (`meshtui sim render-revision`) installable on this backend."""
+
 
 # -- the simulator ------------------------------------------------------------------------------------
 
 
 class SimBackend(Backend):
-    """The simulator with the same namespaces as a fresh real server, no controllers."""
+    """The simulator with the same namespaces as a fresh real server, no controllers (unless asked for:
+    then its Deployment, StatefulSet, DaemonSet, kubelet, PDB and namespace controllers run, on
+    `NODES` nodes like the harness on the real server)."""
 
     name = "sim"
 
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, *, controllers: bool = False) -> None:
         super().__init__()
-        self.cluster = SimCluster(sim_settings(), setup=sim_setup).start()
+        settings = sim_settings()
+        factory = None
+        if controllers:
+            from meshtui.sim.controllers import Controllers
+
+            settings.nodes = NODES
+            factory = Controllers
+        self.cluster = SimCluster(settings, setup=sim_setup, controllers_factory=factory).start()
         self.kubeconfig = self.cluster.kubeconfig(workdir / "sim-admin.kubeconfig")
         # The simulator checks no credentials: the "viewer" is the same client with write verbs denied.
         self.viewer_kubeconfig = self.kubeconfig
@@ -214,6 +249,17 @@ class SimBackend(Backend):
     def reset(self) -> None:
         self.cluster.faults.clear()
 
+    def install_control_plane(self, objects: list[dict[str, Any]]) -> None:
+        from kubernetes import utils
+
+        api = self.api_client()
+        core = client.CoreV1Api(api)
+        for namespace in sorted({(o.get("metadata") or {}).get("namespace") for o in objects} - {None}):
+            with contextlib.suppress(ApiException):
+                core.create_namespace({"metadata": {"name": namespace}})
+        for obj in objects:
+            utils.create_from_dict(api, obj, namespace=(obj.get("metadata") or {}).get("namespace") or "default")
+
     def stop(self) -> None:
         self.close()
         self.cluster.stop()
@@ -248,17 +294,36 @@ def ready_istiod_pods(store: Store) -> None:
 
 
 class RealBackend(Backend):
-    """etcd + kube-apiserver built from source; admission webhooks served by the test process."""
+    """etcd + kube-apiserver built from source; admission webhooks served by the test process.
+
+    With ``controllers`` (a dedicated server) the harness controller runs too and acts in the namespaces
+    passed to `manage`, in the Istio namespace and on cluster-scoped objects (tests/realapi/harness.py).
+    """
 
     name = "realapi"
 
-    def __init__(self, server: Any) -> None:
+    def __init__(self, server: Any, *, controllers: bool = False) -> None:
         super().__init__()
         self.server = server
         self.kubeconfig = server.admin_kubeconfig
         self.viewer_kubeconfig = server.viewer_kubeconfig
         self.version = server.version
         self.webhook: Any = None
+        self.harness: Any = None
+        if controllers:
+            from realapi.harness import HarnessController
+
+            self.harness = HarnessController(self.api_client(), nodes=node_names(NODES)).start()
+            self.harness.manage_cluster_scoped()
+            self.harness.manage(sim_istio.ISTIO_NAMESPACE)
+
+    def _webhook(self) -> Any:
+        from realapi.webhook import InjectionWebhook
+
+        if self.webhook is None:
+            assert self.server.workdir is not None
+            self.webhook = InjectionWebhook(self.kubeconfig, Path(self.server.workdir) / "webhook").start()
+        return self.webhook
 
     def expire_history(self, resource: str) -> None:
         if resource not in self.server.uncached_resources:
@@ -269,14 +334,28 @@ class RealBackend(Backend):
         self.server.compact()
 
     def _install(self, scenario: Scenario) -> None:
-        from realapi.webhook import InjectionWebhook, register_istio
+        from realapi.webhook import register_istio
 
-        if self.webhook is None:
-            assert self.server.workdir is not None
-            self.webhook = InjectionWebhook(self.kubeconfig, Path(self.server.workdir) / "webhook").start()
-        register_istio(self.api_client(), scenario, self.webhook)
+        register_istio(self.api_client(), scenario, self._webhook())
+
+    def manage(self, namespace: str) -> None:
+        if self.harness is None:
+            raise RuntimeError("no harness controller: start the RealBackend with controllers=True")
+        self.harness.manage(namespace)
+
+    def install_control_plane(self, objects: list[dict[str, Any]]) -> None:
+        from realapi.webhook import install_objects
+
+        install_objects(self.api_client(), objects, self._webhook())
+
+    def prepare_manifests(self, folder: Path) -> None:
+        from realapi.webhook import point_manifests_at
+
+        assert point_manifests_at(folder, self._webhook()), f"no injector webhook in the manifests in {folder}"
 
     def stop(self) -> None:
+        if self.harness is not None:
+            self.harness.stop()
         self.close()
         if self.webhook is not None:
             self.webhook.stop()

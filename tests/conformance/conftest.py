@@ -84,7 +84,11 @@ def real_backend() -> Iterator[RealBackend]:
         server.stop()
 
 
-@pytest.fixture(params=["sim", pytest.param("realapi", marks=pytest.mark.realapi)])
+#: The two backends every conformance test runs on; the real one is marked `realapi`.
+BACKENDS = ["sim", pytest.param("realapi", marks=pytest.mark.realapi)]
+
+
+@pytest.fixture(params=BACKENDS)
 def backend(request: pytest.FixtureRequest) -> Iterator[Backend]:
     """The simulator or the real API server, both started once per session."""
     chosen: Backend = request.getfixturevalue(f"{'sim' if request.param == 'sim' else 'real'}_backend")
@@ -92,6 +96,44 @@ def backend(request: pytest.FixtureRequest) -> Iterator[Backend]:
         yield chosen
     finally:
         chosen.reset()
+
+
+@pytest.fixture(params=BACKENDS)
+def dedicated_backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
+    """A cluster of the test's own, with controllers: the simulator (its controllers on) or a real server
+    (its harness controller and injection webhook on), started for this test and stopped after it.
+
+    For tests that own the whole cluster, like the engine's upgrade runs: the mesh is cluster-wide
+    (webhook configurations, tags, the default revision, and gates over every namespace), so the
+    shared backends' other Istio installs and namespaces would be part of it. A real server starts in
+    about 4 seconds.
+    """
+    if request.param == "sim":
+        sim = SimBackend(tmp_path, controllers=True)
+        try:
+            yield sim
+        finally:
+            sim.stop()
+        return
+    from realapi.apiserver import RealApiServer, RealApiUnavailable, available_binaries
+
+    try:
+        kube_apiserver, etcd = available_binaries()
+    except RealApiUnavailable as exc:
+        _REPORTED["realapi-skipped"] = str(exc)
+        pytest.skip(str(exc))
+    server = RealApiServer(kube_apiserver, etcd).start()
+    _REPORTED["realapi"] = server.version
+    try:
+        real = RealBackend(server, controllers=True)
+        try:
+            yield real
+        finally:
+            real.stop()
+        assert real.harness.errors == [], real.harness.errors
+        assert real.webhook is None or real.webhook.errors == [], real.webhook.errors
+    finally:
+        server.stop()
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -106,7 +148,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Turn `sim_differs(reason)` into `xfail(strict=True)` on the `sim` case only."""
     for item in items:
         callspec = getattr(item, "callspec", None)
-        if callspec is None or callspec.params.get("backend") != "sim":
+        if callspec is None or "sim" not in (callspec.params.get("backend"), callspec.params.get("dedicated_backend")):
             continue
         for mark in item.iter_markers("sim_differs"):
             reason = mark.args[0] if mark.args else mark.kwargs.get("reason", "")

@@ -8,9 +8,11 @@ tests/realapi/webhook.py), so both backends start from the same objects.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from meshtui.sim import istio
+from meshtui.sim.resources import BY_KEY
 from meshtui.sim.store import Store
 
 OLD, NEW = "1-26-1", "1-27-0"
@@ -25,6 +27,43 @@ def canary(store: Store) -> None:
     istio.install_revision(store, NEW, NEW_VERSION, set_default_tag=False)
     istio.set_tag(store, "canary", NEW)
     istio.set_tag(store, "stable", OLD)
+
+
+#: The kinds of an Istio install (`istio.install_revision`, `istio.set_tag`) in the order `helm install`
+#: creates them: accounts and config first, webhooks last, so no webhook calls an istiod not yet there.
+INSTALL_ORDER = (
+    "serviceaccounts",
+    "configmaps",
+    istio.DEPLOYMENTS,
+    "services",
+    istio.PDBS,
+    istio.VWC,
+    istio.MWC,
+)
+_SERVER_SET = ("uid", "resourceVersion", "creationTimestamp", "generation", "managedFields")
+
+
+def control_plane_objects(scenario: Callable[[Store], None]) -> list[dict[str, Any]]:
+    """What ``scenario`` installs (run on a scratch simulator store), as typed objects ready to create.
+
+    Only the control plane: objects of the Istio namespace and the cluster-scoped webhook configurations,
+    without server-set metadata and status.
+    """
+    store = Store()
+    for name in ("default", "kube-system"):
+        store.create("namespaces", {"metadata": {"name": name}})
+    scenario(store)
+    out: list[dict[str, Any]] = []
+    for key in INSTALL_ORDER:
+        res = BY_KEY[key]
+        for obj in store.list(key):
+            meta = obj["metadata"]
+            if res.namespaced and meta.get("namespace") != istio.ISTIO_NAMESPACE:
+                continue
+            clean = {k: v for k, v in obj.items() if k not in ("status", "apiVersion", "kind")}
+            clean["metadata"] = {k: v for k, v in meta.items() if k not in _SERVER_SET}
+            out.append({"apiVersion": res.api_version, "kind": res.kind, **clean})
+    return out
 
 
 def injected_revision(pod: dict[str, Any]) -> str | None:

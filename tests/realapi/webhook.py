@@ -447,3 +447,64 @@ def register_istio(
         names.append(mwc["metadata"]["name"])
     hook.barrier(api)
     return names
+
+
+def point_webhooks_at(obj: dict[str, Any], hook: InjectionWebhook) -> dict[str, Any]:
+    """A copy of ``obj`` where, for a MutatingWebhookConfiguration, every webhook calls ``hook``.
+
+    The URL is the one for the MWC's ``istio.io/rev`` (a tag's MWC carries the revision it resolves to),
+    so the injection uses that revision's settings; every other object is returned unchanged.
+    """
+    out = json.loads(json.dumps(obj))
+    if out.get("kind") != "MutatingWebhookConfiguration":
+        return out
+    revision = ((out.get("metadata") or {}).get("labels") or {}).get("istio.io/rev") or "default"
+    for webhook in out.get("webhooks") or []:
+        webhook["clientConfig"] = hook.client_config(revision)
+    return out
+
+
+def install_objects(api: client.ApiClient, objects: list[dict[str, Any]], hook: InjectionWebhook) -> None:
+    """Create typed objects (a whole control plane) in the real server, injector webhooks pointed at ``hook``.
+
+    The ServiceAccount defaulter goes first (see `serviceaccount_defaulter`); returns once the API server
+    uses the new webhook configurations.
+    """
+    from kubernetes import utils
+
+    admission = client.AdmissionregistrationV1Api(api)
+    apply_object(
+        admission.read_mutating_webhook_configuration,
+        admission.create_mutating_webhook_configuration,
+        admission.replace_mutating_webhook_configuration,
+        serviceaccount_defaulter(hook),
+    )
+    core = client.CoreV1Api(api)
+    for namespace in sorted({(o.get("metadata") or {}).get("namespace") for o in objects} - {None}):
+        with contextlib.suppress(ApiException):
+            core.create_namespace({"metadata": {"name": namespace}})
+    for obj in objects:
+        ns = (obj.get("metadata") or {}).get("namespace") or "default"
+        utils.create_from_dict(api, point_webhooks_at(obj, hook), namespace=ns)
+    hook.barrier(api)
+
+
+def point_manifests_at(folder: Path, hook: InjectionWebhook) -> list[Path]:
+    """Rewrite the rendered manifests in ``folder`` (e.g. by ``meshtui sim render-revision``) in place so
+    their injector webhooks call ``hook`` instead of the istiod Service; returns the files changed.
+
+    In a cluster the webhook's ``clientConfig.service`` reaches istiod; the real server of this tier has
+    no istiod process, so the rendered revision is made to inject through the test's webhook server.
+    """
+    import yaml
+
+    changed: list[Path] = []
+    for path in sorted(folder.iterdir()):
+        if path.suffix not in (".yaml", ".yml"):
+            continue
+        docs = [d for d in yaml.safe_load_all(path.read_text()) if d is not None]
+        pointed = [point_webhooks_at(d, hook) for d in docs]
+        if pointed != docs:
+            path.write_text(yaml.safe_dump_all(pointed, sort_keys=False, default_flow_style=False))
+            changed.append(path)
+    return changed
