@@ -12,11 +12,27 @@ from meshtui.cli import exitcodes
 from meshtui.cli.dashboard_cmd import open_dashboard, settings_from_args
 from meshtui.cluster.errors import ClusterError
 from meshtui.cluster.kubeconfig import connect
+from meshtui.sim import istio, scenarios
 from meshtui.sim.launch import SimLaunchError, launch, parse_params
+from meshtui.sim.render import write_manifests
 from meshtui.tui.logfile import setup_logging
 
 #: Seconds a restarted pod takes to become Ready in the demo: long enough to watch pods roll.
 DEMO_READY_DELAY = 1.5
+
+
+def _render(tmp: Path) -> tuple[tuple[str, str], ...]:
+    """Render both demo revisions with the istioctl gateway, as an operator would with istioctl or helm.
+
+    The dashboard offers these folders when a plan asks for manifests (deploying the target, moving the
+    istioctl-rendered gateway), so the whole upgrade and its rollback can be done from the keyboard.
+    """
+    found = []
+    for version, revision in ((scenarios.OLD_VERSION, scenarios.OLD), (scenarios.NEW_VERSION, scenarios.NEW)):
+        folder = tmp / "manifests" / revision
+        write_manifests(folder, version, revision, gateways=[(istio.ISTIO_NAMESPACE, "istio-ingressgateway")])
+        found.append((revision, str(folder)))
+    return tuple(found)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -36,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
             except ClusterError as exc:
                 print(f"meshtui demo: {exc.message}", file=sys.stderr)
                 return exc.exit_code
-            settings = replace(settings_from_args(args), title="meshtui demo")
+            settings = replace(settings_from_args(args), title="meshtui demo", manifests=_render(Path(tmp)))
             code = open_dashboard(targets, settings)
             if args.kubeconfig_out:
                 print(f"meshtui demo: the simulator stopped; {kubeconfig} no longer reaches it.", file=sys.stderr)

@@ -96,6 +96,10 @@ def add_parser(sub: Any, cluster_args: Callable[[argparse.ArgumentParser], None]
         action="store_true",
         help="plan a new restart instead of resuming the interrupted one recorded in the cluster",
     )
+    dp = step("delete-pods", "delete bare pods (or Job pods) that no restart can replace, e.g. one with an old sidecar")
+    dp.add_argument(
+        "pods", nargs="+", metavar="NAMESPACE/POD", help="the pods (CLUSTER/NAMESPACE/POD in a multi-cluster mesh)"
+    )
     gw = step("gateways", "move the gateways to the target (or back)")
     gw.add_argument("--back", action="store_true", help="back to the source")
     gw.add_argument("--manifests", metavar="DIR", help="rendered manifests for istioctl-installed gateways")
@@ -272,6 +276,7 @@ WANTED: dict[str, list[str] | None] = {
     "switch": ["switch", "switch-back"],
     "move-tag": ["move-tag"],
     "restart": ["restart"],
+    "delete-pods": ["delete-pods"],
     "gateways": ["gateways", "gateways-back"],
     "verify": [],
     "complete": ["upgrade", "finish"],
@@ -515,6 +520,11 @@ def step_restart(ctx: Run) -> int:
     return _apply(ctx, _plan(ctx, "restart", **params))
 
 
+def step_delete_pods(ctx: Run) -> int:
+    """Delete pods nothing recreates (their owner re-creates them from their manifest)."""
+    return _apply(ctx, _plan(ctx, "delete-pods", pods=ctx.args.pods))
+
+
 def step_gateways(ctx: Run) -> int:
     """Move the gateways."""
     a = ctx.args
@@ -742,6 +752,7 @@ STEPS: dict[str, Callable[[Run], int]] = {
     "switch": step_switch,
     "move-tag": step_move_tag,
     "restart": step_restart,
+    "delete-pods": step_delete_pods,
     "gateways": step_gateways,
     "verify": step_verify,
     "complete": step_complete,

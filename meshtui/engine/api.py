@@ -23,6 +23,7 @@ ACTIONS: tuple[tuple[str, str], ...] = (
     ("switch-back", "Switch selected namespaces back to the source"),
     ("move-tag", "Move a revision tag"),
     ("restart", "Restart selected namespaces' workloads"),
+    ("delete-pods", "Delete pods that no restart can replace (bare pods)"),
     ("gateways", "Upgrade gateways to the target"),
     ("gateways-back", "Move gateways back to the source"),
     ("verify", "Run the verify checks"),

@@ -62,6 +62,7 @@ def needs(action: str, cp: str, *, record: bool = True) -> list[Need]:
             Need("update", "mutatingwebhookconfigurations", ADMISSION),
         ],
         "restart": workloads,
+        "delete-pods": [Need("delete", "pods")],
         "gateways": [Need("patch", "deployments", "apps"), Need("patch", "gateways", "gateway.networking.k8s.io")],
         "gateways-back": [
             Need("patch", "deployments", "apps"),

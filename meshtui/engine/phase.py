@@ -238,6 +238,8 @@ def evaluate(
                 reasons.append(f"every namespace that asks for injection already resolves to {source}")
             if action_id == "gateways-back" and not reasons and not gateways_off_source:
                 reasons.append(f"every gateway already runs {source}")
+        elif action_id == "delete-pods":
+            reasons += needs_record()
         elif action_id == "verify":
             reasons += needs_ready(target, target_bad, target_ready, "target")
         elif action_id in ("upgrade", "rollback"):

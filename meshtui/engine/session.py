@@ -33,6 +33,7 @@ from meshtui.engine.planner import (
     rfc3339,
     workload_key,
 )
+from meshtui.engine.podplan import plan_delete_pods
 from meshtui.engine.record import RECORD_NAME, CheckRecord, JournalEntry, RestartProgress, SwitchMark, UpgradeRecord
 from meshtui.engine.recordstore import RecordStore
 from meshtui.engine.upgradelock import UpgradeLock, identity
@@ -262,6 +263,8 @@ class EngineSession:
                 pause=float(params.get("pause") or 0.0),
                 ignore_pdb=bool(params.get("ignore_pdb")),
             )
+        if action == "delete-pods":
+            return plan_delete_pods(self.planner.ctx, view, [str(p) for p in params.get("pods") or []])
         if action in ("gateways", "gateways-back"):
             manifests = None
             if params.get("manifests"):

@@ -35,8 +35,11 @@ def _installer(kind: str) -> Callable[[str], dict[str, Any]]:
     return build
 
 
-def replans(plan: Plan, params: dict[str, Any]) -> list[Replan]:
-    """The alternatives that fit this plan (none when it already uses them)."""
+def replans(plan: Plan, params: dict[str, Any], folder: str = "") -> list[Replan]:
+    """The alternatives that fit this plan (none when it already uses them).
+
+    `folder` is the rendered manifests of the revision the plan moves to, when known (the demo renders them).
+    """
     said = " ".join((*plan.skipped, *plan.refusals, *plan.notes))
     out: list[Replan] = []
     if (
@@ -44,13 +47,14 @@ def replans(plan: Plan, params: dict[str, Any]) -> list[Replan]:
         and "PodDisruptionBudget" in said
         and not params.get("ignore_pdb")
     ):
-        out.append(Replan("i", "restart anyway, ignoring PodDisruptionBudgets", {"ignore_pdb": True}))
+        out.append(Replan("i", "ignore PodDisruptionBudgets", {"ignore_pdb": True}))
     if plan.action in ("gateways", "gateways-back") and "--manifests" in said:
         out.append(
             Replan(
                 "f",
                 "give the folder of rendered gateway manifests",
                 question="Folder of the rendered manifests of the gateways (YAML or JSON files)",
+                default=folder,
                 answer=lambda path: {"manifests": path},
             )
         )
@@ -60,6 +64,7 @@ def replans(plan: Plan, params: dict[str, Any]) -> list[Replan]:
                 "f",
                 "install from a folder of rendered manifests",
                 question="Folder of the target's rendered manifests (server-side applied)",
+                default=folder,
                 answer=_installer("manifests"),
             ),
             Replan(

@@ -39,6 +39,12 @@ class DashboardSettings:
     batch_size: int = 5
     batch_pause_s: float = 0.0
     title: str = "meshtui"
+    #: (revision, folder of its rendered manifests) pairs, offered as the answer when a plan asks for one.
+    manifests: tuple[tuple[str, str], ...] = ()
+
+    def manifests_of(self, revision: str | None) -> str:
+        """The folder of a revision's rendered manifests, or "" when none was given."""
+        return next((folder for rev, folder in self.manifests if rev == revision), "")
 
 
 def theme_from_env(requested: str | None = None, environ: Mapping[str, str] | None = None) -> str:

@@ -513,3 +513,43 @@ def test_a_switch_leaves_the_control_plane_and_gateway_only_namespaces_alone(mes
     assert "gateways: it asks for no injection and its only sidecar pods are gateways" in said
     assert "default: it asks for no injection and has no sidecar pod" in said
     session.close()
+
+
+def test_delete_pods_removes_a_bare_pod_and_refuses_a_workloads_pod(mesh_factory: Callable[..., Mesh]) -> None:
+    demo = mesh_factory("demo")
+    session = started(demo)
+    view = fresh_view(demo, session)
+    owned = next(p.name for p in view.pods("meshtui-sim", "shop") if p.workload_kind == "Deployment")
+    refused = session.plan("delete-pods", view, pods=["batch/debug-shell", f"shop/{owned}"])
+    assert refused.refused and f"shop/{owned} belongs to ReplicaSet" in refused.refusals[0]
+    assert "restart its workload instead" in refused.refusals[0]
+
+    plan = session.plan("delete-pods", view, pods=["batch/debug-shell"])
+    assert [(op.verb, op.object_ref) for op in plan.operations] == [("delete", "Pod batch/debug-shell")]
+    assert "bare pod with a 1-22-3 sidecar: nothing recreates it" in plan.operations[0].summary
+    # A status write after the plan moves the resourceVersion but not the uid: still the pod planned.
+    demo.core.patch_namespaced_pod("debug-shell", "batch", {"metadata": {"labels": {"touched": "yes"}}})
+    assert session.run(plan, RunControl(), progress_sink()).ok
+    wait_until(
+        lambda: not [p for p in demo.core.list_namespaced_pod("batch").items if p.metadata.name == "debug-shell"],
+        what="debug-shell gone",
+    )
+    record = demo.record()
+    assert record is not None
+    entry = record.journal[-1]
+    assert entry.action == "delete-pods" and entry.objects == ["Pod batch/debug-shell"] and entry.result == "applied"
+    assert session.plan("delete-pods", fresh_view(demo, session), pods=["batch/debug-shell"]).refused
+    session.close()
+
+
+def test_a_restart_planned_from_a_view_older_than_a_switch_is_refused(fresh: Mesh) -> None:
+    with_target(fresh)
+    session = started(fresh)
+    before = fresh_view(fresh, session)
+    assert session.run(session.plan("switch", before, namespaces=["shop"]), RunControl(), progress_sink()).ok
+    stale = session.plan("restart", before, namespaces=["shop"], batch=5, pause=0)
+    assert stale.refused
+    assert "the labels of shop changed since this view was read" in stale.refusals[0]
+    current = session.plan("restart", fresh_view(fresh, session), namespaces=["shop"], batch=5, pause=0)
+    assert not current.refused and {op.name for op in current.operations} >= {"cart", "checkout"}
+    session.close()

@@ -53,6 +53,10 @@ _COMMAND_BY_ACTION = {c.action: c for c in keymap.COMMANDS}
 FREEZE_AFTER_ROWS = 5_000
 
 
+#: Namespaces named in a plan dialog's subtitle; a bulk selection of thousands would bury the plan.
+SUBTITLE_NAMES = 8
+
+
 class DashboardScreen(Screen[None]):
     """The one main screen; every key of the registry is bound here (dialogs shadow them)."""
 
@@ -451,9 +455,13 @@ class DashboardScreen(Screen[None]):
         if action_id == "finish":
             phase = state.phase if state is not None else None
             confirm_word = offline_revision(phase, snap.view.source, snap.view.target) or snap.view.source
+        elif action_id == "delete-pods":
+            confirm_word = "delete"  # nothing brings a bare pod back
         subtitle = self._subtitle(action_id, params)
         read_only = self.settings.read_only or bool(state and state.read_only)
         self.plan_screen = PlanScreen(title, subtitle=subtitle, confirm_word=confirm_word, read_only=read_only)
+        # A toast from the last action would sit on the plan's key line; it said what it had to.
+        self.app.clear_notifications()
 
         def answered(answer: str | None) -> None:
             screen, self.plan_screen = self.plan_screen, None
@@ -484,10 +492,15 @@ class DashboardScreen(Screen[None]):
         self.app.push_screen(AskScreen(option.label.capitalize(), option.question, option.default), answered)
 
     def _subtitle(self, action_id: str, params: dict[str, Any]) -> str:
+        if "pods" in params:
+            return f"Pod under the cursor: {', '.join(map(str, params['pods']))}"
         names = params.get("namespaces")
         if names is not None:
             picked = "selected" if self.data_plane.namespaces.table.selected_keys else "under the cursor"
-            return f"Namespaces ({picked}): {', '.join(map(str, names))}"
+            shown = ", ".join(map(str, names[:SUBTITLE_NAMES]))
+            extra = len(names) - SUBTITLE_NAMES
+            more = f" and {extra} more (the plan lists them)" if extra > 0 else ""
+            return f"Namespaces ({picked}): {shown}{more}"
         if action_id in GATEWAY_ACTIONS:
             return "Every gateway, each the way its kind is upgraded"
         if "tag" in params:
@@ -499,6 +512,8 @@ class DashboardScreen(Screen[None]):
         return [f"{c}/{n}" if self.multi_cluster else n for c, n in keys]  # type: ignore[misc]
 
     def _params(self, action_id: str) -> dict[str, Any] | None:
+        if action_id == "delete-pods":
+            return self._pod_param()
         if action_id in NAMESPACE_ACTIONS:
             keys: list[Hashable] = self.data_plane.namespaces.selected
             if not keys:
@@ -516,6 +531,17 @@ class DashboardScreen(Screen[None]):
                 params.update(batch=self.settings.batch_size, pause=self.settings.batch_pause_s)
             return params
         return {}
+
+    def _pod_param(self) -> dict[str, Any] | None:
+        """The pod under the cursor of the pods view, as the engine names it."""
+        key = self.data_plane.pods.table.cursor_key if self.data_plane.current == "pods" else None
+        if key is None:
+            self.notify(
+                "Put the cursor on a pod first: enter opens a namespace's pods.", severity="warning", timeout=5
+            )
+            return None
+        cluster, namespace, name = key  # type: ignore[misc]
+        return {"pods": [f"{cluster}/{namespace}/{name}" if self.multi_cluster else f"{namespace}/{name}"]}
 
     def _cursor_namespace(self) -> Hashable | None:
         if self.data_plane.current == "pods":
@@ -588,7 +614,11 @@ class DashboardScreen(Screen[None]):
         if self.plan_screen is not None:
             self.plan_screen.show_plan(event.plan)
             params = self.pending[1] if self.pending is not None else {}
-            self.replans = replans(event.plan, params)
+            view = self.snapshot.view if self.snapshot is not None else None
+            moving_to = None
+            if view is not None:
+                moving_to = view.source if event.plan.action == "gateways-back" else view.target
+            self.replans = replans(event.plan, params, self.settings.manifests_of(moving_to))
             if self.replans:
                 self.plan_screen.show_options({r.key: r.label for r in self.replans})
 

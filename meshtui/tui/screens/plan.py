@@ -67,7 +67,7 @@ class PlanScreen(ModalScreen[str | None]):
     PlanScreen > Vertical { width: 100%; max-width: 120; height: auto; max-height: 100%; border: thick $accent;
                             background: $surface; padding: 0 1; }
     PlanScreen .title { text-style: bold; height: auto; }
-    PlanScreen VerticalScroll { height: auto; max-height: 65vh; }
+    PlanScreen VerticalScroll { height: auto; max-height: 55vh; }
     PlanScreen .dry-run { height: auto; margin-top: 1; }
     PlanScreen .keys { height: auto; color: $text-muted; }
     PlanScreen Input { display: none; height: 3; }
@@ -117,7 +117,7 @@ class PlanScreen(ModalScreen[str | None]):
         self._render_verdict()
 
     def show_options(self, options: dict[str, str]) -> None:
-        """Offer re-plans, each on its own key (e.g. {"i": "restart anyway, ignoring PodDisruptionBudgets"})."""
+        """Offer re-plans, each on its own key (e.g. {"i": "ignore PodDisruptionBudgets"})."""
         self.options = dict(options)
         self._render_verdict()
 
