@@ -151,7 +151,8 @@ async def test_the_demo_upgrade_from_the_keyboard_alone(
         for tag in ("default", "prod-stable"):
             await pilot.press("t")
             assert isinstance(app.screen, TagScreen)
-            options = [str(app.screen.options.get_option_at_index(i).id) for i in range(app.screen.options.option_count)]
+            picker = app.screen.options
+            options = [str(picker.get_option_at_index(i).id) for i in range(picker.option_count)]
             await pilot.press(*["j"] * options.index(tag), "enter", "enter")
             await d.until(lambda: isinstance(app.screen, PlanScreen) and app.screen.outcome is not None, "tag plan")
             await d.apply()
