@@ -252,7 +252,7 @@ class Planner:
             if before == after:
                 skipped.append(f"{where}: already labelled {after[REV_LABEL] or after[INJECTION_LABEL]}")
                 continue
-            if not back and not row.injection.asks:
+            if not row.injection.asks:
                 why = _not_switchable(row, _control_plane(view, row.cluster))
                 if why:
                     skipped.append(f"{where}: {why}")
@@ -601,6 +601,7 @@ class Planner:
     ) -> Plan:
         """Roll every workload whose pods would come back on another revision (or gain a sidecar)."""
         rows, refusals = select_namespaces(self.ctx, view, namespaces, lambda ns: True)
+        refusals += self._behind(rows)
         scope = {(r.cluster, r.name) for r in rows}
         stamp = restarted_at or rfc3339(self.ctx.now())
         workloads: dict[tuple[str, str, str, str], list[PodRow]] = {}
@@ -676,6 +677,31 @@ class Planner:
             batch_size=max(1, batch),
             pause_seconds=max(0.0, pause),
         )
+
+    def _behind(self, rows: list[NamespaceRow]) -> list[str]:
+        """Namespaces whose injection labels changed since the view was taken (a watch still catching up).
+
+        A restart planned from such a view would miss the pods a switch just moved, or roll pods that no
+        longer need it: refuse, and let the operator plan again once the tables show the change.
+        """
+        fresh: dict[tuple[str, str], dict[str, str]] = {}
+        for cluster in sorted({r.cluster for r in rows}):
+            for raw in list_all(self.ctx.apis[cluster], "/api/v1/namespaces"):
+                fresh[(cluster, str(meta(raw).get("name") or ""))] = labels(raw)
+        behind = []
+        for row in rows:
+            now = fresh.get((row.cluster, row.name))
+            if now is None:
+                continue
+            label = INJECTION_LABEL if INJECTION_LABEL in now else REV_LABEL if REV_LABEL in now else None
+            if (label, now.get(label) if label else None) != (row.injection.label, row.injection.value):
+                behind.append(self.ctx.where(row.cluster, row.name))
+        if not behind:
+            return []
+        return [
+            f"the labels of {', '.join(behind[:5])}{' and others' if len(behind) > 5 else ''} changed since this "
+            "view was read (the watch is catching up): plan the restart again in a moment"
+        ]
 
     def resume_restart(self, workloads: list[str], restarted_at: str, batch: int, pause: float, action: str) -> Plan:
         """The rest of a recorded restart, with its recorded timestamp: a workload already patched is unchanged

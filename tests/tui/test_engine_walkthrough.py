@@ -179,3 +179,54 @@ async def test_the_demo_upgrade_from_the_keyboard_alone(
     on_old = {ns for ns, revs in revisions.items() if OLD in revs}
     assert not on_old, f"pods still on {OLD} in {sorted(on_old)}"
     assert revisions["shop"] == {NEW, None}, "shop's pods on the target, metrics-exporter opted out"
+
+
+async def test_the_demo_rollback_from_the_keyboard_alone(
+    demo_app: Callable[[], tuple[MeshApp, Cluster]], waiter: Waiter
+) -> None:
+    app, cluster = demo_app()
+    async with app.run_test(size=(200, 50), message_hook=waiter.hook) as pilot:
+        d = Driver(app, pilot, waiter)
+        await d.until(lambda: d.dash.snapshot is not None and d.dash.snapshot.synced, "the first synced snapshot")
+        await d.until(lambda: d.dash.snapshot.state is not None and d.enabled("start"), "Begin enabled")
+        await d.plan("b")
+        await d.apply()
+
+        # Everything not on the source goes back; the namespaces that must stay unlabelled are skipped.
+        await pilot.press("slash", *"!rev:1-22-3", "enter", "a")
+        chosen = [name for _, name in d.dash.data_plane.namespaces.selected]
+        back = await d.plan("S")
+        skipped = "\n".join(back.plan.skipped)
+        assert "istio-system: it runs the control plane" in skipped and "kube-system" in skipped
+        await d.apply()
+        await d.until(lambda: d.labelled(chosen, OLD), "the switched-back labels in the table")
+        # They left the filter (and so the selection): restart whatever would come back elsewhere, everywhere.
+        await pilot.press("escape", "a")
+        restart = await d.plan("r")
+        assert {op.namespace for op in restart.plan.operations} >= {"catalog", "reviews"}, restart.plan.lines()
+        await d.apply()
+
+        # The canary tag back on the source, and the gateways.
+        await pilot.press("t")
+        picker = app.screen.options  # type: ignore[attr-defined]
+        options = [str(picker.get_option_at_index(i).id) for i in range(picker.option_count)]
+        await pilot.press(*["j"] * options.index("prod-canary"), "enter", "enter")
+        await d.until(lambda: isinstance(app.screen, PlanScreen) and app.screen.outcome is not None, "tag plan")
+        await d.apply()
+        await pilot.press("w")
+        await d.plan("M")
+        await d.apply()
+
+        await d.until(lambda: d.enabled("rollback"), "Rollback to become enabled", timeout=60)
+        await d.plan("R")
+        await d.apply()
+        await d.until(lambda: d.phase() == "finishing-rollback", "the stepper to show Finish")
+        await d.plan("F")
+        await d.apply(word=NEW)
+        await d.until(lambda: not d.dash.snapshot.view.control_plane(CLUSTER).revision(NEW), f"{NEW} offline")
+
+    revisions = pod_revisions(cluster)
+    on_new = {ns for ns, revs in revisions.items() if NEW in revs}
+    assert not on_new, f"pods still on {NEW} in {sorted(on_new)}"
+    labels = cluster.get("namespaces", None, "kube-system")["metadata"].get("labels") or {}
+    assert "istio.io/rev" not in labels
