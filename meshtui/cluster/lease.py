@@ -127,6 +127,10 @@ class LeaseLock:
         self._renewer = threading.Thread(target=loop, name="lease-renewer", daemon=True)
         self._renewer.start()
 
+    def stop_renewing(self) -> None:
+        """Stop the renewal loop without touching the lease (it is someone else's now)."""
+        self._stop.set()
+
     def release(self) -> None:
         """Stop renewing and clear the holder (only if still ours), so others need not wait for expiry."""
         self._stop.set()

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from meshtui.cluster.errors import ClusterError
 from meshtui.cluster.kubeconfig import ClusterTarget
 from meshtui.cluster.rawapi import RawApi
 from meshtui.domain.inventory import InventoryView
@@ -155,9 +156,11 @@ class EngineSession:
     def refresh(self, actions: list[str] | None = None) -> None:
         """Re-read the record and the lock, and check permissions (once per session) for the actions."""
         self.store.read()
-        self.lock_state = self.lock.state() if not self.lock.held else LockState(self.me, True)
-        if self.lost_lock:
-            self.lock_state = LockState(holder=self.lost_lock, mine=False)
+        state = self.lock.state()
+        if self.lock.held and not state.mine:
+            # Taken over since the renewer last ran: stop writing now, not at the next renewal.
+            self._lost(f"the upgrade lock was taken over by {state.holder}")
+        self.lock_state = state
         wanted = actions if actions is not None else [a for a, _ in ACTIONS]
         self.missing.update(self.permissions.all_missing(wanted, self.cp))
 
@@ -183,6 +186,12 @@ class EngineSession:
         control = self._control
         if control is not None:
             control.abort()
+        # The lease is the new holder's: stop renewing it without writing, so taking it back is a real take-over.
+        self.lock.forget()
+        try:
+            self.lock_state = self.lock.state()
+        except ClusterError:
+            self.lock_state = LockState(holder=None, mine=False, detail=reason)
 
     def plan(self, action: str, view: InventoryView, **params: Any) -> Plan:
         """The operations of an action; a plan the state machine refuses carries the reasons."""

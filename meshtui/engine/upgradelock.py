@@ -139,6 +139,11 @@ class UpgradeLock:
         """Renew in the background while held."""
         self.lease.start_renewing(on_lost)
 
+    def forget(self) -> None:
+        """Stop holding without writing: another operator has taken the lock over."""
+        self.lease.stop_renewing()
+        self.held = False
+
     def release(self) -> None:
         """Give the lock back (only if still ours)."""
         if self.held:

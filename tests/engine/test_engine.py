@@ -149,7 +149,21 @@ def test_a_take_over_is_journalled(fresh: Mesh, monkeypatch) -> None:  # type: i
     entry = record.journal[-1]
     assert entry.action == "take-over" and entry.identity == "bob@jump-2"
     assert "took over the upgrade lock from alice@jump-1" in entry.message
+
+    # Alice's meshtui comes back: its next refresh names bob, it stops writing, and taking the lock back
+    # is a real take-over (the lease says alice again), not a stale "held" flag.
+    first.refresh()
+    assert first.lock_state.holder == "bob@jump-2" and not first.lock_state.mine
+    view = fresh_view(fresh, first)
+    switch = first.state(view).action("switch")
+    assert not switch.enabled and any("held by bob@jump-2" in r for r in switch.reasons)
+    assert first.acquire(take_over=True)[0]
+    lease = client.CoordinationV1Api(fresh.api).read_namespaced_lease("meshtui-upgrade-lock", "istio-system")
+    assert lease.spec.holder_identity == "alice@jump-1"
+    second.refresh()
+    assert second.lock_state.holder == "alice@jump-1" and not second.lock_state.mine
     second.close()
+    first.close()
 
 
 def test_restart_skips_what_cannot_be_restarted_and_refuses_a_paused_deployment(fresh: Mesh) -> None:
