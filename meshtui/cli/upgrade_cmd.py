@@ -409,7 +409,7 @@ def _apply(ctx: Run, plan: Plan, *, gate: bool = True) -> int:
     from meshtui.engine.executor import RunControl
 
     if not plan.operations and plan.action not in ("upgrade", "rollback", "verify"):
-        ctx.say("Nothing to do.")
+        ctx.say(f"Nothing applied: {len(plan.skipped)} skipped (see why above)." if plan.skipped else "Nothing to do.")
         return exitcodes.OK
     if ctx.args.dry_run or ctx.args.read_only:
         return _dry(ctx, plan)

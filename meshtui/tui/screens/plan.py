@@ -25,6 +25,10 @@ def dry_run_text(plan: Plan, outcome: RunOutcome | None, read_only: bool) -> tup
         return Text(
             "No object is changed by this step; it is recorded in the upgrade record.", style=GOOD_STYLE
         ), not read_only
+    if not plan.operations and plan.skipped:
+        return Text(
+            f"Nothing to apply: every candidate was skipped ({len(plan.skipped)}), see why above.", style=WARN_STYLE
+        ), False
     if not plan.operations:
         return Text("Nothing to do: the cluster already matches.", style=GOOD_STYLE), False
     if outcome is None:
