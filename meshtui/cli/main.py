@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 from meshtui import __version__
 from meshtui.cli import exitcodes
+from meshtui.tui.settings import THEMES
 
 
 def _cluster_args(p: argparse.ArgumentParser) -> None:
@@ -35,6 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     _cluster_args(parser)
     parser.add_argument("--read-only", action="store_true", help="never write to the cluster")
     parser.add_argument("--namespace-filter", metavar="TEXT", help="start the namespaces view filtered by TEXT")
+    _theme_arg(parser)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     status = sub.add_parser(
@@ -93,7 +95,17 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=int, default=1)
     demo.add_argument("--param", metavar="KEY=VALUE", action="append", default=[])
     demo.add_argument("--read-only", action="store_true", help="never write to the cluster")
+    _theme_arg(demo)
     return parser
+
+
+def _theme_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--theme",
+        choices=THEMES,
+        help="colours: ansi-dark uses the terminal's own 16 colours (default: $MESHTUI_THEME, else ansi-dark on "
+        "16-colour terminals, else textual-dark); NO_COLOR is always honoured",
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -9,6 +9,8 @@ from meshtui.sim.store import Obj, Store, now_rfc3339
 #: Kinds whose registry sets ReturnDeletedObject: DELETE answers with the object, the others with a Status.
 RETURNS_OBJECT = frozenset({"pods", "serviceaccounts", "services", "namespaces"})
 DEFAULT_POD_GRACE = 30
+#: The finalizer a foreground DELETE adds; the garbage collector removes it once the dependents are gone.
+FOREGROUND = "foregroundDeletion"
 
 
 def delete(
@@ -23,8 +25,11 @@ def delete(
 ) -> Obj:
     """Delete one object the way DELETE does; returns the object as the API server returns it.
 
-    Pods (and namespaces) go Terminating first and are removed later by a controller; other objects
-    go at once, and their dependents (ownerReferences) are collected unless propagation is Orphan.
+    Pods (and namespaces) go Terminating first and are removed later by a controller. Other objects go
+    at once, and their dependents (ownerReferences) are collected unless propagation is Orphan; but one
+    with finalizers, or deleted with propagation Foreground (which adds the `foregroundDeletion`
+    finalizer), stays with a deletionTimestamp until its finalizers are removed (the garbage collector,
+    `controllers.garbage`, removes `foregroundDeletion` once the dependents are gone).
     """
     res = BY_KEY[key]
     if propagation not in (None, "", "Background", "Foreground", "Orphan"):
@@ -49,6 +54,13 @@ def delete(
             obj["status"] = {"phase": "Terminating"}
             return obj
         return store.mark_deleting(key, namespace, name, 0)
+    finalizers = list(meta.get("finalizers") or [])
+    if propagation == "Foreground" and FOREGROUND not in finalizers:
+        finalizers.append(FOREGROUND)
+    if finalizers or meta.get("deletionTimestamp"):
+        if propagation == "Orphan" and not dry_run:
+            orphan_dependents(store, meta["uid"])
+        return store.mark_finalizing(key, namespace, name, finalizers, dry_run=dry_run)
     if dry_run:
         return obj if key in RETURNS_OBJECT else _success(res.plural, res.group, name, meta.get("uid", ""))
     if propagation == "Orphan":

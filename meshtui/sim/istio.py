@@ -924,7 +924,8 @@ def remove_revision(store: Store, revision: str, *, namespace: str = ISTIO_NAMES
     removed = []
     for key, ns, name in targets:
         try:
-            delete(store, key, ns or None, name, propagation="Foreground")
+            # What is left once the uninstall is done: the objects gone, their dependents collected.
+            delete(store, key, ns or None, name, propagation="Background")
             removed.append((key, ns, name))
         except errors.ApiError as exc:
             if exc.code != 404:  # already collected with its owner

@@ -866,6 +866,14 @@ class Store:
             return old  # a no-op write does not bump the resourceVersion, as the API server does
         if dry_run:
             return new
+        if _finalized(res, meta):
+            # The last finalizer of an object being deleted went: the API server removes it now, and the
+            # garbage collector its dependents.
+            from meshtui.sim.deletion import collect_dependents
+
+            removed = self._commit("DELETED", res, new, old)
+            collect_dependents(self, str(meta.get("uid") or ""))
+            return removed
         return self._commit("MODIFIED", res, new, old)
 
     def remove(self, key: str, namespace: str | None, name: str) -> Obj:
@@ -894,6 +902,26 @@ class Store:
         if old["metadata"].get("deletionTimestamp"):
             return old
         new = mark(clone(old))
+        return self._commit("MODIFIED", res, new, old)
+
+    def mark_finalizing(
+        self, key: str, namespace: str | None, name: str, finalizers: list[str], *, dry_run: bool = False
+    ) -> Obj:
+        """DELETE of an object with finalizers (or deleted in the foreground): it stays, with a
+        deletionTimestamp, until every finalizer is removed (see `_update`); returns it, as the API server
+        does. The first such DELETE bumps the generation of kinds that have one."""
+        res = BY_KEY[key]
+        old = self.require(key, namespace, name)
+        new = clone(old)
+        meta = new["metadata"]
+        if not meta.get("deletionTimestamp"):
+            meta["deletionTimestamp"] = now_rfc3339()
+            meta["deletionGracePeriodSeconds"] = 0
+            if meta.get("generation"):
+                meta["generation"] = int(meta["generation"]) + 1
+        meta["finalizers"] = list(finalizers)
+        if _same(new, old) or dry_run:
+            return old if _same(new, old) else new
         return self._commit("MODIFIED", res, new, old)
 
     def dependents(self, owner_uid: str) -> list[tuple[str, Entry]]:
@@ -1176,3 +1204,17 @@ def _validate_webhooks(res: Resource, obj: Obj) -> None:
     if problems:
         name = (obj.get("metadata") or {}).get("name") or ""
         raise errors.invalid(res.kind, name, problems, group=res.group)
+
+
+def _finalized(res: Resource, meta: dict[str, Any]) -> bool:
+    """A written object that is being deleted, has no finalizer left and no grace period to wait for.
+
+    Pods (the kubelet removes them after their grace period) and namespaces (their own finalizers, in
+    `spec`) are left to their controllers.
+    """
+    return (
+        res.plural not in ("pods", "namespaces")
+        and bool(meta.get("deletionTimestamp"))
+        and not meta.get("finalizers")
+        and not meta.get("deletionGracePeriodSeconds")
+    )

@@ -1308,22 +1308,58 @@ def test_a_webhook_needs_exactly_one_of_url_or_service(raw: Raw, client_config: 
 # -- deletion ---------------------------------------------------------------------------------------------
 
 
-@pytest.mark.sim_differs(
-    "the simulator removes a foreground-deleted object at once (and answers with a Status); the API server "
-    "keeps it, with a deletionTimestamp and the foregroundDeletion finalizer, until the garbage collector "
-    "(kube-controller-manager, absent here) has deleted its dependents and removed the finalizer"
-)
-def test_a_foreground_delete_keeps_the_object_until_the_garbage_collector_is_done(raw: Raw, ns: str) -> None:
-    """meshtui takes a revision offline with propagationPolicy Foreground (cluster/mutations.py)."""
+def test_a_foreground_delete_keeps_the_object_until_its_finalizer_is_removed(
+    raw: Raw, apps: client.AppsV1Api, ns: str
+) -> None:
+    """meshtui takes a revision offline with propagationPolicy Foreground (cluster/mutations.py): the API
+    server keeps each object, with a deletionTimestamp and the foregroundDeletion finalizer, until the
+    garbage collector (kube-controller-manager; absent from both backends here) has deleted its dependents
+    and removed the finalizer. The simulator once removed it at once and answered with a Status."""
     path = f"/api/v1/namespaces/{ns}/configmaps"
     assert raw("POST", path, {"metadata": {"name": "doomed"}, "data": {"a": "b"}})[0] == 201
     options = {"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": "Foreground"}
+    status, dry = raw("DELETE", f"{path}/doomed?dryRun=All", {**options, "dryRun": ["All"]})
+    assert status == 200 and dry["metadata"]["finalizers"] == ["foregroundDeletion"]
+    assert raw("GET", f"{path}/doomed")[1]["metadata"].get("finalizers") is None, "a dry run changes nothing"
     status, answer = raw("DELETE", f"{path}/doomed", options)
     assert status == 200
     assert answer["kind"] == "ConfigMap" and answer["data"] == {"a": "b"}
     assert answer["metadata"]["finalizers"] == ["foregroundDeletion"]
     assert answer["metadata"]["deletionTimestamp"] and answer["metadata"]["deletionGracePeriodSeconds"] == 0
+    assert "generation" not in answer["metadata"]
     status, still = raw("GET", f"{path}/doomed")
     assert status == 200 and still["metadata"]["resourceVersion"] == answer["metadata"]["resourceVersion"]
     status, again = raw("DELETE", f"{path}/doomed", options)
     assert status == 200 and again["metadata"]["resourceVersion"] == answer["metadata"]["resourceVersion"]
+    # What the garbage collector does once the dependents are gone: the object goes with its finalizer.
+    status, _ = raw("PATCH", f"{path}/doomed", {"metadata": {"finalizers": None}}, MERGE)
+    assert status == 200
+    assert raw("GET", f"{path}/doomed")[0] == 404
+
+    # A kind with a generation gets a new one; a plain (background) delete of an object with a finalizer
+    # leaves it in place too, and another foreground delete adds the foreground finalizer after it.
+    apps.create_namespaced_deployment(
+        ns,
+        {
+            "metadata": {"name": "web"},
+            "spec": {
+                "selector": {"matchLabels": {"app": "web"}},
+                "template": {
+                    "metadata": {"labels": {"app": "web"}},
+                    "spec": {"containers": [{"name": "web", "image": "example/web:1"}]},
+                },
+            },
+        },
+    )
+    status, deployment = raw("DELETE", f"/apis/apps/v1/namespaces/{ns}/deployments/web", options)
+    assert status == 200 and deployment["metadata"]["generation"] == 2
+    assert raw("POST", path, {"metadata": {"name": "held", "finalizers": ["meshtui.test/hold"]}})[0] == 201
+    status, held = raw("DELETE", f"{path}/held", {"kind": "DeleteOptions", "apiVersion": "v1"})
+    assert status == 200 and held["metadata"]["finalizers"] == ["meshtui.test/hold"]
+    assert held["metadata"]["deletionTimestamp"]
+    status, held = raw("DELETE", f"{path}/held", options)
+    assert held["metadata"]["finalizers"] == ["meshtui.test/hold", "foregroundDeletion"]
+    # Without finalizers a delete is immediate, answered with a Status.
+    assert raw("POST", path, {"metadata": {"name": "plain"}})[0] == 201
+    status, gone = raw("DELETE", f"{path}/plain", {**options, "propagationPolicy": "Background"})
+    assert status == 200 and gone["kind"] == "Status" and gone["status"] == "Success"

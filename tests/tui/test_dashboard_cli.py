@@ -100,3 +100,15 @@ def test_demo_writes_its_kubeconfig_and_quits_cleanly(tmp_path: Path) -> None:
     assert config["current-context"] == "meshtui-sim"
     assert config["clusters"][0]["cluster"]["server"].startswith("http://127.0.0.1:")
     assert log.exists()  # library logging went to the file, not the terminal
+
+
+def test_theme_flag_beats_the_environment_and_rejects_unknown_themes(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from meshtui.cli.dashboard_cmd import settings_from_args
+    from meshtui.cli.main import build_parser
+
+    monkeypatch.setenv("MESHTUI_THEME", "textual-light")
+    args = build_parser().parse_args(["demo", "--theme", "ansi-dark"])
+    assert settings_from_args(args).theme == "ansi-dark"
+    done = meshtui("demo", "--theme", "solarized")
+    assert done.returncode == exitcodes.USAGE
+    assert "invalid choice: 'solarized'" in done.stderr

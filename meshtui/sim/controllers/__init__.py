@@ -27,11 +27,15 @@ from meshtui.sim.controllers.churn import PodChurn
 from meshtui.sim.controllers.daemonset import sync_daemonset
 from meshtui.sim.controllers.deployment import sync_deployment
 from meshtui.sim.controllers.disruption import sync_pdb
+from meshtui.sim.controllers.garbage import WORK as GC_WORK
+from meshtui.sim.controllers.garbage import item as gc_item
+from meshtui.sim.controllers.garbage import sync_foreground
 from meshtui.sim.controllers.job import sync_job
 from meshtui.sim.controllers.kubelet import CRASHLOOP, ensure_nodes, sync_pod
 from meshtui.sim.controllers.namespace import sync_namespace
 from meshtui.sim.controllers.replicaset import sync_replicaset
 from meshtui.sim.controllers.statefulset import sync_statefulset
+from meshtui.sim.resources import RESOURCES
 from meshtui.sim.settings import SimSettings
 from meshtui.sim.store import Store
 
@@ -46,6 +50,7 @@ HANDLERS = {
     "pdb": sync_pdb,
     "namespace": sync_namespace,
     "pod": sync_pod,
+    GC_WORK: sync_foreground,
 }
 
 
@@ -78,6 +83,10 @@ def _resync(rt: Runtime) -> None:
     for entry in rt.store.entries("namespaces"):
         if entry.phase == "Terminating":
             rt.enqueue(("namespace", "", entry.name))
+    for res in RESOURCES:
+        for entry in rt.store.entries(res.key):
+            if b'"foregroundDeletion"' in entry.raw:
+                rt.enqueue(gc_item(res.key, entry.namespace, entry.name))
     for entry in rt.store.entries(PODS):
         raw = entry.raw
         if (

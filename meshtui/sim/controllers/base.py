@@ -17,7 +17,7 @@ import zlib
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from meshtui.sim.resources import Resource
+from meshtui.sim.resources import BY_KIND, Resource
 from meshtui.sim.settings import SimSettings
 from meshtui.sim.store import Obj, Store, now_rfc3339
 
@@ -259,6 +259,25 @@ class Runtime:
             ns_entry = self.store.entry("namespaces", None, ns)
             if ns_entry is not None and ns_entry.phase == "Terminating":
                 self.enqueue(("namespace", "", ns))
+        self._on_foreground(kind, key, ns, name, meta)
+
+    def _on_foreground(self, kind: str, key: str, ns: str, name: str, meta: dict[str, Any]) -> None:
+        """Foreground deletion: an object waiting for it, or a dependent of one that went."""
+        from meshtui.sim.controllers import garbage
+
+        if kind != "DELETED":
+            if meta.get("deletionTimestamp") and garbage.waiting(meta):
+                self.enqueue(garbage.item(key, ns, name))
+            return
+        for ref in meta.get("ownerReferences") or []:
+            owner = BY_KIND.get(ref.get("kind") or "")
+            if owner is None:
+                continue
+            owner_ns = ns if owner.namespaced else ""
+            entry = self.store.entry(owner.key, owner_ns or None, ref.get("name") or "")
+            if entry is not None and b'"foregroundDeletion"' in entry.raw:
+                self.enqueue(garbage.item(owner.key, owner_ns, entry.name))
+
 
     def _on_pod(self, kind: str, ns: str, name: str, obj: Obj, old: Obj | None) -> None:
         if kind == "ADDED" or (
