@@ -142,7 +142,7 @@ COMMANDS: tuple[Command, ...] = (
     _engine("switch-back", "S", "Switch back", NS_OR_PODS, 20),
     _engine("move-tag", "t", "Tag", (GLOBAL,), 21),
     _engine("restart", "r", "Restart", NS_OR_PODS, 93),
-    _engine("delete-pods", "ctrl+d", "Delete pod", (PODS,), 60),
+    _engine("delete-pods", "ctrl+d", "Delete pod", NS_OR_PODS, 60),
     _engine("gateways", "m", "Move", (GATEWAYS,), 95),
     _engine("gateways-back", "M", "Move back", (GATEWAYS,), 93),
     _engine("verify", "v", "Verify", (GLOBAL,), 45),

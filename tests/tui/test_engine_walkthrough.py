@@ -20,6 +20,7 @@ from meshtui.tui.app import MeshApp
 from meshtui.tui.factory import build_app, watch_targets
 from meshtui.tui.screens.ask import AskScreen
 from meshtui.tui.screens.dashboard import DashboardScreen
+from meshtui.tui.screens.disabled import DisabledScreen
 from meshtui.tui.screens.plan import PlanScreen
 from meshtui.tui.screens.tag import TagScreen
 from meshtui.tui.settings import DashboardSettings
@@ -140,8 +141,19 @@ async def test_the_demo_upgrade_from_the_keyboard_alone(
         await d.apply()
         assert not d.enabled("upgrade")
 
-        # The bare pod nothing recreates: delete it from its namespace's pods.
-        await pilot.press("escape", "escape", "slash", *"batch", "enter", "enter")
+        # Upgrade says what holds it back; its namespace, then its pods; the bare pod nothing recreates goes.
+        def blocked_by_the_bare_pod_only() -> bool:
+            snap = d.dash.snapshot
+            reasons = snap.state.action("upgrade").reasons if snap and snap.state else ()
+            return any(r.startswith("1 pod still on 1-22-3") for r in reasons)
+
+        await d.until(blocked_by_the_bare_pod_only, "the restarted pods to move", timeout=60)
+        await pilot.press("U")
+        assert isinstance(app.screen, DisabledScreen)
+        assert "1 pod still on 1-22-3: batch/debug-shell" in str(app.screen.content_body)
+        await pilot.press("o")
+        assert [k[1] for k in d.dash.data_plane.namespaces.table.visible_keys()] == ["batch"]
+        await pilot.press("ctrl+d")
         assert d.dash.data_plane.current == "pods"
         assert d.dash.data_plane.pods.table.cursor_key == (CLUSTER, "batch", "debug-shell")
         await d.plan("ctrl+d")

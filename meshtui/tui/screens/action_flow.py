@@ -55,6 +55,10 @@ class ActionFlow(Screen[None]):
     mesh: Any
     session_note: str
 
+    def open_namespace(self, key: Hashable) -> None:
+        """Show the pods of one namespace (DashboardScreen's navigation)."""
+        raise NotImplementedError
+
     # -- engine actions -----------------------------------------------------------------------------
 
     def action_engine(self, action_id: str) -> None:
@@ -191,9 +195,13 @@ class ActionFlow(Screen[None]):
         """The pod under the cursor of the pods view, as the engine names it."""
         key = self.data_plane.pods.table.cursor_key if self.data_plane.current == "pods" else None
         if key is None:
-            self.notify(
-                "Put the cursor on a pod first: enter opens a namespace's pods.", severity="warning", timeout=5
-            )
+            namespace = self.data_plane.namespaces.table.cursor_key if self.data_plane.current == "namespaces" else None
+            if namespace is not None:
+                # Deleting is about one pod: open the namespace's pods rather than guess which.
+                self.open_namespace(namespace)
+                self.notify("Put the cursor on the pod to delete, then press ctrl+d again.", timeout=6)
+            else:
+                self.notify("Put the cursor on a pod first: enter opens a namespace's pods.", severity="warning")
             return None
         cluster, namespace, name = key  # type: ignore[misc]
         return {"pods": [f"{cluster}/{namespace}/{name}" if self.multi_cluster else f"{namespace}/{name}"]}
