@@ -905,7 +905,7 @@ class Store:
         return self._commit("MODIFIED", res, new, old)
 
     def mark_finalizing(
-        self, key: str, namespace: str | None, name: str, finalizers: list[str], *, dry_run: bool = False
+        self, key: str, namespace: str | None, name: str, finalizers: Iterable[str], *, dry_run: bool = False
     ) -> Obj:
         """DELETE of an object with finalizers (or deleted in the foreground): it stays, with a
         deletionTimestamp, until every finalizer is removed (see `_update`); returns it, as the API server
