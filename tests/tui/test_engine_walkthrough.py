@@ -6,6 +6,7 @@ factory (watch, EngineSession, app), and only key presses; the simulator's objec
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -86,6 +87,13 @@ class Driver:
         finished = self.waiter.seen(ActionRunner.Finished)[-1]
         assert finished.outcome.ok, [(s.operation.describe(), s.result, s.message) for s in finished.outcome.steps]
 
+    async def begin(self) -> None:
+        """Wait for the first synced screen and an enabled Begin, then record the upgrade (b, enter)."""
+        await self.until(lambda: self.dash.snapshot is not None and self.dash.snapshot.synced, "the first sync")
+        await self.until(lambda: self.dash.snapshot.state is not None and self.enabled("start"), "Begin enabled")
+        await self.plan("b")
+        await self.apply()
+
     def labelled(self, names: list[str], revision: str) -> bool:
         """Every named namespace that asks for injection shows `revision` in the table's snapshot."""
         snap = self.dash.snapshot
@@ -110,8 +118,6 @@ def pod_revisions(cluster: Cluster) -> dict[str, set[str | None]]:
         status = (pod["metadata"].get("annotations") or {}).get("sidecar.istio.io/status")
         rev = None
         if status:
-            import json
-
             rev = json.loads(status).get("revision")
         found.setdefault(pod["metadata"]["namespace"], set()).add(rev)
     return found
@@ -123,10 +129,7 @@ async def test_the_demo_upgrade_from_the_keyboard_alone(
     app, cluster = demo_app()
     async with app.run_test(size=(80, 24), message_hook=waiter.hook) as pilot:
         d = Driver(app, pilot, waiter)
-        await d.until(lambda: d.dash.snapshot is not None and d.dash.snapshot.synced, "the first synced snapshot")
-        await d.until(lambda: d.dash.snapshot.state is not None and d.enabled("start"), "Begin enabled")
-        await d.plan("b")
-        await d.apply()
+        await d.begin()
 
         # Find what is not done, select it all, switch and (the selection kept) restart, ignoring the PDBs.
         await pilot.press("slash", *"todo", "enter", "a")
@@ -199,10 +202,7 @@ async def test_the_demo_rollback_from_the_keyboard_alone(
     app, cluster = demo_app()
     async with app.run_test(size=(200, 50), message_hook=waiter.hook) as pilot:
         d = Driver(app, pilot, waiter)
-        await d.until(lambda: d.dash.snapshot is not None and d.dash.snapshot.synced, "the first synced snapshot")
-        await d.until(lambda: d.dash.snapshot.state is not None and d.enabled("start"), "Begin enabled")
-        await d.plan("b")
-        await d.apply()
+        await d.begin()
 
         # Everything not on the source goes back; the namespaces that must stay unlabelled are skipped.
         await pilot.press("slash", *"!rev:1-22-3", "enter", "a")
