@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from meshtui.domain.inventory import InventoryView
 from meshtui.domain.objects import PodDisruptionBudget
+from meshtui.domain.revisions import is_istiod
 from meshtui.domain.skew import JUMP_TOO_FAR, PROXY_NEWER
 from meshtui.domain.snapshot import MeshSnapshot
 
@@ -118,7 +119,11 @@ def precheck(
         )
     blocked: list[str] = []
     for snap in mesh.clusters:
+        # istiod's own budget guards the control plane, which no restart of meshtui's touches.
+        istiods = [w for w in snap.workloads.values() if is_istiod(w)]
         for pdb in snap.pdbs.values():
+            if any(w.namespace == pdb.namespace and pdb.selector.matches(w.template_labels) for w in istiods):
+                continue
             why = _pdb_forbids(pdb)
             if why:
                 blocked.append(f"{where(snap.name, pdb.namespace, pdb.name)}: {why}")

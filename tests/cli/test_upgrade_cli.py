@@ -345,6 +345,7 @@ def test_plan_and_check_print_without_changing_anything(mesh_factory: Callable[.
         "pods are at risk on restart",
     ):
         assert text in check.stdout
+    assert "istio-system/istiod" not in check.stdout, "istiod's own budget is not a restart's concern"
     ok(upgrade(mesh, "start", "--target", NEW, "--yes"))
     ok(upgrade(mesh, "install", "--manifests", str(render("1.23.1", tmp_path / "m")), "--yes"))
     mesh.sim.faults.clear_log()
