@@ -291,6 +291,10 @@ def _parse_pod(cluster: str, raw: dict[str, Any], meta: dict[str, Any], name: st
                     proxy_container = c
                     native = True
                     break
+    proxy_image: str | None = None
+    if proxy_container is not None:
+        image = proxy_container.get("image")
+        proxy_image = image if type(image) is str else None
 
     wanted: list[str | None] = []
     for key in _POD_ANNOTATIONS:
@@ -300,35 +304,6 @@ def _parse_pod(cluster: str, raw: dict[str, Any], meta: dict[str, Any], name: st
             value = None
         wanted.append(value)
     rev_annotation, status_text, proxy_image_annotation, inject_annotation, templates_annotation = wanted
-
-    status_revision: str | None = None
-    if status_text:
-        try:
-            decoded = orjson.loads(status_text)
-        except orjson.JSONDecodeError:
-            problems.append(f"annotation {STATUS_ANNOTATION} is not valid JSON, so its revision is unknown.")
-        else:
-            if type(decoded) is dict:
-                rev = decoded.get("revision")
-                if type(rev) is str and rev:
-                    status_revision = rev
-            else:
-                problems.append(f"annotation {STATUS_ANNOTATION} is not a JSON object, so its revision is unknown.")
-
-    current: str | None = None
-    source: str | None = None
-    proxy_image: str | None = None
-    if proxy_container is not None:
-        if rev_annotation:
-            current, source = rev_annotation, "annotation istio.io/rev"
-        elif status_revision:
-            current, source = status_revision, "annotation sidecar.istio.io/status"
-        elif labels.get(REV_LABEL):
-            current, source = labels[REV_LABEL], "label istio.io/rev"
-        else:
-            problems.append("the pod runs an istio-proxy container but carries no revision.")
-        image = proxy_container.get("image")
-        proxy_image = proxy_image_annotation or (image if type(image) is str else None)
 
     ready = False
     conditions = status.get("conditions")
@@ -366,37 +341,153 @@ def _parse_pod(cluster: str, raw: dict[str, Any], meta: dict[str, Any], name: st
     if type(refs) is list and refs:
         chosen = next((r for r in refs if type(r) is dict and r.get("controller") is True), refs[0])
         if type(chosen) is dict:
-            owner_kind = _intern(str(chosen.get("kind") or ""))
+            owner_kind = str(chosen.get("kind") or "")
             owner_name = str(chosen.get("name") or "")
     phase = status.get("phase")
     node = spec.get("nodeName")
     start = status.get("startTime")
+    return make_pod(
+        cluster,
+        namespace,
+        name,
+        str(meta.get("uid") or ""),
+        labels,
+        problems,
+        rev_annotation,
+        status_text,
+        proxy_image_annotation,
+        inject_annotation,
+        templates_annotation,
+        proxy_container is not None,
+        native,
+        proxy_image,
+        ready,
+        restarts,
+        last_restart,
+        tuple(waiting),
+        owner_kind,
+        owner_name,
+        phase if type(phase) is str else None,
+        bool(meta.get("deletionTimestamp")),
+        spec.get("hostNetwork") is True,
+        node if type(node) is str else None,
+        start if type(start) is str else None,
+    )
+
+
+# The injector writes the same status annotation on every pod of a revision and template: each distinct
+# text is decoded once. Values are (revision or None, problem or None).
+_STATUS_REVISIONS: dict[str, tuple[str | None, str | None]] = {}
+_VERSIONS: dict[str, str | None] = {}
+_MEMO_LIMIT = 10_000
+
+
+def _status_revision(text: str) -> tuple[str | None, str | None]:
+    """The revision named by a `sidecar.istio.io/status` annotation, or the problem that hides it."""
+    found = _STATUS_REVISIONS.get(text)
+    if found is None:
+        try:
+            decoded = orjson.loads(text)
+        except orjson.JSONDecodeError:
+            found = (None, f"annotation {STATUS_ANNOTATION} is not valid JSON, so its revision is unknown.")
+        else:
+            if type(decoded) is dict:
+                rev = decoded.get("revision")
+                found = (rev if type(rev) is str and rev else None, None)
+            else:
+                found = (None, f"annotation {STATUS_ANNOTATION} is not a JSON object, so its revision is unknown.")
+        if len(_STATUS_REVISIONS) >= _MEMO_LIMIT:
+            _STATUS_REVISIONS.clear()
+        _STATUS_REVISIONS[text] = found
+    return found
+
+
+def _proxy_version(image: str) -> str | None:
+    if image in _VERSIONS:
+        return _VERSIONS[image]
+    if len(_VERSIONS) >= _MEMO_LIMIT:
+        _VERSIONS.clear()
+    version = _VERSIONS[image] = image_version(image)
+    return version
+
+
+def make_pod(
+    cluster: str,
+    namespace: str,
+    name: str,
+    uid: str,
+    labels: Labels,
+    problems: list[str],
+    rev_annotation: str | None,
+    status_annotation: str | None,
+    proxy_image_annotation: str | None,
+    inject_annotation: str | None,
+    templates_annotation: str | None,
+    has_proxy: bool,
+    native_sidecar: bool,
+    proxy_container_image: str | None,
+    ready: bool,
+    restarts: int,
+    last_restart_at: str | None,
+    waiting_reasons: tuple[str, ...],
+    owner_kind: str | None,
+    owner_name: str | None,
+    phase: str | None,
+    terminating: bool,
+    host_network: bool,
+    node_name: str | None,
+    start_time: str | None,
+) -> Pod:
+    """The Pod from the fields a decoder extracted (a dict walk in `parse_pod`, or typed structs).
+
+    Every decoder hands over the same facts with the same types; the revision rules live here once.
+    `problems` gathers what the decoder found wrong and is extended with what the rules find.
+    """
+    status_revision: str | None = None
+    if status_annotation:
+        status_revision, problem = _status_revision(status_annotation)
+        if problem is not None:
+            problems.append(problem)
+
+    current: str | None = None
+    source: str | None = None
+    proxy_image: str | None = None
+    if has_proxy:
+        if rev_annotation:
+            current, source = rev_annotation, "annotation istio.io/rev"
+        elif status_revision:
+            current, source = status_revision, "annotation sidecar.istio.io/status"
+        elif labels.get(REV_LABEL):
+            current, source = labels[REV_LABEL], "label istio.io/rev"
+        else:
+            problems.append("the pod runs an istio-proxy container but carries no revision.")
+        proxy_image = proxy_image_annotation or proxy_container_image
     return Pod(
         cluster,
         _intern(namespace),
         name,
-        str(meta.get("uid") or ""),
+        uid,
         labels,
-        _intern(phase) if type(phase) is str else "Unknown",
+        _intern(phase) if phase is not None else "Unknown",
         ready,
-        bool(meta.get("deletionTimestamp")),
-        owner_kind,
+        terminating,
+        _intern(owner_kind) if owner_kind is not None else None,
         owner_name,
-        spec.get("hostNetwork") is True,
-        node if type(node) is str else None,
-        start if type(start) is str else None,
-        proxy_container is not None,
-        native,
+        host_network,
+        node_name,
+        start_time,
+        has_proxy,
+        native_sidecar,
         proxy_image,
-        image_version(proxy_image),
+        _proxy_version(proxy_image) if proxy_image else None,
         _intern(current) if current else None,
         source,
         inject_annotation,
         templates_annotation,
         rev_annotation,
         restarts,
-        last_restart,
-        tuple(waiting),
+        last_restart_at,
+        waiting_reasons,
         tuple(problems),
     )
 

@@ -171,13 +171,21 @@ def assess_pod(
     owned: Ownership,
     evaluator: InjectionEvaluator,
     resolve: Resolver,
+    namespace: NamespaceInjection | None = None,
+    outcome: InjectionOutcome | None = None,
 ) -> PodRow:
-    """Compute a pod's row: revisions now and on restart, the at-risk verdict with its reason."""
+    """Compute a pod's row: revisions now and on restart, the at-risk verdict with its reason.
+
+    A caller that has them at hand passes `namespace`, `evaluator.namespace(pod.namespace,
+    namespace_labels)`, and `outcome`, what `evaluator.evaluate` gives for the pod's template (used
+    unless the template is rendered with its proxy).
+    """
     current = pod.current_revision
     if current is not None and pod.revision_source == "label istio.io/rev":
         current = resolve(current) or current  # an old pod label may name a tag
     template = owned.template
-    namespace = evaluator.namespace(pod.namespace, namespace_labels)
+    if namespace is None:
+        namespace = evaluator.namespace(pod.namespace, namespace_labels)
     if template.rendered:
         rev = template.rendered_revision
         resolved = (resolve(rev) or rev) if rev else current
@@ -186,7 +194,7 @@ def assess_pod(
             f"{ARROW} not injected: keeps revision {resolved} on restart",
         )
         outcome = InjectionOutcome(resolved, steps, f"rendered with revision {resolved}")
-    else:
+    elif outcome is None:
         outcome = evaluator.evaluate(
             pod.namespace,
             namespace_labels,

@@ -44,6 +44,9 @@ class World:
         self.objects: dict[tuple[str, object], Model] = {}
         self.kinds: set[str] = set()
         self.inventory = Inventory()
+        # A second inventory fed the same events in batches (`apply_batch`), as the live watch does.
+        self.batched = Inventory()
+        self.pending: list[tuple[str, str, Model]] = []
 
     def put(self, raw: dict[str, Any], event: str | None = None) -> None:
         m = model(raw)
@@ -53,10 +56,16 @@ class World:
         self.objects[key] = m
         self.kinds.add(kind)
         self.inventory.apply(CLUSTER, kind, event, m)
+        self.pending.append((kind, event, m))
 
     def delete(self, key: tuple[str, object]) -> None:
         m = self.objects.pop(key)
         self.inventory.apply(CLUSTER, key[0], "DELETED", m)
+        self.pending.append((key[0], "DELETED", m))
+
+    def apply_pending(self) -> None:
+        events, self.pending = self.pending, []
+        self.batched.apply_batch(CLUSTER, events)
 
     def fresh(self) -> InventoryView:
         snap = ClusterSnapshot.from_models(CLUSTER, self.objects.values(), known_kinds=self.kinds)
@@ -176,6 +185,45 @@ def test_incremental_equals_from_scratch(seed: int) -> None:
         incremental = world.inventory.view()
         assert comparable(incremental) == comparable(world.fresh()), f"step {step}: {what}"
     assert any(ns.live for ns in world.inventory.view().namespaces)
+
+
+@pytest.mark.parametrize("seed", [3, 11, 2027])
+def test_batches_equal_one_event_at_a_time(seed: int) -> None:
+    rng = random.Random(seed)
+    world = World()
+    for step, what in enumerate(events(rng, world, 200)):
+        if rng.random() < 0.3:
+            world.apply_pending()
+            assert comparable(world.batched.view()) == comparable(world.fresh()), f"step {step}: {what}"
+    world.apply_pending()
+    assert comparable(world.batched.view()) == comparable(world.inventory.view())
+
+
+def test_list_pages_then_replace_equal_a_fresh_build(control_plane_raw: list[dict[str, Any]]) -> None:
+    """The live watch upserts each list page as it arrives, then replaces the kind with the whole list."""
+    rng = random.Random(5)
+    world = World()
+    for _ in events(rng, world, 120):
+        pass
+    by_kind: dict[str, list[Model]] = {}
+    for (kind, _), m in world.objects.items():
+        by_kind.setdefault(kind, []).append(m)
+    # A relist of an inventory that holds stale objects too: a pod and a namespace the server no longer has.
+    inv = Inventory()
+    inv.apply(CLUSTER, "Pod", "ADDED", model(pod("gone-1", "shop", "1-22-3")))
+    inv.apply(CLUSTER, "Namespace", "ADDED", model(namespace("gone")))
+    for kind in sorted(by_kind, key=lambda k: (k in ("Pod", "Namespace"), k)):
+        models = by_kind[kind]
+        for start in range(0, len(models), 7):
+            inv.apply_batch(CLUSTER, [(kind, "ADDED", m) for m in models[start : start + 7]])
+        if kind == "Namespace":
+            assert inv.view().namespace(CLUSTER, "gone") is not None, "pages alone never delete"
+        if kind == "Pod":
+            assert [r.name for r in inv.view().pods(CLUSTER, "shop") if r.name == "gone-1"] == ["gone-1"]
+        inv.replace(CLUSTER, kind, models)
+    assert inv.view().namespace(CLUSTER, "gone") is None
+    assert not [r for r in inv.view().pods(CLUSTER, "shop") if r.name == "gone-1"]
+    assert comparable(inv.view()) == comparable(world.fresh())
 
 
 def test_version_bumps_only_on_change(control_plane_raw: list[dict[str, Any]]) -> None:
