@@ -107,13 +107,23 @@ def lag_run(kubeconfig: Path, seconds: float) -> list[float]:
         return parse
 
     class TimedInventory(Inventory):
-        def apply(self, cluster: str, kind: str, event_type: str, obj: Any) -> bool:
-            changed = super().apply(cluster, kind, event_type, obj)
+        def applied(self, kind: str, obj: Any) -> None:
             if kind == "Pod":
                 with lock:
                     at = stamps.pop((obj.namespace, obj.name), None)
                 if at is not None and measuring.is_set():
                     lags.append((time.time() - at) * 1000)
+
+        def apply(self, cluster: str, kind: str, event_type: str, obj: Any) -> bool:
+            changed = super().apply(cluster, kind, event_type, obj)
+            self.applied(kind, obj)
+            return changed
+
+        def apply_batch(self, cluster: str, events: Any) -> bool:
+            events = list(events)
+            changed = super().apply_batch(cluster, events)
+            for kind, _event, obj in events:
+                self.applied(kind, obj)
             return changed
 
     specs = [dataclasses.replace(s, parse=pod_parse(s)) if s.kind == "Pod" else s for s in watch_specs()]

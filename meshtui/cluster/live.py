@@ -27,6 +27,8 @@ class InventoryLike(Protocol):
 
     def apply(self, cluster: str, kind: str, event_type: str, obj: Any) -> None: ...
 
+    def apply_batch(self, cluster: str, events: Iterable[tuple[str, str, Any]]) -> Any: ...
+
     def replace(self, cluster: str, kind: str, objs: Iterable[Any]) -> None: ...
 
 
@@ -67,6 +69,15 @@ class _Buffer:
             self.replaces[(cluster, kind)] = items
             for k in [k for k in self.changes if k[0] == cluster and k[1] == kind]:
                 del self.changes[k]
+            self.seq += 1
+            self.lock.notify_all()
+
+    def put_page(self, cluster: str, kind: str, items: dict[ObjKey, Any]) -> None:
+        """A list page: each object is upserted (after whatever is pending for it: pages follow its events)."""
+        with self.lock:
+            changes = self.changes
+            for key, model in items.items():
+                changes[(cluster, kind, key)] = ("ADDED", model)
             self.seq += 1
             self.lock.notify_all()
 
@@ -121,6 +132,10 @@ class MeshWatch:
                 self._statuses[(target.name, spec.kind)] = ConnStatus(ConnState.CONNECTING)
 
     # -- Sink (called from reflector threads) ---------------------------------------------------------
+
+    def listed(self, cluster: str, kind: str, items: dict[ObjKey, Any]) -> None:
+        """A page of a (re)list: queue its objects, so the inventory fills while the next page is fetched."""
+        self._buffer.put_page(cluster, kind, items)
 
     def replaced(self, cluster: str, kind: str, items: dict[ObjKey, Any]) -> None:
         """A reflector (re)listed: queue the complete state of its kind."""
@@ -208,12 +223,16 @@ class MeshWatch:
         replaces: dict[tuple[str, str], dict[ObjKey, Any]],
         changes: dict[tuple[str, str, ObjKey], tuple[str, Any]],
     ) -> None:
+        by_cluster: dict[str, list[tuple[str, str, Any]]] = {}
+        for (cluster, kind, _key), (event, model) in changes.items():
+            if model is not None:
+                by_cluster.setdefault(cluster, []).append((kind, event, model))
         with self.lock:
             for (cluster, kind), items in replaces.items():
                 self.inventory.replace(cluster, kind, list(items.values()))
-            for (cluster, kind, _key), (event, model) in changes.items():
-                if model is not None:
-                    self.inventory.apply(cluster, kind, event, model)
+            # One recomputation per cluster and batch, not one per event.
+            for cluster, events in by_cluster.items():
+                self.inventory.apply_batch(cluster, events)
             self.applied_events += len(changes) + len(replaces)
             self.version += 1
 

@@ -9,14 +9,16 @@ never skips an event and always converges to the server's state.
 from __future__ import annotations
 
 import logging
+import queue
 import random
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any, Generic, Protocol, TypeVar
 
+import msgspec
 import orjson
 
 from meshtui.cluster.errors import (
@@ -55,6 +57,33 @@ class ConnStatus:
     relists: int = 0
 
 
+@dataclass(slots=True)
+class ListPage(Generic[M]):
+    """One page of a list, modelled: the models by key and the objects that could not be modelled."""
+
+    resource_version: str
+    cont: str
+    models: dict[ObjKey, M]
+    problems: list[tuple[ObjKey, str]]
+
+
+def parse_page(cluster: str, page: Any, parse: Callable[[str, dict[str, Any]], M | None]) -> ListPage[M]:
+    """Model a list page decoded into plain JSON, one item at a time; a malformed item becomes a problem."""
+    meta = page.get("metadata") or {}
+    models: dict[ObjKey, M] = {}
+    problems: list[tuple[ObjKey, str]] = []
+    for raw in page.get("items") or []:
+        key = _key(raw)
+        try:
+            model = parse(cluster, raw)
+        except Exception as exc:
+            problems.append((key, problem_text(exc)))
+            continue
+        if model is not None:
+            models[key] = model
+    return ListPage(str(meta.get("resourceVersion") or ""), str(meta.get("continue") or ""), models, problems)
+
+
 @dataclass(frozen=True, slots=True)
 class WatchSpec(Generic[M]):
     """What to watch: the collection path, whether metadata suffices, a selector, and the parser."""
@@ -68,10 +97,19 @@ class WatchSpec(Generic[M]):
     optional: bool = False
     #: Decodes a list page (bytes) into plain JSON; a kind can keep only the fields its parser reads.
     decode_list: Callable[[bytes], Any] = orjson.loads
+    #: Decodes and models a list page in one step, `(cluster, bytes) -> ListPage`, skipping the plain JSON in
+    #: between; it must give what `decode_list` then `parse` give. None: those two are used.
+    decode_page: Callable[[str, bytes], ListPage[M]] | None = None
 
 
 class Sink(Protocol[M]):
     """Receives a reflector's output; called from the reflector's thread."""
+
+    def listed(self, cluster: str, kind: str, items: dict[ObjKey, M]) -> None:
+        """One page of a (re)list in progress: these objects exist (the page's dict is the sink's to keep).
+
+        Objects absent from the list are removed only by `replaced`, which follows the last page.
+        """
 
     def replaced(self, cluster: str, kind: str, items: dict[ObjKey, M]) -> None:
         """The complete state after a (re)list."""
@@ -225,54 +263,71 @@ class Reflector(Generic[M]):
 
     def _list(self) -> None:
         items: dict[ObjKey, M] = {}
-        cont = ""
         list_rv = ""
-        while True:
-            query: list[tuple[str, str | int]] = [("limit", self.timing.page_size)]
-            if cont:
-                query.append(("continue", cont))
-            if self.spec.label_selector:
-                query.append(("labelSelector", self.spec.label_selector))
-            try:
-                page = self.api.request(
-                    "GET",
-                    self.spec.path,
-                    query=query,
-                    accept=METADATA_LIST if self.spec.metadata_only else JSON,
-                    timeout=(self.timing.connect_timeout_s, 120.0),
-                    what=f"listing {self.spec.kind}",
-                    decode=self.spec.decode_list,
-                )
-            except Gone:
-                # The continue token expired mid-list: start the list over.
-                items.clear()
-                cont = ""
-                continue
-            if self._stop.is_set():
-                return
-            meta = page.get("metadata") or {}
-            list_rv = str(meta.get("resourceVersion") or "")
-            for raw in page.get("items") or []:
-                self._parse_into(raw, items)
-            cont = str(meta.get("continue") or "")
-            if not cont:
-                break
+        cluster, kind = self.api.cluster, self.spec.kind
+        pages = _Pages(self)
+        try:
+            for data, cont in pages:
+                if data is None:
+                    # The continue token expired mid-list: the list started over.
+                    items.clear()
+                    continue
+                page = self._decode_page(data)
+                if self._stop.is_set():
+                    return
+                if page.cont != cont:
+                    raise ClusterError(
+                        f"The API server of cluster {cluster!r} sent a {kind} list page that contradicts itself "
+                        "(two readings of its continue token differ).",
+                        cluster=cluster,
+                    )
+                for key, message in page.problems:
+                    self.sink.problem(cluster, kind, key, message)
+                if page.models:
+                    items.update(page.models)
+                    # Each page reaches the sink as it arrives: the inventory fills while later pages come.
+                    self.sink.listed(cluster, kind, page.models)
+                list_rv = page.resource_version
+        finally:
+            pages.close()
+        if self._stop.is_set():
+            return
         with self._cache_lock:
             self._cache = items
         self.relists += 1
-        self.sink.replaced(self.api.cluster, self.spec.kind, dict(items))
+        self.sink.replaced(cluster, kind, dict(items))
         self.resource_version = list_rv
         self.synced.set()
 
-    def _parse_into(self, raw: dict[str, Any], items: dict[ObjKey, M]) -> None:
-        key = _key(raw)
+    def _fetch_page(self, cont: str) -> bytes:
+        """One list page's bytes, undecoded (raises Gone when the continue token expired)."""
+        query: list[tuple[str, str | int]] = [("limit", self.timing.page_size)]
+        if cont:
+            query.append(("continue", cont))
+        if self.spec.label_selector:
+            query.append(("labelSelector", self.spec.label_selector))
+        data: bytes | None = self.api.request(
+            "GET",
+            self.spec.path,
+            query=query,
+            accept=METADATA_LIST if self.spec.metadata_only else JSON,
+            timeout=(self.timing.connect_timeout_s, 120.0),
+            what=f"listing {self.spec.kind}",
+            decode=_undecoded,
+        )
+        return data or b""
+
+    def _decode_page(self, data: bytes) -> ListPage[M]:
+        """Decode and model one list page."""
+        spec = self.spec
         try:
-            model = self.spec.parse(self.api.cluster, raw)
-        except Exception as exc:
-            self.sink.problem(self.api.cluster, self.spec.kind, key, _reason(exc))
-            return
-        if model is not None:
-            items[key] = model
+            if spec.decode_page is not None:
+                return spec.decode_page(self.api.cluster, data)
+            return parse_page(self.api.cluster, spec.decode_list(data), spec.parse)
+        except orjson.JSONDecodeError:
+            raise ClusterError(
+                f"The API server of cluster {self.api.cluster!r} sent a reply that is not JSON for listing {spec.kind}."
+            ) from None
 
     def _watch_once(self) -> int:
         seconds = self._rng.randint(self.timing.watch_min_s, self.timing.watch_max_s)
@@ -340,7 +395,7 @@ class Reflector(Generic[M]):
                 model = self.spec.parse(self.api.cluster, obj)
             except Exception as exc:
                 # A malformed object is reported and dropped from the cache, never fatal to the rest.
-                self.sink.problem(self.api.cluster, self.spec.kind, key, _reason(exc))
+                self.sink.problem(self.api.cluster, self.spec.kind, key, problem_text(exc))
                 model = None
             if model is None:
                 with self._cache_lock:
@@ -366,6 +421,129 @@ class Reflector(Generic[M]):
             self.sink.status(self.api.cluster, self.spec.kind, status)
 
 
+def _undecoded(data: bytes) -> bytes:
+    return data
+
+
+class _ListMeta(msgspec.Struct):
+    cont: Any = msgspec.field(default=None, name="continue")
+
+
+class _ListHead(msgspec.Struct):
+    metadata: _ListMeta | None = None
+
+
+_LIST_HEAD = msgspec.json.Decoder(_ListHead)
+
+
+def list_continue(data: bytes) -> str:
+    """The continue token of a list page, read without decoding its items ("" for none, or unreadable).
+
+    Kubernetes writes a list's metadata before its items, so the bytes before `"items":` usually hold it;
+    otherwise the whole page is scanned (in C, skipping the items). The reflector checks the token
+    against the fully decoded page, so a wrong reading is caught, never followed.
+    """
+    head: _ListHead | None = None
+    at = data.find(b'"items":')
+    if at > 0:
+        try:
+            head = _LIST_HEAD.decode(data[:at] + b'"items":null}')
+        except (msgspec.ValidationError, msgspec.DecodeError):
+            head = None
+    if head is None or head.metadata is None:
+        try:
+            head = _LIST_HEAD.decode(data)
+        except (msgspec.ValidationError, msgspec.DecodeError):
+            return ""  # the decoder reports what is wrong with it
+    return str((head.metadata.cont if head.metadata is not None else None) or "")
+
+
+_END = object()
+
+
+class _Pages:
+    """The raw pages of one list in order, as (bytes, continue token), or (None, "") when it started over.
+
+    The first page is fetched on the caller's thread; when there are more, a helper thread fetches each
+    next page while the caller decodes the current one (at most one page waits), so the network and the
+    server's time overlap the decoding. Errors reach the caller in order, as from a plain loop.
+    """
+
+    def __init__(self, reflector: Reflector[Any]) -> None:
+        self._reflector = reflector
+        self._queue: queue.Queue[Any] = queue.Queue(maxsize=1)
+        self._closed = threading.Event()
+
+    def __iter__(self) -> Iterator[tuple[bytes | None, str]]:
+        fetch = self._reflector._fetch_page
+        cont = ""
+        while True:
+            try:
+                data = fetch(cont)
+            except Gone:
+                yield None, ""
+                cont = ""
+                continue
+            cont = list_continue(data)
+            yield data, cont
+            if not cont or self._closed.is_set():
+                return
+            break
+        reflector = self._reflector
+        threading.Thread(
+            target=self._prefetch,
+            args=(cont,),
+            name=f"reflector-{reflector.api.cluster}-{reflector.spec.kind}-pages",
+            daemon=True,
+        ).start()
+        while True:
+            item = self._get()
+            if item is _END:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+
+    def close(self) -> None:
+        """Stop fetching (the helper ends after the request in flight)."""
+        self._closed.set()
+
+    def _prefetch(self, cont: str) -> None:
+        fetch = self._reflector._fetch_page
+        try:
+            while not self._closed.is_set():
+                try:
+                    data = fetch(cont)
+                except Gone:
+                    self._put((None, ""))
+                    cont = ""
+                    continue
+                cont = list_continue(data)
+                self._put((data, cont))
+                if not cont:
+                    break
+        except BaseException as exc:  # handed to the caller, which raises it
+            self._put(exc)
+            return
+        self._put(_END)
+
+    def _put(self, item: Any) -> None:
+        while not self._closed.is_set():
+            try:
+                self._queue.put(item, timeout=0.2)
+                return
+            except queue.Full:
+                continue
+
+    def _get(self) -> Any:
+        while not (self._closed.is_set() or self._reflector.stopped):
+            try:
+                return self._queue.get(timeout=0.2)
+            except queue.Empty:
+                continue
+        return _END
+
+
 def _key(raw: Any) -> ObjKey:
     meta = raw.get("metadata") if isinstance(raw, dict) else None
     if not isinstance(meta, dict):
@@ -373,6 +551,7 @@ def _key(raw: Any) -> ObjKey:
     return (str(meta.get("namespace") or ""), str(meta.get("name") or "?"))
 
 
-def _reason(exc: BaseException) -> str:
+def problem_text(exc: BaseException) -> str:
+    """The first line of an exception's message: how a skipped object is reported."""
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__

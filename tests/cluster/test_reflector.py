@@ -48,7 +48,13 @@ class RecordingSink:
         self.statuses: list[ConnStatus] = []
         self.problems: list[tuple[ObjKey, str]] = []
         self.replaces = 0
+        self.pages: list[int] = []
         self.lock = threading.Lock()
+
+    def listed(self, cluster: str, kind: str, items: dict[ObjKey, Any]) -> None:
+        with self.lock:
+            self.state.update(items)
+            self.pages.append(len(items))
 
     def replaced(self, cluster: str, kind: str, items: dict[ObjKey, Any]) -> None:
         with self.lock:
@@ -148,6 +154,7 @@ def test_initial_list_is_paginated_and_complete(sim_and_sink: Any) -> None:
     assert reflector.cache() == server_state(sim)
     pages = [r for r in sim.faults.requests() if r.path == "/api/v1/pods" and "watch" not in r.query]
     assert len(pages) == 3, "8 pods with page size 3 take three list requests"
+    assert sink.pages == [3, 3, 2], "each page reaches the sink as it arrives"
     assert sink.replaces == 1
 
 

@@ -1,0 +1,187 @@
+"""The reflector's list: pages fetched one ahead, each handed to the sink as it arrives, restarts and errors."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+import pytest
+
+from meshtui.cluster.errors import ClusterError, Gone, Unreachable
+from meshtui.cluster.kinds import watch_specs
+from meshtui.cluster.reflector import ConnState, ObjKey, Reflector, Timing, list_continue
+from meshtui.domain.objects import parse_pod
+
+TIMING = Timing(page_size=2, backoff_initial_s=0.01, backoff_max_s=0.05)
+
+
+def pod(name: str, phase: str = "Running") -> dict[str, Any]:
+    return {"metadata": {"name": name, "namespace": "ns", "uid": name}, "spec": {}, "status": {"phase": phase}}
+
+
+def page(items: list[dict[str, Any]], cont: str = "", rv: str = "10") -> bytes:
+    meta: dict[str, Any] = {"resourceVersion": rv}
+    if cont:
+        meta["continue"] = cont
+    return orjson.dumps({"kind": "PodList", "apiVersion": "v1", "metadata": meta, "items": items})
+
+
+class FakeApi:
+    """Answers list requests from a script: continue token -> page bytes, or an exception to raise."""
+
+    cluster = "c"
+
+    def __init__(self, script: dict[str, list[bytes | BaseException]]) -> None:
+        self.script = script
+        self.tokens: list[str] = []
+        self.lock = threading.Lock()
+
+    def request(
+        self, method: str, path: str, *, query: list[tuple[str, Any]], decode: Callable[[bytes], Any], **_: Any
+    ) -> Any:
+        token = next((str(v) for k, v in query if k == "continue"), "")
+        with self.lock:
+            self.tokens.append(token)
+            answer = self.script[token].pop(0) if len(self.script[token]) > 1 else self.script[token][0]
+        if isinstance(answer, BaseException):
+            raise answer
+        return decode(answer)
+
+
+class Sink:
+    def __init__(self) -> None:
+        self.pages: list[dict[ObjKey, Any]] = []
+        self.replaced_with: dict[ObjKey, Any] | None = None
+        self.problems: list[tuple[ObjKey, str]] = []
+        self.states: list[ConnState] = []
+
+    def listed(self, cluster: str, kind: str, items: dict[ObjKey, Any]) -> None:
+        self.pages.append(items)
+
+    def replaced(self, cluster: str, kind: str, items: dict[ObjKey, Any]) -> None:
+        self.replaced_with = items
+
+    def changed(self, cluster: str, kind: str, event: str, key: ObjKey, model: Any) -> None:
+        pass
+
+    def status(self, cluster: str, kind: str, status: Any) -> None:
+        self.states.append(status.state)
+
+    def problem(self, cluster: str, kind: str, key: ObjKey, message: str) -> None:
+        self.problems.append((key, message))
+
+
+def pod_reflector(api: FakeApi, sink: Sink) -> Reflector[Any]:
+    spec = next(s for s in watch_specs() if s.kind == "Pod")
+    return Reflector(api, spec, sink, timing=TIMING)  # type: ignore[arg-type]
+
+
+def test_pages_reach_the_sink_in_order_and_the_list_replaces_exactly() -> None:
+    api = FakeApi(
+        {
+            "": [page([pod("a"), pod("b")], "t1")],
+            "t1": [page([pod("c"), {"metadata": {"namespace": "ns"}}], "t2")],  # a nameless pod: a problem
+            "t2": [page([pod("e")])],
+        }
+    )
+    sink = Sink()
+    reflector = pod_reflector(api, sink)
+    reflector._list()
+    assert api.tokens == ["", "t1", "t2"]
+    assert [sorted(n for _, n in p) for p in sink.pages] == [["a", "b"], ["c"], ["e"]]
+    assert sink.problems == [(("ns", "?"), "Pod ?: the object has no metadata.name")]
+    assert sink.replaced_with == {("ns", n): parse_pod("c", pod(n)) for n in "abce"}
+    assert reflector.resource_version == "10" and reflector.synced.is_set()
+
+
+def test_an_expired_continue_token_starts_the_list_over() -> None:
+    api = FakeApi(
+        {
+            "": [page([pod("a"), pod("b")], "t1"), page([pod("a"), pod("b", "Failed")], "u1")],
+            "t1": [page([pod("c"), pod("d")], "t2")],
+            "t2": [Gone("continue token expired", cluster="c")],
+            "u1": [page([pod("c")], rv="20")],
+        }
+    )
+    sink = Sink()
+    reflector = pod_reflector(api, sink)
+    reflector._list()
+    assert api.tokens == ["", "t1", "t2", "", "u1"]
+    # The pages before the restart reached the sink (as upserts); the replace holds only the new list.
+    assert len(sink.pages) == 4
+    assert sink.replaced_with == {
+        ("ns", "a"): parse_pod("c", pod("a")),
+        ("ns", "b"): parse_pod("c", pod("b", "Failed")),
+        ("ns", "c"): parse_pod("c", pod("c")),
+    }
+    assert reflector.resource_version == "20"
+
+
+def test_an_error_while_fetching_ahead_fails_the_list() -> None:
+    api = FakeApi(
+        {
+            "": [page([pod("a"), pod("b")], "t1")],
+            "t1": [page([pod("c"), pod("d")], "t2")],
+            "t2": [Unreachable("connection refused", cluster="c")],
+        }
+    )
+    sink = Sink()
+    with pytest.raises(Unreachable):
+        pod_reflector(api, sink)._list()
+    assert sink.replaced_with is None and len(sink.pages) == 2
+
+
+def test_a_page_that_is_not_json_is_a_cluster_error() -> None:
+    api = FakeApi({"": [page([pod("a"), pod("b")], "t1")], "t1": [b"<html>proxy error</html>"]})
+    with pytest.raises(ClusterError, match="not JSON for listing Pod"):
+        pod_reflector(api, Sink())._list()
+
+
+def test_a_page_whose_continue_token_reads_two_ways_is_refused() -> None:
+    # Duplicate keys: the quick reading of the metadata sees "t1", the full decode the last one, "t9".
+    odd = b'{"metadata":{"continue":"t1"},"items":[],"metadata":{"continue":"t9"}}'
+    api = FakeApi({"": [odd], "t1": [page([pod("x")])], "t9": [page([pod("y")])]})
+    with pytest.raises(ClusterError, match="contradicts itself"):
+        pod_reflector(api, Sink())._list()
+
+
+def test_stop_ends_a_list_without_replacing() -> None:
+    gate = threading.Event()
+
+    class SlowApi(FakeApi):
+        def request(self, method: str, path: str, **kw: Any) -> Any:
+            if any(k == "continue" and v == "t1" for k, v in kw["query"]):
+                gate.wait(5)
+            return super().request(method, path, **kw)
+
+    api = SlowApi({"": [page([pod("a"), pod("b")], "t1")], "t1": [page([pod("c")])]})
+    sink = Sink()
+    reflector = pod_reflector(api, sink)
+    done = threading.Event()
+    thread = threading.Thread(target=lambda: (reflector._list(), done.set()))
+    thread.start()
+    while not sink.pages:
+        threading.Event().wait(0.01)
+    reflector._stop.set()
+    assert done.wait(2), "a stopped list returns while a page is still on its way"
+    gate.set()
+    thread.join(2)
+    assert sink.replaced_with is None and not reflector.synced.is_set()
+
+
+@pytest.mark.parametrize(
+    ("data", "token"),
+    [
+        (b'{"kind":"PodList","apiVersion":"v1","metadata":{"resourceVersion":"5","continue":"abc"},"items":[]}', "abc"),
+        (b'{"metadata":{"resourceVersion":"5"},"items":[{"metadata":{"name":"x"}}]}', ""),
+        (b'{"items":[{"metadata":{"continue":"inner"}}],"metadata":{"continue":"outer"}}', "outer"),
+        (b'{"items":[]}', ""),
+        (b'{"metadata":{"continue":"abc"},"items":[', "abc"),  # truncated after the metadata: still read
+        (b"not json", ""),
+        (b"", ""),
+    ],
+)
+def test_list_continue_reads_the_token_without_the_items(data: bytes, token: str) -> None:
+    assert list_continue(data) == token
