@@ -7,6 +7,7 @@ per (row, version, state) so a burst of updates costs one repaint of the visible
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass
 from time import monotonic
@@ -19,7 +20,7 @@ from rich.text import Text
 from textual import events
 from textual.binding import Binding, BindingType
 from textual.cache import LRUCache
-from textual.geometry import Size
+from textual.geometry import Region, Size
 from textual.message import Message
 from textual.reactive import reactive
 from textual.scroll_view import ScrollView
@@ -280,12 +281,22 @@ class VirtualTable(ScrollView, can_focus=True):
         self._pending: dict[RowKey, Row | None] = {}
         self._pending_reset: dict[RowKey, Row] | None = None
         self._needs_order = False
+        # Whether the next re-order must rebuild the order from every row (filter, sort or rows replaced, or
+        # a row that moved); otherwise it only drops the removed keys and merges the added ones in.
+        self._full_order = True
+        self._added: list[RowKey] = []
+        self._removed: set[RowKey] = set()
+        # Every row's sort key under `_sort_values_for`, kept up to date as rows change, so a re-order
+        # compares cached values instead of calling the sort key for 50,000 rows.
+        self._sort_values: dict[RowKey, Any] = {}
+        self._sort_values_for: SortKey | None = None
         self._flush_scheduled = False
         self._last_flush = float("-inf")
 
         self._layout_width = -1
         self._layout: tuple[_Placed, ...] = ()
         self._strip_cache: LRUCache[tuple[Any, ...], Strip] = LRUCache(cache_size)
+        self._render_pass: tuple[int, Style] | None = None
         self._style_cache: dict[str, Style] = {}
 
     # ------------------------------------------------------------------ data
@@ -331,6 +342,7 @@ class VirtualTable(ScrollView, can_focus=True):
         self._sort_reverse = reverse
         self._sort_column = None
         self._needs_order = True
+        self._full_order = True
         self._schedule_flush()
 
     def sort_by(self, column: str | None, *, reverse: bool = False) -> None:
@@ -360,6 +372,7 @@ class VirtualTable(ScrollView, can_focus=True):
         """
         self._filter = predicate
         self._needs_order = True
+        self._full_order = True
         self._schedule_flush()
 
     def visible_keys(self) -> list[RowKey]:
@@ -421,7 +434,7 @@ class VirtualTable(ScrollView, can_focus=True):
         """Move buffered mutations into the rows; return True if anything changed.
 
         Sets `_needs_order` when rows were added or removed, or an update changed a row's sort
-        key or filter result.
+        key or filter result; notes added and removed keys for an incremental re-order.
         """
         reset, pending = self._pending_reset, self._pending
         if reset is None and not pending:
@@ -435,20 +448,34 @@ class VirtualTable(ScrollView, can_focus=True):
             self._versions = versions = dict.fromkeys(reset, version)
             self._strip_cache.clear()
             self._needs_order = True
+            self._full_order = True
+            self._sort_values_for = None
+            self._sort_values = {}
         if not pending:
             return True
         self._pending = {}
+        sort_values_for = self._sort_values_for
+        values = self._sort_values
+        added, removed = self._added, self._removed
         for key, row in pending.items():
             old = rows.get(key)
             if row is None:
                 if old is not None:
                     del rows[key], versions[key]
+                    values.pop(key, None)
                     self._needs_order = True
+                    removed.add(key)
                 continue
-            if old is None or (not self._needs_order and self._moves(key, old, row)):
+            if old is None:
                 self._needs_order = True
+                added.append(key)
+            elif not self._full_order and self._moves(key, old, row):
+                self._needs_order = True
+                self._full_order = True
             rows[key] = row
             versions[key] = version
+            if sort_values_for is not None:
+                values[key] = sort_values_for(key, row)
         return True
 
     def _moves(self, key: RowKey, old: Row, new: Row) -> bool:
@@ -460,19 +487,15 @@ class VirtualTable(ScrollView, can_focus=True):
 
     def _reorder(self) -> None:
         """Recompute the visible order; keep the cursor's key, its screen line and the selection."""
-        rows = self._rows
         old_order = self._order
         body = self._body_height()
         old_top = round(self.scroll_y)
         old_cursor, old_position = self._cursor_key, self._cursor_position
 
-        self._shown_filter = predicate = self._filter
-        self._shown_sort_key = sort_key = self._sort_key
+        self._shown_filter = self._filter
+        self._shown_sort_key = self._sort_key
         self._shown_sort = (self._sort_column, self._sort_reverse)
-        order = [key for key, row in rows.items() if predicate(key, row)] if predicate else list(rows)
-        if sort_key is not None:
-            order.sort(key=lambda key: sort_key(key, rows[key]), reverse=self._sort_reverse)
-        self._order = order
+        self._order = order = self._ordered(old_order)
 
         cursor = self._surviving_neighbour(old_cursor, old_position, old_order)
         if cursor is None and order:
@@ -499,6 +522,52 @@ class VirtualTable(ScrollView, can_focus=True):
                 self.post_message(self.SelectionChanged(self, frozenset(kept)))
         if cursor != old_cursor:
             self.post_message(self.CursorMoved(self, cursor))
+
+    def _ordered(self, old_order: list[RowKey]) -> list[RowKey]:
+        """The shown keys in display order: merged into the old order when only rows came and went.
+
+        Either way the result is what a stable sort of the rows (in insertion order) by the sort key
+        gives: a new row goes after the rows with an equal sort key, since it was inserted after them.
+        """
+        rows = self._rows
+        predicate, sort_key, reverse = self._shown_filter, self._shown_sort_key, self._sort_reverse
+        added, removed = self._added, self._removed
+        self._added, self._removed = [], set()
+        full = self._full_order
+        self._full_order = False
+        values = self._sort_values
+        if sort_key is not None and self._sort_values_for is not sort_key:
+            self._sort_values = values = {key: sort_key(key, row) for key, row in rows.items()}
+            self._sort_values_for = sort_key
+            full = True
+        if predicate is not None:
+            added = [key for key in added if predicate(key, rows[key])]
+        # Many additions (a first load) sort faster all at once; a descending order is always rebuilt.
+        if full or (sort_key is not None and reverse) or len(added) > len(old_order) // 4 + 64:
+            order = [key for key, row in rows.items() if predicate(key, row)] if predicate else list(rows)
+            if sort_key is not None:
+                order.sort(key=values.__getitem__, reverse=reverse)
+            return order
+        order = [key for key in old_order if key not in removed] if removed else list(old_order)
+        if not added:
+            return order
+        if sort_key is None:
+            order.extend(added)  # insertion order: new rows come last
+            return order
+        value = values.__getitem__
+        added.sort(key=value)
+        if not order or not value(added[0]) < value(order[-1]):
+            order.extend(added)
+            return order
+        merged: list[RowKey] = []
+        start = 0
+        for key in added:
+            at = bisect_right(order, value(key), start, key=value)
+            merged.extend(order[start:at])
+            merged.append(key)
+            start = at
+        merged.extend(order[start:])
+        return merged
 
     def _surviving_neighbour(self, key: RowKey | None, position: int, old_order: list[RowKey]) -> RowKey | None:
         """Return `key` if it is still shown, else the nearest shown row around its old position."""
@@ -724,9 +793,21 @@ class VirtualTable(ScrollView, can_focus=True):
             self._style_cache[spec] = style
         return style
 
+    def render_lines(self, crop: Region) -> list[Strip]:
+        # The width and the base style are the same for every line of one render: look them up once
+        # (the style walks every ancestor's CSS), not once a line.
+        self._render_pass = (self.scrollable_content_region.width, self.rich_style)
+        try:
+            return super().render_lines(crop)
+        finally:
+            self._render_pass = None
+
     def render_line(self, y: int) -> Strip:
-        width = self.scrollable_content_region.width
-        base = self.rich_style
+        render_pass = self._render_pass
+        if render_pass is not None:
+            width, base = render_pass
+        else:
+            width, base = self.scrollable_content_region.width, self.rich_style
         if width <= self._marker_width:
             return Strip.blank(max(0, width), base)
         self._ensure_layout(width)
