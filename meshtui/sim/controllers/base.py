@@ -278,7 +278,6 @@ class Runtime:
             if entry is not None and b'"foregroundDeletion"' in entry.raw:
                 self.enqueue(garbage.item(owner.key, owner_ns, entry.name))
 
-
     def _on_pod(self, kind: str, ns: str, name: str, obj: Obj, old: Obj | None) -> None:
         if kind == "ADDED" or (
             kind == "MODIFIED"
