@@ -30,6 +30,7 @@ from meshtui.sim.controllers.disruption import sync_pdb
 from meshtui.sim.controllers.garbage import WORK as GC_WORK
 from meshtui.sim.controllers.garbage import item as gc_item
 from meshtui.sim.controllers.garbage import sync_foreground
+from meshtui.sim.controllers.gatewayapi import GATEWAYS, sync_gateway
 from meshtui.sim.controllers.job import sync_job
 from meshtui.sim.controllers.kubelet import CRASHLOOP, ensure_nodes, sync_pod
 from meshtui.sim.controllers.namespace import sync_namespace
@@ -51,6 +52,7 @@ HANDLERS = {
     "namespace": sync_namespace,
     "pod": sync_pod,
     GC_WORK: sync_foreground,
+    "gateway": sync_gateway,
 }
 
 
@@ -80,6 +82,8 @@ def _resync(rt: Runtime) -> None:
     ):
         for ns, name in iter_workloads(rt, key):
             rt.enqueue((work, ns, name))
+    for entry in rt.store.entries(GATEWAYS):
+        rt.enqueue(("gateway", entry.namespace, entry.name))
     for entry in rt.store.entries("namespaces"):
         if entry.phase == "Terminating":
             rt.enqueue(("namespace", "", entry.name))

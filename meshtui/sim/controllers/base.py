@@ -248,6 +248,9 @@ class Runtime:
         elif key == PDBS:
             if kind != "DELETED":
                 self.enqueue(("pdb", ns, name))
+        elif key == "gateway.networking.k8s.io/gateways":
+            if kind != "DELETED":
+                self.enqueue(("gateway", ns, name))
         elif key == "namespaces":
             if (obj.get("status") or {}).get("phase") == "Terminating" and kind != "DELETED":
                 self.enqueue(("namespace", "", name))
