@@ -7,7 +7,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import orjson
 import yaml
+from kubernetes.watch.watch import iter_resp_lines
 
 from meshtui.sim.launch import launch
 from meshtui.sim.runtime import SimCluster
@@ -49,3 +51,32 @@ def wait_until(predicate: Callable[[], bool], timeout: float = 15.0, what: str =
             return
         time.sleep(0.02)
     raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+def read_events(
+    resp: Any,
+    count: int | None = None,
+    *,
+    deadline: float = 20.0,
+    until: Callable[[dict[str, Any]], bool] | None = None,
+) -> list[dict[str, Any]]:
+    """Decoded watch events from a raw (`_preload_content=False`) response.
+
+    Reads until `count` events, until `until(event)` holds, or until the server ends the stream
+    (timeoutSeconds). The request must carry a `_request_timeout`, so a missing event cannot hang.
+    """
+    events: list[dict[str, Any]] = []
+    end = time.monotonic() + deadline
+    try:
+        for line in iter_resp_lines(resp):
+            if not line:
+                continue
+            ev = orjson.loads(line)
+            events.append(ev)
+            if (count is not None and len(events) >= count) or (until is not None and until(ev)):
+                break
+            if time.monotonic() > end:
+                break
+    finally:
+        resp.close()
+    return events

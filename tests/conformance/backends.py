@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -25,7 +24,6 @@ from typing import Any
 import pytest
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
-from kubernetes.watch.watch import iter_resp_lines
 
 from meshtui.sim import istio as sim_istio
 from meshtui.sim.resources import RESOURCES
@@ -69,35 +67,6 @@ def node_names(count: int) -> tuple[str, ...]:
 def unique(prefix: str) -> str:
     """A DNS-1123 name nobody else in this session uses."""
     return f"{prefix}-{uuid.uuid4().hex[:8]}"
-
-
-def read_events(
-    resp: Any,
-    count: int | None = None,
-    *,
-    deadline: float = 20.0,
-    until: Callable[[dict[str, Any]], bool] | None = None,
-) -> list[dict[str, Any]]:
-    """Decoded watch events from a raw (`_preload_content=False`) response.
-
-    Reads until `count` events, until `until(event)` holds, or until the server ends the stream
-    (timeoutSeconds). The request must carry a `_request_timeout`, so a missing event cannot hang.
-    """
-    events: list[dict[str, Any]] = []
-    end = time.monotonic() + deadline
-    try:
-        for line in iter_resp_lines(resp):
-            if not line:
-                continue
-            ev = json.loads(line)
-            events.append(ev)
-            if (count is not None and len(events) >= count) or (until is not None and until(ev)):
-                break
-            if time.monotonic() > end:
-                break
-    finally:
-        resp.close()
-    return events
 
 
 def status_of(exc: ApiException) -> dict[str, Any]:

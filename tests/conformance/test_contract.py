@@ -28,7 +28,9 @@ import pytest
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
-from .backends import META, META_LIST, WATCH_TIMEOUT, Backend, read_events, status_of, unique
+from tests.helpers import read_events
+
+from .backends import META, META_LIST, WATCH_TIMEOUT, Backend, status_of, unique
 
 MERGE = "application/merge-patch+json"
 JSON_PATCH = "application/json-patch+json"

@@ -17,7 +17,9 @@ import pytest
 from kubernetes import client
 from realapi.harness import HarnessController, await_list, await_object, is_ready
 
-from .backends import RealBackend, read_events
+from tests.helpers import read_events
+
+from .backends import RealBackend
 from .istio_setup import KEY, NEW, OLD, canary, injected_revision
 
 pytestmark = pytest.mark.realapi

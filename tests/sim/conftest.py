@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,11 +10,11 @@ from typing import Any
 import orjson
 import pytest
 from kubernetes import client, config
-from kubernetes.watch.watch import iter_resp_lines
 
 from meshtui.sim.runtime import SimCluster
 from meshtui.sim.settings import SimSettings
 from meshtui.sim.store import Store
+from tests.helpers import read_events
 
 #: Settings that keep the tests quick: short bookmark interval, small history.
 FAST = {"pod_ready_delay": 0.05, "pod_termination_delay": 0.05, "bookmark_interval": 0.2,
@@ -132,30 +131,6 @@ def sim_factory(tmp_path: Path) -> Iterator[Callable[..., Sim]]:
 def sim(sim_factory: Callable[..., Sim]) -> Sim:
     """A simulated cluster with `basic_setup`."""
     return sim_factory()
-
-
-def read_events(resp: Any, count: int | None = None, *, deadline: float = 10.0,
-                until: Callable[[dict[str, Any]], bool] | None = None) -> list[dict[str, Any]]:
-    """Parse watch lines from a raw response until `count` events, `until` matches, or the stream ends.
-
-    The response must come from a call with a `_request_timeout`, so a missing event fails the test
-    instead of hanging it; `deadline` bounds the total time as well.
-    """
-    events: list[dict[str, Any]] = []
-    end = time.monotonic() + deadline
-    try:
-        for line in iter_resp_lines(resp):
-            if not line:
-                continue
-            ev = orjson.loads(line)
-            events.append(ev)
-            if (count is not None and len(events) >= count) or (until is not None and until(ev)):
-                break
-            if time.monotonic() > end:
-                break
-    finally:
-        resp.close()
-    return events
 
 
 def status_body(exc: Any) -> dict[str, Any]:
