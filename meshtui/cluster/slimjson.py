@@ -309,7 +309,11 @@ def _model(cluster: str, item: _TPod, meta: _TMeta | None) -> Pod:
     owner_name: str | None = None
     refs = meta.ownerReferences
     if refs:
-        chosen = next((r for r in refs if r.controller is True), refs[0])
+        chosen = refs[0]
+        for ref in refs:
+            if ref.controller is True:
+                chosen = ref
+                break
         owner_kind = chosen.kind or ""
         owner_name = chosen.name or ""
 

@@ -243,7 +243,11 @@ class _Cluster:
             return
         key = (pod.namespace, pod.owner_kind, pod.owner_name)
         if add:
-            self.pods_by_owner.setdefault(key, set()).add(pod.name)
+            names = self.pods_by_owner.get(key)
+            if names is None:
+                self.pods_by_owner[key] = {pod.name}
+            else:
+                names.add(pod.name)
         else:
             names = self.pods_by_owner.get(key)
             if names is not None:
@@ -354,7 +358,7 @@ class _Cluster:
         ns_rows = self.rows.get(namespace)
         old = ns_rows.get(name) if ns_rows is not None else None
         new = self.assess(pod) if pod is not None else None
-        if old is new or old == new:
+        if old is new or (old is not None and old == new):
             return
         counts = self.counts.get(namespace)
         if counts is None:
@@ -363,7 +367,10 @@ class _Cluster:
             self._count(counts, old, -1)
         if new is not None:
             self._count(counts, new, +1)
-            self.rows.setdefault(namespace, {})[name] = new
+            if ns_rows is None:
+                self.rows[namespace] = {name: new}
+            else:
+                ns_rows[name] = new
         elif ns_rows is not None:
             del ns_rows[name]
             if not ns_rows:

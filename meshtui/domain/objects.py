@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import re
 import sys
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, fields
 from types import MappingProxyType
 from typing import Any, cast
 
@@ -170,6 +170,26 @@ def _controller(meta: dict[str, Any]) -> OwnerRef | None:
     return OwnerRef(str(chosen.get("kind") or ""), str(chosen.get("name") or ""), str(chosen.get("uid") or ""))
 
 
+def positional_constructor(cls: type[Any]) -> Callable[..., Any]:
+    """A constructor of a frozen, slotted dataclass from all its fields, in order, that sets each slot directly.
+
+    The generated `__init__` of a frozen dataclass sets every field through `object.__setattr__`; for a
+    model built 50,000 times in a row (a pod list) that is half the cost of modelling it. The object is the
+    same: equality, hashing, repr and immutability come from the class. No defaults: every field is passed.
+    """
+    names = [f.name for f in fields(cls)]
+    namespace: dict[str, Any] = {"_new": object.__new__, "_cls": cls}
+    lines = [f"def construct({', '.join(names)}):", "    self = _new(_cls)"]
+    for i, name in enumerate(names):
+        namespace[f"_set{i}"] = getattr(cls, name).__set__  # the slot's member descriptor
+        lines.append(f"    _set{i}(self, {name})")
+    lines.append("    return self")
+    exec("\n".join(lines), namespace)
+    construct: Callable[..., Any] = namespace["construct"]
+    construct.__qualname__ = f"{cls.__name__}.positional"
+    return construct
+
+
 # ---------------------------------------------------------------------------------------------- Namespace
 
 
@@ -243,6 +263,9 @@ class Pod:
     def terminal(self) -> bool:
         """True for Succeeded and Failed pods, which are listed apart and block nothing."""
         return self.phase == "Succeeded" or self.phase == "Failed"
+
+
+_new_pod: Callable[..., Pod] = positional_constructor(Pod)
 
 
 def parse_pod(cluster: str, raw: object) -> Pod:
@@ -462,7 +485,7 @@ def make_pod(
         else:
             problems.append("the pod runs an istio-proxy container but carries no revision.")
         proxy_image = proxy_image_annotation or proxy_container_image
-    return Pod(
+    return _new_pod(
         cluster,
         _intern(namespace),
         name,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 from typing import Any
 
@@ -10,6 +11,7 @@ import pytest
 
 from meshtui.domain.objects import (
     MalformedObject,
+    Pod,
     image_version,
     parse_gateway,
     parse_injector_configmap,
@@ -19,6 +21,7 @@ from meshtui.domain.objects import (
     parse_pod,
     parse_webhook_configuration,
     parse_workload,
+    positional_constructor,
 )
 
 from .builders import find, load, pod
@@ -371,3 +374,14 @@ def test_pdb_and_gateways() -> None:
         "metadata": {"name": "g", "namespace": "n"},
     }
     assert parse_object("c", istio_config_gateway) is None
+
+
+def test_the_positional_pod_constructor_builds_the_same_frozen_pod() -> None:
+    values = [f"v{i}" for i in range(len(dataclasses.fields(Pod)))]
+    built = positional_constructor(Pod)(*values)
+    assert type(built) is Pod and built == Pod(*values) and hash(built) == hash(Pod(*values))
+    assert [getattr(built, f.name) for f in dataclasses.fields(Pod)] == values
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        built.name = "other"  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        positional_constructor(Pod)(*values[:-1])  # every field is required, defaults included
