@@ -100,6 +100,8 @@ class WatchSpec(Generic[M]):
     #: Decodes and models a list page in one step, `(cluster, bytes) -> ListPage`, skipping the plain JSON in
     #: between; it must give what `decode_list` then `parse` give. None: those two are used.
     decode_page: Callable[[str, bytes], ListPage[M]] | None = None
+    #: Objects a list page asks for; None: `Timing.page_size`.
+    page_size: int | None = None
 
 
 class Sink(Protocol[M]):
@@ -301,7 +303,7 @@ class Reflector(Generic[M]):
 
     def _fetch_page(self, cont: str) -> bytes:
         """One list page's bytes, undecoded (raises Gone when the continue token expired)."""
-        query: list[tuple[str, str | int]] = [("limit", self.timing.page_size)]
+        query: list[tuple[str, str | int]] = [("limit", self.spec.page_size or self.timing.page_size)]
         if cont:
             query.append(("continue", cont))
         if self.spec.label_selector:

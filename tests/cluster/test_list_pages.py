@@ -10,7 +10,7 @@ import orjson
 import pytest
 
 from meshtui.cluster.errors import ClusterError, Gone, Unreachable
-from meshtui.cluster.kinds import watch_specs
+from meshtui.cluster.kinds import POD_PAGE_SIZE, watch_specs
 from meshtui.cluster.reflector import ConnState, ObjKey, Reflector, Timing, list_continue
 from meshtui.domain.objects import parse_pod
 
@@ -185,3 +185,18 @@ def test_stop_ends_a_list_without_replacing() -> None:
 )
 def test_list_continue_reads_the_token_without_the_items(data: bytes, token: str) -> None:
     assert list_continue(data) == token
+
+
+def test_the_pod_spec_asks_for_its_own_page_size_and_others_for_the_timings() -> None:
+    limits: list[tuple[str, Any]] = []
+
+    class Recording(FakeApi):
+        def request(self, method: str, path: str, **kw: Any) -> Any:
+            limits.append((path, dict(kw["query"])["limit"]))
+            return super().request(method, path, **kw)
+
+    api = Recording({"": [page([pod("a")])]})
+    pod_reflector(api, Sink())._list()
+    namespaces = next(s for s in watch_specs() if s.kind == "Namespace")
+    Reflector(api, namespaces, Sink(), timing=TIMING)._list()  # type: ignore[arg-type]
+    assert limits == [("/api/v1/pods", POD_PAGE_SIZE), ("/api/v1/namespaces", TIMING.page_size)]
