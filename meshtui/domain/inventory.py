@@ -11,7 +11,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from meshtui.domain.gates import Gates, detect_source_target, evaluate_gates
 from meshtui.domain.gateways import GatewayRow, gateway_rows
@@ -497,20 +497,25 @@ class _Cluster:
         ]
         return ClusterSnapshot.from_models(self.name, models, self.server, known_kinds=self.known_kinds)
 
-    def models_of(self, kind: str) -> list[Model]:
-        tables: dict[str, Iterable[Model]] = {
-            "Pod": self.pods.values(),
-            "Namespace": self.namespaces.values(),
-            "MutatingWebhookConfiguration": self.mwcs.values(),
-            "ValidatingWebhookConfiguration": self.vwcs.values(),
-            "Service": self.services.values(),
-            "ConfigMap": self.injectors.values(),
-            "PodDisruptionBudget": self.pdbs.values(),
-            "Gateway": self.gateways.values(),
+    def table_of(self, kind: str) -> Mapping[object, Model] | None:
+        """The objects of a kind by their `key`, when one table holds exactly that kind."""
+        tables: dict[str, Mapping[Any, Model]] = {
+            "Pod": self.pods,
+            "Namespace": self.namespaces,
+            "MutatingWebhookConfiguration": self.mwcs,
+            "ValidatingWebhookConfiguration": self.vwcs,
+            "Service": self.services,
+            "ConfigMap": self.injectors,
+            "PodDisruptionBudget": self.pdbs,
+            "Gateway": self.gateways,
         }
+        return tables.get(kind)
+
+    def models_of(self, kind: str) -> list[Model]:
         if kind in WORKLOAD_KINDS:
             return [w for w in self.workloads.values() if w.kind == kind]
-        return list(tables.get(kind, ()))
+        table = self.table_of(kind)
+        return list(table.values()) if table is not None else []
 
 
 def _store(table: dict[K, M], key: K, obj: M, deleted: bool) -> bool:
@@ -591,12 +596,18 @@ class Inventory:
         if changed:
             state.known_kinds.add(kind)
             state.control_plane_dirty |= kind == "Service"
-        fresh = {m.key: m for m in models}
-        for old in state.models_of(kind):
-            if old.key not in fresh:
-                changed |= state.apply(kind, "DELETED", old)
-        for model in fresh.values():
-            changed |= state.apply(kind, "MODIFIED", model)
+        fresh: dict[object, Model] = {m.key: m for m in models}
+        table = state.table_of(kind)
+        if table is None:
+            held: Mapping[object, Model] = {m.key: m for m in state.models_of(kind)}
+        else:
+            held = table
+        for key in [key for key in held if key not in fresh]:
+            changed |= state.apply(kind, "DELETED", held[key])
+        for key, model in fresh.items():
+            # After a watch's list pages, most are the very models the inventory already holds.
+            if held.get(key) is not model:
+                changed |= state.apply(kind, "MODIFIED", model)
         state.flush()
         if changed:
             self._version += 1
