@@ -4,6 +4,9 @@ It follows client-go's reflector: a paginated consistent list, a watch from the 
 with bookmarks, a relist on 410 Gone, and reconnects with jittered exponential backoff. Every event is
 applied in stream order and the resourceVersion advances only after the event was applied, so the cache
 never skips an event and always converges to the server's state.
+
+A list hands each page to the sink as soon as it is modelled (`listed`), while the next page is already
+being fetched, and the complete state once the last page came (`replaced`); only then is the kind synced.
 """
 
 from __future__ import annotations
