@@ -562,6 +562,7 @@ class Workload:
             self.update_strategy,
             self.partition,
             self.workload_ref,
+            self.image_of(PROXY_CONTAINER),  # a rendered proxy (not "auto") is kept on restart
         )
 
     def image_of(self, container: str) -> str | None:

@@ -336,3 +336,29 @@ def test_snapshot_round_trip(mesh: MeshSnapshot) -> None:
     inv = Inventory.from_snapshot(mesh)
     again = Inventory.from_snapshot(inv.snapshot())
     assert comparable(again.view()) == comparable(inv.view())
+
+
+def test_a_proxy_container_added_to_a_template_reassesses_its_pods(control_plane_raw: list[dict[str, Any]]) -> None:
+    """A template that gains a rendered istio-proxy (a gateway installed by manifest) keeps its revision on restart."""
+    world = World()
+    for obj in control_plane_raw:
+        world.put(obj)
+    world.put(namespace("edge", **{"istio.io/rev": "1-23-1"}))
+    d = deployment(
+        "gw",
+        "edge",
+        template_labels={"sidecar.istio.io/inject": "false"},
+        template_annotations={"istio.io/rev": "1-22-3"},
+    )
+    world.put(d)
+    world.put(replicaset(d))
+    world.put(pod("gw-5d8f7c9b6-1", "edge", "1-22-3", labels={"app": "gw"}, owner=("ReplicaSet", "gw-5d8f7c9b6")))
+    assert comparable(world.inventory.view()) == comparable(world.fresh())
+    # Only the containers change: the proxy image is what makes the template a rendered one.
+    rendered = copy.deepcopy(d)
+    rendered["spec"]["template"]["spec"]["containers"].append(
+        {"name": "istio-proxy", "image": "docker.io/istio/proxyv2:1.22.3"}
+    )
+    world.put(rendered)
+    world.put(replicaset(rendered))
+    assert comparable(world.inventory.view()) == comparable(world.fresh())
