@@ -29,6 +29,8 @@ class InventoryLike(Protocol):
 
     def apply_batch(self, cluster: str, events: Iterable[tuple[str, str, Any]]) -> Any: ...
 
+    def holds(self, cluster: str, kind: str) -> bool: ...
+
     def replace(self, cluster: str, kind: str, objs: Iterable[Any]) -> None: ...
 
 
@@ -125,6 +127,9 @@ class MeshWatch:
         self.reflectors: list[Reflector[Any]] = []
         self.applied_events = 0
         self._applied_seq = 0  # the buffer sequence number applied so far (flush waits on it)
+        # (cluster, kind) whose first list is still to come and of which the inventory held nothing at
+        # start, with the keys their list pages have queued so far (see `replaced`).
+        self._first_lists: dict[tuple[str, str], set[ObjKey]] = {}
         for target in targets:
             api = RawApi(target.api_client, target.name)
             for spec in specs or watch_specs():
@@ -135,10 +140,21 @@ class MeshWatch:
 
     def listed(self, cluster: str, kind: str, items: dict[ObjKey, Any]) -> None:
         """A page of a (re)list: queue its objects, so the inventory fills while the next page is fetched."""
+        first = self._first_lists.get((cluster, kind))
+        if first is not None:
+            first.update(items)
         self._buffer.put_page(cluster, kind, items)
 
     def replaced(self, cluster: str, kind: str, items: dict[ObjKey, Any]) -> None:
-        """A reflector (re)listed: queue the complete state of its kind."""
+        """A reflector (re)listed: queue the complete state of its kind.
+
+        After a kind's first list, when the inventory held none of it before and the pages queued exactly
+        these objects (no list started over and dropped some), the queued pages already make the state
+        exact: replacing 50,000 pods with themselves would only delay the first complete screen.
+        """
+        first = self._first_lists.pop((cluster, kind), None)
+        if first is not None and items and first == items.keys():
+            return
         self._buffer.put_replace(cluster, kind, items)
 
     def changed(self, cluster: str, kind: str, event: str, key: ObjKey, model: Any) -> None:
@@ -163,10 +179,19 @@ class MeshWatch:
 
     def start(self) -> None:
         """Start every reflector and the applier."""
+        self._note_first_lists()
         self._applier = threading.Thread(target=self._apply_loop, name="meshwatch-applier", daemon=True)
         self._applier.start()
         for r in self.reflectors:
             r.start()
+
+    def _note_first_lists(self) -> None:
+        with self.lock:
+            self._first_lists = {
+                (r.api.cluster, r.spec.kind): set()
+                for r in self.reflectors
+                if not self.inventory.holds(r.api.cluster, r.spec.kind)
+            }
 
     def stop(self) -> None:
         """Stop the reflectors (closing their streams) and the applier."""

@@ -589,6 +589,11 @@ class Inventory:
             self._version += 1
         return changed
 
+    def holds(self, cluster: str, kind: str) -> bool:
+        """Whether any object of that kind of that cluster is held."""
+        state = self._clusters.get(cluster)
+        return state is not None and bool(state.models_of(kind))
+
     def replace(self, cluster: str, kind: str, models: Iterable[Model]) -> bool:
         """Replace every object of a kind after a relist: vanished ones are deleted, the rest upserted."""
         state = self._cluster(cluster)

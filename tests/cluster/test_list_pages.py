@@ -11,7 +11,9 @@ import pytest
 
 from meshtui.cluster.errors import ClusterError, Gone, Unreachable
 from meshtui.cluster.kinds import POD_PAGE_SIZE, watch_specs
+from meshtui.cluster.live import MeshWatch
 from meshtui.cluster.reflector import ConnState, ObjKey, Reflector, Timing, list_continue
+from meshtui.domain.inventory import Inventory
 from meshtui.domain.objects import parse_pod
 
 TIMING = Timing(page_size=2, backoff_initial_s=0.01, backoff_max_s=0.05)
@@ -200,3 +202,73 @@ def test_the_pod_spec_asks_for_its_own_page_size_and_others_for_the_timings() ->
     namespaces = next(s for s in watch_specs() if s.kind == "Namespace")
     Reflector(api, namespaces, Sink(), timing=TIMING)._list()  # type: ignore[arg-type]
     assert limits == [("/api/v1/pods", POD_PAGE_SIZE), ("/api/v1/namespaces", TIMING.page_size)]
+
+
+# ------------------------------------------------------------------------------ MeshWatch: pages, then replace
+
+
+def watched(api: FakeApi, inventory: Inventory) -> tuple[MeshWatch, Reflector[Any]]:
+    """A MeshWatch over one pod reflector on the fake API, driven by hand (no threads)."""
+    watch = MeshWatch([], inventory)
+    spec = next(s for s in watch_specs() if s.kind == "Pod")
+    reflector = Reflector(api, spec, watch, timing=TIMING)  # type: ignore[arg-type]
+    watch.reflectors.append(reflector)
+    watch._note_first_lists()
+    return watch, reflector
+
+
+def apply_queued(watch: MeshWatch) -> tuple[int, int]:
+    replaces, changes = watch._buffer.take()
+    watch._apply(replaces, changes)
+    return len(replaces), len(changes)
+
+
+def pod_names(inventory: Inventory) -> list[str]:
+    return sorted(r.name for r in inventory.view().pods("c"))
+
+
+def test_a_first_list_is_applied_by_its_pages_alone() -> None:
+    api = FakeApi({"": [page([pod("a"), pod("b")], "t1")], "t1": [page([pod("c")])]})
+    inventory = Inventory()
+    watch, reflector = watched(api, inventory)
+    reflector._list()
+    assert apply_queued(watch) == (0, 3), "no replace: the pages queued exactly the listed pods"
+    assert pod_names(inventory) == ["a", "b", "c"]
+    # A relist replaces: a pod gone from the server goes from the inventory.
+    api.script = {"": [page([pod("a"), pod("c")])]}
+    reflector._list()
+    assert apply_queued(watch) == (1, 0)
+    assert pod_names(inventory) == ["a", "c"]
+
+
+def test_a_first_list_that_started_over_replaces_so_dropped_pods_go() -> None:
+    api = FakeApi(
+        {
+            "": [page([pod("a"), pod("b")], "t1"), page([pod("a")], "u1")],
+            "t1": [Gone("continue token expired", cluster="c")],
+            "u1": [page([pod("c")])],
+        }
+    )
+    inventory = Inventory()
+    watch, reflector = watched(api, inventory)
+    reflector._list()
+    assert apply_queued(watch)[0] == 1
+    assert pod_names(inventory) == ["a", "c"]
+
+
+def test_objects_held_before_the_watch_started_are_replaced() -> None:
+    inventory = Inventory()
+    inventory.apply("c", "Pod", "ADDED", parse_pod("c", pod("stale")))
+    api = FakeApi({"": [page([pod("a")])]})
+    watch, reflector = watched(api, inventory)
+    reflector._list()
+    assert apply_queued(watch)[0] == 1
+    assert pod_names(inventory) == ["a"]
+
+
+def test_an_empty_first_list_still_makes_the_kind_known() -> None:
+    inventory = Inventory()
+    watch, reflector = watched(FakeApi({"": [page([])]}), inventory)
+    reflector._list()
+    assert apply_queued(watch) == (1, 0)
+    assert not inventory.holds("c", "Pod") and "Pod" in inventory.snapshot().clusters[0].known_kinds
