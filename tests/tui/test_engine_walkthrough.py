@@ -94,6 +94,17 @@ class Driver:
         await self.plan("b")
         await self.apply()
 
+    async def finish(self, choice: str, key: str, offline: str) -> None:
+        """Once the choice is enabled: choose it, then Finish, typing the revision that goes offline."""
+        await self.until(lambda: self.enabled(choice), f"{choice} to become enabled", timeout=60)
+        await self.plan(key)
+        await self.apply()
+        await self.until(lambda: self.phase() == f"finishing-{choice}", "the stepper to show Finish")
+        await self.plan("F")
+        await self.apply(word=offline)
+        plane = lambda: self.dash.snapshot.view.control_plane(CLUSTER)  # noqa: E731
+        await self.until(lambda: plane().revision(offline) is None, f"{offline} offline")
+
     def labelled(self, names: list[str], revision: str) -> bool:
         """Every named namespace that asks for injection shows `revision` in the table's snapshot."""
         snap = self.dash.snapshot
@@ -182,13 +193,7 @@ async def test_the_demo_upgrade_from_the_keyboard_alone(
         await d.until(lambda: isinstance(app.screen, PlanScreen) and app.screen.outcome is not None, "gateway plan")
         await d.apply()
 
-        await d.until(lambda: d.enabled("upgrade"), "Upgrade to become enabled", timeout=60)
-        await d.plan("U")
-        await d.apply()
-        await d.until(lambda: d.phase() == "finishing-upgrade", "the stepper to show Finish")
-        await d.plan("F")
-        await d.apply(word=OLD)
-        await d.until(lambda: not d.dash.snapshot.view.control_plane(CLUSTER).revision(OLD), f"{OLD} offline")
+        await d.finish("upgrade", "U", OLD)
 
     revisions = pod_revisions(cluster)
     on_old = {ns for ns, revs in revisions.items() if OLD in revs}
@@ -229,13 +234,7 @@ async def test_the_demo_rollback_from_the_keyboard_alone(
         await d.plan("M")
         await d.apply()
 
-        await d.until(lambda: d.enabled("rollback"), "Rollback to become enabled", timeout=60)
-        await d.plan("R")
-        await d.apply()
-        await d.until(lambda: d.phase() == "finishing-rollback", "the stepper to show Finish")
-        await d.plan("F")
-        await d.apply(word=NEW)
-        await d.until(lambda: not d.dash.snapshot.view.control_plane(CLUSTER).revision(NEW), f"{NEW} offline")
+        await d.finish("rollback", "R", NEW)
 
     revisions = pod_revisions(cluster)
     on_new = {ns for ns, revs in revisions.items() if NEW in revs}
