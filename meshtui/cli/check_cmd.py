@@ -14,6 +14,7 @@ from typing import Any
 import orjson
 
 from meshtui.cli import exitcodes
+from meshtui.cli.args import from_file_arg
 
 
 def add_parser(sub: Any, cluster_args: Callable[[argparse.ArgumentParser], None]) -> None:
@@ -26,13 +27,7 @@ def add_parser(sub: Any, cluster_args: Callable[[argparse.ArgumentParser], None]
     )
     cluster_args(p)
     p.add_argument("--json", action="store_true", help="print the findings as JSON")
-    p.add_argument(
-        "--from-file",
-        metavar="PATH",
-        action="append",
-        default=[],
-        help="analyse YAML/JSON dumps (files or folders) instead of a live cluster; repeatable",
-    )
+    from_file_arg(p)
     p.set_defaults(run=run)
 
 

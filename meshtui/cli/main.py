@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 from meshtui import __version__
 from meshtui.cli import exitcodes
+from meshtui.cli.args import from_file_arg
 from meshtui.tui.settings import THEMES
 
 
@@ -47,13 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _cluster_args(status)
     status.add_argument("--json", action="store_true", help="print the JSON document (product contract)")
-    status.add_argument(
-        "--from-file",
-        metavar="PATH",
-        action="append",
-        default=[],
-        help="analyse YAML/JSON dumps (files or folders) instead of a live cluster; repeatable",
-    )
+    from_file_arg(status)
     status.add_argument("--all-pods", action="store_true", help="list every pod in --json, not only sidecar/at-risk")
 
     from meshtui.cli import check_cmd, plan_cmd, upgrade_cmd
