@@ -34,13 +34,15 @@ class MeshApp(App[None]):
         session_problem: str = "",
     ) -> None:
         super().__init__()
-        self.mesh = mesh
-        self.session = session
         self.settings = settings
-        self.clock = clock
         self.dashboard = DashboardScreen(mesh, session, settings, clock, session_problem=session_problem)
         self._too_small: TooSmallScreen | None = None
         self._readable = ReadableMonochrome()
+
+    @property
+    def mesh(self) -> MeshSource:
+        """The watched mesh the dashboard shows (the caller stops it after the app exits)."""
+        return self.dashboard.mesh
 
     def get_line_filters(self) -> Sequence[LineFilter]:
         """Textual's filters, with NO_COLOR's swapped for one that keeps emphasis and the terminal's colours."""
