@@ -18,8 +18,8 @@ FILTER_HELP = (
     "  risk         rows with pods at risk\n"
     "  todo         namespaces (or pods) not yet fully on their revision on restart or on the target\n"
     "  !word        negates a word, e.g. !rev:1-23-1\n"
-    "Namespace columns: ON SRC / ON TGT count live sidecar pods by their current revision; RISK counts\n"
-    "pods whose replacement would differ from what the namespace asks; RESTART is done/total: pods\n"
+    "Namespace columns: ON SRC / ON TGT count live sidecar pods by their current revision; RISK counts "
+    "pods whose replacement would differ from what the namespace asks; RESTART is done/total: pods "
     "already running what their replacement would get, of those a restart would give a sidecar.\n"
     "Ctrl+p also opens the command palette; the mouse works but nothing needs it."
 )
