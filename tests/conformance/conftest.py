@@ -49,12 +49,6 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
         terminalreporter.write_line(f"realapi backend skipped: {_REPORTED['realapi-skipped']}")
 
 
-@pytest.fixture(autouse=True)
-def _no_developer_kubeconfig(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Never let a test read the developer's own kubeconfig."""
-    monkeypatch.setenv("KUBECONFIG", str(tmp_path / "kubeconfig-not-used"))
-
-
 @pytest.fixture(scope="session")
 def sim_backend(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimBackend]:
     backend = SimBackend(tmp_path_factory.mktemp("sim"))

@@ -16,23 +16,11 @@ from meshtui.sim.controllers import Controllers, PodChurn, settle
 from meshtui.sim.resources import Resource
 from meshtui.sim.settings import SimSettings
 from meshtui.sim.store import Store
+from tests.helpers import eventually, wait_until
 
 OLD, NEW = "1-22-3", "1-23-1"
 DEPLOY, RS, STS, DS = "apps/deployments", "apps/replicasets", "apps/statefulsets", "apps/daemonsets"
 FAST = SimSettings(pod_ready_delay=0.03, pod_termination_delay=0.02, nodes=3)
-
-
-async def eventually(check: Callable[[], Any], timeout: float = 10.0, what: str = "condition") -> Any:
-    """Poll `check` on the loop until it returns something truthy; fail after `timeout` seconds."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        if loop.time() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.005)
 
 
 def revision_of(pod: dict[str, Any]) -> str | None:
@@ -582,7 +570,7 @@ def test_rollout_restart_through_the_api(sim_factory: Callable[..., Any]) -> Non
         store.create(DEPLOY, deployment("web", "shop", 3))
         settle(store, settings)
 
-    sim = sim_factory(setup=setup, settings=settings, controllers_factory=Controllers)
+    sim = sim_factory(setup=setup, settings=settings, controllers=True)
     from kubernetes import client
 
     core = client.CoreV1Api(sim.api)
@@ -607,16 +595,15 @@ def test_rollout_restart_through_the_api(sim_factory: Callable[..., Any]) -> Non
             }
         },
     )
-    deadline = time.monotonic() + 15
-    while True:
+
+    def rolled_out() -> bool:
         d = apps.read_namespaced_deployment("web", "shop")
         st = d.status
-        if (
+        return bool(
             st.observed_generation == d.metadata.generation
             and st.updated_replicas == st.ready_replicas == st.available_replicas == st.replicas == 3
             and revisions() == {NEW}
-        ):
-            break
-        assert time.monotonic() < deadline, "rollout through the API did not finish"
-        time.sleep(0.02)
+        )
+
+    wait_until(rolled_out, timeout=15, what="the rollout through the API")
     assert len(core.list_namespaced_pod("shop").items) == 3
