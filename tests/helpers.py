@@ -44,7 +44,7 @@ def start_sim(
     if scenario is not None:
         if setup is not None or cluster_options:
             raise ValueError("a scenario takes neither a setup nor SimCluster options")
-        return launch(scenario, seed=seed, params=params, settings=settings)  # type: ignore[no-any-return]
+        return launch(scenario, seed=seed, params=params, settings=settings)
     factory = Controllers if controllers else None
     return SimCluster(settings, setup=setup, controllers_factory=factory, **cluster_options).start()
 

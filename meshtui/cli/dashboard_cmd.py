@@ -52,7 +52,7 @@ def open_dashboard(targets: list[ClusterTarget], settings: DashboardSettings) ->
             with contextlib.suppress(Exception):
                 session.close()
         for target in targets:
-            target.api_client.close()
+            target.close()
     return app.return_code or exitcodes.OK
 
 

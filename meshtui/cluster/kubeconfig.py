@@ -27,6 +27,10 @@ class ClusterTarget:
     server: str
     api_client: k8s_client.ApiClient
 
+    def close(self) -> None:
+        """Close the API client's connection pool."""
+        self.api_client.close()  # type: ignore[no-untyped-call]
+
 
 def default_kubeconfig() -> str:
     """The kubeconfig path kubectl would use: $KUBECONFIG (first entry) or ~/.kube/config."""

@@ -24,8 +24,8 @@ def log_path() -> Path:
 def setup_logging(level: int = logging.INFO) -> Path | None:
     """Send every logger to a rotating file and nothing to stderr; returns the file (None if unwritable)."""
     root = logging.getLogger()
-    for handler in list(root.handlers):
-        root.removeHandler(handler)
+    for previous in list(root.handlers):
+        root.removeHandler(previous)
     path = log_path()
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
