@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -528,35 +527,19 @@ async def test_job_pods_succeed_and_the_job_completes(cluster: Store) -> None:
     assert {revision_of(p) for p in pods} == {OLD}
 
 
-async def test_pod_churn_changes_pods_cheaply(cluster: Store) -> None:
+async def test_pod_churn_changes_pods_and_the_controllers_ignore_it(cluster: Store) -> None:
+    """What churn changes; its rate and cost per change are measured by benchmarks/churn.py."""
     store = cluster
     store.create("namespaces", {"metadata": {"name": "shop"}})
     store.create(DEPLOY, deployment("web", "shop", 5))
     await eventually(lambda: rolled_out(store, "shop", "web"))
     rs_rv = store.list(RS, "shop")[0]["metadata"]["resourceVersion"]
     churn = PodChurn(store, 1000)
-    start = time.perf_counter()
     churn.start()
     await eventually(lambda: churn.changes >= 300, what="churn")
     await churn.stop()
-    elapsed = time.perf_counter() - start
-    assert churn.changes / elapsed > 300
     assert store.list(RS, "shop")[0]["metadata"]["resourceVersion"] == rs_rv  # controllers ignored it
     assert all("sim.meshtui.io/churn" in p["metadata"]["annotations"] for p in store.list("pods", "shop"))
-
-
-def test_churn_cost_per_change() -> None:
-    store = Store()
-    store.create("namespaces", {"metadata": {"name": "shop", "labels": {"istio.io/rev": OLD}}})
-    istio.install_revision(store, OLD, "1.22.3")
-    store.create(DEPLOY, deployment("web", "shop", 50))
-    settle(store, FAST)
-    churn = PodChurn(store, 2000)
-    start = time.perf_counter()
-    for _ in range(2000):
-        assert churn.change_one()
-    per_change = (time.perf_counter() - start) / 2000
-    assert per_change < 250e-6, f"{per_change * 1e6:.0f} µs per change"
 
 
 def test_rollout_restart_through_the_api(sim_factory: Callable[..., Any]) -> None:
