@@ -30,7 +30,7 @@ def start_sim(
     *,
     setup: Callable[[Store], None] | None = None,
     settings: SimSettings | None = None,
-    controllers: bool | None = None,
+    controllers: bool = False,
     seed: int = 1,
     params: dict[str, int | str] | None = None,
     **cluster_options: Any,
