@@ -83,6 +83,8 @@ class TemplateRow:
         """The step that makes a pod created from this template get `keep` (never a restart)."""
         if self.driver == RENDERED:
             return f"re-render it for {keep} through its installer (the proxy is part of its template)"
+        if self.driver == PINNED and self.kind == "Job":
+            return f"let Job {self.name} finish, or recreate it with pod-template {REV_LABEL}={keep} (immutable)"
         if self.driver == PINNED:
             return f"switch the pod-template {REV_LABEL} to {keep}"
         if self.driver == TAGGED and self.tag:

@@ -99,3 +99,14 @@ def test_templates_without_pods_keep_upgrade_and_finish_disabled(dedicated_backe
     assert apps.read_namespaced_deployment(f"istiod-{OLD}", ISTIO_NS).metadata.name == f"istiod-{OLD}"
     adm = client.AdmissionregistrationV1Api(api)
     assert adm.list_mutating_webhook_configuration(label_selector=f"{REV}={OLD},!istio.io/tag").items
+
+    # The remedies: switch relabels the pinned templates, gateways moves the scaled-down gateway.
+    switched = run(backend, "upgrade", "switch", "--all", "--yes")
+    assert f"CronJob {edge}/report" in switched and f"Deployment {edge}/idle" in switched, switched
+    run(backend, "upgrade", "gateways", "--yes")
+    assert apps.read_namespaced_deployment("idle", edge).spec.template.metadata.labels[REV] == NEW
+    assert apps.read_namespaced_deployment("ingress", edge).spec.template.metadata.labels[REV] == NEW
+    report = batch.read_namespaced_cron_job("report", edge)
+    assert report.spec.job_template.spec.template.metadata.labels[REV] == NEW
+    after = json.loads(run(backend, "status", "--json"))["upgrade"]["actions"]["upgrade"]
+    assert after["enabled"], after["reasons"]
