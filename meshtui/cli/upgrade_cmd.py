@@ -290,6 +290,7 @@ def open_run(args: argparse.Namespace, wanted: list[str] | None) -> Run:
     from meshtui.cluster.kubeconfig import connect
     from meshtui.cluster.oneshot import load_once
     from meshtui.domain.inventory import Inventory
+    from meshtui.engine.precheck import pair_problem
     from meshtui.engine.session import EngineSession
 
     targets = connect(args.kubeconfig, args.context or None)
@@ -298,6 +299,12 @@ def open_run(args: argparse.Namespace, wanted: list[str] | None) -> Run:
         inventory.add_cluster(t.name, t.server)
     load_once(targets, cast(Any, inventory))
     first = inventory.view(args.source, args.target)
+    installs = wanted is not None and set(wanted) <= {"start", "deploy"}
+    wrong = pair_problem((r.name for r in first.revisions), args.source, args.target, target_may_be_missing=installs)
+    if wrong:
+        for t in targets:
+            cast(Any, t.api_client).close()
+        raise Refused(wrong, exitcodes.USAGE)
     session = EngineSession(
         targets,
         first,
