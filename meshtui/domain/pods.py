@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+from meshtui.domain.ambient import AMBIENT, DATAPLANE_MODE, leaves_ambient
 from meshtui.domain.gateways import gateway_kind
 from meshtui.domain.injection import ARROW, InjectionEvaluator, InjectionOutcome, NamespaceInjection
 from meshtui.domain.objects import AUTO_IMAGE, INJECT_KEY, PROXY_CONTAINER, REV_LABEL, Labels, Pod, Workload
@@ -202,7 +203,9 @@ def assess_pod(
             template.inject_annotation,
             template.host_network,
         )
-    at_risk, reason = (False, None) if pod.terminal or template.rendered else _risk(pod, outcome, namespace)
+    at_risk, reason = (
+        (False, None) if pod.terminal or template.rendered else _risk(pod, outcome, namespace, namespace_labels)
+    )
     return PodRow(
         pod=pod,
         workload_kind=owned.workload_kind,
@@ -218,11 +221,20 @@ def assess_pod(
     )
 
 
-def _risk(pod: Pod, outcome: InjectionOutcome, namespace: NamespaceInjection) -> tuple[bool, str | None]:
+def _risk(
+    pod: Pod, outcome: InjectionOutcome, namespace: NamespaceInjection, namespace_labels: Labels
+) -> tuple[bool, str | None]:
     """At risk: the replacement would differ in a way the operator did not ask for (product.md section 2)."""
+    if pod.component is not None:
+        return False, None  # a node agent (ztunnel, istio-cni): upgraded in place, never re-injected
     if outcome.blocked:
         return True, f"its replacement would be refused: {outcome.cause}"
     on_restart = outcome.revision
+    if leaves_ambient(pod, namespace_labels, on_restart):
+        return True, (
+            f"would leave ambient on restart: its namespace is {DATAPLANE_MODE}={AMBIENT}, yet injection "
+            f"gives it a {on_restart} sidecar, which takes precedence ({_why(outcome)})"
+        )
     if pod.awaiting_injection and on_restart is None:
         return True, f"its istio-proxy is image: {AUTO_IMAGE}, which no injector will fill: {outcome.cause}"
 

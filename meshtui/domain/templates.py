@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+from meshtui.domain.ambient import is_istio_cni, is_ztunnel
 from meshtui.domain.gateways import INJECTED_GATEWAY, template_gateway_kind
 from meshtui.domain.injection import ARROW, InjectionEvaluator, InjectionOutcome, NamespaceInjection
 from meshtui.domain.objects import (
@@ -101,9 +102,12 @@ def is_top_level(workload: Workload, borrowed: bool = False) -> bool:
 
     ReplicaSets of Deployments and Rollouts, Jobs of CronJobs and a Deployment a Rollout borrows its
     template from (`workloadRef`, which Argo scales to 0: pass `borrowed`) are represented by the
-    controller above them; a Job that completed or failed creates no more pods.
+    controller above them; a Job that completed or failed creates no more pods. The ambient node agents
+    (ztunnel, istio-cni) are upgraded in place and never injected, so they are no such template.
     """
     kind = workload.kind
+    if is_ztunnel(workload) or is_istio_cni(workload):
+        return False
     if kind == "ReplicaSet":
         return workload.owner is None or workload.owner.kind not in _TEMPLATE_OWNERS
     if kind == "Job":
