@@ -375,7 +375,8 @@ class _Cluster:
                 self.injectors.values(),
             )
             names = None if services is None else frozenset(f"{ns}/{n}" for ns, n in services)
-            evaluator = InjectionEvaluator.build(self.mwcs.values(), self.injectors.values(), names)
+            versions = {r.name: r.version for r in cp.revisions}
+            evaluator = InjectionEvaluator.build(self.mwcs.values(), self.injectors.values(), names, versions)
             if evaluator.fingerprint != self.evaluator.fingerprint or cp.fingerprint != self.control_plane.fingerprint:
                 self.evaluator = evaluator
                 self.dirty_all = True

@@ -16,11 +16,13 @@ from meshtui.domain.injection import ARROW, InjectionEvaluator, InjectionOutcome
 from meshtui.domain.objects import (
     AUTO_IMAGE,
     INJECT_KEY,
+    PROMETHEUS_PORT,
     PROXY_CONTAINER,
     REV_LABEL,
     Labels,
     Workload,
 )
+from meshtui.domain.refusals import MERGE_METRICS
 
 WorkloadKey = tuple[str, str, str]
 Resolver = Callable[[str], str | None]
@@ -167,6 +169,9 @@ def assess_template(
             tpl.template_host_network,
         )
         driver, tag = _driver(outcome, labels, namespace_labels, resolve)
+        outcome = evaluator.refused(
+            outcome, tpl.template_annotations.get(PROMETHEUS_PORT), tpl.template_annotations.get(MERGE_METRICS)
+        )
     at_risk, reason = _risk(outcome, namespace, awaits, rendered)
     return TemplateRow(
         cluster=workload.cluster,
