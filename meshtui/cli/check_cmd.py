@@ -36,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
     from meshtui.cli.status_cmd import load_inventory
     from meshtui.cluster.errors import ClusterError
     from meshtui.domain.ambient_checks import ambient_findings
-    from meshtui.engine.precheck import ERROR, Finding, precheck
+    from meshtui.engine.precheck import ERROR, Finding, pair_problem, precheck
 
     try:
         inventory, problems = load_inventory(args)
@@ -46,6 +46,10 @@ def run(args: argparse.Namespace) -> int:
     from meshtui.engine.phase import choose_pair
 
     first = inventory.view(args.source, args.target)
+    wrong = pair_problem((r.name for r in first.revisions), args.source, args.target)
+    if wrong:
+        print(f"meshtui check: {wrong}", file=sys.stderr)
+        return exitcodes.USAGE
     source, target, _ = choose_pair(None, args.source, args.target, first.revisions)
     view = inventory.view(source, target) if source and target else first
     findings = precheck(view, inventory.snapshot(), source=source, target=target)

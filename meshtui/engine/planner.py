@@ -23,7 +23,14 @@ from meshtui.domain.injection import IGNORED_NAMESPACES
 from meshtui.domain.inventory import InventoryView
 from meshtui.domain.namespaces import NamespaceRow
 from meshtui.domain.objects import INJECT_KEY, INJECTION_LABEL, REV_LABEL, TAG_LABEL
-from meshtui.domain.plan import MERGE_PATCH, STRATEGIC_MERGE_PATCH, Operation, Plan
+from meshtui.domain.plan import (
+    MERGE_PATCH,
+    REMEDY_IGNORE_PDB,
+    REMEDY_MANIFESTS,
+    STRATEGIC_MERGE_PATCH,
+    Operation,
+    Plan,
+)
 from meshtui.domain.pods import PodRow
 from meshtui.domain.revisions import ControlPlane
 from meshtui.domain.templates import PINNED
@@ -656,6 +663,7 @@ class Planner:
                 skipped.append(f"{self._c(cluster)}{what}: can't restart paused deployment (run rollout resume first)")
             else:
                 skipped.append(f"{self._c(cluster)}{what} ({n} pods): {why}")
+        remedies: set[str] = set()
         pdbs: dict[str, list[dict[str, Any]]] = {}
         for cluster in {k[0] for k in workloads}:
             pdbs[cluster] = list_all(self.ctx.apis[cluster], KINDS["PodDisruptionBudget"].collection(None))
@@ -676,11 +684,12 @@ class Planner:
                 )
                 if not ignore_pdb:
                     skipped.append(
-                        msg + "; restart with --ignore-pdb to roll it anyway (its own rolling-update "
+                        msg + "; ignoring PodDisruptionBudgets rolls it anyway (its own rolling-update "
                         "settings still apply)"
                     )
+                    remedies.add(REMEDY_IGNORE_PDB)
                     continue
-                notes.append(msg + "; restarting anyway (--ignore-pdb)")
+                notes.append(msg + "; restarting anyway (PodDisruptionBudgets ignored)")
             moves = sorted({f"{_fmt(p.revision)} -> {_fmt(p.revision_on_restart)}" for p in pods})
             ops.append(
                 restart_operation(cluster, kind, ns, name, stamp, f"restart ({len(pods)} pods {', '.join(moves)})")
@@ -696,6 +705,7 @@ class Planner:
             tuple(notes),
             batch_size=max(1, batch),
             pause_seconds=max(0.0, pause),
+            remedies=tuple(sorted(remedies)),
         )
 
     def _behind(self, rows: list[NamespaceRow]) -> list[str]:
@@ -767,6 +777,7 @@ class Planner:
         skipped: list[str] = []
         notes: list[str] = []
         refusals: list[str] = []
+        remedies: set[str] = set()
         for g in view.gateways:
             ref = self.ctx.where(g.cluster, g.namespace, g.name)
             if g.revision == dest and g.revision_on_restart == dest and set(g.revisions) <= {dest}:
@@ -859,10 +870,11 @@ class Planner:
             elif g.upgrade == UPGRADE_INSTALLER:
                 if manifests is None:
                     skipped.append(
-                        f"{ref}: rendered by istioctl, so it is upgraded in place through the installer: pass "
-                        f"--manifests DIR with the {dest} gateway manifests, or re-run istioctl install "
+                        f"{ref}: rendered by istioctl, so it is upgraded in place through the installer: give "
+                        f"the folder of the {dest} gateway manifests, or re-run istioctl install "
                         f"--set revision={dest} with its gateway components"
                     )
+                    remedies.add(REMEDY_MANIFESTS)
                     continue
                 docs = [
                     d
@@ -912,6 +924,7 @@ class Planner:
             tuple(notes),
             batch_size=max(1, batch),
             pause_seconds=max(0.0, pause),
+            remedies=tuple(sorted(remedies)),
         )
 
 
