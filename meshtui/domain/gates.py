@@ -268,8 +268,13 @@ def _gate(state: MeshState, action: str, keep: str, away: str) -> GateVerdict:
 
 
 def _templates(state: MeshState, keep: str, away: str, where: Callable[..., str]) -> list[Condition]:
-    """The workload templates (gateways are judged apart) that would not give a new pod `keep`."""
-    off = [t for t in state.templates if t.gateway is None and t.meshed and t.revision_on_restart != keep]
+    """The workload templates without live pods (gateways are judged apart) that would not give a new pod
+    `keep`; a template with live pods is judged through them (`pods_on_restart`)."""
+    off = [
+        t
+        for t in state.templates
+        if t.gateway is None and not t.live_pods and t.meshed and t.revision_on_restart != keep
+    ]
     if not off:
         return []
     names = [t.describe(where(t.cluster, t.namespace, t.name)) for t in off[:MAX_OFFENDERS]]

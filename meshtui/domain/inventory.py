@@ -174,6 +174,7 @@ class _Cluster:
         self.templates: dict[WorkloadKey, TemplateRow] = {}
         self.template_tuple: tuple[TemplateRow, ...] | None = None
         self.agent_pods: set[NsKey] = set()  # ztunnel and istio-cni pods
+        self.template_pods: Counter[WorkloadKey] = Counter()  # live pods by their top workload
         self.components: tuple[DataPlaneComponent, ...] | None = None
         self.control_plane_dirty = False
         # View caches, dropped when what they show changes.
@@ -467,6 +468,15 @@ class _Cluster:
                 self.gateway_pods.add(row.pod.key)
             else:
                 self.gateway_pods.discard(row.pod.key)
+        if row.live and row.workload_kind and row.workload_name:
+            key = (row.workload_kind, row.namespace, row.workload_name)
+            n = self.template_pods[key] + sign
+            if n:
+                self.template_pods[key] = n
+            else:
+                del self.template_pods[key]
+            if (n == 0) != (n - sign == 0):  # whether the template has live pods changed
+                self.template_tuple = None
 
     def namespace_labels(self, name: str) -> Labels:
         ns = self.namespaces.get(name)
@@ -551,12 +561,13 @@ class _Cluster:
     def template_rows(self) -> tuple[TemplateRow, ...]:
         """The templates that would give a new pod a proxy, or are at risk, in (namespace, name) order."""
         if self.template_tuple is None:
-            self.template_tuple = tuple(
-                sorted(
-                    (t for t in self.templates.values() if t.meshed or t.at_risk),
-                    key=lambda t: (t.namespace, t.name, t.kind),
-                )
-            )
+            rows = []
+            for t in self.templates.values():
+                if not (t.meshed or t.at_risk):
+                    continue
+                live = t.key in self.template_pods
+                rows.append(t if t.live_pods == live else replace(t, live_pods=live))
+            self.template_tuple = tuple(sorted(rows, key=lambda t: (t.namespace, t.name, t.kind)))
         return self.template_tuple
 
     def data_plane_components(self) -> tuple[DataPlaneComponent, ...]:

@@ -146,6 +146,7 @@ def status_document(view: InventoryView, phase: str | None = None, all_pods: boo
             "revision_on_restart": t.revision_on_restart,
             "gateway": t.gateway,
             "awaits_injection": t.awaits_injection,
+            "live_pods": t.live_pods,
             "at_risk": t.at_risk,
             "reason": t.reason,
             "explain": t.injection.explain(),

@@ -55,6 +55,7 @@ class TemplateRow:
     tag: str | None  # the tag it resolves through, if any
     at_risk: bool
     reason: str | None
+    live_pods: bool = False  # it has live pods now (which the pod conditions judge already)
 
     @property
     def key(self) -> WorkloadKey:
