@@ -26,6 +26,7 @@ ACTIONS: tuple[tuple[str, str], ...] = (
     ("delete-pods", "Delete pods that no restart can replace (bare pods)"),
     ("gateways", "Upgrade gateways to the target"),
     ("gateways-back", "Move gateways back to the source"),
+    ("ambient", "Upgrade istio-cni and ztunnel in place, node by node"),
     ("verify", "Run the verify checks"),
     ("upgrade", "Upgrade: choose to take the source offline"),
     ("rollback", "Rollback: choose to take the target offline"),
