@@ -158,7 +158,7 @@ def render_ambient(
 ) -> list[Obj]:
     """istio-cni then ztunnel of a version, configured against `revision` (`helm template` of both charts)."""
     revision = istio.revision_name(version) if revision is None else revision
-    pairs = ambient.cni_objects(version, revision, namespace=namespace, hub=hub)
+    pairs = ambient.cni_objects(version, None, namespace=namespace, hub=hub)
     pairs += ambient.ztunnel_objects(version, revision, namespace=namespace, hub=hub)
     return [_typed(key, obj) for key, obj in pairs]
 
