@@ -106,7 +106,7 @@ def plan_deploy(ctx: PlanContext, view: InventoryView, target: str, spec: Instal
             if is_gateway(o):
                 skipped.append(
                     f"{o['kind']} {meta(o).get('namespace', '')}/{meta(o)['name']} is a gateway: "
-                    "`meshtui upgrade gateways --manifests` applies it in the gateways step"
+                    "the Gateways step applies it (given this folder)"
                 )
             elif is_ambient_object(o):
                 skipped.append(
