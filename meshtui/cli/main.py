@@ -57,7 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
         module.add_parser(sub, _cluster_args)
 
     sim = sub.add_parser("sim", help="run the simulated cluster alone (for kubectl and meshtui)")
-    sim.add_argument("--scenario", default="demo", help="demo, fresh or large (default: demo)")
+    sim.add_argument("--scenario", default="demo", help="demo, fresh, large or ambient (default: demo)")
     sim.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: a free one)")
     sim.add_argument("--kubeconfig-out", metavar="PATH", help="write a kubeconfig for the simulator here")
     sim.add_argument("--seed", type=int, default=1, help="scenario seed (default: 1)")
@@ -85,7 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("--out", required=True, metavar="DIR", help="folder to write the YAML files into")
 
     demo = sub.add_parser("demo", help="open the dashboard on the embedded simulated cluster")
-    demo.add_argument("--scenario", default="demo", help="demo, fresh or large (default: demo)")
+    demo.add_argument("--scenario", default="demo", help="demo, fresh, large or ambient (default: demo)")
     demo.add_argument("--kubeconfig-out", metavar="PATH", help="also write the simulator's kubeconfig here")
     demo.add_argument("--seed", type=int, default=1, help="scenario seed (default: 1)")
     demo.add_argument(

@@ -19,6 +19,7 @@ from meshtui.domain.inventory import InventoryView
 from meshtui.domain.objects import REV_LABEL, TAG_LABEL
 from meshtui.domain.plan import Operation, Plan
 from meshtui.engine import phase as phases
+from meshtui.engine.ambient import plan_step as plan_ambient_step
 from meshtui.engine.api import ACTIONS, CheckResult, EngineState, LockState, Progress
 from meshtui.engine.executor import Executor, RunControl, RunOutcome, StepOutcome, StepResult
 from meshtui.engine.installers import InstallerSpec, load_manifests, plan_deploy, run_program
@@ -306,6 +307,8 @@ class EngineSession:
                     plan.pause_seconds,
                 )
             return plan
+        if action == "ambient":
+            return plan_ambient_step(self.planner.ctx, view, target, params)
         if action == "verify":
             return Plan(
                 action,
