@@ -101,6 +101,9 @@ def _target(path: str, context: str) -> ClusterTarget:
 
 def _client(name: str, cfg: k8s_client.Configuration) -> ClusterTarget:
     cfg.connection_pool_maxsize = _POOL_SIZE
+    # urllib3 would retry a timed-out read three times (four timeouts before an answer); meshtui's callers
+    # retry with backoff themselves, within their own deadlines.
+    cfg.retries = False
     api = k8s_client.ApiClient(cfg)
     api.user_agent = f"meshtui/{__version__}"
     return ClusterTarget(name=name, server=str(cfg.host), api_client=api)

@@ -29,6 +29,7 @@ from meshtui.cluster.errors import (
     Forbidden,
     Gone,
     NotFound,
+    ResourceVersionTooLarge,
     ServerError,
     Unauthorized,
     Unreachable,
@@ -175,6 +176,8 @@ class Reflector(Generic[M]):
         self._cache_lock = threading.Lock()
         self.resource_version = ""
         self.relists = 0
+        #: Relists whose resourceVersion was lower than the one before: the server's storage went back in time.
+        self.rv_regressions = 0
         self.status = ConnStatus(ConnState.CONNECTING)
         self.synced = threading.Event()
         self._last_watch_short = False  # the last watch closed within a second without any event
@@ -222,6 +225,11 @@ class Reflector(Generic[M]):
                     need_list = False
                     self._set_status(ConnState.SYNCED)
                     healthy_since = self._clock()
+                else:
+                    # Resuming from a resourceVersion held since an earlier watch: a server whose storage went
+                    # back in time (an etcd restore, a restarted simulator) would accept the watch and stay
+                    # silent until it reaches that version again, so ask first.
+                    self._check_resource_version()
                 events = self._watch_once()
                 if healthy_since is not None and self._clock() - healthy_since > self.timing.backoff_reset_after_s:
                     backoff = self.timing.backoff_initial_s
@@ -230,6 +238,16 @@ class Reflector(Generic[M]):
             except _Relist as exc:
                 need_list = True
                 self._set_status(ConnState.LAGGING, str(exc))
+            except ResourceVersionTooLarge as exc:
+                need_list = True
+                log.warning(
+                    "%s/%s: the API server has not reached resourceVersion %s (%s); listing again",
+                    self.api.cluster,
+                    self.spec.kind,
+                    self.resource_version,
+                    exc.message,
+                )
+                self._set_status(ConnState.LAGGING, "the API server's resourceVersion went back; relisting")
             except Gone as exc:
                 need_list = True
                 self._set_status(ConnState.LAGGING, exc.message)
@@ -297,6 +315,20 @@ class Reflector(Generic[M]):
             pages.close()
         if self._stop.is_set():
             return
+        previous = self.resource_version
+        if previous.isdigit() and list_rv.isdigit() and int(list_rv) < int(previous):
+            # resourceVersions are opaque, but every server meshtui meets uses etcd revisions, which only grow
+            # while the storage lives: a lower one means it was restored or replaced. The list replaces the
+            # cache whole, so whatever the old storage had and the new one lacks is dropped.
+            self.rv_regressions += 1
+            log.warning(
+                "%s/%s: resourceVersion went back from %s to %s (the API server's storage was restored or "
+                "replaced); the cache was replaced by a fresh list",
+                cluster,
+                kind,
+                previous,
+                list_rv,
+            )
         with self._cache_lock:
             self._cache = items
         self.relists += 1
@@ -316,11 +348,38 @@ class Reflector(Generic[M]):
             self.spec.path,
             query=query,
             accept=METADATA_LIST if self.spec.metadata_only else JSON,
-            timeout=(self.timing.connect_timeout_s, 120.0),
+            timeout=(self.timing.connect_timeout_s, self.api.options.read_timeout_s),
             what=f"listing {self.spec.kind}",
             decode=_undecoded,
+            cancel=self._stop,
         )
         return data or b""
+
+    def _check_resource_version(self) -> None:
+        """Raise ResourceVersionTooLarge when the server has not reached our resourceVersion.
+
+        One object, metadata only, "not older than" our version: the API server answers it from etcd at once,
+        or with 504 ResourceVersionTooLarge (what client-go relists on) when its storage is behind us.
+        """
+        if not self.resource_version:
+            return
+        query: list[tuple[str, str | int]] = [
+            ("limit", 1),
+            ("resourceVersion", self.resource_version),
+            ("resourceVersionMatch", "NotOlderThan"),
+        ]
+        if self.spec.label_selector:
+            query.append(("labelSelector", self.spec.label_selector))
+        self.api.request(
+            "GET",
+            self.spec.path,
+            query=query,
+            accept=METADATA_LIST,
+            timeout=(self.timing.connect_timeout_s, self.api.options.read_timeout_s),
+            what=f"checking the {self.spec.kind} resourceVersion",
+            decode=_undecoded,
+            cancel=self._stop,
+        )
 
     def _decode_page(self, data: bytes) -> ListPage[M]:
         """Decode and model one list page."""
