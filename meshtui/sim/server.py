@@ -533,7 +533,7 @@ class ApiServer:
                 raise errors.ApiError(
                     504,
                     "Timeout",
-                    f"Too large resource version: {wanted}, current: {self.store.rv}",
+                    f"Timeout: Too large resource version: {wanted}, current: {self.store.rv}",
                     {"retryAfterSeconds": 1, "causes": [cause]},
                 )
             if match == "Exact" or (match is None and limit is not None):
