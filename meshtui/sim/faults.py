@@ -55,6 +55,7 @@ class Faults:
         self._random = random.Random(seed)
         self._failure: _Failure | None = None
         self._expire_watches = 0
+        self._expire_continues = 0
         self.delay_ms = 0
         self._denials: set[tuple[str, str]] = set()
         self.store: Any = None  # set by the server when it starts
@@ -67,6 +68,7 @@ class Faults:
         with self._lock:
             self._failure = None
             self._expire_watches = 0
+            self._expire_continues = 0
             self.delay_ms = 0
             self._denials.clear()
 
@@ -113,6 +115,12 @@ class Faults:
         """Answer the next `n` watch requests with an ERROR event carrying a 410 Expired Status."""
         with self._lock:
             self._expire_watches += n
+
+    def expire_next_continues(self, n: int = 1) -> None:
+        """Answer the next `n` list requests that carry a continue token with 410 Expired, as the API server
+        does once etcd compacted the revision the list started at (the consistent snapshots are dropped)."""
+        with self._lock:
+            self._expire_continues += n
 
     def drop_watches(self, *, abrupt: bool = False) -> int:
         """End every open watch now; `abrupt` resets the connections instead of ending the streams cleanly."""
@@ -170,6 +178,16 @@ class Faults:
             if self._expire_watches <= 0:
                 return False
             self._expire_watches -= 1
+            return True
+
+    def take_expired_continue(self) -> bool:
+        """Consume one pending "next continue token is expired"; True when this list must get it."""
+        if not self._expire_continues:
+            return False
+        with self._lock:
+            if self._expire_continues <= 0:
+                return False
+            self._expire_continues -= 1
             return True
 
     # -- request log ----------------------------------------------------------------------------------

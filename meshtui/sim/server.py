@@ -538,6 +538,8 @@ class ApiServer:
                 )
             if match == "Exact" or (match is None and limit is not None):
                 at_rv = wanted
+        if token is not None and self.faults.take_expired_continue():
+            self.store.expire_list_snapshots()
         list_rv, entries, cont, remaining = self.store.list_page(
             res.key, info.namespace, labels, fields, limit, token, at_rv=at_rv
         )

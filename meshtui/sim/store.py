@@ -1035,6 +1035,10 @@ class Store:
         self._watchers.clear()
         return n
 
+    def expire_list_snapshots(self) -> None:
+        """Drop the snapshots paginated lists read from: their continue tokens answer 410 from now on."""
+        self._snapshots.clear()
+
     def forget_history(self) -> None:
         """Lose the watch history, as a restarted API server does: clients must relist."""
         self._history.clear()
