@@ -144,6 +144,9 @@ class Timing:
     backoff_reset_after_s: float = 120.0
     auth_retry_s: float = 30.0
     optional_recheck_s: float = 300.0
+    #: A list page not answered within this many seconds is reported (the request keeps waiting until its
+    #: read timeout), so a server that accepts connections but never answers shows at once, not after it.
+    no_answer_report_s: float = 3.0
 
 
 class _Relist(Exception):
@@ -179,6 +182,7 @@ class Reflector(Generic[M]):
         #: Relists whose resourceVersion was lower than the one before: the server's storage went back in time.
         self.rv_regressions = 0
         self.status = ConnStatus(ConnState.CONNECTING)
+        self._status_lock = threading.RLock()
         self.synced = threading.Event()
         self._last_watch_short = False  # the last watch closed within a second without any event
         self._thread: threading.Thread | None = None
@@ -289,8 +293,16 @@ class Reflector(Generic[M]):
         list_rv = ""
         cluster, kind = self.api.cluster, self.spec.kind
         pages = _Pages(self)
+        # Until the first page comes, a timer reports the silence (a list normally answers in well under it).
+        answered = threading.Event()
+        waiting = threading.Timer(self.timing.no_answer_report_s, self._report_no_answer, args=(answered,))
+        waiting.daemon = True
+        waiting.start()
         try:
             for data, cont in pages:
+                with self._status_lock:
+                    answered.set()
+                waiting.cancel()
                 if data is None:
                     # The continue token expired mid-list: the list started over.
                     items.clear()
@@ -312,6 +324,7 @@ class Reflector(Generic[M]):
                     self.sink.listed(cluster, kind, page.models)
                 list_rv = page.resource_version
         finally:
+            waiting.cancel()
             pages.close()
         if self._stop.is_set():
             return
@@ -354,6 +367,16 @@ class Reflector(Generic[M]):
             cancel=self._stop,
         )
         return data or b""
+
+    def _report_no_answer(self, answered: threading.Event) -> None:
+        host = self.api.api_client.configuration.host
+        state = ConnState.LAGGING if self.synced.is_set() else ConnState.ERROR
+        with self._status_lock:
+            if answered.is_set() or self._stop.is_set():
+                return
+            self._set_status(
+                state, f"no answer from the API server ({host}) in {self.timing.no_answer_report_s:g} s; still waiting"
+            )
 
     def _check_resource_version(self) -> None:
         """Raise ResourceVersionTooLarge when the server has not reached our resourceVersion.
@@ -479,10 +502,11 @@ class Reflector(Generic[M]):
             self.resource_version = rv
 
     def _set_status(self, state: ConnState, reason: str = "") -> None:
-        status = ConnStatus(state, reason, self.resource_version, self.relists)
-        if status != self.status:
-            self.status = status
-            self.sink.status(self.api.cluster, self.spec.kind, status)
+        with self._status_lock:
+            status = ConnStatus(state, reason, self.resource_version, self.relists)
+            if status != self.status:
+                self.status = status
+                self.sink.status(self.api.cluster, self.spec.kind, status)
 
 
 def _undecoded(data: bytes) -> bytes:
