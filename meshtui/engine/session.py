@@ -317,7 +317,7 @@ class EngineSession:
             return Plan(
                 action,
                 f"{action.capitalize()}: choose to take {away} offline",
-                notes=(f"records the choice; `finish` then takes {away} offline",),
+                notes=(f"records the choice; Finish then takes {away} offline",),
             )
         if action == "finish":
             record = self.record
