@@ -63,6 +63,17 @@ class ClientOptions:
 
 
 _OPTIONS: weakref.WeakKeyDictionary[Any, ClientOptions] = weakref.WeakKeyDictionary()
+_DEFAULT = [ClientOptions()]
+
+
+def set_default_options(options: ClientOptions) -> None:
+    """The options of every API client that has none of its own (the command line sets them once)."""
+    _DEFAULT[0] = options
+
+
+def default_options() -> ClientOptions:
+    """The options an API client without its own uses."""
+    return _DEFAULT[0]
 
 
 def set_options(api_client: k8s_client.ApiClient, options: ClientOptions) -> None:
@@ -72,7 +83,7 @@ def set_options(api_client: k8s_client.ApiClient, options: ClientOptions) -> Non
 
 def options_for(api_client: k8s_client.ApiClient) -> ClientOptions:
     """The options attached to an API client, or the defaults."""
-    return _OPTIONS.get(api_client) or ClientOptions()
+    return _OPTIONS.get(api_client) or _DEFAULT[0]
 
 
 #: Connect and read timeouts for ordinary requests; a dead connection must never hang a caller.
@@ -207,6 +218,9 @@ class RawApi:
         what: str,
     ) -> Any:
         headers = {"Accept": accept}
+        if self.options.compression:
+            # urllib3 inflates the answer as it reads it (Content-Encoding: gzip), in stream() chunk by chunk.
+            headers["Accept-Encoding"] = "gzip"
         if content_type:
             headers["Content-Type"] = content_type
         try:
