@@ -380,6 +380,7 @@ class ApiServer:
     @web.middleware
     async def _middleware(self, request: web.Request, handler: Any) -> web.StreamResponse:
         if self.faults.delay_ms:
+            self.faults.count("slow")
             await asyncio.sleep(self.faults.delay_ms / 1000)
         resp: web.StreamResponse
         try:
