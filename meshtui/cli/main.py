@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 from meshtui import __version__
 from meshtui.cli import exitcodes
-from meshtui.cli.args import from_file_arg
+from meshtui.cli.args import apply_connection_args, connection_args, from_file_arg
 from meshtui.tui.settings import THEMES
 
 
@@ -23,6 +23,7 @@ def _cluster_args(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--source", metavar="REV", help="source revision (default: from the upgrade record, else detected)")
     p.add_argument("--target", metavar="REV", help="target revision (default: from the upgrade record, else detected)")
+    connection_args(p)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -112,6 +113,7 @@ def _theme_arg(p: argparse.ArgumentParser) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse and dispatch; every failure ends as one sentence on stderr and a documented exit code."""
     args = build_parser().parse_args(argv)
+    apply_connection_args(args)
     try:
         if args.command == "status":
             from meshtui.cli import status_cmd

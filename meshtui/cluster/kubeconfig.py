@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import yaml
@@ -13,6 +13,7 @@ from kubernetes.config.config_exception import ConfigException
 
 from meshtui import __version__
 from meshtui.cluster.errors import ConfigError
+from meshtui.cluster.rawapi import default_options, set_options
 
 #: Each reflector streams on its own connection; the client's default pool of 4 would thrash.
 _POOL_SIZE = 32
@@ -100,11 +101,34 @@ def _target(path: str, context: str) -> ClusterTarget:
         raise ConfigError(
             f"Context {context!r} in {path} cannot be used ({_one_line(exc)}); check its cluster and user entries."
         ) from None
-    return _client(context, cfg)
+    target = _client(context, cfg)
+    if _compression_disabled(path, context):
+        set_options(target.api_client, replace(default_options(), compression=False))
+    return target
+
+
+def _compression_disabled(path: str, context: str) -> bool:
+    """True when the context's cluster entry says `disable-compression: true`, as kubectl reads it."""
+    try:
+        with open(path, "rb") as f:
+            data = yaml.safe_load(f)
+    except (OSError, yaml.YAMLError):
+        return False
+    if not isinstance(data, dict):
+        return False
+    entry = next((c for c in data.get("contexts") or [] if isinstance(c, dict) and c.get("name") == context), None)
+    cluster_name = ((entry or {}).get("context") or {}).get("cluster")
+    for c in data.get("clusters") or []:
+        if isinstance(c, dict) and c.get("name") == cluster_name:
+            return (c.get("cluster") or {}).get("disable-compression") is True
+    return False
 
 
 def _client(name: str, cfg: k8s_client.Configuration) -> ClusterTarget:
     cfg.connection_pool_maxsize = _POOL_SIZE
+    # urllib3 would retry a timed-out read three times (four timeouts before an answer); meshtui's callers
+    # retry with backoff themselves, within their own deadlines.
+    cfg.retries = False
     api = k8s_client.ApiClient(cfg)
     api.user_agent = f"meshtui/{__version__}"
     return ClusterTarget(name=name, server=str(cfg.host), api_client=api)

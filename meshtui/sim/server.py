@@ -18,6 +18,7 @@ import gc
 import json
 import logging
 import re
+import zlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -66,6 +67,40 @@ def _status_response(err: errors.ApiError) -> web.Response:
     if retry is not None:
         headers["Retry-After"] = str(retry)
     return web.Response(status=err.code, body=orjson.dumps(err.status()), headers=headers)
+
+
+#: As the API server: an answer whose body (its first write) is over 128 KiB is gzipped at level 1 when the
+#: client accepts gzip; smaller ones, and watch streams, are sent as they are.
+GZIP_THRESHOLD = 128 * 1024
+_GZIP_LEVEL = 1
+#: Bodies over this are compressed on a worker thread (zlib releases the GIL), so the loop keeps serving.
+_GZIP_OFF_LOOP = 1024 * 1024
+
+
+def _accepts_gzip(request: web.Request) -> bool:
+    for part in request.headers.get("Accept-Encoding", "").split(","):
+        coding, _, params = part.strip().partition(";")
+        if coding.strip().lower() == "gzip" and params.replace(" ", "") not in ("q=0", "q=0.0"):
+            return True
+    return False
+
+
+def _gzip(body: bytes) -> bytes:
+    packer = zlib.compressobj(_GZIP_LEVEL, zlib.DEFLATED, 31)  # wbits 31: the gzip container
+    return packer.compress(body) + packer.flush()
+
+
+async def _compress(resp: web.Response) -> None:
+    body = resp.body
+    if not isinstance(body, (bytes, bytearray)) or len(body) <= GZIP_THRESHOLD:
+        return
+    if len(body) > _GZIP_OFF_LOOP:
+        packed = await asyncio.get_running_loop().run_in_executor(None, _gzip, bytes(body))
+    else:
+        packed = _gzip(bytes(body))
+    resp.body = packed
+    resp.headers["Content-Encoding"] = "gzip"
+    resp.headers.add("Vary", "Accept-Encoding")
 
 
 def _json_response(body: Any, status: int = 200) -> web.Response:
@@ -345,6 +380,7 @@ class ApiServer:
     @web.middleware
     async def _middleware(self, request: web.Request, handler: Any) -> web.StreamResponse:
         if self.faults.delay_ms:
+            self.faults.count("slow")
             await asyncio.sleep(self.faults.delay_ms / 1000)
         resp: web.StreamResponse
         try:
@@ -360,6 +396,8 @@ class ApiServer:
             resp = _status_response(internal)
         if not request.get(_LOGGED):
             self._record(request, resp.status)
+        if isinstance(resp, web.Response) and _accepts_gzip(request):
+            await _compress(resp)
         return resp
 
     def _record(self, request: web.Request, status: int) -> None:
@@ -530,11 +568,13 @@ class ApiServer:
                 raise errors.ApiError(
                     504,
                     "Timeout",
-                    f"Too large resource version: {wanted}, current: {self.store.rv}",
+                    f"Timeout: Too large resource version: {wanted}, current: {self.store.rv}",
                     {"retryAfterSeconds": 1, "causes": [cause]},
                 )
             if match == "Exact" or (match is None and limit is not None):
                 at_rv = wanted
+        if token is not None and self.faults.take_expired_continue():
+            self.store.expire_list_snapshots()
         list_rv, entries, cont, remaining = self.store.list_page(
             res.key, info.namespace, labels, fields, limit, token, at_rv=at_rv
         )
