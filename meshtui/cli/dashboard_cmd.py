@@ -60,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
     """Connect, probe, open the dashboard; a bad kubeconfig or an unreachable cluster is one sentence."""
     setup_logging()
     try:
-        targets = connect(args.kubeconfig, args.context or None)
+        targets = connect(args.kubeconfig, args.context or None, read_only=bool(args.read_only))
         probe(targets)
     except ClusterError as exc:
         print(f"meshtui: {exc.message}", file=sys.stderr)

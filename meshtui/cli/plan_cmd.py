@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any, cast
 
 from meshtui.cli import exitcodes
+from meshtui.cli.args import non_negative_seconds, positive_int
 
 ACTION_IDS = (
     "start",
@@ -39,8 +40,8 @@ def add_parser(sub: Any, cluster_args: Callable[[argparse.ArgumentParser], None]
     p.add_argument("--all", action="store_true", help="every namespace the action applies to")
     p.add_argument("--to", metavar="REV_OR_TAG", help="switch: label value; move-tag: the revision")
     p.add_argument("--tag", metavar="TAG", help="move-tag: the tag")
-    p.add_argument("--batch", type=int, default=5, metavar="N")
-    p.add_argument("--pause", type=float, default=0.0, metavar="SECONDS")
+    p.add_argument("--batch", type=positive_int, default=5, metavar="N")
+    p.add_argument("--pause", type=non_negative_seconds, default=0.0, metavar="SECONDS")
     p.add_argument("--ignore-pdb", action="store_true")
     p.add_argument("--manifests", metavar="DIR", help="deploy or gateways: rendered manifests")
     p.add_argument("--istioctl", metavar="PATH", help="deploy: with istioctl")
@@ -51,7 +52,6 @@ def add_parser(sub: Any, cluster_args: Callable[[argparse.ArgumentParser], None]
         help="finish: preview the offline plan of this choice even before it is made",
     )
     p.add_argument("--dry-run", action="store_true", help="also run the plan as a server-side dry run")
-    p.add_argument("--read-only", action="store_true", help="send no write request (no dry run either)")
     p.set_defaults(run=run)
 
 
