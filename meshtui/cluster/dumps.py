@@ -89,6 +89,9 @@ def _collect(obj: Any, origin: str, out: DumpContents) -> None:
                 item = {**item, "kind": item_kind}
             _collect(item, origin, out)
         return
+    if isinstance(kind, str) and kind.endswith("List") and "items" in obj:
+        out.problems.append(f"{origin}: a {kind} whose items are not a list; skipped.")
+        return
     if not isinstance(kind, str) or not kind:
         out.problems.append(f"{origin}: an object without a kind; skipped.")
         return

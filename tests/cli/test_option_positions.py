@@ -120,7 +120,7 @@ def no_traceback(done: subprocess.CompletedProcess[str]) -> None:
 @pytest.mark.parametrize("position", ["before", "after"])
 @pytest.mark.parametrize("sub", list(SUBCOMMANDS))
 def test_kubeconfig_is_used_in_either_position(clusters: Clusters, sub: str, position: str) -> None:
-    argv = place(sub, ["--kubeconfig", str(clusters.only_b)], position) + ["--read-only"]
+    argv = [*place(sub, ["--kubeconfig", str(clusters.only_b)], position), "--read-only"]
     done = run(clusters, argv, kubeconfig_env=None)
     no_traceback(done)
     assert "No kubeconfig" not in done.stderr, done.stderr
@@ -130,7 +130,7 @@ def test_kubeconfig_is_used_in_either_position(clusters: Clusters, sub: str, pos
 @pytest.mark.parametrize("position", ["before", "after"])
 @pytest.mark.parametrize("sub", list(SUBCOMMANDS))
 def test_context_is_used_in_either_position(clusters: Clusters, sub: str, position: str) -> None:
-    done = run(clusters, place(sub, ["--context", "b"], position) + ["--read-only"], kubeconfig_env=clusters.both)
+    done = run(clusters, [*place(sub, ["--context", "b"], position), "--read-only"], kubeconfig_env=clusters.both)
     no_traceback(done)
     assert reached(clusters.b) > 0, f"{sub}: --context b {position} the subcommand did not reach b\n{done.stderr}"
     assert reached(clusters.a) == 0, f"{sub}: --context b {position} the subcommand read the current context a"
@@ -157,8 +157,8 @@ def test_source_and_target_mean_the_same_in_either_position(
 ) -> None:
     if sub not in baseline:
         baseline[sub] = run(clusters, [*SUBCOMMANDS[sub], "--read-only"], kubeconfig_env=clusters.only_b)
-    before = run(clusters, place(sub, REVERSED, "before") + ["--read-only"], kubeconfig_env=clusters.only_b)
-    after = run(clusters, place(sub, REVERSED, "after") + ["--read-only"], kubeconfig_env=clusters.only_b)
+    before = run(clusters, [*place(sub, REVERSED, "before"), "--read-only"], kubeconfig_env=clusters.only_b)
+    after = run(clusters, [*place(sub, REVERSED, "after"), "--read-only"], kubeconfig_env=clusters.only_b)
     for done in (before, after):
         no_traceback(done)
     assert (before.returncode, before.stdout) == (after.returncode, after.stdout)
