@@ -57,8 +57,8 @@ def multi_kubeconfig(path: Path, clusters: dict[str, SimCluster], current: str) 
         "preferences": {},
         "current-context": current,
         "clusters": [{"name": n, "cluster": {"server": c.url}} for n, c in clusters.items()],
-        "users": [{"name": "sim", "user": {"token": "t"}}],
-        "contexts": [{"name": n, "context": {"cluster": n, "user": "sim"}} for n in clusters],
+        "users": [{"name": n, "user": {"token": c.token}} for n, c in clusters.items()],
+        "contexts": [{"name": n, "context": {"cluster": n, "user": n}} for n in clusters],
     }
     path.write_text(yaml.safe_dump(config))
     return path

@@ -85,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
     """Connect, probe, open the dashboard; a bad kubeconfig or an unreachable cluster is one sentence."""
     setup_logging()
     try:
-        targets = connect(args.kubeconfig, args.context or None)
+        targets = connect(args.kubeconfig, args.context or None, read_only=bool(args.read_only))
         probe(targets)
         wrong = pair_problem_of(targets, args.source, args.target)
     except ClusterError as exc:

@@ -51,7 +51,12 @@ def launch(
         scenarios.build(scenario, store, settings, seed=seed)
 
     sim = SimCluster(settings, setup=setup, controllers_factory=Controllers, port=port)
-    sim.start()
+    try:
+        sim.start()
+    except OSError as exc:
+        raise SimLaunchError(
+            f"cannot listen on 127.0.0.1:{port} ({exc.strerror or exc}); choose another --port, or 0 for a free one"
+        ) from None
     if churn > 0:
         sim.start_churn(churn)
     return sim

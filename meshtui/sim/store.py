@@ -269,8 +269,12 @@ class Watcher:
         return self.labels.matches(entry.labels) and self.fields.matches(entry)
 
     def offer(self, ev: Event) -> None:
-        """Queue an event, translated for filtered watches as the watch cache does."""
-        if self.closed or ev.resource != self.resource:
+        """Queue an event, translated for filtered watches as the watch cache does.
+
+        Events at or before the watch's starting version are not sent: a watch from a version the server
+        has not reached yet (its storage went back in time) stays silent until the server passes it.
+        """
+        if self.closed or ev.resource != self.resource or ev.rv <= self.start_rv:
             return
         new_ok = self.selects(ev.entry) if ev.type != "DELETED" else False
         old_ok = self.selects(ev.old) if ev.type == "MODIFIED" else False
@@ -817,6 +821,10 @@ class Store:
             w.close()
         self._watchers.clear()
         return n
+
+    def expire_list_snapshots(self) -> None:
+        """Drop the snapshots paginated lists read from: their continue tokens answer 410 from now on."""
+        self._snapshots.clear()
 
     def forget_history(self) -> None:
         """Lose the watch history, as a restarted API server does: clients must relist."""

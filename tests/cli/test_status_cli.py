@@ -67,9 +67,7 @@ def test_json_follows_the_contract(demo: tuple[SimCluster, Path]) -> None:
             "at_risk",
             "reason",
         }
-        assert pod["revision"] is not None or pod["at_risk"], (
-            "without --all-pods only sidecar or at-risk pods"
-        )
+        assert pod["revision"] is not None or pod["at_risk"], "without --all-pods only sidecar or at-risk pods"
     up = doc["upgrade"]
     assert set(up) >= {"source", "target", "phase", "actions"}
     for action in ("upgrade", "rollback", "finish"):

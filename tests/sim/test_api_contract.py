@@ -31,8 +31,9 @@ def names(items: list[Any]) -> list[str]:
 def raw(sim: Any, method: str, path: str, body: bytes | None = None,
         headers: dict[str, str] | None = None) -> urllib3.BaseHTTPResponse:
     """A request through the client's own connection pool, for bodies the typed API cannot send."""
+    headers = {"Authorization": f"Bearer {sim.cluster.token}", **(headers or {})}
     return sim.api.rest_client.pool_manager.request(method, sim.cluster.url + path, body=body,
-                                                    headers=headers or {}, timeout=10.0)
+                                                    headers=headers, timeout=10.0)
 
 
 # -- list ---------------------------------------------------------------------------------------------
