@@ -36,6 +36,8 @@ class RecordStore:
         self.record: UpgradeRecord | None = None
         self.resource_version: str | None = None
         self.writes = 0
+        #: Called before every write; raises (a LockLost) when this session may no longer write.
+        self.fence: Callable[[], None] = lambda: None
 
     @property
     def collection(self) -> str:
@@ -75,6 +77,7 @@ class RecordStore:
 
     def create(self, record: UpgradeRecord) -> None:
         """Create the record; a 409 means an upgrade is already recorded (raised as Conflict)."""
+        self.fence()
         created = retrying(
             lambda: mutations.create(
                 self.api, self.collection, self.body(record), what=f"creating the upgrade record {self.ref}"
@@ -100,6 +103,7 @@ class RecordStore:
             assert self.record is not None
             fresh = copy.deepcopy(self.record)
             change(fresh)
+            self.fence()
             try:
                 written = retrying(self._writer(self.body(fresh, self.resource_version)))
             except Conflict:
