@@ -49,6 +49,8 @@ RESTART_ACTIONS = ("restart", "gateways", "gateways-back")
 RECHECKED_KINDS = frozenset({"MutatingWebhookConfiguration", "ValidatingWebhookConfiguration", "Deployment"})
 #: The Finish gate's condition "the offline plan has not been shown yet" (planning Finish shows it).
 PLAN_NOT_SHOWN = "plan_not_shown"
+#: The Finish gate's condition "choose Upgrade or Rollback first".
+NOT_CHOSEN = "not_chosen"
 
 
 def control_plane_namespaces(view: InventoryView | None, clusters: list[str], source: str | None) -> dict[str, str]:
@@ -240,7 +242,7 @@ class EngineSession:
                 elif reason.kind is not ReasonKind.NOTHING_TO_DO:
                     reasons.append(reason)
         if reasons or blockers:
-            why = tuple({r.message: r for r in (*reasons, *plan.refusal_reasons)}.values())
+            why = tuple({_identity(r): r for r in (*reasons, *plan.refusal_reasons)}.values())
             plan = replace(
                 plan,
                 refusals=messages(why),
@@ -351,7 +353,8 @@ class EngineSession:
             record = self.record
             choice = record.finish_choice if record is not None else None
             if choice is None:
-                return Plan(action, title, refusals=("choose Upgrade or Rollback first",))
+                unchosen = Reason(ReasonKind.GATE, NOT_CHOSEN, "choose Upgrade or Rollback first")
+                return Plan(action, title, refusals=(unchosen.message,), why=(unchosen,))
             gates = self.state(view).gates
             assert gates is not None
             revision, kept = (source, target) if choice == "upgrade" else (target, source)
@@ -663,6 +666,11 @@ def refusal_sentence(outcome: RunOutcome) -> str:
     if stale:
         return stale_sentence(outcome.plan, stale)
     return f"refused: {'; '.join(r.message for r in outcome.refusal)}; nothing more was written"
+
+
+def _identity(reason: Reason) -> tuple[object, ...]:
+    """What makes two reasons the same one (a planner's own refusals have no code of their own)."""
+    return (reason.kind, reason.code, reason.offenders, reason.message if reason.code == "plan" else "")
 
 
 def _only_unshown(action: ActionState) -> bool:
