@@ -35,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
     """Print the report; 1 when any finding is an error."""
     from meshtui.cli.status_cmd import load_inventory
     from meshtui.cluster.errors import ClusterError
-    from meshtui.engine.precheck import ERROR, precheck
+    from meshtui.engine.precheck import ERROR, pair_problem, precheck
 
     try:
         inventory, problems = load_inventory(args)
@@ -45,6 +45,10 @@ def run(args: argparse.Namespace) -> int:
     from meshtui.engine.phase import choose_pair
 
     first = inventory.view(args.source, args.target)
+    wrong = pair_problem((r.name for r in first.revisions), args.source, args.target)
+    if wrong:
+        print(f"meshtui check: {wrong}", file=sys.stderr)
+        return exitcodes.USAGE
     source, target, _ = choose_pair(None, args.source, args.target, first.revisions)
     view = inventory.view(source, target) if source and target else first
     findings = precheck(view, inventory.snapshot(), source=source, target=target)

@@ -87,8 +87,14 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="open the dashboard on the embedded simulated cluster")
     demo.add_argument("--scenario", default="demo", help="demo, fresh or large (default: demo)")
     demo.add_argument("--kubeconfig-out", metavar="PATH", help="also write the simulator's kubeconfig here")
-    demo.add_argument("--seed", type=int, default=1)
-    demo.add_argument("--param", metavar="KEY=VALUE", action="append", default=[])
+    demo.add_argument("--seed", type=int, default=1, help="scenario seed (default: 1)")
+    demo.add_argument(
+        "--param",
+        metavar="KEY=VALUE",
+        action="append",
+        default=[],
+        help="scenario parameter, repeatable, e.g. namespaces=2000 (large)",
+    )
     demo.add_argument("--read-only", action="store_true", help="never write to the cluster")
     _theme_arg(demo)
     return parser

@@ -9,11 +9,12 @@ import orjson
 
 from meshtui.cli import exitcodes
 from meshtui.cli.status_text import render_status
-from meshtui.cluster.errors import ClusterError
+from meshtui.cluster.errors import ClusterError, ConfigError
 from meshtui.cluster.kubeconfig import ClusterTarget
 from meshtui.cluster.live import Problem
 from meshtui.domain.inventory import Inventory
 from meshtui.domain.report import status_document
+from meshtui.engine.precheck import pair_problem
 from meshtui.engine.record import RecordError, UpgradeRecord
 
 
@@ -51,6 +52,7 @@ def load_mesh(args: argparse.Namespace) -> tuple[Inventory, list[Problem], Upgra
             "Rollout",
             "Pod",
         ]
+        read = 0
         for kind in sorted(dumps.objects, key=lambda k: order.index(k) if k in order else len(order)):
             models = []
             for raw in dumps.objects[kind]:
@@ -70,7 +72,15 @@ def load_mesh(args: argparse.Namespace) -> tuple[Inventory, list[Problem], Upgra
                     continue
                 if model is not None:
                     models.append(model)
+            read += len(models)
             inventory.replace(name, kind, models)
+        if not read:
+            # An empty mesh would read as "nothing to upgrade" to a pipeline: that is not what the files say.
+            first = f" (first: {dumps.problems[0]})" if dumps.problems else ""
+            raise ConfigError(
+                f"{', '.join(args.from_file)} holds no Kubernetes object meshtui reads{first}; pass the output of "
+                "`kubectl get namespaces,pods,deployments,mutatingwebhookconfigurations -A -o yaml`."
+            )
         return inventory, problems, None
     from meshtui.cluster.kubeconfig import connect
     from meshtui.cluster.oneshot import load_once
@@ -113,6 +123,10 @@ def run(args: argparse.Namespace) -> int:
         return exc.exit_code
     except RecordError as exc:
         print(f"meshtui status: {exc}", file=sys.stderr)
+        return exitcodes.USAGE
+    wrong = pair_problem((r.name for r in inventory.view().revisions), args.source, args.target)
+    if wrong:
+        print(f"meshtui status: {wrong}", file=sys.stderr)
         return exitcodes.USAGE
     source, target, phase = args.source, args.target, None
     if record is not None and record.phase not in ("completed", "cancelled"):

@@ -50,22 +50,30 @@ def add_parser(sub: Any, cluster_args: Callable[[argparse.ArgumentParser], None]
     """Register `meshtui upgrade` and its subcommands."""
     up = sub.add_parser(
         "upgrade",
-        help="run the canary upgrade step by step (start, install, switch, restart, gateways, verify, complete)",
+        help="run the canary upgrade step by step: start, deploy, switch, move-tag, restart, delete-pods, gateways, "
+        "verify, then complete (Upgrade + Finish) or cancel (everything back + Rollback + Finish); status",
+        description="Run the canary upgrade step by step, with the dashboard's state machine and names "
+        "(docs/vocabulary.md). Each step prints its plan; --yes applies it.",
         epilog=exitcodes.DOC,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     steps = up.add_subparsers(dest="step", metavar="STEP", required=True)
 
-    def step(name: str, help_text: str) -> argparse.ArgumentParser:
+    def step(name: str, help_text: str, aliases: tuple[str, ...] = ()) -> argparse.ArgumentParser:
         p: argparse.ArgumentParser = steps.add_parser(
-            name, help=help_text, epilog=exitcodes.DOC, formatter_class=argparse.RawDescriptionHelpFormatter
+            name,
+            aliases=list(aliases),
+            help=help_text,
+            epilog=exitcodes.DOC,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
         )
         _common(p, cluster_args)
-        p.set_defaults(run=run)
+        # argparse stores the name as typed: the default makes an alias run its step under the one name.
+        p.set_defaults(run=run, step=name)
         return p
 
-    step("start", "record the upgrade (source, target) in the cluster and take the lock")
-    inst = step("install", "deploy the target revision and wait until it is Ready")
+    step("start", "Start: record the upgrade (source, target) in the cluster and take the lock")
+    inst = step("deploy", "Deploy: install the target revision and wait until it is Ready", aliases=("install",))
     how = inst.add_mutually_exclusive_group(required=True)
     how.add_argument("--manifests", metavar="DIR", help="apply the rendered manifests in DIR server-side")
     how.add_argument("--istioctl", metavar="PATH", help="run PATH install --set revision=TARGET")
@@ -76,15 +84,15 @@ def add_parser(sub: Any, cluster_args: Callable[[argparse.ArgumentParser], None]
     inst.add_argument(
         "--set", dest="sets", metavar="KEY=VALUE", action="append", default=[], help="extra --set for the installer"
     )
-    sw = step("switch", "label namespaces for the target revision (or a tag), or back")
+    sw = step("switch", "Switch: label namespaces for the target revision (or a tag); --back: Switch back")
     _namespaces(sw)
     to = sw.add_mutually_exclusive_group()
     to.add_argument("--to", metavar="REV_OR_TAG", help="revision or tag to label with (default: the target)")
     to.add_argument("--back", action="store_true", help="back to the source (restoring the original labels)")
-    mt = step("move-tag", "point a revision tag at another revision (creating it if missing)")
-    mt.add_argument("tag", metavar="TAG")
+    mt = step("move-tag", "Move tag: point a revision tag at another revision (creating it if missing)")
+    mt.add_argument("tag", metavar="TAG", help="the tag to move, e.g. prod-stable")
     mt.add_argument("--to", required=True, metavar="REV", help="the revision the tag should resolve to")
-    rs = step("restart", "restart workloads so their pods get the revision their namespace asks for")
+    rs = step("restart", "Restart: restart workloads so their pods get the revision their namespace asks for")
     _namespaces(rs)
     _batches(rs)
     rs.add_argument(
@@ -97,29 +105,44 @@ def add_parser(sub: Any, cluster_args: Callable[[argparse.ArgumentParser], None]
         action="store_true",
         help="plan a new restart instead of resuming the interrupted one recorded in the cluster",
     )
-    dp = step("delete-pods", "delete bare pods (or Job pods) that no restart can replace, e.g. one with an old sidecar")
+    dp = step(
+        "delete-pods", "Delete pods: delete bare pods (or Job pods) that no restart can replace, e.g. an old sidecar"
+    )
     dp.add_argument(
         "pods", nargs="+", metavar="NAMESPACE/POD", help="the pods (CLUSTER/NAMESPACE/POD in a multi-cluster mesh)"
     )
-    gw = step("gateways", "move the gateways to the target (or back)")
-    gw.add_argument("--back", action="store_true", help="back to the source")
+    gw = step("gateways", "Gateways: move the gateways to the target; --back: Gateways back")
+    gw.add_argument("--back", action="store_true", help="Gateways back: move them back to the source")
     gw.add_argument("--manifests", metavar="DIR", help="rendered manifests for istioctl-installed gateways")
     _batches(gw)
-    step("verify", "run the verify checks on the namespaces on the target")
-    done = step("complete", "Upgrade: take the source revision offline (irreversible)")
+    step("verify", "Verify: run the verify checks on the namespaces on the target")
+    done = step("complete", "Upgrade + Finish in one: keep the target, take the source offline (irreversible)")
     done.add_argument("--confirm-revision", metavar="REV", help="the revision going offline, typed to confirm")
-    rb = step("rollback", "switch everything back, restart, gateways back, then take the target offline")
+    rb = step(
+        "cancel",
+        "Cancel the upgrade: Move tag, Switch back, Restart, Gateways back for everything, then Rollback + Finish "
+        "(take the target offline)",
+        aliases=("rollback",),
+    )
     rb.add_argument("--confirm-revision", metavar="REV", help="the revision going offline, typed to confirm")
     rb.add_argument("--manifests", metavar="DIR", help="rendered manifests of the source for istioctl gateways")
     _batches(rb)
-    rb.add_argument("--ignore-pdb", action="store_true", help="as for restart")
-    st = step("status", "print the phase, the lock, the gates and the actions")
+    rb.add_argument(
+        "--ignore-pdb",
+        action="store_true",
+        help="also restart workloads whose PodDisruptionBudget never allows a disruption",
+    )
+    st = step("status", "print the phase, the lock, the gates and the actions (reads only)")
     st.add_argument("--json", action="store_true", help="as JSON")
 
 
 def _namespaces(p: argparse.ArgumentParser) -> None:
     p.add_argument(
-        "namespaces", nargs="*", metavar="NAMESPACE", help="namespaces (cluster/name in a multi-cluster mesh)"
+        "namespaces",
+        nargs="*",
+        default=[],
+        metavar="NAMESPACE",
+        help="namespaces (cluster/name in a multi-cluster mesh)",
     )
     p.add_argument("--all", action="store_true", help="every namespace it applies to")
 
@@ -268,9 +291,19 @@ class Reporter:
             self.out.flush()
 
 
+#: How the command line offers a plan's remedies (the dashboard offers the same as keys in its plan dialog).
+REMEDY_FLAGS = {
+    "ignore-pdb": "  to include them: add --ignore-pdb (their own rolling-update settings still apply)",
+    "manifests": "  to include them: add --manifests DIR (the folder of the rendered gateway manifests)",
+}
+
+
 def _print_plan(ctx: Run, plan: Plan) -> None:
     for line in plan.lines():
         ctx.say(line)
+    for remedy in plan.remedies:
+        if remedy in REMEDY_FLAGS:
+            ctx.say(REMEDY_FLAGS[remedy])
 
 
 def _print_outcome(ctx: Run, outcome: RunOutcome, heading: str) -> None:
@@ -285,7 +318,7 @@ def _print_outcome(ctx: Run, outcome: RunOutcome, heading: str) -> None:
 
 WANTED: dict[str, list[str] | None] = {
     "start": ["start"],
-    "install": ["deploy"],
+    "deploy": ["deploy"],
     "switch": ["switch", "switch-back"],
     "move-tag": ["move-tag"],
     "restart": ["restart"],
@@ -293,7 +326,7 @@ WANTED: dict[str, list[str] | None] = {
     "gateways": ["gateways", "gateways-back"],
     "verify": [],
     "complete": ["upgrade", "finish"],
-    "rollback": ["move-tag", "switch-back", "restart", "gateways-back", "rollback", "finish"],
+    "cancel": ["move-tag", "switch-back", "restart", "gateways-back", "rollback", "finish"],
     "status": None,
 }
 
@@ -303,6 +336,7 @@ def open_run(args: argparse.Namespace, wanted: list[str] | None) -> Run:
     from meshtui.cluster.kubeconfig import connect
     from meshtui.cluster.oneshot import load_once
     from meshtui.domain.inventory import Inventory
+    from meshtui.engine.precheck import pair_problem
     from meshtui.engine.session import EngineSession
 
     targets = connect(args.kubeconfig, args.context or None)
@@ -311,6 +345,12 @@ def open_run(args: argparse.Namespace, wanted: list[str] | None) -> Run:
         inventory.add_cluster(t.name, t.server)
     load_once(targets, cast(Any, inventory))
     first = inventory.view(args.source, args.target)
+    installs = wanted is not None and set(wanted) <= {"start", "deploy"}
+    wrong = pair_problem((r.name for r in first.revisions), args.source, args.target, target_may_be_missing=installs)
+    if wrong:
+        for t in targets:
+            cast(Any, t.api_client).close()
+        raise Refused(wrong, exitcodes.USAGE)
     session = EngineSession(
         targets,
         first,
@@ -467,7 +507,7 @@ def step_start(ctx: Run) -> int:
     return code
 
 
-def step_install(ctx: Run) -> int:
+def step_deploy(ctx: Run) -> int:
     """Deploy the target revision."""
     from meshtui.engine.installers import InstallerSpec
 
@@ -656,7 +696,7 @@ def step_complete(ctx: Run) -> int:
     return _finish(ctx, "upgrade")
 
 
-def step_rollback(ctx: Run) -> int:
+def step_cancel(ctx: Run) -> int:
     """Tags, namespaces and gateways back to the source, restart, then take the target offline."""
     a = ctx.args
     session = ctx.session
@@ -766,7 +806,7 @@ def step_status(ctx: Run) -> int:
 
 STEPS: dict[str, Callable[[Run], int]] = {
     "start": step_start,
-    "install": step_install,
+    "deploy": step_deploy,
     "switch": step_switch,
     "move-tag": step_move_tag,
     "restart": step_restart,
@@ -774,6 +814,6 @@ STEPS: dict[str, Callable[[Run], int]] = {
     "gateways": step_gateways,
     "verify": step_verify,
     "complete": step_complete,
-    "rollback": step_rollback,
+    "cancel": step_cancel,
     "status": step_status,
 }

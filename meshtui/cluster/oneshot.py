@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -61,14 +62,21 @@ def _list_kind(api: RawApi, spec: WatchSpec[Any], problems: list[Problem]) -> li
             return models
 
 
-def load_once(targets: list[ClusterTarget], inventory: InventoryLike, *, workers: int = 4) -> list[Problem]:
-    """List every kind on every cluster into the inventory; returns the objects skipped as malformed.
+def load_once(
+    targets: list[ClusterTarget],
+    inventory: InventoryLike,
+    *,
+    workers: int = 4,
+    kinds: Collection[str] | None = None,
+) -> list[Problem]:
+    """List every kind (or only `kinds`) on every cluster into the inventory; returns the objects skipped.
 
     Kinds are listed concurrently (the network dominates); the first cluster error stops the read,
     because a partial mesh would give wrong gates.
     """
     problems: list[Problem] = []
-    jobs = [(RawApi(t.api_client, t.name), spec) for t in targets for spec in watch_specs()]
+    specs = [s for s in watch_specs() if kinds is None or s.kind in kinds]
+    jobs = [(RawApi(t.api_client, t.name), spec) for t in targets for spec in specs]
     # Pods are by far the largest kind: start them first so the others overlap with them.
     jobs.sort(key=lambda j: j[1].kind != "Pod")
     with ThreadPoolExecutor(max_workers=workers) as pool:

@@ -251,6 +251,7 @@ def _model(cluster: str, item: _TPod, meta: _TMeta | None) -> Pod:
 
     proxy: _TContainer | None = None
     native = False
+    awaiting = False
     host_network = False
     node: str | None = None
     spec = item.spec
@@ -262,6 +263,7 @@ def _model(cluster: str, item: _TPod, meta: _TMeta | None) -> Pod:
                     break
         if proxy is not None and proxy.image == "auto":
             proxy = None  # a gateway template's placeholder that injection never replaced: no proxy runs
+            awaiting = True
         if proxy is None and spec.initContainers:
             for c in spec.initContainers:
                 if c.name == PROXY_CONTAINER and c.restartPolicy == "Always":
@@ -344,4 +346,5 @@ def _model(cluster: str, item: _TPod, meta: _TMeta | None) -> Pod:
         host_network,
         node,
         start,
+        awaiting_injection=awaiting,
     )

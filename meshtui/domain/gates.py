@@ -14,6 +14,7 @@ from meshtui.domain.gateways import GatewayRow
 from meshtui.domain.namespaces import NamespaceRow
 from meshtui.domain.pods import PodRow
 from meshtui.domain.revisions import ControlPlane, Revision
+from meshtui.domain.templates import TemplateRow
 from meshtui.domain.versions import Version
 
 UPGRADE = "upgrade"
@@ -30,6 +31,10 @@ class Condition:
     count: int
     first_offenders: tuple[str, ...]
     message: str
+    # Where the UI shows the offenders: ("namespaces" | "pods" | "gateways", their keys), when the
+    # offenders themselves are not rows of a table (a workload template lives in a namespace).
+    jump: tuple[str, tuple[str, ...]] | None = None
+    remedy: str | None = None  # the step that clears the condition, in words (never a restart)
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +77,9 @@ class MeshState(Protocol):
 
     @property
     def gateways(self) -> Sequence[GatewayRow]: ...
+
+    @property
+    def templates(self) -> Sequence[TemplateRow]: ...
 
     def pods(self, cluster: str | None = None, namespace: str | None = None) -> Iterator[PodRow]: ...
 
@@ -206,6 +214,9 @@ def _gate(state: MeshState, action: str, keep: str, away: str) -> GateVerdict:
             )
         )
 
+    # Every workload template, with or without pods, would give a pod created now the kept revision.
+    conditions.extend(_templates(state, keep, away, where))
+
     # No tag (the default tag included) still resolves to the revision going offline.
     off_tags: list[str] = []
     for cp in state.control_planes:
@@ -224,6 +235,28 @@ def _gate(state: MeshState, action: str, keep: str, away: str) -> GateVerdict:
             )
         )
     return GateVerdict(action, not conditions, tuple(conditions))
+
+
+def _templates(state: MeshState, keep: str, away: str, where: Callable[..., str]) -> list[Condition]:
+    """The workload templates (gateways are judged apart) that would not give a new pod `keep`."""
+    off = [t for t in state.templates if t.gateway is None and t.meshed and t.revision_on_restart != keep]
+    if not off:
+        return []
+    names = [t.describe(where(t.cluster, t.namespace, t.name)) for t in off[:MAX_OFFENDERS]]
+    if all(t.revision_on_restart == away for t in off):
+        word = f"would get {away}"
+    elif all(t.revision_on_restart is None for t in off):
+        word = "would get no proxy"
+    else:
+        word = f"would not get {keep}"
+    remedies = list(dict.fromkeys(t.remedy(keep) for t in off))
+    remedy = "; ".join(remedies[:3]) + ("; …" if len(remedies) > 3 else "")
+    namespaces = tuple(dict.fromkeys(where(t.cluster, t.namespace) for t in off))
+    message = (
+        f"{_plural(len(off), 'workload template', 'workload templates')} {word}: {_names(names, len(off))} "
+        f"(to fix: {remedy})"
+    )
+    return [Condition("templates", len(off), tuple(names), message, ("namespaces", namespaces), remedy)]
 
 
 def _pods(

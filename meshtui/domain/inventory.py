@@ -39,6 +39,7 @@ from meshtui.domain.pods import Ownership, PodRow, assess_pod, ownership
 from meshtui.domain.revisions import ControlPlane, Revision, Tag, control_plane, is_istiod
 from meshtui.domain.skew import SkewWarning, canary_jump, skew_warnings
 from meshtui.domain.snapshot import ClusterSnapshot, MeshSnapshot
+from meshtui.domain.templates import TemplateRow, assess_template, is_top_level
 
 EVENT_TYPES = ("ADDED", "MODIFIED", "DELETED")
 K = TypeVar("K")
@@ -69,6 +70,8 @@ class InventoryView:
     gateways: tuple[GatewayRow, ...]
     skew: tuple[SkewWarning, ...]
     problems: tuple[str, ...] = ()  # objects that could not be modelled, as "cluster: message"
+    # Pod templates a pod created now would get a proxy (or be at risk) from, whether or not pods exist.
+    templates: tuple[TemplateRow, ...] = ()
     source: str | None = None
     target: str | None = None
     gates: Gates | None = None
@@ -161,7 +164,12 @@ class _Cluster:
         self.evaluator = InjectionEvaluator(())
         # Work queued by events and done once by flush().
         self.dirty_pods: set[NsKey] = set()
+        self.dirty_templates: set[WorkloadKey] = set()
+        self.dirty_template_namespaces: set[str] = set()
         self.dirty_all = False
+        # Every top-level workload's template row, and the sorted meshed ones for the view.
+        self.templates: dict[WorkloadKey, TemplateRow] = {}
+        self.template_tuple: tuple[TemplateRow, ...] | None = None
         self.control_plane_dirty = False
         # View caches, dropped when what they show changes.
         self.ns_rows: dict[str, NamespaceRow] = {}
@@ -271,6 +279,7 @@ class _Cluster:
         new_labels = None if deleted else ns.labels
         if old is None or new_labels is None or old.labels != new_labels:
             self.dirty_pods.update((ns.name, name) for name in self.rows.get(ns.name, {}))
+            self.dirty_template_namespaces.add(ns.name)
         return True
 
     def _workload(self, wl: Workload, deleted: bool) -> bool:
@@ -289,11 +298,24 @@ class _Cluster:
             self._index_workload(wl, add=True)
         if is_istiod(wl) or (old is not None and is_istiod(old)):
             self.control_plane_dirty = True
+        self._template_changed(old, wl)
         if old is None or deleted or old.template_key != wl.template_key:
             self.ownerships.clear()
             self.outcomes.clear()
             self.dirty_pods.update(self._pods_under((wl.namespace, wl.kind, wl.name)))
         return True
+
+    def _template_changed(self, old: Workload | None, wl: Workload) -> None:
+        """Queue the template rows a workload event can change: its own and those borrowing or lent to."""
+        self.dirty_templates.add(wl.key)
+        for w in (old, wl):
+            if w is not None and w.kind == "Rollout" and w.workload_ref:
+                ref_kind, _, ref_name = w.workload_ref.partition("/")
+                self.dirty_templates.add((ref_kind, w.namespace, ref_name))
+        if wl.kind == "Deployment":
+            self.dirty_templates.update(
+                k for k in self.children.get((wl.namespace, wl.kind, wl.name), ()) if k[0] == "Rollout"
+            )
 
     def _index_workload(self, wl: Workload, add: bool) -> None:
         parents: list[OwnerKey] = []
@@ -348,9 +370,44 @@ class _Cluster:
             self.ns_rows.clear()
             self.ns_injections.clear()
             self.outcomes.clear()
+            self.dirty_templates = set(self.workloads) | set(self.templates)
+            self.dirty_template_namespaces.clear()
         dirty, self.dirty_pods = self.dirty_pods, set()
         for key in dirty:
             self._recompute(key)
+        self._flush_templates()
+
+    def _flush_templates(self) -> None:
+        if self.dirty_template_namespaces:
+            namespaces, self.dirty_template_namespaces = self.dirty_template_namespaces, set()
+            self.dirty_templates.update(k for k in (*self.workloads, *self.templates) if k[1] in namespaces)
+        if not self.dirty_templates:
+            return
+        dirty, self.dirty_templates = self.dirty_templates, set()
+        for key in dirty:
+            wl = self.workloads.get(key)
+            row: TemplateRow | None = None
+            if wl is not None:
+                borrowed = wl.kind == "Deployment" and any(
+                    k[0] == "Rollout" for k in self.children.get((wl.namespace, wl.kind, wl.name), ())
+                )
+                if is_top_level(wl, borrowed):
+                    row = assess_template(
+                        wl,
+                        self.workloads,
+                        self.namespace_labels(wl.namespace),
+                        self.namespace_injection(wl.namespace),
+                        self.evaluator,
+                        self.control_plane.resolve,
+                    )
+            old = self.templates.get(key)
+            if row is None:
+                if old is not None:
+                    del self.templates[key]
+                    self.template_tuple = None
+            elif old != row:
+                self.templates[key] = row
+                self.template_tuple = None
 
     def _recompute(self, key: NsKey) -> None:
         namespace, name = key
@@ -471,6 +528,17 @@ class _Cluster:
             rows = self.pod_tuples[namespace] = tuple(by_name[n] for n in sorted(by_name))
         return rows
 
+    def template_rows(self) -> tuple[TemplateRow, ...]:
+        """The templates that would give a new pod a proxy, or are at risk, in (namespace, name) order."""
+        if self.template_tuple is None:
+            self.template_tuple = tuple(
+                sorted(
+                    (t for t in self.templates.values() if t.meshed or t.at_risk),
+                    key=lambda t: (t.namespace, t.name, t.kind),
+                )
+            )
+        return self.template_tuple
+
     def gateway_rows(self) -> list[GatewayRow]:
         rows = [self.rows[ns][name] for ns, name in self.gateway_pods]
         cp = self.control_plane
@@ -481,6 +549,7 @@ class _Cluster:
             self.namespace_labels,
             cp.resolve,
             cp.default_revision,
+            self.template_rows(),
         )
 
     def snapshot(self) -> ClusterSnapshot:
@@ -633,7 +702,9 @@ class Inventory:
         namespaces: list[NamespaceRow] = []
         pods: dict[NsKey, tuple[PodRow, ...]] = {}
         gateways: list[GatewayRow] = []
+        templates: list[TemplateRow] = []
         for c in clusters:
+            templates.extend(c.template_rows())
             for name in sorted(set(c.namespaces) | set(c.counts)):
                 namespaces.append(c.namespace_row(name))
                 pods[(c.name, name)] = c.pod_rows(name)
@@ -650,6 +721,7 @@ class Inventory:
             gateways=tuple(sorted(gateways, key=lambda g: (g.cluster, g.namespace, g.name))),
             skew=(),
             problems=tuple(f"{c.name}: {p}" for c in clusters for p in c.problems),
+            templates=tuple(templates),
         )
         skew = list(skew_warnings(proxies, revisions, lambda c, r, pv: _skew_offenders(view, c, r, pv)))
         if source is None and target is None:

@@ -34,6 +34,7 @@ PROXY_IMAGE_ANNOTATION = "sidecar.istio.io/proxyImage"
 TEMPLATES_ANNOTATION = "inject.istio.io/templates"
 NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
 PROXY_CONTAINER = "istio-proxy"
+AUTO_IMAGE = "auto"  # the gateway charts' placeholder image that injection replaces
 
 _IMAGE_VARIANTS = ("-distroless", "-debug")
 _POD_ANNOTATIONS = (REV_LABEL, STATUS_ANNOTATION, PROXY_IMAGE_ANNOTATION, INJECT_KEY, TEMPLATES_ANNOTATION)
@@ -253,6 +254,9 @@ class Pod:
     last_restart_at: str | None
     waiting_reasons: tuple[str, ...]
     problems: tuple[str, ...] = ()
+    # An istio-proxy container still holding the `image: auto` placeholder of a gateway template: the
+    # injector never filled it, so no proxy runs and the container cannot start.
+    awaiting_injection: bool = False
 
     @property
     def key(self) -> tuple[str, str]:
@@ -298,14 +302,16 @@ def _parse_pod(cluster: str, raw: dict[str, Any], meta: dict[str, Any], name: st
 
     proxy_container: dict[str, Any] | None = None
     native = False
+    awaiting = False
     containers = spec.get("containers")
     if type(containers) is list:
         for c in containers:
             if type(c) is dict and c.get("name") == PROXY_CONTAINER:
                 proxy_container = c
                 break
-    if proxy_container is not None and proxy_container.get("image") == "auto":
+    if proxy_container is not None and proxy_container.get("image") == AUTO_IMAGE:
         proxy_container = None  # a gateway template's placeholder that injection never replaced: no proxy runs
+        awaiting = True
     if proxy_container is None:
         init_containers = spec.get("initContainers")
         if type(init_containers) is list:
@@ -395,6 +401,7 @@ def _parse_pod(cluster: str, raw: dict[str, Any], meta: dict[str, Any], name: st
         spec.get("hostNetwork") is True,
         node if type(node) is str else None,
         start if type(start) is str else None,
+        awaiting_injection=awaiting,
     )
 
 
@@ -460,6 +467,7 @@ def make_pod(
     host_network: bool,
     node_name: str | None,
     start_time: str | None,
+    awaiting_injection: bool = False,
 ) -> Pod:
     """The Pod from the fields a decoder extracted (a dict walk in `parse_pod`, or typed structs).
 
@@ -512,6 +520,7 @@ def make_pod(
         last_restart_at,
         waiting_reasons,
         tuple(problems),
+        awaiting_injection and not has_proxy,
     )
 
 
@@ -544,6 +553,7 @@ class Workload:
     ready_replicas: int | None
     available_replicas: int | None
     workload_ref: str | None = None  # a Rollout that borrows a Deployment's template names it here
+    finished: bool = False  # a Job whose Complete or Failed condition holds: it creates no more pods
 
     @property
     def key(self) -> tuple[str, str, str]:
@@ -615,6 +625,10 @@ def parse_workload(cluster: str, raw: object, kind: str | None = None) -> Worklo
     elif replicas is None and the_kind in ("Deployment", "StatefulSet", "ReplicaSet", "Rollout"):
         replicas = 1
     ref = _map(spec.get("workloadRef"))
+    finished = the_kind == "Job" and any(
+        type(c) is dict and c.get("type") in ("Complete", "Failed") and c.get("status") == "True"
+        for c in _list(status.get("conditions"))
+    )
     return Workload(
         cluster=cluster,
         kind=str(the_kind),
@@ -638,6 +652,7 @@ def parse_workload(cluster: str, raw: object, kind: str | None = None) -> Worklo
         ready_replicas=ready,
         available_replicas=available,
         workload_ref=f"{ref.get('kind')}/{ref.get('name')}" if ref.get("name") else None,
+        finished=finished,
     )
 
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from meshtui.domain.gateways import gateway_kind
 from meshtui.domain.injection import ARROW, InjectionEvaluator, InjectionOutcome, NamespaceInjection
-from meshtui.domain.objects import INJECT_KEY, PROXY_CONTAINER, REV_LABEL, Labels, Pod, Workload
+from meshtui.domain.objects import AUTO_IMAGE, INJECT_KEY, PROXY_CONTAINER, REV_LABEL, Labels, Pod, Workload
 
 WorkloadKey = tuple[str, str, str]
 Resolver = Callable[[str], str | None]
@@ -223,6 +223,9 @@ def _risk(pod: Pod, outcome: InjectionOutcome, namespace: NamespaceInjection) ->
     if outcome.blocked:
         return True, f"its replacement would be refused: {outcome.cause}"
     on_restart = outcome.revision
+    if pod.awaiting_injection and on_restart is None:
+        return True, f"its istio-proxy is image: {AUTO_IMAGE}, which no injector will fill: {outcome.cause}"
+
     if pod.has_sidecar and on_restart is None:
         return True, f"would lose its sidecar on restart: {outcome.cause}"
     if namespace.asks and namespace.revision is None and on_restart is None:

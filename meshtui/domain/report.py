@@ -19,7 +19,13 @@ def _verdict(verdict: GateVerdict | None) -> dict[str, Any]:
         "enabled": verdict.enabled,
         "reasons": list(verdict.reasons),
         "conditions": [
-            {"code": c.code, "count": c.count, "offenders": list(c.first_offenders), "message": c.message}
+            {
+                "code": c.code,
+                "count": c.count,
+                "offenders": list(c.first_offenders),
+                "message": c.message,
+                "remedy": c.remedy,
+            }
             for c in verdict.conditions
         ],
     }
@@ -117,6 +123,22 @@ def status_document(view: InventoryView, phase: str | None = None, all_pods: boo
         }
         for g in view.gateways
     ]
+    templates = [
+        {
+            "cluster": t.cluster,
+            "namespace": t.namespace,
+            "name": t.name,
+            "kind": t.kind,
+            "replicas": t.replicas,
+            "revision_on_restart": t.revision_on_restart,
+            "gateway": t.gateway,
+            "awaits_injection": t.awaits_injection,
+            "at_risk": t.at_risk,
+            "reason": t.reason,
+            "explain": t.injection.explain(),
+        }
+        for t in view.templates
+    ]
     gates = view.gates
     problems: list[dict[str, str | None]] = [
         {"cluster": cp.cluster, "code": p.code, "message": p.message} for cp in view.control_planes for p in cp.problems
@@ -129,6 +151,7 @@ def status_document(view: InventoryView, phase: str | None = None, all_pods: boo
         "namespaces": namespaces,
         "pods": pods,
         "gateways": gateways,
+        "templates": templates,
         "upgrade": {
             "source": view.source,
             "target": view.target,

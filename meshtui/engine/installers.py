@@ -105,7 +105,7 @@ def plan_deploy(ctx: PlanContext, view: InventoryView, target: str, spec: Instal
             if is_gateway(o):
                 skipped.append(
                     f"{o['kind']} {meta(o).get('namespace', '')}/{meta(o)['name']} is a gateway: "
-                    "`meshtui upgrade gateways --manifests` applies it in the gateways step"
+                    "the Gateways step applies it (given this folder)"
                 )
         revisions = {labels(o).get(REV_LABEL) for o in control_plane} - {None}
         if revisions and revisions != {target}:

@@ -102,6 +102,8 @@ def _offenders(verdict: GateVerdict) -> tuple[str, tuple[str, ...]] | None:
     for c in verdict.conditions:
         if not c.first_offenders:
             continue
+        if c.jump is not None:
+            return c.jump
         if c.code == "namespaces":
             return ("namespaces", c.first_offenders)
         if c.code in ("pods", "pods_on_restart"):

@@ -325,16 +325,7 @@ class EngineSession:
             if wanted:
                 keep = {str(g) for g in wanted}
                 ops = tuple(op for op in plan.operations if f"{op.namespace}/{op.name}" in keep)
-                plan = Plan(
-                    plan.action,
-                    plan.title,
-                    ops,
-                    plan.skipped,
-                    plan.refusals,
-                    plan.notes,
-                    plan.batch_size,
-                    plan.pause_seconds,
-                )
+                plan = replace(plan, operations=ops)
             return plan
         if action == "verify":
             return Plan(
@@ -347,7 +338,7 @@ class EngineSession:
             return Plan(
                 action,
                 f"{action.capitalize()}: choose to take {away} offline",
-                notes=(f"records the choice; `finish` then takes {away} offline",),
+                notes=(f"records the choice; Finish then takes {away} offline",),
             )
         if action == "finish":
             record = self.record

@@ -30,7 +30,7 @@ from meshtui.sim import deletion, discovery, errors, patch, protobuf, servicepro
 from meshtui.sim.faults import Faults, RequestRecord
 from meshtui.sim.resources import RESOURCES, ZERO_ANNOTATIONS, ZERO_FIELDS, Resource, default_deployment
 from meshtui.sim.settings import SimSettings
-from meshtui.sim.store import Entry, FieldSelector, Obj, Store, Watcher, item_prefix, label_selector_error
+from meshtui.sim.store import Entry, FieldSelector, Obj, Store, Watcher, item_prefix
 
 log = logging.getLogger(__name__)
 
@@ -144,13 +144,10 @@ def _dry_run(query: Any, verb: str) -> bool:
 
 
 def _selectors(query: Any, res: Resource) -> tuple[LabelSelector, FieldSelector]:
-    problem = label_selector_error(query.get("labelSelector"))
-    if problem is not None:
-        raise errors.bad_request(problem)
     try:
         labels = LabelSelector.parse(query.get("labelSelector"))
     except SelectorError as exc:
-        raise errors.bad_request(f"unable to parse requirement: {exc}") from None
+        raise errors.bad_request(str(exc)) from None
     fields = FieldSelector.parse(query.get("fieldSelector"))
     fields.check(res)
     return labels, fields

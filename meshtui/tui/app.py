@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from textual import events
-from textual.app import App
+from textual.app import App, SystemCommand
+from textual.command import CommandPalette, SearchIcon
 from textual.filter import LineFilter, Monochrome, NoColor
+from textual.screen import Screen
 
 from meshtui.engine.api import Session
 from meshtui.tui import memory
@@ -15,6 +17,13 @@ from meshtui.tui.no_color import ReadableMonochrome
 from meshtui.tui.screens.dashboard import DashboardScreen
 from meshtui.tui.screens.too_small import TooSmallScreen
 from meshtui.tui.settings import MIN_HEIGHT, MIN_WIDTH, Clock, DashboardSettings
+
+
+class MeshPalette(CommandPalette):
+    """Textual's palette with a plain prompt instead of an emoji (it reads on any terminal)."""
+
+    def on_mount(self) -> None:
+        self.query_one(SearchIcon).icon = ">"
 
 
 class MeshApp(App[None]):
@@ -71,6 +80,21 @@ class MeshApp(App[None]):
             screen, self._too_small = self._too_small, None
             if self.screen is screen:
                 self.pop_screen()
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        """Of Textual's own commands only the theme: its Quit would not ask first, its Keys shadow `?`."""
+        for command in super().get_system_commands(screen):
+            if command.title == "Theme":
+                yield SystemCommand("Theme", "Change the colours (NO_COLOR is always honoured)", command.callback)
+
+    def action_command_palette(self) -> None:
+        """Open the palette (`:` or ctrl+p)."""
+        if self.use_command_palette and not CommandPalette.is_open(self):
+            self.push_screen(MeshPalette(id="--command-palette", placeholder="Search actions, tabs, namespaces…"))
+
+    def action_help_quit(self) -> None:
+        """ctrl+c: the same as q (quit; asks first while work runs), never Textual's notice."""
+        self.dashboard.action_quit()
 
     def action_quit_now(self) -> None:
         """Quit from the size guard (the dashboard's q asks first while work runs)."""

@@ -13,7 +13,6 @@ import urllib3
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
-from meshtui.sim import deletion
 from meshtui.sim.store import Store
 
 META_LIST = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json"
@@ -33,21 +32,6 @@ def raw(sim: Any, method: str, path: str, body: bytes | None = None,
     """A request through the client's own connection pool, for bodies the typed API cannot send."""
     return sim.api.rest_client.pool_manager.request(method, sim.cluster.url + path, body=body,
                                                     headers=headers or {}, timeout=10.0)
-
-
-def _deletion_ready() -> bool:
-    store = Store()
-    store.create("namespaces", {"metadata": {"name": "probe"}})
-    store.create("configmaps", {"metadata": {"name": "probe", "namespace": "probe"}})
-    try:
-        deletion.delete(store, "configmaps", "probe", "probe")
-    except NotImplementedError:
-        return False
-    return True
-
-
-needs_deletion = pytest.mark.xfail(not _deletion_ready(), reason="meshtui.sim.deletion is still a stub",
-                                   strict=True)
 
 
 # -- list ---------------------------------------------------------------------------------------------
@@ -600,7 +584,6 @@ def test_unsupported_patch_type_is_415(sim):
 # -- delete -----------------------------------------------------------------------------------------------
 
 
-@needs_deletion
 def test_delete_goes_through_the_deletion_module(sim):
     sim.core.delete_namespaced_config_map("settings", "shop")
     with pytest.raises(ApiException) as err:
@@ -608,13 +591,11 @@ def test_delete_goes_through_the_deletion_module(sim):
     assert err.value.status == 404
 
 
-@needs_deletion
 def test_delete_dry_run_keeps_the_object(sim):
     sim.core.delete_namespaced_config_map("settings", "shop", dry_run="All")
     assert sim.core.read_namespaced_config_map("settings", "shop").data == {"a": "1"}
 
 
-@needs_deletion
 def test_delete_collection_and_preconditions(sim):
     for name, team in (("a", "x"), ("b", "x"), ("c", "y")):
         sim.core.create_namespaced_config_map("shop", {"metadata": {"name": name, "labels": {"team": team}}})

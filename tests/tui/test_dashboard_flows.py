@@ -115,7 +115,7 @@ async def test_upgrade_disabled_until_the_last_pod_moves(live_app: Callable[...,
         view = dash.snapshot.view
         assert all(p.revision == NEW for p in view.pods() if p.live and p.has_sidecar)
         row = dash.data_plane.namespaces.table.get_row(("meshtui-sim", "cart"))
-        assert row is not None and plain(row)[-1] == "2/2"
+        assert row is not None and plain(row)[-1] == "0 left"
 
 
 async def test_restart_shows_progress_and_can_be_paused(live_app: Callable[..., Live], waiter: Waiter) -> None:

@@ -254,6 +254,15 @@ class Runtime:
         elif key == "namespaces":
             if (obj.get("status") or {}).get("phase") == "Terminating" and kind != "DELETED":
                 self.enqueue(("namespace", "", name))
+            elif kind == "MODIFIED" and old is not None and old["metadata"].get("labels") != meta.get("labels"):
+                # istio-cni enrols (or releases) the namespace's pods; waypoints may change owner.
+                self.enqueue(("ambient", "", name))
+                for entry in self.store.entries("gateway.networking.k8s.io/gateways", name):
+                    self.enqueue(("gateway", name, entry.name))
+        elif key == "admissionregistration.k8s.io/mutatingwebhookconfigurations":
+            # A tag moved or a revision came or went: gateways and waypoints may have a new owner.
+            for entry in self.store.entries("gateway.networking.k8s.io/gateways"):
+                self.enqueue(("gateway", entry.namespace, entry.name))
         elif key == "nodes":
             for ds_ns, names in self.by_ns[DAEMONSETS].items():
                 for ds in names:
