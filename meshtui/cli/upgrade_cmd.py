@@ -749,7 +749,17 @@ def step_status(ctx: Run) -> int:
             "lock": {"holder": state.lock.holder, "mine": state.lock.mine, "expired": state.lock.expired},
             "restart_in_progress": state.restart_in_progress,
             "restart_interrupted": state.restart_interrupted,
-            "actions": {a.id: {"enabled": a.enabled, "reasons": list(a.reasons)} for a in state.actions},
+            "actions": {
+                a.id: {
+                    "enabled": a.enabled,
+                    "reasons": list(a.reasons),
+                    "why": [
+                        {"kind": r.kind.value, "code": r.code, "message": r.message, "offenders": list(r.offenders)}
+                        for r in a.why
+                    ],
+                }
+                for a in state.actions
+            },
             "journal": [
                 {
                     "time": j.time,
@@ -762,6 +772,8 @@ def step_status(ctx: Run) -> int:
                 }
                 for j in state.journal
             ],
+            "journal_total": state.journal_total,
+            "journal_archive": [f"{ctx.session.store.namespace}/{name}" for name in state.journal_archive],
             "checks": [{"name": c.name, "result": c.result, "detail": c.detail} for c in state.checks],
         }
         sys.stdout.buffer.write(orjson.dumps(doc, option=orjson.OPT_INDENT_2) + b"\n")
@@ -797,7 +809,13 @@ def step_status(ctx: Run) -> int:
             ctx.say(f"  {c.result:<8} {c.name}: {c.detail}")
     if state.journal:
         ctx.say("")
-        ctx.say("JOURNAL (last 10)")
+        ctx.say(f"JOURNAL (last 10 of {state.journal_total} entries)")
+        if state.journal_archive:
+            ns = ctx.session.store.namespace
+            ctx.say(
+                f"  the record {ctx.session.store.ref} holds {len(state.journal)} of them (the newest, the begin and "
+                f"the irreversible ones); the older ones are in ConfigMap {', '.join(state.journal_archive)} ({ns})"
+            )
         for j in state.journal[-10:]:
             objects = ", ".join(j.objects[:2])
             ctx.say(f"  {j.time} {j.identity} [{j.cluster}] {j.action} {j.result}: {objects} {j.message}".rstrip())

@@ -110,6 +110,10 @@ class EngineState:
     recorded: bool = False
     #: Where the source and target came from: "record", "flags" or "detected".
     pair_origin: str = ""
+    #: How many journal entries the upgrade has in all (`journal` holds the record's own: the newest, the
+    #: begin and the irreversible ones), and the archive ConfigMaps ("ns/name") holding the older ones.
+    journal_total: int = 0
+    journal_archive: tuple[str, ...] = ()
 
     def action(self, action_id: str) -> ActionState:
         """The state of one action by id."""

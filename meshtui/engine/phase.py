@@ -287,7 +287,7 @@ def evaluate(
             before=dict(e.before),
             after=dict(e.after),
         )
-        for e in (record.journal if record is not None else [])
+        for e in (record.entries() if record is not None else [])
     )
     checks = tuple(
         CheckResult(c.name, c.result, c.detail, tuple(c.offenders)) for c in (record.checks if record else [])
@@ -310,6 +310,8 @@ def evaluate(
         gates=gates,
         recorded=record is not None,
         pair_origin=origin,
+        journal_total=record.journal_total if record is not None else 0,
+        journal_archive=tuple(p.name for p in record.journal_archive) if record is not None else (),
     )
 
 
