@@ -28,6 +28,41 @@ from .conftest import Cluster, Waiter
 from .test_engine_walkthrough import Driver
 
 
+async def test_choosing_upgrade_after_a_relabel_records_no_choice(
+    start_cluster: Callable[..., Cluster], tmp_path: Path, waiter: Waiter, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("MESHTUI_IDENTITY", "sre@jump-1")
+    cluster = start_cluster("fresh")
+    mesh = Mesh(cluster.sim, cluster.kubeconfig, config.new_client_from_config(config_file=str(cluster.kubeconfig)))
+    upgrade_enabled(mesh, tmp_path)
+    watched = watch_targets(cluster.targets)
+    session = EngineSession(cluster.targets, None)
+    app = build_app(watched, session, settings=replace(DashboardSettings(), title="stale upgrade"))
+    try:
+        async with app.run_test(size=(120, 40), message_hook=waiter.hook) as pilot:
+            d = Driver(app, pilot, waiter)
+            await d.until(lambda: d.dash.snapshot is not None and d.dash.snapshot.synced, "the first sync")
+            await d.until(lambda: d.enabled("upgrade"), "Upgrade enabled", timeout=60)
+            choice = await d.plan("U")
+            assert choice.applicable
+
+            relabel_and_restart_shop(mesh)  # behind the open dialog
+
+            before = len(waiter.seen(ActionRunner.Finished))
+            await pilot.press("enter")
+            await d.until(lambda: len(waiter.seen(ActionRunner.Finished)) > before, "the run", timeout=60)
+            outcome = waiter.seen(ActionRunner.Finished)[-1].outcome
+            assert {r.kind for r in outcome.refusal} == {ReasonKind.STALE_VIEW}
+            await d.until(lambda: isinstance(app.screen, MessageScreen), "the refusal dialog")
+            assert "no longer holds on a fresh read" in str(app.screen.content_body)
+    finally:
+        session.close()
+        watched.stop()
+        mesh.api.close()
+    record = mesh.record()
+    assert record is not None and record.finish_choice is None, "the choice was recorded on a stale view"
+
+
 async def test_typing_the_revision_after_a_relabel_deletes_nothing(
     start_cluster: Callable[..., Cluster], tmp_path: Path, waiter: Waiter, monkeypatch
 ) -> None:  # type: ignore[no-untyped-def]
