@@ -393,6 +393,9 @@ class EngineSession:
         self._action = plan.action
         self._plan, self._guarded = plan, 0
         try:
+            if plan.action not in phases.READ_ONLY_ACTIONS:
+                message = "reading the cluster afresh to check the gate before writing"
+                progress(Progress(plan.action, -1, len(plan.operations), message=message))
             stale = self._recheck(plan)
             if stale:
                 self._refuse(plan, stale)
