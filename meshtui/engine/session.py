@@ -489,6 +489,9 @@ class EngineSession:
             self._start_restart(plan)
         executor = self._executor(on_status=status)
         outcome = executor.apply(plan, control=control, progress=report)
+        if self.lost_lock and not outcome.refusal:
+            # The run was cut short (a wait aborted) because the lock was lost: say so, typed.
+            outcome.refusal = (Reason(ReasonKind.LOCK, "lock-lost", self.lost_lock),)
         if action == "start" and outcome.ok:
             self.store.read()
         elif action == "finish" and outcome.ok and self.record is not None:
