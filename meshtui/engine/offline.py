@@ -7,6 +7,7 @@ objects are touched, never an application that happens to carry the label.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from meshtui.cluster.kinds import KINDS, KindInfo
@@ -15,7 +16,7 @@ from meshtui.domain.inventory import InventoryView
 from meshtui.domain.objects import REV_LABEL, TAG_LABEL
 from meshtui.domain.plan import Operation, Plan
 from meshtui.engine.kube import Discovery, get, labels, list_all, meta
-from meshtui.engine.phase import gate_reasons
+from meshtui.engine.phase import gate_why
 from meshtui.engine.planner import PlanContext
 
 #: Namespaced kinds looked for in the control-plane namespace, in deletion order (after the webhooks).
@@ -77,7 +78,9 @@ def plan_offline(
     ctx: PlanContext, view: InventoryView, revision: str, keep: str, verdict: GateVerdict, action: str
 ) -> Plan:
     """Delete everything of `revision` in every cluster; refused while the gate (`verdict`) does not hold."""
-    refusals = [f"{action} gate: {r}" for r in gate_reasons(verdict)] if not verdict.enabled else []
+    refused = (
+        [replace(r, message=f"{action} gate: {r.message}") for r in gate_why(verdict)] if not verdict.enabled else []
+    )
     ops: list[Operation] = []
     notes: list[str] = []
     skipped: list[str] = []
@@ -146,8 +149,9 @@ def plan_offline(
         f"Take revision {revision} offline (irreversible)",
         tuple(ops),
         tuple(skipped),
-        tuple(refusals),
+        tuple(r.message for r in refused),
         tuple(notes),
+        why=tuple(refused),
     )
 
 

@@ -14,6 +14,7 @@ from textual.screen import Screen
 
 from meshtui.engine.api import ActionState, EngineState
 from meshtui.engine.executor import StepResult
+from meshtui.engine.session import refusal_sentence
 from meshtui.tui import keymap
 from meshtui.tui.offenders import keep_of, offenders, offline_revision
 from meshtui.tui.replan import Replan, replans
@@ -303,7 +304,17 @@ class ActionFlow(Screen[None]):
         outcome = event.outcome
         applied = sum(1 for s in outcome.steps if s.result in (StepResult.APPLIED, StepResult.ALREADY))
         total = len(event.plan.operations)
-        if event.aborted:
+        if outcome.refusal:
+            # Refused on a fresh read (the cluster changed behind the dialog) or after the lock was lost.
+            self.app.push_screen(
+                MessageScreen(
+                    f"{event.plan.title}: refused",
+                    f"Applied {applied} of {total} steps; {refusal_sentence(outcome)}.",
+                    "Nothing was overwritten and the refusal is in the journal. Review the tables: the plan is made "
+                    "again from the current state when you run the action again.",
+                )
+            )
+        elif event.aborted:
             self.notify(f"{event.plan.title}: aborted after {applied} of {total} steps.", severity="warning", timeout=8)
         elif outcome.ok:
             done = f"{event.plan.title}: done ({applied} of {total} steps applied)."
