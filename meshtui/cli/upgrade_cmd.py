@@ -107,13 +107,23 @@ def add_parser(sub: Any, cluster_args: Callable[[argparse.ArgumentParser], None]
     step("verify", "run the verify checks on the namespaces on the target")
     done = step("complete", "Upgrade: take the source revision offline (irreversible)")
     done.add_argument("--confirm-revision", metavar="REV", help="the revision going offline, typed to confirm")
+    _skip_verify(done)
     rb = step("rollback", "switch everything back, restart, gateways back, then take the target offline")
     rb.add_argument("--confirm-revision", metavar="REV", help="the revision going offline, typed to confirm")
+    _skip_verify(rb)
     rb.add_argument("--manifests", metavar="DIR", help="rendered manifests of the source for istioctl gateways")
     _batches(rb)
     rb.add_argument("--ignore-pdb", action="store_true", help="as for restart")
     st = step("status", "print the phase, the lock, the gates and the actions")
     st.add_argument("--json", action="store_true", help="as JSON")
+
+
+def _skip_verify(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--skip-verify",
+        metavar="REASON",
+        help="finish without a fresh passing verify run of the kept revision; the reason is journalled",
+    )
 
 
 def _namespaces(p: argparse.ArgumentParser) -> None:
@@ -585,6 +595,7 @@ def _finish(ctx: Run, choice: str) -> int:
     if source is None or target is None or state.gates is None:
         raise Refused("refused: no source and target revision.", exitcodes.REFUSED)
     away, keep = (source, target) if choice == "upgrade" else (target, source)
+    _verified(ctx, keep)
     choose = session.plan(choice, ctx.view)
     gates = state.gates
     verdict = gates.upgrade if choice == "upgrade" else gates.rollback
@@ -627,6 +638,24 @@ def _finish(ctx: Run, choice: str) -> int:
     return code
 
 
+def _verified(ctx: Run, keep: str) -> None:
+    """Finish needs a fresh passing verify run of `keep`, or the operator's --skip-verify with a reason."""
+    from meshtui.engine.verifystate import verify_status
+
+    how = "run `meshtui upgrade verify`, or pass --skip-verify REASON"
+    status = verify_status(ctx.session.record, ctx.view, keep, how)
+    if status.state.satisfied:
+        return
+    reason = (ctx.args.skip_verify or "").strip()
+    if not reason:
+        raise Refused(f"refused: {status.reason}.", exitcodes.REFUSED)
+    ctx.say(f"Verify of {keep}: {status.state.value}; finishing without it: {reason}")
+    if ctx.args.yes and not ctx.args.dry_run and not ctx.args.read_only:
+        done, why = ctx.session.skip_verify(ctx.view, reason)
+        if not done:
+            raise Refused(f"refused: the skip was not recorded ({why}).", exitcodes.CONFLICT)
+
+
 def _settle(ctx: Run, choice: str, seconds: float = 30.0) -> None:
     """Give replaced pods that are still terminating (they count until gone) the time to go, before judging."""
     end = time.monotonic() + seconds
@@ -659,7 +688,8 @@ def step_rollback(ctx: Run) -> int:
         ctx.say(f"  2. switch every namespace back to {source} (original labels restored where they fit)")
         ctx.say("  3. restart the workloads")
         ctx.say(f"  4. move the gateways back to {source}")
-        ctx.say(f"  5. once the Rollback gate holds, take {target} offline")
+        ctx.say(f"  5. verify {source} (or --skip-verify REASON)")
+        ctx.say(f"  6. once the Rollback gate holds, take {target} offline")
         ctx.say("\nThe first step now:")
     for tag in sorted({t.name for t in ctx.view.tags if t.revision == target}):
         plan = _plan(ctx, "move-tag", tag=tag, to=source)
@@ -679,6 +709,22 @@ def step_rollback(ctx: Run) -> int:
     if code:
         return code
     ctx.reload()
+    if not a.skip_verify:
+        _settle(ctx, "rollback")
+        ctx.say(f"\nVerify of {source}:")
+        checks = session.verify(ctx.view, revision=source)
+        for c in checks:
+            ctx.say(f"{c.result.upper():<8} {c.name}: {c.detail}")
+            for o in c.offenders:
+                ctx.say(f"         - {o}")
+        bad = [c.name for c in checks if c.result != "pass"]
+        if bad:
+            _err(
+                ctx.name,
+                f"verify of {source} did not pass ({', '.join(bad)}): fix it and run `meshtui upgrade verify` then "
+                "`meshtui upgrade rollback` again, or pass --skip-verify REASON.",
+            )
+            return exitcodes.FAILED
     return _finish(ctx, "rollback")
 
 

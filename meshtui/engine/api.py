@@ -14,6 +14,7 @@ from meshtui.domain.gates import Gates
 from meshtui.domain.inventory import InventoryView
 from meshtui.domain.plan import Plan
 from meshtui.engine.executor import RunControl, RunOutcome
+from meshtui.engine.verifystate import VerifyStatus
 
 #: Every action, in the order the help screen and the palette list them.
 ACTIONS: tuple[tuple[str, str], ...] = (
@@ -103,6 +104,10 @@ class EngineState:
     recorded: bool = False
     #: Where the source and target came from: "record", "flags" or "detected".
     pair_origin: str = ""
+    #: The verify step of the revision Finish keeps (not run, passed, failed, unknown, stale, skipped).
+    verify: VerifyStatus | None = None
+    #: The direction the operator chose or last worked in: "upgrade", "rollback", or None.
+    goal: str | None = None
 
     def action(self, action_id: str) -> ActionState:
         """The state of one action by id."""

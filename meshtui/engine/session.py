@@ -35,13 +35,25 @@ from meshtui.engine.planner import (
     workload_key,
 )
 from meshtui.engine.podplan import plan_delete_pods
-from meshtui.engine.record import RECORD_NAME, CheckRecord, JournalEntry, RestartProgress, SwitchMark, UpgradeRecord
+from meshtui.engine.record import (
+    RECORD_NAME,
+    CheckRecord,
+    JournalEntry,
+    RestartProgress,
+    SwitchMark,
+    UpgradeRecord,
+    VerifyRun,
+    VerifySkip,
+)
 from meshtui.engine.recordstore import RecordStore
 from meshtui.engine.upgradelock import UpgradeLock, identity
 from meshtui.engine.verify import run_checks
+from meshtui.engine.verifystate import SKIP_WORDS, data_plane_state, kept_revision
 
 ISTIO_NAMESPACE = "istio-system"
 RESTART_ACTIONS = ("restart", "gateways", "gateways-back")
+#: The direction each action works in: what `todo`, the offenders and verify follow until a choice is made.
+GOALS = {"switch": "upgrade", "gateways": "upgrade", "switch-back": "rollback", "gateways-back": "rollback"}
 
 
 def control_plane_namespaces(view: InventoryView | None, clusters: list[str], source: str | None) -> dict[str, str]:
@@ -96,6 +108,7 @@ class EngineSession:
         self._control: RunControl | None = None
         self._last_view: InventoryView | None = None
         self._action = ""  # the action of the plan being run, as its journal entries name it
+        self._pending_skip: tuple[Plan, str] | None = None  # the skip-verify plan last shown, with its reason
         self._lock = threading.RLock()
         self.cp: dict[str, str] = control_plane_namespaces(view, self.clusters, source)
         self.store = RecordStore(self.apis[self.clusters[0]], self.cp[self.clusters[0]])
@@ -306,10 +319,25 @@ class EngineSession:
                     plan.pause_seconds,
                 )
             return plan
+        if action == "skip-verify":
+            kept = kept_revision(self.record, source, target)
+            reason = str(params.get("reason") or "").strip()
+            refusals = () if reason else (f"type `{SKIP_WORDS}` followed by the reason",)
+            plan = Plan(
+                action,
+                f"Finish without a passing verify of {kept}",
+                refusals=refusals,
+                notes=(
+                    f"reason: {reason}",
+                    "recorded in the upgrade record and the journal; any later data-plane change needs a new one",
+                ),
+            )
+            self._pending_skip = (plan, reason)
+            return plan
         if action == "verify":
             return Plan(
                 action,
-                f"Run the verify checks for {target}",
+                f"Run the verify checks for {kept_revision(self.record, source, target)}",
                 notes=("reads only; the results are kept in the upgrade record",),
             )
         if action in ("upgrade", "rollback"):
@@ -398,10 +426,19 @@ class EngineSession:
             if self._last_view is not None:
                 self.verify(self._last_view)
             return RunOutcome(plan)
+        if action == "skip-verify":
+            pending, self._pending_skip = self._pending_skip, None
+            if pending is not None and pending[0] is plan and self._last_view is not None:
+                self.skip_verify(self._last_view, pending[1])
+            return RunOutcome(plan)
         if action in RESTART_ACTIONS:
             self._start_restart(plan)
         executor = self._executor(on_status=status)
         outcome = executor.apply(plan, control=control, progress=report)
+        if action in GOALS and any(s.result is StepResult.APPLIED for s in outcome.steps) and self.record is not None:
+            goal = GOALS[action]
+            if self.record.goal != goal:
+                self.store.update(lambda r: setattr(r, "goal", goal))
         if action == "start" and outcome.ok:
             self.store.read()
         elif action == "finish" and outcome.ok and self.record is not None:
@@ -413,21 +450,71 @@ class EngineSession:
             self.store.update(lambda r: setattr(r, "restart", None))
         return outcome
 
-    def verify(self, view: InventoryView) -> tuple[CheckResult, ...]:
-        """Run the verify checks and keep the results in the record when this session may write."""
-        _, target, _ = self.pair(view)
-        if target is None:
+    def verify(self, view: InventoryView, revision: str | None = None) -> tuple[CheckResult, ...]:
+        """Run the verify checks of the kept revision and record the run (time, verdict, data-plane state)."""
+        source, target, _ = self.pair(view)
+        kept = revision or kept_revision(self.record, source, target)
+        if kept is None:
             return (CheckResult("target", "unknown", "no target revision"),)
-        checks = run_checks(view, self.record, target, self.apis, self.cp)
+        checks = run_checks(view, self.record, kept, self.apis, self.cp)
         if self.record is not None and self._writable():
             stored = [
                 CheckRecord(name=c.name, result=c.result, detail=c.detail, offenders=list(c.offenders)) for c in checks
             ]
             when = self.now()
-            self.store.update(lambda r: _store_checks(r, stored, when))
+            dp = data_plane_state(view)
+            results = {c.result for c in checks}
+            verdict = "failed" if "fail" in results else "unknown" if "unknown" in results else "passed"
+            run = VerifyRun(
+                at=when,
+                by=self.me,
+                revision=kept,
+                result=verdict,
+                fingerprint=dp.fingerprint,
+                namespaces=dp.namespaces,
+                pods=dp.pods,
+                restarts=dp.restarts,
+                not_ready=dp.not_ready,
+            )
+            self.store.update(lambda r: _store_checks(r, stored, when, run))
             summary = ", ".join(f"{c.name} {c.result}" for c in checks)
-            self.journal_entry("verify", [], "applied", summary)
+            self.journal_entry(
+                "verify",
+                [],
+                "applied",
+                f"verify of {kept} {verdict}: {summary}",
+                after={
+                    "fingerprint": dp.fingerprint,
+                    "namespaces": dp.namespaces,
+                    "pods": dp.pods,
+                    "restarts": dp.restarts,
+                    "not_ready": dp.not_ready,
+                },
+            )
         return checks
+
+    def skip_verify(self, view: InventoryView, reason: str) -> tuple[bool, str]:
+        """Record the operator's typed decision to finish without a passing verify run; (recorded, why not)."""
+        reason = reason.strip()
+        if not reason:
+            return False, f"type `{SKIP_WORDS}` followed by the reason"
+        if self.record is None:
+            return False, "no upgrade has been started"
+        held, why = self.acquire()
+        if not held:
+            return False, why
+        source, target, _ = self.pair(view)
+        kept = kept_revision(self.record, source, target)
+        if kept is None:
+            return False, "no revision to keep"
+        skip = VerifySkip(
+            at=self.now(), by=self.me, revision=kept, reason=reason, fingerprint=data_plane_state(view).fingerprint
+        )
+        self.store.update(lambda r: setattr(r, "verify_skip", skip))
+        self.journal_entry(
+            "skip-verify", [], "applied", f"verify of {kept} skipped: {reason}", after={"fingerprint": skip.fingerprint}
+        )
+        return True, ""
 
     def close(self) -> None:
         """Release the lock if held and stop background renewal."""
@@ -576,9 +663,10 @@ def _finish(record: UpgradeRecord, phase: str, when: str) -> None:
     record.finished = when
 
 
-def _store_checks(record: UpgradeRecord, checks: list[CheckRecord], when: str) -> None:
+def _store_checks(record: UpgradeRecord, checks: list[CheckRecord], when: str, run: VerifyRun) -> None:
     record.checks = checks
     record.verify_at = when
+    record.verify_run = run
 
 
 def _jsonable(values: dict[str, Any]) -> dict[str, Any]:

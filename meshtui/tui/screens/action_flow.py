@@ -14,6 +14,7 @@ from textual.screen import Screen
 
 from meshtui.engine.api import ActionState, EngineState
 from meshtui.engine.executor import StepResult
+from meshtui.engine.verifystate import SKIP_WORDS
 from meshtui.tui import keymap
 from meshtui.tui.offenders import keep_of, offenders, offline_revision
 from meshtui.tui.replan import Replan, replans
@@ -85,6 +86,9 @@ class ActionFlow(Screen[None]):
             )
             return
         action = state.action(action_id)
+        if not action.enabled and self._waits_for_verify(action, state):
+            self._offer_verify_skip(state)
+            return
         if not action.enabled and not self._plan_would_enable(action, state):
             self._explain_disabled(action, state)
             return
@@ -104,12 +108,47 @@ class ActionFlow(Screen[None]):
         codes = {c.code for c in state.gates.finish.conditions}
         return codes == {"plan_not_shown"} and len(action.reasons) == len(state.gates.finish.conditions)
 
+    @staticmethod
+    def _waits_for_verify(action: ActionState, state: EngineState) -> bool:
+        """Finish holds but for verify (and its plan, which planning shows): the operator may verify or skip."""
+        if action.id != "finish" or state.gates is None:
+            return False
+        codes = {c.code for c in state.gates.finish.conditions}
+        only = "verify" in codes and codes <= {"verify", "plan_not_shown"}
+        return only and len(action.reasons) == len(state.gates.finish.conditions)
+
+    def _offer_verify_skip(self, state: EngineState) -> None:
+        """Say why Finish waits for verify; typing `skip verify` and a reason records the skip (after its plan)."""
+        verify = state.verify
+        why = verify.reason if verify is not None else "verify has not run"
+
+        def answered(text: str | None) -> None:
+            if text is None:
+                return
+            words, _, reason = text.strip().partition(SKIP_WORDS)
+            if words.strip() or not reason.strip(" :-"):
+                self.notify(
+                    f"Nothing was recorded: type `{SKIP_WORDS}` followed by the reason, or press v to verify.",
+                    severity="warning",
+                    timeout=8,
+                )
+                return
+            self._prepare("skip-verify", {"reason": reason.strip(" :-")})
+
+        self.app.push_screen(
+            AskScreen(
+                "Finish waits for verify",
+                f"{why}.\nTo finish without it, type `{SKIP_WORDS}` and the reason (it is journalled); esc cancels.",
+            ),
+            answered,
+        )
+
     def _prepare(self, action_id: str, params: dict[str, Any]) -> None:
         snap = self.snapshot
         assert snap is not None
         state = snap.state
         self.pending = (action_id, params)
-        title = keymap.ENGINE_TITLES[action_id]
+        title = keymap.ENGINE_TITLES.get(action_id, "Skip verify")
         confirm_word = None
         if action_id == "finish":
             phase = state.phase if state is not None else None
