@@ -98,10 +98,8 @@ class PlanScreen(ModalScreen[str | None]):
         self.body = Static(Text("Planning…"), markup=False)
         self.verdict = Static(Text(""), markup=False, classes="dry-run")
         self.keys = Static(Text("esc cancel"), markup=False, classes="keys")
-        self.word = Input(
-            placeholder=f"type {confirm_word} to confirm" if confirm_word else "",
-            classes="-needed" if confirm_word else "",
-        )
+        # Shown only once the plan may be applied: a refused plan asks for no confirmation.
+        self.word = Input(placeholder=f"type {confirm_word} to confirm" if confirm_word else "")
 
     def compose(self) -> ComposeResult:
         with Vertical():
@@ -147,6 +145,7 @@ class PlanScreen(ModalScreen[str | None]):
         text, ok = dry_run_text(self.plan, self.outcome, self.read_only)
         self.applicable = ok
         self.verdict.update(text)
+        self.word.set_class(bool(ok and self.confirm_word), "-needed")
         extra = "".join(f" · {key} {label}" for key, label in self.options.items())
         if ok and self.confirm_word:
             self.keys.update(Text(f"type {self.confirm_word} and press enter to apply · esc cancel"))
