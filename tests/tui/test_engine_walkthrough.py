@@ -189,6 +189,7 @@ class ReadmeDriver(Driver):
             return
         before = len(self.waiter.seen(ActionRunner.Finished))
         await self.pilot.press(key)
+        assert self.app.screen is not screen, ("enter did not apply", str(screen.keys.render()))
         await self.until(lambda: len(self.waiter.seen(ActionRunner.Finished)) > before, "the run", timeout=120)
         finished = self.waiter.seen(ActionRunner.Finished)[-1]
         assert finished.outcome.ok, [(s.operation.describe(), s.result, s.message) for s in finished.outcome.steps]
