@@ -91,10 +91,18 @@ def add_parser(sub: Any, cluster_args: Callable[[argparse.ArgumentParser], None]
         action="store_true",
         help="also restart workloads whose PodDisruptionBudget never allows a disruption",
     )
-    rs.add_argument(
-        "--new",
+    recorded = rs.add_mutually_exclusive_group()
+    recorded.add_argument(
+        "--resume",
         action="store_true",
-        help="plan a new restart instead of resuming the interrupted one recorded in the cluster",
+        help="resume the unfinished restart recorded in the cluster (no namespaces needed)",
+    )
+    recorded.add_argument(
+        "--discard",
+        "--new",
+        dest="new",
+        action="store_true",
+        help="discard the unfinished restart recorded in the cluster and plan the namespaces given",
     )
     dp = step("delete-pods", "delete bare pods (or Job pods) that no restart can replace, e.g. one with an old sidecar")
     dp.add_argument(
@@ -346,7 +354,8 @@ def run(args: argparse.Namespace) -> int:
     from meshtui.engine.record import RecordError
 
     name = f"meshtui upgrade {args.step}"
-    if getattr(args, "namespaces", None) is not None and not args.namespaces and not args.all:
+    resuming = bool(getattr(args, "resume", False))
+    if getattr(args, "namespaces", None) is not None and not args.namespaces and not args.all and not resuming:
         _err(name, "name the namespaces, or pass --all.")
         return exitcodes.USAGE
     if getattr(args, "namespaces", None) and getattr(args, "all", False):
@@ -520,11 +529,11 @@ def step_restart(ctx: Run) -> int:
     """Restart workloads (or resume an interrupted restart)."""
     a = ctx.args
     record = ctx.session.record
-    if record is not None and record.restart is not None and record.restart.remaining and not a.new:
+    if record is not None and record.restart is not None and record.restart.remaining and a.resume:
         progress = record.restart
         ctx.say(
             f"Resuming the {progress.action} started at {progress.restarted_at}: {len(progress.done)} of "
-            f"{len(progress.workloads)} workloads done (the recorded batch comes first; run restart again for more)."
+            f"{len(progress.workloads)} workloads done."
         )
     params = {
         "all": a.all,
@@ -532,7 +541,8 @@ def step_restart(ctx: Run) -> int:
         "batch": a.batch,
         "pause": a.pause,
         "ignore_pdb": a.ignore_pdb,
-        "new": a.new,
+        "resume": a.resume,
+        "discard": a.new,
     }
     return _apply(ctx, _plan(ctx, "restart", **params))
 
@@ -701,7 +711,10 @@ def step_rollback(ctx: Run) -> int:
     if code or not a.yes or a.dry_run or a.read_only:
         return code
     ctx.reload()
-    code = _apply(ctx, _plan(ctx, "restart", all=True, batch=a.batch, pause=a.pause, ignore_pdb=a.ignore_pdb))
+    # Every namespace is restarted back: an unfinished restart recorded earlier is superseded (journalled).
+    code = _apply(
+        ctx, _plan(ctx, "restart", all=True, batch=a.batch, pause=a.pause, ignore_pdb=a.ignore_pdb, discard=True)
+    )
     if code:
         return code
     ctx.reload()
@@ -777,7 +790,8 @@ def step_status(ctx: Run) -> int:
         r = record.restart
         word = "interrupted" if state.restart_interrupted else "in progress"
         ctx.say(
-            f"Restart  {word}: {len(r.done)} of {len(r.workloads)} workloads done (run `upgrade restart` to resume)"
+            f"Restart  {word}: {len(r.done)} of {len(r.workloads)} workloads done "
+            "(`upgrade restart --resume` resumes it, `--discard` drops it)"
         )
     ctx.say("")
     ctx.say("ACTIONS")

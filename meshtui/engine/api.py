@@ -106,6 +106,8 @@ class EngineState:
     pair_origin: str = ""
     #: The verify step of the revision Finish keeps (not run, passed, failed, unknown, stale, skipped).
     verify: VerifyStatus | None = None
+    #: The workloads of a recorded, unfinished restart (`cluster|Kind|ns|name`): resume or discard it.
+    restart_pending: tuple[str, ...] = ()
     #: The direction the operator chose or last worked in: "upgrade", "rollback", or None.
     goal: str | None = None
 

@@ -302,6 +302,7 @@ def evaluate(
         recorded=record is not None,
         pair_origin=origin,
         verify=verified,
+        restart_pending=tuple(restart.remaining) if restart is not None else (),
         goal=(record.finish_choice or record.goal) if record is not None else None,
     )
 

@@ -109,6 +109,7 @@ class EngineSession:
         self._last_view: InventoryView | None = None
         self._action = ""  # the action of the plan being run, as its journal entries name it
         self._pending_skip: tuple[Plan, str] | None = None  # the skip-verify plan last shown, with its reason
+        self._discarding: Plan | None = None  # the restart plan that discards the recorded unfinished one
         self._lock = threading.RLock()
         self.cp: dict[str, str] = control_plane_namespaces(view, self.clusters, source)
         self.store = RecordStore(self.apis[self.clusters[0]], self.cp[self.clusters[0]])
@@ -268,23 +269,7 @@ class EngineSession:
                 return Plan(action, title, refusals=("name the tag to move",))
             return self.planner.move_tag(view, str(tag), str(params.get("to") or target))
         if action == "restart":
-            record = self.record
-            if record is not None and record.restart is not None and record.restart.remaining and not params.get("new"):
-                progress = record.restart
-                return self.planner.resume_restart(
-                    progress.remaining,
-                    progress.restarted_at,
-                    progress.batch_size,
-                    progress.pause_seconds,
-                    progress.action,
-                )
-            return self.planner.restart(
-                view,
-                namespaces=namespaces,
-                batch=int(params.get("batch") or 5),
-                pause=float(params.get("pause") or 0.0),
-                ignore_pdb=bool(params.get("ignore_pdb")),
-            )
+            return self._restart_plan(view, namespaces, params)
         if action == "delete-pods":
             return plan_delete_pods(self.planner.ctx, view, [str(p) for p in params.get("pods") or []])
         if action in ("gateways", "gateways-back"):
@@ -361,6 +346,60 @@ class EngineSession:
                 self.mark_plan_shown()
             return plan
         return Plan(action, title, refusals=(f"unknown action {action!r}",))
+
+    def _restart_plan(self, view: InventoryView, namespaces: list[str] | None, params: dict[str, Any]) -> Plan:
+        """A recorded, unfinished restart is resumed or discarded only when the operator says which."""
+        record = self.record
+        recorded = record.restart if record is not None and record.restart is not None else None
+        if recorded is not None and not recorded.remaining:
+            recorded = None
+        if params.get("resume"):
+            if recorded is None:
+                nothing = ("no unfinished restart is recorded",)
+                return Plan("restart", "Resume the interrupted restart", refusals=nothing)
+            return self.planner.resume_restart(
+                recorded.remaining,
+                recorded.restarted_at,
+                recorded.batch_size,
+                recorded.pause_seconds,
+                recorded.action,
+            )
+        discard = bool(params.get("discard") or params.get("new"))
+        if recorded is not None and not discard:
+            return Plan(
+                "restart",
+                "Restart workloads",
+                refusals=(
+                    f"a {recorded.action} of {len(recorded.workloads)} workloads is recorded unfinished "
+                    f"({len(recorded.remaining)} left, in {', '.join(restart_namespaces(recorded.remaining))}): "
+                    "resume it, or discard it and plan the namespaces you chose",
+                ),
+            )
+        plan = self.planner.restart(
+            view,
+            namespaces=namespaces,
+            batch=int(params.get("batch") or 5),
+            pause=float(params.get("pause") or 0.0),
+            ignore_pdb=bool(params.get("ignore_pdb")),
+        )
+        if recorded is None:
+            return plan
+        note = (
+            f"discards the recorded {recorded.action}: {len(recorded.remaining)} workloads in "
+            f"{', '.join(restart_namespaces(recorded.remaining))} are left as they are"
+        )
+        plan = Plan(
+            plan.action,
+            plan.title,
+            plan.operations,
+            plan.skipped,
+            plan.refusals,
+            (*plan.notes, note),
+            plan.batch_size,
+            plan.pause_seconds,
+        )
+        self._discarding = plan
+        return plan
 
     def dry_run(self, plan: Plan) -> RunOutcome:
         """Server-side dry run of every operation (nothing in read-only mode)."""
@@ -600,6 +639,8 @@ class EngineSession:
         keys = [
             workload_key(op.cluster, op.kind, op.namespace or "", op.name) for op in plan.operations if op.await_rollout
         ]
+        if plan is self._discarding:
+            self._discard_restart()
         record = self.record
         if record is None or not keys or not self._writable():
             return
@@ -618,6 +659,22 @@ class EngineSession:
         )
         self.store.update(lambda r: setattr(r, "restart", progress))
 
+    def _discard_restart(self) -> None:
+        """Drop the recorded unfinished restart the operator chose to discard (journalled)."""
+        self._discarding = None
+        record = self.record
+        if record is None or record.restart is None or not self._writable():
+            return
+        left, what = list(record.restart.remaining), record.restart.action
+        self.store.update(lambda r: setattr(r, "restart", None))
+        self.journal_entry(
+            "restart",
+            [],
+            "applied",
+            f"discarded the recorded {what}: {len(left)} workloads left as they are",
+            before={"remaining": ", ".join(left[:20])},
+        )
+
     def _restart_event(self, event: str, op: Operation, message: str) -> None:
         if event == "batch" or self.record is None or not self._writable():
             return
@@ -634,6 +691,11 @@ class EngineSession:
                 r.restart.failed.append(f"{key}: {message}")
 
         self.store.update(change)
+
+
+def restart_namespaces(workloads: list[str]) -> list[str]:
+    """The namespaces of recorded workload keys (`cluster|Kind|ns|name`), in order."""
+    return list(dict.fromkeys(key.split("|", 3)[2] for key in workloads if key.count("|") >= 3))
 
 
 def _write_blocker(reason: str) -> bool:

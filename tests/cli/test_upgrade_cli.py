@@ -253,7 +253,12 @@ def test_sigkill_mid_restart_then_the_next_run_finishes_the_batch(
     status = ok(upgrade(mesh, "status"))
     assert f"{len(progress.done)} of {len(progress.workloads)} workloads done" in status.stdout
 
-    resumed = ok(upgrade(mesh, "restart", "--all", "--yes"))
+    # The recorded batch is never substituted for what the operator names: they say resume or discard.
+    chosen = upgrade(mesh, "restart", "shop", "--yes")
+    assert chosen.returncode == 1, chosen.stdout
+    assert "recorded unfinished" in chosen.stderr and "resume it, or discard it" in chosen.stderr, chosen.stderr
+    assert (mesh.record() or _empty()).restart == progress, "nothing was restarted or discarded"
+    resumed = ok(upgrade(mesh, "restart", "--resume", "--yes"))
     assert "Resuming the restart" in resumed.stdout
     record = mesh.record()
     assert record is not None and record.restart is None, "the finished restart is cleared"

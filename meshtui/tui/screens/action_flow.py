@@ -19,6 +19,7 @@ from meshtui.tui import keymap
 from meshtui.tui.offenders import keep_of, offenders, offline_revision
 from meshtui.tui.replan import Replan, replans
 from meshtui.tui.screens.ask import AskScreen
+from meshtui.tui.screens.choice import ChoiceScreen
 from meshtui.tui.screens.confirm import ConfirmScreen
 from meshtui.tui.screens.disabled import DisabledScreen
 from meshtui.tui.screens.message import MessageScreen
@@ -98,7 +99,38 @@ class ActionFlow(Screen[None]):
         params = self._params(action_id)
         if params is None:
             return
+        if action_id == "restart" and state.restart_pending:
+            self._offer_recorded_restart(state, params)
+            return
         self._prepare(action_id, params)
+
+    def _offer_recorded_restart(self, state: EngineState, params: dict[str, Any]) -> None:
+        """A recorded, unfinished restart is offered as what it is: resume it, or discard it for the choice."""
+        pending = state.restart_pending
+        namespaces = list(dict.fromkeys(key.split("|", 3)[2] for key in pending if key.count("|") >= 3))
+        chosen = ", ".join(map(str, params.get("namespaces") or [])) or "the chosen namespaces"
+        word = "was interrupted" if state.restart_interrupted else "is recorded unfinished"
+        question = (
+            f"A restart of {len(pending)} workloads {word}, in {', '.join(namespaces[:SUBTITLE_NAMES])}"
+            f"{' and more' if len(namespaces) > SUBTITLE_NAMES else ''}.\n\n"
+            f"Resume it (those workloads, with their recorded timestamp), or discard it and plan a restart of "
+            f"{chosen} instead. Discarding leaves its remaining workloads as they are (journalled)."
+        )
+
+        def answered(key: str | None) -> None:
+            if key == "r":
+                self._prepare("restart", {"resume": True})
+            elif key == "d":
+                self._prepare("restart", {**params, "discard": True})
+
+        self.app.push_screen(
+            ChoiceScreen(
+                "An unfinished restart is recorded",
+                question,
+                {"r": "resume it", "d": f"discard it, restart {chosen}"},
+            ),
+            answered,
+        )
 
     @staticmethod
     def _plan_would_enable(action: ActionState, state: EngineState) -> bool:
@@ -190,6 +222,8 @@ class ActionFlow(Screen[None]):
         self.app.push_screen(AskScreen(option.label.capitalize(), option.question, option.default), answered)
 
     def _subtitle(self, action_id: str, params: dict[str, Any]) -> str:
+        if params.get("resume"):
+            return "The recorded, unfinished restart (resumed as recorded)"
         if "pods" in params:
             return f"Pod under the cursor: {', '.join(map(str, params['pods']))}"
         names = params.get("namespaces")
