@@ -276,6 +276,10 @@ async def test_the_readme_rollback_keys_verbatim(
         d = Driver(app, pilot, waiter)
         await d.until(lambda: d.dash.snapshot.view.control_plane(CLUSTER).revision(NEW) is None, f"{NEW} offline")
         assert d.phase() == "cancelled"
+        # Rollback was the goal: `todo` lists what is not on the source, and nothing is left.
+        await pilot.press("escape", "1", "n", "slash", *"todo", "enter")
+        shown = [k[1] for k in d.dash.data_plane.namespaces.table.visible_keys()]
+        assert "accounts" not in shown and "catalog" not in shown, shown
 
     revisions = pod_revisions(cluster)
     on_new = {ns for ns, revs in revisions.items() if NEW in revs}

@@ -307,7 +307,7 @@ class ActionFlow(Screen[None]):
         snap = self.snapshot
         assert snap is not None
         view = snap.view
-        keep = keep_of(action.id, state.phase, view.source, view.target)
+        keep = keep_of(action.id, state.phase, view.source, view.target, state.goal)
         away = view.source if keep == view.target else view.target
         found = offenders(view, keep, away) if keep else None
         can_jump = bool(action.offenders) or (found is not None and not found.empty)
