@@ -21,6 +21,7 @@ from meshtui.cluster.errors import ClusterError, Conflict, Forbidden, NotFound, 
 from meshtui.cluster.rawapi import RawApi
 from meshtui.domain.plan import Operation, Plan
 from meshtui.domain.rollout import rollout_state
+from meshtui.engine.installers import wait_external
 from meshtui.engine.kube import field_value, get, is_transient, list_all, retrying
 
 
@@ -331,6 +332,9 @@ class Executor:
         if api is None:
             return StepOutcome(op, StepResult.FAILED, f"no connection to cluster {op.cluster!r}")
         timeout = float((op.body or {}).get("timeout") or self.rollout_timeout)
+        if (op.body or {}).get("external"):
+            ok, message = wait_external(api, op.name, self._remaining(timeout), control.sleep, self._status)
+            return StepOutcome(op, StepResult.APPLIED if ok else StepResult.FAILED, message)
         self._status(f"waiting for {op.object_ref} to be Ready")
         ok, message = self.wait_rollout(api, op, timeout, control, appear=True)
         return StepOutcome(op, StepResult.APPLIED if ok else StepResult.FAILED, message)

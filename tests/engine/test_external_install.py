@@ -1,0 +1,86 @@
+"""`meshtui upgrade install --external` for a control plane served from outside the cluster (istiod-remote chart).
+
+There is no istiod Deployment to wait for: the revision is Ready when its injector webhooks are in place and,
+for a Service-backed remote istiod, when that Service has ready endpoints (the CLI against the simulator).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from meshtui.sim import istio
+from meshtui.sim.store import Store
+from tests.engine.support import Mesh, cli
+
+OLD, NEW = "1-22-3", "1-23-1"
+REMOTE = {"name": "istiod-remote", "namespace": "istio-system", "path": "/inject", "port": 15017}
+
+
+def upgrade(mesh: Mesh, *args: str) -> Any:
+    return cli("upgrade", *args, kubeconfig=mesh.kubeconfig)
+
+
+def managed_target(store: Store) -> None:
+    istio.install_revision(store, NEW, "1.23.1", external=True, set_default_tag=False)
+
+
+def behind_a_service(store: Store) -> None:
+    """The remote chart's other shape: the webhooks call a Service in this cluster (no selector, endpoints by hand)."""
+
+    def via_service(obj: dict[str, Any]) -> dict[str, Any]:
+        for hook in obj["webhooks"]:
+            hook["clientConfig"] = {"service": dict(REMOTE), "caBundle": hook["clientConfig"].get("caBundle", "")}
+        return obj
+
+    store.update(istio.MWC, None, f"istio-sidecar-injector-{NEW}", via_service)
+    store.create(
+        "services",
+        {
+            "metadata": {"name": "istiod-remote", "namespace": "istio-system", "labels": {"istio.io/rev": NEW}},
+            "spec": {"ports": [{"name": "https-webhook", "port": 15017}]},
+        },
+    )
+
+
+def endpoints(addresses: list[str]) -> Callable[[Store], None]:
+    def change(store: Store) -> None:
+        store.create(
+            "endpoints",
+            {
+                "metadata": {"name": "istiod-remote", "namespace": "istio-system"},
+                "subsets": [{"addresses": [{"ip": ip} for ip in addresses], "ports": [{"port": 15017}]}],
+            },
+        )
+
+    return change
+
+
+def test_a_managed_target_is_ready_once_its_webhooks_are_in_place(mesh_factory: Callable[..., Mesh]) -> None:
+    mesh = mesh_factory("fresh")
+    assert upgrade(mesh, "start", "--target", NEW, "--yes").returncode == 0
+    mesh.store(managed_target)
+    done = upgrade(mesh, "install", "--external", "--yes", "--timeout", "20")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "served from outside the cluster" in done.stdout
+    status = upgrade(mesh, "status", "--json")
+    assert '"phase": "data-plane"' in status.stdout, status.stdout[:400]
+
+
+def test_a_service_without_ready_endpoints_is_not_ready(mesh_factory: Callable[..., Mesh]) -> None:
+    mesh = mesh_factory("fresh")
+    assert upgrade(mesh, "start", "--target", NEW, "--yes").returncode == 0
+    mesh.store(managed_target)
+    mesh.store(behind_a_service)
+    waiting = upgrade(mesh, "install", "--external", "--yes", "--timeout", "3")
+    assert waiting.returncode == 6, waiting.stdout + waiting.stderr
+    assert (
+        "Service istio-system/istiod-remote behind webhook istio-sidecar-injector-1-23-1/"
+        in waiting.stdout + waiting.stderr
+    )
+    assert "has no ready endpoints: the API server rejects every pod it selects (failurePolicy Fail)" in (
+        waiting.stdout + waiting.stderr
+    )
+    mesh.store(endpoints(["10.8.0.4"]))
+    done = upgrade(mesh, "install", "--external", "--yes", "--timeout", "20")
+    assert done.returncode == 0, done.stdout + done.stderr
