@@ -84,3 +84,34 @@ def test_a_service_without_ready_endpoints_is_not_ready(mesh_factory: Callable[.
     mesh.store(endpoints(["10.8.0.4"]))
     done = upgrade(mesh, "install", "--external", "--yes", "--timeout", "20")
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_finish_with_a_managed_revision_only_detaches_and_keeps_its_service_account(
+    mesh_factory: Callable[..., Mesh],
+) -> None:
+    from meshtui.engine.offline import plan_offline
+    from tests.engine.support import open_session
+
+    mesh = mesh_factory("fresh")
+    mesh.store(managed_target)
+    mesh.store(
+        lambda s: s.create(
+            "serviceaccounts",
+            {"metadata": {"name": f"istiod-{NEW}", "namespace": "istio-system", "labels": {"istio.io/rev": NEW}}},
+        )
+    )
+    session, view = open_session(mesh, source=OLD, target=NEW)
+    gates = session.state(view).gates
+    assert gates is not None
+    plan = plan_offline(session.planner.ctx, view, NEW, OLD, gates.rollback, "Rollback")
+    assert plan.title.startswith(f"Detach the cluster from revision {NEW}"), plan.title
+    assert "offline (irreversible)" not in plan.title
+    assert any("the external istiod keeps running" in n for n in plan.notes), plan.notes
+    assert not [op for op in plan.operations if op.kind == "ServiceAccount"], plan.lines()
+    assert any(
+        f"ServiceAccount istio-system/istiod-{NEW} kept: a remote secret (`istioctl create-remote-secret "
+        f"--service-account istiod-{NEW}`) may still use it" in s
+        for s in plan.skipped
+    ), plan.skipped
+    assert any(op.kind == "MutatingWebhookConfiguration" for op in plan.operations), plan.lines()
+    session.close()
