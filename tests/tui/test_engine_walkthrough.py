@@ -292,3 +292,46 @@ async def test_the_readme_rollback_keys_verbatim(
     assert labels["inventory"].get("istio-injection") == "enabled"
     assert labels["accounts"]["istio.io/rev"] == "prod-stable"
     assert "istio.io/rev" not in labels["kube-system"]
+
+
+async def test_finish_without_verify_asks_for_a_typed_skip(
+    demo_app: Callable[[], tuple[MeshApp, Cluster]], waiter: Waiter
+) -> None:
+    """The README's upgrade without `v`: F says Finish waits for verify; a typed `skip verify` + reason is
+    recorded (journalled) and only then does F show the offline plan; the stepper says what verify is."""
+    from meshtui.tui.screens.ask import AskScreen
+
+    app, _ = demo_app()
+    async with app.run_test(size=(120, 36), message_hook=waiter.hook) as pilot:
+        d = ReadmeDriver(app, pilot, waiter)
+        await d.until(lambda: d.dash.snapshot is not None and d.dash.snapshot.synced, "the first sync")
+        await d.until(lambda: d.dash.snapshot.state is not None and d.enabled("start"), "Begin enabled")
+        steps = readme_sequences()["upgrade"]
+        for tokens in steps[: steps.index(["v", "enter"])]:
+            await d.step(tokens)
+        await d.step(["U", "enter"])
+        stepper = str(d.dash.query_one("#header-when").render())
+        assert "3 Verify: not run" in stepper, stepper
+
+        await d.until(d.quiet, "the tables to settle")
+        await pilot.press("F")
+        assert isinstance(app.screen, AskScreen), app.screen
+        assert "verify of 1-23-1 has not run" in app.screen.prompt
+        await pilot.press(*"skip it", "enter")  # not the words: nothing is recorded
+        assert not isinstance(app.screen, PlanScreen)
+        await pilot.press("F")
+        await pilot.press(*"skip verify: syncz is blocked by a NetworkPolicy", "enter")
+        await d.until(lambda: isinstance(app.screen, PlanScreen) and d.plan_ready(app.screen), "the skip's plan")
+        assert app.screen.plan is not None and app.screen.plan.action == "skip-verify"
+        await d.key("enter")
+
+        def skipped() -> bool:
+            state = d.dash.snapshot.state
+            return state is not None and state.verify is not None and state.verify.state.value == "skipped"
+
+        await d.until(skipped, "the skip in the record")
+        journal = d.dash.snapshot.state.journal
+        assert any(j.action == "skip-verify" and "syncz is blocked by a NetworkPolicy" in j.message for j in journal)
+        await d.until(lambda: "3 Verify: skipped" in str(d.dash.query_one("#header-when").render()), "the stepper")
+        screen = await d.plan("F")
+        assert screen.plan is not None and screen.plan.action == "finish" and not screen.plan.refused
