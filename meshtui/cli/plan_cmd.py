@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any, cast
 
 from meshtui.cli import exitcodes
+from meshtui.cli.args import non_negative_seconds, positive_int
 
 ACTION_IDS = (
     "start",
@@ -35,13 +36,30 @@ def add_parser(sub: Any, cluster_args: Callable[[argparse.ArgumentParser], None]
     )
     cluster_args(p)
     p.add_argument("action", choices=ACTION_IDS, metavar="ACTION", help=", ".join(ACTION_IDS))
-    p.add_argument("namespaces", nargs="*", metavar="NAMESPACE", help="for switch, switch-back and restart")
+    # A default makes argparse treat the list as optional (it would name it in a "required" error otherwise).
+    p.add_argument("namespaces", nargs="*", default=[], metavar="NAMESPACE", help="for switch, switch-back and restart")
     p.add_argument("--all", action="store_true", help="every namespace the action applies to")
     p.add_argument("--to", metavar="REV_OR_TAG", help="switch: label value; move-tag: the revision")
     p.add_argument("--tag", metavar="TAG", help="move-tag: the tag")
-    p.add_argument("--batch", type=int, default=5, metavar="N")
-    p.add_argument("--pause", type=float, default=0.0, metavar="SECONDS")
-    p.add_argument("--ignore-pdb", action="store_true")
+    p.add_argument(
+        "--batch",
+        type=positive_int,
+        default=5,
+        metavar="N",
+        help="restart: workloads restarted at once (default: 5)",
+    )
+    p.add_argument(
+        "--pause",
+        type=non_negative_seconds,
+        default=0.0,
+        metavar="SECONDS",
+        help="restart: pause between batches (default: 0)",
+    )
+    p.add_argument(
+        "--ignore-pdb",
+        action="store_true",
+        help="restart: also restart workloads whose PodDisruptionBudget never allows a disruption",
+    )
     p.add_argument("--manifests", metavar="DIR", help="deploy or gateways: rendered manifests")
     p.add_argument("--istioctl", metavar="PATH", help="deploy: with istioctl")
     p.add_argument("--helm", metavar="PATH", help="deploy: with Helm")
@@ -51,7 +69,6 @@ def add_parser(sub: Any, cluster_args: Callable[[argparse.ArgumentParser], None]
         help="finish: preview the offline plan of this choice even before it is made",
     )
     p.add_argument("--dry-run", action="store_true", help="also run the plan as a server-side dry run")
-    p.add_argument("--read-only", action="store_true", help="send no write request (no dry run either)")
     p.set_defaults(run=run)
 
 

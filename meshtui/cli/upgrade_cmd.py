@@ -11,10 +11,12 @@ import os
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TextIO, cast
 
 from meshtui.cli import exitcodes
+from meshtui.cli.args import non_negative_seconds, positive_int, positive_seconds
+from meshtui.cli.output import raw
 
 if TYPE_CHECKING:
     from meshtui.cluster.kubeconfig import ClusterTarget
@@ -30,11 +32,6 @@ if TYPE_CHECKING:
 
 def _common(p: argparse.ArgumentParser, cluster_args: Callable[[argparse.ArgumentParser], None]) -> None:
     cluster_args(p)
-    p.add_argument(
-        "--read-only",
-        action="store_true",
-        help="send no write request at all: no dry run, and no SelfSubjectAccessReview either",
-    )
     p.add_argument("--yes", action="store_true", help="apply the plan (without it the plan is only printed)")
     p.add_argument("--dry-run", action="store_true", help="stop after the server-side dry run of the plan")
     p.add_argument(
@@ -42,29 +39,37 @@ def _common(p: argparse.ArgumentParser, cluster_args: Callable[[argparse.Argumen
         action="store_true",
         help="take the upgrade lock from another operator even if their lease is live (journalled)",
     )
-    p.add_argument("--timeout", type=float, metavar="SECONDS", help="give up on long work after this long")
+    p.add_argument("--timeout", type=positive_seconds, metavar="SECONDS", help="give up on long work after this long")
 
 
 def add_parser(sub: Any, cluster_args: Callable[[argparse.ArgumentParser], None]) -> None:
     """Register `meshtui upgrade` and its subcommands."""
     up = sub.add_parser(
         "upgrade",
-        help="run the canary upgrade step by step (start, install, switch, restart, gateways, verify, complete)",
+        help="run the canary upgrade step by step: start, deploy, switch, move-tag, restart, delete-pods, gateways, "
+        "verify, then complete (Upgrade + Finish) or cancel (everything back + Rollback + Finish); status",
+        description="Run the canary upgrade step by step, with the dashboard's state machine and names "
+        "(docs/vocabulary.md). Each step prints its plan; --yes applies it.",
         epilog=exitcodes.DOC,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     steps = up.add_subparsers(dest="step", metavar="STEP", required=True)
 
-    def step(name: str, help_text: str) -> argparse.ArgumentParser:
+    def step(name: str, help_text: str, aliases: tuple[str, ...] = ()) -> argparse.ArgumentParser:
         p: argparse.ArgumentParser = steps.add_parser(
-            name, help=help_text, epilog=exitcodes.DOC, formatter_class=argparse.RawDescriptionHelpFormatter
+            name,
+            aliases=list(aliases),
+            help=help_text,
+            epilog=exitcodes.DOC,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
         )
         _common(p, cluster_args)
-        p.set_defaults(run=run)
+        # argparse stores the name as typed: the default makes an alias run its step under the one name.
+        p.set_defaults(run=run, step=name)
         return p
 
-    step("start", "record the upgrade (source, target) in the cluster and take the lock")
-    inst = step("install", "deploy the target revision and wait until it is Ready")
+    step("start", "Start: record the upgrade (source, target) in the cluster and take the lock")
+    inst = step("deploy", "Deploy: install the target revision and wait until it is Ready", aliases=("install",))
     how = inst.add_mutually_exclusive_group(required=True)
     how.add_argument("--manifests", metavar="DIR", help="apply the rendered manifests in DIR server-side")
     how.add_argument("--istioctl", metavar="PATH", help="run PATH install --set revision=TARGET")
@@ -75,15 +80,15 @@ def add_parser(sub: Any, cluster_args: Callable[[argparse.ArgumentParser], None]
     inst.add_argument(
         "--set", dest="sets", metavar="KEY=VALUE", action="append", default=[], help="extra --set for the installer"
     )
-    sw = step("switch", "label namespaces for the target revision (or a tag), or back")
+    sw = step("switch", "Switch: label namespaces for the target revision (or a tag); --back: Switch back")
     _namespaces(sw)
     to = sw.add_mutually_exclusive_group()
     to.add_argument("--to", metavar="REV_OR_TAG", help="revision or tag to label with (default: the target)")
     to.add_argument("--back", action="store_true", help="back to the source (restoring the original labels)")
-    mt = step("move-tag", "point a revision tag at another revision (creating it if missing)")
-    mt.add_argument("tag", metavar="TAG")
+    mt = step("move-tag", "Move tag: point a revision tag at another revision (creating it if missing)")
+    mt.add_argument("tag", metavar="TAG", help="the tag to move, e.g. prod-stable")
     mt.add_argument("--to", required=True, metavar="REV", help="the revision the tag should resolve to")
-    rs = step("restart", "restart workloads so their pods get the revision their namespace asks for")
+    rs = step("restart", "Restart: restart workloads so their pods get the revision their namespace asks for")
     _namespaces(rs)
     _batches(rs)
     rs.add_argument(
@@ -104,25 +109,36 @@ def add_parser(sub: Any, cluster_args: Callable[[argparse.ArgumentParser], None]
         action="store_true",
         help="discard the unfinished restart recorded in the cluster and plan the namespaces given",
     )
-    dp = step("delete-pods", "delete bare pods (or Job pods) that no restart can replace, e.g. one with an old sidecar")
+    dp = step(
+        "delete-pods", "Delete pods: delete bare pods (or Job pods) that no restart can replace, e.g. an old sidecar"
+    )
     dp.add_argument(
         "pods", nargs="+", metavar="NAMESPACE/POD", help="the pods (CLUSTER/NAMESPACE/POD in a multi-cluster mesh)"
     )
-    gw = step("gateways", "move the gateways to the target (or back)")
-    gw.add_argument("--back", action="store_true", help="back to the source")
+    gw = step("gateways", "Gateways: move the gateways to the target; --back: Gateways back")
+    gw.add_argument("--back", action="store_true", help="Gateways back: move them back to the source")
     gw.add_argument("--manifests", metavar="DIR", help="rendered manifests for istioctl-installed gateways")
     _batches(gw)
-    step("verify", "run the verify checks on the namespaces on the target")
-    done = step("complete", "Upgrade: take the source revision offline (irreversible)")
+    step("verify", "Verify: run the verify checks on the namespaces on the target")
+    done = step("complete", "Upgrade + Finish in one: keep the target, take the source offline (irreversible)")
     done.add_argument("--confirm-revision", metavar="REV", help="the revision going offline, typed to confirm")
     _skip_verify(done)
-    rb = step("rollback", "switch everything back, restart, gateways back, then take the target offline")
+    rb = step(
+        "cancel",
+        "Cancel the upgrade: Move tag, Switch back, Restart, Gateways back for everything, Verify the source, "
+        "then Rollback + Finish (take the target offline)",
+        aliases=("rollback",),
+    )
     rb.add_argument("--confirm-revision", metavar="REV", help="the revision going offline, typed to confirm")
     _skip_verify(rb)
     rb.add_argument("--manifests", metavar="DIR", help="rendered manifests of the source for istioctl gateways")
     _batches(rb)
-    rb.add_argument("--ignore-pdb", action="store_true", help="as for restart")
-    st = step("status", "print the phase, the lock, the gates and the actions")
+    rb.add_argument(
+        "--ignore-pdb",
+        action="store_true",
+        help="also restart workloads whose PodDisruptionBudget never allows a disruption",
+    )
+    st = step("status", "print the phase, the lock, the gates and the actions (reads only)")
     st.add_argument("--json", action="store_true", help="as JSON")
 
 
@@ -136,17 +152,25 @@ def _skip_verify(p: argparse.ArgumentParser) -> None:
 
 def _namespaces(p: argparse.ArgumentParser) -> None:
     p.add_argument(
-        "namespaces", nargs="*", metavar="NAMESPACE", help="namespaces (cluster/name in a multi-cluster mesh)"
+        "namespaces",
+        nargs="*",
+        default=[],
+        metavar="NAMESPACE",
+        help="namespaces (cluster/name in a multi-cluster mesh)",
     )
     p.add_argument("--all", action="store_true", help="every namespace it applies to")
 
 
 def _batches(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--batch", type=int, default=5, metavar="N", help="workloads restarted at once (default: 5)")
-    p.add_argument("--pause", type=float, default=0.0, metavar="SECONDS", help="pause between batches (default: 0)")
+    p.add_argument(
+        "--batch", type=positive_int, default=5, metavar="N", help="workloads restarted at once (default: 5)"
+    )
+    p.add_argument(
+        "--pause", type=non_negative_seconds, default=0.0, metavar="SECONDS", help="pause between batches (default: 0)"
+    )
     p.add_argument(
         "--rollout-timeout",
-        type=float,
+        type=positive_seconds,
         default=300.0,
         metavar="SECONDS",
         help="how long one workload may take to roll out (default: 300)",
@@ -173,7 +197,7 @@ class Run:
     inventory: Inventory
     session: EngineSession
     view: InventoryView
-    out: TextIO = sys.stdout
+    out: TextIO = field(default_factory=lambda: sys.stdout)
 
     @property
     def name(self) -> str:
@@ -258,7 +282,8 @@ class Reporter:
 
     def _line(self, text: str, *, final: bool) -> None:
         if self.tty:
-            self.out.write("\r\x1b[2K" + text[:200])
+            raw(self.out).write("\r\x1b[2K")  # the only terminal control meshtui itself writes
+            self.out.write(text[:200])
             if final:
                 self.out.write("\n")
             self.dirty = not final
@@ -273,9 +298,19 @@ class Reporter:
             self.out.flush()
 
 
+#: How the command line offers a plan's remedies (the dashboard offers the same as keys in its plan dialog).
+REMEDY_FLAGS = {
+    "ignore-pdb": "  to include them: add --ignore-pdb (their own rolling-update settings still apply)",
+    "manifests": "  to include them: add --manifests DIR (the folder of the rendered gateway manifests)",
+}
+
+
 def _print_plan(ctx: Run, plan: Plan) -> None:
     for line in plan.lines():
         ctx.say(line)
+    for remedy in plan.remedies:
+        if remedy in REMEDY_FLAGS:
+            ctx.say(REMEDY_FLAGS[remedy])
 
 
 def _print_outcome(ctx: Run, outcome: RunOutcome, heading: str) -> None:
@@ -290,7 +325,7 @@ def _print_outcome(ctx: Run, outcome: RunOutcome, heading: str) -> None:
 
 WANTED: dict[str, list[str] | None] = {
     "start": ["start"],
-    "install": ["deploy"],
+    "deploy": ["deploy"],
     "switch": ["switch", "switch-back"],
     "move-tag": ["move-tag"],
     "restart": ["restart"],
@@ -298,7 +333,7 @@ WANTED: dict[str, list[str] | None] = {
     "gateways": ["gateways", "gateways-back"],
     "verify": [],
     "complete": ["upgrade", "finish"],
-    "rollback": ["move-tag", "switch-back", "restart", "gateways-back", "rollback", "finish"],
+    "cancel": ["move-tag", "switch-back", "restart", "gateways-back", "rollback", "finish"],
     "status": None,
 }
 
@@ -311,7 +346,7 @@ def open_run(args: argparse.Namespace, wanted: list[str] | None) -> Run:
     from meshtui.engine.precheck import pair_problem
     from meshtui.engine.session import EngineSession
 
-    targets = connect(args.kubeconfig, args.context or None)
+    targets = connect(args.kubeconfig, args.context or None, read_only=bool(args.read_only))
     inventory = Inventory()
     for t in targets:
         inventory.add_cluster(t.name, t.server)
@@ -478,7 +513,7 @@ def step_start(ctx: Run) -> int:
     return code
 
 
-def step_install(ctx: Run) -> int:
+def step_deploy(ctx: Run) -> int:
     """Deploy the target revision."""
     from meshtui.engine.installers import InstallerSpec
 
@@ -684,7 +719,7 @@ def step_complete(ctx: Run) -> int:
     return _finish(ctx, "upgrade")
 
 
-def step_rollback(ctx: Run) -> int:
+def step_cancel(ctx: Run) -> int:
     """Tags, namespaces and gateways back to the source, restart, then take the target offline."""
     a = ctx.args
     session = ctx.session
@@ -745,6 +780,8 @@ def step_status(ctx: Run) -> int:
     """Print the phase, the lock, the gates and every action's state."""
     import orjson
 
+    from meshtui.domain.text import inert_json
+
     state: EngineState = ctx.session.state(ctx.view)
     if ctx.args.json:
         doc = {
@@ -772,7 +809,7 @@ def step_status(ctx: Run) -> int:
             ],
             "checks": [{"name": c.name, "result": c.result, "detail": c.detail} for c in state.checks],
         }
-        sys.stdout.buffer.write(orjson.dumps(doc, option=orjson.OPT_INDENT_2) + b"\n")
+        sys.stdout.buffer.write(inert_json(orjson.dumps(doc, option=orjson.OPT_INDENT_2)) + b"\n")
         return exitcodes.OK
     where = "recorded" if state.recorded else f"not started ({state.pair_origin or 'detected'})"
     ctx.say(f"Upgrade  {state.source or '?'} -> {state.target or '?'}   phase: {state.phase}   [{where}]")
@@ -815,7 +852,7 @@ def step_status(ctx: Run) -> int:
 
 STEPS: dict[str, Callable[[Run], int]] = {
     "start": step_start,
-    "install": step_install,
+    "deploy": step_deploy,
     "switch": step_switch,
     "move-tag": step_move_tag,
     "restart": step_restart,
@@ -823,6 +860,6 @@ STEPS: dict[str, Callable[[Run], int]] = {
     "gateways": step_gateways,
     "verify": step_verify,
     "complete": step_complete,
-    "rollback": step_rollback,
+    "cancel": step_cancel,
     "status": step_status,
 }

@@ -65,6 +65,11 @@ class Operation:
         return self.body
 
 
+#: Remedies a plan can name: each surface says how (a dashboard key, a CLI flag), the plan never does.
+REMEDY_IGNORE_PDB = "ignore-pdb"  # a PodDisruptionBudget that never allows a disruption held workloads back
+REMEDY_MANIFESTS = "manifests"  # istioctl-rendered gateways need the folder of their rendered manifests
+
+
 @dataclass(frozen=True, slots=True)
 class Plan:
     """An action turned into operations, with what it cannot do and why."""
@@ -81,6 +86,8 @@ class Plan:
     #: Restarts: workloads per batch and seconds between batches.
     batch_size: int = 0
     pause_seconds: float = 0.0
+    #: What would make the skipped items plannable (REMEDY_*), for the surface to offer in its own terms.
+    remedies: tuple[str, ...] = ()
 
     @property
     def refused(self) -> bool:

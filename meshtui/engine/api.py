@@ -16,21 +16,22 @@ from meshtui.domain.plan import Plan
 from meshtui.engine.executor import RunControl, RunOutcome
 from meshtui.engine.verifystate import VerifyStatus
 
-#: Every action, in the order the help screen and the palette list them.
+#: Every action, in the order the help screen and the palette list them: "Name: what it does" (docs/vocabulary.md).
 ACTIONS: tuple[tuple[str, str], ...] = (
-    ("start", "Start the upgrade (record and lock)"),
-    ("deploy", "Deploy the target control plane"),
-    ("switch", "Switch selected namespaces to the target"),
-    ("switch-back", "Switch selected namespaces back to the source"),
-    ("move-tag", "Move a revision tag"),
-    ("restart", "Restart selected namespaces' workloads"),
-    ("delete-pods", "Delete pods that no restart can replace (bare pods)"),
-    ("gateways", "Upgrade gateways to the target"),
-    ("gateways-back", "Move gateways back to the source"),
-    ("verify", "Run the verify checks"),
-    ("upgrade", "Upgrade: choose to take the source offline"),
-    ("rollback", "Rollback: choose to take the target offline"),
-    ("finish", "Finish: take the chosen revision offline"),
+    ("start", "Start: record the upgrade in the cluster and take the lock"),
+    ("deploy", "Deploy: install the target control plane and wait until it is Ready"),
+    ("switch", "Switch: label the selected namespaces for the target"),
+    ("switch-back", "Switch back: restore the selected namespaces' labels for the source"),
+    ("move-tag", "Move tag: point a revision tag at another revision"),
+    ("restart", "Restart: roll the selected namespaces' workloads so their pods get their revision"),
+    ("delete-pods", "Delete pods: delete a pod that no restart can replace (bare pods)"),
+    ("gateways", "Gateways: move the gateways to the target"),
+    ("gateways-back", "Gateways back: move the gateways back to the source"),
+    ("ambient", "Ambient: upgrade istio-cni and ztunnel in place, node by node"),
+    ("verify", "Verify: run the verify checks"),
+    ("upgrade", "Upgrade: choose to keep the target (Finish then takes the source offline)"),
+    ("rollback", "Rollback: choose to keep the source (Finish then takes the target offline)"),
+    ("finish", "Finish: take the chosen revision offline (irreversible)"),
 )
 
 

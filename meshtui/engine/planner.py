@@ -23,9 +23,17 @@ from meshtui.domain.injection import IGNORED_NAMESPACES
 from meshtui.domain.inventory import InventoryView
 from meshtui.domain.namespaces import NamespaceRow
 from meshtui.domain.objects import INJECT_KEY, INJECTION_LABEL, REV_LABEL, TAG_LABEL
-from meshtui.domain.plan import MERGE_PATCH, STRATEGIC_MERGE_PATCH, Operation, Plan
+from meshtui.domain.plan import (
+    MERGE_PATCH,
+    REMEDY_IGNORE_PDB,
+    REMEDY_MANIFESTS,
+    STRATEGIC_MERGE_PATCH,
+    Operation,
+    Plan,
+)
 from meshtui.domain.pods import PodRow
 from meshtui.domain.revisions import ControlPlane
+from meshtui.domain.templates import PINNED
 from meshtui.domain.versions import Version
 from meshtui.engine import tags as tagrender
 from meshtui.engine.kube import KINDS, get, labels, list_all, meta
@@ -346,6 +354,15 @@ class Planner:
             elif not label and row.pod.labels.get(INJECT_KEY) == "true" and row.has_sidecar:
                 key = (row.cluster, row.namespace)
                 follow_default[key] = follow_default.get(key, 0) + 1
+        # Templates decide the next pods whether or not pods run now (a Deployment at 0, a CronJob).
+        for t in view.templates:
+            if scope is not None and (t.cluster, t.namespace) not in scope:
+                continue
+            wanted = dest.get(t.cluster)
+            if t.gateway is not None or t.driver != PINNED or wanted is None or t.revision_on_restart == wanted:
+                continue
+            if t.kind in (*RESTARTABLE, "CronJob", "ReplicaSet"):
+                found.setdefault((t.cluster, t.namespace, t.kind, t.name), "")
         ops: list[Operation] = []
         notes = [
             f"{self.ctx.where(c, ns)}: {n} pods follow the default revision (pod label {INJECT_KEY}=true): "
@@ -361,10 +378,16 @@ class Planner:
             raw = get(self.ctx.apis[cluster], workload_path(kind, ns, name))
             if raw is None:
                 continue
-            tpl_labels = ((raw.get("spec") or {}).get("template") or {}).get("metadata", {}).get("labels") or {}
+            spec = raw.get("spec") or {}
+            if kind == "CronJob":
+                spec = (spec.get("jobTemplate") or {}).get("spec") or {}
+            tpl_labels = (spec.get("template") or {}).get("metadata", {}).get("labels") or {}
             current = tpl_labels.get(REV_LABEL)
             if current == new:
                 continue
+            body: dict[str, Any] = {"spec": {"template": {"metadata": {"labels": {REV_LABEL: new}}}}}
+            if kind == "CronJob":
+                body = {"spec": {"jobTemplate": body}}
             ops.append(
                 Operation(
                     cluster=cluster,
@@ -373,11 +396,15 @@ class Planner:
                     kind=kind,
                     namespace=ns,
                     name=name,
-                    body={"spec": {"template": {"metadata": {"labels": {REV_LABEL: new}}}}},
+                    body=body,
                     content_type=MERGE_PATCH if kind == "Rollout" else STRATEGIC_MERGE_PATCH,
                     expect_rv=str(meta(raw).get("resourceVersion") or ""),
-                    summary=f"pod-template label {REV_LABEL}: {current} -> {new} (its pods roll out now: "
-                    "the pod label decides their revision)",
+                    summary=f"pod-template label {REV_LABEL}: {current} -> {new} ("
+                    + (
+                        "its pods roll out now: the pod label decides their revision)"
+                        if kind in RESTARTABLE
+                        else "the pods it creates from now on get it)"
+                    ),
                     before={TEMPLATE_REV: current},
                     after={TEMPLATE_REV: new},
                 )
@@ -478,7 +505,9 @@ class Planner:
             version = Version.parse(rev.version)
             svc_path = f"/api/v1/namespaces/{ns}/services"
             existing_svc = get(api, f"{svc_path}/{tagrender.tag_service_name(tag)}")
-            if existing_svc is not None or (version is not None and (version.major, version.minor) >= (1, 27)):
+            if existing_svc is not None or (
+                version is not None and (version.major, version.minor) >= tagrender.TAG_SERVICES_FROM
+            ):
                 istiod_svc = get(api, f"{svc_path}/istiod{'' if to == 'default' else '-' + to}")
                 if istiod_svc is not None:
                     svc = tagrender.render_tag_service(istiod_svc, tag, to, ns)
@@ -654,6 +683,7 @@ class Planner:
                 skipped.append(f"{self._c(cluster)}{what}: can't restart paused deployment (run rollout resume first)")
             else:
                 skipped.append(f"{self._c(cluster)}{what} ({n} pods): {why}")
+        remedies: set[str] = set()
         pdbs: dict[str, list[dict[str, Any]]] = {}
         for cluster in {k[0] for k in workloads}:
             pdbs[cluster] = list_all(self.ctx.apis[cluster], KINDS["PodDisruptionBudget"].collection(None))
@@ -674,11 +704,12 @@ class Planner:
                 )
                 if not ignore_pdb:
                     skipped.append(
-                        msg + "; restart with --ignore-pdb to roll it anyway (its own rolling-update "
+                        msg + "; ignoring PodDisruptionBudgets rolls it anyway (its own rolling-update "
                         "settings still apply)"
                     )
+                    remedies.add(REMEDY_IGNORE_PDB)
                     continue
-                notes.append(msg + "; restarting anyway (--ignore-pdb)")
+                notes.append(msg + "; restarting anyway (PodDisruptionBudgets ignored)")
             moves = sorted({f"{_fmt(p.revision)} -> {_fmt(p.revision_on_restart)}" for p in pods})
             ops.append(
                 restart_operation(cluster, kind, ns, name, stamp, f"restart ({len(pods)} pods {', '.join(moves)})")
@@ -694,6 +725,7 @@ class Planner:
             tuple(notes),
             batch_size=max(1, batch),
             pause_seconds=max(0.0, pause),
+            remedies=tuple(sorted(remedies)),
         )
 
     def _behind(self, rows: list[NamespaceRow]) -> list[str]:
@@ -765,6 +797,7 @@ class Planner:
         skipped: list[str] = []
         notes: list[str] = []
         refusals: list[str] = []
+        remedies: set[str] = set()
         for g in view.gateways:
             ref = self.ctx.where(g.cluster, g.namespace, g.name)
             if g.revision == dest and g.revision_on_restart == dest and set(g.revisions) <= {dest}:
@@ -857,10 +890,11 @@ class Planner:
             elif g.upgrade == UPGRADE_INSTALLER:
                 if manifests is None:
                     skipped.append(
-                        f"{ref}: rendered by istioctl, so it is upgraded in place through the installer: pass "
-                        f"--manifests DIR with the {dest} gateway manifests, or re-run istioctl install "
+                        f"{ref}: rendered by istioctl, so it is upgraded in place through the installer: give "
+                        f"the folder of the {dest} gateway manifests, or re-run istioctl install "
                         f"--set revision={dest} with its gateway components"
                     )
+                    remedies.add(REMEDY_MANIFESTS)
                     continue
                 docs = [
                     d
@@ -910,6 +944,7 @@ class Planner:
             tuple(notes),
             batch_size=max(1, batch),
             pause_seconds=max(0.0, pause),
+            remedies=tuple(sorted(remedies)),
         )
 
 

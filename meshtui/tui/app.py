@@ -2,19 +2,31 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from textual import events
-from textual.app import App
+from textual.app import App, SystemCommand
+from textual.command import CommandPalette, SearchIcon
 from textual.filter import LineFilter, Monochrome, NoColor
+from textual.notifications import SeverityLevel
+from textual.screen import Screen
 
+from meshtui.domain.text import inert, inert_lines
 from meshtui.engine.api import Session
 from meshtui.tui import memory
 from meshtui.tui.feed import MeshSource
+from meshtui.tui.inert import InertFilter
 from meshtui.tui.no_color import ReadableMonochrome
 from meshtui.tui.screens.dashboard import DashboardScreen
 from meshtui.tui.screens.too_small import TooSmallScreen
 from meshtui.tui.settings import MIN_HEIGHT, MIN_WIDTH, Clock, DashboardSettings
+
+
+class MeshPalette(CommandPalette):
+    """Textual's palette with a plain prompt instead of an emoji (it reads on any terminal)."""
+
+    def on_mount(self) -> None:
+        self.query_one(SearchIcon).icon = ">"
 
 
 class MeshApp(App[None]):
@@ -38,6 +50,7 @@ class MeshApp(App[None]):
         self.dashboard = DashboardScreen(mesh, session, settings, clock, session_problem=session_problem)
         self._too_small: TooSmallScreen | None = None
         self._readable = ReadableMonochrome()
+        self._inert = InertFilter()
 
     @property
     def mesh(self) -> MeshSource:
@@ -46,7 +59,20 @@ class MeshApp(App[None]):
 
     def get_line_filters(self) -> Sequence[LineFilter]:
         """Textual's filters, with NO_COLOR's swapped for one that keeps emphasis and the terminal's colours."""
-        return [self._readable if type(f) in (Monochrome, NoColor) else f for f in super().get_line_filters()]
+        filters = [self._readable if type(f) in (Monochrome, NoColor) else f for f in super().get_line_filters()]
+        return [self._inert, *filters]
+
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = True,
+    ) -> None:
+        """A notification whose text is made inert (it often quotes cluster data)."""
+        super().notify(inert_lines(message), title=inert(title), severity=severity, timeout=timeout, markup=markup)
 
     def on_mount(self) -> None:
         memory.loading()
@@ -71,6 +97,21 @@ class MeshApp(App[None]):
             screen, self._too_small = self._too_small, None
             if self.screen is screen:
                 self.pop_screen()
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        """Of Textual's own commands only the theme: its Quit would not ask first, its Keys shadow `?`."""
+        for command in super().get_system_commands(screen):
+            if command.title == "Theme":
+                yield SystemCommand("Theme", "Change the colours (NO_COLOR is always honoured)", command.callback)
+
+    def action_command_palette(self) -> None:
+        """Open the palette (`:` or ctrl+p)."""
+        if self.use_command_palette and not CommandPalette.is_open(self):
+            self.push_screen(MeshPalette(id="--command-palette", placeholder="Search actions, tabs, namespaces…"))
+
+    def action_help_quit(self) -> None:
+        """ctrl+c: the same as q (quit; asks first while work runs), never Textual's notice."""
+        self.dashboard.action_quit()
 
     def action_quit_now(self) -> None:
         """Quit from the size guard (the dashboard's q asks first while work runs)."""

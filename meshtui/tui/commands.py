@@ -17,8 +17,9 @@ _MAX_NAMESPACE_HITS = 50
 
 
 def _title(command: Command, state_note: str) -> str:
-    key = f"  [{command.display}]" if command.key else ""
-    return f"{command.description}{key}{state_note}"
+    """The command's one name and its key (`Switch  s`); what it does goes in the help line under it."""
+    key = f"  {command.display}" if command.key else ""
+    return f"{command.label}{key}{state_note}"
 
 
 class MeshCommands(Provider):
@@ -41,7 +42,7 @@ class MeshCommands(Provider):
                 continue
             note = ""
             if c.engine and state is not None and not state.action(c.engine).enabled:
-                note = "  (disabled: enter says why)"
+                note = "  (disabled: choose it to see why)"
             out.append((_title(c, note), c.description, partial(dashboard.run_action, c.action)))
         return out
 

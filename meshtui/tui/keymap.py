@@ -14,6 +14,17 @@ from meshtui.engine.api import ACTIONS
 
 ENGINE_TITLES = dict(ACTIONS)
 
+
+def action_name(action_id: str) -> str:
+    """The action's one name on every surface (`Switch back`), from its engine title."""
+    return ENGINE_TITLES[action_id].partition(":")[0]
+
+
+def action_description(action_id: str) -> str:
+    """What the action does, after its name (`restore the selected namespaces' labels for the source`)."""
+    return ENGINE_TITLES[action_id].partition(":")[2].strip()
+
+
 # Scopes: where a command applies.
 GLOBAL = "global"
 TABLE = "table"  # any tab with a filterable table
@@ -22,6 +33,7 @@ PODS = "pods"
 GATEWAYS = "gateways"
 RUNNING = "running"  # while long work runs
 LOCKED = "locked"  # while another operator holds the upgrade lock
+DIALOG = "dialog"  # inside the plan and "disabled" dialogs (their own bindings; listed for help)
 SCOPE_TITLES = {
     GLOBAL: "Anywhere",
     TABLE: "In tables",
@@ -30,6 +42,7 @@ SCOPE_TITLES = {
     GATEWAYS: "Gateways",
     RUNNING: "While work runs",
     LOCKED: "While another operator holds the upgrade lock",
+    DIALOG: "In dialogs",
 }
 
 
@@ -54,13 +67,14 @@ class Command:
         return self.engine or self.action.split("(")[0]
 
 
-def _engine(action_id: str, key: str, label: str, scopes: tuple[str, ...], bar: int) -> Command:
+def _engine(action_id: str, key: str, scopes: tuple[str, ...], bar: int) -> Command:
+    description = action_description(action_id)
     return Command(
         action=f"engine('{action_id}')",
         key=key,
         display=key,
-        label=label,
-        description=ENGINE_TITLES[action_id],
+        label=action_name(action_id),
+        description=description[0].upper() + description[1:],
         scopes=scopes,
         engine=action_id,
         bar=bar,
@@ -78,7 +92,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("show_tab('journal')", "5", "5", "Journal", "Show the Journal: every action taken or refused"),
     Command("show_view('namespaces')", "n", "n", "Namespaces", "Show the namespaces (Data plane)"),
     Command("show_view('gateways')", "w", "w", "Gateways", "Show the gateways (Data plane)"),
-    Command("show_view('pods')", "", "", "All pods", "Show every pod of the mesh (Data plane)"),
+    Command("show_view('pods')", "P", "P", "All pods", "Show every pod of the mesh (Data plane)"),
     Command("help", "question_mark", "?", "Help", "Show every key", bar=99),
     Command(
         "command_palette", "colon", ":", "Commands", "Open the command palette (also ctrl+p)", bar=40, palette=False
@@ -104,8 +118,8 @@ COMMANDS: tuple[Command, ...] = (
         "enter",
         "enter",
         "Pods",
-        "Open the pods of the namespace under the cursor",
-        scopes=(NAMESPACES,),
+        "Namespaces: open the pods of the namespace under the cursor; other tables: show the row whole",
+        scopes=(TABLE,),
         bound=False,
         bar=94,
         palette=False,
@@ -128,7 +142,7 @@ COMMANDS: tuple[Command, ...] = (
         "e",
         "e",
         "Explain",
-        "Explain the revision the pod (or namespace) gets on restart",
+        "Explain the revision the pod gets on restart; on a namespace, every field whole and its labels",
         scopes=(NAMESPACES, PODS),
         bar=85,
     ),
@@ -136,19 +150,20 @@ COMMANDS: tuple[Command, ...] = (
     Command("page", "pageup,pagedown", "pgup pgdn", "Page", "Move a page", scopes=(TABLE,), bound=False, palette=False),
     Command("ends", "home,g,end,G", "g G", "Ends", "First row, last row", scopes=(TABLE,), bound=False, palette=False),
     # -- engine actions (always visible; a disabled one says why when pressed)
-    _engine("start", "b", "Begin", (GLOBAL,), 30),
-    _engine("deploy", "d", "Deploy", (GLOBAL,), 29),
-    _engine("switch", "s", "Switch", NS_OR_PODS, 95),
-    _engine("switch-back", "S", "Switch back", NS_OR_PODS, 20),
-    _engine("move-tag", "t", "Tag", (GLOBAL,), 21),
-    _engine("restart", "r", "Restart", NS_OR_PODS, 93),
-    _engine("delete-pods", "ctrl+d", "Delete pod", NS_OR_PODS, 60),
-    _engine("gateways", "m", "Move", (GATEWAYS,), 95),
-    _engine("gateways-back", "M", "Move back", (GATEWAYS,), 93),
-    _engine("verify", "v", "Verify", (GLOBAL,), 45),
-    _engine("upgrade", "U", "Upgrade", (GLOBAL,), 91),
-    _engine("rollback", "R", "Rollback", (GLOBAL,), 50),
-    _engine("finish", "F", "Finish", (GLOBAL,), 49),
+    _engine("start", "b", (GLOBAL,), 30),
+    _engine("deploy", "d", (GLOBAL,), 29),
+    _engine("switch", "s", NS_OR_PODS, 95),
+    _engine("switch-back", "S", NS_OR_PODS, 20),
+    _engine("move-tag", "t", (GLOBAL,), 21),
+    _engine("restart", "r", NS_OR_PODS, 93),
+    _engine("delete-pods", "ctrl+d", NS_OR_PODS, 60),
+    _engine("gateways", "m", (GATEWAYS,), 95),
+    _engine("gateways-back", "M", (GATEWAYS,), 93),
+    _engine("ambient", "z", (GLOBAL,), 0),
+    _engine("verify", "v", (GLOBAL,), 45),
+    _engine("upgrade", "U", (GLOBAL,), 91),
+    _engine("rollback", "R", (GLOBAL,), 50),
+    _engine("finish", "F", (GLOBAL,), 49),
     Command(
         "take_over",
         "T",
@@ -157,6 +172,67 @@ COMMANDS: tuple[Command, ...] = (
         "Take over the upgrade lock from another operator (asks first)",
         scopes=(LOCKED,),
         bar=97,
+    ),
+    # -- dialogs (bound by the dialogs themselves)
+    Command(
+        "dialog_apply",
+        "enter,y",
+        "enter y",
+        "Apply",
+        "Plan: apply it (after the dry run passed)",
+        scopes=(DIALOG,),
+        bound=False,
+        palette=False,
+    ),
+    Command(
+        "dialog_cancel",
+        "escape,n",
+        "esc n",
+        "Cancel",
+        "Plan: cancel; any other dialog: close",
+        scopes=(DIALOG,),
+        bound=False,
+        palette=False,
+    ),
+    Command(
+        "dialog_offenders",
+        "o",
+        "o",
+        "Offenders",
+        "Disabled action: show the offenders that hold it back",
+        scopes=(DIALOG,),
+        bound=False,
+        palette=False,
+    ),
+    Command(
+        "dialog_ignore_pdb",
+        "i",
+        "i",
+        "Ignore PDBs",
+        "Restart or Gateways plan: plan again ignoring PodDisruptionBudgets; Deploy plan: run istioctl",
+        scopes=(DIALOG,),
+        bound=False,
+        palette=False,
+    ),
+    Command(
+        "dialog_folder",
+        "f",
+        "f",
+        "Folder",
+        "Deploy or Gateways plan: give the folder of rendered manifests",
+        scopes=(DIALOG,),
+        bound=False,
+        palette=False,
+    ),
+    Command(
+        "dialog_helm",
+        "h",
+        "h",
+        "Helm",
+        "Deploy plan: run helm upgrade --install",
+        scopes=(DIALOG,),
+        bound=False,
+        palette=False,
     ),
     # -- long work
     Command("pause", "p", "p", "Pause/resume", "Pause or resume the work in progress", scopes=(RUNNING,), bar=100),

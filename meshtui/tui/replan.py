@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from meshtui.domain.plan import Plan
+from meshtui.domain.plan import REMEDY_IGNORE_PDB, REMEDY_MANIFESTS, Plan
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,15 +40,10 @@ def replans(plan: Plan, params: dict[str, Any], folder: str = "") -> list[Replan
 
     `folder` is the rendered manifests of the revision the plan moves to, when known (the demo renders them).
     """
-    said = " ".join((*plan.skipped, *plan.refusals, *plan.notes))
     out: list[Replan] = []
-    if (
-        plan.action in ("restart", "gateways", "gateways-back")
-        and "PodDisruptionBudget" in said
-        and not params.get("ignore_pdb")
-    ):
+    if REMEDY_IGNORE_PDB in plan.remedies and not params.get("ignore_pdb"):
         out.append(Replan("i", "ignore PodDisruptionBudgets", {"ignore_pdb": True}))
-    if plan.action in ("gateways", "gateways-back") and "--manifests" in said:
+    if REMEDY_MANIFESTS in plan.remedies:
         out.append(
             Replan(
                 "f",
@@ -58,7 +53,7 @@ def replans(plan: Plan, params: dict[str, Any], folder: str = "") -> list[Replan
                 answer=lambda path: {"manifests": path},
             )
         )
-    if plan.action == "deploy":
+    if plan.action in ("deploy", "ambient"):
         out += [
             Replan(
                 "f",

@@ -61,7 +61,7 @@ NAMESPACE_COLUMNS = (
     Column("target", "ON TGT", 6, flex=1, align="right", priority=85),
     Column("no_sidecar", "NO SC", 5, flex=1, align="right", priority=50),
     Column("at_risk", "RISK", 4, flex=1, align="right", priority=70),
-    Column("progress", "RESTART", 7, flex=1, align="right", priority=75),
+    Column("progress", "RESTART", 7, flex=1, align="right", priority=75),  # pods left to restart
 )
 CLUSTER_COLUMN = Column("cluster", "CLUSTER", 10, priority=95)
 _NS = {c.key: i for i, c in enumerate(NAMESPACE_COLUMNS)}
@@ -113,12 +113,13 @@ def namespace_cells(row: NamespaceRow, revs: Revisions, multi_cluster: bool, pod
     on_target = row.by_revision.get(revs.target or "", 0) if revs.target else 0
     done, total = restart_progress(pods)
     progress: Cell
+    # Pods left to restart: "13/13" read as "restarted" where a restart would simply change nothing.
     if not total:
         progress = DASH
     elif done == total:
-        progress = (f"{done}/{total}", GOOD_STYLE)
+        progress = ("0 left", GOOD_STYLE)
     else:
-        progress = (f"{done}/{total}", WARN_STYLE)
+        progress = (f"{total - done} left", WARN_STYLE)
     risk: Cell = (str(row.at_risk), RISK_STYLE) if row.at_risk else "0"
     cells: tuple[Cell, ...] = (
         row.name,
@@ -154,10 +155,10 @@ def namespace_filter(text: str, revs: Revisions, multi_cluster: bool) -> Predica
 
             def todo(row: Row) -> bool:
                 revision = cell(row, "revision")
-                done, _, total = cell(row, "progress").partition("/")
+                left = cell(row, "progress")
                 return (
                     (revision != DASH and revision != keep)
-                    or (bool(total) and done != total)
+                    or (left not in (DASH, "0 left"))
                     or (cell(row, away) not in ("0", ""))
                 )
 

@@ -110,6 +110,7 @@ def test_the_cli_takes_fresh_from_122_to_123(mesh_factory: Callable[..., Mesh], 
     plan = ok(upgrade(mesh, "restart", "--all"))
     assert "Not applied" in plan.stdout and "Pod batch/debug-shell (1 pods): bare pod" in plan.stdout
     assert "PodDisruptionBudget orders/orders allows no disruption ever" in plan.stdout
+    assert "to include them: add --ignore-pdb" in plan.stdout  # the plan itself names no flag
     ok(upgrade(mesh, "restart", "--all", "--batch", "8", "--ignore-pdb", "--yes"))
     gateways = ok(upgrade(mesh, "gateways", "--manifests", str(manifests), "--yes"))
     assert "Deployment istio-system/istio-ingressgateway" in gateways.stdout

@@ -30,9 +30,10 @@ def ns_row(view, name: str) -> tuple[str, ...]:  # type: ignore[no-untyped-def]
 
 
 def test_namespace_cells(view) -> None:  # type: ignore[no-untyped-def]
-    assert ns_row(view, "catalog") == ("catalog", "rev=1-23-1", "1-23-1", "16", "8", "8", "0", "0", "8/16")
+    assert ns_row(view, "catalog") == ("catalog", "rev=1-23-1", "1-23-1", "16", "8", "8", "0", "0", "8 left")
     assert ns_row(view, "legacy-billing")[1:3] == ("rev=1-20-8", "none")
-    assert ns_row(view, "shop")[-1] == "16/16"  # the opted-out exporter pods are not the restart's business
+    assert ns_row(view, "shop")[-1] == "0 left"  # the opted-out exporter pods are not the restart's business
+    assert ns_row(view, "accounts")[-1] == "0 left"  # not switched: a restart changes nothing (never "13/13")
     assert ns_row(view, "inventory")[1] == "injection=enabled +both"
     assert ns_row(view, "analytics")[1:3] == ("-", "-")
 

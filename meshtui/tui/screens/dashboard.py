@@ -92,6 +92,7 @@ class DashboardScreen(ActionFlow):
         self.pending: tuple[str, dict[str, Any]] | None = None
         self.synced_once = False
         self.replans: list[Replan] = []
+        self.quit_asked = False
 
     # -- layout -------------------------------------------------------------------------------------
 
@@ -175,7 +176,7 @@ class DashboardScreen(ActionFlow):
         phase = state.phase if state is not None else observed_phase(view)
         self.note = snap.state_error if state is None else self.session_note
         if state is not None and not state.recorded and not self.note:
-            self.note = "press b to begin" if state.action("start").enabled else "not started"
+            self.note = "b starts the upgrade" if state.action("start").enabled else "not started"
         if state is not None and state.restart_interrupted and not self.note:
             self.note = "restart interrupted: r resumes"
         self.header.show(
@@ -349,8 +350,12 @@ class DashboardScreen(ActionFlow):
         if not self.runner.running:
             self.app.exit()
             return
+        if self.quit_asked:
+            return  # one question at a time (q then ctrl+c, or ctrl+c twice)
+        self.quit_asked = True
 
         def answered(yes: bool | None) -> None:
+            self.quit_asked = False
             if yes:
                 self.runner.abort()
                 self.app.exit()

@@ -12,6 +12,7 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
+from meshtui.tui.inert import InertStatic
 from meshtui.tui.screens.more import SCROLL_BINDINGS, MoreLine, scroll_body
 
 T = TypeVar("T")
@@ -41,9 +42,9 @@ class Dialog(ModalScreen[T]):
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Static(Text(self.heading), markup=False, classes="title")
+            yield InertStatic(Text(self.heading), classes="title")
             with self.scroll:
-                yield Static(self.content_body, markup=False, classes="body")
+                yield InertStatic(self.content_body, classes="body")
             yield self.more
             yield Static(Text(self.key_line), markup=False, classes="keys")
 

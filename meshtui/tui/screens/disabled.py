@@ -8,6 +8,7 @@ from rich.text import Text
 from textual.binding import BindingType
 
 from meshtui.engine.api import ActionState
+from meshtui.tui.keymap import action_name
 from meshtui.tui.rows import RISK_STYLE
 from meshtui.tui.screens.dialog import Dialog
 
@@ -23,7 +24,7 @@ class DisabledScreen(Dialog[bool]):
             body.append(f"x {reason}\n", style=RISK_STYLE)
         body.rstrip()
         keys = "o show the offenders · esc close" if can_jump else "esc close"
-        super().__init__(f"{action.title} ({key}) is disabled", body, keys)
+        super().__init__(f"{action_name(action.id)} ({key}) is disabled", body, keys)
         self.can_jump = can_jump
 
     def default_result(self) -> bool:

@@ -12,16 +12,54 @@ from textual.binding import BindingType
 from meshtui.tui.keymap import COMMANDS, SCOPE_TITLES
 from meshtui.tui.screens.dialog import Dialog
 
-FILTER_HELP = (
-    "Filter words (/): any word matches any column, case-insensitive; all words must match.\n"
-    "  rev:1-22-3   the revision column is exactly 1-22-3\n"
-    "  risk         rows with pods at risk\n"
-    "  todo         namespaces (or pods) not yet fully on their revision on restart or on the target\n"
-    "  !word        negates a word, e.g. !rev:1-23-1\n"
-    "Namespace columns: ON SRC / ON TGT count live sidecar pods by their current revision; RISK counts "
-    "pods whose replacement would differ from what the namespace asks; RESTART is done/total: pods "
-    "already running what their replacement would get, of those a restart would give a sidecar.\n"
-    "Ctrl+p also opens the command palette; the mouse works but nothing needs it."
+FILTER_WORDS = (
+    ("word", "any word matches any column, case-insensitive; all words must match"),
+    ("rev:1-22-3", "the revision column is exactly 1-22-3"),
+    ("risk", "rows with pods at risk"),
+    ("todo", "namespaces (or pods) not yet fully on their revision on restart or on the target"),
+    ("!word", "negates a word, e.g. !rev:1-23-1"),
+)
+FOOTNOTE = "Ctrl+p also opens the command palette; the mouse works but nothing needs it."
+
+#: Every column of every table, in the words of the table's header.
+COLUMNS_HELP: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
+    (
+        "Namespaces",
+        (
+            ("INJECTION", "the label that asks for injection: rev=R (istio.io/rev), injection=enabled|disabled"),
+            ("REVISION", "the revision that label resolves to now (none: it asks for one that does not exist)"),
+            ("LIVE", "pods not Succeeded or Failed"),
+            ("ON SRC", "live pods whose sidecar came from the source revision"),
+            ("ON TGT", "live pods whose sidecar came from the target revision"),
+            ("NO SC", "live pods without a sidecar"),
+            ("RISK", "pods whose replacement would differ from what the namespace asks (! in the pods' REASON)"),
+            (
+                "RESTART",
+                "pods a restart would still change (N left); 0 left: restarting changes nothing now; - when "
+                "no pod here gets a sidecar",
+            ),
+        ),
+    ),
+    (
+        "Pods",
+        (
+            ("STATUS", "Running, NotReady, Terminating or the container's waiting reason"),
+            ("REV", "the revision that injected the running sidecar (- no sidecar)"),
+            ("PROXY", "the sidecar's proxy version"),
+            ("ON RESTART", "the revision a replacement would get now (none: no sidecar)"),
+            ("RST", "container restarts"),
+            ("REASON", "why the pod is at risk (starts with !), or why it cannot be restarted"),
+        ),
+    ),
+    (
+        "Gateways",
+        (
+            ("REV / ON RESTART", "the running revision and the one a restart would give"),
+            ("PODS", "the gateway's pods"),
+            ("HOW IT IS UPGRADED", "what m (Gateways) does to it"),
+        ),
+    ),
+    ("Journal", (("RESULT", "applied, refused, failed, conflict or denied"), ("WHAT", "objects and message"))),
 )
 
 
@@ -40,10 +78,25 @@ def help_table() -> Group:
         if not rows:
             continue
         for c in rows:
-            table.add_row(Text(c.display, style="bold"), Text(c.description))
+            what = Text.assemble((c.label, "bold"), f": {c.description[0].lower()}{c.description[1:]}")
+            table.add_row(Text(c.display, style="bold"), what if c.engine else Text(c.description))
         parts += [Text(title, style="bold underline"), table, Text("")]
-    parts.append(Text(FILTER_HELP))
+    parts += [Text("Filter words (/)", style="bold underline"), _two_columns(FILTER_WORDS), Text("")]
+    parts.append(Text("Columns", style="bold underline"))
+    for title, columns in COLUMNS_HELP:
+        parts += [Text(title, style="italic"), _two_columns(columns)]
+    parts += [Text(""), Text(FOOTNOTE)]
     return Group(*parts)
+
+
+def _two_columns(rows: tuple[tuple[str, str], ...]) -> Table:
+    """Term and meaning; a long meaning wraps under itself, never under the term."""
+    table = Table(box=None, show_header=False, pad_edge=False, expand=True)
+    table.add_column(width=12)
+    table.add_column(ratio=1)
+    for term, meaning in rows:
+        table.add_row(Text(term, style="bold"), Text(meaning))
+    return table
 
 
 class HelpScreen(Dialog[None]):

@@ -14,6 +14,7 @@ from textual.widgets import Input, Static
 
 from meshtui.domain.plan import Plan
 from meshtui.engine.executor import RunOutcome, StepResult
+from meshtui.tui.inert import InertStatic
 from meshtui.tui.rows import GOOD_STYLE, RISK_STYLE, WARN_STYLE
 from meshtui.tui.screens.more import SCROLL_BINDINGS, MoreLine, hidden_below, scroll_body
 
@@ -97,22 +98,22 @@ class PlanScreen(ModalScreen[str | None]):
         self.outcome: RunOutcome | None = None
         self.applicable = False
         self.options: dict[str, str] = {}
-        self.body = Static(Text("Planning…"), markup=False)
+        self.body = InertStatic(Text("Planning…"))
         self.scroll = VerticalScroll()
         self.more = MoreLine(self.scroll)
         #: An irreversible plan is confirmed only once its end has been on screen (or it fits).
         self.seen_end = False
         self._tracking = False
-        self.verdict = Static(Text(""), markup=False, classes="dry-run")
+        self.verdict = InertStatic(Text(""), classes="dry-run")
         self.keys = Static(Text("esc cancel"), markup=False, classes="keys")
         # Shown only once the plan may be applied: a refused plan asks for no confirmation.
         self.word = Input(placeholder=f"type {confirm_word} to confirm" if confirm_word else "")
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Static(Text(self.heading), markup=False, classes="title")
+            yield InertStatic(Text(self.heading), classes="title")
             if self.subtitle:
-                yield Static(Text(self.subtitle), markup=False)
+                yield InertStatic(Text(self.subtitle))
             with self.scroll:
                 yield self.body
             yield self.more

@@ -7,11 +7,11 @@ from rich.padding import Padding
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
-from textual.widgets import Static
 
 from meshtui.domain.inventory import InventoryView
 from meshtui.engine.api import ActionState, EngineState
-from meshtui.tui.keymap import by_engine_action
+from meshtui.tui.inert import InertStatic
+from meshtui.tui.keymap import action_name, by_engine_action
 from meshtui.tui.rows import GOOD_STYLE, RISK_STYLE
 
 
@@ -46,7 +46,7 @@ def explain_action(action: str, source: str | None, target: str | None) -> str:
 def render_action(action: ActionState, source: str | None, target: str | None) -> RenderableType:
     """One action's block: key, name, state, what it does and why it is disabled."""
     key = by_engine_action(action.id).display
-    head = Text.assemble((f" {key} ", "reverse bold"), " ", (action.title, "bold"), "  ")
+    head = Text.assemble((f" {key} ", "reverse bold"), " ", (action_name(action.id), "bold"), "  ")
     if action.enabled:
         head.append("ENABLED", style=f"bold {GOOD_STYLE}")
     else:
@@ -55,7 +55,7 @@ def render_action(action: ActionState, source: str | None, target: str | None) -
     for reason in action.reasons:
         lines.append(Padding(Text(f"x {reason}", style=RISK_STYLE), (0, 0, 0, 4)))
     if not action.enabled and action.reasons:
-        lines.append(Padding(Text(f"press {key} to jump to what holds it back", style="dim"), (0, 0, 0, 4)))
+        lines.append(Padding(Text(f"press {key}, then o, to jump to what holds it back", style="dim"), (0, 0, 0, 4)))
     lines.append(Text(""))
     return Group(*lines)
 
@@ -69,7 +69,7 @@ class FinishView(VerticalScroll):
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
-        self.body = Static(Text("Waiting for the cluster…"), markup=False)
+        self.body = InertStatic(Text("Waiting for the cluster…"))
         self._key: object = None
 
     def compose(self) -> ComposeResult:
