@@ -97,10 +97,18 @@ def add_parser(sub: Any, cluster_args: Callable[[argparse.ArgumentParser], None]
         action="store_true",
         help="also restart workloads whose PodDisruptionBudget never allows a disruption",
     )
-    rs.add_argument(
-        "--new",
+    recorded = rs.add_mutually_exclusive_group()
+    recorded.add_argument(
+        "--resume",
         action="store_true",
-        help="plan a new restart instead of resuming the interrupted one recorded in the cluster",
+        help="resume the unfinished restart recorded in the cluster (no namespaces needed)",
+    )
+    recorded.add_argument(
+        "--discard",
+        "--new",
+        dest="new",
+        action="store_true",
+        help="discard the unfinished restart recorded in the cluster and plan the namespaces given",
     )
     dp = step(
         "delete-pods", "Delete pods: delete bare pods (or Job pods) that no restart can replace, e.g. an old sidecar"
@@ -115,13 +123,15 @@ def add_parser(sub: Any, cluster_args: Callable[[argparse.ArgumentParser], None]
     step("verify", "Verify: run the verify checks on the namespaces on the target")
     done = step("complete", "Upgrade + Finish in one: keep the target, take the source offline (irreversible)")
     done.add_argument("--confirm-revision", metavar="REV", help="the revision going offline, typed to confirm")
+    _skip_verify(done)
     rb = step(
         "cancel",
-        "Cancel the upgrade: Move tag, Switch back, Restart, Gateways back for everything, then Rollback + Finish "
-        "(take the target offline)",
+        "Cancel the upgrade: Move tag, Switch back, Restart, Gateways back for everything, Verify the source, "
+        "then Rollback + Finish (take the target offline)",
         aliases=("rollback",),
     )
     rb.add_argument("--confirm-revision", metavar="REV", help="the revision going offline, typed to confirm")
+    _skip_verify(rb)
     rb.add_argument("--manifests", metavar="DIR", help="rendered manifests of the source for istioctl gateways")
     _batches(rb)
     rb.add_argument(
@@ -131,6 +141,14 @@ def add_parser(sub: Any, cluster_args: Callable[[argparse.ArgumentParser], None]
     )
     st = step("status", "print the phase, the lock, the gates and the actions (reads only)")
     st.add_argument("--json", action="store_true", help="as JSON")
+
+
+def _skip_verify(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--skip-verify",
+        metavar="REASON",
+        help="finish without a fresh passing verify run of the kept revision; the reason is journalled",
+    )
 
 
 def _namespaces(p: argparse.ArgumentParser) -> None:
@@ -384,7 +402,8 @@ def run(args: argparse.Namespace) -> int:
     from meshtui.engine.record import RecordError
 
     name = f"meshtui upgrade {args.step}"
-    if getattr(args, "namespaces", None) is not None and not args.namespaces and not args.all:
+    resuming = bool(getattr(args, "resume", False))
+    if getattr(args, "namespaces", None) is not None and not args.namespaces and not args.all and not resuming:
         _err(name, "name the namespaces, or pass --all.")
         return exitcodes.USAGE
     if getattr(args, "namespaces", None) and getattr(args, "all", False):
@@ -560,11 +579,11 @@ def step_restart(ctx: Run) -> int:
     """Restart workloads (or resume an interrupted restart)."""
     a = ctx.args
     record = ctx.session.record
-    if record is not None and record.restart is not None and record.restart.remaining and not a.new:
+    if record is not None and record.restart is not None and record.restart.remaining and a.resume:
         progress = record.restart
         ctx.say(
             f"Resuming the {progress.action} started at {progress.restarted_at}: {len(progress.done)} of "
-            f"{len(progress.workloads)} workloads done (the recorded batch comes first; run restart again for more)."
+            f"{len(progress.workloads)} workloads done."
         )
     params = {
         "all": a.all,
@@ -572,7 +591,8 @@ def step_restart(ctx: Run) -> int:
         "batch": a.batch,
         "pause": a.pause,
         "ignore_pdb": a.ignore_pdb,
-        "new": a.new,
+        "resume": a.resume,
+        "discard": a.new,
     }
     return _apply(ctx, _plan(ctx, "restart", **params))
 
@@ -635,6 +655,7 @@ def _finish(ctx: Run, choice: str) -> int:
     if source is None or target is None or state.gates is None:
         raise Refused("refused: no source and target revision.", exitcodes.REFUSED)
     away, keep = (source, target) if choice == "upgrade" else (target, source)
+    _verified(ctx, keep)
     choose = session.plan(choice, ctx.view)
     gates = state.gates
     verdict = gates.upgrade if choice == "upgrade" else gates.rollback
@@ -680,6 +701,24 @@ def _finish(ctx: Run, choice: str) -> int:
     return code
 
 
+def _verified(ctx: Run, keep: str) -> None:
+    """Finish needs a fresh passing verify run of `keep`, or the operator's --skip-verify with a reason."""
+    from meshtui.engine.verifystate import verify_status
+
+    how = "run `meshtui upgrade verify`, or pass --skip-verify REASON"
+    status = verify_status(ctx.session.record, ctx.view, keep, how)
+    if status.state.satisfied:
+        return
+    reason = (ctx.args.skip_verify or "").strip()
+    if not reason:
+        raise Refused(f"refused: {status.reason}.", exitcodes.REFUSED)
+    ctx.say(f"Verify of {keep}: {status.state.value}; finishing without it: {reason}")
+    if ctx.args.yes and not ctx.args.dry_run and not ctx.args.read_only:
+        done, why = ctx.session.skip_verify(ctx.view, reason)
+        if not done:
+            raise Refused(f"refused: the skip was not recorded ({why}).", exitcodes.CONFLICT)
+
+
 def _settle(ctx: Run, choice: str, seconds: float = 30.0) -> None:
     """Give replaced pods that are still terminating (they count until gone) the time to go, before judging."""
     end = time.monotonic() + seconds
@@ -712,7 +751,8 @@ def step_cancel(ctx: Run) -> int:
         ctx.say(f"  2. switch every namespace back to {source} (original labels restored where they fit)")
         ctx.say("  3. restart the workloads")
         ctx.say(f"  4. move the gateways back to {source}")
-        ctx.say(f"  5. once the Rollback gate holds, take {target} offline")
+        ctx.say(f"  5. verify {source} (or --skip-verify REASON)")
+        ctx.say(f"  6. once the Rollback gate holds, take {target} offline")
         ctx.say("\nThe first step now:")
     for tag in sorted({t.name for t in ctx.view.tags if t.revision == target}):
         plan = _plan(ctx, "move-tag", tag=tag, to=source)
@@ -724,7 +764,10 @@ def step_cancel(ctx: Run) -> int:
     if code or not a.yes or a.dry_run or a.read_only:
         return code
     ctx.reload()
-    code = _apply(ctx, _plan(ctx, "restart", all=True, batch=a.batch, pause=a.pause, ignore_pdb=a.ignore_pdb))
+    # Every namespace is restarted back: an unfinished restart recorded earlier is superseded (journalled).
+    code = _apply(
+        ctx, _plan(ctx, "restart", all=True, batch=a.batch, pause=a.pause, ignore_pdb=a.ignore_pdb, discard=True)
+    )
     if code:
         return code
     ctx.reload()
@@ -732,6 +775,22 @@ def step_cancel(ctx: Run) -> int:
     if code:
         return code
     ctx.reload()
+    if not a.skip_verify:
+        _settle(ctx, "rollback")
+        ctx.say(f"\nVerify of {source}:")
+        checks = session.verify(ctx.view, revision=source)
+        for c in checks:
+            ctx.say(f"{c.result.upper():<8} {c.name}: {c.detail}")
+            for o in c.offenders:
+                ctx.say(f"         - {o}")
+        bad = [c.name for c in checks if c.result != "pass"]
+        if bad:
+            _err(
+                ctx.name,
+                f"verify of {source} did not pass ({', '.join(bad)}): fix it and run `meshtui upgrade verify` then "
+                "`meshtui upgrade rollback` again, or pass --skip-verify REASON.",
+            )
+            return exitcodes.FAILED
     return _finish(ctx, "rollback")
 
 
@@ -798,7 +857,8 @@ def step_status(ctx: Run) -> int:
         r = record.restart
         word = "interrupted" if state.restart_interrupted else "in progress"
         ctx.say(
-            f"Restart  {word}: {len(r.done)} of {len(r.workloads)} workloads done (run `upgrade restart` to resume)"
+            f"Restart  {word}: {len(r.done)} of {len(r.workloads)} workloads done "
+            "(`upgrade restart --resume` resumes it, `--discard` drops it)"
         )
     ctx.say("")
     ctx.say("ACTIONS")
