@@ -105,7 +105,7 @@ async def test_upgrade_disabled_until_the_last_pod_moves(live_app: Callable[...,
         assert upgrade.reasons == ("2 pods still on 1-22-3",)
         await pilot.press("r")
         await waiter.until(pilot, lambda: len(waiter.seen(ActionRunner.DryRunDone)) == 2, what="the dry run")
-        assert "Deployment cart/api" in str(app.screen.body.render())
+        assert "Deployment cart/api" in "\n".join(app.screen.plan.lines())
         await pilot.press("enter")
         await waiter.until(pilot, lambda: len(waiter.seen(ActionRunner.Finished)) == 2, what="the restart")
         await waiter.until(

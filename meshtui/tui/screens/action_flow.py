@@ -155,7 +155,11 @@ class ActionFlow(Screen[None]):
             return f"Pod under the cursor: {', '.join(map(str, params['pods']))}"
         names = params.get("namespaces")
         if names is not None:
-            picked = "selected" if self.data_plane.namespaces.table.selected_keys else "under the cursor"
+            table = self.data_plane.namespaces.table
+            hidden = table.hidden_selected_count() if table.selected_keys else 0
+            picked = "selected" if table.selected_keys else "under the cursor"
+            if hidden:
+                picked += f", {hidden} of them hidden by the filter"
             shown = ", ".join(map(str, names[:SUBTITLE_NAMES]))
             extra = len(names) - SUBTITLE_NAMES
             more = f" and {extra} more (the plan lists them)" if extra > 0 else ""

@@ -18,11 +18,13 @@ from meshtui.domain.report import observed_phase
 from meshtui.engine.api import EngineState, Session
 from meshtui.tui import keymap, memory
 from meshtui.tui.commands import MeshCommands
+from meshtui.tui.detail_text import journal_extra
 from meshtui.tui.feed import MeshSource, Snapshot, SnapshotBuilder
 from meshtui.tui.replan import Replan
 from meshtui.tui.screens.action_flow import ActionFlow
 from meshtui.tui.screens.confirm import ConfirmScreen
-from meshtui.tui.screens.explain import ExplainScreen
+from meshtui.tui.screens.detail import DetailScreen
+from meshtui.tui.screens.explain import ExplainScreen, namespace_explanation, pod_explanation
 from meshtui.tui.screens.help import HelpScreen
 from meshtui.tui.screens.plan import PlanScreen
 from meshtui.tui.settings import Clock, DashboardSettings
@@ -146,7 +148,7 @@ class DashboardScreen(ActionFlow):
         if active == "data-plane":
             scopes |= {keymap.TABLE, self.data_plane.current}
         elif active == "journal":
-            scopes.add(keymap.TABLE)
+            scopes |= {keymap.TABLE, keymap.JOURNAL}
         if self.runner.running:
             scopes.add(keymap.RUNNING)
         state = self.engine_state
@@ -270,6 +272,39 @@ class DashboardScreen(ActionFlow):
     def _opened(self, event: NamespacesView.Opened) -> None:
         self.open_namespace(event.key)
 
+    @on(TableView.RowOpened)
+    def _row_opened(self, event: TableView.RowOpened) -> None:
+        self.show_detail(event.view, event.key)
+
+    def show_detail(self, view: TableView, key: Hashable) -> None:
+        """The row under the cursor whole, with what explains it (a pod's revisions, a journal entry's changes)."""
+        row = view.table.get_row(key)
+        if row is None or self.snapshot is None:
+            return
+        columns = view.table.columns
+        extra = None
+        title = "Row"
+        if view is self.data_plane.pods:
+            cluster, namespace, name = key  # type: ignore[misc]
+            pod = next((p for p in self.snapshot.view.pods(cluster, namespace) if p.name == name), None)
+            extra = pod_explanation(pod) if pod is not None else None
+            title = f"Pod {namespace}/{name}"
+        elif view is self.data_plane.namespaces:
+            cluster, name = key  # type: ignore[misc]
+            ns = self.snapshot.view.namespace(cluster, name)
+            extra = namespace_explanation(ns) if ns is not None else None
+            title = f"Namespace {name}"
+        elif view is self.data_plane.gateways:
+            title = f"Gateway {key[1]}/{key[2]}"  # type: ignore[index]
+        elif view is self.journal:
+            state = self.snapshot.state
+            lines = state.journal if state is not None else ()
+            index = int(key)  # type: ignore[call-overload]
+            if 0 <= index < len(lines):
+                extra = journal_extra(lines[index])
+            title = f"Journal entry {index + 1} of {len(lines)}"
+        self.app.push_screen(DetailScreen(title, columns, row, extra))
+
     def namespace_keys(self) -> list[tuple[str, str]]:
         """Every namespace of the latest snapshot (for the palette)."""
         if self.snapshot is None:
@@ -322,9 +357,7 @@ class DashboardScreen(ActionFlow):
         if key is None:
             return
         if self.data_plane.current == "namespaces":
-            row = view.namespace(*key)  # type: ignore[misc]
-            if row is not None:
-                self.app.push_screen(ExplainScreen(row))
+            self.show_detail(self.data_plane.namespaces, key)
             return
         cluster, namespace, name = key  # type: ignore[misc]
         pod = next((p for p in view.pods(cluster, namespace) if p.name == name), None)

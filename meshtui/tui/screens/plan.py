@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from time import monotonic
 from typing import ClassVar
 
 from rich.text import Text
@@ -10,10 +11,12 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
+from textual.timer import Timer
 from textual.widgets import Input, Static
 
 from meshtui.domain.plan import Plan
 from meshtui.engine.executor import RunOutcome, StepResult
+from meshtui.tui.plan_text import plan_body
 from meshtui.tui.rows import GOOD_STYLE, RISK_STYLE, WARN_STYLE
 
 
@@ -32,7 +35,10 @@ def dry_run_text(plan: Plan, outcome: RunOutcome | None, read_only: bool) -> tup
     if not plan.operations:
         return Text("Nothing to do: the cluster already matches.", style=GOOD_STYLE), False
     if outcome is None:
-        return Text("Dry run: the API server is checking every operation…", style=WARN_STYLE), False
+        n = len(plan.operations)
+        return Text(
+            f"Dry run: the API server is checking {n:,} operation{'s' if n != 1 else ''}…", style=WARN_STYLE
+        ), False
     if read_only or not outcome.steps:
         return Text("Read-only: no request is sent, not even a dry run; nothing will be written."), False
     stopped = outcome.stopped_by
@@ -95,6 +101,8 @@ class PlanScreen(ModalScreen[str | None]):
         self.outcome: RunOutcome | None = None
         self.applicable = False
         self.options: dict[str, str] = {}
+        self._dry_started: float | None = None
+        self._ticker: Timer | None = None
         self.body = Static(Text("Planning…"), markup=False)
         self.verdict = Static(Text(""), markup=False, classes="dry-run")
         self.keys = Static(Text("esc cancel"), markup=False, classes="keys")
@@ -117,8 +125,12 @@ class PlanScreen(ModalScreen[str | None]):
     def show_plan(self, plan: Plan) -> None:
         """Show the plan's lines (the dry run follows)."""
         self.plan = plan
-        self.body.update(Text("\n".join(plan.lines())))
+        self.body.update(plan_body(plan))
         self._render_verdict()
+        if plan.operations and not plan.refused and self.outcome is None:
+            # The dry run of thousands of operations takes seconds: show that it is going on.
+            self._dry_started = monotonic()
+            self._ticker = self.set_interval(1.0, self._render_verdict)
 
     def show_options(self, options: dict[str, str]) -> None:
         """Offer re-plans, each on its own key (e.g. {"i": "ignore PodDisruptionBudgets"})."""
@@ -145,9 +157,16 @@ class PlanScreen(ModalScreen[str | None]):
         if self.plan is None:
             return
         text, ok = dry_run_text(self.plan, self.outcome, self.read_only)
+        if self.outcome is None and self._dry_started is not None:
+            text.append(f" {monotonic() - self._dry_started:.0f}s")
+        elif self._ticker is not None:
+            self._ticker.stop()
+            self._ticker = None
         self.applicable = ok
         self.verdict.update(text)
         extra = "".join(f" · {key} {label}" for key, label in self.options.items())
+        if len(self.plan.lines()) > 8:
+            extra += " · ↑↓ pgup pgdn scroll the plan"
         if ok and self.confirm_word:
             self.keys.update(Text(f"type {self.confirm_word} and press enter to apply · esc cancel"))
             self.word.focus()

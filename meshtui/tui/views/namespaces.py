@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Hashable
 
-from textual import on
 from textual.message import Message
 
 from meshtui.tui import rows as R
 from meshtui.tui.views.table_view import TableView
-from meshtui.tui.widgets.virtual_table import RowKey, VirtualTable
+from meshtui.tui.widgets.virtual_table import RowKey
 
 
 class NamespacesView(TableView):
@@ -55,7 +54,6 @@ class NamespacesView(TableView):
         frozen = frozenset(keys)
         self.set_scope(lambda key, _row: key in frozen, note)
 
-    @on(VirtualTable.Activated)
-    def _open(self, event: VirtualTable.Activated) -> None:
-        event.stop()
-        self.post_message(self.Opened(event.key))
+    def open_row(self, key: Hashable) -> None:
+        """Enter opens the namespace's pods (its fields whole are one `e` away)."""
+        self.post_message(self.Opened(key))

@@ -32,6 +32,14 @@ class TableView(Vertical):
     NEWEST_FIRST: ClassVar[bool] = False
     EMPTY: ClassVar[str] = "Waiting for the cluster…"
 
+    class RowOpened(Message):
+        """Posted when Enter is pressed on a row: the screen shows it whole (namespaces open their pods)."""
+
+        def __init__(self, view: TableView, key: Hashable) -> None:
+            super().__init__()
+            self.view = view
+            self.key = key
+
     class FilterChanged(Message):
         """Posted when the filter text changes (typed, cleared or set by a jump to offenders)."""
 
@@ -148,6 +156,15 @@ class TableView(Vertical):
         self.table.flush()
         self.update_summary()
 
+    @on(VirtualTable.Activated)
+    def _activated(self, event: VirtualTable.Activated) -> None:
+        event.stop()
+        self.open_row(event.key)
+
+    def open_row(self, key: Hashable) -> None:
+        """Enter on a row (subclasses may open something else)."""
+        self.post_message(self.RowOpened(self, key))
+
     @on(Input.Changed, ".filter")
     def _typed(self, event: Input.Changed) -> None:
         event.stop()
@@ -176,12 +193,17 @@ class TableView(Vertical):
         """Rewrite the one-line summary: counts, selection, scope and filter."""
         one, many = self.NOUN
         total, shown = self.table.row_count, self.table.visible_count
-        if shown != total:
+        if self._scope_note:
+            # The total would count the whole mesh, not the scope: say only what is shown.
+            parts = [f"{shown} {one if shown == 1 else many}" + (" match" if self.filter_text else "")]
+        elif shown != total:
             parts = [f"{shown} of {total} {one if total == 1 else many}"]
         else:
             parts = [f"{total} {one if total == 1 else many}"]
         if self.SELECTABLE:
-            parts.append(f"{len(self.table.selected_keys)} selected")
+            selected = self.table.selected_keys
+            hidden = self.table.hidden_selected_count() if selected else 0
+            parts.append(f"{len(selected)} selected" + (f" ({hidden} hidden by the filter)" if hidden else ""))
         if self._scope_note:
             parts.append(self._scope_note)
         if self.filter_text:

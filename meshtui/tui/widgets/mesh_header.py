@@ -57,20 +57,23 @@ def health_text(health: tuple[ClusterHealth, ...]) -> Text:
     return text
 
 
-def stepper_text(phase: str | None) -> Text:
-    """`1 Control plane > 2 Data plane > 3 Verify > 4 Finish`, the current step in reverse video."""
+def stepper_text(phase: str | None, *, compact: bool = False) -> Text:
+    """`Phase: Control plane ✓ › Data plane › Verify › Finish`, the current step in reverse video.
+
+    Unlike the tab bar under it, the steps carry no numbers and a done step a ✓; `compact` names only the
+    current step (the others are ✓ or a dot), for a line that must also fit the phase words at 80 columns.
+    """
     current = PHASE_STEP.get(phase or "", -1)
-    text = Text()
+    text = Text("Phase ", style="dim")
     for i, step in enumerate(STEPS):
         if i:
-            text.append(" > ", style="dim")
-        label = f"{i + 1} {step}"
+            text.append(" › ", style="dim")
         if i < current:
-            text.append(f"{label} ✓", style="green")
+            text.append("✓" if compact else f"{step} ✓", style="green")
         elif i == current:
-            text.append(f" {label} ", style="reverse bold")
+            text.append(f" {step} ", style="reverse bold")
         else:
-            text.append(label)
+            text.append("·" if compact else step)
     return text
 
 
@@ -87,6 +90,7 @@ class MeshHeader(Vertical):
         self.title = title
         self.where = Static(Text(f"{title}  connecting…"), markup=False, id="header-where")
         self.when = Static(stepper_text(None), markup=False, id="header-when")
+        self._when: tuple[str | None, str, datetime | None] | None = None
 
     def compose(self) -> ComposeResult:
         yield self.where
@@ -126,11 +130,27 @@ class MeshHeader(Vertical):
                 where.append(f" LOCKED by {state.lock.holder}{expired} ", style="reverse bold red")
         self.where.update(where)
 
-        when = stepper_text(phase)
+        self._when = (phase, note, taken_at)
+        self._render_when()
+
+    def on_resize(self) -> None:
+        self._render_when()
+
+    def _render_when(self) -> None:
+        """The phase line, compact when the full one would not fit: the phase words are never cut."""
+        if self._when is None:
+            return
+        phase, note, taken_at = self._when
+        tail = Text()
         if phase in ("completed", "cancelled", None):
-            when.append(f"   {PHASE_WORDS.get(phase or '', 'no upgrade found')}")
+            tail.append(f"   {PHASE_WORDS.get(phase or '', 'no upgrade found')}")
         if note:
-            when.append(f"   {note}", style="bold")
+            tail.append(f"   {note}", style="bold")
         if taken_at is not None and not note:
-            when.append(f"   as of {taken_at.strftime('%H:%M:%S')}", style="dim")
+            tail.append(f"   as of {taken_at.strftime('%H:%M:%S')}", style="dim")
+        width = (self.size.width or 200) - 2
+        when = stepper_text(phase)
+        if when.cell_len + tail.cell_len > width:
+            when = stepper_text(phase, compact=True)
+        when.append_text(tail)
         self.when.update(when)

@@ -1,0 +1,103 @@
+"""Readable at 80 columns: every row has a view that shows it whole, counts say what they count."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console
+
+from meshtui.domain.inventory import Inventory
+from meshtui.tui.screens.detail import DetailScreen
+
+from .conftest import static_app
+from .test_dashboard_snapshots import session
+
+
+def _text(screen: DetailScreen, width: int = 76) -> str:
+    console = Console(width=width, record=True, color_system=None)
+    console.print(screen.content_body)
+    return console.export_text()
+
+
+async def _ready(pilot: Any) -> None:
+    dashboard = pilot.app.dashboard
+    for _ in range(200):
+        if dashboard.snapshot is not None:
+            return
+        await pilot.pause(0.01)
+
+
+async def test_e_on_a_namespace_shows_every_field_whole(demo_inventory: Inventory) -> None:
+    app = static_app(demo_inventory, session=session())
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _ready(pilot)
+        table = app.dashboard.data_plane.namespaces.table
+        table.move_cursor(("meshtui-sim", "kube-node-lease"))
+        await pilot.press("e")
+        screen = app.screen
+        assert isinstance(screen, DetailScreen)
+        text = _text(screen)
+        assert "kube-node-lease" in text  # cut to "kube-node-lea…" in the table at 80 columns
+        assert "NO SC" in text and "RESTART" in text
+
+
+async def test_enter_on_a_pod_shows_the_row_whole_with_its_explanation(demo_inventory: Inventory) -> None:
+    app = static_app(demo_inventory, session=session())
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _ready(pilot)
+        app.dashboard.data_plane.namespaces.table.move_cursor(("meshtui-sim", "analytics"))
+        await pilot.press("enter")
+        assert app.dashboard.data_plane.current == "pods"
+        await pilot.press("enter")
+        screen = app.screen
+        assert isinstance(screen, DetailScreen)
+        text = " ".join(_text(screen).split())
+        assert "REASON" in text and "On restart:" in text
+        key = app.dashboard.data_plane.pods.table.cursor_key
+        assert key is not None and key[2] in text
+
+
+async def test_journal_is_newest_first_and_enter_shows_the_whole_entry(demo_inventory: Inventory) -> None:
+    app = static_app(demo_inventory, session=session())
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _ready(pilot)
+        await pilot.press("5")
+        await pilot.pause()
+        journal = app.dashboard.journal.table
+        assert journal.cursor_key == journal.visible_keys()[0] == 3  # the newest of the four entries
+        await pilot.press("enter")
+        screen = app.screen
+        assert isinstance(screen, DetailScreen)
+        text = " ".join(_text(screen, 70).split())
+        assert "8 namespaces not on 1-23-1 [see the gates]" in text
+        assert "bob@jump-2" in text
+
+
+async def test_pods_of_a_namespace_count_the_namespace_not_the_mesh(demo_inventory: Inventory) -> None:
+    app = static_app(demo_inventory, session=session())
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _ready(pilot)
+        app.dashboard.data_plane.namespaces.table.move_cursor(("meshtui-sim", "batch"))
+        await pilot.press("enter")
+        await pilot.pause()
+        summary = str(app.dashboard.data_plane.pods.summary.render())
+        shown = app.dashboard.data_plane.pods.table.visible_count
+        assert summary.startswith(f"{shown} pod")
+        assert " of " not in summary.split("·")[0]
+
+
+async def test_a_filter_hides_selected_rows_without_deselecting_them_and_says_so(demo_inventory: Inventory) -> None:
+    app = static_app(demo_inventory, session=session())
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _ready(pilot)
+        view = app.dashboard.data_plane.namespaces
+        total = view.table.row_count
+        await pilot.press("a", "slash", *"kube", "enter")
+        await pilot.pause()
+        shown = view.table.visible_count
+        summary = str(view.summary.render())
+        assert f"{total} selected ({total - shown} hidden by the filter)" in summary
+        await pilot.press("escape")
+        await pilot.pause()
+        assert len(view.table.selected_keys) == total
+        assert "hidden" not in str(view.summary.render())
