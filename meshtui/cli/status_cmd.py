@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
 
 import orjson
@@ -136,6 +137,8 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         sys.stdout.buffer.write(orjson.dumps(doc, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS) + b"\n")
     else:
-        sys.stdout.write(render_status(doc))
+        # Cut names only for a terminal narrower than a table; a pipe or a file gets every name whole.
+        width = shutil.get_terminal_size().columns if sys.stdout.isatty() else None
+        sys.stdout.write(render_status(doc, width))
     sys.stdout.flush()
     return exitcodes.OK

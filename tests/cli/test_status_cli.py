@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -104,13 +105,24 @@ def test_demo_facts(demo: tuple[SimCluster, Path]) -> None:
     assert not up["actions"]["finish"]["enabled"]
 
 
-def test_text_fits_80_columns(demo: tuple[SimCluster, Path]) -> None:
+def test_text_to_a_pipe_keeps_every_name_whole(demo: tuple[SimCluster, Path]) -> None:
     result = meshtui("status", "--kubeconfig", str(demo[1]))
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
-    assert max(len(line) for line in lines) <= 80
+    assert not re.search(r"[\w-]…", result.stdout)  # no name is cut ("prod-sta…") for a pipe or a file
     assert any(line.startswith("analytics ") for line in lines)
+    assert "istio-system/istiod-1-22-3" in result.stdout and "prod-stable" in result.stdout
     assert "GATES" in lines
+
+
+def test_text_tables_fit_an_80_column_terminal(demo: tuple[SimCluster, Path]) -> None:
+    from meshtui.cli.status_text import render_status
+
+    doc = json.loads(meshtui("status", "--json", "--kubeconfig", str(demo[1])).stdout)
+    text = render_status(doc, 80)
+    tables = text.split("\nAT RISK")[0].splitlines()
+    assert max(len(line) for line in tables if not line.startswith(("Cluster", "Upgrade", "SRC ="))) <= 80
+    assert render_status(doc, 200) == render_status(doc, None)  # wide enough: nothing is cut
 
 
 def dump_cluster(sim: SimCluster, folder: Path) -> None:

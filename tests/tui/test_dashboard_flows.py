@@ -116,6 +116,11 @@ async def test_upgrade_disabled_until_the_last_pod_moves(live_app: Callable[...,
         assert all(p.revision == NEW for p in view.pods() if p.live and p.has_sidecar)
         row = dash.data_plane.namespaces.table.get_row(("meshtui-sim", "cart"))
         assert row is not None and plain(row)[-1] == "0 left"
+        # The "holding back Upgrade" scope followed the cluster and went away with its condition.
+        await waiter.until(
+            pilot, lambda: not dash.data_plane.namespaces.scope_note, what="the offender scope to be dropped"
+        )
+        assert dash.data_plane.namespaces.table.visible_count == dash.data_plane.namespaces.table.row_count
 
 
 async def test_restart_shows_progress_and_can_be_paused(live_app: Callable[..., Live], waiter: Waiter) -> None:

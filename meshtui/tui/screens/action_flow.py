@@ -241,6 +241,8 @@ class ActionFlow(Screen[None]):
         keep = keep_of(action.id, state.phase, view.source, view.target)
         away = view.source if keep == view.target else view.target
         found = offenders(view, keep, away) if keep else None
+        if action.id == "finish" and not action.offenders:
+            found = None  # Finish waits for a choice, a plan or a verify run here, not for namespaces or pods
         can_jump = bool(action.offenders) or (found is not None and not found.empty)
         key = keymap.by_engine_action(action.id).display
 
@@ -256,6 +258,7 @@ class ActionFlow(Screen[None]):
         if found is not None and found.namespaces:
             dp.namespaces.set_filter("")
             dp.namespaces.show_only(set(found.namespaces), note + " (esc shows all)")
+            self.offender_scope = action.id  # the dashboard keeps the list current as namespaces finish
             self.action_show_view("namespaces")
         elif found is not None and found.gateways:
             dp.gateways.set_filter("")

@@ -20,6 +20,7 @@ from meshtui.tui import keymap, memory
 from meshtui.tui.commands import MeshCommands
 from meshtui.tui.detail_text import journal_extra
 from meshtui.tui.feed import MeshSource, Snapshot, SnapshotBuilder
+from meshtui.tui.offenders import keep_of, offenders
 from meshtui.tui.replan import Replan
 from meshtui.tui.screens.action_flow import ActionFlow
 from meshtui.tui.screens.confirm import ConfirmScreen
@@ -95,6 +96,8 @@ class DashboardScreen(ActionFlow):
         self.synced_once = False
         self.replans: list[Replan] = []
         self.quit_asked = False
+        #: The action whose offenders the namespaces view is narrowed to (o in a "disabled" dialog), if any.
+        self.offender_scope: str | None = None
 
     # -- layout -------------------------------------------------------------------------------------
 
@@ -197,6 +200,7 @@ class DashboardScreen(ActionFlow):
         dp.pods.apply_delta(snap.pods)
         dp.gateways.apply_delta(snap.gateways)
         self.journal.apply_delta(snap.journal)
+        self._refresh_offender_scope()
         self.control_plane.show(view)
         self.verify.show(state)
         self.finish.show(view, state)
@@ -208,6 +212,28 @@ class DashboardScreen(ActionFlow):
         if first or snap.synced:
             self._set_empty_messages(snap.synced)
         self._update_key_bar()
+
+    def _refresh_offender_scope(self) -> None:
+        """Keep "holding back X" to what still holds X back; drop it, and say so, once nothing does."""
+        action, snap = self.offender_scope, self.snapshot
+        namespaces = self.data_plane.namespaces
+        if action is None or snap is None:
+            return
+        if not namespaces.scope_note:
+            self.offender_scope = None  # esc showed everything again
+            return
+        view, state = snap.view, snap.state
+        keep = keep_of(action, state.phase if state is not None else None, view.source, view.target)
+        away = view.source if keep == view.target else view.target
+        found = offenders(view, keep, away) if keep else None
+        name = keymap.action_name(action)
+        if found is None or not found.namespaces:
+            self.offender_scope = None
+            namespaces.show_only(None)
+            self.notify(f"No namespace holds {name} back any more: showing every namespace.", timeout=6)
+            return
+        if found.namespaces != namespaces.scope_keys:
+            namespaces.show_only(set(found.namespaces), namespaces.scope_note)
 
     def _set_empty_messages(self, synced: bool) -> None:
         if not synced:
@@ -334,7 +360,7 @@ class DashboardScreen(ActionFlow):
             self.data_plane.show("namespaces")
             self._update_key_bar()
             return
-        if view is not None and view._scope_note and view is self.data_plane.namespaces:
+        if view is not None and view.scope_note and view is self.data_plane.namespaces:
             self.data_plane.namespaces.show_only(None)
             return
         if view is not None and view.filter_text:

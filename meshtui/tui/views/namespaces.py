@@ -27,6 +27,7 @@ class NamespacesView(TableView):
     def __init__(self, *, multi_cluster: bool = False, id: str | None = None) -> None:
         self.multi_cluster = multi_cluster
         self.revisions = R.Revisions(None, None)
+        self.scope_keys: frozenset[Hashable] = frozenset()
         self._risk_index = (1 if multi_cluster else 0) + [c.key for c in R.NAMESPACE_COLUMNS].index("at_risk")
         super().__init__(R.namespace_columns(multi_cluster), id=id, row_style=self._row_style)
 
@@ -49,9 +50,11 @@ class NamespacesView(TableView):
     def show_only(self, keys: set[Hashable] | None, note: str = "") -> None:
         """Show only these namespaces (a gate's offenders); None shows all again."""
         if keys is None:
+            self.scope_keys = frozenset()
             self.set_scope(None, "")
             return
         frozen = frozenset(keys)
+        self.scope_keys = frozen
         self.set_scope(lambda key, _row: key in frozen, note)
 
     def open_row(self, key: Hashable) -> None:

@@ -112,6 +112,11 @@ class TableView(Vertical):
         self.filter_input.focus()
 
     @property
+    def scope_note(self) -> str:
+        """What the rows are narrowed to beyond the typed filter ("holding back Upgrade"), or ""."""
+        return self._scope_note
+
+    @property
     def filtering(self) -> bool:
         """True while the filter input is open."""
         return self.filter_input.has_class("-active")
