@@ -119,7 +119,9 @@ def run(args: argparse.Namespace) -> int:
     if record is not None and record.phase not in ("completed", "cancelled"):
         source, target, phase = source or record.source, target or record.target, record.phase
     view = inventory.view(source, target)
-    doc = status_document(view, phase=phase, all_pods=args.all_pods)
+    # Offline dumps carry no record: whether an upgrade was started is then unknown, not "no".
+    started = None if getattr(args, "from_file", None) else record is not None
+    doc = status_document(view, phase=phase, all_pods=args.all_pods, started=started)
     if problems:
         doc["problems_skipped"] = [
             {

@@ -107,8 +107,15 @@ def _names(items: Sequence[str], total: int) -> str:
     return ", ".join(items) + more
 
 
-def _gate(state: MeshState, action: str, keep: str, away: str) -> GateVerdict:
-    """The conditions for going on with `keep` and taking `away` offline."""
+def _gate(state: MeshState, action: str, keep: str, away: str, limit: int | None = MAX_OFFENDERS) -> GateVerdict:
+    """The conditions for going on with `keep` and taking `away` offline, with up to `limit` offenders each.
+
+    The messages always name the first MAX_OFFENDERS; `limit=None` lists every offender (status --json).
+    """
+
+    def first(items: Sequence[str]) -> tuple[str, ...]:
+        return tuple(items if limit is None else items[:limit])
+
     multi = len({cp.cluster for cp in state.control_planes}) > 1
     conditions: list[Condition] = []
 
@@ -124,7 +131,7 @@ def _gate(state: MeshState, action: str, keep: str, away: str) -> GateVerdict:
             Condition(
                 "revision_missing",
                 len(missing),
-                tuple(missing[:MAX_OFFENDERS]),
+                first(missing),
                 f"revision {keep} does not exist{suffix}",
             )
         )
@@ -134,7 +141,7 @@ def _gate(state: MeshState, action: str, keep: str, away: str) -> GateVerdict:
             Condition(
                 "revision_not_ready",
                 len(unready),
-                tuple(unready[:MAX_OFFENDERS]),
+                first(unready),
                 f"revision {keep} is not Ready{suffix}",
             )
         )
@@ -142,14 +149,15 @@ def _gate(state: MeshState, action: str, keep: str, away: str) -> GateVerdict:
     # Every namespace that asks for injection resolves to the kept revision.
     off_ns = [ns for ns in state.namespaces if ns.injection.asks and ns.injection.revision != keep]
     if off_ns:
-        names = [where(ns.cluster, ns.name) for ns in off_ns[:MAX_OFFENDERS]]
+        names = [where(ns.cluster, ns.name) for ns in off_ns]
         state_word = f"still on {away}" if all(ns.injection.revision == away for ns in off_ns) else f"not on {keep}"
         conditions.append(
             Condition(
                 "namespaces",
                 len(off_ns),
-                tuple(names),
-                f"{_plural(len(off_ns), 'namespace', 'namespaces')} {state_word}: {_names(names, len(off_ns))}",
+                first(names),
+                f"{_plural(len(off_ns), 'namespace', 'namespaces')} {state_word}: "
+                f"{_names(names[:MAX_OFFENDERS], len(off_ns))}",
             )
         )
 
@@ -173,11 +181,11 @@ def _gate(state: MeshState, action: str, keep: str, away: str) -> GateVerdict:
         if bad_restart:
             ns_elsewhere.append(ns)
     if not_on:
-        offenders = _pods(state, ns_not_on, lambda p: p.revision != keep, where)
+        offenders = _pods(state, ns_not_on, lambda p: p.revision != keep, where, limit)
         word = f"still on {away}" if on_away == not_on else f"not on {keep}"
         conditions.append(Condition("pods", not_on, offenders, f"{_plural(not_on, 'pod', 'pods')} {word}"))
     if elsewhere:
-        offenders = _pods(state, ns_elsewhere, lambda p: p.revision_on_restart != keep, where)
+        offenders = _pods(state, ns_elsewhere, lambda p: p.revision_on_restart != keep, where, limit)
         extra = f" ({lose} would lose the sidecar)" if lose else ""
         conditions.append(
             Condition(
@@ -191,7 +199,7 @@ def _gate(state: MeshState, action: str, keep: str, away: str) -> GateVerdict:
     # Every gateway runs the kept revision and would keep it.
     off_gw = [g for g in state.gateways if set(g.revisions) - {keep} or g.revision_on_restart != keep]
     if off_gw:
-        names = [where(g.cluster, g.namespace, g.name) for g in off_gw[:MAX_OFFENDERS]]
+        names = [where(g.cluster, g.namespace, g.name) for g in off_gw]
         word = (
             f"still on {away}"
             if all(g.revision == away or g.revision_on_restart == away for g in off_gw)
@@ -201,8 +209,8 @@ def _gate(state: MeshState, action: str, keep: str, away: str) -> GateVerdict:
             Condition(
                 "gateways",
                 len(off_gw),
-                tuple(names),
-                f"{_plural(len(off_gw), 'gateway', 'gateways')} {word}: {_names(names, len(off_gw))}",
+                first(names),
+                f"{_plural(len(off_gw), 'gateway', 'gateways')} {word}: {_names(names[:MAX_OFFENDERS], len(off_gw))}",
             )
         )
 
@@ -217,7 +225,7 @@ def _gate(state: MeshState, action: str, keep: str, away: str) -> GateVerdict:
             Condition(
                 "tags",
                 len(off_tags),
-                tuple(off_tags[:MAX_OFFENDERS]),
+                first(off_tags),
                 f"{_plural(len(off_tags), 'tag', 'tags')} still "
                 f"{'resolves' if len(off_tags) == 1 else 'resolve'} to {away}: "
                 f"{_names(off_tags[:MAX_OFFENDERS], len(off_tags))}",
@@ -231,14 +239,15 @@ def _pods(
     namespaces: list[NamespaceRow],
     offends: Callable[[PodRow], bool],
     where: Callable[..., str],
+    limit: int | None = MAX_OFFENDERS,
 ) -> tuple[str, ...]:
-    """The first offending pods, walking only the namespaces whose counters say they hold some."""
+    """The first `limit` offending pods (None: all), walking only the namespaces whose counters say they hold some."""
     found: list[str] = []
     for ns in namespaces:
         for pod in state.pods(ns.cluster, ns.name):
             if pod.live and pod.has_sidecar and pod.gateway is None and offends(pod):
                 found.append(where(pod.cluster, pod.namespace, pod.name))
-                if len(found) == MAX_OFFENDERS:
+                if len(found) == limit:
                     return tuple(found)
     return tuple(found)
 
@@ -249,8 +258,12 @@ def evaluate_gates(
     target: str | None,
     chosen: str | None = None,
     plan_shown: bool = False,
+    limit: int | None = MAX_OFFENDERS,
 ) -> Gates:
-    """Judge Upgrade, Rollback and Finish for (source, target); `chosen` is the action the operator took."""
+    """Judge Upgrade, Rollback and Finish for (source, target); `chosen` is the action the operator took.
+
+    Each condition lists up to `limit` offenders (None: every one, for `status --json`).
+    """
     if not source or not target or source == target:
         count = len({r.name for cp in state.control_planes for r in cp.revisions})
         message = (
@@ -261,8 +274,8 @@ def evaluate_gates(
         condition = Condition("no_upgrade", 0, (), message)
         disabled = {a: GateVerdict(a, False, (condition,)) for a in (UPGRADE, ROLLBACK, FINISH)}
         return Gates(source, target, disabled[UPGRADE], disabled[ROLLBACK], disabled[FINISH])
-    upgrade = _gate(state, UPGRADE, keep=target, away=source)
-    rollback = _gate(state, ROLLBACK, keep=source, away=target)
+    upgrade = _gate(state, UPGRADE, keep=target, away=source, limit=limit)
+    rollback = _gate(state, ROLLBACK, keep=source, away=target, limit=limit)
     finish_conditions: list[Condition] = []
     if chosen not in (UPGRADE, ROLLBACK):
         finish_conditions.append(Condition("not_chosen", 0, (), "choose Upgrade or Rollback first"))

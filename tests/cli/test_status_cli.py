@@ -157,6 +157,11 @@ def test_from_file_gives_the_same_answers(demo: tuple[SimCluster, Path], tmp_pat
     offline = status_json("--from-file", str(tmp_path), "--context", "meshtui-sim", "--all-pods")
     for doc in (live, offline):
         doc.pop("clusters")
+    # Only a live read knows whether an upgrade was started (the record is read from the cluster).
+    for verdict in live["upgrade"]["actions"].values():
+        assert verdict["conditions"][0]["code"] == "not_started" and not verdict["enabled"]
+        verdict["conditions"].pop(0)
+        verdict["reasons"].pop(0)
     assert offline == live
 
 
@@ -251,3 +256,15 @@ def test_phase_and_pair_come_from_the_upgrade_record(tmp_path: Path) -> None:
         assert (doc["upgrade"]["source"], doc["upgrade"]["target"]) == ("1-22-3", "1-23-1")
     finally:
         sim.stop()
+
+
+def test_json_lists_every_offender_and_says_no_upgrade_was_started(demo: tuple[SimCluster, Path]) -> None:
+    doc = status_json("--kubeconfig", str(demo[1]))
+    upgrade = doc["upgrade"]["actions"]["upgrade"]
+    assert upgrade["reasons"][0].startswith("no upgrade has been started")
+    counted = [c for c in upgrade["conditions"] if c["count"] > 5]
+    assert counted, upgrade["conditions"]
+    for condition in counted:
+        assert len(condition["offenders"]) == condition["count"], condition["code"]
+    text = meshtui("status", "--kubeconfig", str(demo[1])).stdout
+    assert "no upgrade has been started" in text
