@@ -20,6 +20,8 @@ UPGRADE = "upgrade"
 ROLLBACK = "rollback"
 FINISH = "finish"
 MAX_OFFENDERS = 5
+#: In the operator's words: what to do about it, not only what is missing.
+PLAN_NOT_SHOWN = "the offline plan has not been shown yet: Finish shows it first and deletes nothing until you confirm"
 
 
 @dataclass(frozen=True, slots=True)
@@ -282,6 +284,6 @@ def evaluate_gates(
     else:
         finish_conditions.extend((upgrade if chosen == UPGRADE else rollback).conditions)
     if not plan_shown:
-        finish_conditions.append(Condition("plan_not_shown", 0, (), "the offline plan has not been shown yet"))
+        finish_conditions.append(Condition("plan_not_shown", 0, (), PLAN_NOT_SHOWN))
     finish = GateVerdict(FINISH, not finish_conditions, tuple(finish_conditions))
     return Gates(source, target, upgrade, rollback, finish)

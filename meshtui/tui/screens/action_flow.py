@@ -313,7 +313,12 @@ class ActionFlow(Screen[None]):
         if event.aborted:
             self.notify(f"{event.plan.title}: aborted after {applied} of {total} steps.", severity="warning", timeout=8)
         elif outcome.ok:
-            done = f"{event.plan.title}: done ({applied} of {total} steps applied)."
+            if not total and event.plan.action == "verify":
+                done = "Verify: the checks ran; the Verify tab (3) shows the results."
+            elif not total:
+                done = f"{event.plan.title}: done (recorded; no object changed)."
+            else:
+                done = f"{event.plan.title}: done ({applied} of {total} steps applied)."
             if event.plan.action in ("switch", "switch-back") and self.data_plane.namespaces.table.selected_keys:
                 # Switching is followed by restarting the same namespaces: keep them selected for `r`.
                 self.notify(f"{done} They stay selected: press r to restart them.", timeout=8)
