@@ -101,3 +101,42 @@ async def test_a_filter_hides_selected_rows_without_deselecting_them_and_says_so
         await pilot.pause()
         assert len(view.table.selected_keys) == total
         assert "hidden" not in str(view.summary.render())
+
+
+async def test_after_a_filter_change_the_first_match_is_in_view(demo_inventory: Inventory) -> None:
+    app = static_app(demo_inventory, session=session())
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _ready(pilot)
+        table = app.dashboard.data_plane.namespaces.table
+        await pilot.press("G")
+        assert table.scroll_y > 0
+        await pilot.press("slash", *"o", "enter")
+        await pilot.pause()
+        first = table.visible_keys()[0]
+        assert table.cursor_key == first and table.scroll_y == 0
+
+
+def test_progress_says_elapsed_rate_and_eta() -> None:
+    from meshtui.tui.widgets.progress_panel import pace
+
+    assert pace(0, 6765, 3) == "3s"
+    assert pace(140, 6765, 100) == "1m40s · 1.4/s · ETA 1h18m"
+    assert pace(10, 10, 5) == "5s · 2.0/s"
+
+
+async def test_progress_keeps_the_current_step_at_80_columns(demo_inventory: Inventory) -> None:
+    from meshtui.engine.api import Progress
+
+    app = static_app(demo_inventory, session=session())
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _ready(pilot)
+        panel = app.dashboard.progress
+        panel.start("Restart workloads (6765 in batches of 5, 0s apart) across every selected namespace")
+        panel.update_progress(
+            Progress("restart", 12, 6765, "app-0013: Deployment svc-03", "waiting for Deployment app-0013/svc-04")
+        )
+        await pilot.pause()
+        lines = panel.render().plain.splitlines()
+        assert len(lines) == 2 and all(len(line) <= 80 for line in lines)
+        assert lines[1] == "waiting for Deployment app-0013/svc-04"  # one workload a line
+        assert "12/6,765" in lines[0]

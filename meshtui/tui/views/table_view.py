@@ -139,6 +139,11 @@ class TableView(Vertical):
     def _use_filter(self, text: str) -> None:
         self.filter_text = text.strip()
         self._refresh_filter()
+        # A new filter starts at its first match; a cleared one keeps the row the cursor was on, in view.
+        if self.filter_text:
+            self.table.action_cursor_home()
+        elif self.table.cursor_key is not None:
+            self.table.move_cursor(self.table.cursor_key)
         self.post_message(self.FilterChanged(self, self.filter_text))
 
     def set_scope(self, predicate: Predicate | None, note: str) -> None:
