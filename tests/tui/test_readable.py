@@ -96,7 +96,7 @@ async def test_a_filter_hides_selected_rows_without_deselecting_them_and_says_so
         await pilot.pause()
         shown = view.table.visible_count
         summary = str(view.summary.render())
-        assert f"{total} selected ({total - shown} hidden by the filter)" in summary
+        assert f"{total} selected ({total - shown} hidden)" in summary
         await pilot.press("escape")
         await pilot.pause()
         assert len(view.table.selected_keys) == total

@@ -109,7 +109,11 @@ class TableView(Vertical):
             with self.filter_input.prevent(Input.Changed):
                 self.filter_input.value = self.filter_text
         self.filter_input.cursor_position = len(self.filter_text)
-        self.filter_input.focus()
+        # Focus now, not after the next refresh: on a busy screen the keys typed right after `/` are already
+        # queued and would otherwise run as commands (`t` of "todo" moving a tag).
+        self.screen.set_focus(self.filter_input, scroll_visible=False)
+        if self.screen.focused is not self.filter_input:
+            self.filter_input.focus()
 
     @property
     def scope_note(self) -> str:
@@ -213,7 +217,7 @@ class TableView(Vertical):
         if self.SELECTABLE:
             selected = self.table.selected_keys
             hidden = self.table.hidden_selected_count() if selected else 0
-            parts.append(f"{len(selected)} selected" + (f" ({hidden} hidden by the filter)" if hidden else ""))
+            parts.append(f"{len(selected)} selected" + (f" ({hidden} hidden)" if hidden else ""))
         if self._scope_note:
             parts.append(self._scope_note)
         if self.filter_text:
