@@ -47,19 +47,23 @@ def plan_totals(plan: Plan) -> str:
 def plan_body(plan: Plan) -> RenderableType:
     """Totals, then the plan's lines, each wrapped under its own text (never under its number)."""
     lines = plan.lines()
-    parts: list[RenderableType] = [Text(plan_totals(plan), style="bold"), Text(lines[0])]
-    # One grid per run of lines of the same kind, so a number column is only as wide as the numbers.
-    table: Table | None = None
+    # Runs of lines of the same kind share a grid whose marker column is exactly as wide as their markers.
+    runs: list[list[tuple[str, str]]] = []
     kind = None
     for line in lines[1:]:
         match = _LINE.match(line)
         prefix, text = (match.group(1), match.group(2)) if match else ("", line)
         this = "number" if prefix.strip()[:1].isdigit() else prefix.strip()
-        if table is None or this != kind:
-            table = Table.grid(expand=True)
-            table.add_column(no_wrap=True)
-            table.add_column(ratio=1, overflow="fold")
-            parts.append(table)
+        if not runs or this != kind:
+            runs.append([])
             kind = this
-        table.add_row(Text(prefix), Text(text))
+        runs[-1].append((prefix, text))
+    parts: list[RenderableType] = [Text(plan_totals(plan), style="bold"), Text(lines[0])]
+    for run in runs:
+        table = Table.grid(expand=True)
+        table.add_column(no_wrap=True, width=max(len(prefix) for prefix, _ in run) or None)
+        table.add_column(ratio=1, overflow="fold")
+        for prefix, text in run:
+            table.add_row(Text(prefix), Text(text))
+        parts.append(table)
     return Group(*parts)

@@ -140,3 +140,21 @@ async def test_progress_keeps_the_current_step_at_80_columns(demo_inventory: Inv
         assert len(lines) == 2 and all(len(line) <= 80 for line in lines)
         assert lines[1] == "waiting for Deployment app-0013/svc-04"  # one workload a line
         assert "12/6,765" in lines[0]
+
+
+def test_a_plan_leads_with_totals_and_wraps_under_its_own_text() -> None:
+    from meshtui.domain.plan import Operation, Plan
+    from meshtui.tui.plan_text import plan_body
+
+    long = "labels istio.io/rev: 1-22-3 -> 1-23-1 and a long tail that must wrap at eighty columns"
+    ops = tuple(
+        Operation("c", "patch", "/api/v1/namespaces", "Namespace", None, f"ns{i}", summary=long) for i in range(12)
+    )
+    console = Console(width=80, record=True, color_system=None)
+    console.print(plan_body(Plan("switch", "Switch namespaces", ops, skipped=("x: bare pod",))))
+    lines = console.export_text().splitlines()
+    assert lines[0].startswith("12 operations: 12 namespaces · 1 skipped")
+    numbered = [i for i, line in enumerate(lines) if line.lstrip().startswith("12.")][0]
+    text_column = lines[numbered].index("[c]")
+    continuation = lines[numbered + 1]
+    assert continuation[:text_column].strip() == "" and continuation[text_column] != " "
