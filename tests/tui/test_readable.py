@@ -154,7 +154,7 @@ def test_a_plan_leads_with_totals_and_wraps_under_its_own_text() -> None:
     console.print(plan_body(Plan("switch", "Switch namespaces", ops, skipped=("x: bare pod",))))
     lines = console.export_text().splitlines()
     assert lines[0].startswith("12 operations: 12 namespaces · 1 skipped")
-    numbered = [i for i, line in enumerate(lines) if line.lstrip().startswith("12.")][0]
+    numbered = next(i for i, line in enumerate(lines) if line.lstrip().startswith("12."))
     text_column = lines[numbered].index("[c]")
     continuation = lines[numbered + 1]
     assert continuation[:text_column].strip() == "" and continuation[text_column] != " "
