@@ -158,3 +158,21 @@ def test_a_plan_leads_with_totals_and_wraps_under_its_own_text() -> None:
     text_column = lines[numbered].index("[c]")
     continuation = lines[numbered + 1]
     assert continuation[:text_column].strip() == "" and continuation[text_column] != " "
+
+
+async def test_the_journal_cursor_follows_new_entries_when_it_was_on_the_newest(demo_inventory: Inventory) -> None:
+    from meshtui.tui.feed import TableDelta
+    from meshtui.tui.rows import journal_cells
+    from tests.tui.test_dashboard_snapshots import JOURNAL
+
+    app = static_app(demo_inventory, session=session())
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _ready(pilot)
+        await pilot.press("5")
+        journal = app.dashboard.journal
+        journal.apply_delta(TableDelta(reset={i: journal_cells(line) for i, line in enumerate(JOURNAL[:1])}))
+        await pilot.pause()
+        assert journal.table.cursor_key == 0
+        journal.apply_delta(TableDelta(reset={i: journal_cells(line) for i, line in enumerate(JOURNAL)}))
+        await pilot.pause()
+        assert journal.table.cursor_key == 3  # the newest, on top, not the old entry it started on
