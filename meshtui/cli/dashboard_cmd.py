@@ -36,6 +36,31 @@ def probe(targets: list[ClusterTarget]) -> None:
         )
 
 
+#: The kinds that say which revisions exist (webhooks, injector ConfigMaps, istiod Services and Deployments).
+REVISION_KINDS = (
+    "MutatingWebhookConfiguration",
+    "ValidatingWebhookConfiguration",
+    "ConfigMap",
+    "Service",
+    "Deployment",
+)
+
+
+def pair_problem_of(targets: list[ClusterTarget], source: str | None, target: str | None) -> str | None:
+    """Why --source/--target name no upgrade in these clusters (one light read of the control planes)."""
+    if not source and not target:
+        return None
+    from meshtui.cluster.oneshot import load_once
+    from meshtui.domain.inventory import Inventory
+    from meshtui.engine.precheck import pair_problem
+
+    inventory = Inventory()
+    for t in targets:
+        inventory.add_cluster(t.name, t.server)
+    load_once(targets, inventory, kinds=REVISION_KINDS)
+    return pair_problem((r.name for r in inventory.view().revisions), source, target)
+
+
 def open_dashboard(targets: list[ClusterTarget], settings: DashboardSettings) -> int:
     """Watch the targets, build the session and run the app until the operator quits."""
     from meshtui.tui.factory import build_app, make_session, watch_targets
@@ -52,7 +77,7 @@ def open_dashboard(targets: list[ClusterTarget], settings: DashboardSettings) ->
             with contextlib.suppress(Exception):
                 session.close()
         for target in targets:
-            target.api_client.close()
+            target.close()
     return app.return_code or exitcodes.OK
 
 
@@ -60,9 +85,15 @@ def run(args: argparse.Namespace) -> int:
     """Connect, probe, open the dashboard; a bad kubeconfig or an unreachable cluster is one sentence."""
     setup_logging()
     try:
-        targets = connect(args.kubeconfig, args.context or None)
+        targets = connect(args.kubeconfig, args.context or None, read_only=bool(args.read_only))
         probe(targets)
+        wrong = pair_problem_of(targets, args.source, args.target)
     except ClusterError as exc:
         print(f"meshtui: {exc.message}", file=sys.stderr)
         return exc.exit_code
+    if wrong:
+        print(f"meshtui: {wrong}", file=sys.stderr)
+        for target in targets:
+            target.api_client.close()
+        return exitcodes.USAGE
     return open_dashboard(targets, settings_from_args(args))

@@ -10,11 +10,13 @@ import orjson
 
 from meshtui.cli import exitcodes
 from meshtui.cli.status_text import render_status
-from meshtui.cluster.errors import ClusterError
+from meshtui.cluster.errors import ClusterError, ConfigError
 from meshtui.cluster.kubeconfig import ClusterTarget
 from meshtui.cluster.live import Problem
 from meshtui.domain.inventory import Inventory
 from meshtui.domain.report import status_document
+from meshtui.domain.text import inert_json
+from meshtui.engine.precheck import pair_problem
 from meshtui.engine.record import RecordError, UpgradeRecord
 
 
@@ -52,6 +54,7 @@ def load_mesh(args: argparse.Namespace) -> tuple[Inventory, list[Problem], Upgra
             "Rollout",
             "Pod",
         ]
+        read = 0
         for kind in sorted(dumps.objects, key=lambda k: order.index(k) if k in order else len(order)):
             models = []
             for raw in dumps.objects[kind]:
@@ -71,12 +74,21 @@ def load_mesh(args: argparse.Namespace) -> tuple[Inventory, list[Problem], Upgra
                     continue
                 if model is not None:
                     models.append(model)
+            read += len(models)
             inventory.replace(name, kind, models)
+        if not read:
+            # An empty mesh would read as "nothing to upgrade" to a pipeline: that is not what the files say.
+            first = f" (first: {dumps.problems[0]})" if dumps.problems else ""
+            raise ConfigError(
+                f"{', '.join(args.from_file)} holds no Kubernetes object meshtui reads{first}; pass the output of "
+                "`kubectl get namespaces,pods,deployments,mutatingwebhookconfigurations -A -o yaml`."
+            )
         return inventory, problems, None
     from meshtui.cluster.kubeconfig import connect
     from meshtui.cluster.oneshot import load_once
 
-    targets = connect(args.kubeconfig, args.context or None)
+    # status and check only read: a read-only connection makes that a guarantee.
+    targets = connect(args.kubeconfig, args.context or None, read_only=True)
     for t in targets:
         inventory.add_cluster(t.name, t.server)
     try:
@@ -115,6 +127,10 @@ def run(args: argparse.Namespace) -> int:
     except RecordError as exc:
         print(f"meshtui status: {exc}", file=sys.stderr)
         return exitcodes.USAGE
+    wrong = pair_problem((r.name for r in inventory.view().revisions), args.source, args.target)
+    if wrong:
+        print(f"meshtui status: {wrong}", file=sys.stderr)
+        return exitcodes.USAGE
     source, target, phase = args.source, args.target, None
     if record is not None and record.phase not in ("completed", "cancelled"):
         source, target, phase = source or record.source, target or record.target, record.phase
@@ -137,7 +153,8 @@ def run(args: argparse.Namespace) -> int:
         where = f"{p.kind} {p.namespace + '/' if p.namespace else ''}{p.name}".strip()
         print(f"meshtui status: skipped {where}: {p.message}", file=sys.stderr)
     if args.json:
-        sys.stdout.buffer.write(orjson.dumps(doc, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS) + b"\n")
+        data = orjson.dumps(doc, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS)
+        sys.stdout.buffer.write(inert_json(data) + b"\n")
     else:
         # Cut names only for a terminal narrower than a table; a pipe or a file gets every name whole.
         width = shutil.get_terminal_size().columns if sys.stdout.isatty() else None

@@ -7,10 +7,11 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from meshtui.domain.objects import INJECT_KEY, REV_LABEL, Gateway, Labels, Pod, Workload
+from meshtui.domain.objects import EMPTY_LABELS, INJECT_KEY, REV_LABEL, Gateway, Labels, Pod, Workload
 
 if TYPE_CHECKING:
     from meshtui.domain.pods import PodRow
+    from meshtui.domain.templates import TemplateRow
 
 ISTIOCTL_GATEWAY = "istioctl gateway"
 INJECTED_GATEWAY = "injected gateway"
@@ -47,6 +48,27 @@ def gateway_kind(pod: Pod, top: Workload | None) -> str | None:
     component = labels.get("operator.istio.io/component") or (
         top.labels.get("operator.istio.io/component") if top else None
     )
+    if component in _COMPONENTS:
+        return ISTIOCTL_GATEWAY
+    if labels.get(INJECT_KEY) == "false" and labels.get("istio") in ("ingressgateway", "egressgateway"):
+        return ISTIOCTL_GATEWAY
+    return None
+
+
+def template_gateway_kind(workload: Workload) -> str | None:
+    """The gateway kind of a workload judged from its pod template alone (it may have no pods)."""
+    labels = workload.template_labels
+    managed = labels.get(MANAGED_LABEL)
+    if managed:
+        waypoint = managed == "istio.io-mesh-controller" or labels.get(GATEWAY_CLASS_LABEL) == WAYPOINT_CLASS
+        return WAYPOINT if waypoint else GATEWAY_API
+    templates = workload.template_annotations.get("inject.istio.io/templates")
+    if templates and "gateway" in (t.strip() for t in templates.split(",")):
+        return HELM_GATEWAY if workload.labels.get("helm.sh/chart", "").startswith("gateway-") else INJECTED_GATEWAY
+    proxy = workload.image_of("istio-proxy")
+    if proxy is None or proxy == "auto":
+        return None
+    component = labels.get("operator.istio.io/component") or workload.labels.get("operator.istio.io/component")
     if component in _COMPONENTS:
         return ISTIOCTL_GATEWAY
     if labels.get(INJECT_KEY) == "false" and labels.get("istio") in ("ingressgateway", "egressgateway"):
@@ -101,8 +123,13 @@ def gateway_rows(
     namespace_labels: Callable[[str], Labels],
     resolve: Callable[[str], str | None],
     default_revision: str | None,
+    templates: Iterable[TemplateRow] = (),
 ) -> list[GatewayRow]:
-    """Group one cluster's gateway pods into gateways and add the Gateway API Gateways that have no pods."""
+    """Group one cluster's gateway pods into gateways and add the gateways that have no pods now.
+
+    A gateway without pods is a Gateway API Gateway, or a gateway workload scaled to 0: its template still
+    decides what its next pod gets (for an `image: auto` template, whether it gets a proxy at all).
+    """
     groups: dict[tuple[str, str], list[PodRow]] = {}
     for row in pod_rows:
         if row.gateway is None or not row.live:
@@ -134,6 +161,24 @@ def gateway_rows(
                 upgrade=upgrade_method(kind, workload.template_labels if workload else first.pod.labels),
                 workload=f"{first.workload_kind}/{first.workload_name}" if first.workload_kind else None,
                 pods=len(members),
+            )
+        )
+    for t in templates:
+        if t.gateway not in (INJECTED_GATEWAY, HELM_GATEWAY, ISTIOCTL_GATEWAY) or (t.namespace, t.name) in groups:
+            continue
+        workload = workloads.get(t.key)
+        rows.append(
+            GatewayRow(
+                cluster=t.cluster,
+                namespace=t.namespace,
+                name=t.name,
+                kind=t.gateway,
+                revision=None,
+                revisions=(),
+                revision_on_restart=t.revision_on_restart,
+                upgrade=upgrade_method(t.gateway, workload.template_labels if workload else EMPTY_LABELS),
+                workload=t.ref,
+                pods=0,
             )
         )
     for gateway in objects.values():

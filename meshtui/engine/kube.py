@@ -1,13 +1,14 @@
-"""Small engine helpers over the cluster layer: retried reads, kinds to API paths, object field access."""
+"""Small engine helpers over the cluster layer: retried reads, kind discovery, object field access."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from meshtui.cluster.errors import ClusterError, NotFound, ServerError, Unreachable
+from meshtui.cluster.kinds import KINDS as KINDS  # re-exported: the engine reads kinds through this module
+from meshtui.cluster.kinds import KindInfo
 from meshtui.cluster.rawapi import RawApi
 
 T = TypeVar("T")
@@ -30,64 +31,8 @@ def retrying(fn: Callable[[], T], *, seconds: float = RETRY_SECONDS, sleep: Call
             delay = min(delay * 2, 2.0)
 
 
-@dataclass(frozen=True, slots=True)
-class KindInfo:
-    """Where objects of one kind live in the API."""
-
-    group: str
-    version: str
-    plural: str
-    namespaced: bool
-
-    @property
-    def api_version(self) -> str:
-        """`v1` or `group/version`."""
-        return f"{self.group}/{self.version}" if self.group else self.version
-
-    def collection(self, namespace: str | None) -> str:
-        """The collection path, namespaced when the kind is."""
-        root = f"/apis/{self.group}/{self.version}" if self.group else f"/api/{self.version}"
-        if self.namespaced and namespace:
-            return f"{root}/namespaces/{namespace}/{self.plural}"
-        return f"{root}/{self.plural}"
-
-
-KINDS: dict[str, KindInfo] = {
-    "Namespace": KindInfo("", "v1", "namespaces", False),
-    "ConfigMap": KindInfo("", "v1", "configmaps", True),
-    "Secret": KindInfo("", "v1", "secrets", True),
-    "Service": KindInfo("", "v1", "services", True),
-    "ServiceAccount": KindInfo("", "v1", "serviceaccounts", True),
-    "Pod": KindInfo("", "v1", "pods", True),
-    "Deployment": KindInfo("apps", "v1", "deployments", True),
-    "StatefulSet": KindInfo("apps", "v1", "statefulsets", True),
-    "DaemonSet": KindInfo("apps", "v1", "daemonsets", True),
-    "ReplicaSet": KindInfo("apps", "v1", "replicasets", True),
-    "Job": KindInfo("batch", "v1", "jobs", True),
-    "CronJob": KindInfo("batch", "v1", "cronjobs", True),
-    "PodDisruptionBudget": KindInfo("policy", "v1", "poddisruptionbudgets", True),
-    "HorizontalPodAutoscaler": KindInfo("autoscaling", "v2", "horizontalpodautoscalers", True),
-    "Role": KindInfo("rbac.authorization.k8s.io", "v1", "roles", True),
-    "RoleBinding": KindInfo("rbac.authorization.k8s.io", "v1", "rolebindings", True),
-    "ClusterRole": KindInfo("rbac.authorization.k8s.io", "v1", "clusterroles", False),
-    "ClusterRoleBinding": KindInfo("rbac.authorization.k8s.io", "v1", "clusterrolebindings", False),
-    "NetworkPolicy": KindInfo("networking.k8s.io", "v1", "networkpolicies", True),
-    "MutatingWebhookConfiguration": KindInfo(
-        "admissionregistration.k8s.io", "v1", "mutatingwebhookconfigurations", False
-    ),
-    "ValidatingWebhookConfiguration": KindInfo(
-        "admissionregistration.k8s.io", "v1", "validatingwebhookconfigurations", False
-    ),
-    "ValidatingAdmissionPolicy": KindInfo("admissionregistration.k8s.io", "v1", "validatingadmissionpolicies", False),
-    "Lease": KindInfo("coordination.k8s.io", "v1", "leases", True),
-    "Gateway": KindInfo("gateway.networking.k8s.io", "v1", "gateways", True),
-    "Rollout": KindInfo("argoproj.io", "v1alpha1", "rollouts", True),
-    "EnvoyFilter": KindInfo("networking.istio.io", "v1alpha3", "envoyfilters", True),
-}
-
-
 class Discovery:
-    """Kind -> API path for one cluster: the table above, else the server's discovery documents (cached)."""
+    """Kind -> API path for one cluster: the cluster layer's table, else the server's discovery documents (cached)."""
 
     def __init__(self, api: RawApi):
         self.api = api

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from meshtui.cluster.kinds import KINDS, KindInfo
 from meshtui.domain.gates import GateVerdict
 from meshtui.domain.inventory import InventoryView
 from meshtui.domain.objects import REV_LABEL, TAG_LABEL
 from meshtui.domain.plan import Operation, Plan
-from meshtui.engine.kube import KINDS, Discovery, KindInfo, get, labels, list_all, meta
+from meshtui.engine.kube import Discovery, get, labels, list_all, meta
 from meshtui.engine.phase import gate_reasons
 from meshtui.engine.planner import PlanContext
 

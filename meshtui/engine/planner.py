@@ -33,6 +33,7 @@ from meshtui.domain.plan import (
 )
 from meshtui.domain.pods import PodRow
 from meshtui.domain.revisions import ControlPlane
+from meshtui.domain.templates import PINNED
 from meshtui.domain.versions import Version
 from meshtui.engine import tags as tagrender
 from meshtui.engine.kube import KINDS, get, labels, list_all, meta
@@ -335,6 +336,15 @@ class Planner:
             elif not label and row.pod.labels.get(INJECT_KEY) == "true" and row.has_sidecar:
                 key = (row.cluster, row.namespace)
                 follow_default[key] = follow_default.get(key, 0) + 1
+        # Templates decide the next pods whether or not pods run now (a Deployment at 0, a CronJob).
+        for t in view.templates:
+            if scope is not None and (t.cluster, t.namespace) not in scope:
+                continue
+            wanted = dest.get(t.cluster)
+            if t.gateway is not None or t.driver != PINNED or wanted is None or t.revision_on_restart == wanted:
+                continue
+            if t.kind in (*RESTARTABLE, "CronJob", "ReplicaSet"):
+                found.setdefault((t.cluster, t.namespace, t.kind, t.name), "")
         ops: list[Operation] = []
         notes = [
             f"{self.ctx.where(c, ns)}: {n} pods follow the default revision (pod label {INJECT_KEY}=true): "
@@ -350,10 +360,16 @@ class Planner:
             raw = get(self.ctx.apis[cluster], workload_path(kind, ns, name))
             if raw is None:
                 continue
-            tpl_labels = ((raw.get("spec") or {}).get("template") or {}).get("metadata", {}).get("labels") or {}
+            spec = raw.get("spec") or {}
+            if kind == "CronJob":
+                spec = (spec.get("jobTemplate") or {}).get("spec") or {}
+            tpl_labels = (spec.get("template") or {}).get("metadata", {}).get("labels") or {}
             current = tpl_labels.get(REV_LABEL)
             if current == new:
                 continue
+            body: dict[str, Any] = {"spec": {"template": {"metadata": {"labels": {REV_LABEL: new}}}}}
+            if kind == "CronJob":
+                body = {"spec": {"jobTemplate": body}}
             ops.append(
                 Operation(
                     cluster=cluster,
@@ -362,11 +378,15 @@ class Planner:
                     kind=kind,
                     namespace=ns,
                     name=name,
-                    body={"spec": {"template": {"metadata": {"labels": {REV_LABEL: new}}}}},
+                    body=body,
                     content_type=MERGE_PATCH if kind == "Rollout" else STRATEGIC_MERGE_PATCH,
                     expect_rv=str(meta(raw).get("resourceVersion") or ""),
-                    summary=f"pod-template label {REV_LABEL}: {current} -> {new} (its pods roll out now: "
-                    "the pod label decides their revision)",
+                    summary=f"pod-template label {REV_LABEL}: {current} -> {new} ("
+                    + (
+                        "its pods roll out now: the pod label decides their revision)"
+                        if kind in RESTARTABLE
+                        else "the pods it creates from now on get it)"
+                    ),
                     before={TEMPLATE_REV: current},
                     after={TEMPLATE_REV: new},
                 )
@@ -467,7 +487,9 @@ class Planner:
             version = Version.parse(rev.version)
             svc_path = f"/api/v1/namespaces/{ns}/services"
             existing_svc = get(api, f"{svc_path}/{tagrender.tag_service_name(tag)}")
-            if existing_svc is not None or (version is not None and (version.major, version.minor) >= (1, 27)):
+            if existing_svc is not None or (
+                version is not None and (version.major, version.minor) >= tagrender.TAG_SERVICES_FROM
+            ):
                 istiod_svc = get(api, f"{svc_path}/istiod{'' if to == 'default' else '-' + to}")
                 if istiod_svc is not None:
                     svc = tagrender.render_tag_service(istiod_svc, tag, to, ns)

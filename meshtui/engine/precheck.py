@@ -7,6 +7,7 @@ Pure (an inventory view and its snapshot in, findings out), so it runs the same 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from meshtui.domain.inventory import InventoryView
@@ -193,6 +194,28 @@ def precheck(
     order = {ERROR: 0, WARNING: 1, INFO: 2}
     out.sort(key=lambda f: order[f.severity])
     return out
+
+
+def pair_problem(
+    revisions: Iterable[str], source: str | None, target: str | None, *, target_may_be_missing: bool = False
+) -> str | None:
+    """One sentence when --source/--target cannot name an upgrade (same revision, or one no cluster has).
+
+    Analysing a pair that cannot exist gives a full report of nonsense, so the commands stop instead.
+    `target_may_be_missing` is for the steps that install the target (start, install).
+    """
+    names = sorted(set(revisions))
+    existing = f"the mesh has {', '.join(names)}" if names else "the mesh has no Istio revision"
+    if source and target and source == target:
+        return f"--source and --target both name {source}: an upgrade goes from one revision to another ({existing})."
+    unknown = [f"--source {source}"] if source and source not in names else []
+    if target and target not in names and not target_may_be_missing:
+        unknown.append(f"--target {target}")
+    if not unknown:
+        return None
+    hint = "" if target_may_be_missing else "; to install a new target first, run `meshtui upgrade start` and `install`"
+    verb = "names" if len(unknown) == 1 else "name"
+    return f"{' and '.join(unknown)} {verb} no revision in any cluster ({existing}){hint}."
 
 
 def _version(view: InventoryView, name: str) -> str:

@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 
 IGNORED_NAMESPACES = frozenset({"kube-system", "kube-public", "kube-node-lease", "local-path-storage"})
 PROXY = "istio-proxy"
+STATUS_PORT = 15020  # the proxy status port that merged metrics are scraped from
 SIDECAR_VOLUMES = [
     "workload-socket",
     "credential-socket",
@@ -385,16 +386,18 @@ def inject_pod(pod: Mapping[str, Any], namespace_labels: Mapping[str, str], inje
     """The pod as `injector`'s istiod would admit it: injected, or unchanged when injection is not required.
 
     `namespace_labels` is accepted for parity with the webhook request (istiod reads only the pod), and
-    is unused by the injection itself. Pods that already carry `sidecar.istio.io/status` are left alone.
+    is unused by the injection itself. A pod created with a sidecar already in it (a re-applied export, a
+    restored backup) is first stripped of it (`stripPod`) and injected afresh by this revision.
     """
     del namespace_labels
     out: Obj = clone(dict(pod))
     meta = out.setdefault("metadata", {})
     annotations = meta.setdefault("annotations", {})
-    if "sidecar.istio.io/status" in annotations or not inject_required(out, injector):
+    if not inject_required(out, injector):
         if not annotations:
             meta.pop("annotations", None)
         return out
+    strip_pod(out)
     spec = out.setdefault("spec", {})
     labels = meta.setdefault("labels", {})
     workload = workload_name(out)
@@ -468,6 +471,29 @@ def inject_pod(pod: Mapping[str, Any], namespace_labels: Mapping[str, str], inje
     annotations["sidecar.istio.io/status"] = status
     annotations.update(injector.injected_annotations)
     return out
+
+
+def strip_pod(pod: Obj) -> None:
+    """istiod's `stripPod`: remove a previous injection's containers (as its status annotation lists them),
+    the merged-metrics annotations when they point at the proxy's status port, and the status itself."""
+    meta = pod.setdefault("metadata", {})
+    annotations = meta.setdefault("annotations", {})
+    raw = annotations.get("sidecar.istio.io/status")
+    if raw is None:
+        return
+    try:
+        previous = json.loads(raw) or {}
+    except ValueError:
+        previous = {}
+    spec = pod.setdefault("spec", {})
+    for field, key in (("containers", "containers"), ("initContainers", "initContainers")):
+        names = set(previous.get(key) or ())
+        if names and spec.get(field) is not None:
+            spec[field] = [c for c in spec[field] if c.get("name") not in names]
+    if annotations.get("prometheus.io/port") == str(STATUS_PORT):
+        for key in ("prometheus.io/scrape", "prometheus.io/path", "prometheus.io/port"):
+            annotations.pop(key, None)
+    del annotations["sidecar.istio.io/status"]
 
 
 def _prom_annotations() -> dict[str, str]:

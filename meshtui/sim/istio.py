@@ -27,6 +27,8 @@ CA_BUNDLE = "LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCk1JSUMvRENDQWVTZ0F3SUJBZ0lRU0l
 NEVER_MATCH = {"matchLabels": {"istio.io/deactivated": "never-match"}}
 VALIDATION_GROUPS = ["security.istio.io", "networking.istio.io", "telemetry.istio.io", "extensions.istio.io"]
 COMPONENTS = ("Pilot", "IngressGateways", "EgressGateways")
+#: The istiod chart renders tag Services (`revision-tags-svc.yaml`) from this minor on.
+TAG_SERVICES_FROM = (1, 28)
 
 MWC = "admissionregistration.k8s.io/mutatingwebhookconfigurations"
 VWC = "admissionregistration.k8s.io/validatingwebhookconfigurations"
@@ -181,10 +183,25 @@ def revision_info(store: Store, revision: str | None, namespace: str = ISTIO_NAM
 
 
 def tag_revision(store: Store, tag: str) -> str | None:
-    """The revision a tag resolves to: the `istio.io/rev` of the MWC labelled `istio.io/tag=T`."""
+    """The revision a tag resolves to: the `istio.io/rev` of the MWC labelled `istio.io/tag=T` (else of its
+    tag Service, the only form an ambient-only install may have)."""
     for mwc in store.list(MWC, label_selector=f"istio.io/tag={tag}"):
         return str(mwc["metadata"]["labels"].get("istio.io/rev", "default"))
+    for svc in store.list("services", label_selector=f"istio.io/tag={tag}"):
+        return str(svc["metadata"]["labels"].get("istio.io/rev", "default"))
     return None
+
+
+def tag_claimants(store: Store, tag: str) -> list[str]:
+    """Every revision that considers `tag` its own: istiod reads tags from both the tag webhooks and the tag
+    Services (`pkg/revisions/tag_watcher.go`), so a Service left behind by a webhook-only move keeps claiming."""
+    out: list[str] = []
+    for key in (MWC, "services"):
+        for obj in store.list(key, label_selector=f"istio.io/tag={tag}"):
+            rev = str(obj["metadata"]["labels"].get("istio.io/rev", "default"))
+            if rev not in out:
+                out.append(rev)
+    return out
 
 
 def revisions(store: Store) -> list[str]:
@@ -270,10 +287,10 @@ def injector_webhooks(
             "objectSelector": {"matchExpressions": obj_sel},
         }
 
-    not_false = {"key": "sidecar.istio.io/inject", "operator": "NotIn", "values": ["false"]}
-    no_legacy = {"key": "istio-injection", "operator": "DoesNotExist"}
-    rev_in = {"key": "istio.io/rev", "operator": "In", "values": [selector_value]}
-    no_rev = {"key": "istio.io/rev", "operator": "DoesNotExist"}
+    not_false: dict[str, Any] = {"key": "sidecar.istio.io/inject", "operator": "NotIn", "values": ["false"]}
+    no_legacy: dict[str, Any] = {"key": "istio-injection", "operator": "DoesNotExist"}
+    rev_in: dict[str, Any] = {"key": "istio.io/rev", "operator": "In", "values": [selector_value]}
+    no_rev: dict[str, Any] = {"key": "istio.io/rev", "operator": "DoesNotExist"}
     rev_ns_obj = [not_false]
     rev_obj_ns = [no_rev, no_legacy]
     if revision_label_preference == "pod":
@@ -697,8 +714,11 @@ def install_revision(
     hub: str = DEFAULT_HUB,
     replicas: int = 1,
     revision_label_preference: str = "namespace",
+    revision_tags: tuple[str, ...] = (),
 ) -> list[tuple[str, str, str]]:
     """Install one control-plane revision as the istiod chart renders it (section 1.1); returns what it wrote.
+
+    `revision_tags` is the chart's `revisionTags`: a tag MWC per tag and, from 1.28, a tag Service.
 
     `external=True` models a managed control plane outside the cluster: only the injector MWC (with a
     `url` clientConfig) and the injector ConfigMap. `set_default_tag=None` follows istioctl: the first
@@ -735,6 +755,18 @@ def install_revision(
         set_default_tag = installer == "istioctl" and (not existing or not revision)
     if set_default_tag:
         written += _apply_tag(store, "default", label, namespace=namespace, user_managed=False, installer_labels=owner)
+    release = f"istiod{rev_suffix(revision)}" if installer == "helm" else "istio"
+    chart = {
+        **_chart_labels(version, release),
+        "release": release,
+        "istio": "pilot",
+        "operator.istio.io/component": "Pilot",
+        "install.operator.istio.io/owning-resource": "unknown",
+        "app.kubernetes.io/name": "istiod",
+        **owner,
+    }
+    for tag in revision_tags:
+        written += _apply_tag(store, tag, label, namespace=namespace, user_managed=False, installer_labels=chart)
     return written
 
 
@@ -787,7 +819,7 @@ def _apply_tag(
     client = json.loads(json.dumps((canonical.get("webhooks") or [{}])[0].get("clientConfig") or {}))
     written: list[tuple[str, str, str]] = []
     ns_suffix = "" if namespace == ISTIO_NAMESPACE else f"-{namespace}"
-    mwc = {
+    mwc: dict[str, Any] = {
         "metadata": {"name": f"istio-revision-tag-{tag}{ns_suffix}", "labels": labels},
         "webhooks": injector_webhooks(tag, client, default_webhooks=tag == "default"),
     }
@@ -821,7 +853,7 @@ def _apply_tag(
         written.append((VWC, "", "istiod-default-validator"))
         deactivate_default_injector(store)
     info = revision_info(store, revision, namespace)
-    if service and info is not None and minor_of(info.tag) >= (1, 27):
+    if service and info is not None and minor_of(info.tag) >= TAG_SERVICES_FROM:
         istiod_svc = store.get("services", service.get("namespace", namespace), service["name"])
         selector = (istiod_svc or {}).get("spec", {}).get("selector") or {
             "app": "istiod",
@@ -830,6 +862,7 @@ def _apply_tag(
         svc_labels = {"istio.io/rev": revision, "istio.io/tag": tag, "app": "istiod"}
         if not user_managed:
             svc_labels.update({**(installer_labels or {}), "istio.io/rev": revision})
+            svc_labels.pop("install.operator.istio.io/owning-resource-not-pruned", None)
         _put(
             store,
             "services",

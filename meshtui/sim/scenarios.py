@@ -1,4 +1,5 @@
-"""Ready-made simulated clusters: `demo` (an upgrade in progress), `fresh` (before it) and `large` (scale).
+"""Ready-made simulated clusters: `demo` (an upgrade in progress), `fresh` (before it), `large` (scale) and
+`ambient` (a mixed sidecar/ambient mesh, 1.29 -> 1.30).
 
 Scenarios are built in time order through the store, so admission injects every pod with the revision
 that served it at the time: pods created before a switch keep the old sidecar. Names and counts are
@@ -13,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from meshtui.sim import admission, istio
+from meshtui.sim import admission, ambient, istio
 from meshtui.sim.controllers import settle
 from meshtui.sim.controllers.base import Runtime, pod_from_template, template_hash
 from meshtui.sim.controllers.kubelet import ensure_nodes, node_ip, running_status
@@ -22,6 +23,8 @@ from meshtui.sim.store import Obj, Store, now_rfc3339
 
 OLD_VERSION, OLD = "1.22.3", "1-22-3"
 NEW_VERSION, NEW = "1.23.1", "1-23-1"
+AMBIENT_OLD_VERSION, AMBIENT_OLD = "1.29.6", "1-29-6"
+AMBIENT_NEW_VERSION, AMBIENT_NEW = "1.30.3", "1-30-3"
 RESTARTED_AT = "2026-03-02T10:15:00Z"  # a fixed time keeps template hashes, and so names, deterministic
 SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 
@@ -563,11 +566,69 @@ def _large_deployment(
         store.create("pods", pod, admit=False, copy=False)  # replicas share label dicts: never mutated
 
 
+def _ambient_apps() -> list[AppNamespace]:
+    """The namespaces of `ambient`, as first labelled: ambient, sidecar (by tag and by label) and none."""
+    W = Workload
+    amb = {ambient.DATAPLANE_MODE: "ambient"}
+    return [
+        AppNamespace("shop", {**amb, ambient.USE_WAYPOINT: "waypoint"}, [W("frontend", 4), W("cart", 3)]),
+        AppNamespace("payments", dict(amb), [W("payments-api", 3), W("ledger", 2, kind="statefulset")]),
+        AppNamespace("reviews", dict(amb), [W("reviews", 3), W("ratings", 2)]),
+        AppNamespace("catalog", {"istio.io/rev": "prod-stable"}, [W("search", 3), W("catalog-api", 2)]),
+        AppNamespace("orders", {"istio-injection": "enabled"}, [W("orders", 3)]),
+        AppNamespace("tools", {}, [W("debug", 1)]),
+    ]
+
+
+def build_ambient(store: Store, settings: SimSettings, seed: int = 7) -> None:
+    """A 1.29 ambient mesh (Helm installs) half-way to 1.30: the canary istiod is in, nothing moved yet.
+
+    istio-cni and ztunnel run on every node configured against istiod-1-29-6; `shop` and `payments` use
+    waypoints owned through the `prod-stable` tag and the default revision; tag Services exist for every
+    chart-rendered tag (>= 1.28); `reviews` is ambient but also labelled `istio.io/rev`, so its pods take a
+    sidecar on their next start and leave ambient; `catalog` and `orders` run native sidecars.
+    """
+    rng = random.Random(seed)
+    admission.install(store)
+    _system(store, settings, rng)
+    istio.install_revision(
+        store,
+        AMBIENT_OLD,
+        AMBIENT_OLD_VERSION,
+        installer="helm",
+        set_default_tag=False,
+        revision_tags=("default", "prod-stable"),
+    )
+    settle(store, settings, rng=rng)
+    ambient.install_ambient(store, AMBIENT_OLD_VERSION, AMBIENT_OLD)
+    settle(store, settings, rng=rng)
+    for app in _ambient_apps():
+        add_namespace(store, app)
+    ambient.add_waypoint(store, "shop", "waypoint", revision="prod-stable")
+    ambient.add_waypoint(store, "payments", "waypoint")
+    istio.add_gateway(store, "gateways", "web-gateway", "gateway-api", "prod-stable")
+    settle(store, settings, rng=rng)
+    # The conflict case: a sidecar label added to an ambient namespace after its pods started.
+    relabel(store, "reviews", {"istio.io/rev": "prod-stable"})
+    # The canary control plane arrives beside it, with its own canary tag.
+    istio.install_revision(store, AMBIENT_NEW, AMBIENT_NEW_VERSION, installer="helm", set_default_tag=False)
+    settle(store, settings, rng=rng)
+    istio.set_tag(store, "prod-canary", AMBIENT_NEW)
+    settle(store, settings, rng=rng)
+
+
 SCENARIOS: dict[str, Callable[[Store, SimSettings, int], None]] = {
     "demo": build_demo,
     "fresh": build_fresh,
     "large": build_large,
+    "ambient": build_ambient,
 }
+
+#: The (source, target) versions and revisions of each scenario, for rendering its manifests.
+PAIRS: dict[str, tuple[tuple[str, str], tuple[str, str]]] = {
+    "ambient": ((AMBIENT_OLD_VERSION, AMBIENT_OLD), (AMBIENT_NEW_VERSION, AMBIENT_NEW)),
+}
+DEFAULT_PAIR = ((OLD_VERSION, OLD), (NEW_VERSION, NEW))
 
 
 #: The scenario names `build` accepts.
@@ -575,7 +636,7 @@ NAMES: tuple[str, ...] = tuple(SCENARIOS)
 
 
 def build(name: str, store: Store, settings: SimSettings | None = None, *, seed: int | None = None) -> None:
-    """Populate a store with a named scenario (`demo`, `fresh`, `large`); complete when it returns."""
+    """Populate a store with a named scenario (`demo`, `fresh`, `large`, `ambient`); complete when it returns."""
     settings = settings or SimSettings()
     if name not in SCENARIOS:
         raise ValueError(f"unknown scenario {name!r}; known: {', '.join(sorted(SCENARIOS))}")

@@ -21,7 +21,7 @@ from typing import Any
 
 import orjson
 
-from meshtui.domain.selectors import LabelSelector
+from meshtui.domain.selectors import DNS1123_SUBDOMAIN, DNS1123_SUBDOMAIN_ERROR, LabelSelector
 from meshtui.sim import errors
 from meshtui.sim.resources import BY_KEY, ZERO_FIELDS, Resource, qos_class
 
@@ -232,36 +232,9 @@ class FieldSelector:
         return True
 
 
-# -- label selector errors, worded as k8s.io/apimachinery/pkg/labels parses --------------------------------
+# -- object names, as ValidateObjectMeta checks them --------------------------------------------------------
 
-_LABEL_TOKENS = {
-    ")": "ClosedPar",
-    ",": "Comma",
-    "!": "DoesNotExist",
-    "==": "DoubleEquals",
-    "=": "Equals",
-    ">": "GreaterThan",
-    "in": "In",
-    "<": "LessThan",
-    "!=": "NotEquals",
-    "notin": "NotIn",
-    "(": "OpenPar",
-}
-_SPECIAL = "=!(),><"
-_QUALIFIED_NAME = re.compile(r"([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]")
-_LABEL_VALUE = re.compile(r"(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?")
 _DNS1123_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
-_DNS1123_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
-_QUALIFIED_NAME_ERROR = (
-    "must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric "
-    "character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is "
-    "'([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')"
-)
-DNS1123_SUBDOMAIN_ERROR = (
-    "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must "
-    "start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is "
-    "'[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')"
-)
 DNS1123_LABEL_ERROR = (
     "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and "
     "end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is "
@@ -269,194 +242,8 @@ DNS1123_LABEL_ERROR = (
 )
 
 
-def _lex_labels(text: str) -> list[tuple[str, str]]:
-    """Tokens (type, literal) of a label selector, ending with ("EOS", "")."""
-    out: list[tuple[str, str]] = []
-    i, n = 0, len(text)
-    while True:
-        while i < n and text[i] in " \t\r\n":
-            i += 1
-        if i >= n:
-            out.append(("EOS", ""))
-            return out
-        if text[i] in _SPECIAL:
-            # The longest run of special symbols that is still a token ("!=", "=="), as scanSpecialSymbol.
-            j, last = i, ("", "")
-            while j < n and text[j] in _SPECIAL:
-                tok = _LABEL_TOKENS.get(text[i : j + 1])
-                if tok is None:
-                    break
-                last = (tok, text[i : j + 1])
-                j += 1
-            out.append(last)
-            i = j
-            continue
-        j = i
-        while j < n and text[j] not in _SPECIAL and text[j] not in " \t\r\n":
-            j += 1
-        word = text[i:j]
-        out.append((_LABEL_TOKENS.get(word, "Identifier"), word))
-        i = j
-
-
-def _label_key_error(key: str) -> str | None:
-    """validation.IsQualifiedName as a label key is checked: the joined messages, or None."""
-    parts = key.split("/")
-    errs: list[str] = []
-    if len(parts) > 2:
-        return (
-            "a valid label key " + _QUALIFIED_NAME_ERROR + " with an optional DNS subdomain prefix and '/' "
-            "(e.g. 'example.com/MyName')"
-        )
-    name = parts[-1]
-    if len(parts) == 2:
-        prefix = parts[0]
-        if not prefix:
-            errs.append("prefix part must be non-empty")
-        else:
-            if len(prefix) > 253:
-                errs.append("prefix part must be no more than 253 characters")
-            if not _DNS1123_SUBDOMAIN.fullmatch(prefix):
-                errs.append("prefix part " + DNS1123_SUBDOMAIN_ERROR)
-    if not name:
-        errs.append("name part must be non-empty")
-    elif len(name.encode()) > 63:
-        errs.append("name part must be no more than 63 bytes")
-    if not _QUALIFIED_NAME.fullmatch(name):
-        errs.append("name part " + _QUALIFIED_NAME_ERROR)
-    return "; ".join(errs) or None
-
-
-def _label_value_error(value: str) -> str | None:
-    errs = []
-    if len(value.encode()) > 63:
-        errs.append("must be no more than 63 bytes")
-    if not _LABEL_VALUE.fullmatch(value):
-        errs.append(
-            "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and "
-            "must start and end with an alphanumeric character (e.g. 'MyValue',  or 'my_value',  or '12345', "
-            "regex used for validation is '(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')"
-        )
-    return "; ".join(errs) or None
-
-
-class _LabelParseError(Exception):
-    pass
-
-
-def label_selector_error(text: str | None) -> str | None:
-    """The API server's message for a label selector it cannot parse, or None when it parses."""
-    if not text:
-        return None
-    items = _lex_labels(text)
-    pos = 0
-
-    def look(values: bool = True) -> tuple[str, str]:
-        tok, lit = items[min(pos, len(items) - 1)]
-        return ("Identifier" if values and tok in ("In", "NotIn") else tok), lit
-
-    def take(values: bool = True) -> tuple[str, str]:
-        nonlocal pos
-        out = look(values)
-        pos = min(pos + 1, len(items) - 1)
-        return out
-
-    def requirement() -> None:
-        tok, key = take()
-        unary = tok == "DoesNotExist"
-        if unary:
-            tok, key = take()
-        if tok != "Identifier":
-            raise _LabelParseError(f"found '{key}', expected: identifier")
-        key_error = _label_key_error(key)
-        if key_error:
-            raise _LabelParseError(f'<nil>: Invalid value: "{key}": {key_error}')
-        if unary or look()[0] in ("EOS", "Comma"):
-            return
-        tok, lit = take(values=False)
-        if tok in ("In", "NotIn"):
-            values = value_set()
-        elif tok in ("Equals", "DoubleEquals", "NotEquals", "GreaterThan", "LessThan"):
-            values = [exact_value()]
-        else:
-            raise _LabelParseError(f"found '{lit}', expected: in, notin, =, ==, !=, gt, lt")
-        problems = []
-        if tok in ("GreaterThan", "LessThan"):
-            problems += [
-                f"values[{i}]: Invalid value: \"{v}\": for 'Gt', 'Lt' operators, the value must be an integer"
-                for i, v in enumerate(values)
-                if not re.fullmatch(r"[+-]?\d+", v)
-            ]
-        for i, v in enumerate(values):
-            value_error = _label_value_error(v)
-            if value_error:
-                problems.append(f'values[{i}][{key}]: Invalid value: "{v}": {value_error}')
-        if problems:
-            raise _LabelParseError(problems[0] if len(problems) == 1 else "[" + ", ".join(problems) + "]")
-
-    def value_set() -> list[str]:
-        tok, lit = take()
-        if tok != "OpenPar":
-            raise _LabelParseError(f"found '{lit}' expected: '('")
-        tok, lit = look()
-        if tok == "ClosedPar":
-            take()
-            return [""]
-        if tok not in ("Identifier", "Comma"):
-            raise _LabelParseError(f"found '{lit}', expected: ',', ')' or identifier")
-        found: set[str] = set()
-        while True:
-            tok, lit = take()
-            if tok == "Identifier":
-                found.add(lit)
-                tok2, lit2 = look()
-                if tok2 == "Comma":
-                    continue
-                if tok2 == "ClosedPar":
-                    break
-                raise _LabelParseError(f"found '{lit2}', expected: ',' or ')'")
-            if tok == "Comma":
-                if not found:
-                    found.add("")  # "(,"
-                tok2, _ = look()
-                if tok2 == "ClosedPar":
-                    found.add("")  # ",)"
-                    break
-                if tok2 == "Comma":
-                    take()
-                    found.add("")  # ",,"
-                continue
-            raise _LabelParseError(f"found '{lit}', expected: ',', or identifier")
-        take()  # the closing parenthesis
-        return sorted(found)
-
-    def exact_value() -> str:
-        tok, _ = look()
-        if tok in ("EOS", "Comma"):
-            return ""
-        tok, lit = take()
-        if tok == "Identifier":
-            return lit
-        raise _LabelParseError(f"found '{lit}', expected: identifier")
-
-    while True:
-        tok, lit = look()
-        if tok == "EOS":
-            return None
-        if tok not in ("Identifier", "DoesNotExist"):
-            return f"found '{lit}', expected: !, identifier, or 'end of string'"
-        try:
-            requirement()
-        except _LabelParseError as exc:
-            return f"unable to parse requirement: {exc}"
-        tok, lit = take()
-        if tok == "EOS":
-            return None
-        if tok != "Comma":
-            return f"found '{lit}', expected: ',' or 'end of string'"
-        tok2, lit2 = look()
-        if tok2 not in ("Identifier", "DoesNotExist"):
-            return f"found '{lit2}', expected: identifier after ','"
+#: (store key, entry) pairs; named outside Store, whose `list` method shadows the builtin in its annotations.
+OwnedEntries = list[tuple[str, Entry]]
 
 
 @dataclass(eq=False)
@@ -482,8 +269,12 @@ class Watcher:
         return self.labels.matches(entry.labels) and self.fields.matches(entry)
 
     def offer(self, ev: Event) -> None:
-        """Queue an event, translated for filtered watches as the watch cache does."""
-        if self.closed or ev.resource != self.resource:
+        """Queue an event, translated for filtered watches as the watch cache does.
+
+        Events at or before the watch's starting version are not sent: a watch from a version the server
+        has not reached yet (its storage went back in time) stays silent until the server passes it.
+        """
+        if self.closed or ev.resource != self.resource or ev.rv <= self.start_rv:
             return
         new_ok = self.selects(ev.entry) if ev.type != "DELETED" else False
         old_ok = self.selects(ev.old) if ev.type == "MODIFIED" else False
@@ -924,7 +715,7 @@ class Store:
             return old if _same(new, old) else new
         return self._commit("MODIFIED", res, new, old)
 
-    def dependents(self, owner_uid: str) -> list[tuple[str, Entry]]:
+    def dependents(self, owner_uid: str) -> OwnedEntries:
         """Objects whose ownerReferences name this uid (for garbage collection), from an owner index."""
         out = []
         for key, k in sorted(self._owned.get(owner_uid, ())):
@@ -1030,6 +821,10 @@ class Store:
             w.close()
         self._watchers.clear()
         return n
+
+    def expire_list_snapshots(self) -> None:
+        """Drop the snapshots paginated lists read from: their continue tokens answer 410 from now on."""
+        self._snapshots.clear()
 
     def forget_history(self) -> None:
         """Lose the watch history, as a restarted API server does: clients must relist."""
@@ -1180,7 +975,7 @@ def _validate_name(res: Resource, name: str) -> None:
         problems.append(f"must be no more than {limit} characters")
     if res.plural == "services" and "." in name:
         problems.append("must not contain dots")
-    elif not (_DNS1123_LABEL if label else _DNS1123_SUBDOMAIN).fullmatch(name):
+    elif not (_DNS1123_LABEL if label else DNS1123_SUBDOMAIN).fullmatch(name):
         problems.append(DNS1123_LABEL_ERROR if label else DNS1123_SUBDOMAIN_ERROR)
     if problems:
         raise errors.invalid(

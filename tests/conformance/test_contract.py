@@ -23,6 +23,7 @@ import json
 import threading
 import time
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from kubernetes import client
@@ -61,8 +62,9 @@ class Raw:
     ) -> tuple[int, dict[str, Any]]:
         headers = {"Accept": accept, "Content-Type": content_type}
         headers.update(self.api.default_headers)
-        if self.api.configuration.api_key.get("authorization"):
-            headers["Authorization"] = self.api.configuration.api_key["authorization"]
+        auth = self.api.configuration.auth_settings().get("BearerToken")
+        if auth and auth.get("value"):
+            headers["Authorization"] = auth["value"]
         data = body if body is None or isinstance(body, bytes) else json.dumps(body).encode()
         resp = self.api.rest_client.pool_manager.request(
             method, self.api.configuration.host + path, body=data, headers=headers, timeout=30.0
@@ -806,10 +808,10 @@ def _selector_pods(backend: Backend) -> str:
     core = client.CoreV1Api(api)
     ns = backend.unique_namespace("sel")
     pods = {
-        "web-1": ({"app": "web", "tier": "front"}, "Running"),
-        "web-2": ({"app": "web", "tier": "front"}, "Pending"),
-        "cart-1": ({"app": "cart", "tier": "back"}, "Running"),
-        "job-1": ({"app": "job"}, "Succeeded"),
+        "web-1": ({"app": "web", "tier": "front", "app.kubernetes.io/instance": "x", "rank": "1"}, "Running"),
+        "web-2": ({"app": "web", "tier": "front", "rank": "2"}, "Pending"),
+        "cart-1": ({"app": "cart", "tier": "back", "domain": "a", "rank": "3"}, "Running"),
+        "job-1": ({"app": "job", "flag": ""}, "Succeeded"),
         "bare-1": ({}, None),
     }
     for name, (labels, phase) in pods.items():
@@ -839,6 +841,25 @@ def _selector_pods(backend: Backend) -> str:
         ("app=web,tier=front", ["web-1", "web-2"]),
         ("app,!tier", ["job-1"]),
         ("app=nothing", []),
+        # Keys and values that contain the letters "in" are not operators.
+        ("app.kubernetes.io/instance in (x)", ["web-1"]),
+        ("domain in (a)", ["cart-1"]),
+        ("domain notin (a)", ["bare-1", "job-1", "web-1", "web-2"]),
+        # The empty value: `()`, `a=`, empty list items.
+        ("flag in ()", ["job-1"]),
+        ("flag notin ()", ["bare-1", "cart-1", "web-1", "web-2"]),
+        ("flag=", ["job-1"]),
+        ("flag!=", ["bare-1", "cart-1", "web-1", "web-2"]),
+        ("flag in (x,,y)", ["job-1"]),
+        ("app in (,web)", ["web-1", "web-2"]),
+        # Whitespace is optional around symbols and ignored elsewhere.
+        ("  app = web ,\ttier  ", ["web-1", "web-2"]),
+        ("app in(web,cart),!domain", ["web-1", "web-2"]),
+        ("app notin(web)", ["bare-1", "cart-1", "job-1"]),
+        ("app in ( web , job )", ["job-1", "web-1", "web-2"]),
+        # Gt and Lt compare integers.
+        ("rank>1", ["cart-1", "web-2"]),
+        ("rank<2", ["web-1"]),
     ],
 )
 def test_label_selectors(
@@ -846,6 +867,45 @@ def test_label_selectors(
 ) -> None:
     ns = _selector_pods(backend)
     assert sorted(names(core.list_namespaced_pod(ns, label_selector=selector).items)) == expected
+
+
+@pytest.mark.parametrize(
+    ("selector", "message"),
+    [
+        ("app in (", "unable to parse requirement: found '', expected: ',', ')' or identifier"),
+        ("app in (a", "unable to parse requirement: found '', expected: ',' or ')'"),
+        ("app in a", "unable to parse requirement: found 'a' expected: '('"),
+        ("app b", "unable to parse requirement: found 'b', expected: in, notin, =, ==, !=, gt, lt"),
+        ("app=b c", "found 'c', expected: ',' or 'end of string'"),
+        ("app=b,", "found '', expected: identifier after ','"),
+        ("=b", "found '=', expected: !, identifier, or 'end of string'"),
+        ("!a=b", "found '=', expected: ',' or 'end of string'"),
+        (
+            "rank>x",
+            "unable to parse requirement: values[0]: Invalid value: \"x\": "
+            "for 'Gt', 'Lt' operators, the value must be an integer",
+        ),
+        (
+            "a/b/c",
+            'unable to parse requirement: <nil>: Invalid value: "a/b/c": a valid label key must consist of '
+            "alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character "
+            "(e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is "
+            "'([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]') with an optional DNS subdomain prefix and '/' "
+            "(e.g. 'example.com/MyName')",
+        ),
+        (
+            "app=-x",
+            'unable to parse requirement: values[0][app]: Invalid value: "-x": a valid label must be an empty '
+            "string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an "
+            "alphanumeric character (e.g. 'MyValue',  or 'my_value',  or '12345', regex used for validation is "
+            "'(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')",
+        ),
+    ],
+)
+def test_malformed_label_selectors_answer_400(raw: Raw, backend: Backend, selector: str, message: str) -> None:
+    ns = _selector_pods(backend)
+    status, answer = raw("GET", f"/api/v1/namespaces/{ns}/pods?labelSelector={quote(selector)}")
+    assert (status, answer["reason"], answer["message"]) == (400, "BadRequest", message)
 
 
 @pytest.mark.parametrize(

@@ -13,8 +13,8 @@ import urllib3
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
-from meshtui.sim import deletion
 from meshtui.sim.store import Store
+from tests.helpers import wait_until
 
 META_LIST = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json"
 META = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1,application/json"
@@ -31,23 +31,9 @@ def names(items: list[Any]) -> list[str]:
 def raw(sim: Any, method: str, path: str, body: bytes | None = None,
         headers: dict[str, str] | None = None) -> urllib3.BaseHTTPResponse:
     """A request through the client's own connection pool, for bodies the typed API cannot send."""
+    headers = {"Authorization": f"Bearer {sim.cluster.token}", **(headers or {})}
     return sim.api.rest_client.pool_manager.request(method, sim.cluster.url + path, body=body,
-                                                    headers=headers or {}, timeout=10.0)
-
-
-def _deletion_ready() -> bool:
-    store = Store()
-    store.create("namespaces", {"metadata": {"name": "probe"}})
-    store.create("configmaps", {"metadata": {"name": "probe", "namespace": "probe"}})
-    try:
-        deletion.delete(store, "configmaps", "probe", "probe")
-    except NotImplementedError:
-        return False
-    return True
-
-
-needs_deletion = pytest.mark.xfail(not _deletion_ready(), reason="meshtui.sim.deletion is still a stub",
-                                   strict=True)
+                                                    headers=headers, timeout=10.0)
 
 
 # -- list ---------------------------------------------------------------------------------------------
@@ -360,10 +346,7 @@ def test_client_disconnect_unregisters_the_watcher(sim, read_events):
     assert sim.store_call(lambda s: s.open_watches) == 1
     resp.close()  # closes the socket (release_conn would keep it open in the pool)
     # The server learns of the disconnect asynchronously and gives no event for it: poll.
-    deadline = time.monotonic() + 5
-    while sim.store_call(lambda s: s.open_watches) and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert sim.store_call(lambda s: s.open_watches) == 0
+    wait_until(lambda: sim.store_call(lambda s: s.open_watches) == 0, timeout=5, what="the watcher to go")
 
 
 def test_watch_list_streams_initial_events_then_an_annotated_bookmark(sim, read_events):
@@ -600,7 +583,6 @@ def test_unsupported_patch_type_is_415(sim):
 # -- delete -----------------------------------------------------------------------------------------------
 
 
-@needs_deletion
 def test_delete_goes_through_the_deletion_module(sim):
     sim.core.delete_namespaced_config_map("settings", "shop")
     with pytest.raises(ApiException) as err:
@@ -608,13 +590,11 @@ def test_delete_goes_through_the_deletion_module(sim):
     assert err.value.status == 404
 
 
-@needs_deletion
 def test_delete_dry_run_keeps_the_object(sim):
     sim.core.delete_namespaced_config_map("settings", "shop", dry_run="All")
     assert sim.core.read_namespaced_config_map("settings", "shop").data == {"a": "1"}
 
 
-@needs_deletion
 def test_delete_collection_and_preconditions(sim):
     for name, team in (("a", "x"), ("b", "x"), ("c", "y")):
         sim.core.create_namespaced_config_map("shop", {"metadata": {"name": name, "labels": {"team": team}}})

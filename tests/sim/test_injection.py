@@ -472,13 +472,15 @@ def test_install_revision_renders_the_chart_objects() -> None:
             {"key": "istio-injection", "operator": "DoesNotExist"},
         ]
     }
-    # Tags from 1.27 also get a Service; a user-set tag carries no operator labels.
+    # Tag Services start with 1.28.0 (none for 1.27); a user-set tag carries no operator labels.
     tag_written = istio.set_tag(s, "prod", "1-27-1")
-    assert ("services", "istio-system", "istiod-revision-tag-prod") in tag_written
+    assert not [n for k, _, n in tag_written if k == "services"]
+    istio.install_revision(s, "1-28-0", "1.28.0", set_default_tag=False)
+    assert ("services", "istio-system", "istiod-revision-tag-prod") in istio.set_tag(s, "prod", "1-28-0")
     tag = s.require(istio.MWC, None, "istio-revision-tag-prod")["metadata"]["labels"]
-    assert tag["istio.io/tag"] == "prod" and tag["istio.io/rev"] == "1-27-1" and tag["app"] == "sidecar-injector"
+    assert tag["istio.io/tag"] == "prod" and tag["istio.io/rev"] == "1-28-0" and tag["app"] == "sidecar-injector"
     assert not [k for k in tag if "operator.istio.io" in k]
-    assert istio.tag_revision(s, "prod") == "1-27-1" and istio.resolve(s, "prod") == "1-27-1"
+    assert istio.tag_revision(s, "prod") == "1-28-0" and istio.resolve(s, "prod") == "1-28-0"
     removed = istio.remove_tag(s, "prod")
     assert {n for _, _, n in removed} == {"istio-revision-tag-prod", "istiod-revision-tag-prod"}
     assert istio.tag_revision(s, "prod") is None

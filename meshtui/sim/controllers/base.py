@@ -254,6 +254,18 @@ class Runtime:
         elif key == "namespaces":
             if (obj.get("status") or {}).get("phase") == "Terminating" and kind != "DELETED":
                 self.enqueue(("namespace", "", name))
+            elif kind == "MODIFIED" and old is not None and old["metadata"].get("labels") != meta.get("labels"):
+                # istio-cni enrols (or releases) the namespace's pods; waypoints may change owner.
+                self.enqueue(("ambient", "", name))
+                for entry in self.store.entries("gateway.networking.k8s.io/gateways", name):
+                    self.enqueue(("gateway", name, entry.name))
+        elif key == "admissionregistration.k8s.io/mutatingwebhookconfigurations" or (
+            key == "services" and "istio.io/tag" in (meta.get("labels") or {})
+        ):
+            # A tag (webhook or Service) moved, or a revision came or went: gateways and waypoints may have
+            # a new owner.
+            for entry in self.store.entries("gateway.networking.k8s.io/gateways"):
+                self.enqueue(("gateway", entry.namespace, entry.name))
         elif key == "nodes":
             for ds_ns, names in self.by_ns[DAEMONSETS].items():
                 for ds in names:
@@ -368,7 +380,7 @@ def is_ready(pod: Obj) -> bool:
     """The pod's Ready condition is True."""
     for cond in (pod.get("status") or {}).get("conditions") or []:
         if cond.get("type") == "Ready":
-            return cond.get("status") == "True"
+            return bool(cond.get("status") == "True")
     return False
 
 

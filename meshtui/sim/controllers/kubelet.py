@@ -12,6 +12,7 @@ import os
 from typing import Any
 
 from meshtui.sim import deletion, errors
+from meshtui.sim.controllers.ambient import enrol_pod
 from meshtui.sim.controllers.base import PODS, Runtime, is_terminating
 from meshtui.sim.store import Obj, now_rfc3339
 
@@ -234,6 +235,9 @@ def _start(rt: Runtime, mark: tuple[str, str, str, str]) -> None:
         restarts=1 if _crashlooping(pod) else 0,
     )
     _write(rt, mark, status)
+    started = _same_pod(rt, mark)
+    if started is not None:
+        enrol_pod(rt, started)  # istio-cni sets the pod up as it starts
     rt.enqueue(("pod", mark[1], mark[2]))  # crash-loop ticks and run-to-completion start from Running
 
 

@@ -8,6 +8,7 @@ from rich.text import Text
 from textual.widget import Widget
 
 from meshtui.engine.api import Progress
+from meshtui.tui.inert import inert_text
 
 
 def bar(done: int, total: int, width: int) -> str:
@@ -119,4 +120,4 @@ class ProgressPanel(Widget):
             step.append(p.current or "")
         head.truncate(width, overflow="ellipsis")
         step.truncate(width, overflow="ellipsis")
-        return Text("\n").join([head, step])
+        return inert_text(Text("\n").join([head, step]))
