@@ -25,7 +25,12 @@ def _count(n: int, one: str, many: str) -> str:
 def plan_totals(plan: Plan) -> str:
     """`1,345 operations: 1,200 workload rollouts in 400 namespaces · 12 skipped · 3 notes`."""
     ops = plan.operations
-    namespaces = {(op.cluster, op.namespace or op.name) for op in ops if op.namespace or op.kind == "Namespace"}
+    # Namespaces the plan relabels or whose workloads it rolls (a ConfigMap in istio-system is neither).
+    namespaces = {
+        (op.cluster, op.name if op.kind == "Namespace" else op.namespace)
+        for op in ops
+        if op.kind == "Namespace" or (op.await_rollout and op.namespace)
+    }
     rollouts = sum(1 for op in ops if op.await_rollout)
     parts = [_count(len(ops), "operation", "operations")]
     what = []

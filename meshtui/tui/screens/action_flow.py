@@ -318,7 +318,7 @@ class ActionFlow(Screen[None]):
             elif not total:
                 done = f"{event.plan.title}: done (recorded; no object changed)."
             else:
-                done = f"{event.plan.title}: done ({applied} of {total} steps applied)."
+                done = f"{event.plan.title}: done ({applied} of {total} {'step' if total == 1 else 'steps'} applied)."
             if event.plan.action in ("switch", "switch-back") and self.data_plane.namespaces.table.selected_keys:
                 # Switching is followed by restarting the same namespaces: keep them selected for `r`.
                 self.notify(f"{done} They stay selected: press r to restart them.", timeout=8)

@@ -60,7 +60,8 @@ def dry_run_text(plan: Plan, outcome: RunOutcome | None, read_only: bool) -> tup
     note = f" ({'; '.join(notes)})" if notes else ""
     checked = len(outcome.steps) - unchecked
     return Text(
-        f"Dry run passed: the API server accepts the {checked} checked operations{note}.", style=GOOD_STYLE
+        f"Dry run passed: the API server accepts the {checked} checked operation{'' if checked == 1 else 's'}{note}.",
+        style=GOOD_STYLE,
     ), True
 
 
