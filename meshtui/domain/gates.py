@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from meshtui.domain.ambient import DataPlaneComponent, within_skew
-from meshtui.domain.gateways import GatewayRow
+from meshtui.domain.gateways import WAYPOINT, GatewayRow
 from meshtui.domain.namespaces import NamespaceRow
 from meshtui.domain.objects import ISTIO_CNI, ZTUNNEL
 from meshtui.domain.pods import PodRow
@@ -216,10 +216,11 @@ def _gate(state: MeshState, action: str, keep: str, away: str) -> GateVerdict:
                 len(off_gw),
                 tuple(names),
                 f"{_plural(len(off_gw), 'gateway', 'gateways')} {word}: {_names(names, len(off_gw))}",
+                remedy="; ".join(sorted({_gateway_remedy(g.kind, g.upgrade, keep) for g in off_gw})),
             )
         )
 
-    # Every workload template, with or without pods, would give a pod created now the kept revision.
+    # Every workload template without live pods would give a pod created now the kept revision.
     conditions.extend(_templates(state, keep, away, where))
 
     # The ambient data plane: ztunnel configured against the kept istiod, node agents within skew.
@@ -265,6 +266,13 @@ def _gate(state: MeshState, action: str, keep: str, away: str) -> GateVerdict:
             )
         )
     return GateVerdict(action, not conditions, tuple(conditions))
+
+
+def _gateway_remedy(kind: str, upgrade: str, keep: str) -> str:
+    """The step that moves a gateway of this kind: waypoints follow their tag or `istio.io/rev`."""
+    if kind == WAYPOINT:
+        return f"move the waypoints' tag to {keep}, or relabel their Gateway istio.io/rev={keep}"
+    return f"{kind}: {upgrade}"
 
 
 def _templates(state: MeshState, keep: str, away: str, where: Callable[..., str]) -> list[Condition]:

@@ -266,6 +266,7 @@ def test_a_waypoint_on_the_source_blocks_upgrade_by_name() -> None:
     objects = [*ambient_mesh(ztunnel_rev=TARGET, ztunnel_version="1.23.1"), waypoint("reviews", SOURCE)]
     up = codes(view(objects), "upgrade")
     assert up["gateways"].first_offenders == ("reviews/waypoint",)
+    assert up["gateways"].remedy == "move the waypoints' tag to 1-23-1, or relabel their Gateway istio.io/rev=1-23-1"
     moved = [*ambient_mesh(ztunnel_rev=TARGET, ztunnel_version="1.23.1"), waypoint("reviews", TARGET)]
     assert "gateways" not in codes(view(moved), "upgrade")
 
