@@ -15,6 +15,7 @@ import orjson
 
 from meshtui.cli import exitcodes
 from meshtui.cli.args import from_file_arg
+from meshtui.domain.text import inert_json
 
 
 def add_parser(sub: Any, cluster_args: Callable[[argparse.ArgumentParser], None]) -> None:
@@ -72,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
             }
             for f in findings
         ]
-        sys.stdout.buffer.write(orjson.dumps(doc, option=orjson.OPT_INDENT_2) + b"\n")
+        sys.stdout.buffer.write(inert_json(orjson.dumps(doc, option=orjson.OPT_INDENT_2)) + b"\n")
     else:
         for f in findings:
             print(f"{f.severity.upper():<8} {f.message}")
