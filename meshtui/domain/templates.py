@@ -16,13 +16,14 @@ from meshtui.domain.injection import ARROW, InjectionEvaluator, InjectionOutcome
 from meshtui.domain.objects import (
     AUTO_IMAGE,
     INJECT_KEY,
+    MERGE_METRICS,
     PROMETHEUS_PORT,
     PROXY_CONTAINER,
     REV_LABEL,
+    SCRAPE_TARGETS,
     Labels,
     Workload,
 )
-from meshtui.domain.refusals import MERGE_METRICS
 
 WorkloadKey = tuple[str, str, str]
 Resolver = Callable[[str], str | None]
@@ -170,8 +171,12 @@ def assess_template(
             tpl.template_host_network,
         )
         driver, tag = _driver(outcome, labels, namespace_labels, resolve)
+        annotations = tpl.template_annotations
         outcome = evaluator.refused(
-            outcome, tpl.template_annotations.get(PROMETHEUS_PORT), tpl.template_annotations.get(MERGE_METRICS)
+            outcome,
+            annotations.get(PROMETHEUS_PORT),
+            annotations.get(MERGE_METRICS),
+            annotations.get(SCRAPE_TARGETS),
         )
     at_risk, reason = _risk(outcome, namespace, awaits, rendered)
     return TemplateRow(
