@@ -130,6 +130,27 @@ def render_status(doc: dict[str, Any]) -> str:
                     ]
                 )
             )
+    components = doc.get("data_plane_components") or []
+    if components:
+        lines.append("")
+        header = [("NODE AGENT", 30, "<"), ("KIND", 9, "<"), ("VERSION", 9, "<"), ("ISTIOD", 14, "<")]
+        lines.append(_row([*header, ("NODES", 12, "<")]))
+        for c in components:
+            nodes = c.get("nodes") or {}
+            updated = nodes.get("updated") if nodes.get("updated") is not None else "?"
+            progress = f"{updated}/{nodes.get('desired') if nodes.get('desired') is not None else '?'}"
+            name = f"{c['cluster']}/{c['namespace']}/{c['name']}" if multi else f"{c['namespace']}/{c['name']}"
+            lines.append(
+                _row(
+                    [
+                        (name, 30, "<"),
+                        (c.get("kind"), 9, "<"),
+                        (c.get("version"), 9, "<"),
+                        (c.get("revision"), 14, "<"),
+                        (progress + (" rolling" if c.get("rolling") else ""), 12, "<"),
+                    ]
+                )
+            )
     lines.append("")
     lines.append("GATES")
     actions = up.get("actions") or {}
