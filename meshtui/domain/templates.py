@@ -56,6 +56,7 @@ class TemplateRow:
     tag: str | None  # the tag it resolves through, if any
     at_risk: bool
     reason: str | None
+    suspended: bool = False  # a suspended CronJob: it creates pods again once resumed
     live_pods: bool = False  # it has live pods now (which the pod conditions judge already)
 
     @property
@@ -72,7 +73,7 @@ class TemplateRow:
     def size(self) -> str:
         """How many pods it asks for, in words: `0 replicas`, `DaemonSet`, `CronJob`."""
         if self.replicas is None:
-            return self.kind
+            return f"{self.kind}, suspended" if self.suspended else self.kind
         return f"{self.kind}, {self.replicas} replica{'' if self.replicas == 1 else 's'}"
 
     def describe(self, where: str | None = None) -> str:
@@ -193,6 +194,7 @@ def assess_template(
         tag=tag,
         at_risk=at_risk,
         reason=reason,
+        suspended=workload.kind == "CronJob" and workload.paused,
     )
 
 

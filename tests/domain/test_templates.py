@@ -202,6 +202,21 @@ def test_only_templates_that_create_pods_count() -> None:
     assert codes(view, "upgrade")["templates"].count == 3
 
 
+def test_two_clusters_name_the_cluster_and_a_suspended_cronjob_still_counts() -> None:
+    east = stranded_mesh()
+    suspended = cronjob("report", "edge", PIN)
+    suspended["spec"]["suspend"] = True
+    west = [*mesh_objects(TARGET), namespace("edge"), suspended]
+    view = view_of(("east", east), ("west", west), source=SOURCE, target=TARGET)
+    templates = codes(view, "upgrade")["templates"]
+    assert templates.first_offenders == (
+        "east/edge/idle (Deployment, 0 replicas)",
+        "east/edge/report (CronJob)",
+        "west/edge/report (CronJob, suspended)",
+    )
+    assert templates.jump == ("namespaces", ("east/edge", "west/edge"))
+
+
 def test_a_template_behind_a_tag_names_the_tag_to_move() -> None:
     objects = mesh_objects(TARGET, tags_to=SOURCE)  # shop is labelled prod-stable, still on 1-22-3
     objects = [o for o in objects if not (o["kind"] != "Namespace" and o["metadata"].get("namespace") == "shop")]
