@@ -254,3 +254,31 @@ def test_the_live_inventory_follows_template_edits_and_namespace_relabels() -> N
     assert deleted is not None
     inventory.apply("prod", "CronJob", "DELETED", deleted)
     assert not [t for t in inventory.view(SOURCE, TARGET).templates if t.name == "report"]
+
+
+def test_a_template_is_named_only_while_it_has_no_live_pods() -> None:
+    inventory = Inventory.from_snapshot(MeshSnapshot((ClusterSnapshot.from_raw("prod", stranded_mesh()),)))
+    assert codes(inventory.view(SOURCE, TARGET), "upgrade")["templates"].count == 2
+    rs = {
+        "apiVersion": "apps/v1",
+        "kind": "ReplicaSet",
+        "metadata": {
+            "name": "idle-6b9",
+            "namespace": "edge",
+            "ownerReferences": [{"kind": "Deployment", "name": "idle", "controller": True}],
+        },
+        "spec": {"replicas": 1, "template": {"metadata": {"labels": {"app": "idle", **PIN}}}},
+    }
+    started = pod("idle-6b9-x1", "edge", SOURCE, labels={"app": "idle", **PIN}, owner=("ReplicaSet", "idle-6b9"))
+    for kind, raw in (("ReplicaSet", rs), ("Pod", started)):
+        model = parse_object("prod", raw)
+        assert model is not None
+        inventory.apply("prod", kind, "ADDED", model)
+    view = inventory.view(SOURCE, TARGET)
+    up = codes(view, "upgrade")
+    assert up["templates"].first_offenders == ("edge/report (CronJob)",)
+    assert up["pods_on_restart"].first_offenders == ("edge/idle-6b9-x1",)  # the pod names it now
+    done = parse_object("prod", {**started, "status": {**started["status"], "phase": "Succeeded"}})
+    assert done is not None
+    inventory.apply("prod", "Pod", "MODIFIED", done)
+    assert codes(inventory.view(SOURCE, TARGET), "upgrade")["templates"].count == 2
