@@ -325,7 +325,7 @@ def _ambient(state: MeshState, keep: str, where: Callable[..., str]) -> list[Con
                 f"ztunnel is not configured against {keep} everywhere: {_names(names, len(off))}",
                 ("namespaces", tuple(dict.fromkeys(where(z.cluster, z.namespace) for z in off))),
                 f"upgrade ztunnel in place with revision={keep} (its XDS_ADDRESS and CA_ADDRESS name "
-                f"istiod-{keep}); it rolls node by node and restarts no application pod",
+                f"istiod-{keep}); it rolls node by node while application pods keep running",
             )
         )
     for kind, code in ((ZTUNNEL, "ztunnel_skew"), (ISTIO_CNI, "cni_skew")):
