@@ -384,9 +384,9 @@ def wait_node(
             last, done = exc.message, False
         status(f"{op.name} on {node}: {last}")
         if done:
-            return True, last
+            return True, f"node {node}: {last}"
         if time.monotonic() >= deadline:
-            return False, f"timed out after {timeout:g}s: {last}"
+            return False, f"node {node}: timed out after {timeout:g}s: {last}"
         if not control.sleep(POLL_SECONDS):
             return False, "aborted by the operator"
 
