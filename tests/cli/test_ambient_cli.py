@@ -8,7 +8,6 @@ from pathlib import Path
 from kubernetes import client
 
 from meshtui.sim import scenarios
-from meshtui.sim.render import write_manifests
 from tests.engine.support import IDENTITY, Mesh, _isolated, cli, mesh_factory
 
 __all__ = ["_isolated", "mesh_factory"]
@@ -29,7 +28,8 @@ def xds(mesh: Mesh) -> set[str]:
 def test_upgrade_ambient_plans_then_applies_node_by_node(mesh_factory: Callable[..., Mesh], tmp_path: Path) -> None:
     mesh = mesh_factory("ambient")
     folder = tmp_path / "m"
-    write_manifests(folder, NEW_V, NEW, with_ambient=True)
+    rendered = cli("sim", "render-revision", "--version", NEW_V, "--ambient", "--out", str(folder))
+    assert rendered.returncode == 0 and f"ambient-{NEW}.yaml" in rendered.stdout, rendered.stderr
     start = cli("upgrade", "start", "--source", OLD, "--target", NEW, "--yes", kubeconfig=mesh.kubeconfig)
     assert start.returncode == 0, start.stdout + start.stderr
 
