@@ -2,13 +2,15 @@
 
 Usage: python benchmarks/status.py [--namespaces 2000] [--pods-per-namespace 25] [--churn 2000] [--seconds 20]
 
-(a) starts `meshtui sim --scenario large` in a subprocess and times both commands on it, with each
-    command's peak RSS (measured by a wrapper process with getrusage), then checks that the status it
-    timed is complete: per-namespace and per-revision counts equal the simulator's own.
+(a) starts `meshtui sim --scenario large` in a subprocess and times both commands on it, and a raw
+    paginated list of every pod (the bytes of each page fetched as meshtui asks for them, decompressed,
+    not decoded: the floor any client pays), each with its peak RSS (measured by a wrapper process with
+    getrusage), then checks that the status it timed is complete: per-namespace and per-revision counts
+    equal the simulator's own.
 (b) watches the same simulator with the live model while it produces `--churn` pod changes a second,
     and measures the lag from each change on the server (a timestamp the churn writes into the pod) to
     the inventory having applied it: p50 and p99.
-The last line is `status_vs_kubectl=<ratio> status_peak_mb=<MB> lag_p99_ms=<ms>`.
+The last line is `status_s=<s> status_vs_list=<ratio> status_vs_kubectl=<ratio> status_peak_mb=<MB> lag_p99_ms=<ms>`.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ sys.path.insert(0, str(HERE))
 
 from simproc import start_sim, stop_sim  # noqa: E402
 
-from meshtui.cluster.kinds import watch_specs  # noqa: E402
+from meshtui.cluster.kinds import POD_PAGE_SIZE, watch_specs  # noqa: E402
 from meshtui.cluster.kubeconfig import connect  # noqa: E402
 from meshtui.cluster.live import MeshWatch  # noqa: E402
 from meshtui.cluster.reflector import WatchSpec  # noqa: E402
@@ -61,6 +63,33 @@ def measure(cmd: list[str], out_path: Path) -> dict[str, Any]:
     if result["rc"] != 0:
         raise SystemExit(f"{' '.join(cmd)} exited {result['rc']}: {proc.stderr[-500:]}")
     return result
+
+
+RAW_LIST = """
+import sys, urllib3, yaml
+config = yaml.safe_load(open(sys.argv[1]))
+server = config["clusters"][0]["cluster"]["server"]
+token = config["users"][0]["user"].get("token", "")
+headers = {"Accept": "application/json", "Authorization": "Bearer " + token}
+if sys.argv[2] == "gzip":
+    headers["Accept-Encoding"] = "gzip"
+http = urllib3.PoolManager()
+cont, pages, size = "", 0, 0
+while True:
+    fields = {"limit": sys.argv[3]}
+    if cont:
+        fields["continue"] = cont
+    resp = http.request("GET", server + "/api/v1/pods", fields=fields, headers=headers)
+    data = resp.data
+    pages, size = pages + 1, size + len(data)
+    # The continue token is in the list's metadata, written before its items.
+    head = data[: data.find(b'"items":')]
+    at = head.find(b'"continue":"')
+    cont = head[at + 12 : head.index(b'"', at + 12)].decode() if at >= 0 else ""
+    if not cont:
+        break
+print(pages, "pages", size, "bytes")
+"""
 
 
 def kubectl_path() -> str:
@@ -176,6 +205,10 @@ def main() -> int:
                 [sys.executable, "-m", "meshtui", "status", "--json", "--kubeconfig", str(kubeconfig)],
                 Path(tmp) / "status.json",
             )
+            raw = measure(
+                [sys.executable, "-c", RAW_LIST, str(kubeconfig), "gzip", str(POD_PAGE_SIZE)], Path(tmp) / "list.txt"
+            )
+            print(f"raw paginated list: {(Path(tmp) / 'list.txt').read_text().strip()}")
             kubectl_pods = len(json.loads((Path(tmp) / "kubectl.json").read_bytes())["items"])
             check_complete(
                 json.loads((Path(tmp) / "status.json").read_bytes()), args.namespaces, args.pods_per_namespace
@@ -186,6 +219,7 @@ def main() -> int:
             f"kubectl get pods -A -o json: {k['wall']:.2f}s, peak {k['maxrss_kb'] / 1024:.0f} MB, {kubectl_pods} pods"
         )
         print(f"meshtui status --json:       {s['wall']:.2f}s, peak {s['maxrss_kb'] / 1024:.0f} MB")
+        print(f"raw paginated pod list:      {raw['wall']:.2f}s, peak {raw['maxrss_kb'] / 1024:.0f} MB")
         sim = start_sim(args.namespaces, args.pods_per_namespace, kubeconfig, args.churn)
         try:
             lags = lag_run(kubeconfig, args.seconds)
@@ -201,8 +235,11 @@ def main() -> int:
         f"lag over {len(lags)} changes ({rate:.0f}/s observed): p50 {p50:.1f} ms, p99 {p99:.1f} ms, "
         f"max {lags[-1]:.1f} ms"
     )
-    ratio = s["wall"] / k["wall"]
-    print(f"status_vs_kubectl={ratio:.2f} status_peak_mb={s['maxrss_kb'] / 1024:.0f} lag_p99_ms={p99:.0f}")
+    print(
+        f"status_s={s['wall']:.2f} status_vs_list={s['wall'] / raw['wall']:.2f} "
+        f"status_vs_kubectl={s['wall'] / k['wall']:.2f} status_peak_mb={s['maxrss_kb'] / 1024:.0f} "
+        f"lag_p99_ms={p99:.0f}"
+    )
     return 0
 
 

@@ -53,9 +53,13 @@ def run(args: argparse.Namespace) -> int:
     try:
         with tempfile.TemporaryDirectory(prefix="meshtui-demo-") as tmp:
             kubeconfig = Path(args.kubeconfig_out) if args.kubeconfig_out else Path(tmp) / "kubeconfig"
-            sim.kubeconfig(kubeconfig)
             try:
-                targets = connect(str(kubeconfig), None)
+                sim.kubeconfig(kubeconfig)
+            except OSError as exc:
+                print(f"meshtui demo: cannot write the kubeconfig to {kubeconfig} ({exc.strerror}).", file=sys.stderr)
+                return exitcodes.USAGE
+            try:
+                targets = connect(str(kubeconfig), None, read_only=bool(args.read_only))
             except ClusterError as exc:
                 print(f"meshtui demo: {exc.message}", file=sys.stderr)
                 return exc.exit_code

@@ -47,6 +47,18 @@ class Forbidden(ClusterError):
     exit_code = 4
 
 
+class CredentialPluginError(ClusterError):
+    """The kubeconfig's exec credential plugin failed, hung or answered nonsense: no credentials to send."""
+
+    exit_code = 4
+
+
+class ReadOnlyViolation(ClusterError):
+    """A write was attempted on a read-only connection and refused before it was sent."""
+
+    exit_code = 1
+
+
 class NotFound(ClusterError):
     """404: the object (or the API) does not exist."""
 
@@ -64,21 +76,78 @@ class Gone(ClusterError):
 class ServerError(ClusterError):
     """5xx or 429: the server failed or throttled; retry with backoff."""
 
+    def __init__(
+        self, message: str, *, cluster: str = "", status: int = 0, reason: str = "", retry_after: float | None = None
+    ):
+        super().__init__(message, cluster=cluster, status=status, reason=reason)
+        #: The server's Retry-After (header or Status details), in seconds; None when it gave none.
+        self.retry_after = retry_after
 
-def status_message(body: bytes | str | None) -> tuple[str, str]:
-    """The (reason, message) of a Status body; empty strings when it is not one."""
+
+class ResourceVersionTooLarge(ServerError):
+    """504 with cause ResourceVersionTooLarge: the server has not reached the resourceVersion asked for.
+
+    A client whose resourceVersion came from an earlier life of the server's storage (a restored etcd, a
+    restarted simulator) gets it for ever; client-go then lists again without a resourceVersion.
+    """
+
+
+class NoAnswer(Unreachable):
+    """The API server accepted the connection (or not) but did not answer within the timeout."""
+
+
+def _status(body: bytes | str | None) -> dict[str, Any]:
     if not body:
-        return "", ""
+        return {}
     try:
         data: Any = orjson.loads(body)
     except orjson.JSONDecodeError:
-        return "", ""
-    if not isinstance(data, dict):
-        return "", ""
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def status_message(body: bytes | str | None) -> tuple[str, str]:
+    """The (reason, message) of a Status body; empty strings when it is not one."""
+    data = _status(body)
     return str(data.get("reason") or ""), str(data.get("message") or "")
 
 
-def from_status(status: int, body: bytes | str | None, *, cluster: str, what: str) -> ClusterError:
+def is_too_large_resource_version(status: int, body: bytes | str | None) -> bool:
+    """True for the API server's "Too large resource version" answer, recognised as client-go does.
+
+    Since Kubernetes 1.19 it is a 504 Timeout Status whose details carry the cause
+    `ResourceVersionTooLarge`; older servers said so only in the cause's or the Status's message.
+    """
+    if status != 504:
+        return False
+    data = _status(body)
+    details = data.get("details")
+    causes = details.get("causes") if isinstance(details, dict) else None
+    for cause in causes if isinstance(causes, list) else ():
+        if isinstance(cause, dict) and (
+            cause.get("reason") == "ResourceVersionTooLarge" or cause.get("message") == "Too large resource version"
+        ):
+            return True
+    return "Too large resource version" in str(data.get("message") or "")
+
+
+def retry_after_seconds(body: bytes | str | None, header: str | None = None) -> float | None:
+    """The delay a throttled or failing server asked for: the Retry-After header, else the Status details."""
+    for raw in (header, (_status(body).get("details") or {}).get("retryAfterSeconds") if body else None):
+        if raw is None or raw == "":
+            continue
+        try:
+            value = float(raw)
+        except (TypeError, ValueError):
+            continue
+        if value >= 0:
+            return value
+    return None
+
+
+def from_status(
+    status: int, body: bytes | str | None, *, cluster: str, what: str, retry_after: str | None = None
+) -> ClusterError:
     """Turn an HTTP error answer into the matching ClusterError with an operator-facing sentence."""
     reason, message = status_message(body)
     detail = message or reason or f"HTTP {status}"
@@ -105,12 +174,21 @@ def from_status(status: int, body: bytes | str | None, *, cluster: str, what: st
         return Conflict(f"Conflict on {where} while {what}: {detail}.", cluster=cluster, status=status, reason=reason)
     if status == 410:
         return Gone(f"Expired on {where} while {what}: {detail}.", cluster=cluster, status=status, reason=reason)
-    if status == 429 or status >= 500:
-        return ServerError(
-            f"The API server of {where} failed while {what} ({detail}); it will be retried.",
+    if is_too_large_resource_version(status, body):
+        return ResourceVersionTooLarge(
+            f"The API server of {where} has not reached the resourceVersion asked for while {what} ({detail}).",
             cluster=cluster,
             status=status,
             reason=reason,
+            retry_after=retry_after_seconds(body, retry_after),
+        )
+    if status == 429 or status >= 500:
+        return ServerError(
+            f"The API server of {where} failed while {what} ({detail}).",
+            cluster=cluster,
+            status=status,
+            reason=reason,
+            retry_after=retry_after_seconds(body, retry_after),
         )
     return ClusterError(
         f"The API server of {where} refused {what}: {detail}.", cluster=cluster, status=status, reason=reason

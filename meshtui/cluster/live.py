@@ -25,13 +25,13 @@ log = logging.getLogger(__name__)
 class InventoryLike(Protocol):
     """What the applier needs of the domain inventory."""
 
-    def apply(self, cluster: str, kind: str, event_type: str, obj: Any) -> None: ...
+    def apply(self, cluster: str, kind: str, event_type: str, obj: Any, /) -> object: ...
 
-    def apply_batch(self, cluster: str, events: Iterable[tuple[str, str, Any]]) -> Any: ...
+    def apply_batch(self, cluster: str, events: Iterable[tuple[str, str, Any]], /) -> Any: ...
 
-    def holds(self, cluster: str, kind: str) -> bool: ...
+    def holds(self, cluster: str, kind: str, /) -> bool: ...
 
-    def replace(self, cluster: str, kind: str, objs: Iterable[Any]) -> None: ...
+    def replace(self, cluster: str, kind: str, objs: Iterable[Any], /) -> object: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,8 +198,11 @@ class MeshWatch:
         self._stop.set()
         for r in self.reflectors:
             r._stop.set()
+        # One deadline for all: a list blocked on a silent server ends only at its read timeout, and the
+        # threads are daemons, so quitting must not wait for each of them in turn.
+        deadline = time.monotonic() + 5
         for r in self.reflectors:
-            r.stop(timeout=5)
+            r.stop(timeout=max(0.0, deadline - time.monotonic()))
         with self._buffer.lock:
             self._buffer.lock.notify_all()
         if self._applier is not None:

@@ -7,8 +7,13 @@ the domain's small models cost well under one.
 from __future__ import annotations
 
 import contextlib
+import random
 import socket
+import threading
+import time
+import weakref
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -16,16 +21,73 @@ import urllib3
 from kubernetes import client as k8s_client
 from kubernetes.client.exceptions import ApiException
 
-from meshtui.cluster.errors import ClusterError, Unreachable, from_status
+from meshtui.cluster.errors import (
+    ClusterError,
+    NoAnswer,
+    ResourceVersionTooLarge,
+    ServerError,
+    Unreachable,
+    from_status,
+)
 
 JSON = "application/json"
 METADATA_LIST = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json"
 METADATA_ONE = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1,application/json"
 
-#: Connect and read timeouts for ordinary requests; a dead connection must never hang a caller.
-REQUEST_TIMEOUT = (10.0, 60.0)
-
 Query = list[tuple[str, str | int]]
+
+#: Backoff between retries of a failed read when the server names no Retry-After.
+_BACKOFF_INITIAL_S = 0.5
+_BACKOFF_MAX_S = 8.0
+
+
+@dataclass(frozen=True, slots=True)
+class ClientOptions:
+    """How meshtui talks to one API server: timeouts, and whether to ask for compressed answers."""
+
+    #: Seconds to establish a connection.
+    connect_timeout_s: float = 10.0
+    #: Seconds a request may wait for the next bytes of its answer (watches wait their timeoutSeconds more).
+    read_timeout_s: float = 30.0
+    #: Seconds a read (GET) keeps retrying answers of 429 and 5xx, honouring Retry-After, as client-go's
+    #: REST client does; writes are never retried here.
+    retry_budget_s: float = 60.0
+    #: Ask for gzip (the API server compresses answers over 128 KiB when asked); kubectl's
+    #: `--disable-compression` and a kubeconfig cluster's `disable-compression: true` turn it off.
+    compression: bool = True
+
+    @property
+    def timeout(self) -> tuple[float, float]:
+        """(connect, read) as urllib3 takes it."""
+        return (self.connect_timeout_s, self.read_timeout_s)
+
+
+_OPTIONS: weakref.WeakKeyDictionary[Any, ClientOptions] = weakref.WeakKeyDictionary()
+_DEFAULT = [ClientOptions()]
+
+
+def set_default_options(options: ClientOptions) -> None:
+    """The options of every API client that has none of its own (the command line sets them once)."""
+    _DEFAULT[0] = options
+
+
+def default_options() -> ClientOptions:
+    """The options an API client without its own uses."""
+    return _DEFAULT[0]
+
+
+def set_options(api_client: k8s_client.ApiClient, options: ClientOptions) -> None:
+    """Attach options to an API client; every RawApi over it uses them."""
+    _OPTIONS[api_client] = options
+
+
+def options_for(api_client: k8s_client.ApiClient) -> ClientOptions:
+    """The options attached to an API client, or the defaults."""
+    return _OPTIONS.get(api_client) or _DEFAULT[0]
+
+
+#: Connect and read timeouts for ordinary requests; a dead connection must never hang a caller.
+REQUEST_TIMEOUT = ClientOptions().timeout
 
 
 class RawApi:
@@ -34,6 +96,7 @@ class RawApi:
     def __init__(self, api_client: k8s_client.ApiClient, cluster: str):
         self.api_client = api_client
         self.cluster = cluster
+        self.options = options_for(api_client)
 
     def request(
         self,
@@ -45,10 +108,52 @@ class RawApi:
         content_type: str | None = None,
         accept: str = JSON,
         what: str = "",
-        timeout: tuple[float, float] = REQUEST_TIMEOUT,
+        timeout: tuple[float, float] | None = None,
         decode: Callable[[bytes], Any] = orjson.loads,
+        cancel: threading.Event | None = None,
     ) -> Any:
-        """One request; returns the decoded JSON body, or raises a ClusterError worded for the operator."""
+        """One request; returns the decoded JSON body, or raises a ClusterError worded for the operator.
+
+        A GET answered with 429 or 5xx is sent again after the server's Retry-After (else a jittered
+        backoff) until `ClientOptions.retry_budget_s` is spent or `cancel` is set.
+        """
+        if method != "GET":
+            return self._request_once(method, path, query, body, content_type, accept, what, timeout, decode)
+        give_up_at = time.monotonic() + self.options.retry_budget_s
+        backoff = _BACKOFF_INITIAL_S
+        attempts = 0
+        while True:
+            attempts += 1
+            try:
+                return self._request_once(method, path, query, body, content_type, accept, what, timeout, decode)
+            except ResourceVersionTooLarge:
+                raise  # the caller decides: a reflector lists again
+            except ServerError as exc:
+                delay = exc.retry_after if exc.retry_after is not None else backoff * (0.5 + random.random())
+                backoff = min(backoff * 2, _BACKOFF_MAX_S)
+                if time.monotonic() + delay > give_up_at or (cancel is not None and cancel.is_set()):
+                    if attempts > 1:
+                        exc.message += f" It failed {attempts} times in a row; try again later."
+                    raise
+                if cancel is not None:
+                    if cancel.wait(delay):
+                        raise
+                else:
+                    time.sleep(delay)
+
+    def _request_once(
+        self,
+        method: str,
+        path: str,
+        query: Query | None,
+        body: Any,
+        content_type: str | None,
+        accept: str,
+        what: str,
+        timeout: tuple[float, float] | None,
+        decode: Callable[[bytes], Any],
+    ) -> Any:
+        timeout = timeout or self.options.timeout
         resp = self._send(
             method,
             path,
@@ -62,9 +167,15 @@ class RawApi:
         try:
             data = resp.read()
         except (urllib3.exceptions.HTTPError, OSError) as exc:
-            raise self._unreachable(exc, what or f"{method} {path}") from None
+            raise self._unreachable(exc, what or f"{method} {path}", timeout) from None
         if resp.status >= 400:
-            raise from_status(resp.status, data, cluster=self.cluster, what=what or f"{method} {path}")
+            raise from_status(
+                resp.status,
+                data,
+                cluster=self.cluster,
+                what=what or f"{method} {path}",
+                retry_after=resp.headers.get("Retry-After"),
+            )
         if not data:
             return None
         try:
@@ -89,8 +200,10 @@ class RawApi:
         )
         if resp.status >= 400:
             data = resp.read()
-            raise from_status(resp.status, data, cluster=self.cluster, what=what)
-        return LineStream(resp.response, self, what)
+            raise from_status(
+                resp.status, data, cluster=self.cluster, what=what, retry_after=resp.headers.get("Retry-After")
+            )
+        return LineStream(resp.response, self, what, timeout)
 
     def _send(
         self,
@@ -105,6 +218,9 @@ class RawApi:
         what: str,
     ) -> Any:
         headers = {"Accept": accept}
+        if self.options.compression:
+            # urllib3 inflates the answer as it reads it (Content-Encoding: gzip), in stream() chunk by chunk.
+            headers["Accept-Encoding"] = "gzip"
         if content_type:
             headers["Content-Type"] = content_type
         try:
@@ -119,18 +235,29 @@ class RawApi:
             # The client's REST layer JSON-encodes dict and list bodies itself for every JSON and YAML
             # content type; pre-encoded bytes would be encoded again and fail.
             return self.api_client.call_api(m, url, header_params=hdrs, body=ser_body, _request_timeout=timeout)
+        except ClusterError:
+            raise  # the read-only guard and the credential plugin speak for themselves
         except ApiException as exc:
-            raise from_status(exc.status or 0, exc.body, cluster=self.cluster, what=what) from None
+            header = exc.headers.get("Retry-After") if exc.headers else None
+            raise from_status(exc.status or 0, exc.body, cluster=self.cluster, what=what, retry_after=header) from None
         except (urllib3.exceptions.HTTPError, OSError) as exc:
-            raise self._unreachable(exc, what) from None
+            raise self._unreachable(exc, what, timeout) from None
         except Exception as exc:  # the exec auth plugin and friends raise assorted types
             raise ClusterError(
                 f"Cannot reach cluster {self.cluster!r} while {what}: {_first_line(exc)}.",
                 cluster=self.cluster,
             ) from None
 
-    def _unreachable(self, exc: BaseException, what: str) -> Unreachable:
+    def _unreachable(self, exc: BaseException, what: str, timeout: tuple[float, float]) -> Unreachable:
         host = self.api_client.configuration.host
+        timed_out = _timed_out(exc)
+        if timed_out is not None:
+            seconds = timeout[0] if timed_out == "connect" else timeout[1]
+            return NoAnswer(
+                f"No answer from the API server of cluster {self.cluster!r} ({host}) in {seconds:g} s while {what}; "
+                "check that the server is healthy and the network path or VPN, or raise --request-timeout.",
+                cluster=self.cluster,
+            )
         return Unreachable(
             f"The API server of cluster {self.cluster!r} ({host}) is unreachable while {what} "
             f"({_first_line(exc)}); check the network path or VPN, or the kubeconfig's server address.",
@@ -141,10 +268,11 @@ class RawApi:
 class LineStream:
     """Newline-delimited JSON from a streaming response; `close()` from another thread unblocks a read."""
 
-    def __init__(self, response: urllib3.HTTPResponse, api: RawApi, what: str):
+    def __init__(self, response: urllib3.HTTPResponse, api: RawApi, what: str, timeout: tuple[float, float]):
         self._resp = response
         self._api = api
         self._what = what
+        self._timeout = timeout
         self.closed = False
 
     def __iter__(self) -> Iterator[bytes]:
@@ -165,7 +293,7 @@ class LineStream:
         except (urllib3.exceptions.HTTPError, OSError, ValueError, AttributeError) as exc:
             if self.closed:
                 return
-            raise self._api._unreachable(exc, self._what) from None
+            raise self._api._unreachable(exc, self._what, self._timeout) from None
 
     def close(self) -> None:
         """Shut the socket down (unblocks a reader in another thread) and release the connection."""
@@ -180,6 +308,23 @@ class LineStream:
                     sock.shutdown(socket.SHUT_RDWR)
         with contextlib.suppress(Exception):
             self._resp.release_conn()
+
+
+def _timed_out(exc: BaseException) -> str | None:
+    """ "connect" or "read" when the exception (or the one it wraps) is a timeout, else None."""
+    seen = 0
+    current: BaseException | None = exc
+    while current is not None and seen < 5:
+        if isinstance(current, urllib3.exceptions.NewConnectionError):
+            return None  # refused or unresolvable: urllib3 derives it from ConnectTimeoutError
+        if isinstance(current, urllib3.exceptions.ConnectTimeoutError):
+            return "connect"
+        if isinstance(current, (urllib3.exceptions.ReadTimeoutError, TimeoutError, socket.timeout)):
+            return "read"
+        reason = getattr(current, "reason", None)
+        current = reason if isinstance(reason, BaseException) else current.__context__
+        seen += 1
+    return None
 
 
 def _first_line(exc: BaseException) -> str:

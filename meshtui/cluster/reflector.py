@@ -29,6 +29,7 @@ from meshtui.cluster.errors import (
     Forbidden,
     Gone,
     NotFound,
+    ResourceVersionTooLarge,
     ServerError,
     Unauthorized,
     Unreachable,
@@ -143,6 +144,9 @@ class Timing:
     backoff_reset_after_s: float = 120.0
     auth_retry_s: float = 30.0
     optional_recheck_s: float = 300.0
+    #: A list page not answered within this many seconds is reported (the request keeps waiting until its
+    #: read timeout), so a server that accepts connections but never answers shows at once, not after it.
+    no_answer_report_s: float = 3.0
 
 
 class _Relist(Exception):
@@ -175,7 +179,10 @@ class Reflector(Generic[M]):
         self._cache_lock = threading.Lock()
         self.resource_version = ""
         self.relists = 0
+        #: Relists whose resourceVersion was lower than the one before: the server's storage went back in time.
+        self.rv_regressions = 0
         self.status = ConnStatus(ConnState.CONNECTING)
+        self._status_lock = threading.RLock()
         self.synced = threading.Event()
         self._last_watch_short = False  # the last watch closed within a second without any event
         self._thread: threading.Thread | None = None
@@ -222,6 +229,11 @@ class Reflector(Generic[M]):
                     need_list = False
                     self._set_status(ConnState.SYNCED)
                     healthy_since = self._clock()
+                else:
+                    # Resuming from a resourceVersion held since an earlier watch: a server whose storage went
+                    # back in time (an etcd restore, a restarted simulator) would accept the watch and stay
+                    # silent until it reaches that version again, so ask first.
+                    self._check_resource_version()
                 events = self._watch_once()
                 if healthy_since is not None and self._clock() - healthy_since > self.timing.backoff_reset_after_s:
                     backoff = self.timing.backoff_initial_s
@@ -230,6 +242,16 @@ class Reflector(Generic[M]):
             except _Relist as exc:
                 need_list = True
                 self._set_status(ConnState.LAGGING, str(exc))
+            except ResourceVersionTooLarge as exc:
+                need_list = True
+                log.warning(
+                    "%s/%s: the API server has not reached resourceVersion %s (%s); listing again",
+                    self.api.cluster,
+                    self.spec.kind,
+                    self.resource_version,
+                    exc.message,
+                )
+                self._set_status(ConnState.LAGGING, "the API server's resourceVersion went back; relisting")
             except Gone as exc:
                 need_list = True
                 self._set_status(ConnState.LAGGING, exc.message)
@@ -271,8 +293,16 @@ class Reflector(Generic[M]):
         list_rv = ""
         cluster, kind = self.api.cluster, self.spec.kind
         pages = _Pages(self)
+        # Until the first page comes, a timer reports the silence (a list normally answers in well under it).
+        answered = threading.Event()
+        waiting = threading.Timer(self.timing.no_answer_report_s, self._report_no_answer, args=(answered,))
+        waiting.daemon = True
+        waiting.start()
         try:
             for data, cont in pages:
+                with self._status_lock:
+                    answered.set()
+                waiting.cancel()
                 if data is None:
                     # The continue token expired mid-list: the list started over.
                     items.clear()
@@ -294,9 +324,24 @@ class Reflector(Generic[M]):
                     self.sink.listed(cluster, kind, page.models)
                 list_rv = page.resource_version
         finally:
+            waiting.cancel()
             pages.close()
         if self._stop.is_set():
             return
+        previous = self.resource_version
+        if previous.isdigit() and list_rv.isdigit() and int(list_rv) < int(previous):
+            # resourceVersions are opaque, but every server meshtui meets uses etcd revisions, which only grow
+            # while the storage lives: a lower one means it was restored or replaced. The list replaces the
+            # cache whole, so whatever the old storage had and the new one lacks is dropped.
+            self.rv_regressions += 1
+            log.warning(
+                "%s/%s: resourceVersion went back from %s to %s (the API server's storage was restored or "
+                "replaced); the cache was replaced by a fresh list",
+                cluster,
+                kind,
+                previous,
+                list_rv,
+            )
         with self._cache_lock:
             self._cache = items
         self.relists += 1
@@ -316,11 +361,48 @@ class Reflector(Generic[M]):
             self.spec.path,
             query=query,
             accept=METADATA_LIST if self.spec.metadata_only else JSON,
-            timeout=(self.timing.connect_timeout_s, 120.0),
+            timeout=(self.timing.connect_timeout_s, self.api.options.read_timeout_s),
             what=f"listing {self.spec.kind}",
             decode=_undecoded,
+            cancel=self._stop,
         )
         return data or b""
+
+    def _report_no_answer(self, answered: threading.Event) -> None:
+        host = self.api.api_client.configuration.host
+        state = ConnState.LAGGING if self.synced.is_set() else ConnState.ERROR
+        with self._status_lock:
+            if answered.is_set() or self._stop.is_set():
+                return
+            self._set_status(
+                state, f"no answer from the API server ({host}) in {self.timing.no_answer_report_s:g} s; still waiting"
+            )
+
+    def _check_resource_version(self) -> None:
+        """Raise ResourceVersionTooLarge when the server has not reached our resourceVersion.
+
+        One object, metadata only, "not older than" our version: the API server answers it from etcd at once,
+        or with 504 ResourceVersionTooLarge (what client-go relists on) when its storage is behind us.
+        """
+        if not self.resource_version:
+            return
+        query: list[tuple[str, str | int]] = [
+            ("limit", 1),
+            ("resourceVersion", self.resource_version),
+            ("resourceVersionMatch", "NotOlderThan"),
+        ]
+        if self.spec.label_selector:
+            query.append(("labelSelector", self.spec.label_selector))
+        self.api.request(
+            "GET",
+            self.spec.path,
+            query=query,
+            accept=METADATA_LIST,
+            timeout=(self.timing.connect_timeout_s, self.api.options.read_timeout_s),
+            what=f"checking the {self.spec.kind} resourceVersion",
+            decode=_undecoded,
+            cancel=self._stop,
+        )
 
     def _decode_page(self, data: bytes) -> ListPage[M]:
         """Decode and model one list page."""
@@ -420,10 +502,11 @@ class Reflector(Generic[M]):
             self.resource_version = rv
 
     def _set_status(self, state: ConnState, reason: str = "") -> None:
-        status = ConnStatus(state, reason, self.resource_version, self.relists)
-        if status != self.status:
-            self.status = status
-            self.sink.status(self.api.cluster, self.spec.kind, status)
+        with self._status_lock:
+            status = ConnStatus(state, reason, self.resource_version, self.relists)
+            if status != self.status:
+                self.status = status
+                self.sink.status(self.api.cluster, self.spec.kind, status)
 
 
 def _undecoded(data: bytes) -> bytes:

@@ -214,6 +214,11 @@ def install_argv(spec: InstallerSpec, target: str, context: str, namespace: str)
     ]
 
 
+def refuse_program(argv: list[str], timeout: float) -> tuple[int, str]:
+    """The program runner of a read-only session: an installer would write, so none is started."""
+    return 126, f"read-only mode: {argv[0] if argv else 'the installer'} was not started"
+
+
 def run_program(argv: list[str], timeout: float) -> tuple[int, str]:
     """Run an installer (no shell); (exit code, the last lines of its output)."""
     try:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import random
 import threading
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -55,8 +55,12 @@ class Faults:
         self._random = random.Random(seed)
         self._failure: _Failure | None = None
         self._expire_watches = 0
+        self._expire_continues = 0
         self.delay_ms = 0
         self._denials: set[tuple[str, str]] = set()
+        #: Faults actually applied, by kind ("watch drop", "watch reset", "watch 410", "continue 410",
+        #: "http 503", "slow", ...): what a soak test reports.
+        self.injected: Counter[str] = Counter()
         self.store: Any = None  # set by the server when it starts
         self.watch_streams: set[Any] = set()  # the transports of open watches, for abrupt drops
 
@@ -67,6 +71,7 @@ class Faults:
         with self._lock:
             self._failure = None
             self._expire_watches = 0
+            self._expire_continues = 0
             self.delay_ms = 0
             self._denials.clear()
 
@@ -114,6 +119,12 @@ class Faults:
         with self._lock:
             self._expire_watches += n
 
+    def expire_next_continues(self, n: int = 1) -> None:
+        """Answer the next `n` list requests that carry a continue token with 410 Expired, as the API server
+        does once etcd compacted the revision the list started at (the consistent snapshots are dropped)."""
+        with self._lock:
+            self._expire_continues += n
+
     def drop_watches(self, *, abrupt: bool = False) -> int:
         """End every open watch now; `abrupt` resets the connections instead of ending the streams cleanly."""
 
@@ -122,6 +133,7 @@ class Faults:
             if abrupt:
                 for transport in list(self.watch_streams):
                     transport.abort()
+            self.count("watch reset" if abrupt else "watch drop", int(n))
             return int(n)
 
         return int(self._on_loop(run))
@@ -131,6 +143,12 @@ class Faults:
         self._on_loop(lambda: self.store.forget_history())
 
     # -- queries the server makes ---------------------------------------------------------------------
+
+    def count(self, kind: str, n: int = 1) -> None:
+        """Record `n` applied faults of a kind."""
+        if n:
+            with self._lock:
+                self.injected[kind] += n
 
     def denied(self, verb: str, resource: str) -> bool:
         """True when a deny fault covers this verb on this resource."""
@@ -160,6 +178,8 @@ class Faults:
             return None
         with self._lock:
             hit = self._random.random() < f.fraction
+            if hit:
+                self.injected[f"http {f.code}"] += 1
         return (f.code, f.retry_after) if hit else None
 
     def take_expired_watch(self) -> bool:
@@ -170,6 +190,18 @@ class Faults:
             if self._expire_watches <= 0:
                 return False
             self._expire_watches -= 1
+            self.injected["watch 410"] += 1
+            return True
+
+    def take_expired_continue(self) -> bool:
+        """Consume one pending "next continue token is expired"; True when this list must get it."""
+        if not self._expire_continues:
+            return False
+        with self._lock:
+            if self._expire_continues <= 0:
+                return False
+            self._expire_continues -= 1
+            self.injected["continue 410"] += 1
             return True
 
     # -- request log ----------------------------------------------------------------------------------

@@ -15,9 +15,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import hmac
 import json
 import logging
+import os
 import re
+import weakref
+import zlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -28,6 +32,7 @@ from aiohttp import web
 from meshtui.domain.selectors import LabelSelector, SelectorError
 from meshtui.sim import deletion, discovery, errors, patch, protobuf, serviceproxy, tables
 from meshtui.sim.faults import Faults, RequestRecord
+from meshtui.sim.peer import peer_uid
 from meshtui.sim.resources import RESOURCES, ZERO_ANNOTATIONS, ZERO_FIELDS, Resource, default_deployment
 from meshtui.sim.settings import SimSettings
 from meshtui.sim.store import Entry, FieldSelector, Obj, Store, Watcher, item_prefix
@@ -66,6 +71,40 @@ def _status_response(err: errors.ApiError) -> web.Response:
     if retry is not None:
         headers["Retry-After"] = str(retry)
     return web.Response(status=err.code, body=orjson.dumps(err.status()), headers=headers)
+
+
+#: As the API server: an answer whose body (its first write) is over 128 KiB is gzipped at level 1 when the
+#: client accepts gzip; smaller ones, and watch streams, are sent as they are.
+GZIP_THRESHOLD = 128 * 1024
+_GZIP_LEVEL = 1
+#: Bodies over this are compressed on a worker thread (zlib releases the GIL), so the loop keeps serving.
+_GZIP_OFF_LOOP = 1024 * 1024
+
+
+def _accepts_gzip(request: web.Request) -> bool:
+    for part in request.headers.get("Accept-Encoding", "").split(","):
+        coding, _, params = part.strip().partition(";")
+        if coding.strip().lower() == "gzip" and params.replace(" ", "") not in ("q=0", "q=0.0"):
+            return True
+    return False
+
+
+def _gzip(body: bytes) -> bytes:
+    packer = zlib.compressobj(_GZIP_LEVEL, zlib.DEFLATED, 31)  # wbits 31: the gzip container
+    return packer.compress(body) + packer.flush()
+
+
+async def _compress(resp: web.Response) -> None:
+    body = resp.body
+    if not isinstance(body, (bytes, bytearray)) or len(body) <= GZIP_THRESHOLD:
+        return
+    if len(body) > _GZIP_OFF_LOOP:
+        packed = await asyncio.get_running_loop().run_in_executor(None, _gzip, bytes(body))
+    else:
+        packed = _gzip(bytes(body))
+    resp.body = packed
+    resp.headers["Content-Encoding"] = "gzip"
+    resp.headers.add("Vary", "Accept-Encoding")
 
 
 def _json_response(body: Any, status: int = 200) -> web.Response:
@@ -325,8 +364,11 @@ def _check_patched_micro_times(res: Resource, patched: Obj) -> None:
 class ApiServer:
     """The aiohttp application serving one `Store` with the API server's conventions."""
 
-    def __init__(self, store: Store, settings: SimSettings, faults: Faults):
+    def __init__(self, store: Store, settings: SimSettings, faults: Faults, *, token: str | None = None):
         self.store = store
+        #: Requests without `Authorization: Bearer <token>` get 401 (None: no credentials are checked).
+        self.token = token
+        self._peer_uids: weakref.WeakKeyDictionary[Any, bool] = weakref.WeakKeyDictionary()
         self.settings = settings
         self.faults = faults
         faults.store = store
@@ -345,9 +387,12 @@ class ApiServer:
     @web.middleware
     async def _middleware(self, request: web.Request, handler: Any) -> web.StreamResponse:
         if self.faults.delay_ms:
+            self.faults.count("slow")
             await asyncio.sleep(self.faults.delay_ms / 1000)
         resp: web.StreamResponse
         try:
+            if self.token is not None and not self._authorized(request):
+                raise errors.unauthorized()
             resp = await handler(request)
         except errors.ApiError as api_error:
             resp = _status_response(api_error)
@@ -360,7 +405,31 @@ class ApiServer:
             resp = _status_response(internal)
         if not request.get(_LOGGED):
             self._record(request, resp.status)
+        if isinstance(resp, web.Response) and _accepts_gzip(request):
+            await _compress(resp)
         return resp
+
+    def _authorized(self, request: web.Request) -> bool:
+        """The run's bearer token, or a connection from a process of the simulator's own user.
+
+        kubectl (client-go) never sends credentials over plain HTTP, so the owner's own processes are
+        recognised by the owner of their socket instead; other local users need the token, which only
+        the 0600 kubeconfig holds.
+        """
+        scheme, _, credential = request.headers.get("Authorization", "").partition(" ")
+        expected = (self.token or "").encode()
+        if scheme.lower() == "bearer" and hmac.compare_digest(credential.strip().encode(), expected):
+            return True
+        transport = request.transport
+        if transport is None:
+            return False
+        known = self._peer_uids.get(transport)
+        if known is None:
+            peer, local = transport.get_extra_info("peername"), transport.get_extra_info("sockname")
+            uid = peer_uid(peer[:2], local[:2]) if peer and local else None
+            known = uid == os.getuid() if uid is not None else False
+            self._peer_uids[transport] = known
+        return known
 
     def _record(self, request: web.Request, status: int) -> None:
         info = request.get(_INFO)
@@ -530,11 +599,13 @@ class ApiServer:
                 raise errors.ApiError(
                     504,
                     "Timeout",
-                    f"Too large resource version: {wanted}, current: {self.store.rv}",
+                    f"Timeout: Too large resource version: {wanted}, current: {self.store.rv}",
                     {"retryAfterSeconds": 1, "causes": [cause]},
                 )
             if match == "Exact" or (match is None and limit is not None):
                 at_rv = wanted
+        if token is not None and self.faults.take_expired_continue():
+            self.store.expire_list_snapshots()
         list_rv, entries, cont, remaining = self.store.list_page(
             res.key, info.namespace, labels, fields, limit, token, at_rv=at_rv
         )

@@ -242,6 +242,10 @@ DNS1123_LABEL_ERROR = (
 )
 
 
+#: (store key, entry) pairs; named outside Store, whose `list` method shadows the builtin in its annotations.
+OwnedEntries = list[tuple[str, Entry]]
+
+
 @dataclass(eq=False)
 class Watcher:
     """One open watch: its filter and a queue of events the HTTP layer drains."""
@@ -265,8 +269,12 @@ class Watcher:
         return self.labels.matches(entry.labels) and self.fields.matches(entry)
 
     def offer(self, ev: Event) -> None:
-        """Queue an event, translated for filtered watches as the watch cache does."""
-        if self.closed or ev.resource != self.resource:
+        """Queue an event, translated for filtered watches as the watch cache does.
+
+        Events at or before the watch's starting version are not sent: a watch from a version the server
+        has not reached yet (its storage went back in time) stays silent until the server passes it.
+        """
+        if self.closed or ev.resource != self.resource or ev.rv <= self.start_rv:
             return
         new_ok = self.selects(ev.entry) if ev.type != "DELETED" else False
         old_ok = self.selects(ev.old) if ev.type == "MODIFIED" else False
@@ -707,7 +715,7 @@ class Store:
             return old if _same(new, old) else new
         return self._commit("MODIFIED", res, new, old)
 
-    def dependents(self, owner_uid: str) -> list[tuple[str, Entry]]:
+    def dependents(self, owner_uid: str) -> OwnedEntries:
         """Objects whose ownerReferences name this uid (for garbage collection), from an owner index."""
         out = []
         for key, k in sorted(self._owned.get(owner_uid, ())):
@@ -813,6 +821,10 @@ class Store:
             w.close()
         self._watchers.clear()
         return n
+
+    def expire_list_snapshots(self) -> None:
+        """Drop the snapshots paginated lists read from: their continue tokens answer 410 from now on."""
+        self._snapshots.clear()
 
     def forget_history(self) -> None:
         """Lose the watch history, as a restarted API server does: clients must relist."""

@@ -12,6 +12,7 @@ import pytest
 from meshtui.cluster.errors import ClusterError, Gone, Unreachable
 from meshtui.cluster.kinds import POD_PAGE_SIZE, watch_specs
 from meshtui.cluster.live import MeshWatch
+from meshtui.cluster.rawapi import ClientOptions
 from meshtui.cluster.reflector import ConnState, ObjKey, Reflector, Timing, list_continue
 from meshtui.domain.inventory import Inventory
 from meshtui.domain.objects import parse_pod
@@ -34,6 +35,7 @@ class FakeApi:
     """Answers list requests from a script: continue token -> page bytes, or an exception to raise."""
 
     cluster = "c"
+    options = ClientOptions()
 
     def __init__(self, script: dict[str, list[bytes | BaseException]]) -> None:
         self.script = script

@@ -14,8 +14,11 @@ from meshtui.cluster.reflector import ConnState, Timing
 from meshtui.domain.inventory import Inventory
 from meshtui.domain.report import status_document
 from meshtui.sim import istio, scenarios
+from meshtui.sim.launch import launch
 from meshtui.sim.runtime import SimCluster
-from tests.helpers import multi_kubeconfig, start_scenario, wait_until
+from meshtui.sim.settings import SimSettings
+from tests.conftest import StartSims
+from tests.helpers import multi_kubeconfig, start_sim, wait_until
 
 TIMING = Timing(watch_min_s=2, watch_max_s=4, backoff_initial_s=0.05, backoff_max_s=0.5, auth_retry_s=0.2)
 
@@ -37,9 +40,9 @@ def live_document(watch: MeshWatch) -> dict[str, object]:
 
 
 @pytest.fixture
-def demo(tmp_path: Path) -> Iterator[tuple[SimCluster, Path, MeshWatch]]:
-    sim = start_scenario("demo")
-    kubeconfig = sim.kubeconfig(tmp_path / "kubeconfig")
+def demo(sims: StartSims) -> Iterator[tuple[SimCluster, Path, MeshWatch]]:
+    running = sims("demo")
+    sim, kubeconfig = running.cluster, running.kubeconfig
     inventory = Inventory()
     targets = connect(str(kubeconfig))
     for t in targets:
@@ -49,7 +52,6 @@ def demo(tmp_path: Path) -> Iterator[tuple[SimCluster, Path, MeshWatch]]:
     assert watch.wait_synced(30)
     yield sim, kubeconfig, watch
     watch.stop()
-    sim.stop()
 
 
 def converge(watch: MeshWatch, kubeconfig: Path, what: str) -> dict[str, object]:
@@ -85,11 +87,7 @@ def test_live_model_follows_a_relabel_a_restart_and_a_tag_move(
     # Restart its deployments: the new pods come up on the target, the old ones go.
     deployments = sim.call(lambda: [d["metadata"]["name"] for d in store.list("apps/deployments", "orders")])
     for name in deployments:
-        sim.call(
-            lambda n=name: scenarios.restart(
-                store, "apps/deployments", "orders", n, at="2026-11-29T20:00:00Z"
-            )
-        )
+        sim.call(lambda n=name: scenarios.restart(store, "apps/deployments", "orders", n, at="2026-11-29T20:00:00Z"))
 
     def orders_on_target() -> bool:
         doc = live_document(watch)
@@ -122,24 +120,67 @@ def test_live_model_converges_after_faults(demo: tuple[SimCluster, Path, MeshWat
     wait_until(lambda: all(h.state is ConnState.SYNCED for h in watch.health()), what="every watch back in sync")
 
 
-def test_two_clusters_watched_as_one_mesh(tmp_path: Path) -> None:
-    east, west = start_scenario("demo"), start_scenario("fresh")
+def test_two_clusters_watched_as_one_mesh(tmp_path: Path, sims: StartSims) -> None:
+    east, west = sims("demo").cluster, sims("fresh").cluster
+    kubeconfig = multi_kubeconfig(tmp_path / "k", {"east": east, "west": west}, current="east")
+    targets = connect(str(kubeconfig), ["east", "west"])
+    inventory = Inventory()
+    for t in targets:
+        inventory.add_cluster(t.name, t.server)
+    watch = MeshWatch(targets, inventory, timing=TIMING)
+    watch.start()
     try:
-        kubeconfig = multi_kubeconfig(tmp_path / "k", {"east": east, "west": west}, current="east")
-        targets = connect(str(kubeconfig), ["east", "west"])
-        inventory = Inventory()
-        for t in targets:
-            inventory.add_cluster(t.name, t.server)
-        watch = MeshWatch(targets, inventory, timing=TIMING)
-        watch.start()
-        try:
-            assert watch.wait_synced(30)
-            assert [h.cluster for h in watch.health()] == ["east", "west"]
-            live = live_document(watch)
-            assert live == fresh_document(kubeconfig, ["east", "west"])
-            assert {c["name"] for c in live["clusters"]} == {"east", "west"}  # type: ignore[union-attr, index]
-        finally:
-            watch.stop()
+        assert watch.wait_synced(30)
+        assert [h.cluster for h in watch.health()] == ["east", "west"]
+        live = live_document(watch)
+        assert live == fresh_document(kubeconfig, ["east", "west"])
+        assert {c["name"] for c in live["clusters"]} == {"east", "west"}  # type: ignore[union-attr, index]
     finally:
-        east.stop()
-        west.stop()
+        watch.stop()
+
+
+def test_live_model_converges_when_the_servers_resource_versions_go_back(tmp_path: Path) -> None:
+    """A restarted simulator (on a real cluster, an etcd restore) serves the same port with lower
+    resourceVersions: every watch resuming from its old version would stay silent. The live model must
+    notice, relist, and equal a fresh read of the new server."""
+    first = start_sim("demo")
+    port = first.port
+    kubeconfig = first.kubeconfig(tmp_path / "kubeconfig")
+    inventory = Inventory()
+    targets = connect(str(kubeconfig))
+    for t in targets:
+        inventory.add_cluster(t.name, t.server)
+    watch = MeshWatch(targets, inventory, timing=TIMING)
+    watch.start()
+    second: SimCluster | None = None
+    try:
+        assert watch.wait_synced(30)
+        store = first.store
+        assert store is not None
+        # The old server moves on: payments relabelled (the new server will not have that), and enough
+        # writes that its resourceVersion stays above anything the new server reaches during the test.
+        sim_rv = first.call(lambda: store.rv)
+        for i in range(300):
+            first.call(lambda i=i: scenarios.relabel(store, "payments", {"istio.io/rev": "1-23-1", "n": str(i)}))
+        converge(watch, kubeconfig, "the old server's state")
+        old_rv = first.call(lambda: store.rv)
+        first.stop()
+
+        second = launch(
+            "demo",
+            port=port,
+            settings=SimSettings(pod_ready_delay=0.05, pod_termination_delay=0.05, bookmark_interval=0.5),
+        )
+        new_store = second.store
+        assert new_store is not None
+        assert second.call(lambda: new_store.rv) < old_rv - 200 < old_rv, (sim_rv, old_rv)
+        live = converge(watch, kubeconfig, "the restarted server's state")
+        payments = next(n for n in live["namespaces"] if n["name"] == "payments")  # type: ignore[union-attr, index]
+        assert payments["revision"] == "1-22-3"
+        wait_until(lambda: all(h.state is ConnState.SYNCED for h in watch.health()), what="every watch back in sync")
+        assert any(r.rv_regressions for r in watch.reflectors), "the resourceVersion regression was not noticed"
+    finally:
+        watch.stop()
+        first.stop()
+        if second is not None:
+            second.stop()

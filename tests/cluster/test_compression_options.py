@@ -1,0 +1,76 @@
+"""Asking for compressed answers: on by default, off with `--disable-compression` or a kubeconfig cluster's
+`disable-compression: true` (as kubectl), with the same objects either way."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+
+from meshtui.cli.args import apply_connection_args
+from meshtui.cli.main import build_parser
+from meshtui.cluster.kubeconfig import connect
+from meshtui.cluster.rawapi import ClientOptions, RawApi, default_options, set_default_options
+from meshtui.sim.runtime import SimCluster
+from meshtui.sim.store import Store
+
+
+def many_pods(store: Store) -> None:
+    store.create("namespaces", {"metadata": {"name": "a"}})
+    for i in range(300):  # ~1 KB each: the list is over the 128 KiB threshold
+        store.create(
+            "pods",
+            {
+                "metadata": {"name": f"p{i}", "namespace": "a", "labels": {"app": "x" * 200}},
+                "spec": {"containers": [{"name": "c", "image": "img:" + "v" * 400}]},
+            },
+        )
+
+
+@pytest.fixture(autouse=True)
+def _restore_defaults() -> Iterator[None]:
+    saved = default_options()
+    yield
+    set_default_options(saved)
+
+
+def encoding(api: RawApi) -> str | None:
+    resp = api._send(
+        "GET",
+        "/api/v1/pods",
+        query=None,
+        body=None,
+        content_type=None,
+        accept="application/json",
+        timeout=(5, 30),
+        what="listing",
+    )
+    resp.read()
+    return resp.headers.get("Content-Encoding")
+
+
+def test_compression_is_asked_for_by_default_and_decoded(start_sim: Callable[..., tuple[SimCluster, Path]]) -> None:
+    _, kubeconfig = start_sim(many_pods)
+    packed = RawApi(connect(str(kubeconfig))[0].api_client, "c")
+    assert encoding(packed) == "gzip"
+    set_default_options(ClientOptions(compression=False))
+    plain = RawApi(connect(str(kubeconfig))[0].api_client, "c")
+    assert encoding(plain) is None
+    assert packed.request("GET", "/api/v1/pods")["items"] == plain.request("GET", "/api/v1/pods")["items"]
+
+
+def test_the_command_line_flag_turns_it_off() -> None:
+    apply_connection_args(build_parser().parse_args(["status", "--disable-compression", "--request-timeout", "7"]))
+    assert (default_options().compression, default_options().read_timeout_s) == (False, 7.0)
+    apply_connection_args(build_parser().parse_args(["status"]))
+    assert default_options().compression is True
+
+
+def test_a_kubeconfig_cluster_can_turn_it_off(start_sim: Callable[..., tuple[SimCluster, Path]]) -> None:
+    _, kubeconfig = start_sim(many_pods)
+    config = yaml.safe_load(kubeconfig.read_text())
+    config["clusters"][0]["cluster"]["disable-compression"] = True
+    kubeconfig.write_text(yaml.safe_dump(config))
+    assert encoding(RawApi(connect(str(kubeconfig))[0].api_client, "c")) is None

@@ -1,0 +1,104 @@
+"""One-shot reads (`meshtui status`) against a flaky API server: they retry what kubectl retries and give
+the same answer as a read without faults."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import orjson
+import pytest
+
+from meshtui.cluster import kinds, oneshot
+from meshtui.cluster.kubeconfig import connect
+from meshtui.cluster.oneshot import load_once
+from meshtui.domain.inventory import Inventory
+from meshtui.domain.report import status_document
+from meshtui.sim.runtime import SimCluster
+from tests.helpers import start_sim
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[SimCluster, Path]]:
+    sim = start_sim("demo")
+    kubeconfig = sim.kubeconfig(tmp_path_factory.mktemp("oneshot") / "kubeconfig")
+    try:
+        yield sim, kubeconfig
+    finally:
+        sim.stop()
+
+
+@pytest.fixture(autouse=True)
+def _no_faults_left(demo: tuple[SimCluster, Path]) -> Iterator[None]:
+    yield
+    demo[0].faults.clear()
+
+
+def read(kubeconfig: Path) -> dict[str, object]:
+    targets = connect(str(kubeconfig))
+    inventory = Inventory()
+    for t in targets:
+        inventory.add_cluster(t.name, t.server)
+    try:
+        load_once(targets, inventory)
+    finally:
+        for t in targets:
+            t.api_client.close()
+    return status_document(inventory.view(), all_pods=True)
+
+
+@pytest.mark.parametrize(("code", "fraction"), [(503, 0.5), (429, 0.5), (500, 0.3)])
+def test_a_read_retries_failed_requests_and_gives_the_same_answer(
+    demo: tuple[SimCluster, Path], code: int, fraction: float
+) -> None:
+    sim, kubeconfig = demo
+    clean = read(kubeconfig)
+    sim.faults.fail(fraction, code, retry_after=0, verbs={"list", "get"})
+    for _ in range(3):
+        assert read(kubeconfig) == clean
+    failed = [r for r in sim.faults.requests() if r.status == code]
+    assert failed, "the fault injected nothing"
+
+
+def test_an_expired_continue_token_mid_list_lists_that_kind_again(
+    demo: tuple[SimCluster, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sim, kubeconfig = demo
+    monkeypatch.setattr(kinds, "POD_PAGE_SIZE", 7)
+    monkeypatch.setattr(oneshot, "PAGE_SIZE", 3)
+    clean = read(kubeconfig)
+    sim.faults.clear_log()
+    sim.faults.expire_next_continues(3)
+    assert read(kubeconfig) == clean
+    expired = [r for r in sim.faults.requests() if r.status == 410 and "continue=" in r.query]
+    assert len(expired) >= 3  # dropping the snapshots may expire a concurrent list of another kind too
+
+
+@pytest.mark.parametrize(("code", "fraction"), [(503, 0.5), (429, 0.5)])
+def test_status_command_honours_retry_after_and_succeeds(
+    demo: tuple[SimCluster, Path], code: int, fraction: float
+) -> None:
+    sim, kubeconfig = demo
+    clean = run_status(kubeconfig)
+    assert clean.returncode == 0, clean.stderr
+    sim.faults.fail(fraction, code, retry_after=1, verbs={"list", "get"})
+    flaky = run_status(kubeconfig)
+    assert flaky.returncode == 0, flaky.stderr
+    assert orjson.loads(flaky.stdout) == orjson.loads(clean.stdout)
+
+
+def run_status(kubeconfig: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": str(REPO), "KUBECONFIG": str(kubeconfig)}
+    return subprocess.run(
+        [sys.executable, "-m", "meshtui", "status", "--json", "--kubeconfig", str(kubeconfig)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
