@@ -228,6 +228,9 @@ def plan_ambient(
             )
             continue
         version = rev.version
+        if not version:
+            refusals.append(f"the version of revision {target} is unknown{where}: its istiod image names none")
+            continue
         present: list[tuple[Component, dict[str, Any]]] = []
         for comp in chosen:
             ds = get(api, f"/apis/apps/v1/namespaces/{ns}/daemonsets/{comp.daemonset}")
