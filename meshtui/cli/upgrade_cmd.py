@@ -120,6 +120,9 @@ def add_parser(sub: Any, cluster_args: Callable[[argparse.ArgumentParser], None]
     how.add_argument("--istioctl", metavar="PATH", help="run PATH install --set profile=ambient --set revision=TARGET")
     how.add_argument("--helm", metavar="PATH", help="run PATH upgrade istio-cni istio/cni, then ztunnel istio/ztunnel")
     how.add_argument("--external", action="store_true", help="wait for each node upgraded by other means")
+    amb.add_argument(
+        "--back", action="store_true", help="roll istio-cni and ztunnel back to the source (its version and istiod)"
+    )
     amb.add_argument("--chart-version", metavar="VERSION", help="Helm chart version")
     amb.add_argument(
         "--component",
@@ -523,7 +526,8 @@ def step_deploy(ctx: Run) -> int:
 def step_ambient(ctx: Run) -> int:
     """Upgrade istio-cni and ztunnel in place."""
     components = ctx.args.components or ["istio-cni", "ztunnel"]
-    return _apply(ctx, _plan(ctx, "ambient", installer=_installer_spec(ctx.args), components=components))
+    to = ctx.session.pair(ctx.view)[0] if ctx.args.back else None
+    return _apply(ctx, _plan(ctx, "ambient", installer=_installer_spec(ctx.args), components=components, to=to))
 
 
 def _installer_spec(a: argparse.Namespace) -> Any:

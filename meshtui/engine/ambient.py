@@ -424,7 +424,9 @@ def _node_state(api: Any, op: Operation, node: str, wanted: dict[str, str]) -> t
 
 
 def plan_step(ctx: PlanContext, view: InventoryView, target: str, params: dict[str, Any]) -> Plan:
-    """The session's `ambient` action: params `installer` (an InstallerSpec) and `components` (a list)."""
+    """The session's `ambient` action: params `installer` (an InstallerSpec), `components` (a list) and `to`
+    (the revision to configure ztunnel against and whose version to install; default the target, the
+    source to roll back)."""
     from meshtui.engine.installers import InstallerSpec, load_manifests
 
     spec = params.get("installer") or InstallerSpec("external")
@@ -435,4 +437,5 @@ def plan_step(ctx: PlanContext, view: InventoryView, target: str, params: dict[s
         if found.problems:
             return Plan("ambient", "Upgrade istio-cni and ztunnel in place", refusals=tuple(found.problems))
         manifests = found.objects
-    return plan_ambient(ctx, view, target, spec, components=components, manifests=manifests)
+    to = str(params.get("to") or target)
+    return plan_ambient(ctx, view, to, spec, components=components, manifests=manifests)

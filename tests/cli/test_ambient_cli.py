@@ -13,7 +13,7 @@ from tests.engine.support import IDENTITY, Mesh, _isolated, cli, mesh_factory
 __all__ = ["_isolated", "mesh_factory"]
 
 OLD, NEW = scenarios.AMBIENT_OLD, scenarios.AMBIENT_NEW
-NEW_V = scenarios.AMBIENT_NEW_VERSION
+NEW_V, OLD_V = scenarios.AMBIENT_NEW_VERSION, scenarios.AMBIENT_OLD_VERSION
 
 
 def xds(mesh: Mesh) -> set[str]:
@@ -50,3 +50,13 @@ def test_upgrade_ambient_plans_then_applies_node_by_node(mesh_factory: Callable[
     assert record is not None
     nodes = [e for e in record.journal if e.action == "ambient" and e.message.startswith("node ")]
     assert len(nodes) == 6 and all(e.identity == IDENTITY and e.result == "applied" for e in nodes)
+
+    # Rolling back: the source's istio-cni and ztunnel, ztunnel configured against the source again.
+    old_folder = tmp_path / "old"
+    rendered = cli("sim", "render-revision", "--version", OLD_V, "--ambient", "--out", str(old_folder))
+    assert rendered.returncode == 0, rendered.stderr
+    wrong = cli("upgrade", "ambient", "--back", "--manifests", str(folder), "--yes", kubeconfig=mesh.kubeconfig)
+    assert wrong.returncode != 0 and f"is not for {OLD}" in wrong.stdout + wrong.stderr
+    back = cli("upgrade", "ambient", "--back", "--manifests", str(old_folder), "--yes", kubeconfig=mesh.kubeconfig)
+    assert back.returncode == 0, back.stdout + back.stderr
+    assert xds(mesh) == {f"istiod-{OLD}.istio-system.svc:15012"}
