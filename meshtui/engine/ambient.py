@@ -28,7 +28,6 @@ if TYPE_CHECKING:
 
 ZTUNNEL = "ztunnel"
 CNI = "istio-cni-node"
-REDIRECTION = "ambient.istio.io/redirection"
 COMPONENT_LABEL = "operator.istio.io/component"
 #: How often a node wait re-reads the DaemonSet and the node's pods.
 POLL_SECONDS = 0.5
@@ -139,14 +138,14 @@ def _ready(pod: dict[str, Any]) -> bool:
     )
 
 
-def node_pods_at_risk(api: Any, node: str) -> int:
-    """How many ambient-enrolled pods run on a node (their connections go through its ztunnel)."""
-    pods = list_all(api, "/api/v1/pods", field_selector=f"spec.nodeName={node}", what=f"listing the pods on {node}")
-    return sum(
-        1
-        for p in pods
-        if (meta(p).get("annotations") or {}).get(REDIRECTION) == "enabled" and not meta(p).get("deletionTimestamp")
-    )
+def pods_at_risk(view: InventoryView, cluster: str) -> dict[str, int]:
+    """Per node, how many live ambient-enrolled pods run there (their connections go through its ztunnel)."""
+    out: dict[str, int] = {}
+    for row in view.pods():
+        pod = row.pod
+        if row.cluster == cluster and pod.ambient and pod.node_name and not pod.terminating and not pod.terminal:
+            out[pod.node_name] = out.get(pod.node_name, 0) + 1
+    return out
 
 
 def _selector(ds: dict[str, Any]) -> str:
@@ -296,8 +295,9 @@ def plan_ambient(
                 }
                 - {""}
             )
+            risk_by_node = pods_at_risk(view, cluster) if comp.key == "ztunnel" else {}
             for node in nodes:
-                at_risk = node_pods_at_risk(api, node) if comp.key == "ztunnel" else 0
+                at_risk = risk_by_node.get(node, 0)
                 risk = (
                     f"{at_risk} ambient pod{'s' if at_risk != 1 else ''}' connections at risk"
                     if comp.key == "ztunnel"
