@@ -236,6 +236,13 @@ def plan_ambient(
             if ds is None:
                 skipped.append(f"{ctx.where(cluster, ns, comp.daemonset)}: no {comp.key} DaemonSet")
                 continue
+            strategy = ((ds.get("spec") or {}).get("updateStrategy") or {}).get("type") or "RollingUpdate"
+            if strategy != "RollingUpdate":
+                refusals.append(
+                    f"DaemonSet {ns}/{comp.daemonset}{where} uses updateStrategy {strategy}: Kubernetes replaces its "
+                    "pods only when they are deleted; set it back to RollingUpdate (the chart's) first"
+                )
+                continue
             present.append((comp, ds))
         if not present:
             refusals.append(f"no istio-cni or ztunnel DaemonSet in {ns}{where}: this mesh has no ambient data plane")

@@ -229,3 +229,13 @@ def test_restart_never_rolls_ztunnel_or_istio_cni(mesh: Mesh) -> None:
     assert not [op for op in plan.operations if op.namespace == "istio-system"], [o.describe() for o in plan.operations]
     assert any("DaemonSet istio-system/ztunnel: a node agent" in s for s in plan.skipped), plan.skipped
     session.close()
+
+
+def test_refused_when_a_daemonset_would_never_roll_by_itself(mesh: Mesh) -> None:
+    mesh.apps.patch_namespaced_daemon_set(
+        "ztunnel", "istio-system", {"spec": {"updateStrategy": {"type": "OnDelete", "rollingUpdate": None}}}
+    )
+    session = started(mesh)
+    plan = session.plan("ambient", mesh.view(OLD, NEW), installer=InstallerSpec("external"))
+    assert any("uses updateStrategy OnDelete" in r for r in plan.refusals), plan.refusals
+    session.close()
