@@ -124,7 +124,8 @@ def test_an_external_upgrade_is_awaited_node_by_node_and_can_be_paused(mesh: Mes
 
     def progress(p: Progress) -> None:
         if p.done < 0:
-            statuses.append(p.message)  # what the current node's wait is waiting for
+            if p.message.startswith("ztunnel"):
+                statuses.append(p.message)  # what the current node's wait is waiting for
             return
         done.append(p.done)
         if p.done == 1:

@@ -12,9 +12,11 @@ from meshtui.cluster.live import ClusterHealth
 from meshtui.cluster.reflector import ConnState
 from meshtui.domain.text import inert
 from meshtui.engine.api import EngineState
+from meshtui.engine.verifystate import VerifyState
 from meshtui.tui.inert import InertStatic
 
 STEPS = ("Control plane", "Data plane", "Verify", "Finish")
+VERIFY_STEP = 2
 #: The step each engine phase is on; past the last step every step is done.
 PHASE_STEP = {
     "control-plane": 0,
@@ -58,15 +60,26 @@ def health_text(health: tuple[ClusterHealth, ...]) -> Text:
     return text
 
 
-def stepper_text(phase: str | None) -> Text:
-    """`1 Control plane > 2 Data plane > 3 Verify > 4 Finish`, the current step in reverse video."""
+def stepper_text(phase: str | None, verify: VerifyState | None = None) -> Text:
+    """`1 Control plane > 2 Data plane > 3 Verify > 4 Finish`, the current step in reverse video.
+
+    Verify says what the last run says (not run, passed, failed, unknown, stale, skipped): a tick there
+    would claim checks that may never have run.
+    """
     current = PHASE_STEP.get(phase or "", -1)
     text = Text()
     for i, step in enumerate(STEPS):
         if i:
             text.append(" > ", style="dim")
         label = f"{i + 1} {step}"
-        if i < current:
+        if i == VERIFY_STEP and verify is not None and current < len(STEPS):
+            word = verify.value
+            style = "green" if verify.satisfied else ("bold red" if verify is VerifyState.FAILED else "yellow")
+            if i == current:
+                text.append(f" {label}: {word} ", style="reverse bold")
+            else:
+                text.append(f"{label}: {word}", style=style)
+        elif i < current:
             text.append(f"{label} ✓", style="green")
         elif i == current:
             text.append(f" {label} ", style="reverse bold")
@@ -127,7 +140,7 @@ class MeshHeader(Vertical):
                 where.append(f" LOCKED by {inert(state.lock.holder)}{expired} ", style="reverse bold red")
         self.where.update(where)
 
-        when = stepper_text(phase)
+        when = stepper_text(phase, state.verify.state if state is not None and state.verify is not None else None)
         if phase in ("completed", "cancelled", None):
             when.append(f"   {PHASE_WORDS.get(phase or '', 'no upgrade found')}")
         if note:
