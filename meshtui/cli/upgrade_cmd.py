@@ -48,7 +48,7 @@ def add_parser(sub: Any, cluster_args: Callable[[argparse.ArgumentParser], None]
     up = sub.add_parser(
         "upgrade",
         help="run the canary upgrade step by step: start, deploy, switch, move-tag, restart, delete-pods, gateways, "
-        "verify, then complete (Upgrade + Finish) or cancel (everything back + Rollback + Finish); status",
+        "ambient, verify, then complete (Upgrade + Finish) or cancel (everything back + Rollback + Finish); status",
         description="Run the canary upgrade step by step, with the dashboard's state machine and names "
         "(docs/vocabulary.md). Each step prints its plan; --yes applies it.",
         epilog=exitcodes.DOC,
@@ -120,6 +120,29 @@ def add_parser(sub: Any, cluster_args: Callable[[argparse.ArgumentParser], None]
     gw.add_argument("--back", action="store_true", help="Gateways back: move them back to the source")
     gw.add_argument("--manifests", metavar="DIR", help="rendered manifests for istioctl-installed gateways")
     _batches(gw)
+    amb = step(
+        "ambient",
+        "Ambient: upgrade istio-cni then ztunnel in place, node by node, ztunnel against the target (docs/ambient.md)",
+    )
+    how = amb.add_mutually_exclusive_group(required=True)
+    how.add_argument("--manifests", metavar="DIR", help="apply the istio-cni and ztunnel manifests in DIR server-side")
+    how.add_argument("--istioctl", metavar="PATH", help="run PATH install --set profile=ambient --set revision=TARGET")
+    how.add_argument("--helm", metavar="PATH", help="run PATH upgrade istio-cni istio/cni, then ztunnel istio/ztunnel")
+    how.add_argument("--external", action="store_true", help="wait for each node upgraded by other means")
+    amb.add_argument(
+        "--back", action="store_true", help="roll istio-cni and ztunnel back to the source (its version and istiod)"
+    )
+    amb.add_argument("--chart-version", metavar="VERSION", help="Helm chart version")
+    amb.add_argument(
+        "--component",
+        dest="components",
+        action="append",
+        choices=("istio-cni", "ztunnel"),
+        help="upgrade only this component (repeatable; default: istio-cni, then ztunnel)",
+    )
+    amb.add_argument(
+        "--set", dest="sets", metavar="KEY=VALUE", action="append", default=[], help="extra --set for the installer"
+    )
     step("verify", "Verify: run the verify checks on the namespaces on the target")
     done = step("complete", "Upgrade + Finish in one: keep the target, take the source offline (irreversible)")
     done.add_argument("--confirm-revision", metavar="REV", help="the revision going offline, typed to confirm")
@@ -344,6 +367,7 @@ WANTED: dict[str, list[str] | None] = {
     "restart": ["restart"],
     "delete-pods": ["delete-pods"],
     "gateways": ["gateways", "gateways-back"],
+    "ambient": ["ambient"],
     "verify": [],
     "complete": ["upgrade", "finish"],
     "cancel": ["move-tag", "switch-back", "restart", "gateways-back", "rollback", "finish"],
@@ -530,9 +554,20 @@ def step_start(ctx: Run) -> int:
 
 def step_deploy(ctx: Run) -> int:
     """Deploy the target revision."""
+    return _apply(ctx, _plan(ctx, "deploy", installer=_installer_spec(ctx.args)))
+
+
+def step_ambient(ctx: Run) -> int:
+    """Upgrade istio-cni and ztunnel in place."""
+    components = ctx.args.components or ["istio-cni", "ztunnel"]
+    to = ctx.session.pair(ctx.view)[0] if ctx.args.back else None
+    return _apply(ctx, _plan(ctx, "ambient", installer=_installer_spec(ctx.args), components=components, to=to))
+
+
+def _installer_spec(a: argparse.Namespace) -> Any:
+    """The installer the step's flags name (--manifests, --istioctl, --helm or --external)."""
     from meshtui.engine.installers import InstallerSpec
 
-    a = ctx.args
     if a.manifests:
         spec = InstallerSpec("manifests", a.manifests)
     elif a.istioctl:
@@ -541,7 +576,7 @@ def step_deploy(ctx: Run) -> int:
         spec = InstallerSpec(
             "helm",
             a.helm,
-            chart=a.chart,
+            chart=getattr(a, "chart", "istio/istiod"),
             chart_version=a.chart_version,
             extra_args=_sets(a.sets),
             kubeconfig=a.kubeconfig,
@@ -552,7 +587,7 @@ def step_deploy(ctx: Run) -> int:
         spec = InstallerSpec(
             spec.kind, spec.path, spec.chart, spec.chart_version, spec.extra_args, spec.kubeconfig, float(a.timeout)
         )
-    return _apply(ctx, _plan(ctx, "deploy", installer=spec))
+    return spec
 
 
 def _sets(values: list[str]) -> tuple[str, ...]:
@@ -894,6 +929,7 @@ STEPS: dict[str, Callable[[Run], int]] = {
     "restart": step_restart,
     "delete-pods": step_delete_pods,
     "gateways": step_gateways,
+    "ambient": step_ambient,
     "verify": step_verify,
     "complete": step_complete,
     "cancel": step_cancel,
