@@ -8,8 +8,9 @@ wrong gates.
 
 from __future__ import annotations
 
+import queue
 import threading
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -36,11 +37,19 @@ def _decode(api: RawApi, spec: WatchSpec[Any], data: bytes) -> ListPage[Any]:
     return parse_page(api.cluster, spec.decode_list(data), spec.parse)
 
 
-def _list_pages(api: RawApi, spec: WatchSpec[Any], abort: threading.Event) -> tuple[list[Any], list[Problem]]:
+class _Stopped(Exception):
+    """Another kind's list failed: this one stops before its next page."""
+
+
+def _list_pages(
+    api: RawApi, spec: WatchSpec[Any], abort: threading.Event, on_page: Callable[[list[Any]], None] | None
+) -> tuple[list[Any], list[Problem]]:
     models: list[Any] = []
     problems: list[Problem] = []
     cont = ""
     while True:
+        if abort.is_set():
+            raise _Stopped
         query: list[tuple[str, str | int]] = [("limit", spec.page_size or PAGE_SIZE)]
         if cont:
             query.append(("continue", cont))
@@ -62,19 +71,24 @@ def _list_pages(api: RawApi, spec: WatchSpec[Any], abort: threading.Event) -> tu
                 f"The API server of cluster {api.cluster!r} sent a reply that is not JSON for listing {spec.kind}.",
                 cluster=api.cluster,
             ) from None
-        models.extend(page.models.values())
+        page_models = list(page.models.values())
+        models.extend(page_models)
+        if on_page is not None:
+            on_page(page_models)
         problems.extend(Problem(api.cluster, spec.kind, ns, name, message) for (ns, name), message in page.problems)
         cont = page.cont
         if not cont:
             return models, problems
 
 
-def _list_kind(api: RawApi, spec: WatchSpec[Any], abort: threading.Event) -> tuple[list[Any], list[Problem]]:
-    """Every object of one kind, and the ones skipped as malformed."""
+def _list_kind(
+    api: RawApi, spec: WatchSpec[Any], abort: threading.Event, on_page: Callable[[list[Any]], None] | None = None
+) -> tuple[list[Any], list[Problem]]:
+    """Every object of one kind, and the ones skipped as malformed; `on_page` sees each page's models."""
     restarts = 0
     while True:
         try:
-            return _list_pages(api, spec, abort)
+            return _list_pages(api, spec, abort, on_page)
         except NotFound:
             if spec.optional:
                 return [], []
@@ -97,7 +111,8 @@ def load_once(
     """List every kind (or only `kinds`) on every cluster into the inventory; returns the objects skipped.
 
     Kinds are listed concurrently (the network dominates); the first cluster error stops the read,
-    because a partial mesh would give wrong gates.
+    because a partial mesh would give wrong gates. Configuration kinds are applied first, so each pod is
+    assessed once against the final webhooks; then pods page by page while their later pages are fetched.
     """
     specs = [s for s in watch_specs() if kinds is None or s.kind in kinds]
     jobs = [(RawApi(t.api_client, t.name), spec) for t in targets for spec in specs]
@@ -105,35 +120,51 @@ def load_once(
     jobs.sort(key=lambda j: j[1].kind != "Pod")
     abort = threading.Event()
     failures: list[BaseException] = []
+    pod_pages: dict[str, queue.SimpleQueue[list[Any]]] = {t.name: queue.SimpleQueue() for t in targets}
 
     def run(api: RawApi, spec: WatchSpec[Any]) -> tuple[list[Any], list[Problem]]:
         if abort.is_set():
             return [], []
         try:
-            return _list_kind(api, spec, abort)
+            return _list_kind(api, spec, abort, pod_pages[api.cluster].put if spec.kind == "Pod" else None)
         except BaseException as exc:
             if not abort.is_set():
-                failures.append(exc)  # the cause; the others then stop at their next retry wait
+                failures.append(exc)  # the cause; the others then stop before their next page
             abort.set()
             raise
 
     problems: list[Problem] = []
-    results = []
+    order = {spec.kind: i for i, spec in enumerate(watch_specs())}
     with ThreadPoolExecutor(max_workers=workers) as pool:
         futures = [(api.cluster, spec.kind, pool.submit(run, api, spec)) for api, spec in jobs]
-        for cluster, kind, fut in futures:
-            try:
-                models, skipped = fut.result()
-            except BaseException:
-                for _, _, other in futures:
-                    other.cancel()
-                break
-            results.append((cluster, kind, models))
-            problems.extend(skipped)
+        try:
+            results = []
+            for cluster, kind, fut in futures:
+                if kind != "Pod":
+                    models, skipped = fut.result()
+                    results.append((cluster, kind, models))
+                    problems.extend(skipped)
+            for cluster, kind, models in sorted(results, key=lambda r: order[r[1]]):
+                inventory.replace(cluster, kind, models)
+            for cluster, kind, fut in futures:
+                if kind == "Pod":
+                    pages = pod_pages[cluster]
+                    while not (fut.done() and pages.empty()):
+                        try:
+                            page = pages.get(timeout=0.05)
+                        except queue.Empty:
+                            continue
+                        inventory.apply_batch(cluster, [("Pod", "ADDED", m) for m in page])
+                    models, skipped = fut.result()
+                    # Exact: drops what a list that started over (an expired continue token) had added.
+                    inventory.replace(cluster, kind, models)
+                    problems.extend(skipped)
+        except BaseException:
+            abort.set()
+            for _, _, other in futures:
+                other.cancel()
+            if not failures:
+                raise
     if failures:
         raise failures[0]
-    # Apply configuration kinds before pods, so each pod is evaluated once against the final webhooks.
-    order = {spec.kind: i for i, spec in enumerate(watch_specs())}
-    for cluster, kind, models in sorted(results, key=lambda r: order[r[1]]):
-        inventory.replace(cluster, kind, models)
     return problems
