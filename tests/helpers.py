@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -11,21 +12,41 @@ import orjson
 import yaml
 from kubernetes.watch.watch import iter_resp_lines
 
+from meshtui.sim.controllers import Controllers
 from meshtui.sim.launch import launch
 from meshtui.sim.runtime import SimCluster
 from meshtui.sim.settings import SimSettings
+from meshtui.sim.store import Store
 
 
-def start_scenario(
-    scenario: str = "demo",
+def fast_settings(**overrides: Any) -> SimSettings:
+    """Simulator timings that keep tests quick (pods ready and gone in 50 ms, frequent bookmarks), plus overrides."""
+    base: dict[str, Any] = {"pod_ready_delay": 0.05, "pod_termination_delay": 0.05, "bookmark_interval": 0.2}
+    return SimSettings(**{**base, **overrides})
+
+
+def start_sim(
+    scenario: str | None = None,
     *,
+    setup: Callable[[Store], None] | None = None,
+    settings: SimSettings | None = None,
+    controllers: bool = False,
     seed: int = 1,
-    ready_delay: float = 0.05,
     params: dict[str, int | str] | None = None,
+    **cluster_options: Any,
 ) -> SimCluster:
-    """A running simulated cluster with a scenario and fast controllers."""
-    settings = SimSettings(pod_ready_delay=ready_delay, pod_termination_delay=0.05, bookmark_interval=0.5)
-    return launch(scenario, seed=seed, params=params, settings=settings)  # type: ignore[no-any-return]
+    """Start a simulated cluster on a free port: a named scenario (with its controllers), or a store `setup`.
+
+    With a `setup`, controllers run only when asked for, and `cluster_options` go to SimCluster. The
+    caller stops it; the `sims` fixture (tests/conftest.py) does that after the test.
+    """
+    settings = settings or fast_settings()
+    if scenario is not None:
+        if setup is not None or cluster_options:
+            raise ValueError("a scenario takes neither a setup nor SimCluster options")
+        return launch(scenario, seed=seed, params=params, settings=settings)
+    factory = Controllers if controllers else None
+    return SimCluster(settings, setup=setup, controllers_factory=factory, **cluster_options).start()
 
 
 def multi_kubeconfig(path: Path, clusters: dict[str, SimCluster], current: str) -> Path:
@@ -36,21 +57,37 @@ def multi_kubeconfig(path: Path, clusters: dict[str, SimCluster], current: str) 
         "preferences": {},
         "current-context": current,
         "clusters": [{"name": n, "cluster": {"server": c.url}} for n, c in clusters.items()],
-        "users": [{"name": "sim", "user": {"token": "t"}}],
-        "contexts": [{"name": n, "context": {"cluster": n, "user": "sim"}} for n in clusters],
+        "users": [{"name": n, "user": {"token": c.token}} for n, c in clusters.items()],
+        "contexts": [{"name": n, "context": {"cluster": n, "user": n}} for n in clusters],
     }
     path.write_text(yaml.safe_dump(config))
     return path
 
 
 def wait_until(predicate: Callable[[], bool], timeout: float = 15.0, what: str = "condition") -> None:
-    """Poll a condition the server gives no event for; fail after `timeout` seconds."""
+    """Poll a condition the server gives no event for; fail after `timeout` seconds.
+
+    The one poll-until helper of the tests: a deadline, never a fixed sleep.
+    """
     end = time.monotonic() + timeout
     while time.monotonic() < end:
         if predicate():
             return
         time.sleep(0.02)
     raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+async def eventually(check: Callable[[], Any], timeout: float = 10.0, what: str = "condition") -> Any:
+    """`wait_until` for code on an event loop: poll `check` without blocking the loop; return its truthy result."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        result = check()
+        if result:
+            return result
+        if loop.time() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        await asyncio.sleep(0.005)
 
 
 def read_events(

@@ -15,6 +15,7 @@ import orjson
 
 from meshtui.cli import exitcodes
 from meshtui.cli.args import from_file_arg
+from meshtui.domain.text import inert_json
 
 
 def add_parser(sub: Any, cluster_args: Callable[[argparse.ArgumentParser], None]) -> None:
@@ -35,7 +36,8 @@ def run(args: argparse.Namespace) -> int:
     """Print the report; 1 when any finding is an error."""
     from meshtui.cli.status_cmd import load_inventory
     from meshtui.cluster.errors import ClusterError
-    from meshtui.engine.precheck import ERROR, pair_problem, precheck
+    from meshtui.domain.ambient_checks import ambient_findings
+    from meshtui.engine.precheck import ERROR, Finding, pair_problem, precheck
 
     try:
         inventory, problems = load_inventory(args)
@@ -52,6 +54,11 @@ def run(args: argparse.Namespace) -> int:
     source, target, _ = choose_pair(None, args.source, args.target, first.revisions)
     view = inventory.view(source, target) if source and target else first
     findings = precheck(view, inventory.snapshot(), source=source, target=target)
+    findings += [
+        Finding(f.severity, f.code, f.message, f.offenders, f.count) for f in ambient_findings(view, target)
+    ]
+    order = {ERROR: 0, "warning": 1}
+    findings.sort(key=lambda f: order.get(f.severity, 2))
     for p in problems:
         where = f"{p.kind} {p.namespace + '/' if p.namespace else ''}{p.name}".strip()
         print(f"meshtui check: skipped {where}: {p.message}", file=sys.stderr)
@@ -66,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
             }
             for f in findings
         ]
-        sys.stdout.buffer.write(orjson.dumps(doc, option=orjson.OPT_INDENT_2) + b"\n")
+        sys.stdout.buffer.write(inert_json(orjson.dumps(doc, option=orjson.OPT_INDENT_2)) + b"\n")
     else:
         for f in findings:
             print(f"{f.severity.upper():<8} {f.message}")

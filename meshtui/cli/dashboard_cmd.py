@@ -77,7 +77,7 @@ def open_dashboard(targets: list[ClusterTarget], settings: DashboardSettings) ->
             with contextlib.suppress(Exception):
                 session.close()
         for target in targets:
-            target.api_client.close()
+            target.close()
     return app.return_code or exitcodes.OK
 
 
@@ -85,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
     """Connect, probe, open the dashboard; a bad kubeconfig or an unreachable cluster is one sentence."""
     setup_logging()
     try:
-        targets = connect(args.kubeconfig, args.context or None)
+        targets = connect(args.kubeconfig, args.context or None, read_only=bool(args.read_only))
         probe(targets)
         wrong = pair_problem_of(targets, args.source, args.target)
     except ClusterError as exc:

@@ -21,16 +21,23 @@ from meshtui.tui.logfile import setup_logging
 DEMO_READY_DELAY = 1.5
 
 
-def _render(tmp: Path) -> tuple[tuple[str, str], ...]:
-    """Render both demo revisions with the istioctl gateway, as an operator would with istioctl or helm.
+def _render(tmp: Path, scenario: str = "demo") -> tuple[tuple[str, str], ...]:
+    """Render both revisions of the scenario with the istioctl gateway (and, for `ambient`, istio-cni and
+    ztunnel), as an operator would with istioctl or helm.
 
     The dashboard offers these folders when a plan asks for manifests (deploying the target, moving the
     istioctl-rendered gateway), so the whole upgrade and its rollback can be done from the keyboard.
     """
     found = []
-    for version, revision in ((scenarios.OLD_VERSION, scenarios.OLD), (scenarios.NEW_VERSION, scenarios.NEW)):
+    for version, revision in scenarios.PAIRS.get(scenario, scenarios.DEFAULT_PAIR):
         folder = tmp / "manifests" / revision
-        write_manifests(folder, version, revision, gateways=[(istio.ISTIO_NAMESPACE, "istio-ingressgateway")])
+        write_manifests(
+            folder,
+            version,
+            revision,
+            gateways=[(istio.ISTIO_NAMESPACE, "istio-ingressgateway")],
+            with_ambient=scenario == "ambient",
+        )
         found.append((revision, str(folder)))
     return tuple(found)
 
@@ -46,13 +53,19 @@ def run(args: argparse.Namespace) -> int:
     try:
         with tempfile.TemporaryDirectory(prefix="meshtui-demo-") as tmp:
             kubeconfig = Path(args.kubeconfig_out) if args.kubeconfig_out else Path(tmp) / "kubeconfig"
-            sim.kubeconfig(kubeconfig)
             try:
-                targets = connect(str(kubeconfig), None)
+                sim.kubeconfig(kubeconfig)
+            except OSError as exc:
+                print(f"meshtui demo: cannot write the kubeconfig to {kubeconfig} ({exc.strerror}).", file=sys.stderr)
+                return exitcodes.USAGE
+            try:
+                targets = connect(str(kubeconfig), None, read_only=bool(args.read_only))
             except ClusterError as exc:
                 print(f"meshtui demo: {exc.message}", file=sys.stderr)
                 return exc.exit_code
-            settings = replace(settings_from_args(args), title="meshtui demo", manifests=_render(Path(tmp)))
+            settings = replace(
+                settings_from_args(args), title="meshtui demo", manifests=_render(Path(tmp), args.scenario)
+            )
             code = open_dashboard(targets, settings)
             if args.kubeconfig_out:
                 print(f"meshtui demo: the simulator stopped; {kubeconfig} no longer reaches it.", file=sys.stderr)

@@ -7,38 +7,35 @@ import sys
 from collections.abc import Sequence
 
 from meshtui import __version__
-from meshtui.cli import exitcodes
-from meshtui.cli.args import apply_connection_args, connection_args, from_file_arg
-from meshtui.tui.settings import THEMES
+from meshtui.cli import exitcodes, output
+from meshtui.cli.args import (
+    Parser,
+    add_global_options,
+    any_int,
+    apply_connection_args,
+    from_file_arg,
+    non_negative_rate,
+    non_negative_seconds,
+    port_number,
+)
 
 
 def _cluster_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--kubeconfig", metavar="FILE", help="kubeconfig file (default: $KUBECONFIG or ~/.kube/config)")
-    p.add_argument(
-        "--context",
-        metavar="NAME",
-        action="append",
-        default=[],
-        help="kubeconfig context; repeat for a mesh over several clusters (default: current context)",
-    )
-    p.add_argument("--source", metavar="REV", help="source revision (default: from the upgrade record, else detected)")
-    p.add_argument("--target", metavar="REV", help="target revision (default: from the upgrade record, else detected)")
-    connection_args(p)
+    """The global options after a subcommand that talks to a cluster (status, check, plan, upgrade STEP)."""
+    add_global_options(p, "upgrade")
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The whole command line, so `--help` documents every subcommand and the exit codes."""
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="meshtui",
         description="Take an Istio mesh through a canary (revision-based) control-plane upgrade.",
         epilog=exitcodes.DOC,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"meshtui {__version__}")
-    _cluster_args(parser)
-    parser.add_argument("--read-only", action="store_true", help="never write to the cluster")
-    parser.add_argument("--namespace-filter", metavar="TEXT", help="start the namespaces view filtered by TEXT")
-    _theme_arg(parser)
+    parser.merges_positions = True
+    add_global_options(parser)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     status = sub.add_parser(
@@ -58,10 +55,10 @@ def build_parser() -> argparse.ArgumentParser:
         module.add_parser(sub, _cluster_args)
 
     sim = sub.add_parser("sim", help="run the simulated cluster alone (for kubectl and meshtui)")
-    sim.add_argument("--scenario", default="demo", help="demo, fresh or large (default: demo)")
-    sim.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: a free one)")
+    sim.add_argument("--scenario", default="demo", help="demo, fresh, large or ambient (default: demo)")
+    sim.add_argument("--port", type=port_number, default=0, help="port on 127.0.0.1 (default: a free one)")
     sim.add_argument("--kubeconfig-out", metavar="PATH", help="write a kubeconfig for the simulator here")
-    sim.add_argument("--seed", type=int, default=1, help="scenario seed (default: 1)")
+    sim.add_argument("--seed", type=any_int, default=1, help="scenario seed (default: 1)")
     sim.add_argument(
         "--param",
         metavar="KEY=VALUE",
@@ -69,8 +66,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=[],
         help="scenario parameter, e.g. namespaces=2000 pods_per_namespace=25",
     )
-    sim.add_argument("--ready-delay", type=float, default=1.0, help="seconds a new pod takes to become Ready")
-    sim.add_argument("--churn", type=float, default=0.0, help="pod status changes per second (load testing)")
+    sim.add_argument(
+        "--ready-delay", type=non_negative_seconds, default=1.0, help="seconds a new pod takes to become Ready"
+    )
+    sim.add_argument(
+        "--churn", type=non_negative_rate, default=0.0, help="pod status changes per second (load testing)"
+    )
     sim_sub = sim.add_subparsers(dest="sim_command", metavar="SUBCOMMAND")
     render = sim_sub.add_parser("render-revision", help="write the rendered manifests of a control-plane revision")
     render.add_argument("--version", required=True, metavar="X.Y.Z", help="Istio version, e.g. 1.23.1")
@@ -86,9 +87,9 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("--out", required=True, metavar="DIR", help="folder to write the YAML files into")
 
     demo = sub.add_parser("demo", help="open the dashboard on the embedded simulated cluster")
-    demo.add_argument("--scenario", default="demo", help="demo, fresh or large (default: demo)")
+    demo.add_argument("--scenario", default="demo", help="demo, fresh, large or ambient (default: demo)")
     demo.add_argument("--kubeconfig-out", metavar="PATH", help="also write the simulator's kubeconfig here")
-    demo.add_argument("--seed", type=int, default=1, help="scenario seed (default: 1)")
+    demo.add_argument("--seed", type=any_int, default=1, help="scenario seed (default: 1)")
     demo.add_argument(
         "--param",
         metavar="KEY=VALUE",
@@ -96,23 +97,15 @@ def build_parser() -> argparse.ArgumentParser:
         default=[],
         help="scenario parameter, repeatable, e.g. namespaces=2000 (large)",
     )
-    demo.add_argument("--read-only", action="store_true", help="never write to the cluster")
-    _theme_arg(demo)
+    add_global_options(demo, "demo")
     return parser
-
-
-def _theme_arg(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--theme",
-        choices=THEMES,
-        help="colours: ansi-dark uses the terminal's own 16 colours (default: $MESHTUI_THEME, else ansi-dark on "
-        "16-colour terminals, else textual-dark); NO_COLOR is always honoured",
-    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse and dispatch; every failure ends as one sentence on stderr and a documented exit code."""
-    args = build_parser().parse_args(argv)
+    output.install()
+    parser = build_parser()
+    args = parser.parse_args(argv)
     apply_connection_args(args)
     try:
         if args.command == "status":

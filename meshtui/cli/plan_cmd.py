@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any, cast
 
 from meshtui.cli import exitcodes
+from meshtui.cli.args import non_negative_seconds, positive_int
 
 ACTION_IDS = (
     "start",
@@ -41,10 +42,18 @@ def add_parser(sub: Any, cluster_args: Callable[[argparse.ArgumentParser], None]
     p.add_argument("--to", metavar="REV_OR_TAG", help="switch: label value; move-tag: the revision")
     p.add_argument("--tag", metavar="TAG", help="move-tag: the tag")
     p.add_argument(
-        "--batch", type=int, default=5, metavar="N", help="restart: workloads restarted at once (default: 5)"
+        "--batch",
+        type=positive_int,
+        default=5,
+        metavar="N",
+        help="restart: workloads restarted at once (default: 5)",
     )
     p.add_argument(
-        "--pause", type=float, default=0.0, metavar="SECONDS", help="restart: pause between batches (default: 0)"
+        "--pause",
+        type=non_negative_seconds,
+        default=0.0,
+        metavar="SECONDS",
+        help="restart: pause between batches (default: 0)",
     )
     p.add_argument(
         "--ignore-pdb",
@@ -60,7 +69,6 @@ def add_parser(sub: Any, cluster_args: Callable[[argparse.ArgumentParser], None]
         help="finish: preview the offline plan of this choice even before it is made",
     )
     p.add_argument("--dry-run", action="store_true", help="also run the plan as a server-side dry run")
-    p.add_argument("--read-only", action="store_true", help="send no write request (no dry run either)")
     p.set_defaults(run=run)
 
 

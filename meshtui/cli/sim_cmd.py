@@ -61,7 +61,11 @@ def run(args: argparse.Namespace) -> int:
     try:
         out = args.kubeconfig_out
         if out:
-            sim.kubeconfig(Path(out))
+            try:
+                sim.kubeconfig(Path(out))
+            except OSError as exc:
+                print(f"meshtui sim: cannot write the kubeconfig to {out} ({exc.strerror}).", file=sys.stderr)
+                return exitcodes.USAGE
         print(f"meshtui sim: scenario {args.scenario!r} serving on {sim.url}", flush=True)
         if out:
             print(f"meshtui sim: kubeconfig written to {out} (context meshtui-sim)", flush=True)

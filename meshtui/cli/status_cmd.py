@@ -14,6 +14,7 @@ from meshtui.cluster.kubeconfig import ClusterTarget
 from meshtui.cluster.live import Problem
 from meshtui.domain.inventory import Inventory
 from meshtui.domain.report import status_document
+from meshtui.domain.text import inert_json
 from meshtui.engine.precheck import pair_problem
 from meshtui.engine.record import RecordError, UpgradeRecord
 
@@ -85,7 +86,8 @@ def load_mesh(args: argparse.Namespace) -> tuple[Inventory, list[Problem], Upgra
     from meshtui.cluster.kubeconfig import connect
     from meshtui.cluster.oneshot import load_once
 
-    targets = connect(args.kubeconfig, args.context or None)
+    # status and check only read: a read-only connection makes that a guarantee.
+    targets = connect(args.kubeconfig, args.context or None, read_only=True)
     for t in targets:
         inventory.add_cluster(t.name, t.server)
     try:
@@ -148,7 +150,8 @@ def run(args: argparse.Namespace) -> int:
         where = f"{p.kind} {p.namespace + '/' if p.namespace else ''}{p.name}".strip()
         print(f"meshtui status: skipped {where}: {p.message}", file=sys.stderr)
     if args.json:
-        sys.stdout.buffer.write(orjson.dumps(doc, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS) + b"\n")
+        data = orjson.dumps(doc, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS)
+        sys.stdout.buffer.write(inert_json(data) + b"\n")
     else:
         sys.stdout.write(render_status(doc))
     sys.stdout.flush()

@@ -11,10 +11,12 @@ import os
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TextIO, cast
 
 from meshtui.cli import exitcodes
+from meshtui.cli.args import non_negative_seconds, positive_int, positive_seconds
+from meshtui.cli.output import raw
 
 if TYPE_CHECKING:
     from meshtui.cluster.kubeconfig import ClusterTarget
@@ -30,11 +32,6 @@ if TYPE_CHECKING:
 
 def _common(p: argparse.ArgumentParser, cluster_args: Callable[[argparse.ArgumentParser], None]) -> None:
     cluster_args(p)
-    p.add_argument(
-        "--read-only",
-        action="store_true",
-        help="send no write request at all: no dry run, and no SelfSubjectAccessReview either",
-    )
     p.add_argument("--yes", action="store_true", help="apply the plan (without it the plan is only printed)")
     p.add_argument("--dry-run", action="store_true", help="stop after the server-side dry run of the plan")
     p.add_argument(
@@ -42,7 +39,7 @@ def _common(p: argparse.ArgumentParser, cluster_args: Callable[[argparse.Argumen
         action="store_true",
         help="take the upgrade lock from another operator even if their lease is live (journalled)",
     )
-    p.add_argument("--timeout", type=float, metavar="SECONDS", help="give up on long work after this long")
+    p.add_argument("--timeout", type=positive_seconds, metavar="SECONDS", help="give up on long work after this long")
 
 
 def add_parser(sub: Any, cluster_args: Callable[[argparse.ArgumentParser], None]) -> None:
@@ -147,11 +144,15 @@ def _namespaces(p: argparse.ArgumentParser) -> None:
 
 
 def _batches(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--batch", type=int, default=5, metavar="N", help="workloads restarted at once (default: 5)")
-    p.add_argument("--pause", type=float, default=0.0, metavar="SECONDS", help="pause between batches (default: 0)")
+    p.add_argument(
+        "--batch", type=positive_int, default=5, metavar="N", help="workloads restarted at once (default: 5)"
+    )
+    p.add_argument(
+        "--pause", type=non_negative_seconds, default=0.0, metavar="SECONDS", help="pause between batches (default: 0)"
+    )
     p.add_argument(
         "--rollout-timeout",
-        type=float,
+        type=positive_seconds,
         default=300.0,
         metavar="SECONDS",
         help="how long one workload may take to roll out (default: 300)",
@@ -178,7 +179,7 @@ class Run:
     inventory: Inventory
     session: EngineSession
     view: InventoryView
-    out: TextIO = sys.stdout
+    out: TextIO = field(default_factory=lambda: sys.stdout)
 
     @property
     def name(self) -> str:
@@ -263,7 +264,8 @@ class Reporter:
 
     def _line(self, text: str, *, final: bool) -> None:
         if self.tty:
-            self.out.write("\r\x1b[2K" + text[:200])
+            raw(self.out).write("\r\x1b[2K")  # the only terminal control meshtui itself writes
+            self.out.write(text[:200])
             if final:
                 self.out.write("\n")
             self.dirty = not final
@@ -326,7 +328,7 @@ def open_run(args: argparse.Namespace, wanted: list[str] | None) -> Run:
     from meshtui.engine.precheck import pair_problem
     from meshtui.engine.session import EngineSession
 
-    targets = connect(args.kubeconfig, args.context or None)
+    targets = connect(args.kubeconfig, args.context or None, read_only=bool(args.read_only))
     inventory = Inventory()
     for t in targets:
         inventory.add_cluster(t.name, t.server)
@@ -719,6 +721,8 @@ def step_status(ctx: Run) -> int:
     """Print the phase, the lock, the gates and every action's state."""
     import orjson
 
+    from meshtui.domain.text import inert_json
+
     state: EngineState = ctx.session.state(ctx.view)
     if ctx.args.json:
         doc = {
@@ -746,7 +750,7 @@ def step_status(ctx: Run) -> int:
             ],
             "checks": [{"name": c.name, "result": c.result, "detail": c.detail} for c in state.checks],
         }
-        sys.stdout.buffer.write(orjson.dumps(doc, option=orjson.OPT_INDENT_2) + b"\n")
+        sys.stdout.buffer.write(inert_json(orjson.dumps(doc, option=orjson.OPT_INDENT_2)) + b"\n")
         return exitcodes.OK
     where = "recorded" if state.recorded else f"not started ({state.pair_origin or 'detected'})"
     ctx.say(f"Upgrade  {state.source or '?'} -> {state.target or '?'}   phase: {state.phase}   [{where}]")

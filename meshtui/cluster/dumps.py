@@ -12,6 +12,7 @@ import orjson
 import yaml
 
 from meshtui.cluster.errors import ConfigError
+from meshtui.cluster.files import MAX_DUMP_BYTES, FileRefused, SafeLoader, read_bounded, yaml_problem
 
 _SUFFIXES = {".yaml", ".yml", ".json"}
 
@@ -30,22 +31,36 @@ def load_dumps(paths: list[str]) -> DumpContents:
     out = DumpContents()
     for p in paths:
         path = Path(p)
-        if not path.exists():
+        if not path.exists() and not path.is_symlink():
             raise ConfigError(f"{p} does not exist; pass a dump file or a folder of them to --from-file.")
-        files = sorted(f for f in path.rglob("*") if f.suffix in _SUFFIXES and f.is_file()) if path.is_dir() else [path]
-        for f in files:
+        if path.is_dir():
+            files = sorted(f for f in path.rglob("*") if f.suffix in _SUFFIXES and f.is_file())
+            for f in files:
+                out.files += 1
+                try:
+                    text = read_bounded(f, MAX_DUMP_BYTES, "The dump")
+                except FileRefused as exc:
+                    out.problems.append(f"{exc.message} Skipped.")
+                    continue
+                for obj in _documents(f, text, out.problems):
+                    _collect(obj, str(f), out)
+        else:
+            # A file named on the command line must be readable: refusing it is clearer than skipping it.
+            text = read_bounded(path, MAX_DUMP_BYTES, "The dump")
             out.files += 1
-            for obj in _documents(f, out.problems):
-                _collect(obj, str(f), out)
+            for obj in _documents(path, text, out.problems):
+                _collect(obj, str(path), out)
+    if not out.objects:
+        first = out.problems[0].removesuffix(" Skipped.").removesuffix("; skipped.") if out.problems else ""
+        why = f" ({first})" if first else f" ({out.files} files)"
+        raise ConfigError(
+            f"No Kubernetes object could be read from {', '.join(paths)}{why}; "
+            "pass `kubectl get ... -o yaml` or `-o json` dumps to --from-file."
+        )
     return out
 
 
-def _documents(path: Path, problems: list[str]) -> Iterator[Any]:
-    try:
-        text = path.read_bytes()
-    except OSError as exc:
-        problems.append(f"{path}: cannot be read ({exc.strerror}).")
-        return
+def _documents(path: Path, text: bytes, problems: list[str]) -> Iterator[Any]:
     if path.suffix == ".json" or text.lstrip()[:1] in (b"{", b"["):
         try:
             yield orjson.loads(text)
@@ -56,10 +71,8 @@ def _documents(path: Path, problems: list[str]) -> Iterator[Any]:
                 return
     try:
         docs = list(yaml.load_all(text, Loader=_Loader))
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark is not None else ""
-        problems.append(f"{path}: not valid YAML{where}; skipped.")
+    except (yaml.YAMLError, ValueError, RecursionError) as exc:
+        problems.append(f"{path}: not valid YAML ({yaml_problem(exc)}); skipped.")
         return
     yield from (d for d in docs if d is not None)
 
@@ -76,14 +89,17 @@ def _collect(obj: Any, origin: str, out: DumpContents) -> None:
                 item = {**item, "kind": item_kind}
             _collect(item, origin, out)
         return
+    if isinstance(kind, str) and kind.endswith("List") and "items" in obj:
+        out.problems.append(f"{origin}: a {kind} whose items are not a list; skipped.")
+        return
     if not isinstance(kind, str) or not kind:
         out.problems.append(f"{origin}: an object without a kind; skipped.")
         return
     out.objects.setdefault(kind, []).append(obj)
 
 
-class _Loader(yaml.SafeLoader):
-    """SafeLoader that keeps timestamps as strings, as the API server's JSON has them."""
+class _Loader(SafeLoader):  # type: ignore[valid-type,misc]
+    """The safe loader (libyaml's when present) that keeps timestamps as strings, as the API server's JSON has them."""
 
 
 # Kubernetes timestamps must stay strings (the domain parses them itself), and `on`/`yes` stay strings.

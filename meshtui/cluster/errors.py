@@ -47,6 +47,18 @@ class Forbidden(ClusterError):
     exit_code = 4
 
 
+class CredentialPluginError(ClusterError):
+    """The kubeconfig's exec credential plugin failed, hung or answered nonsense: no credentials to send."""
+
+    exit_code = 4
+
+
+class ReadOnlyViolation(ClusterError):
+    """A write was attempted on a read-only connection and refused before it was sent."""
+
+    exit_code = 1
+
+
 class NotFound(ClusterError):
     """404: the object (or the API) does not exist."""
 

@@ -235,6 +235,8 @@ class RawApi:
             # The client's REST layer JSON-encodes dict and list bodies itself for every JSON and YAML
             # content type; pre-encoded bytes would be encoded again and fail.
             return self.api_client.call_api(m, url, header_params=hdrs, body=ser_body, _request_timeout=timeout)
+        except ClusterError:
+            raise  # the read-only guard and the credential plugin speak for themselves
         except ApiException as exc:
             header = exc.headers.get("Retry-After") if exc.headers else None
             raise from_status(exc.status or 0, exc.body, cluster=self.cluster, what=what, retry_after=header) from None

@@ -22,6 +22,8 @@ import orjson
 
 from meshtui.cluster.reflector import ListPage, ObjKey, parse_page, problem_text
 from meshtui.domain.objects import (
+    CNI_APP_LABEL,
+    CNI_CONTAINER,
     EMPTY_LABELS,
     PROXY_CONTAINER,
     MalformedObject,
@@ -128,6 +130,8 @@ class _TAnnotations(msgspec.Struct, gc=False):
     proxy_image: str | None = msgspec.field(default=None, name="sidecar.istio.io/proxyImage")
     inject: str | None = msgspec.field(default=None, name="sidecar.istio.io/inject")
     templates: str | None = msgspec.field(default=None, name="inject.istio.io/templates")
+    redirection: str | None = msgspec.field(default=None, name="ambient.istio.io/redirection")
+    prometheus_port: str | None = msgspec.field(default=None, name="prometheus.io/port")
 
 
 class _TOwnerRef(msgspec.Struct, gc=False):
@@ -252,6 +256,7 @@ def _model(cluster: str, item: _TPod, meta: _TMeta | None) -> Pod:
     proxy: _TContainer | None = None
     native = False
     awaiting = False
+    cni_image: str | None = None
     host_network = False
     node: str | None = None
     spec = item.spec
@@ -272,6 +277,8 @@ def _model(cluster: str, item: _TPod, meta: _TMeta | None) -> Pod:
                     break
         host_network = spec.hostNetwork is True
         node = spec.nodeName
+        if labels.get(CNI_APP_LABEL[0]) == CNI_APP_LABEL[1] and spec.containers:
+            cni_image = next((c.image for c in spec.containers if c.name == CNI_CONTAINER), None)
 
     ready = False
     restarts = 0
@@ -347,4 +354,7 @@ def _model(cluster: str, item: _TPod, meta: _TMeta | None) -> Pod:
         node,
         start,
         awaiting_injection=awaiting,
+        redirection=ann.redirection if ann is not None else None,
+        prometheus_port=ann.prometheus_port if ann is not None else None,
+        cni_image=cni_image,
     )

@@ -10,8 +10,10 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from meshtui.domain.ambient import DataPlaneComponent, within_skew
 from meshtui.domain.gateways import GatewayRow
 from meshtui.domain.namespaces import NamespaceRow
+from meshtui.domain.objects import ISTIO_CNI, ZTUNNEL
 from meshtui.domain.pods import PodRow
 from meshtui.domain.revisions import ControlPlane, Revision
 from meshtui.domain.templates import TemplateRow
@@ -80,6 +82,9 @@ class MeshState(Protocol):
 
     @property
     def templates(self) -> Sequence[TemplateRow]: ...
+
+    @property
+    def components(self) -> Sequence[DataPlaneComponent]: ...
 
     def pods(self, cluster: str | None = None, namespace: str | None = None) -> Iterator[PodRow]: ...
 
@@ -217,12 +222,37 @@ def _gate(state: MeshState, action: str, keep: str, away: str) -> GateVerdict:
     # Every workload template, with or without pods, would give a pod created now the kept revision.
     conditions.extend(_templates(state, keep, away, where))
 
+    # The ambient data plane: ztunnel configured against the kept istiod, node agents within skew.
+    conditions.extend(_ambient(state, keep, where))
+
     # No tag (the default tag included) still resolves to the revision going offline.
     off_tags: list[str] = []
     for cp in state.control_planes:
         off_tags.extend(where(cp.cluster, t.name) for t in cp.tags if t.revision == away)
         if cp.default_revision == away and cp.tag("default") is None:
             off_tags.append(where(cp.cluster, "default (revision)"))
+    # A tag whose webhook moved but whose Service (>= 1.28.0) still claims the revision going offline.
+    stale = [
+        (cp.cluster, t)
+        for cp in state.control_planes
+        for t in cp.tags
+        if t.revision != away and t.service_revision == away
+    ]
+    if stale:
+        names = [where(c, t.service or t.name) for c, t in stale[:MAX_OFFENDERS]]
+        conditions.append(
+            Condition(
+                "tag_services",
+                len(stale),
+                tuple(names),
+                f"{_plural(len(stale), 'tag Service', 'tag Services')} still "
+                f"{'claims' if len(stale) == 1 else 'claim'} {away} for "
+                f"{', '.join(t.name for _, t in stale[:MAX_OFFENDERS])}: {_names(names, len(stale))} "
+                "(istiod reads tags from them: gateways and waypoints using the tag stay on it)",
+                remedy=f"move the tag to {keep} with its Service (istioctl tag set TAG --revision {keep} "
+                "--overwrite renders both)",
+            )
+        )
     if off_tags:
         conditions.append(
             Condition(
@@ -238,8 +268,13 @@ def _gate(state: MeshState, action: str, keep: str, away: str) -> GateVerdict:
 
 
 def _templates(state: MeshState, keep: str, away: str, where: Callable[..., str]) -> list[Condition]:
-    """The workload templates (gateways are judged apart) that would not give a new pod `keep`."""
-    off = [t for t in state.templates if t.gateway is None and t.meshed and t.revision_on_restart != keep]
+    """The workload templates without live pods (gateways are judged apart) that would not give a new pod
+    `keep`; a template with live pods is judged through them (`pods_on_restart`)."""
+    off = [
+        t
+        for t in state.templates
+        if t.gateway is None and not t.live_pods and t.meshed and t.revision_on_restart != keep
+    ]
     if not off:
         return []
     names = [t.describe(where(t.cluster, t.namespace, t.name)) for t in off[:MAX_OFFENDERS]]
@@ -257,6 +292,54 @@ def _templates(state: MeshState, keep: str, away: str, where: Callable[..., str]
         f"(to fix: {remedy})"
     )
     return [Condition("templates", len(off), tuple(names), message, ("namespaces", namespaces), remedy)]
+
+
+def _ambient(state: MeshState, keep: str, where: Callable[..., str]) -> list[Condition]:
+    """ztunnel must use the kept istiod (and be rolled out everywhere); ztunnel and istio-cni within skew."""
+    versions = {
+        cp.cluster: (rev.version if (rev := cp.revision(keep)) is not None else None) for cp in state.control_planes
+    }
+    out: list[Condition] = []
+    ztunnels = [c for c in state.components if c.kind == ZTUNNEL]
+    off = [z for z in ztunnels if z.revision != keep or z.rolling]
+    if off:
+        names = [
+            where(z.cluster, z.ref)
+            + (f" (configured against {z.revision or z.configured or 'no revision'})" if z.revision != keep else "")
+            + (f" (rollout {z.progress} nodes)" if z.rolling else "")
+            for z in off[:MAX_OFFENDERS]
+        ]
+        out.append(
+            Condition(
+                "ztunnel",
+                len(off),
+                tuple(names),
+                f"ztunnel is not configured against {keep} everywhere: {_names(names, len(off))}",
+                ("namespaces", tuple(dict.fromkeys(where(z.cluster, z.namespace) for z in off))),
+                f"upgrade ztunnel in place with revision={keep} (its XDS_ADDRESS and CA_ADDRESS name "
+                f"istiod-{keep}); it rolls node by node and restarts no application pod",
+            )
+        )
+    for kind, code in ((ZTUNNEL, "ztunnel_skew"), (ISTIO_CNI, "cni_skew")):
+        skewed = [
+            c for c in state.components if c.kind == kind and within_skew(c.version, versions.get(c.cluster)) is False
+        ]
+        if not skewed:
+            continue
+        names = [f"{where(c.cluster, c.ref)} runs {c.version}" for c in skewed[:MAX_OFFENDERS]]
+        target = versions.get(skewed[0].cluster)
+        out.append(
+            Condition(
+                code,
+                len(skewed),
+                tuple(names),
+                f"{kind} is outside the supported skew of {keep} ({target}): {_names(names, len(skewed))} "
+                f"({kind} 1.x works with control plane 1.x and 1.x+1)",
+                ("namespaces", tuple(dict.fromkeys(where(c.cluster, c.namespace) for c in skewed))),
+                f"upgrade {kind} in place to {target}",
+            )
+        )
+    return out
 
 
 def _pods(

@@ -8,7 +8,7 @@ way to be right for every install.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from meshtui.domain.objects import (
     EMPTY_LABELS,
@@ -20,6 +20,7 @@ from meshtui.domain.objects import (
     Namespace,
     WebhookConfiguration,
 )
+from meshtui.domain.refusals import METRICS_PORT, metrics_port_refusal
 from meshtui.domain.selectors import LabelSelector
 
 IGNORED_NAMESPACES = frozenset({"kube-system", "kube-public", "kube-node-lease", "local-path-storage"})
@@ -97,6 +98,7 @@ class InjectionOutcome:
     tag: str | None = None
     overlaps: tuple[str, ...] = ()  # every webhook that matched, when more than one did
     blocked: bool = False  # the API server would refuse to create the pod
+    refusal: str | None = None  # why the injector itself denies it: METRICS_PORT
 
     def explain(self) -> str:
         """The chain as one line: `a → b → c; d → e`."""
@@ -142,8 +144,14 @@ class InjectionEvaluator:
     the cache key, so a pod-template-hash does not defeat it.
     """
 
-    def __init__(self, webhooks: Sequence[InjectorWebhook], injectors: Iterable[InjectorConfig] = ()) -> None:
+    def __init__(
+        self,
+        webhooks: Sequence[InjectorWebhook],
+        injectors: Iterable[InjectorConfig] = (),
+        versions: Mapping[str, str | None] | None = None,
+    ) -> None:
         self.webhooks = tuple(webhooks)
+        self.versions: Mapping[str, str | None] = dict(versions or {})
         by_revision: dict[str, InjectorConfig] = {}
         for config in sorted(injectors, key=lambda c: (c.namespace, c.name)):
             by_revision.setdefault(config.revision, config)
@@ -167,14 +175,41 @@ class InjectionEvaluator:
         configurations: Iterable[WebhookConfiguration],
         injectors: Iterable[InjectorConfig] = (),
         services: frozenset[str] | None = None,
+        versions: Mapping[str, str | None] | None = None,
     ) -> InjectionEvaluator:
-        """Build from the cluster's MutatingWebhookConfigurations, injector ConfigMaps and Service names."""
-        return cls(injector_webhooks(configurations, services), injectors)
+        """Build from the cluster's MutatingWebhookConfigurations, injector ConfigMaps and Service names
+        (and the version of each revision, which decides the injector's refusals)."""
+        return cls(injector_webhooks(configurations, services), injectors, versions)
 
     @property
     def fingerprint(self) -> tuple[object, ...]:
         """Equal for two evaluators that give every pod the same outcome."""
-        return (self.webhooks, tuple(sorted((r, c.injection_key) for r, c in self.injectors.items())))
+        return (
+            self.webhooks,
+            tuple(sorted((r, c.injection_key) for r, c in self.injectors.items())),
+            tuple(sorted(self.versions.items())),
+        )
+
+    def version_of(self, revision: str | None) -> str | None:
+        """The Istio version of a revision's injector: its istiod's, else what its ConfigMap injects."""
+        if revision is None:
+            return None
+        version = self.versions.get(revision)
+        if version is None and revision in self.injectors:
+            version = self.injectors[revision].proxy_version
+        return version
+
+    def refused(
+        self, outcome: InjectionOutcome, prometheus_port: str | None, merge_metrics: str | None
+    ) -> InjectionOutcome:
+        """The outcome, turned into a refusal when the injecting revision denies the pod at creation."""
+        if outcome.revision is None or outcome.blocked or prometheus_port is None:
+            return outcome
+        why = metrics_port_refusal(prometheus_port, merge_metrics, self.version_of(outcome.revision))
+        if why is None:
+            return outcome
+        steps = (*outcome.steps, f"{ARROW} refused: {why}")
+        return replace(outcome, steps=steps, cause=why, blocked=True, refusal=METRICS_PORT)
 
     # ------------------------------------------------------------------------------------ namespaces
 

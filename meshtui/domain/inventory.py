@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any, TypeVar
 
+from meshtui.domain.ambient import DATAPLANE_MODE, USE_WAYPOINT, DataPlaneComponent, data_plane_components
 from meshtui.domain.gates import Gates, detect_source_target, evaluate_gates
 from meshtui.domain.gateways import GatewayRow, gateway_rows
 from meshtui.domain.injection import InjectionEvaluator, InjectionOutcome, NamespaceInjection
@@ -72,6 +73,8 @@ class InventoryView:
     problems: tuple[str, ...] = ()  # objects that could not be modelled, as "cluster: message"
     # Pod templates a pod created now would get a proxy (or be at risk) from, whether or not pods exist.
     templates: tuple[TemplateRow, ...] = ()
+    # The ambient node agents (ztunnel, istio-cni) of every cluster, never counted as sidecar pods.
+    components: tuple[DataPlaneComponent, ...] = ()
     source: str | None = None
     target: str | None = None
     gates: Gates | None = None
@@ -170,6 +173,9 @@ class _Cluster:
         # Every top-level workload's template row, and the sorted meshed ones for the view.
         self.templates: dict[WorkloadKey, TemplateRow] = {}
         self.template_tuple: tuple[TemplateRow, ...] | None = None
+        self.agent_pods: set[NsKey] = set()  # ztunnel and istio-cni pods
+        self.template_pods: Counter[WorkloadKey] = Counter()  # live pods by their top workload
+        self.components: tuple[DataPlaneComponent, ...] | None = None
         self.control_plane_dirty = False
         # View caches, dropped when what they show changes.
         self.ns_rows: dict[str, NamespaceRow] = {}
@@ -235,10 +241,19 @@ class _Cluster:
                 return False
             del self.pods[key]
             self._index_pod(old, add=False)
+            if old.component is not None:
+                self.components = None
+                self.agent_pods.discard(key)
             self.dirty_pods.add(key)
             return True
         if old is pod or old == pod:  # a relist hands back the models it already gave
             return False
+        if pod.component is not None or (old is not None and old.component is not None):
+            self.components = None
+            if pod.component is not None:
+                self.agent_pods.add(key)
+            else:
+                self.agent_pods.discard(key)
         if old is not None:
             self._index_pod(old, add=False)
         self.pods[key] = pod
@@ -298,6 +313,8 @@ class _Cluster:
             self._index_workload(wl, add=True)
         if is_istiod(wl) or (old is not None and is_istiod(old)):
             self.control_plane_dirty = True
+        if wl.kind == "DaemonSet":
+            self.components = None
         self._template_changed(old, wl)
         if old is None or deleted or old.template_key != wl.template_key:
             self.ownerships.clear()
@@ -359,11 +376,13 @@ class _Cluster:
                 self.injectors.values(),
             )
             names = None if services is None else frozenset(f"{ns}/{n}" for ns, n in services)
-            evaluator = InjectionEvaluator.build(self.mwcs.values(), self.injectors.values(), names)
+            versions = {r.name: r.version for r in cp.revisions}
+            evaluator = InjectionEvaluator.build(self.mwcs.values(), self.injectors.values(), names, versions)
             if evaluator.fingerprint != self.evaluator.fingerprint or cp.fingerprint != self.control_plane.fingerprint:
                 self.evaluator = evaluator
                 self.dirty_all = True
             self.control_plane = cp
+            self.components = None
         if self.dirty_all:
             self.dirty_all = False
             self.dirty_pods = set(self.pods) | {(ns, n) for ns, rows in self.rows.items() for n in rows}
@@ -449,6 +468,15 @@ class _Cluster:
                 self.gateway_pods.add(row.pod.key)
             else:
                 self.gateway_pods.discard(row.pod.key)
+        if row.live and row.workload_kind and row.workload_name:
+            key = (row.workload_kind, row.namespace, row.workload_name)
+            n = self.template_pods[key] + sign
+            if n:
+                self.template_pods[key] = n
+            else:
+                del self.template_pods[key]
+            if (n == 0) != (n - sign == 0):  # whether the template has live pods changed
+                self.template_tuple = None
 
     def namespace_labels(self, name: str) -> Labels:
         ns = self.namespaces.get(name)
@@ -517,6 +545,8 @@ class _Cluster:
                 terminal=counts.terminal,
                 mesh_pods=MappingProxyType(dict(counts.mesh)),
                 known=name in self.namespaces,
+                dataplane_mode=self.namespace_labels(name).get(DATAPLANE_MODE),
+                use_waypoint=self.namespace_labels(name).get(USE_WAYPOINT),
             )
             self.ns_rows[name] = row
         return row
@@ -531,13 +561,25 @@ class _Cluster:
     def template_rows(self) -> tuple[TemplateRow, ...]:
         """The templates that would give a new pod a proxy, or are at risk, in (namespace, name) order."""
         if self.template_tuple is None:
-            self.template_tuple = tuple(
-                sorted(
-                    (t for t in self.templates.values() if t.meshed or t.at_risk),
-                    key=lambda t: (t.namespace, t.name, t.kind),
-                )
-            )
+            rows = []
+            for t in self.templates.values():
+                if not (t.meshed or t.at_risk):
+                    continue
+                live = t.key in self.template_pods
+                rows.append(t if t.live_pods == live else replace(t, live_pods=live))
+            self.template_tuple = tuple(sorted(rows, key=lambda t: (t.namespace, t.name, t.kind)))
         return self.template_tuple
+
+    def data_plane_components(self) -> tuple[DataPlaneComponent, ...]:
+        """ztunnel and istio-cni of this cluster, with their node pods."""
+        if self.components is None:
+            self.components = data_plane_components(
+                self.name,
+                (w for w in self.workloads.values() if w.kind == "DaemonSet"),
+                (self.pods[k] for k in self.agent_pods if k in self.pods),
+                self.control_plane.resolve,
+            )
+        return self.components
 
     def gateway_rows(self) -> list[GatewayRow]:
         rows = [self.rows[ns][name] for ns, name in self.gateway_pods]
@@ -703,8 +745,10 @@ class Inventory:
         pods: dict[NsKey, tuple[PodRow, ...]] = {}
         gateways: list[GatewayRow] = []
         templates: list[TemplateRow] = []
+        components: list[DataPlaneComponent] = []
         for c in clusters:
             templates.extend(c.template_rows())
+            components.extend(c.data_plane_components())
             for name in sorted(set(c.namespaces) | set(c.counts)):
                 namespaces.append(c.namespace_row(name))
                 pods[(c.name, name)] = c.pod_rows(name)
@@ -722,6 +766,7 @@ class Inventory:
             skew=(),
             problems=tuple(f"{c.name}: {p}" for c in clusters for p in c.problems),
             templates=tuple(templates),
+            components=tuple(components),
         )
         skew = list(skew_warnings(proxies, revisions, lambda c, r, pv: _skew_offenders(view, c, r, pv)))
         if source is None and target is None:

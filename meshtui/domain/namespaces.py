@@ -28,6 +28,8 @@ class NamespaceRow:
     # Live sidecar pods that are not gateways, by (current revision, revision on restart): what gates count.
     mesh_pods: Mapping[MeshKey, int]
     known: bool = True  # False when pods were seen but not the Namespace object
+    dataplane_mode: str | None = None  # label istio.io/dataplane-mode ("ambient" enrols its pods)
+    use_waypoint: str | None = None  # label istio.io/use-waypoint
 
     @property
     def revision(self) -> str | None:

@@ -36,8 +36,25 @@ NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
 PROXY_CONTAINER = "istio-proxy"
 AUTO_IMAGE = "auto"  # the gateway charts' placeholder image that injection replaces
 
+REDIRECTION_ANNOTATION = "ambient.istio.io/redirection"  # istio-cni marks the pods it enrolled: "enabled"
+PROMETHEUS_PORT = "prometheus.io/port"
+ZTUNNEL = "ztunnel"
+ISTIO_CNI = "istio-cni"
+CNI_CONTAINER = "install-cni"
+CNI_APP_LABEL = ("k8s-app", "istio-cni-node")
+# Env of the ztunnel container naming the istiod it gets configuration and certificates from.
+ZTUNNEL_ENV = ("XDS_ADDRESS", "CA_ADDRESS")
+
 _IMAGE_VARIANTS = ("-distroless", "-debug")
-_POD_ANNOTATIONS = (REV_LABEL, STATUS_ANNOTATION, PROXY_IMAGE_ANNOTATION, INJECT_KEY, TEMPLATES_ANNOTATION)
+_POD_ANNOTATIONS = (
+    REV_LABEL,
+    STATUS_ANNOTATION,
+    PROXY_IMAGE_ANNOTATION,
+    INJECT_KEY,
+    TEMPLATES_ANNOTATION,
+    REDIRECTION_ANNOTATION,
+    PROMETHEUS_PORT,
+)
 _intern = sys.intern
 
 
@@ -133,6 +150,15 @@ def image_tag(image: str | None) -> str | None:
     if colon < 0 or colon < ref.rfind("/"):
         return None
     return ref[colon + 1 :] or None
+
+
+def image_repository(image: str | None) -> str | None:
+    """The last path element of an image reference without tag or digest (`hub/ztunnel:1.29.6` -> `ztunnel`)."""
+    if not image:
+        return None
+    ref = image.split("@", 1)[0]
+    name = ref.rsplit("/", 1)[-1]
+    return name.split(":", 1)[0] or None
 
 
 def image_version(image: str | None) -> str | None:
@@ -257,6 +283,12 @@ class Pod:
     # An istio-proxy container still holding the `image: auto` placeholder of a gateway template: the
     # injector never filled it, so no proxy runs and the container cannot start.
     awaiting_injection: bool = False
+    # A node agent of the ambient data plane ("ztunnel" or "istio-cni"), never a sidecar pod (the ztunnel
+    # chart names its container istio-proxy), with the image it runs.
+    component: str | None = None
+    component_image: str | None = None
+    ambient: bool = False  # istio-cni enrolled it (annotation ambient.istio.io/redirection: enabled)
+    prometheus_port: str | None = None
 
     @property
     def key(self) -> tuple[str, str]:
@@ -332,7 +364,21 @@ def _parse_pod(cluster: str, raw: dict[str, Any], meta: dict[str, Any], name: st
             problems.append(f"annotation {key} is not a string, so it was ignored.")
             value = None
         wanted.append(value)
-    rev_annotation, status_text, proxy_image_annotation, inject_annotation, templates_annotation = wanted
+    (
+        rev_annotation,
+        status_text,
+        proxy_image_annotation,
+        inject_annotation,
+        templates_annotation,
+        redirection,
+        prometheus_port,
+    ) = wanted
+    cni_image: str | None = None
+    if labels.get(CNI_APP_LABEL[0]) == CNI_APP_LABEL[1] and type(containers) is list:
+        for c in containers:
+            if type(c) is dict and c.get("name") == CNI_CONTAINER and type(c.get("image")) is str:
+                cni_image = c["image"]
+                break
 
     ready = False
     conditions = status.get("conditions")
@@ -402,6 +448,9 @@ def _parse_pod(cluster: str, raw: dict[str, Any], meta: dict[str, Any], name: st
         node if type(node) is str else None,
         start if type(start) is str else None,
         awaiting_injection=awaiting,
+        redirection=redirection,
+        prometheus_port=prometheus_port,
+        cni_image=cni_image,
     )
 
 
@@ -468,6 +517,9 @@ def make_pod(
     node_name: str | None,
     start_time: str | None,
     awaiting_injection: bool = False,
+    redirection: str | None = None,
+    prometheus_port: str | None = None,
+    cni_image: str | None = None,
 ) -> Pod:
     """The Pod from the fields a decoder extracted (a dict walk in `parse_pod`, or typed structs).
 
@@ -479,6 +531,15 @@ def make_pod(
         status_revision, problem = _status_revision(status_annotation)
         if problem is not None:
             problems.append(problem)
+
+    component: str | None = None
+    component_image: str | None = None
+    if has_proxy and (labels.get("app") == ZTUNNEL or image_repository(proxy_container_image) == ZTUNNEL):
+        # The ztunnel chart names its container istio-proxy: a node agent, not a sidecar.
+        component, component_image = ZTUNNEL, proxy_container_image
+        has_proxy = native_sidecar = False
+    elif labels.get(CNI_APP_LABEL[0]) == CNI_APP_LABEL[1]:
+        component, component_image = ISTIO_CNI, cni_image
 
     current: str | None = None
     source: str | None = None
@@ -521,6 +582,10 @@ def make_pod(
         waiting_reasons,
         tuple(problems),
         awaiting_injection and not has_proxy,
+        component,
+        component_image,
+        redirection == "enabled",
+        prometheus_port,
     )
 
 
@@ -554,6 +619,8 @@ class Workload:
     available_replicas: int | None
     workload_ref: str | None = None  # a Rollout that borrows a Deployment's template names it here
     finished: bool = False  # a Job whose Complete or Failed condition holds: it creates no more pods
+    rev_annotation: str | None = None  # metadata annotation istio.io/rev (the ztunnel chart sets it)
+    template_env: tuple[tuple[str, str], ...] = ()  # the ZTUNNEL_ENV variables its containers set
 
     @property
     def key(self) -> tuple[str, str, str]:
@@ -625,6 +692,13 @@ def parse_workload(cluster: str, raw: object, kind: str | None = None) -> Worklo
     elif replicas is None and the_kind in ("Deployment", "StatefulSet", "ReplicaSet", "Rollout"):
         replicas = 1
     ref = _map(spec.get("workloadRef"))
+    env = tuple(
+        (e["name"], e["value"])
+        for c in _list(tspec.get("containers"))
+        if type(c) is dict
+        for e in _list(c.get("env"))
+        if type(e) is dict and e.get("name") in ZTUNNEL_ENV and type(e.get("value")) is str
+    )
     finished = the_kind == "Job" and any(
         type(c) is dict and c.get("type") in ("Complete", "Failed") and c.get("status") == "True"
         for c in _list(status.get("conditions"))
@@ -653,6 +727,8 @@ def parse_workload(cluster: str, raw: object, kind: str | None = None) -> Worklo
         available_replicas=available,
         workload_ref=f"{ref.get('kind')}/{ref.get('name')}" if ref.get("name") else None,
         finished=finished,
+        rev_annotation=_str(_map(meta.get("annotations")).get(REV_LABEL)),
+        template_env=env,
     )
 
 

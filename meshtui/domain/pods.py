@@ -5,9 +5,20 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+from meshtui.domain.ambient import AMBIENT, DATAPLANE_MODE, leaves_ambient
 from meshtui.domain.gateways import gateway_kind
 from meshtui.domain.injection import ARROW, InjectionEvaluator, InjectionOutcome, NamespaceInjection
-from meshtui.domain.objects import AUTO_IMAGE, INJECT_KEY, PROXY_CONTAINER, REV_LABEL, Labels, Pod, Workload
+from meshtui.domain.objects import (
+    AUTO_IMAGE,
+    INJECT_KEY,
+    PROMETHEUS_PORT,
+    PROXY_CONTAINER,
+    REV_LABEL,
+    Labels,
+    Pod,
+    Workload,
+)
+from meshtui.domain.refusals import MERGE_METRICS
 
 WorkloadKey = tuple[str, str, str]
 Resolver = Callable[[str], str | None]
@@ -25,6 +36,8 @@ class Template:
     source: str  # "Deployment frontend", "the pod itself"
     rendered: bool = False  # the template already holds an istio-proxy (rendered gateway, manual injection)
     rendered_revision: str | None = None
+    prometheus_port: str | None = None  # annotation prometheus.io/port, which newer injectors validate
+    merge_metrics: str | None = None  # annotation prometheus.istio.io/merge-metrics
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +80,8 @@ def ownership(pod: Pod, workloads: Mapping[WorkloadKey, Workload]) -> Ownership:
             rendered_revision=(tpl.template_annotations.get(REV_LABEL) or tpl.template_labels.get(REV_LABEL))
             if rendered
             else None,
+            prometheus_port=tpl.template_annotations.get(PROMETHEUS_PORT),
+            merge_metrics=tpl.template_annotations.get(MERGE_METRICS),
         )
     else:
         # Without the workload, a pod that has a proxy yet opts out of injection can only have been rendered
@@ -79,6 +94,7 @@ def ownership(pod: Pod, workloads: Mapping[WorkloadKey, Workload]) -> Ownership:
             source="the pod itself",
             rendered=rendered,
             rendered_revision=pod.current_revision if rendered else None,
+            prometheus_port=pod.prometheus_port,
         )
     restartable, blocker = _restartability(pod, chain)
     return Ownership(
@@ -129,6 +145,7 @@ class PodRow:
     restartable: bool
     restart_blocker: str | None
     gateway: str | None  # the gateway kind, when the pod is a gateway's
+    leaves_ambient: bool = False  # an ambient namespace's pod that injection would give a sidecar
 
     @property
     def cluster(self) -> str:
@@ -194,15 +211,19 @@ def assess_pod(
             f"{ARROW} not injected: keeps revision {resolved} on restart",
         )
         outcome = InjectionOutcome(resolved, steps, f"rendered with revision {resolved}")
-    elif outcome is None:
-        outcome = evaluator.evaluate(
-            pod.namespace,
-            namespace_labels,
-            template.labels,
-            template.inject_annotation,
-            template.host_network,
-        )
-    at_risk, reason = (False, None) if pod.terminal or template.rendered else _risk(pod, outcome, namespace)
+    else:
+        if outcome is None:
+            outcome = evaluator.evaluate(
+                pod.namespace,
+                namespace_labels,
+                template.labels,
+                template.inject_annotation,
+                template.host_network,
+            )
+        outcome = evaluator.refused(outcome, template.prometheus_port, template.merge_metrics)
+    at_risk, reason = (
+        (False, None) if pod.terminal or template.rendered else _risk(pod, outcome, namespace, namespace_labels)
+    )
     return PodRow(
         pod=pod,
         workload_kind=owned.workload_kind,
@@ -215,14 +236,24 @@ def assess_pod(
         restartable=owned.restartable,
         restart_blocker=owned.restart_blocker,
         gateway=gateway_kind(pod, owned.top),
+        leaves_ambient=not pod.terminal and leaves_ambient(pod, namespace_labels, outcome.revision),
     )
 
 
-def _risk(pod: Pod, outcome: InjectionOutcome, namespace: NamespaceInjection) -> tuple[bool, str | None]:
+def _risk(
+    pod: Pod, outcome: InjectionOutcome, namespace: NamespaceInjection, namespace_labels: Labels
+) -> tuple[bool, str | None]:
     """At risk: the replacement would differ in a way the operator did not ask for (product.md section 2)."""
+    if pod.component is not None:
+        return False, None  # a node agent (ztunnel, istio-cni): upgraded in place, never re-injected
     if outcome.blocked:
         return True, f"its replacement would be refused: {outcome.cause}"
     on_restart = outcome.revision
+    if leaves_ambient(pod, namespace_labels, on_restart):
+        return True, (
+            f"would leave ambient on restart: its namespace is {DATAPLANE_MODE}={AMBIENT}, yet injection "
+            f"gives it a {on_restart} sidecar, which takes precedence ({_why(outcome)})"
+        )
     if pod.awaiting_injection and on_restart is None:
         return True, f"its istio-proxy is image: {AUTO_IMAGE}, which no injector will fill: {outcome.cause}"
 

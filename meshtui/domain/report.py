@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from meshtui.domain.ambient import AMBIENT
 from meshtui.domain.gates import GateVerdict
 from meshtui.domain.inventory import InventoryView
 
@@ -66,7 +67,14 @@ def status_document(view: InventoryView, phase: str | None = None, all_pods: boo
             }
         )
     tags = [
-        {"name": t.name, "revision": t.revision, "cluster": t.cluster, "dangling": t.dangling}
+        {
+            "name": t.name,
+            "revision": t.revision,
+            "cluster": t.cluster,
+            "dangling": t.dangling,
+            "service": t.service,
+            "service_revision": t.service_revision,
+        }
         for t in sorted(view.tags, key=lambda t: (t.cluster, t.name))
     ]
     namespaces = []
@@ -87,11 +95,15 @@ def status_document(view: InventoryView, phase: str | None = None, all_pods: boo
                 },
                 "label_conflict": inj.conflict,
                 "problem": inj.problem,
+                "dataplane_mode": ns.dataplane_mode,
+                "use_waypoint": ns.use_waypoint,
             }
         )
     pods = []
     for row in view.pods():
-        if not (all_pods or row.has_sidecar or row.at_risk):
+        if row.pod.component is not None:
+            continue  # ztunnel and istio-cni are listed under data_plane_components, never as pods
+        if not (all_pods or row.has_sidecar or row.at_risk or row.pod.ambient):
             continue
         pods.append(
             {
@@ -109,6 +121,7 @@ def status_document(view: InventoryView, phase: str | None = None, all_pods: boo
                 "restartable": row.restartable,
                 "explain": row.explain(),
                 "problems": list(row.pod.problems),
+                "dataplane": "sidecar" if row.has_sidecar else AMBIENT if row.pod.ambient else None,
             }
         )
     gateways = [
@@ -133,11 +146,32 @@ def status_document(view: InventoryView, phase: str | None = None, all_pods: boo
             "revision_on_restart": t.revision_on_restart,
             "gateway": t.gateway,
             "awaits_injection": t.awaits_injection,
+            "live_pods": t.live_pods,
             "at_risk": t.at_risk,
             "reason": t.reason,
             "explain": t.injection.explain(),
         }
         for t in view.templates
+    ]
+    components = [
+        {
+            "cluster": c.cluster,
+            "namespace": c.namespace,
+            "name": c.name,
+            "kind": c.kind,
+            "version": c.version,
+            "revision": c.revision,
+            "configured": c.configured,
+            "revision_source": c.revision_source,
+            "nodes": {"desired": c.desired, "updated": c.updated, "ready": c.ready},
+            "rolling": c.rolling,
+            "pods": [
+                {"node": p.node, "name": p.pod, "version": p.version, "ready": p.ready, "current": p.current}
+                for p in c.pods
+            ],
+            "problems": list(c.problems),
+        }
+        for c in view.components
     ]
     gates = view.gates
     problems: list[dict[str, str | None]] = [
@@ -152,6 +186,7 @@ def status_document(view: InventoryView, phase: str | None = None, all_pods: boo
         "pods": pods,
         "gateways": gateways,
         "templates": templates,
+        "data_plane_components": components,
         "upgrade": {
             "source": view.source,
             "target": view.target,

@@ -42,7 +42,7 @@ class Revision:
 
 @dataclass(frozen=True, slots=True)
 class Tag:
-    """A revision tag: an alias that resolves to a revision through its webhook (or, >=1.27, its Service)."""
+    """A revision tag: an alias that resolves to a revision through its webhook (or, >=1.28.0, its Service)."""
 
     cluster: str
     name: str
@@ -51,6 +51,9 @@ class Tag:
     service: str | None
     dangling: bool = False
     problem: str | None = None
+    # The revision its Service (`istiod-revision-tag-<T>`, Istio >= 1.28.0) claims; istiod reads tags from
+    # webhooks and these Services alike, so a Service left behind keeps gateways and waypoints on it.
+    service_revision: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,10 +172,11 @@ def control_plane(
             if _is_revision_service(s):
                 names.add(s.labels[REV_LABEL])
 
-    # Tags: configurations labelled istio.io/tag, then (>=1.27) Services labelled istio.io/tag.
+    # Tags: configurations labelled istio.io/tag, then (>=1.28.0) Services labelled istio.io/tag.
     tag_hooks: dict[str, list[WebhookConfiguration]] = {}
     tag_rev: dict[str, str] = {}
     tag_service: dict[str, str] = {}
+    tag_service_rev: dict[str, str] = {}
     for c in mwcs:
         if c.is_istio_injector and c.tag is not None:
             tag_hooks.setdefault(c.tag, []).append(c)
@@ -185,6 +189,7 @@ def control_plane(
             if not tag or not svc_rev:
                 continue
             tag_service.setdefault(tag, f"{s.namespace}/{s.name}")
+            tag_service_rev.setdefault(tag, svc_rev)
             if tag not in tag_rev:
                 tag_rev[tag] = svc_rev
             elif tag_rev[tag] != svc_rev:
@@ -223,6 +228,7 @@ def control_plane(
                 tag_service.get(tag),
                 problem is not None,
                 problem,
+                tag_service_rev.get(tag),
             )
         )
 

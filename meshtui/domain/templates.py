@@ -10,16 +10,19 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+from meshtui.domain.ambient import is_istio_cni, is_ztunnel
 from meshtui.domain.gateways import INJECTED_GATEWAY, template_gateway_kind
 from meshtui.domain.injection import ARROW, InjectionEvaluator, InjectionOutcome, NamespaceInjection
 from meshtui.domain.objects import (
     AUTO_IMAGE,
     INJECT_KEY,
+    PROMETHEUS_PORT,
     PROXY_CONTAINER,
     REV_LABEL,
     Labels,
     Workload,
 )
+from meshtui.domain.refusals import MERGE_METRICS
 
 WorkloadKey = tuple[str, str, str]
 Resolver = Callable[[str], str | None]
@@ -52,6 +55,7 @@ class TemplateRow:
     tag: str | None  # the tag it resolves through, if any
     at_risk: bool
     reason: str | None
+    live_pods: bool = False  # it has live pods now (which the pod conditions judge already)
 
     @property
     def key(self) -> WorkloadKey:
@@ -101,9 +105,12 @@ def is_top_level(workload: Workload, borrowed: bool = False) -> bool:
 
     ReplicaSets of Deployments and Rollouts, Jobs of CronJobs and a Deployment a Rollout borrows its
     template from (`workloadRef`, which Argo scales to 0: pass `borrowed`) are represented by the
-    controller above them; a Job that completed or failed creates no more pods.
+    controller above them; a Job that completed or failed creates no more pods. The ambient node agents
+    (ztunnel, istio-cni) are upgraded in place and never injected, so they are no such template.
     """
     kind = workload.kind
+    if is_ztunnel(workload) or is_istio_cni(workload):
+        return False
     if kind == "ReplicaSet":
         return workload.owner is None or workload.owner.kind not in _TEMPLATE_OWNERS
     if kind == "Job":
@@ -163,6 +170,9 @@ def assess_template(
             tpl.template_host_network,
         )
         driver, tag = _driver(outcome, labels, namespace_labels, resolve)
+        outcome = evaluator.refused(
+            outcome, tpl.template_annotations.get(PROMETHEUS_PORT), tpl.template_annotations.get(MERGE_METRICS)
+        )
     at_risk, reason = _risk(outcome, namespace, awaits, rendered)
     return TemplateRow(
         cluster=workload.cluster,

@@ -26,6 +26,7 @@ ACTIONS: tuple[tuple[str, str], ...] = (
     ("delete-pods", "Delete pods: delete a pod that no restart can replace (bare pods)"),
     ("gateways", "Gateways: move the gateways to the target"),
     ("gateways-back", "Gateways back: move the gateways back to the source"),
+    ("ambient", "Ambient: upgrade istio-cni and ztunnel in place, node by node"),
     ("verify", "Verify: run the verify checks"),
     ("upgrade", "Upgrade: choose to keep the target (Finish then takes the source offline)"),
     ("rollback", "Rollback: choose to keep the source (Finish then takes the target offline)"),

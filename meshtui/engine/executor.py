@@ -331,6 +331,12 @@ class Executor:
         if api is None:
             return StepOutcome(op, StepResult.FAILED, f"no connection to cluster {op.cluster!r}")
         timeout = float((op.body or {}).get("timeout") or self.rollout_timeout)
+        if isinstance(op.body, dict) and op.body.get("node"):
+            from meshtui.engine.ambient import wait_node  # one node of an in-place DaemonSet upgrade
+
+            ok, message = wait_node(api, op, control, self._remaining(timeout), self._status)
+            result = StepResult.APPLIED if ok else StepResult.ABORTED if control.aborted else StepResult.FAILED
+            return StepOutcome(op, result, message)
         self._status(f"waiting for {op.object_ref} to be Ready")
         ok, message = self.wait_rollout(api, op, timeout, control, appear=True)
         return StepOutcome(op, StepResult.APPLIED if ok else StepResult.FAILED, message)

@@ -15,6 +15,7 @@ from typing import Any
 from meshtui.domain.inventory import InventoryView
 from meshtui.domain.objects import REV_LABEL
 from meshtui.domain.plan import Operation, Plan
+from meshtui.engine.ambient import is_ambient_object
 from meshtui.engine.kube import Discovery, iter_docs, labels, meta
 from meshtui.engine.planner import COMPONENT_LABEL, GATEWAY_COMPONENTS, PlanContext
 
@@ -100,12 +101,17 @@ def plan_deploy(ctx: PlanContext, view: InventoryView, target: str, spec: Instal
     if spec.kind == "manifests":
         found = load_manifests(spec.path or "")
         refusals += found.problems
-        control_plane = [o for o in found.objects if not is_gateway(o)]
+        control_plane = [o for o in found.objects if not is_gateway(o) and not is_ambient_object(o)]
         for o in found.objects:
             if is_gateway(o):
                 skipped.append(
                     f"{o['kind']} {meta(o).get('namespace', '')}/{meta(o)['name']} is a gateway: "
                     "the Gateways step applies it (given this folder)"
+                )
+            elif is_ambient_object(o):
+                skipped.append(
+                    f"{o['kind']} {meta(o).get('namespace', '')}/{meta(o)['name']} belongs to istio-cni or "
+                    "ztunnel: the ambient step upgrades them in place once the target is Ready"
                 )
         revisions = {labels(o).get(REV_LABEL) for o in control_plane} - {None}
         if revisions and revisions != {target}:
@@ -206,6 +212,11 @@ def install_argv(spec: InstallerSpec, target: str, context: str, namespace: str)
         *kubeconfig,
         *spec.extra_args,
     ]
+
+
+def refuse_program(argv: list[str], timeout: float) -> tuple[int, str]:
+    """The program runner of a read-only session: an installer would write, so none is started."""
+    return 126, f"read-only mode: {argv[0] if argv else 'the installer'} was not started"
 
 
 def run_program(argv: list[str], timeout: float) -> tuple[int, str]:

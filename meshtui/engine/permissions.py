@@ -68,6 +68,7 @@ def needs(action: str, cp: str, *, record: bool = True) -> list[Need]:
             Need("patch", "deployments", "apps"),
             Need("patch", "gateways", "gateway.networking.k8s.io"),
         ],
+        "ambient": [Need("patch", "daemonsets", "apps", cp)],
         "verify": [],
         "upgrade": [],
         "rollback": [],

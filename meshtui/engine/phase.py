@@ -224,7 +224,7 @@ def evaluate(
             reasons += needs_record()
             if target is not None and target_ready and record is not None:
                 reasons.append(f"revision {target} is already deployed and Ready")
-        elif action_id in ("switch", "move-tag", "restart", "gateways"):
+        elif action_id in ("switch", "move-tag", "restart", "gateways", "ambient"):
             reasons += needs_record()
             reasons += needs_ready(target, target_bad, target_ready, "target")
             if action_id == "switch" and not reasons and not not_on_target:

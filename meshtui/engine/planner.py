@@ -487,7 +487,9 @@ class Planner:
             version = Version.parse(rev.version)
             svc_path = f"/api/v1/namespaces/{ns}/services"
             existing_svc = get(api, f"{svc_path}/{tagrender.tag_service_name(tag)}")
-            if existing_svc is not None or (version is not None and (version.major, version.minor) >= (1, 27)):
+            if existing_svc is not None or (
+                version is not None and (version.major, version.minor) >= tagrender.TAG_SERVICES_FROM
+            ):
                 istiod_svc = get(api, f"{svc_path}/istiod{'' if to == 'default' else '-' + to}")
                 if istiod_svc is not None:
                     svc = tagrender.render_tag_service(istiod_svc, tag, to, ns)

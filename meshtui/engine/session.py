@@ -19,9 +19,10 @@ from meshtui.domain.inventory import InventoryView
 from meshtui.domain.objects import REV_LABEL, TAG_LABEL
 from meshtui.domain.plan import Operation, Plan
 from meshtui.engine import phase as phases
+from meshtui.engine.ambient import plan_step as plan_ambient_step
 from meshtui.engine.api import ACTIONS, CheckResult, EngineState, LockState, Progress
 from meshtui.engine.executor import Executor, RunControl, RunOutcome, StepOutcome, StepResult
-from meshtui.engine.installers import InstallerSpec, load_manifests, plan_deploy, run_program
+from meshtui.engine.installers import InstallerSpec, load_manifests, plan_deploy, refuse_program, run_program
 from meshtui.engine.offline import plan_offline
 from meshtui.engine.permissions import PermissionCache
 from meshtui.engine.planner import (
@@ -81,14 +82,15 @@ class EngineSession:
         self.targets = targets
         self.apis = {t.name: RawApi(t.api_client, t.name) for t in targets}
         self.clusters = list(self.apis)
-        self.read_only = read_only
+        # A read-only connection makes the whole session read-only, installers included.
+        self.read_only = read_only or any(t.read_only for t in targets)
         self.source_flag = source
         self.target_flag = target
         self.clock = clock or (lambda: datetime.now(UTC))
-        self.runner = runner or run_program
+        self.runner = refuse_program if self.read_only else (runner or run_program)
         self.rollout_timeout = rollout_timeout
         self.me = identity()
-        self.permissions = PermissionCache(self.apis, enabled=not read_only)
+        self.permissions = PermissionCache(self.apis, enabled=not self.read_only)
         self.missing: dict[str, tuple[str, ...]] = {}
         self.deadline: float | None = None
         self.status_line = ""
@@ -306,6 +308,8 @@ class EngineSession:
                     plan.pause_seconds,
                 )
             return plan
+        if action == "ambient":
+            return plan_ambient_step(self.planner.ctx, view, target, params)
         if action == "verify":
             return Plan(
                 action,

@@ -13,6 +13,8 @@ from typing import Any
 from meshtui.domain.objects import DEACTIVATED_KEY, REV_LABEL, TAG_LABEL
 
 ISTIO_NAMESPACE = "istio-system"
+#: The first minor whose charts and `istioctl tag set` render tag Services (`revision-tags-svc.yaml`).
+TAG_SERVICES_FROM = (1, 28)
 NEVER_MATCH: dict[str, Any] = {"matchLabels": {DEACTIVATED_KEY: "never-match"}}
 DEFAULT_VALIDATOR = "istiod-default-validator"
 MWC_API = "admissionregistration.k8s.io/v1"
@@ -24,7 +26,7 @@ def tag_mwc_name(tag: str, namespace: str) -> str:
 
 
 def tag_service_name(tag: str) -> str:
-    """The (>= 1.27) tag Service `istiod-revision-tag-T`."""
+    """The tag Service `istiod-revision-tag-T` (rendered by the istiod chart and `istioctl tag` from 1.28.0)."""
     return f"istiod-revision-tag-{tag}"
 
 
@@ -170,7 +172,7 @@ def deactivated_webhooks(mwc: dict[str, Any]) -> list[dict[str, Any]] | None:
 
 
 def render_tag_service(istiod_service: dict[str, Any], tag: str, revision: str, namespace: str) -> dict[str, Any]:
-    """The tag Service (>= 1.27) selecting the revision's istiod pods."""
+    """The tag Service (>= 1.28.0) selecting the revision's istiod pods."""
     spec = istiod_service.get("spec") or {}
     return {
         "apiVersion": "v1",

@@ -206,11 +206,15 @@ def install_ambient(
     hub: str = istio.DEFAULT_HUB,
     installer: str = "helm",
 ) -> list[tuple[str, str, str]]:
-    """Install (or upgrade in place) istio-cni and ztunnel for a version, configured against `revision`."""
+    """Install (or upgrade in place) istio-cni and ztunnel for a version, ztunnel configured against `revision`.
+
+    istio-cni is installed without a revision, as the ambient install docs do (`helm install istio-cni
+    istio/cni --set profile=ambient`): it talks to no istiod, so its `istio.io/rev` label stays `default`.
+    """
     written: list[tuple[str, str, str]] = []
     istio.ensure_namespace(store, namespace)
     for key, obj in [
-        *cni_objects(version, revision, namespace=namespace, hub=hub, installer=installer),
+        *cni_objects(version, None, namespace=namespace, hub=hub, installer=installer),
         *ztunnel_objects(version, revision, namespace=namespace, hub=hub, installer=installer),
     ]:
         istio._put(store, key, obj)

@@ -141,6 +141,11 @@ def bad_request(message: str) -> ApiError:
     return ApiError(400, "BadRequest", message)
 
 
+def unauthorized() -> ApiError:
+    """401 Unauthorized, as the API server answers a request without valid credentials."""
+    return ApiError(401, "Unauthorized", "Unauthorized")
+
+
 def forbidden(user: str, verb: str, plural: str, group: str, namespace: str | None, name: str = "") -> ApiError:
     """403 Forbidden, worded as the RBAC authorizer words it."""
     what = f"{plural}.{group}" if group else plural

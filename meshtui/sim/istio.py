@@ -287,10 +287,10 @@ def injector_webhooks(
             "objectSelector": {"matchExpressions": obj_sel},
         }
 
-    not_false = {"key": "sidecar.istio.io/inject", "operator": "NotIn", "values": ["false"]}
-    no_legacy = {"key": "istio-injection", "operator": "DoesNotExist"}
-    rev_in = {"key": "istio.io/rev", "operator": "In", "values": [selector_value]}
-    no_rev = {"key": "istio.io/rev", "operator": "DoesNotExist"}
+    not_false: dict[str, Any] = {"key": "sidecar.istio.io/inject", "operator": "NotIn", "values": ["false"]}
+    no_legacy: dict[str, Any] = {"key": "istio-injection", "operator": "DoesNotExist"}
+    rev_in: dict[str, Any] = {"key": "istio.io/rev", "operator": "In", "values": [selector_value]}
+    no_rev: dict[str, Any] = {"key": "istio.io/rev", "operator": "DoesNotExist"}
     rev_ns_obj = [not_false]
     rev_obj_ns = [no_rev, no_legacy]
     if revision_label_preference == "pod":
@@ -819,7 +819,7 @@ def _apply_tag(
     client = json.loads(json.dumps((canonical.get("webhooks") or [{}])[0].get("clientConfig") or {}))
     written: list[tuple[str, str, str]] = []
     ns_suffix = "" if namespace == ISTIO_NAMESPACE else f"-{namespace}"
-    mwc = {
+    mwc: dict[str, Any] = {
         "metadata": {"name": f"istio-revision-tag-{tag}{ns_suffix}", "labels": labels},
         "webhooks": injector_webhooks(tag, client, default_webhooks=tag == "default"),
     }

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from meshtui.sim.settings import SimSettings
+
+if TYPE_CHECKING:
+    from meshtui.sim.runtime import SimCluster
+    from meshtui.sim.store import Store
 
 
 class SimLaunchError(Exception):
@@ -29,7 +35,7 @@ def launch(
     ready_delay: float = 1.0,
     churn: float = 0.0,
     settings: SimSettings | None = None,
-):  # type: ignore[no-untyped-def]
+) -> SimCluster:
     """Build and start a SimCluster serving `scenario`; the caller stops it."""
     from meshtui.sim import scenarios
     from meshtui.sim.controllers import Controllers
@@ -41,11 +47,16 @@ def launch(
     settings.params.update(params or {})
     settings.params.setdefault("seed", seed)
 
-    def setup(store):  # type: ignore[no-untyped-def]
+    def setup(store: Store) -> None:
         scenarios.build(scenario, store, settings, seed=seed)
 
     sim = SimCluster(settings, setup=setup, controllers_factory=Controllers, port=port)
-    sim.start()
+    try:
+        sim.start()
+    except OSError as exc:
+        raise SimLaunchError(
+            f"cannot listen on 127.0.0.1:{port} ({exc.strerror or exc}); choose another --port, or 0 for a free one"
+        ) from None
     if churn > 0:
         sim.start_churn(churn)
     return sim

@@ -12,12 +12,13 @@ from typing import Any
 
 import yaml
 
-from meshtui.sim import istio
+from meshtui.sim import ambient, istio
 from meshtui.sim.resources import BY_KEY
 from meshtui.sim.store import Obj
 
 CONTROL_PLANE_FILE = "istiod-{revision}.yaml"
 GATEWAYS_FILE = "gateways-{revision}.yaml"
+AMBIENT_FILE = "ambient-{revision}.yaml"
 
 
 def _typed(key: str, obj: Obj) -> Obj:
@@ -152,6 +153,16 @@ def render_gateway(
     return [_typed(key, obj) for key, obj in pairs]
 
 
+def render_ambient(
+    version: str, revision: str | None = None, *, namespace: str = istio.ISTIO_NAMESPACE, hub: str = istio.DEFAULT_HUB
+) -> list[Obj]:
+    """istio-cni then ztunnel of a version, configured against `revision` (`helm template` of both charts)."""
+    revision = istio.revision_name(version) if revision is None else revision
+    pairs = ambient.cni_objects(version, None, namespace=namespace, hub=hub)
+    pairs += ambient.ztunnel_objects(version, revision, namespace=namespace, hub=hub)
+    return [_typed(key, obj) for key, obj in pairs]
+
+
 def write_manifests(
     out: Path,
     version: str,
@@ -159,8 +170,10 @@ def write_manifests(
     *,
     gateways: list[tuple[str, str]] | None = None,
     namespace: str = istio.ISTIO_NAMESPACE,
+    with_ambient: bool = False,
 ) -> list[Path]:
-    """Write the revision's manifests (and any gateways) as multi-document YAML under `out`; returns the files."""
+    """Write the revision's manifests (and any gateways, istio-cni and ztunnel) as multi-document YAML under
+    `out`; returns the files."""
     revision = istio.revision_name(version) if revision is None else revision
     out.mkdir(parents=True, exist_ok=True)
     files = []
@@ -174,6 +187,10 @@ def write_manifests(
         gw = out / GATEWAYS_FILE.format(revision=revision)
         gw.write_text(_dump(objs))
         files.append(gw)
+    if with_ambient:
+        amb = out / AMBIENT_FILE.format(revision=revision)
+        amb.write_text(_dump(render_ambient(version, revision, namespace=namespace)))
+        files.append(amb)
     return files
 
 

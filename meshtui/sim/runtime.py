@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import os
+import secrets
 import socket
 import threading
 from collections.abc import Callable
@@ -27,7 +29,6 @@ from meshtui.sim.store import Store
 
 T = TypeVar("T")
 NAME = "meshtui-sim"
-TOKEN = "meshtui-sim-token"  # a fixed, meaningless token: the simulator checks no credentials
 
 
 class Controllers(Protocol):
@@ -53,8 +54,11 @@ class SimCluster:
         setup: Callable[[Store], None] | None = None,
         controllers_factory: ControllersFactory | None = None,
         request_log_cap: int = 10_000,
+        token: str | None = None,
     ):
         self.settings = settings or SimSettings()
+        #: The bearer token every request must carry (a new one per run; only the kubeconfig's holder has it).
+        self.token = token or secrets.token_urlsafe(32)
         self.host = host
         self.port = port
         self._setup = setup
@@ -141,7 +145,7 @@ class SimCluster:
         admission.install(store)
         if self._setup is not None:
             self._setup(store)
-        server = ApiServer(store, self.settings, self.faults)
+        server = ApiServer(store, self.settings, self.faults, token=self.token)
         self._runner = web.AppRunner(
             server.make_app(), access_log=None, handler_cancellation=True, shutdown_timeout=1.0
         )
@@ -192,17 +196,30 @@ class SimCluster:
         return self.call(start)
 
     def kubeconfig(self, path: str | Path) -> Path:
-        """Write a kubeconfig whose current context `meshtui-sim` points at this server; returns the path."""
+        """Write a kubeconfig whose current context `meshtui-sim` points at this server; returns the path.
+
+        It holds the run's bearer token, so it is written readable by its owner only (0600).
+        """
         path = Path(path)
         config = {
             "apiVersion": "v1",
             "kind": "Config",
             "clusters": [{"name": NAME, "cluster": {"server": self.url}}],
-            "users": [{"name": NAME, "user": {"token": TOKEN}}],
+            "users": [{"name": NAME, "user": {"token": self.token}}],
             "contexts": [{"name": NAME, "context": {"cluster": NAME, "user": NAME}}],
             "current-context": NAME,
             "preferences": {},
         }
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(yaml.safe_dump(config, sort_keys=False))
+        write_private(path, yaml.safe_dump(config, sort_keys=False))
         return path
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write a file only its owner can read (0600), also when it already existed with wider permissions."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0), 0o600)
+    try:
+        os.fchmod(fd, 0o600)
+        os.write(fd, text.encode())
+    finally:
+        os.close(fd)

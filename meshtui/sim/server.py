@@ -15,9 +15,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import hmac
 import json
 import logging
+import os
 import re
+import weakref
 import zlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -29,6 +32,7 @@ from aiohttp import web
 from meshtui.domain.selectors import LabelSelector, SelectorError
 from meshtui.sim import deletion, discovery, errors, patch, protobuf, serviceproxy, tables
 from meshtui.sim.faults import Faults, RequestRecord
+from meshtui.sim.peer import peer_uid
 from meshtui.sim.resources import RESOURCES, ZERO_ANNOTATIONS, ZERO_FIELDS, Resource, default_deployment
 from meshtui.sim.settings import SimSettings
 from meshtui.sim.store import Entry, FieldSelector, Obj, Store, Watcher, item_prefix
@@ -360,8 +364,11 @@ def _check_patched_micro_times(res: Resource, patched: Obj) -> None:
 class ApiServer:
     """The aiohttp application serving one `Store` with the API server's conventions."""
 
-    def __init__(self, store: Store, settings: SimSettings, faults: Faults):
+    def __init__(self, store: Store, settings: SimSettings, faults: Faults, *, token: str | None = None):
         self.store = store
+        #: Requests without `Authorization: Bearer <token>` get 401 (None: no credentials are checked).
+        self.token = token
+        self._peer_uids: weakref.WeakKeyDictionary[Any, bool] = weakref.WeakKeyDictionary()
         self.settings = settings
         self.faults = faults
         faults.store = store
@@ -384,6 +391,8 @@ class ApiServer:
             await asyncio.sleep(self.faults.delay_ms / 1000)
         resp: web.StreamResponse
         try:
+            if self.token is not None and not self._authorized(request):
+                raise errors.unauthorized()
             resp = await handler(request)
         except errors.ApiError as api_error:
             resp = _status_response(api_error)
@@ -399,6 +408,28 @@ class ApiServer:
         if isinstance(resp, web.Response) and _accepts_gzip(request):
             await _compress(resp)
         return resp
+
+    def _authorized(self, request: web.Request) -> bool:
+        """The run's bearer token, or a connection from a process of the simulator's own user.
+
+        kubectl (client-go) never sends credentials over plain HTTP, so the owner's own processes are
+        recognised by the owner of their socket instead; other local users need the token, which only
+        the 0600 kubeconfig holds.
+        """
+        scheme, _, credential = request.headers.get("Authorization", "").partition(" ")
+        expected = (self.token or "").encode()
+        if scheme.lower() == "bearer" and hmac.compare_digest(credential.strip().encode(), expected):
+            return True
+        transport = request.transport
+        if transport is None:
+            return False
+        known = self._peer_uids.get(transport)
+        if known is None:
+            peer, local = transport.get_extra_info("peername"), transport.get_extra_info("sockname")
+            uid = peer_uid(peer[:2], local[:2]) if peer and local else None
+            known = uid == os.getuid() if uid is not None else False
+            self._peer_uids[transport] = known
+        return known
 
     def _record(self, request: web.Request, status: int) -> None:
         info = request.get(_INFO)

@@ -242,6 +242,10 @@ DNS1123_LABEL_ERROR = (
 )
 
 
+#: (store key, entry) pairs; named outside Store, whose `list` method shadows the builtin in its annotations.
+OwnedEntries = list[tuple[str, Entry]]
+
+
 @dataclass(eq=False)
 class Watcher:
     """One open watch: its filter and a queue of events the HTTP layer drains."""
@@ -711,7 +715,7 @@ class Store:
             return old if _same(new, old) else new
         return self._commit("MODIFIED", res, new, old)
 
-    def dependents(self, owner_uid: str) -> list[tuple[str, Entry]]:
+    def dependents(self, owner_uid: str) -> OwnedEntries:
         """Objects whose ownerReferences name this uid (for garbage collection), from an owner index."""
         out = []
         for key, k in sorted(self._owned.get(owner_uid, ())):

@@ -301,6 +301,16 @@ def _lease(obj: Obj, now: datetime) -> list[Any]:
     return [_name(obj), (obj.get("spec") or {}).get("holderIdentity") or "", _age(obj, now)]
 
 
+_WEBHOOK_CONFIGURATIONS: Printer = (
+    (
+        _NAME,
+        ("Webhooks", "integer", 0, "Webhooks indicates the number of webhooks registered in this configuration"),
+        _AGE,
+    ),
+    lambda o, now: [_name(o), len(o.get("webhooks") or []), _age(o, now)],
+)
+
+
 _PRINTERS: dict[str, Printer] = {
     "pods": (_POD_COLUMNS, pod_cells),
     "namespaces": (
@@ -315,22 +325,31 @@ _PRINTERS: dict[str, Printer] = {
         (
             _NAME,
             ("Ready", "string", 0, "Number of the pod with ready state"),
+            # Declared as strings although the cells are integers, as the API server's printer does.
             (
                 "Up-to-date",
-                "integer",
+                "string",
                 0,
-                "Total number of non-terminated pods targeted by this deployment that have the desired template spec.",
+                "Total number of non-terminating pods targeted by this deployment that have the desired template "
+                "spec.",
             ),
             (
                 "Available",
-                "integer",
+                "string",
                 0,
-                "Total number of available pods (ready for at least minReadySeconds) targeted by this deployment.",
+                "Total number of available non-terminating pods (ready for at least minReadySeconds) targeted by "
+                "this deployment.",
             ),
             _AGE,
             ("Containers", "string", 1, "Names of each container in the template."),
             ("Images", "string", 1, "Images referenced by each container in the template."),
-            ("Selector", "string", 1, "Label selector for pods."),
+            (
+                "Selector",
+                "string",
+                1,
+                "Label selector for pods. Existing ReplicaSets whose pods are selected by this will be the ones "
+                "affected by this deployment. It must match the pod template's labels.",
+            ),
         ),
         _deployment,
     ),
@@ -386,6 +405,8 @@ _PRINTERS: dict[str, Printer] = {
         _service,
     ),
     "coordination.k8s.io/leases": ((_NAME, ("Holder", "string", 0, "The holder of the lease."), _AGE), _lease),
+    "admissionregistration.k8s.io/mutatingwebhookconfigurations": _WEBHOOK_CONFIGURATIONS,
+    "admissionregistration.k8s.io/validatingwebhookconfigurations": _WEBHOOK_CONFIGURATIONS,
 }
 _GENERIC: Printer = ((_NAME, _AGE), lambda o, now: [_name(o), _age(o, now)])
 

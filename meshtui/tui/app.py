@@ -8,11 +8,14 @@ from textual import events
 from textual.app import App, SystemCommand
 from textual.command import CommandPalette, SearchIcon
 from textual.filter import LineFilter, Monochrome, NoColor
+from textual.notifications import SeverityLevel
 from textual.screen import Screen
 
+from meshtui.domain.text import inert, inert_lines
 from meshtui.engine.api import Session
 from meshtui.tui import memory
 from meshtui.tui.feed import MeshSource
+from meshtui.tui.inert import InertFilter
 from meshtui.tui.no_color import ReadableMonochrome
 from meshtui.tui.screens.dashboard import DashboardScreen
 from meshtui.tui.screens.too_small import TooSmallScreen
@@ -47,6 +50,7 @@ class MeshApp(App[None]):
         self.dashboard = DashboardScreen(mesh, session, settings, clock, session_problem=session_problem)
         self._too_small: TooSmallScreen | None = None
         self._readable = ReadableMonochrome()
+        self._inert = InertFilter()
 
     @property
     def mesh(self) -> MeshSource:
@@ -55,7 +59,20 @@ class MeshApp(App[None]):
 
     def get_line_filters(self) -> Sequence[LineFilter]:
         """Textual's filters, with NO_COLOR's swapped for one that keeps emphasis and the terminal's colours."""
-        return [self._readable if type(f) in (Monochrome, NoColor) else f for f in super().get_line_filters()]
+        filters = [self._readable if type(f) in (Monochrome, NoColor) else f for f in super().get_line_filters()]
+        return [self._inert, *filters]
+
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = True,
+    ) -> None:
+        """A notification whose text is made inert (it often quotes cluster data)."""
+        super().notify(inert_lines(message), title=inert(title), severity=severity, timeout=timeout, markup=markup)
 
     def on_mount(self) -> None:
         memory.loading()

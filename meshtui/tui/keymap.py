@@ -159,6 +159,7 @@ COMMANDS: tuple[Command, ...] = (
     _engine("delete-pods", "ctrl+d", NS_OR_PODS, 60),
     _engine("gateways", "m", (GATEWAYS,), 95),
     _engine("gateways-back", "M", (GATEWAYS,), 93),
+    _engine("ambient", "z", (GLOBAL,), 0),
     _engine("verify", "v", (GLOBAL,), 45),
     _engine("upgrade", "U", (GLOBAL,), 91),
     _engine("rollback", "R", (GLOBAL,), 50),

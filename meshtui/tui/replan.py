@@ -53,7 +53,7 @@ def replans(plan: Plan, params: dict[str, Any], folder: str = "") -> list[Replan
                 answer=lambda path: {"manifests": path},
             )
         )
-    if plan.action == "deploy":
+    if plan.action in ("deploy", "ambient"):
         out += [
             Replan(
                 "f",

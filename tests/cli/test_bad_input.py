@@ -10,14 +10,14 @@ import pytest
 
 from meshtui.sim.runtime import SimCluster
 from tests.cli.test_status_cli import meshtui
-from tests.helpers import start_scenario
+from tests.helpers import start_sim
 
 OLD, NEW = "1-22-3", "1-23-1"
 
 
 @pytest.fixture(scope="module")
 def kubeconfig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    sim: SimCluster = start_scenario("demo")
+    sim: SimCluster = start_sim("demo")
     yield sim.kubeconfig(tmp_path_factory.mktemp("bad-input") / "kubeconfig")
     sim.stop()
 

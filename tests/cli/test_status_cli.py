@@ -14,7 +14,8 @@ import pytest
 import yaml
 
 from meshtui.sim.runtime import SimCluster
-from tests.helpers import multi_kubeconfig, start_scenario
+from tests.conftest import StartSims
+from tests.helpers import multi_kubeconfig, start_sim
 
 ENV = {**os.environ, "NO_COLOR": "1"}
 
@@ -33,7 +34,7 @@ def meshtui(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[SimCluster, Path]]:
-    sim = start_scenario("demo")
+    sim = start_sim("demo")
     path = sim.kubeconfig(tmp_path_factory.mktemp("demo") / "kubeconfig")
     yield sim, path
     sim.stop()
@@ -66,9 +67,7 @@ def test_json_follows_the_contract(demo: tuple[SimCluster, Path]) -> None:
             "at_risk",
             "reason",
         }
-        assert pod["revision"] is not None or pod["at_risk"], (
-            "without --all-pods only sidecar or at-risk pods"
-        )
+        assert pod["revision"] is not None or pod["at_risk"], "without --all-pods only sidecar or at-risk pods"
     up = doc["upgrade"]
     assert set(up) >= {"source", "target", "phase", "actions"}
     for action in ("upgrade", "rollback", "finish"):
@@ -148,36 +147,32 @@ def test_from_file_gives_the_same_answers(demo: tuple[SimCluster, Path], tmp_pat
     assert offline == live
 
 
-def test_two_clusters_one_mesh(tmp_path: Path) -> None:
-    east = start_scenario("demo")
-    west = start_scenario("fresh")
-    try:
-        kubeconfig = multi_kubeconfig(tmp_path / "k", {"east": east, "west": west}, current="east")
-        doc = status_json(
-            "--kubeconfig",
-            str(kubeconfig),
-            "--context",
-            "east",
-            "--context",
-            "west",
-            "--source",
-            "1-22-3",
-            "--target",
-            "1-23-1",
-        )
-        assert [c["name"] for c in doc["clusters"]] == ["east", "west"]
-        assert {n["cluster"] for n in doc["namespaces"]} == {"east", "west"}
-        reasons = " ".join(doc["upgrade"]["actions"]["upgrade"]["reasons"])
-        assert "west" in reasons, "the target is missing on west, and the gate must say so"
-    finally:
-        east.stop()
-        west.stop()
+def test_two_clusters_one_mesh(tmp_path: Path, sims: StartSims) -> None:
+    east = sims("demo").cluster
+    west = sims("fresh").cluster
+    kubeconfig = multi_kubeconfig(tmp_path / "k", {"east": east, "west": west}, current="east")
+    doc = status_json(
+        "--kubeconfig",
+        str(kubeconfig),
+        "--context",
+        "east",
+        "--context",
+        "west",
+        "--source",
+        "1-22-3",
+        "--target",
+        "1-23-1",
+    )
+    assert [c["name"] for c in doc["clusters"]] == ["east", "west"]
+    assert {n["cluster"] for n in doc["namespaces"]} == {"east", "west"}
+    reasons = " ".join(doc["upgrade"]["actions"]["upgrade"]["reasons"])
+    assert "west" in reasons, "the target is missing on west, and the gate must say so"
 
 
-def test_unreachable_cluster_is_one_sentence_and_exit_3(tmp_path: Path) -> None:
-    sim = start_scenario("fresh")
-    kubeconfig = sim.kubeconfig(tmp_path / "k")
-    sim.stop()
+def test_unreachable_cluster_is_one_sentence_and_exit_3(sims: StartSims) -> None:
+    running = sims("fresh")
+    kubeconfig = running.kubeconfig
+    running.cluster.stop()
     result = meshtui("status", "--kubeconfig", str(kubeconfig), timeout=60)
     assert result.returncode == 3
     assert "unreachable" in result.stderr
@@ -223,19 +218,16 @@ def test_malformed_objects_in_dumps_are_reported_and_skipped(tmp_path: Path) -> 
     assert "Traceback" not in result.stderr
 
 
-def test_phase_and_pair_come_from_the_upgrade_record(tmp_path: Path) -> None:
+def test_phase_and_pair_come_from_the_upgrade_record(tmp_path: Path, sims: StartSims) -> None:
     from meshtui.engine.record import RECORD_NAME, UpgradeRecord
 
-    sim = start_scenario("demo")
-    try:
-        record = UpgradeRecord(source="1-22-3", target="1-23-1", phase="verify", started="2026-11-29T20:00:00Z",
-                               updated="2026-11-29T20:00:00Z", started_by="sre@jump")
-        store = sim.store
-        assert store is not None
-        sim.call(lambda: store.create("configmaps", {
-            "metadata": {"name": RECORD_NAME, "namespace": "istio-system"}, "data": record.to_configmap_data()}))
-        doc = status_json("--kubeconfig", str(sim.kubeconfig(tmp_path / "k")))
-        assert doc["upgrade"]["phase"] == "verify", "the recorded phase wins over the inferred one"
-        assert (doc["upgrade"]["source"], doc["upgrade"]["target"]) == ("1-22-3", "1-23-1")
-    finally:
-        sim.stop()
+    sim = sims("demo").cluster
+    record = UpgradeRecord(source="1-22-3", target="1-23-1", phase="verify", started="2026-11-29T20:00:00Z",
+                           updated="2026-11-29T20:00:00Z", started_by="sre@jump")
+    store = sim.store
+    assert store is not None
+    sim.call(lambda: store.create("configmaps", {
+        "metadata": {"name": RECORD_NAME, "namespace": "istio-system"}, "data": record.to_configmap_data()}))
+    doc = status_json("--kubeconfig", str(sim.kubeconfig(tmp_path / "k")))
+    assert doc["upgrade"]["phase"] == "verify", "the recorded phase wins over the inferred one"
+    assert (doc["upgrade"]["source"], doc["upgrade"]["target"]) == ("1-22-3", "1-23-1")

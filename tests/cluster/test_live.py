@@ -17,7 +17,8 @@ from meshtui.sim import istio, scenarios
 from meshtui.sim.launch import launch
 from meshtui.sim.runtime import SimCluster
 from meshtui.sim.settings import SimSettings
-from tests.helpers import multi_kubeconfig, start_scenario, wait_until
+from tests.conftest import StartSims
+from tests.helpers import multi_kubeconfig, start_sim, wait_until
 
 TIMING = Timing(watch_min_s=2, watch_max_s=4, backoff_initial_s=0.05, backoff_max_s=0.5, auth_retry_s=0.2)
 
@@ -39,9 +40,9 @@ def live_document(watch: MeshWatch) -> dict[str, object]:
 
 
 @pytest.fixture
-def demo(tmp_path: Path) -> Iterator[tuple[SimCluster, Path, MeshWatch]]:
-    sim = start_scenario("demo")
-    kubeconfig = sim.kubeconfig(tmp_path / "kubeconfig")
+def demo(sims: StartSims) -> Iterator[tuple[SimCluster, Path, MeshWatch]]:
+    running = sims("demo")
+    sim, kubeconfig = running.cluster, running.kubeconfig
     inventory = Inventory()
     targets = connect(str(kubeconfig))
     for t in targets:
@@ -51,7 +52,6 @@ def demo(tmp_path: Path) -> Iterator[tuple[SimCluster, Path, MeshWatch]]:
     assert watch.wait_synced(30)
     yield sim, kubeconfig, watch
     watch.stop()
-    sim.stop()
 
 
 def converge(watch: MeshWatch, kubeconfig: Path, what: str) -> dict[str, object]:
@@ -120,34 +120,30 @@ def test_live_model_converges_after_faults(demo: tuple[SimCluster, Path, MeshWat
     wait_until(lambda: all(h.state is ConnState.SYNCED for h in watch.health()), what="every watch back in sync")
 
 
-def test_two_clusters_watched_as_one_mesh(tmp_path: Path) -> None:
-    east, west = start_scenario("demo"), start_scenario("fresh")
+def test_two_clusters_watched_as_one_mesh(tmp_path: Path, sims: StartSims) -> None:
+    east, west = sims("demo").cluster, sims("fresh").cluster
+    kubeconfig = multi_kubeconfig(tmp_path / "k", {"east": east, "west": west}, current="east")
+    targets = connect(str(kubeconfig), ["east", "west"])
+    inventory = Inventory()
+    for t in targets:
+        inventory.add_cluster(t.name, t.server)
+    watch = MeshWatch(targets, inventory, timing=TIMING)
+    watch.start()
     try:
-        kubeconfig = multi_kubeconfig(tmp_path / "k", {"east": east, "west": west}, current="east")
-        targets = connect(str(kubeconfig), ["east", "west"])
-        inventory = Inventory()
-        for t in targets:
-            inventory.add_cluster(t.name, t.server)
-        watch = MeshWatch(targets, inventory, timing=TIMING)
-        watch.start()
-        try:
-            assert watch.wait_synced(30)
-            assert [h.cluster for h in watch.health()] == ["east", "west"]
-            live = live_document(watch)
-            assert live == fresh_document(kubeconfig, ["east", "west"])
-            assert {c["name"] for c in live["clusters"]} == {"east", "west"}  # type: ignore[union-attr, index]
-        finally:
-            watch.stop()
+        assert watch.wait_synced(30)
+        assert [h.cluster for h in watch.health()] == ["east", "west"]
+        live = live_document(watch)
+        assert live == fresh_document(kubeconfig, ["east", "west"])
+        assert {c["name"] for c in live["clusters"]} == {"east", "west"}  # type: ignore[union-attr, index]
     finally:
-        east.stop()
-        west.stop()
+        watch.stop()
 
 
 def test_live_model_converges_when_the_servers_resource_versions_go_back(tmp_path: Path) -> None:
     """A restarted simulator (on a real cluster, an etcd restore) serves the same port with lower
     resourceVersions: every watch resuming from its old version would stay silent. The live model must
     notice, relist, and equal a fresh read of the new server."""
-    first = start_scenario("demo")
+    first = start_sim("demo")
     port = first.port
     kubeconfig = first.kubeconfig(tmp_path / "kubeconfig")
     inventory = Inventory()

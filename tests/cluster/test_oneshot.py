@@ -18,14 +18,14 @@ from meshtui.cluster.oneshot import load_once
 from meshtui.domain.inventory import Inventory
 from meshtui.domain.report import status_document
 from meshtui.sim.runtime import SimCluster
-from tests.helpers import start_scenario
+from tests.helpers import start_sim
 
 REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[SimCluster, Path]]:
-    sim = start_scenario("demo")
+    sim = start_sim("demo")
     kubeconfig = sim.kubeconfig(tmp_path_factory.mktemp("oneshot") / "kubeconfig")
     try:
         yield sim, kubeconfig

@@ -17,7 +17,8 @@ from meshtui.cluster.rawapi import RawApi
 from meshtui.cluster.reflector import ConnState, ConnStatus, ObjKey, Reflector, Timing, WatchSpec
 from meshtui.sim.runtime import SimCluster
 from meshtui.sim.store import Store
-from tests.cluster.conftest import wait_until
+from tests.conftest import StartSims
+from tests.helpers import fast_settings, wait_until
 
 FAST = Timing(
     page_size=3,
@@ -132,11 +133,16 @@ def churn(sim: SimCluster, rounds: int, rng: random.Random) -> None:
         sim.call(one, i)
 
 
+#: A small watch history, so faults and 410s are easy to provoke.
+SMALL_HISTORY = fast_settings(history_window=50)
+
+
 @pytest.fixture
-def sim_and_sink(start_sim: Callable[..., tuple[SimCluster, Path]]) -> Any:
-    sim, kubeconfig = start_sim(seed())
+def sim_and_sink(sims: StartSims) -> Any:
+    running = sims(setup=seed(), settings=SMALL_HISTORY)
+    sim = running.cluster
     sink = RecordingSink()
-    reflector = make_reflector(kubeconfig, sink)
+    reflector = make_reflector(running.kubeconfig, sink)
     reflector.start()
     yield sim, sink, reflector
     reflector.stop()
@@ -206,11 +212,12 @@ def test_malformed_object_is_reported_and_skipped(sim_and_sink: Any) -> None:
     assert "deliberately unparseable" in sink.problems[0][1]
 
 
-def test_forbidden_is_an_error_state_with_the_reason(start_sim: Callable[..., Any]) -> None:
-    sim, kubeconfig = start_sim(seed())
+def test_forbidden_is_an_error_state_with_the_reason(sims: StartSims) -> None:
+    running = sims(setup=seed(), settings=SMALL_HISTORY)
+    sim = running.cluster
     sim.faults.deny("list", "pods")
     sink = RecordingSink()
-    reflector = make_reflector(kubeconfig, sink)
+    reflector = make_reflector(running.kubeconfig, sink)
     reflector.start()
     try:
         wait_until(lambda: reflector.status.state is ConnState.ERROR, what="the error state")
@@ -222,10 +229,10 @@ def test_forbidden_is_an_error_state_with_the_reason(start_sim: Callable[..., An
         reflector.stop()
 
 
-def test_unreachable_server_reports_error_and_stop_is_prompt(tmp_path: Path) -> None:
-    sim = SimCluster(setup=seed()).start()
-    kubeconfig = sim.kubeconfig(tmp_path / "k.yaml")
-    sim.stop()
+def test_unreachable_server_reports_error_and_stop_is_prompt(sims: StartSims) -> None:
+    running = sims(setup=seed())
+    kubeconfig = running.kubeconfig
+    running.cluster.stop()
     sink = RecordingSink()
     reflector = make_reflector(kubeconfig, sink)
     reflector.start()

@@ -27,9 +27,9 @@ from kubernetes.client.exceptions import ApiException
 
 from meshtui.sim import istio as sim_istio
 from meshtui.sim.resources import RESOURCES
-from meshtui.sim.runtime import SimCluster
 from meshtui.sim.settings import SimSettings
 from meshtui.sim.store import Store
+from tests.helpers import start_sim
 
 #: (connect, read) timeouts for every watch a test opens: a missing event fails instead of hanging.
 WATCH_TIMEOUT = (5, 30)
@@ -166,13 +166,9 @@ class SimBackend(Backend):
     def __init__(self, workdir: Path, *, controllers: bool = False) -> None:
         super().__init__()
         settings = sim_settings()
-        factory = None
         if controllers:
-            from meshtui.sim.controllers import Controllers
-
             settings.nodes = NODES
-            factory = Controllers
-        self.cluster = SimCluster(settings, setup=sim_setup, controllers_factory=factory).start()
+        self.cluster = start_sim(setup=sim_setup, settings=settings, controllers=controllers)
         self.kubeconfig = self.cluster.kubeconfig(workdir / "sim-admin.kubeconfig")
         # The simulator checks no credentials: the "viewer" is the same client with write verbs denied.
         self.viewer_kubeconfig = self.kubeconfig

@@ -2,7 +2,8 @@
 
 `backend` is parametrized over both. The real server (tests/realapi/apiserver.py) is built once per
 machine and started once per session; its `realapi` parameter is skipped, with the reason, when
-`go` is not on PATH and no cached binaries exist, so a machine with only Python still passes.
+`go` is not on PATH and no cached binaries exist, so a machine with only Python still passes, unless
+MESHTUI_REQUIRE_REALAPI=1 (as in CI) makes that a failure (tests/realapi/tier.py).
 
 Run only the real half: `pytest -m realapi tests/conformance`; only the simulator: `-m "not realapi"`.
 """
@@ -49,10 +50,15 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
         terminalreporter.write_line(f"realapi backend skipped: {_REPORTED['realapi-skipped']}")
 
 
-@pytest.fixture(autouse=True)
-def _no_developer_kubeconfig(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Never let a test read the developer's own kubeconfig."""
-    monkeypatch.setenv("KUBECONFIG", str(tmp_path / "kubeconfig-not-used"))
+def _binaries(config: pytest.Config) -> tuple[Path, Path]:
+    """The real server's binaries (built with progress on the terminal); skip, or fail when required."""
+    from realapi import tier
+
+    try:
+        return tier.binaries(config)
+    except pytest.skip.Exception as exc:
+        _REPORTED["realapi-skipped"] = str(exc)
+        raise
 
 
 @pytest.fixture(scope="session")
@@ -65,14 +71,10 @@ def sim_backend(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimBackend
 
 
 @pytest.fixture(scope="session")
-def real_backend() -> Iterator[RealBackend]:
-    from realapi.apiserver import RealApiServer, RealApiUnavailable, available_binaries
+def real_backend(pytestconfig: pytest.Config) -> Iterator[RealBackend]:
+    from realapi.apiserver import RealApiServer
 
-    try:
-        kube_apiserver, etcd = available_binaries()
-    except RealApiUnavailable as exc:
-        _REPORTED["realapi-skipped"] = str(exc)
-        pytest.skip(str(exc))
+    kube_apiserver, etcd = _binaries(pytestconfig)
     server = RealApiServer(kube_apiserver, etcd, uncached_resources=UNCACHED).start()
     _REPORTED["realapi"] = server.version
     print(f"\nreal kube-apiserver {server.version} at {server.server_url}")
@@ -115,13 +117,9 @@ def dedicated_backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterato
         finally:
             sim.stop()
         return
-    from realapi.apiserver import RealApiServer, RealApiUnavailable, available_binaries
+    from realapi.apiserver import RealApiServer
 
-    try:
-        kube_apiserver, etcd = available_binaries()
-    except RealApiUnavailable as exc:
-        _REPORTED["realapi-skipped"] = str(exc)
-        pytest.skip(str(exc))
+    kube_apiserver, etcd = _binaries(request.config)
     server = RealApiServer(kube_apiserver, etcd).start()
     _REPORTED["realapi"] = server.version
     try:

@@ -62,8 +62,9 @@ class Raw:
     ) -> tuple[int, dict[str, Any]]:
         headers = {"Accept": accept, "Content-Type": content_type}
         headers.update(self.api.default_headers)
-        if self.api.configuration.api_key.get("authorization"):
-            headers["Authorization"] = self.api.configuration.api_key["authorization"]
+        auth = self.api.configuration.auth_settings().get("BearerToken")
+        if auth and auth.get("value"):
+            headers["Authorization"] = auth["value"]
         data = body if body is None or isinstance(body, bytes) else json.dumps(body).encode()
         resp = self.api.rest_client.pool_manager.request(
             method, self.api.configuration.host + path, body=data, headers=headers, timeout=30.0

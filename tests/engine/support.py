@@ -8,35 +8,34 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
-from kubernetes import client, config
+from kubernetes import client
 
 from meshtui.cluster.kubeconfig import ClusterTarget, connect
 from meshtui.cluster.oneshot import load_once
 from meshtui.domain.inventory import Inventory, InventoryView
 from meshtui.engine.record import UpgradeRecord
 from meshtui.engine.session import EngineSession
-from meshtui.sim.launch import launch
 from meshtui.sim.runtime import SimCluster
-from meshtui.sim.settings import SimSettings
 from meshtui.sim.store import Store
+from tests.conftest import RunningSim, StartSims
+from tests.helpers import fast_settings
 
 IDENTITY = "alice@jump-1"
 
 
-@dataclass
-class Mesh:
+class Mesh(RunningSim):
     """A running simulated cluster with its kubeconfig and an official-client ApiClient."""
 
-    sim: SimCluster
-    kubeconfig: Path
-    api: client.ApiClient
+    @property
+    def sim(self) -> SimCluster:
+        """The simulated cluster."""
+        return self.cluster
 
     @property
     def core(self) -> client.CoreV1Api:
@@ -48,8 +47,7 @@ class Mesh:
 
     def store(self, fn: Callable[[Store], Any]) -> Any:
         """Run fn(store) on the simulator's loop."""
-        sim = self.sim
-        return sim.call(lambda: fn(sim.store))  # type: ignore[arg-type]
+        return self.store_call(fn)
 
     def record(self) -> UpgradeRecord | None:
         """The upgrade record as stored (read with the official client)."""
@@ -73,35 +71,21 @@ class Mesh:
         return inventory.view(source, target)
 
 
-def settings(ready_delay: float = 0.05) -> SimSettings:
-    """Fast simulator timings for tests."""
-    return SimSettings(pod_ready_delay=ready_delay, pod_termination_delay=0.05, bookmark_interval=0.5)
-
-
 @pytest.fixture(autouse=True)
-def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """No developer kubeconfig; a fixed operator identity."""
-    monkeypatch.setenv("KUBECONFIG", str(tmp_path / "kubeconfig-not-used"))
+def _isolated(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A fixed operator identity (tests/conftest.py keeps the developer's kubeconfig out)."""
     monkeypatch.setenv("MESHTUI_IDENTITY", IDENTITY)
 
 
 @pytest.fixture
-def mesh_factory(tmp_path: Path) -> Iterator[Callable[..., Mesh]]:
+def mesh_factory(sims: StartSims) -> Callable[..., Mesh]:
     """Start scenario clusters (stopped after the test)."""
-    started: list[Mesh] = []
 
     def make(scenario: str = "fresh", ready_delay: float = 0.05) -> Mesh:
-        sim = launch(scenario, settings=settings(ready_delay))
-        path = sim.kubeconfig(tmp_path / f"kubeconfig-{len(started)}.yaml")
-        api = config.new_client_from_config(config_file=str(path))
-        mesh = Mesh(sim, path, api)
-        started.append(mesh)
+        mesh: Mesh = sims(scenario, settings=fast_settings(pod_ready_delay=ready_delay), as_type=Mesh)
         return mesh
 
-    yield make
-    for m in started:
-        m.api.close()
-        m.sim.stop()
+    return make
 
 
 @pytest.fixture

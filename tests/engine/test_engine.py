@@ -6,7 +6,6 @@ import json
 import stat
 import sys
 import threading
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -474,6 +473,19 @@ def test_pods_that_would_lose_their_sidecar_are_never_restarted(mesh_factory) ->
     session.close()
 
 
+class HeldControl(RunControl):
+    """A RunControl that tells when the run it controls is held by a pause."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.held = threading.Event()
+
+    def wait_if_paused(self) -> bool:
+        if self.paused:
+            self.held.set()
+        return super().wait_if_paused()
+
+
 def test_pause_and_abort_between_batches(fresh: Mesh) -> None:
     with_target(fresh)
     session = started(fresh)
@@ -483,12 +495,12 @@ def test_pause_and_abort_between_batches(fresh: Mesh) -> None:
         progress_sink(),
     )
     plan = session.plan("restart", fresh_view(fresh, session), namespaces=["shop", "notifications"], batch=2, pause=0.5)
-    control = RunControl()
+    control = HeldControl()
     control.pause()
     outcome_box: list[object] = []
     worker = threading.Thread(target=lambda: outcome_box.append(session.run(plan, control, progress_sink())))
     worker.start()
-    time.sleep(0.5)
+    assert control.held.wait(30), "the run never reached its first step"
     assert all(
         "kubectl.kubernetes.io/restartedAt" not in (d.spec.template.metadata.annotations or {})
         for d in fresh.apps.list_namespaced_deployment("shop").items

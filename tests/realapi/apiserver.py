@@ -28,10 +28,11 @@ import ssl
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -47,32 +48,42 @@ class RealApiServerError(RuntimeError):
     """The build or the startup of the real API server failed."""
 
 
-def ensure_binaries(timeout: float = 3600.0, *, cache_only: bool = False) -> tuple[Path, Path]:
+def ensure_binaries(
+    timeout: float = 3600.0, *, cache_only: bool = False, progress: Callable[[str], None] | None = None
+) -> tuple[Path, Path]:
     """Build (or reuse from the cache) kube-apiserver and etcd; return ``(kube_apiserver, etcd)``.
 
-    A cold build takes several minutes on 2 cores; a cached one returns in well under a second.
-    ``cache_only`` never builds: without cached binaries it raises RealApiServerError.
+    A cold build takes several minutes on 2 cores; a cached one returns in well under a second. The
+    script's progress lines go to ``progress`` as they come (else to stderr). ``cache_only`` never
+    builds: without cached binaries it raises RealApiServerError.
     """
     env = {**os.environ, "GO": "/nonexistent/go"} if cache_only else None
-    proc = subprocess.run(
-        ["bash", str(BUILD_SCRIPT)],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-        env=env,
+    say = progress or (lambda line: print(line, file=sys.stderr, flush=True))
+    proc = subprocess.Popen(
+        ["bash", str(BUILD_SCRIPT)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
     )
-    sys.stderr.write(proc.stderr)
-    if proc.returncode != 0:
-        tail = "\n".join(proc.stderr.splitlines()[-40:])
-        raise RealApiServerError(f"{BUILD_SCRIPT} exited with {proc.returncode}:\n{tail}")
+    killer = threading.Timer(timeout, proc.kill)
+    killer.start()
+    lines: list[str] = []
+    try:
+        assert proc.stderr is not None and proc.stdout is not None
+        for line in proc.stderr:
+            lines.append(line.rstrip("\n"))
+            say(lines[-1])
+        out = proc.stdout.read()
+        returncode = proc.wait()
+    finally:
+        killer.cancel()
+    if returncode != 0:
+        tail = "\n".join(lines[-40:])
+        raise RealApiServerError(f"{BUILD_SCRIPT} exited with {returncode}:\n{tail}")
     found: dict[str, Path] = {}
-    for line in proc.stdout.splitlines():
+    for line in out.splitlines():
         key, sep, value = line.partition("=")
         if sep and key in ("KUBE_APISERVER", "ETCD"):
             found[key] = Path(value)
     if set(found) != {"KUBE_APISERVER", "ETCD"}:
-        raise RealApiServerError(f"unexpected output from {BUILD_SCRIPT}: {proc.stdout!r}")
+        raise RealApiServerError(f"unexpected output from {BUILD_SCRIPT}: {out!r}")
     return found["KUBE_APISERVER"], found["ETCD"]
 
 
@@ -80,11 +91,11 @@ class RealApiUnavailable(RealApiServerError):
     """No go on PATH and no cached binaries: the realapi tier cannot run on this machine (skip it)."""
 
 
-def available_binaries() -> tuple[Path, Path]:
+def available_binaries(progress: Callable[[str], None] | None = None) -> tuple[Path, Path]:
     """`ensure_binaries`, building only when ``go`` is on PATH; else cached binaries or RealApiUnavailable."""
     have_go = shutil.which("go") is not None
     try:
-        return ensure_binaries(cache_only=not have_go)
+        return ensure_binaries(cache_only=not have_go, progress=progress)
     except RealApiServerError:
         if not have_go:
             raise RealApiUnavailable(

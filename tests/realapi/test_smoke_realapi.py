@@ -16,17 +16,15 @@ import urllib3
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 
-from .apiserver import RealApiServer, RealApiUnavailable, available_binaries
+from . import tier
+from .apiserver import RealApiServer
 
 pytestmark = pytest.mark.realapi
 
 
 @pytest.fixture(scope="module")
-def real_api() -> Iterator[RealApiServer]:
-    try:
-        kube_apiserver, etcd = available_binaries()
-    except RealApiUnavailable as exc:
-        pytest.skip(str(exc))
+def real_api(pytestconfig: pytest.Config) -> Iterator[RealApiServer]:
+    kube_apiserver, etcd = tier.binaries(pytestconfig)
     # configmaps bypass the watch cache so that an etcd compaction is visible to watches (410).
     server = RealApiServer(kube_apiserver, etcd, uncached_resources=["configmaps"]).start()
     print(f"\nreal kube-apiserver {server.version} at {server.server_url} (etcd {server.etcd_url})")

@@ -2,28 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import orjson
 import pytest
-from kubernetes import client, config
+from kubernetes import client
 
-from meshtui.sim.runtime import SimCluster
 from meshtui.sim.settings import SimSettings
 from meshtui.sim.store import Store
+from tests import helpers
+from tests.conftest import RunningSim, StartSims
 from tests.helpers import read_events
-
-#: Settings that keep the tests quick: short bookmark interval, small history.
-FAST = {"pod_ready_delay": 0.05, "pod_termination_delay": 0.05, "bookmark_interval": 0.2,
-        "history_window": 1000}
 
 
 def fast_settings(**overrides: Any) -> SimSettings:
-    """SimSettings with the fast test timings, plus overrides."""
-    return SimSettings(**{**FAST, **overrides})
+    """The tests' quick simulator timings with a small watch history, plus overrides."""
+    return helpers.fast_settings(**{"history_window": 1000, **overrides})
 
 
 def pod(name: str, namespace: str, labels: dict[str, str] | None = None, phase: str = "Running",
@@ -72,13 +67,8 @@ def basic_setup(store: Store) -> None:
     })
 
 
-@dataclass
-class Sim:
+class Sim(RunningSim):
     """A running simulated cluster, its kubeconfig and an ApiClient built from that kubeconfig."""
-
-    cluster: SimCluster
-    api: client.ApiClient
-    kubeconfig: Path
 
     @property
     def core(self) -> client.CoreV1Api:
@@ -90,41 +80,22 @@ class Sim:
         """The apps/v1 API on this cluster."""
         return client.AppsV1Api(self.api)
 
-    def store_call(self, fn: Callable[[Store], Any]) -> Any:
-        """Run fn(store) on the simulator's loop."""
-        cluster = self.cluster
-        return cluster.call(lambda: fn(cluster.store))  # type: ignore[arg-type]
-
     @property
     def rv(self) -> int:
         """The store's current resourceVersion."""
         return int(self.store_call(lambda s: s.rv))
 
 
-@pytest.fixture(autouse=True)
-def _no_developer_kubeconfig(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Never let a test read the developer's own kubeconfig."""
-    monkeypatch.setenv("KUBECONFIG", str(tmp_path / "kubeconfig-not-used"))
-
-
 @pytest.fixture
-def sim_factory(tmp_path: Path) -> Iterator[Callable[..., Sim]]:
+def sim_factory(sims: StartSims) -> Callable[..., Sim]:
     """Start simulated clusters on free ports (any setup/settings); all are stopped after the test."""
-    started: list[Sim] = []
 
     def make(setup: Callable[[Store], None] | None = basic_setup, settings: SimSettings | None = None,
              **kwargs: Any) -> Sim:
-        cluster = SimCluster(settings or fast_settings(), setup=setup, **kwargs).start()
-        kubeconfig = cluster.kubeconfig(tmp_path / f"sim-kubeconfig-{len(started)}.yaml")
-        api = config.new_client_from_config(config_file=str(kubeconfig))
-        sim = Sim(cluster, api, kubeconfig)
-        started.append(sim)
+        sim: Sim = sims(setup=setup, settings=settings or fast_settings(), as_type=Sim, **kwargs)
         return sim
 
-    yield make
-    for sim in started:
-        sim.api.close()
-        sim.cluster.stop()
+    return make
 
 
 @pytest.fixture

@@ -55,7 +55,7 @@ def test_ztunnel_and_cni_run_on_every_node_against_the_source_revision(mesh: tup
     ds = store.require("apps/daemonsets", "istio-system", "ztunnel")
     assert ds["spec"]["updateStrategy"]["rollingUpdate"] == {"maxSurge": 1, "maxUnavailable": 0}
     cni_ds = store.require("apps/daemonsets", "istio-system", "istio-cni-node")
-    assert cni_ds["metadata"]["labels"]["istio.io/rev"] == OLD
+    assert cni_ds["metadata"]["labels"]["istio.io/rev"] == "default"  # istio-cni talks to no istiod
 
 
 def test_istio_cni_marks_ambient_pods_and_never_pods_with_a_sidecar(mesh: tuple[Store, SimSettings]) -> None:

@@ -14,6 +14,7 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from meshtui.sim.store import Store
+from tests.helpers import wait_until
 
 META_LIST = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json"
 META = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1,application/json"
@@ -30,8 +31,9 @@ def names(items: list[Any]) -> list[str]:
 def raw(sim: Any, method: str, path: str, body: bytes | None = None,
         headers: dict[str, str] | None = None) -> urllib3.BaseHTTPResponse:
     """A request through the client's own connection pool, for bodies the typed API cannot send."""
+    headers = {"Authorization": f"Bearer {sim.cluster.token}", **(headers or {})}
     return sim.api.rest_client.pool_manager.request(method, sim.cluster.url + path, body=body,
-                                                    headers=headers or {}, timeout=10.0)
+                                                    headers=headers, timeout=10.0)
 
 
 # -- list ---------------------------------------------------------------------------------------------
@@ -344,10 +346,7 @@ def test_client_disconnect_unregisters_the_watcher(sim, read_events):
     assert sim.store_call(lambda s: s.open_watches) == 1
     resp.close()  # closes the socket (release_conn would keep it open in the pool)
     # The server learns of the disconnect asynchronously and gives no event for it: poll.
-    deadline = time.monotonic() + 5
-    while sim.store_call(lambda s: s.open_watches) and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert sim.store_call(lambda s: s.open_watches) == 0
+    wait_until(lambda: sim.store_call(lambda s: s.open_watches) == 0, timeout=5, what="the watcher to go")
 
 
 def test_watch_list_streams_initial_events_then_an_annotated_bookmark(sim, read_events):

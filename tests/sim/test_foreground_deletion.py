@@ -17,6 +17,7 @@ from meshtui.sim import deletion
 from meshtui.sim.controllers import Controllers, settle
 from meshtui.sim.settings import SimSettings
 from meshtui.sim.store import Store
+from tests.helpers import eventually
 
 DEPLOY, RS = "apps/deployments", "apps/replicasets"
 FAST = SimSettings(pod_ready_delay=0.02, pod_termination_delay=0.02, nodes=2)
@@ -36,15 +37,6 @@ def web(ns: str, replicas: int = 2) -> dict[str, object]:
     }
 
 
-async def until(check: object, what: str, timeout: float = 10.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not check():  # type: ignore[operator]
-        if loop.time() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.005)
-
-
 @pytest.fixture
 async def store() -> AsyncIterator[Store]:
     s = Store()
@@ -57,22 +49,22 @@ async def store() -> AsyncIterator[Store]:
 
 async def test_a_foreground_deleted_deployment_waits_for_its_replicasets(store: Store) -> None:
     store.create(DEPLOY, web("shop"))
-    await until(lambda: len(store.list("pods", "shop")) == 2, "two pods")
+    await eventually(lambda: len(store.list("pods", "shop")) == 2, what="two pods")
     kept = deletion.delete(store, DEPLOY, "shop", "web", propagation="Foreground")
     assert kept["metadata"]["finalizers"] == ["foregroundDeletion"] and kept["metadata"]["deletionTimestamp"]
     assert kept["metadata"]["generation"] == 2
-    await until(lambda: store.get(DEPLOY, "shop", "web") is None, "the Deployment to go")
+    await eventually(lambda: store.get(DEPLOY, "shop", "web") is None, what="the Deployment to go")
     assert store.list(RS, "shop") == [], "its ReplicaSet went first"
-    await until(lambda: store.list("pods", "shop") == [], "the pods to go")
+    await eventually(lambda: store.list("pods", "shop") == [], what="the pods to go")
 
 
 async def test_another_finalizer_holds_the_object_until_it_is_removed(store: Store) -> None:
     store.create("configmaps", {"metadata": {"name": "cfg", "namespace": "shop", "finalizers": ["x.io/hold"]}})
     held = deletion.delete(store, "configmaps", "shop", "cfg", propagation="Foreground")
     assert held["metadata"]["finalizers"] == ["x.io/hold", "foregroundDeletion"]
-    await until(
+    await eventually(
         lambda: store.require("configmaps", "shop", "cfg")["metadata"]["finalizers"] == ["x.io/hold"],
-        "the garbage collector's finalizer to go",
+        what="the garbage collector's finalizer to go",
     )
 
     def release(obj: dict[str, object]) -> dict[str, object]:

@@ -13,6 +13,7 @@ from meshtui.sim import admission, istio, scenarios
 from meshtui.sim.controllers import Controllers
 from meshtui.sim.settings import SimSettings
 from meshtui.sim.store import Store
+from tests.helpers import eventually
 
 OLD, NEW = "1-22-3", "1-23-1"
 
@@ -227,11 +228,7 @@ async def test_large_leaves_the_controllers_nothing_to_do() -> None:
     rv = store.rv
     controllers = Controllers(store, settings, asyncio.get_running_loop())
     controllers.start()
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + 10
-    while not controllers.idle:
-        assert loop.time() < deadline
-        await asyncio.sleep(0.01)
+    await eventually(lambda: controllers.idle, what="the controllers to go idle")
     controllers.stop()
     assert store.rv == rv  # every status already matched what the controllers compute
 

@@ -11,6 +11,7 @@ import random
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -22,8 +23,7 @@ from meshtui.cluster.kubeconfig import ClusterTarget, connect
 from meshtui.cluster.oneshot import load_once
 from meshtui.domain.inventory import Inventory
 from meshtui.sim import admission, istio, scenarios
-from meshtui.sim.controllers import Controllers, settle
-from meshtui.sim.launch import launch
+from meshtui.sim.controllers import settle
 from meshtui.sim.runtime import SimCluster
 from meshtui.sim.settings import SimSettings
 from meshtui.sim.store import Store
@@ -33,6 +33,8 @@ from meshtui.tui.feed import StaticMesh, WatchedMesh
 from meshtui.tui.settings import DashboardSettings
 from meshtui.tui.widgets.action_runner import ActionRunner
 from meshtui.tui.widgets.live_feed import LiveFeed
+from tests.conftest import RunningSim, StartSims
+from tests.helpers import start_sim
 
 from .fakes import FakeSession
 
@@ -47,8 +49,7 @@ def fixed_clock() -> datetime:
 
 @pytest.fixture(autouse=True)
 def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """No developer kubeconfig, log file, theme or colour setting reaches a test."""
-    monkeypatch.setenv("KUBECONFIG", str(tmp_path / "kubeconfig-not-used"))
+    """No log file, theme or colour setting of the developer's reaches a test (tests/conftest.py: no kubeconfig)."""
     monkeypatch.setenv("MESHTUI_LOG", str(tmp_path / "meshtui.log"))
     monkeypatch.delenv("NO_COLOR", raising=False)
     monkeypatch.delenv("MESHTUI_THEME", raising=False)
@@ -56,46 +57,42 @@ def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TEXTUAL_ANIMATIONS", "none")
 
 
-@dataclass
-class Cluster:
+class Cluster(RunningSim):
     """A running simulated cluster and the kube targets that reach it."""
 
-    sim: SimCluster
-    kubeconfig: Path
-    targets: list[ClusterTarget]
+    @property
+    def sim(self) -> SimCluster:
+        """The simulated cluster."""
+        return self.cluster
+
+    @cached_property
+    def targets(self) -> list[ClusterTarget]:
+        """The product's cluster targets from the kubeconfig's current context."""
+        return connect(str(self.kubeconfig), None)
 
     def get(self, kind: str, namespace: str | None, name: str) -> dict[str, Any]:
         """One object as the simulator stores it."""
-        store = self.sim.store
-        assert store is not None
-        return self.sim.call(lambda: store.require(kind, namespace, name))
+        return dict(self.store_call(lambda store: store.require(kind, namespace, name)))
 
-
-def _fast() -> SimSettings:
-    return SimSettings(pod_ready_delay=0.05, pod_termination_delay=0.05, bookmark_interval=0.2)
+    def stop(self) -> None:
+        """Close the targets' clients, then stop the cluster."""
+        for target in self.__dict__.get("targets", []):
+            target.api_client.close()
+        super().stop()
 
 
 @pytest.fixture
-def start_cluster(tmp_path: Path) -> Iterator[Callable[..., Cluster]]:
-    """Start simulated clusters (stopped after the test)."""
-    started: list[Cluster] = []
+def start_cluster(sims: StartSims) -> Callable[..., Cluster]:
+    """Start simulated clusters: a scenario, or a store setup with the controllers (stopped after the test)."""
 
     def start(scenario: str | None = "demo", setup: Callable[[Store], None] | None = None) -> Cluster:
         if scenario is not None:
-            sim = launch(scenario, seed=1, ready_delay=0.05)
+            cluster: Cluster = sims(scenario, as_type=Cluster)
         else:
-            sim = SimCluster(_fast(), setup=setup, controllers_factory=Controllers)
-            sim.start()
-        path = sim.kubeconfig(tmp_path / f"kubeconfig-{len(started)}.yaml")
-        cluster = Cluster(sim, path, connect(str(path), None))
-        started.append(cluster)
+            cluster = sims(setup=setup, controllers=True, as_type=Cluster)
         return cluster
 
-    yield start
-    for cluster in started:
-        for target in cluster.targets:
-            target.api_client.close()
-        cluster.sim.stop()
+    return start
 
 
 def last_namespace_setup(store: Store) -> None:
@@ -156,21 +153,18 @@ def live_app(start_cluster: Callable[..., Cluster]) -> Iterator[Callable[..., Li
 
 
 @pytest.fixture(scope="session")
-def demo_inventory() -> Inventory:
+def demo_inventory(tmp_path_factory: pytest.TempPathFactory) -> Inventory:
     """The demo scenario read once (seed 1): the same rows in every snapshot test."""
-    sim = launch("demo", seed=1, ready_delay=0.05)
+    sim = start_sim("demo", settings=SimSettings(pod_ready_delay=0.05))
     try:
-        import tempfile
-
-        with tempfile.TemporaryDirectory() as tmp:
-            path = sim.kubeconfig(Path(tmp) / "kubeconfig")
-            targets = connect(str(path), None)
-            inventory = Inventory()
-            for target in targets:
-                inventory.add_cluster(target.name, target.server)
-            load_once(targets, inventory)
-            for target in targets:
-                target.api_client.close()
+        path = sim.kubeconfig(tmp_path_factory.mktemp("demo") / "kubeconfig")
+        targets = connect(str(path), None)
+        inventory = Inventory()
+        for target in targets:
+            inventory.add_cluster(target.name, target.server)
+        load_once(targets, inventory)
+        for target in targets:
+            target.api_client.close()
     finally:
         sim.stop()
     return inventory

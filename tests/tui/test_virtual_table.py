@@ -258,7 +258,7 @@ async def test_markup_like_strings_render_literally() -> None:
         assert "[link=x]z" in line_text(table, 2)
         third = line_text(table, 3)
         assert third.startswith("  [i]w ")
-        assert "tab here newline" in third
+        assert "tab\\there\\nnewline" in third, "control characters are shown escaped"
         screenshot = app.export_screenshot()
         assert "[/app]" in screenshot.replace("&#160;", " ")
 

@@ -49,10 +49,33 @@ fi
 log "using $("$GO" version), GOMODCACHE=$("$GO" env GOMODCACHE)"
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/meshtui-kube-build.XXXXXX")
-trap 'rm -rf "$WORK"' EXIT
+trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
 export GOFLAGS="-mod=mod${GOFLAGS:+ $GOFLAGS}"
 # Static binaries like the official release builds; also avoids needing a C toolchain.
 export CGO_ENABLED=0
+
+# Runs a long, otherwise silent step with its stderr in a log, and every PROGRESS_EVERY seconds says
+# how far it got: the log's line count, in `unit` (`go build -v` logs a package per line, `go get` a
+# module download per line; cached work logs nothing); on failure, the log's tail.
+PROGRESS_EVERY="${MESHTUI_KUBE_PROGRESS_SECONDS:-20}"
+run_logged() {
+  local what=$1 unit=$2 logfile=$3 t=$EPOCHREALTIME pid ticks=0 rc=0
+  shift 3
+  "$@" 2>"$logfile" &
+  pid=$!
+  while kill -0 "$pid" 2>/dev/null; do
+    sleep 1
+    if (( ++ticks % PROGRESS_EVERY == 0 )) && kill -0 "$pid" 2>/dev/null; then
+      log "$what: $(wc -l <"$logfile") $unit so far, $(elapsed "$t")s"
+    fi
+  done
+  wait "$pid" || rc=$?
+  if (( rc != 0 )); then
+    tail -n 40 "$logfile" >&2
+    log "$what failed (exit $rc)"
+  fi
+  return "$rc"
+}
 
 build_apiserver() {
   local t mod_json gomod info minor staging ldflags p m build_time
@@ -84,8 +107,9 @@ build_apiserver() {
   "$GO" mod edit "${edits[@]}"
   log "kube-apiserver: k8s.io/kubernetes ${K8S_VERSION}, $(wc -w <<<"$staging") staging modules -> ${staging_version}"
 
-  "$GO" get "k8s.io/kubernetes/cmd/kube-apiserver@${K8S_VERSION}" 2>"$WORK/apiserver-get.log" ||
-    { tail -n 40 "$WORK/apiserver-get.log" >&2; return 1; }
+  log "kube-apiserver: resolving modules (a first run downloads a few hundred MB)"
+  run_logged "kube-apiserver: go get" "modules fetched" "$WORK/apiserver-get.log" \
+    "$GO" get "k8s.io/kubernetes/cmd/kube-apiserver@${K8S_VERSION}" || return 1
   log "kube-apiserver: modules resolved ($(elapsed "$t")s)"
 
   minor=${K8S_VERSION#v1.}
@@ -98,8 +122,10 @@ build_apiserver() {
     ldflags+=" -X ${p}.gitTreeState=clean"
     if [[ -n $build_time ]]; then ldflags+=" -X ${p}.buildDate=${build_time}"; fi
   done
-  "$GO" build -p "$JOBS" -trimpath -ldflags "$ldflags" -o "$APISERVER_BIN.tmp" \
-    k8s.io/kubernetes/cmd/kube-apiserver
+  log "kube-apiserver: compiling (several minutes on 2 cores; progress counts packages)"
+  run_logged "kube-apiserver: go build" "packages compiled" "$WORK/apiserver-build.log" \
+    "$GO" build -v -p "$JOBS" -trimpath -ldflags "$ldflags" -o "$APISERVER_BIN.tmp" \
+    k8s.io/kubernetes/cmd/kube-apiserver || return 1
   mv -f "$APISERVER_BIN.tmp" "$APISERVER_BIN"
   cp go.mod "$CACHE_DIR/kube-apiserver.go.mod"
   log "kube-apiserver: built in $(elapsed "$t")s"
@@ -112,10 +138,11 @@ build_etcd() {
   "$GO" mod init meshtui.invalid/etcd-build >/dev/null 2>&1
   # server/v3 is the etcd binary's main package (server/main.go -> etcdmain.Main); as a dependency its
   # own go.mod pins api/client/pkg/raft at the same release, so no replace directives are needed.
-  "$GO" get "go.etcd.io/etcd/server/v3@${ETCD_VERSION}" 2>"$WORK/etcd-get.log" ||
-    { tail -n 40 "$WORK/etcd-get.log" >&2; return 1; }
+  run_logged "etcd: go get" "modules fetched" "$WORK/etcd-get.log" "$GO" get "go.etcd.io/etcd/server/v3@${ETCD_VERSION}" || return 1
   log "etcd: modules resolved ($(elapsed "$t")s)"
-  "$GO" build -p "$JOBS" -trimpath -ldflags "-s -w" -o "$ETCD_BIN.tmp" go.etcd.io/etcd/server/v3
+  log "etcd: compiling (progress counts packages)"
+  run_logged "etcd: go build" "packages compiled" "$WORK/etcd-build.log" \
+    "$GO" build -v -p "$JOBS" -trimpath -ldflags "-s -w" -o "$ETCD_BIN.tmp" go.etcd.io/etcd/server/v3 || return 1
   mv -f "$ETCD_BIN.tmp" "$ETCD_BIN"
   cp go.mod "$CACHE_DIR/etcd.go.mod"
   log "etcd: built in $(elapsed "$t")s"

@@ -259,8 +259,11 @@ class Runtime:
                 self.enqueue(("ambient", "", name))
                 for entry in self.store.entries("gateway.networking.k8s.io/gateways", name):
                     self.enqueue(("gateway", name, entry.name))
-        elif key == "admissionregistration.k8s.io/mutatingwebhookconfigurations":
-            # A tag moved or a revision came or went: gateways and waypoints may have a new owner.
+        elif key == "admissionregistration.k8s.io/mutatingwebhookconfigurations" or (
+            key == "services" and "istio.io/tag" in (meta.get("labels") or {})
+        ):
+            # A tag (webhook or Service) moved, or a revision came or went: gateways and waypoints may have
+            # a new owner.
             for entry in self.store.entries("gateway.networking.k8s.io/gateways"):
                 self.enqueue(("gateway", entry.namespace, entry.name))
         elif key == "nodes":
@@ -377,7 +380,7 @@ def is_ready(pod: Obj) -> bool:
     """The pod's Ready condition is True."""
     for cond in (pod.get("status") or {}).get("conditions") or []:
         if cond.get("type") == "Ready":
-            return cond.get("status") == "True"
+            return bool(cond.get("status") == "True")
     return False
 
 

@@ -12,6 +12,8 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, Static
 
+from meshtui.tui.inert import InertStatic
+
 
 class AskScreen(ModalScreen[str | None]):
     """A prompt and an input; Enter answers the text, esc None."""
@@ -33,8 +35,8 @@ class AskScreen(ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Static(Text(self.heading, style="bold"), markup=False)
-            yield Static(Text(self.prompt), markup=False)
+            yield InertStatic(Text(self.heading, style="bold"))
+            yield InertStatic(Text(self.prompt))
             yield self.input
             yield Static(Text("enter continue · esc cancel"), markup=False, classes="keys")
 

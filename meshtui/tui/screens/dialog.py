@@ -12,6 +12,8 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
+from meshtui.tui.inert import InertStatic
+
 T = TypeVar("T")
 
 
@@ -37,9 +39,9 @@ class Dialog(ModalScreen[T]):
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Static(Text(self.heading), markup=False, classes="title")
+            yield InertStatic(Text(self.heading), classes="title")
             with VerticalScroll():
-                yield Static(self.content_body, markup=False, classes="body")
+                yield InertStatic(self.content_body, classes="body")
             yield Static(Text(self.key_line), markup=False, classes="keys")
 
     def action_close(self) -> None:

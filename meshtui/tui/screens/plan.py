@@ -14,6 +14,7 @@ from textual.widgets import Input, Static
 
 from meshtui.domain.plan import Plan
 from meshtui.engine.executor import RunOutcome, StepResult
+from meshtui.tui.inert import InertStatic
 from meshtui.tui.rows import GOOD_STYLE, RISK_STYLE, WARN_STYLE
 
 
@@ -95,8 +96,8 @@ class PlanScreen(ModalScreen[str | None]):
         self.outcome: RunOutcome | None = None
         self.applicable = False
         self.options: dict[str, str] = {}
-        self.body = Static(Text("Planning…"), markup=False)
-        self.verdict = Static(Text(""), markup=False, classes="dry-run")
+        self.body = InertStatic(Text("Planning…"))
+        self.verdict = InertStatic(Text(""), classes="dry-run")
         self.keys = Static(Text("esc cancel"), markup=False, classes="keys")
         self.word = Input(
             placeholder=f"type {confirm_word} to confirm" if confirm_word else "",
@@ -105,9 +106,9 @@ class PlanScreen(ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Static(Text(self.heading), markup=False, classes="title")
+            yield InertStatic(Text(self.heading), classes="title")
             if self.subtitle:
-                yield Static(Text(self.subtitle), markup=False)
+                yield InertStatic(Text(self.subtitle))
             with VerticalScroll():
                 yield self.body
             yield self.verdict

@@ -13,6 +13,8 @@ from textual.screen import ModalScreen
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
+from meshtui.tui.inert import InertStatic
+
 
 class PickList(OptionList):
     """An option list that also moves with j and k, like every other list here."""
@@ -41,7 +43,7 @@ class TagScreen(ModalScreen[dict[str, Any] | None]):
         self.tags = tags
         self.revisions = revisions
         self.tag: str | None = None
-        self.prompt = Static(Text("Which tag should move?", style="bold"), markup=False)
+        self.prompt = InertStatic(Text("Which tag should move?", style="bold"))
         self.options = PickList(*[Option(Text(f"{name} -> {rev}"), id=name) for name, rev in tags])
 
     def compose(self) -> ComposeResult:

@@ -8,10 +8,10 @@ from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
-from textual.widgets import Static
 
 from meshtui.domain.inventory import InventoryView
 from meshtui.domain.revisions import ControlPlane
+from meshtui.tui.inert import InertStatic
 from meshtui.tui.rows import GOOD_STYLE, RISK_STYLE, WARN_STYLE
 
 
@@ -106,7 +106,7 @@ class ControlPlaneView(VerticalScroll):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self._key: object = None
-        self.body = Static(Text("Waiting for the cluster…"), markup=False)
+        self.body = InertStatic(Text("Waiting for the cluster…"))
 
     def compose(self) -> ComposeResult:
         yield self.body

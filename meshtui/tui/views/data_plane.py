@@ -7,8 +7,9 @@ from typing import ClassVar
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
-from textual.widgets import ContentSwitcher, Static
+from textual.widgets import ContentSwitcher
 
+from meshtui.tui.inert import InertStatic
 from meshtui.tui.views.gateways import GatewaysView
 from meshtui.tui.views.namespaces import NamespacesView
 from meshtui.tui.views.pods import PodsView
@@ -33,7 +34,7 @@ class DataPlaneView(Vertical):
         self.namespaces = NamespacesView(multi_cluster=multi_cluster, id="namespaces")
         self.pods = PodsView(id="pods")
         self.gateways = GatewaysView(id="gateways")
-        self.subnav = Static("", classes="subnav", markup=False)
+        self.subnav = InertStatic("", classes="subnav")
         self.current = "namespaces"
         self.pods_title = "Pods"
 

@@ -7,10 +7,10 @@ from rich.padding import Padding
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
-from textual.widgets import Static
 
 from meshtui.domain.inventory import InventoryView
 from meshtui.engine.api import ActionState, EngineState
+from meshtui.tui.inert import InertStatic
 from meshtui.tui.keymap import action_name, by_engine_action
 from meshtui.tui.rows import GOOD_STYLE, RISK_STYLE
 
@@ -69,7 +69,7 @@ class FinishView(VerticalScroll):
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
-        self.body = Static(Text("Waiting for the cluster…"), markup=False)
+        self.body = InertStatic(Text("Waiting for the cluster…"))
         self._key: object = None
 
     def compose(self) -> ComposeResult:

@@ -9,7 +9,7 @@ from textual.message import Message
 
 from meshtui.tui import rows as R
 from meshtui.tui.views.table_view import TableView
-from meshtui.tui.widgets.virtual_table import RowKey, VirtualTable
+from meshtui.tui.widgets.virtual_table import RowKey, VirtualTable, cell_plain
 
 
 class NamespacesView(TableView):
@@ -33,7 +33,7 @@ class NamespacesView(TableView):
 
     def _row_style(self, key: RowKey) -> str | None:
         row = self.table.get_row(key)
-        if row is not None and R.cell_plain(row[self._risk_index]) not in ("0", ""):
+        if row is not None and cell_plain(row[self._risk_index]) not in ("0", ""):
             return "bold"
         return None
 

@@ -6,7 +6,7 @@ from collections.abc import Hashable
 
 from meshtui.tui import rows as R
 from meshtui.tui.views.table_view import TableView
-from meshtui.tui.widgets.virtual_table import RowKey
+from meshtui.tui.widgets.virtual_table import RowKey, cell_plain
 
 _REASON = [c.key for c in R.POD_COLUMNS].index("reason")
 
@@ -23,7 +23,7 @@ class PodsView(TableView):
 
     def _row_style(self, key: RowKey) -> str | None:
         row = self.table.get_row(key)
-        if row is not None and R.cell_plain(row[_REASON]).startswith(R.RISK_MARK):
+        if row is not None and cell_plain(row[_REASON]).startswith(R.RISK_MARK):
             return "bold"
         return None
 

@@ -9,9 +9,10 @@ from textual import on
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.message import Message
-from textual.widgets import Input, Static
+from textual.widgets import Input
 
 from meshtui.tui.feed import TableDelta
+from meshtui.tui.inert import InertStatic
 from meshtui.tui.rows import Predicate
 from meshtui.tui.widgets.virtual_table import Column, RowKey, VirtualTable
 
@@ -51,7 +52,7 @@ class TableView(Vertical):
         self.table = VirtualTable(
             columns, selectable=self.SELECTABLE, empty_message=self.EMPTY, row_style=row_style, selected_marker="*"
         )
-        self.summary = Static("", classes="summary", markup=False)
+        self.summary = InertStatic("", classes="summary")
         self.filter_input = Input(
             placeholder="filter: words, rev:NAME, risk, todo, !word  (enter keeps, esc clears)",
             classes="filter",

@@ -7,9 +7,9 @@ from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
-from textual.widgets import Static
 
 from meshtui.engine.api import CheckResult, EngineState
+from meshtui.tui.inert import InertStatic
 from meshtui.tui.rows import GOOD_STYLE, RISK_STYLE, WARN_STYLE
 
 _MARK = {"pass": ("ok  pass", GOOD_STYLE), "fail": ("x   FAIL", RISK_STYLE), "unknown": ("?   unknown", WARN_STYLE)}
@@ -39,7 +39,7 @@ class VerifyView(VerticalScroll):
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
-        self.body = Static(Text("Waiting for the cluster…"), markup=False)
+        self.body = InertStatic(Text("Waiting for the cluster…"))
         self._key: object = None
 
     def compose(self) -> ComposeResult:

@@ -130,6 +130,9 @@ class ActionRunner(Widget):
         self.running = True
         self._run(plan, self.control)
 
+    def _progressed(self, progress: Progress) -> None:
+        self.post_message(self.Progressed(progress))
+
     @work(thread=True, exit_on_error=False, group="engine", name="run")
     def _run(self, plan: Plan, control: RunControl) -> None:
         session = self.session
@@ -137,7 +140,7 @@ class ActionRunner(Widget):
             self.post_message(self.Failed(plan.action, "run", "no upgrade session is connected"))
             return
         try:
-            outcome = session.run(plan, control, lambda p: self.post_message(self.Progressed(p)))
+            outcome = session.run(plan, control, self._progressed)
         except Exception as exc:
             self.post_message(self.Failed(plan.action, "run", describe_error(exc)))
             return

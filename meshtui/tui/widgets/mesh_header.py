@@ -7,11 +7,12 @@ from datetime import datetime
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
-from textual.widgets import Static
 
 from meshtui.cluster.live import ClusterHealth
 from meshtui.cluster.reflector import ConnState
+from meshtui.domain.text import inert
 from meshtui.engine.api import EngineState
+from meshtui.tui.inert import InertStatic
 
 STEPS = ("Control plane", "Data plane", "Verify", "Finish")
 #: The step each engine phase is on; past the last step every step is done.
@@ -48,12 +49,12 @@ def health_text(health: tuple[ClusterHealth, ...]) -> Text:
         if i:
             text.append("  ")
         mark, style = _STATE_MARK.get(h.state, ("?", ""))
-        text.append(h.cluster, style="bold")
+        text.append(inert(h.cluster), style="bold")
         text.append(f" {mark} {h.state.value}", style=style)
         if h.state is ConnState.CONNECTING and h.total_kinds:
             text.append(f" {h.synced_kinds}/{h.total_kinds}", style=style)
         if h.state in (ConnState.ERROR, ConnState.LAGGING) and h.reason:
-            text.append(f": {h.reason}", style=style)
+            text.append(f": {inert(h.reason)}", style=style)
     return text
 
 
@@ -85,8 +86,8 @@ class MeshHeader(Vertical):
     def __init__(self, title: str = "meshtui", *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.title = title
-        self.where = Static(Text(f"{title}  connecting…"), markup=False, id="header-where")
-        self.when = Static(stepper_text(None), markup=False, id="header-when")
+        self.where = InertStatic(Text(f"{title}  connecting…"), id="header-where")
+        self.when = InertStatic(stepper_text(None), id="header-when")
 
     def compose(self) -> ComposeResult:
         yield self.where
@@ -108,7 +109,7 @@ class MeshHeader(Vertical):
         where = Text()
         where.append(self.title, style="bold")
         where.append("  ")
-        where.append(f"{source or '?'} -> {target or '?'}", style="bold")
+        where.append(f"{inert(source or '?')} -> {inert(target or '?')}", style="bold")
         where.append("  ")
         where.append_text(health_text(health))
         if read_only or (state is not None and state.read_only):
@@ -116,21 +117,21 @@ class MeshHeader(Vertical):
             where.append(" READ-ONLY ", style="reverse bold")
             reason = state.read_only_reason if state is not None else ""
             if reason:
-                where.append(f" {reason}")
+                where.append(f" {inert(reason)}")
         if state is not None and state.lock.holder:
             where.append("  ")
             if state.lock.mine:
                 where.append(" LOCK: you ", style="reverse")
             else:
                 expired = " (expired)" if state.lock.expired else ""
-                where.append(f" LOCKED by {state.lock.holder}{expired} ", style="reverse bold red")
+                where.append(f" LOCKED by {inert(state.lock.holder)}{expired} ", style="reverse bold red")
         self.where.update(where)
 
         when = stepper_text(phase)
         if phase in ("completed", "cancelled", None):
             when.append(f"   {PHASE_WORDS.get(phase or '', 'no upgrade found')}")
         if note:
-            when.append(f"   {note}", style="bold")
+            when.append(f"   {inert(note)}", style="bold")
         if taken_at is not None and not note:
             when.append(f"   as of {taken_at.strftime('%H:%M:%S')}", style="dim")
         self.when.update(when)

@@ -6,6 +6,7 @@ from rich.text import Text
 from textual.widget import Widget
 
 from meshtui.engine.api import Progress
+from meshtui.tui.inert import inert_text
 
 
 def bar(done: int, total: int, width: int) -> str:
@@ -77,4 +78,4 @@ class ProgressPanel(Widget):
                 line2.append(f"  {p.message}", style="dim")
         else:
             line2.append("starting…")
-        return Text("\n", no_wrap=True, overflow="ellipsis").join([head, line2])
+        return inert_text(Text("\n", no_wrap=True, overflow="ellipsis").join([head, line2]))

@@ -26,6 +26,9 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from meshtui.domain.text import inert
+from meshtui.tui.inert import inert_text
+
 RowKey: TypeAlias = Hashable
 Cell: TypeAlias = str | Text | tuple[str, str]
 """A cell: a literal string (never markup), a Rich `Text`, or a `(text, rich style string)` pair."""
@@ -35,8 +38,6 @@ RowFilter: TypeAlias = Callable[[RowKey, Row], bool]
 Align: TypeAlias = Literal["left", "center", "right"]
 
 ELLIPSIS = "…"
-# Control characters would break a terminal line; they are shown as spaces.
-_CONTROL_TO_SPACE = {code: " " for code in (*range(32), 127)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,7 +74,8 @@ class _Placed(NamedTuple):
 def _fit_parts(text: str, width: int, align: Align) -> tuple[int, str, int]:
     """Truncate `text` to `width` cells with an ellipsis; return it with its left and right padding."""
     if not text.isprintable():
-        text = text.translate(_CONTROL_TO_SPACE)
+        # Cluster data: control characters are shown escaped (`\x1b`), never sent to the terminal.
+        text = inert(text)
     if text.isascii():
         length = len(text)
         if length > width:
@@ -104,12 +106,9 @@ def _fit_text(text: Text, width: int, align: Align) -> tuple[int, Text, int]:
 
     The padding is returned rather than added so it takes the row's style, not the cell's.
     """
-    plain = text.plain
-    if not plain.isprintable():
-        # One-to-one translation, so span offsets stay valid.
-        text = Text(plain.translate(_CONTROL_TO_SPACE), style=text.style, spans=text.spans)
-    else:
-        text = text.copy()
+    if not text.plain.isprintable():
+        text = inert_text(text, keep_lines=False)
+    text = text.copy()
     text.truncate(width, overflow="ellipsis")
     pad = max(0, width - text.cell_len)
     if align == "left":

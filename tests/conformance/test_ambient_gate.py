@@ -1,0 +1,115 @@
+"""Finish refuses to remove an istiod a ztunnel still uses, on the simulator and on a real kube-apiserver.
+
+ztunnel is created as the ztunnel chart renders it with `revision=1-22-3` (DaemonSet `ztunnel`, container
+`istio-proxy` running the ztunnel image, XDS_ADDRESS/CA_ADDRESS `istiod-1-22-3.istio-system.svc:15012`).
+Everything else is on the target. `status --json` must list no ztunnel pod as a sidecar pod, report
+ztunnel's version and revision, and Upgrade and Finish must be refused naming ztunnel; once ztunnel is
+upgraded in place to the target's revision (node by node), Upgrade opens.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from kubernetes import client
+from realapi.harness import await_list, await_object
+
+from tests.engine.support import cli
+
+from .backends import NODES, Backend
+from .istio_setup import control_plane_objects
+from .test_engine_runs import ISTIO_NS, NEW, NEW_VERSION, OLD, OLD_VERSION, source, target_manifests
+from .test_templates_gate import run
+
+HUB = "docker.io/istio"
+
+
+def ztunnel(rev: str, version: str) -> dict[str, Any]:
+    address = f"istiod-{rev}.{ISTIO_NS}.svc:15012"
+    labels = {"sidecar.istio.io/inject": "false", "istio.io/dataplane-mode": "none", "app": "ztunnel"}
+    return {
+        "metadata": {
+            "name": "ztunnel",
+            "labels": {"app.kubernetes.io/name": "ztunnel"},
+            "annotations": {"istio.io/rev": rev},
+        },
+        "spec": {
+            "updateStrategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}},
+            "selector": {"matchLabels": {"app": "ztunnel"}},
+            "template": {
+                "metadata": {
+                    "labels": labels,
+                    "annotations": {"sidecar.istio.io/inject": "false", "istio.io/rev": rev},
+                },
+                "spec": {
+                    "containers": [
+                        {
+                            "name": "istio-proxy",
+                            "image": f"{HUB}/ztunnel:{version}",
+                            "args": ["proxy", "ztunnel"],
+                            "env": [
+                                {"name": "CA_ADDRESS", "value": address},
+                                {"name": "XDS_ADDRESS", "value": address},
+                            ],
+                        }
+                    ],
+                    "terminationGracePeriodSeconds": 1,
+                },
+            },
+        },
+    }
+
+
+def test_finish_refused_while_ztunnel_uses_the_source(dedicated_backend: Backend, tmp_path: Path) -> None:
+    backend = dedicated_backend
+    api = backend.api_client()
+    apps, core = client.AppsV1Api(api), client.CoreV1Api(api)
+    backend.install_control_plane(control_plane_objects(source))
+    await_object(
+        apps.list_namespaced_deployment,
+        ISTIO_NS,
+        f"istiod-{OLD}",
+        lambda d: (d.get("status") or {}).get("availableReplicas") == 1,
+    )
+    backend.manage(ISTIO_NS)
+    apps.create_namespaced_daemon_set(ISTIO_NS, ztunnel(OLD, OLD_VERSION))
+
+    def ztunnels_on(version: str) -> Any:
+        def done(pods: list[dict[str, Any]]) -> bool:
+            mine = [p for p in pods if p["metadata"]["name"].startswith("ztunnel-")]
+            return len(mine) == NODES and all(
+                not p["metadata"].get("deletionTimestamp")
+                and p["spec"]["containers"][0]["image"].endswith(f":{version}")
+                and (p.get("status") or {}).get("phase") == "Running"
+                for p in mine
+            )
+
+        return await_list(core.list_namespaced_pod, ISTIO_NS, done, timeout=60)
+
+    ztunnels_on(OLD_VERSION)
+    run(backend, "upgrade", "start", "--target", NEW, "--yes")
+    run(backend, "upgrade", "install", "--manifests", str(target_manifests(backend, tmp_path / "m")), "--yes")
+    run(backend, "upgrade", "move-tag", "default", "--to", NEW, "--yes")
+    run(backend, "upgrade", "move-tag", "prod-stable", "--to", NEW, "--yes")
+
+    status = json.loads(run(backend, "status", "--json", "--all-pods"))
+    assert not [p for p in status["pods"] if p["name"].startswith("ztunnel-")]
+    (z,) = [c for c in status["data_plane_components"] if c["kind"] == "ztunnel"]
+    assert (z["version"], z["revision"], len(z["pods"])) == (OLD_VERSION, OLD, NODES)
+    upgrade = status["upgrade"]["actions"]["upgrade"]
+    assert not upgrade["enabled"]
+    assert [c["code"] for c in upgrade["conditions"]] == ["ztunnel"], upgrade["reasons"]
+    assert upgrade["conditions"][0]["offenders"] == [f"{ISTIO_NS}/ztunnel (configured against {OLD})"]
+
+    refused = cli("upgrade", "complete", "--yes", "--confirm-revision", OLD, kubeconfig=backend.kubeconfig, timeout=180)
+    assert refused.returncode == 1, refused.stdout + refused.stderr
+    assert "ztunnel is not configured against" in refused.stdout + refused.stderr
+    assert apps.read_namespaced_deployment(f"istiod-{OLD}", ISTIO_NS).metadata.name == f"istiod-{OLD}"
+
+    # The remedy: upgrade ztunnel in place (the chart's revision value), node by node.
+    apps.replace_namespaced_daemon_set("ztunnel", ISTIO_NS, ztunnel(NEW, NEW_VERSION))
+    ztunnels_on(NEW_VERSION)
+    after = json.loads(run(backend, "status", "--json"))["upgrade"]["actions"]["upgrade"]
+    assert after["enabled"], after["reasons"]
