@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -19,7 +19,7 @@ from meshtui.cluster.kinds import watch_specs
 from meshtui.cluster.kubeconfig import ClusterTarget
 from meshtui.cluster.live import InventoryLike, Problem
 from meshtui.cluster.rawapi import JSON, METADATA_LIST, RawApi
-from meshtui.cluster.reflector import ListPage, WatchSpec, parse_page
+from meshtui.cluster.reflector import ListPage, WatchSpec, list_continue, parse_page
 
 PAGE_SIZE = 500
 #: Times one kind's list may start over because its continue token expired before it gives up.
@@ -41,44 +41,102 @@ class _Stopped(Exception):
     """Another kind's list failed: this one stops before its next page."""
 
 
+_END = object()
+
+
+def _fetch(api: RawApi, spec: WatchSpec[Any], cont: str, abort: threading.Event) -> bytes:
+    query: list[tuple[str, str | int]] = [("limit", spec.page_size or PAGE_SIZE)]
+    if cont:
+        query.append(("continue", cont))
+    if spec.label_selector:
+        query.append(("labelSelector", spec.label_selector))
+    data: bytes | None = api.request(
+        "GET",
+        spec.path,
+        query=query,
+        accept=METADATA_LIST if spec.metadata_only else JSON,
+        what=f"listing {spec.kind}",
+        decode=_undecoded,
+        cancel=abort,
+    )
+    return data or b""
+
+
+def _pages(api: RawApi, spec: WatchSpec[Any], abort: threading.Event) -> Iterator[tuple[bytes, str]]:
+    """A list's raw pages with their continue tokens, each next one fetched while the caller models this one.
+
+    A helper thread keeps at most one page waiting; its errors reach the caller in order, and it stops when
+    the caller does (`done`) or the read is aborted.
+    """
+    ahead: queue.Queue[Any] = queue.Queue(maxsize=1)
+    done = threading.Event()
+
+    def put(item: Any) -> None:
+        while not (done.is_set() or abort.is_set()):
+            try:
+                ahead.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+
+    def fetch_all() -> None:
+        cont = ""
+        try:
+            while not (done.is_set() or abort.is_set()):
+                data = _fetch(api, spec, cont, abort)
+                cont = list_continue(data)
+                put((data, cont))
+                if not cont:
+                    break
+            put(_END)
+        except BaseException as exc:  # handed to the caller, which raises it
+            put(exc)
+
+    threading.Thread(target=fetch_all, name=f"list-{api.cluster}-{spec.kind}", daemon=True).start()
+    try:
+        while True:
+            try:
+                item = ahead.get(timeout=0.1)
+            except queue.Empty:
+                if abort.is_set():
+                    raise _Stopped from None
+                continue
+            if item is _END:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        done.set()
+
+
 def _list_pages(
     api: RawApi, spec: WatchSpec[Any], abort: threading.Event, on_page: Callable[[list[Any]], None] | None
 ) -> tuple[list[Any], list[Problem]]:
     models: list[Any] = []
     problems: list[Problem] = []
-    cont = ""
-    while True:
+    for data, cont in _pages(api, spec, abort):
         if abort.is_set():
             raise _Stopped
-        query: list[tuple[str, str | int]] = [("limit", spec.page_size or PAGE_SIZE)]
-        if cont:
-            query.append(("continue", cont))
-        if spec.label_selector:
-            query.append(("labelSelector", spec.label_selector))
-        data = api.request(
-            "GET",
-            spec.path,
-            query=query,
-            accept=METADATA_LIST if spec.metadata_only else JSON,
-            what=f"listing {spec.kind}",
-            decode=_undecoded,
-            cancel=abort,
-        )
         try:
-            page = _decode(api, spec, data or b"")
+            page = _decode(api, spec, data)
         except ValueError:  # orjson's and msgspec's decode errors both derive from it
             raise ClusterError(
                 f"The API server of cluster {api.cluster!r} sent a reply that is not JSON for listing {spec.kind}.",
                 cluster=api.cluster,
             ) from None
+        if page.cont != cont:
+            raise ClusterError(
+                f"The API server of cluster {api.cluster!r} sent a {spec.kind} list page that contradicts itself "
+                "(two readings of its continue token differ).",
+                cluster=api.cluster,
+            )
         page_models = list(page.models.values())
         models.extend(page_models)
         if on_page is not None:
             on_page(page_models)
         problems.extend(Problem(api.cluster, spec.kind, ns, name, message) for (ns, name), message in page.problems)
-        cont = page.cont
-        if not cont:
-            return models, problems
+    return models, problems
 
 
 def _list_kind(
