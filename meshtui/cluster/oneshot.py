@@ -22,6 +22,9 @@ from meshtui.cluster.rawapi import JSON, METADATA_LIST, RawApi
 from meshtui.cluster.reflector import ListPage, WatchSpec, list_continue, parse_page
 
 PAGE_SIZE = 500
+#: The most objects a page asks for: two pages are held at a time (the one modelled, the one arriving),
+#: each ~6 MB of pods at this size.
+MAX_PAGE_SIZE = 1000
 #: Times one kind's list may start over because its continue token expired before it gives up.
 MAX_RESTARTS = 5
 
@@ -45,7 +48,7 @@ _END = object()
 
 
 def _fetch(api: RawApi, spec: WatchSpec[Any], cont: str, abort: threading.Event) -> bytes:
-    query: list[tuple[str, str | int]] = [("limit", spec.page_size or PAGE_SIZE)]
+    query: list[tuple[str, str | int]] = [("limit", min(spec.page_size or PAGE_SIZE, MAX_PAGE_SIZE))]
     if cont:
         query.append(("continue", cont))
     if spec.label_selector:
@@ -70,14 +73,20 @@ def _pages(api: RawApi, spec: WatchSpec[Any], abort: threading.Event) -> Iterato
     """
     ahead: queue.Queue[Any] = queue.Queue(maxsize=1)
     done = threading.Event()
+    taken = threading.Event()
 
     def put(item: Any) -> None:
+        # Hand the page over, then fetch the next only once the caller took it: at most two pages (the one
+        # being modelled, the one arriving) are held at a time, each ~12 MB at 2,000 pods.
         while not (done.is_set() or abort.is_set()):
             try:
                 ahead.put(item, timeout=0.1)
-                return
+                break
             except queue.Full:
                 continue
+        while ahead.unfinished_tasks and not (done.is_set() or abort.is_set()):
+            taken.wait(0.1)
+        taken.clear()
 
     def fetch_all() -> None:
         cont = ""
@@ -86,6 +95,7 @@ def _pages(api: RawApi, spec: WatchSpec[Any], abort: threading.Event) -> Iterato
                 data = _fetch(api, spec, cont, abort)
                 cont = list_continue(data)
                 put((data, cont))
+                del data
                 if not cont:
                     break
             put(_END)
@@ -101,11 +111,14 @@ def _pages(api: RawApi, spec: WatchSpec[Any], abort: threading.Event) -> Iterato
                 if abort.is_set():
                     raise _Stopped from None
                 continue
+            ahead.task_done()
+            taken.set()
             if item is _END:
                 return
             if isinstance(item, BaseException):
                 raise item
             yield item
+            item = None  # the caller is done with this page: drop it before waiting for the next
     finally:
         done.set()
 
@@ -120,6 +133,7 @@ def _list_pages(
             raise _Stopped
         try:
             page = _decode(api, spec, data)
+            del data  # the page's bytes are not needed once modelled
         except ValueError:  # orjson's and msgspec's decode errors both derive from it
             raise ClusterError(
                 f"The API server of cluster {api.cluster!r} sent a reply that is not JSON for listing {spec.kind}.",
