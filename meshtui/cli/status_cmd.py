@@ -95,7 +95,7 @@ def load_mesh(args: argparse.Namespace) -> tuple[Inventory, list[Problem], Upgra
         record = _read_record(targets, inventory)
     finally:
         for t in targets:
-            t.api_client.close()
+            t.close()
     return inventory, problems, record
 
 

@@ -1,4 +1,4 @@
-"""The gates of product.md section 4: when Upgrade, Rollback and Finish are enabled, and why not.
+"""The gates of docs/upgrade.md#gates: when Upgrade, Rollback and Finish are enabled, and why not.
 
 Every unmet condition carries a count and the first offenders, so a disabled action can say exactly what
 still holds it back; in a multi-cluster mesh a gate holds only when it holds in every cluster.

@@ -1,8 +1,8 @@
 """Which revision would inject a new pod, found by evaluating the live webhooks as the API server does.
 
 Precedence between namespace and pod labels is never hard-coded: it lives in the selectors the cluster
-carries (istio-revisions.md 2.1, including `revisionLabelPreference: pod`), so evaluating them is the only
-way to be right for every install.
+carries (docs/istio.md#injection-selectors-and-precedence, including `revisionLabelPreference: pod`), so
+evaluating them is the only way to be right for every install.
 """
 
 from __future__ import annotations

@@ -24,7 +24,7 @@ EMPTY_LABELS: Labels = MappingProxyType({})
 
 WORKLOAD_KINDS = frozenset({"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob", "Rollout"})
 
-# Label and annotation keys the Istio rules read (istio-revisions.md sections 2, 3 and 5).
+# Label and annotation keys the Istio rules read (docs/istio.md: injection, what an injected pod carries, gateways).
 REV_LABEL = "istio.io/rev"
 TAG_LABEL = "istio.io/tag"
 INJECTION_LABEL = "istio-injection"

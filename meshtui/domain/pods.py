@@ -243,7 +243,7 @@ def assess_pod(
 def _risk(
     pod: Pod, outcome: InjectionOutcome, namespace: NamespaceInjection, namespace_labels: Labels
 ) -> tuple[bool, str | None]:
-    """At risk: the replacement would differ in a way the operator did not ask for (product.md section 2)."""
+    """At risk: the replacement would differ in a way the operator did not ask for (docs/upgrade.md#words)."""
     if pod.component is not None:
         return False, None  # a node agent (ztunnel, istio-cni): upgraded in place, never re-injected
     if outcome.blocked:

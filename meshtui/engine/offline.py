@@ -1,4 +1,4 @@
-"""Taking a revision offline: every object that carries it (istio-revisions.md section 7), deleted in a safe order.
+"""Taking a revision offline (docs/istio.md#taking-a-revision-offline): every object that carries it, deleted safely.
 
 Objects are found by the `istio.io/rev` label and by the chart's names (Helm leaves some unlabelled), webhooks
 first so nothing new is sent to a dying istiod; only the control-plane namespace and cluster-scoped Istio
@@ -47,7 +47,7 @@ KEEP_NAMES = frozenset(
 
 
 def chart_names(revision: str, namespace: str) -> dict[str, list[str]]:
-    """The names the istiod chart gives a revision's objects (section 1.1), per kind."""
+    """The names the istiod chart gives a revision's objects (docs/istio.md#objects-of-a-revision), per kind."""
     sfx = "" if revision == "default" else f"-{revision}"
     istiod = f"istiod{sfx}"
     ns_sfx = "" if namespace == "istio-system" else f"-{namespace}"

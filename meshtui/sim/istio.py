@@ -1,6 +1,6 @@
 """Istio as installers leave it in a cluster: revisions, tags and gateways, written into the store.
 
-Every object is named and labelled as istio-revisions.md sections 1, 4, 5 and 7 describe, so the product
+Every object is named and labelled as docs/istio.md describes (objects, tags, gateways, uninstall), so the product
 sees through the API exactly what `istioctl` or Helm would have applied. `RevisionInfo` reads a revision's
 injector settings back from the store, so a ConfigMap edited through the API takes effect on injection.
 """
@@ -262,7 +262,7 @@ def injector_webhooks(
     default_webhooks: bool,
     revision_label_preference: str = "namespace",
 ) -> list[dict[str, Any]]:
-    """The injector webhooks of section 2.1 for one rev/tag value, in chart order."""
+    """The injector webhooks for one rev/tag value, in chart order (docs/istio.md, injection selectors)."""
 
     def hook(name: str, ns_sel: list[dict[str, Any]], obj_sel: list[dict[str, Any]]) -> dict[str, Any]:
         return {
@@ -482,7 +482,7 @@ def revision_objects(
     replicas: int = 1,
     revision_label_preference: str = "namespace",
 ) -> list[tuple[str, Obj]]:
-    """The objects the istiod chart renders for one revision (section 1.1), as (store key, object), in order.
+    """The objects the istiod chart renders for one revision, as (store key, object), in order (docs/istio.md).
 
     Pure: `install_revision` writes them into a store, `meshtui sim render-revision` into files.
     """
@@ -716,7 +716,7 @@ def install_revision(
     revision_label_preference: str = "namespace",
     revision_tags: tuple[str, ...] = (),
 ) -> list[tuple[str, str, str]]:
-    """Install one control-plane revision as the istiod chart renders it (section 1.1); returns what it wrote.
+    """Install one control-plane revision as the istiod chart renders it (docs/istio.md); returns what it wrote.
 
     `revision_tags` is the chart's `revisionTags`: a tag MWC per tag and, from 1.28, a tag Service.
 
@@ -891,7 +891,7 @@ def _apply_tag(
 def set_tag(
     store: Store, tag: str, revision: str, *, overwrite: bool = True, namespace: str = ISTIO_NAMESPACE
 ) -> list[tuple[str, str, str]]:
-    """`istioctl tag set T --revision R [--overwrite]` (section 4); returns the objects written.
+    """`istioctl tag set T --revision R [--overwrite]` (docs/istio.md#revision-tags); returns the objects written.
 
     Like istioctl it strips `operator.istio.io` labels (user-managed), so `remove_revision` leaves the tag
     behind, dangling. `default` also writes `istiod-default-validator` and deactivates the
@@ -937,7 +937,7 @@ _UNINSTALL_KINDS = (
 
 
 def remove_revision(store: Store, revision: str, *, namespace: str = ISTIO_NAMESPACE) -> list[tuple[str, str, str]]:
-    """`istioctl uninstall --revision X` (section 7.1): delete the selected objects; returns them.
+    """`istioctl uninstall --revision X`: delete the selected objects; returns them (docs/istio.md, offline).
 
     Tags made by `set_tag` carry no `operator.istio.io/component` label and survive, dangling.
     """
@@ -1014,7 +1014,7 @@ def _gateway_container(image: str, args: Iterable[str] = ("proxy", "router")) ->
 def istioctl_gateway_objects(
     namespace: str, name: str, label: str, image: str, version: str, replicas: int | None = 1
 ) -> list[tuple[str, Obj]]:
-    """The objects of an istioctl-rendered gateway (section 5: fully rendered, not injected), in order.
+    """The objects of an istioctl-rendered gateway (docs/istio.md#gateways: fully rendered, not injected), in order.
 
     `replicas=None` leaves `spec.replicas` out, as the chart does when autoscaling owns it.
     """
@@ -1108,7 +1108,7 @@ def add_gateway(
     replicas: int = 1,
     istio_namespace: str = ISTIO_NAMESPACE,
 ) -> list[tuple[str, str, str]]:
-    """Add a gateway of one of the kinds of section 5; returns the objects written.
+    """Add a gateway of one of the kinds of docs/istio.md#gateways; returns the objects written.
 
     `istioctl`: rendered, not injected, proxy image fixed at install. `injected`: plain-YAML Deployment
     with `image: auto` and the gateway template. `helm`: the `istio/gateway` chart. `gateway-api`: a

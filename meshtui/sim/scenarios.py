@@ -356,7 +356,7 @@ def build_fresh(store: Store, settings: SimSettings, seed: int = 7) -> None:
 
 
 def build_demo(store: Store, settings: SimSettings, seed: int = 7) -> None:
-    """An upgrade from 1-22-3 to 1-23-1 in progress, covering every injection case of section 2.2."""
+    """An upgrade from 1-22-3 to 1-23-1 in progress, covering every row of docs/istio.md#the-decision-table."""
     rng = random.Random(seed)
     _base(store, settings, rng, demo=True)
     # The canary control plane arrives; the canary tag points at it.

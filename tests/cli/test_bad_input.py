@@ -79,7 +79,9 @@ def test_the_steps_that_install_the_target_accept_one_not_installed_yet(kubeconf
 def test_dumps_that_hold_no_kubernetes_object(tmp_path: Path, name: str, content: bytes, command: str) -> None:
     (tmp_path / name).write_bytes(content)
     err = one_sentence_exit_2(meshtui(command, "--from-file", str(tmp_path / name)))
-    assert "holds no Kubernetes object" in err, err
+    # Two checks can say so: the dump reader (nothing parsed as an object) and the status loader (objects,
+    # but of no kind meshtui reads); either sentence names the missing Kubernetes objects.
+    assert "Kubernetes object" in err, err
 
 
 def test_a_dump_with_some_good_objects_is_still_analysed(tmp_path: Path) -> None:
