@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from rich.console import Group, RenderableType
 from rich.padding import Padding
-from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
@@ -14,19 +13,6 @@ from meshtui.domain.inventory import InventoryView
 from meshtui.domain.revisions import ControlPlane
 from meshtui.tui.inert import InertStatic
 from meshtui.tui.rows import GOOD_STYLE, RISK_STYLE, WARN_STYLE
-
-
-def _t(value: object, style: str = "") -> Text:
-    """A cell that is never read as markup."""
-    return Text("-" if value is None or value == "" else str(value), style=style)
-
-
-def _table(*headers: str) -> Table:
-    """A borderless table whose first columns keep their width; the last ones give way."""
-    table = Table(box=None, show_edge=False, pad_edge=True, expand=False, header_style="bold")
-    for i, header in enumerate(headers):
-        table.add_column(header, no_wrap=True, overflow="ellipsis", min_width=len(header) if i < 2 else None)
-    return table
 
 
 def render_control_plane(cp: ControlPlane, source: str | None, target: str | None, multi: bool) -> RenderableType:
@@ -59,21 +45,21 @@ def render_control_plane(cp: ControlPlane, source: str | None, target: str | Non
         parts.append(Text("  no revision found: is Istio installed?", style=WARN_STYLE))
     parts.append(Text(""))
 
-    tags = _table("TAG", "RESOLVES TO", "NOTE", "WEBHOOKS")
+    # One tag a line, its webhooks under it: names are never cut, whatever the width.
+    parts.append(Text("Tags", style="bold"))
     for tag in sorted(cp.tags, key=lambda t: t.name):
-        style = RISK_STYLE if tag.dangling else ""
-        moving = ""
-        if source and target and tag.revision == source:
-            moving = f"still on the source {source}"
-        tags.add_row(
-            _t(tag.name, "bold"),
-            _t(tag.revision, style),
-            _t(tag.problem or moving, RISK_STYLE if tag.problem else WARN_STYLE if moving else ""),
-            _t(", ".join(tag.webhooks)),
+        line = Text.assemble(
+            ("  ", ""), (tag.name, "bold"), " -> ", (tag.revision or "nothing", RISK_STYLE if tag.dangling else "")
         )
+        if tag.problem:
+            line.append(f"  ! {tag.problem}", style=RISK_STYLE)
+        elif source and target and tag.revision == source:
+            line.append(f"  still on the source {source}", style=WARN_STYLE)
+        parts.append(line)
+        parts.append(Padding(Text(f"webhooks {', '.join(tag.webhooks) or 'none'}"), (0, 0, 0, 4)))
     if not cp.tags:
-        tags.add_row(_t("no tags"), _t(""), _t(""), _t(""))
-    parts += [Text("Tags", style="bold"), tags, Text("")]
+        parts.append(Text("  no tags"))
+    parts.append(Text(""))
 
     default = Text.assemble(("Default revision: ", "bold"), (cp.default_revision or "none", ""))
     if cp.default_webhook:
@@ -105,16 +91,14 @@ def render_ambient(view: InventoryView) -> RenderableType | None:
         if c.rolling:
             line.append("  rolling", style=WARN_STYLE)
         parts.append(line)
-        nodes = _table("NODE", "POD", "VERSION", "READY", "TEMPLATE")
+        # One node a line, never a fixed-width table: node and pod names are read whole at 80 columns.
         for p in c.pods:
-            nodes.add_row(
-                _t(p.node),
-                _t(p.pod),
-                _t(p.version),
-                _t("yes" if p.ready else "NO", "" if p.ready else RISK_STYLE),
-                _t("current" if p.current else "older", "" if p.current else WARN_STYLE),
+            node = Text.assemble(f"    {p.node}  {p.pod}  version {p.version or 'unknown'}  ")
+            node.append("ready" if p.ready else "NOT ready", style="" if p.ready else RISK_STYLE)
+            node.append(
+                "  current template" if p.current else "  older template", style="" if p.current else WARN_STYLE
             )
-        parts.append(Padding(nodes, (0, 0, 0, 4)))
+            parts.append(node)
         for problem in c.problems:
             parts.append(Text(f"  ! {problem}", style=RISK_STYLE))
     parts.append(Text(""))
