@@ -204,6 +204,7 @@ def test_helm_upgrades_each_chart_in_place_and_ztunnel_against_the_target(mesh: 
             "meshtui-sim",
         ],
     ]
+    assert any("without --reuse-values" in n for n in plan.notes)
     session.close()
 
 
