@@ -265,6 +265,8 @@ def evaluate(
                 reasons += needs_ready(source, source_bad, source_ready, "source")
             else:
                 reasons += needs_ready(target, target_bad, target_ready, "target")
+        elif action_id in ("upgrade", "rollback", "finish") and finished:
+            reasons.append(finished)  # the gates' remaining counts would only be noise beside it
         elif action_id in ("upgrade", "rollback"):
             reasons += needs_record()
             if gates is None:
