@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
 
 import orjson
@@ -142,7 +143,9 @@ def run(args: argparse.Namespace) -> int:
     view = inventory.view(source, target, chosen, shown)
     # One rule for the phase, the one `meshtui upgrade status` and the dashboard use (engine/phase.py).
     phase = observed_phase(record, view, view.gates, view.target) if record is not None else None
-    doc = status_document(view, phase=phase, all_pods=args.all_pods)
+    # Offline dumps carry no record: whether an upgrade was started is then unknown, not "no".
+    started = None if getattr(args, "from_file", None) else record is not None
+    doc = status_document(view, phase=phase, all_pods=args.all_pods, started=started)
     if problems:
         doc["problems_skipped"] = [
             {
@@ -161,6 +164,8 @@ def run(args: argparse.Namespace) -> int:
         data = orjson.dumps(doc, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS)
         sys.stdout.buffer.write(inert_json(data) + b"\n")
     else:
-        sys.stdout.write(render_status(doc))
+        # Cut names only for a terminal narrower than a table; a pipe or a file gets every name whole.
+        width = shutil.get_terminal_size().columns if sys.stdout.isatty() else None
+        sys.stdout.write(render_status(doc, width))
     sys.stdout.flush()
     return exitcodes.OK

@@ -48,7 +48,7 @@ def add_parser(sub: Any, cluster_args: Callable[[argparse.ArgumentParser], None]
     up = sub.add_parser(
         "upgrade",
         help="run the canary upgrade step by step: start, deploy, switch, move-tag, restart, delete-pods, gateways, "
-        "verify, then complete (Upgrade + Finish) or cancel (everything back + Rollback + Finish); status",
+        "ambient, verify, then complete (Upgrade + Finish) or cancel (everything back + Rollback + Finish); status",
         description="Run the canary upgrade step by step, with the dashboard's state machine and names "
         "(docs/vocabulary.md). Each step prints its plan; --yes applies it.",
         epilog=exitcodes.DOC,
@@ -97,10 +97,18 @@ def add_parser(sub: Any, cluster_args: Callable[[argparse.ArgumentParser], None]
         action="store_true",
         help="also restart workloads whose PodDisruptionBudget never allows a disruption",
     )
-    rs.add_argument(
-        "--new",
+    recorded = rs.add_mutually_exclusive_group()
+    recorded.add_argument(
+        "--resume",
         action="store_true",
-        help="plan a new restart instead of resuming the interrupted one recorded in the cluster",
+        help="resume the unfinished restart recorded in the cluster (no namespaces needed)",
+    )
+    recorded.add_argument(
+        "--discard",
+        "--new",
+        dest="new",
+        action="store_true",
+        help="discard the unfinished restart recorded in the cluster and plan the namespaces given",
     )
     dp = step(
         "delete-pods", "Delete pods: delete bare pods (or Job pods) that no restart can replace, e.g. an old sidecar"
@@ -112,16 +120,41 @@ def add_parser(sub: Any, cluster_args: Callable[[argparse.ArgumentParser], None]
     gw.add_argument("--back", action="store_true", help="Gateways back: move them back to the source")
     gw.add_argument("--manifests", metavar="DIR", help="rendered manifests for istioctl-installed gateways")
     _batches(gw)
+    amb = step(
+        "ambient",
+        "Ambient: upgrade istio-cni then ztunnel in place, node by node, ztunnel against the target (docs/ambient.md)",
+    )
+    how = amb.add_mutually_exclusive_group(required=True)
+    how.add_argument("--manifests", metavar="DIR", help="apply the istio-cni and ztunnel manifests in DIR server-side")
+    how.add_argument("--istioctl", metavar="PATH", help="run PATH install --set profile=ambient --set revision=TARGET")
+    how.add_argument("--helm", metavar="PATH", help="run PATH upgrade istio-cni istio/cni, then ztunnel istio/ztunnel")
+    how.add_argument("--external", action="store_true", help="wait for each node upgraded by other means")
+    amb.add_argument(
+        "--back", action="store_true", help="roll istio-cni and ztunnel back to the source (its version and istiod)"
+    )
+    amb.add_argument("--chart-version", metavar="VERSION", help="Helm chart version")
+    amb.add_argument(
+        "--component",
+        dest="components",
+        action="append",
+        choices=("istio-cni", "ztunnel"),
+        help="upgrade only this component (repeatable; default: istio-cni, then ztunnel)",
+    )
+    amb.add_argument(
+        "--set", dest="sets", metavar="KEY=VALUE", action="append", default=[], help="extra --set for the installer"
+    )
     step("verify", "Verify: run the verify checks on the namespaces on the target")
     done = step("complete", "Upgrade + Finish in one: keep the target, take the source offline (irreversible)")
     done.add_argument("--confirm-revision", metavar="REV", help="the revision going offline, typed to confirm")
+    _skip_verify(done)
     rb = step(
         "cancel",
-        "Cancel the upgrade: Move tag, Switch back, Restart, Gateways back for everything, then Rollback + Finish "
-        "(take the target offline)",
+        "Cancel the upgrade: Move tag, Switch back, Restart, Gateways back for everything, Verify the source, "
+        "then Rollback + Finish (take the target offline)",
         aliases=("rollback",),
     )
     rb.add_argument("--confirm-revision", metavar="REV", help="the revision going offline, typed to confirm")
+    _skip_verify(rb)
     rb.add_argument("--manifests", metavar="DIR", help="rendered manifests of the source for istioctl gateways")
     _batches(rb)
     rb.add_argument(
@@ -131,6 +164,14 @@ def add_parser(sub: Any, cluster_args: Callable[[argparse.ArgumentParser], None]
     )
     st = step("status", "print the phase, the lock, the gates and the actions (reads only)")
     st.add_argument("--json", action="store_true", help="as JSON")
+
+
+def _skip_verify(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--skip-verify",
+        metavar="REASON",
+        help="finish without a fresh passing verify run of the kept revision; the reason is journalled",
+    )
 
 
 def _namespaces(p: argparse.ArgumentParser) -> None:
@@ -326,6 +367,7 @@ WANTED: dict[str, list[str] | None] = {
     "restart": ["restart"],
     "delete-pods": ["delete-pods"],
     "gateways": ["gateways", "gateways-back"],
+    "ambient": ["ambient"],
     "verify": [],
     "complete": ["upgrade", "finish"],
     "cancel": ["move-tag", "switch-back", "restart", "gateways-back", "rollback", "finish"],
@@ -384,7 +426,8 @@ def run(args: argparse.Namespace) -> int:
     from meshtui.engine.record import RecordError
 
     name = f"meshtui upgrade {args.step}"
-    if getattr(args, "namespaces", None) is not None and not args.namespaces and not args.all:
+    resuming = bool(getattr(args, "resume", False))
+    if getattr(args, "namespaces", None) is not None and not args.namespaces and not args.all and not resuming:
         _err(name, "name the namespaces, or pass --all.")
         return exitcodes.USAGE
     if getattr(args, "namespaces", None) and getattr(args, "all", False):
@@ -511,9 +554,20 @@ def step_start(ctx: Run) -> int:
 
 def step_deploy(ctx: Run) -> int:
     """Deploy the target revision."""
+    return _apply(ctx, _plan(ctx, "deploy", installer=_installer_spec(ctx.args)))
+
+
+def step_ambient(ctx: Run) -> int:
+    """Upgrade istio-cni and ztunnel in place."""
+    components = ctx.args.components or ["istio-cni", "ztunnel"]
+    to = ctx.session.pair(ctx.view)[0] if ctx.args.back else None
+    return _apply(ctx, _plan(ctx, "ambient", installer=_installer_spec(ctx.args), components=components, to=to))
+
+
+def _installer_spec(a: argparse.Namespace) -> Any:
+    """The installer the step's flags name (--manifests, --istioctl, --helm or --external)."""
     from meshtui.engine.installers import InstallerSpec
 
-    a = ctx.args
     if a.manifests:
         spec = InstallerSpec("manifests", a.manifests)
     elif a.istioctl:
@@ -522,7 +576,7 @@ def step_deploy(ctx: Run) -> int:
         spec = InstallerSpec(
             "helm",
             a.helm,
-            chart=a.chart,
+            chart=getattr(a, "chart", "istio/istiod"),
             chart_version=a.chart_version,
             extra_args=_sets(a.sets),
             kubeconfig=a.kubeconfig,
@@ -533,7 +587,7 @@ def step_deploy(ctx: Run) -> int:
         spec = InstallerSpec(
             spec.kind, spec.path, spec.chart, spec.chart_version, spec.extra_args, spec.kubeconfig, float(a.timeout)
         )
-    return _apply(ctx, _plan(ctx, "deploy", installer=spec))
+    return spec
 
 
 def _sets(values: list[str]) -> tuple[str, ...]:
@@ -560,11 +614,11 @@ def step_restart(ctx: Run) -> int:
     """Restart workloads (or resume an interrupted restart)."""
     a = ctx.args
     record = ctx.session.record
-    if record is not None and record.restart is not None and record.restart.remaining and not a.new:
+    if record is not None and record.restart is not None and record.restart.remaining and a.resume:
         progress = record.restart
         ctx.say(
             f"Resuming the {progress.action} started at {progress.restarted_at}: {len(progress.done)} of "
-            f"{len(progress.workloads)} workloads done (the recorded batch comes first; run restart again for more)."
+            f"{len(progress.workloads)} workloads done."
         )
     params = {
         "all": a.all,
@@ -572,7 +626,8 @@ def step_restart(ctx: Run) -> int:
         "batch": a.batch,
         "pause": a.pause,
         "ignore_pdb": a.ignore_pdb,
-        "new": a.new,
+        "resume": a.resume,
+        "discard": a.new,
     }
     return _apply(ctx, _plan(ctx, "restart", **params))
 
@@ -635,6 +690,7 @@ def _finish(ctx: Run, choice: str) -> int:
     if source is None or target is None or state.gates is None:
         raise Refused("refused: no source and target revision.", exitcodes.REFUSED)
     away, keep = (source, target) if choice == "upgrade" else (target, source)
+    _verified(ctx, keep)
     choose = session.plan(choice, ctx.view)
     gates = state.gates
     verdict = gates.upgrade if choice == "upgrade" else gates.rollback
@@ -680,6 +736,24 @@ def _finish(ctx: Run, choice: str) -> int:
     return code
 
 
+def _verified(ctx: Run, keep: str) -> None:
+    """Finish needs a fresh passing verify run of `keep`, or the operator's --skip-verify with a reason."""
+    from meshtui.engine.verifystate import verify_status
+
+    how = "run `meshtui upgrade verify`, or pass --skip-verify REASON"
+    status = verify_status(ctx.session.record, ctx.view, keep, how)
+    if status.state.satisfied:
+        return
+    reason = (ctx.args.skip_verify or "").strip()
+    if not reason:
+        raise Refused(f"refused: {status.reason}.", exitcodes.REFUSED)
+    ctx.say(f"Verify of {keep}: {status.state.value}; finishing without it: {reason}")
+    if ctx.args.yes and not ctx.args.dry_run and not ctx.args.read_only:
+        done, why = ctx.session.skip_verify(ctx.view, reason)
+        if not done:
+            raise Refused(f"refused: the skip was not recorded ({why}).", exitcodes.CONFLICT)
+
+
 def _settle(ctx: Run, choice: str, seconds: float = 30.0) -> None:
     """Give replaced pods that are still terminating (they count until gone) the time to go, before judging."""
     end = time.monotonic() + seconds
@@ -712,7 +786,8 @@ def step_cancel(ctx: Run) -> int:
         ctx.say(f"  2. switch every namespace back to {source} (original labels restored where they fit)")
         ctx.say("  3. restart the workloads")
         ctx.say(f"  4. move the gateways back to {source}")
-        ctx.say(f"  5. once the Rollback gate holds, take {target} offline")
+        ctx.say(f"  5. verify {source} (or --skip-verify REASON)")
+        ctx.say(f"  6. once the Rollback gate holds, take {target} offline")
         ctx.say("\nThe first step now:")
     for tag in sorted({t.name for t in ctx.view.tags if t.revision == target}):
         plan = _plan(ctx, "move-tag", tag=tag, to=source)
@@ -724,7 +799,10 @@ def step_cancel(ctx: Run) -> int:
     if code or not a.yes or a.dry_run or a.read_only:
         return code
     ctx.reload()
-    code = _apply(ctx, _plan(ctx, "restart", all=True, batch=a.batch, pause=a.pause, ignore_pdb=a.ignore_pdb))
+    # Every namespace is restarted back: an unfinished restart recorded earlier is superseded (journalled).
+    code = _apply(
+        ctx, _plan(ctx, "restart", all=True, batch=a.batch, pause=a.pause, ignore_pdb=a.ignore_pdb, discard=True)
+    )
     if code:
         return code
     ctx.reload()
@@ -732,6 +810,22 @@ def step_cancel(ctx: Run) -> int:
     if code:
         return code
     ctx.reload()
+    if not a.skip_verify:
+        _settle(ctx, "rollback")
+        ctx.say(f"\nVerify of {source}:")
+        checks = session.verify(ctx.view, revision=source)
+        for c in checks:
+            ctx.say(f"{c.result.upper():<8} {c.name}: {c.detail}")
+            for o in c.offenders:
+                ctx.say(f"         - {o}")
+        bad = [c.name for c in checks if c.result != "pass"]
+        if bad:
+            _err(
+                ctx.name,
+                f"verify of {source} did not pass ({', '.join(bad)}): fix it and run `meshtui upgrade verify` then "
+                "`meshtui upgrade rollback` again, or pass --skip-verify REASON.",
+            )
+            return exitcodes.FAILED
     return _finish(ctx, "rollback")
 
 
@@ -798,7 +892,8 @@ def step_status(ctx: Run) -> int:
         r = record.restart
         word = "interrupted" if state.restart_interrupted else "in progress"
         ctx.say(
-            f"Restart  {word}: {len(r.done)} of {len(r.workloads)} workloads done (run `upgrade restart` to resume)"
+            f"Restart  {word}: {len(r.done)} of {len(r.workloads)} workloads done "
+            "(`upgrade restart --resume` resumes it, `--discard` drops it)"
         )
     ctx.say("")
     ctx.say("ACTIONS")
@@ -834,6 +929,7 @@ STEPS: dict[str, Callable[[Run], int]] = {
     "restart": step_restart,
     "delete-pods": step_delete_pods,
     "gateways": step_gateways,
+    "ambient": step_ambient,
     "verify": step_verify,
     "complete": step_complete,
     "cancel": step_cancel,

@@ -111,11 +111,12 @@ class Plan:
             out += [f"  refused: {r}" for r in self.refusals]
         out += [f"  {i + 1:>3}. {op.describe()}" for i, op in enumerate(self.operations)]
         if not self.operations and not self.refusals:
-            out.append(
-                f"  nothing to apply: {len(self.skipped)} skipped, see why below"
-                if self.skipped
-                else "  nothing to do: the cluster already matches"
-            )
+            if self.skipped:
+                out.append(f"  nothing to apply: {len(self.skipped)} skipped, see why below")
+            elif self.notes:
+                out.append("  no object is changed: see the notes below")  # verify, or recording a choice
+            else:
+                out.append("  nothing to do: the cluster already matches")
         out += [f"  skipped: {s}" for s in self.skipped]
         out += [f"  note: {n}" for n in self.notes]
         return out

@@ -15,6 +15,7 @@ from meshtui.domain.inventory import InventoryView
 from meshtui.domain.plan import Plan
 from meshtui.domain.reasons import Reason, ReasonKind
 from meshtui.engine.executor import RunControl, RunOutcome
+from meshtui.engine.verifystate import VerifyStatus
 
 #: Every action, in the order the help screen and the palette list them: "Name: what it does" (docs/vocabulary.md).
 ACTIONS: tuple[tuple[str, str], ...] = (
@@ -115,6 +116,12 @@ class EngineState:
     #: begin and the irreversible ones), and the archive ConfigMaps ("ns/name") holding the older ones.
     journal_total: int = 0
     journal_archive: tuple[str, ...] = ()
+    #: The verify step of the revision Finish keeps (not run, passed, failed, unknown, stale, skipped).
+    verify: VerifyStatus | None = None
+    #: The workloads of a recorded, unfinished restart (`cluster|Kind|ns|name`): resume or discard it.
+    restart_pending: tuple[str, ...] = ()
+    #: The direction the operator chose or last worked in: "upgrade", "rollback", or None.
+    goal: str | None = None
 
     def action(self, action_id: str) -> ActionState:
         """The state of one action by id."""

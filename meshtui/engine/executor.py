@@ -22,6 +22,7 @@ from meshtui.cluster.rawapi import RawApi
 from meshtui.domain.plan import Operation, Plan
 from meshtui.domain.reasons import Reason
 from meshtui.domain.rollout import rollout_state
+from meshtui.engine.installers import wait_external
 from meshtui.engine.kube import field_value, get, is_transient, list_all, retrying
 
 
@@ -355,6 +356,10 @@ class Executor:
         if api is None:
             return StepOutcome(op, StepResult.FAILED, f"no connection to cluster {op.cluster!r}")
         timeout = float((op.body or {}).get("timeout") or self.rollout_timeout)
+        if isinstance(op.body, dict) and op.body.get("external"):
+            ok, message = wait_external(api, op.name, self._remaining(timeout), control.sleep, self._status)
+            result = StepResult.APPLIED if ok else StepResult.ABORTED if control.aborted else StepResult.FAILED
+            return StepOutcome(op, result, message)
         if isinstance(op.body, dict) and op.body.get("node"):
             from meshtui.engine.ambient import wait_node  # one node of an in-place DaemonSet upgrade
 

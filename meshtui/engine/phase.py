@@ -10,12 +10,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 
-from meshtui.domain.gates import Gates, GateVerdict, detect_source_target, evaluate_gates
+from meshtui.domain.gates import Condition, Gates, GateVerdict, detect_source_target, evaluate_gates
 from meshtui.domain.inventory import InventoryView
 from meshtui.domain.reasons import Reason, ReasonKind, gate, messages
 from meshtui.domain.revisions import Revision
 from meshtui.engine.api import ACTIONS, ActionState, CheckResult, EngineState, JournalLine, LockState
 from meshtui.engine.record import UpgradeRecord
+from meshtui.engine.verifystate import VerifyStatus, kept_revision, verify_status
 
 CONTROL_PLANE = "control-plane"
 DATA_PLANE = "data-plane"
@@ -153,6 +154,9 @@ def evaluate(
     chosen = record.finish_choice if record is not None else None
     plan_shown = record.offline_plan_shown if record is not None else False
     gates = evaluate_gates(view, source, target, chosen, plan_shown) if source and target else None
+    verified = verify_status(record, view, kept_revision(record, source, target)) if source and target else None
+    if gates is not None and verified is not None and chosen is not None:
+        gates = with_verify_gate(gates, verified)
     phase = observed_phase(record, view, gates, target)
     done = phase in DONE_PHASES
     target_ready, target_bad = _ready_everywhere(view, target)
@@ -257,7 +261,12 @@ def evaluate(
         elif action_id == "delete-pods":
             reasons += needs_record()
         elif action_id == "verify":
-            reasons += needs_ready(target, target_bad, target_ready, "target")
+            if kept_revision(record, source, target) == source and source != target:
+                reasons += needs_ready(source, source_bad, source_ready, "source")
+            else:
+                reasons += needs_ready(target, target_bad, target_ready, "target")
+        elif action_id in ("upgrade", "rollback", "finish") and finished:
+            reasons.append(finished)  # the gates' remaining counts would only be noise beside it
         elif action_id in ("upgrade", "rollback"):
             reasons += needs_record()
             if gates is None:
@@ -312,7 +321,20 @@ def evaluate(
         pair_origin=origin,
         journal_total=record.journal_total if record is not None else 0,
         journal_archive=tuple(p.name for p in record.journal_archive) if record is not None else (),
+        verify=verified,
+        restart_pending=tuple(restart.remaining) if restart is not None else (),
+        goal=(record.finish_choice or record.goal) if record is not None else None,
     )
+
+
+def with_verify_gate(gates: Gates, verified: VerifyStatus) -> Gates:
+    """Finish also needs a fresh passing verify run of the kept revision, or the operator's typed skip."""
+    if verified.state.satisfied:
+        return gates
+    condition = Condition("verify", 0, (), verified.reason)
+    conditions = (*gates.finish.conditions, condition)
+    finish = GateVerdict(gates.finish.action, False, conditions)
+    return Gates(gates.source, gates.target, gates.upgrade, gates.rollback, finish)
 
 
 def interrupted(record: UpgradeRecord | None, now: datetime) -> bool:

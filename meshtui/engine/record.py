@@ -113,6 +113,45 @@ class CheckRecord(BaseModel):
     offenders: list[str] = Field(default_factory=list)
 
 
+class VerifyRun(BaseModel):
+    """One verify run: when, of which revision, its verdict, and the data-plane state it checked."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    at: str
+    by: str = ""
+    revision: str
+    result: Literal["passed", "failed", "unknown"]
+    #: `verifystate.DataPlaneState.fingerprint` of the view the checks read; any later change makes the run stale.
+    fingerprint: str
+    namespaces: int = 0
+    pods: int = 0
+    restarts: int = 0
+    not_ready: int = 0
+
+
+class VerifySkip(BaseModel):
+    """The operator's typed, journalled decision to finish without a passing verify run, and why."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    at: str
+    by: str
+    revision: str
+    reason: str
+    #: The data-plane state the skip was decided on; a later change needs a new decision.
+    fingerprint: str
+
+
+class OriginalLabels(BaseModel):
+    """A namespace's injection labels when the upgrade began (what a switch back restores)."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    injection: str | None = None  # istio-injection
+    rev: str | None = None  # istio.io/rev
+
+
 class UpgradeRecord(BaseModel):
     """The upgrade as stored: the pair of revisions, the phase, times and the journal."""
 
@@ -145,6 +184,13 @@ class UpgradeRecord(BaseModel):
     tags: dict[str, str] = Field(default_factory=dict)
     verify_at: str | None = None
     checks: list[CheckRecord] = Field(default_factory=list)
+    #: The last verify run (the Finish gate needs a passing, fresh one of the kept revision) and a typed skip.
+    verify_run: VerifyRun | None = None
+    verify_skip: VerifySkip | None = None
+    #: "cluster/namespace" -> its injection labels at `start` (only namespaces carrying one of them).
+    original: dict[str, OriginalLabels] = Field(default_factory=dict)
+    #: The direction the operator last worked in (switch/gateways: upgrade; their "back": rollback).
+    goal: Literal["upgrade", "rollback"] | None = None
     finished: str | None = None  # when the chosen revision went offline
 
     @model_validator(mode="after")

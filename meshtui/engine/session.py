@@ -39,10 +39,20 @@ from meshtui.engine.planner import (
     workload_key,
 )
 from meshtui.engine.podplan import plan_delete_pods
-from meshtui.engine.record import RECORD_NAME, CheckRecord, JournalEntry, RestartProgress, SwitchMark, UpgradeRecord
+from meshtui.engine.record import (
+    RECORD_NAME,
+    CheckRecord,
+    JournalEntry,
+    RestartProgress,
+    SwitchMark,
+    UpgradeRecord,
+    VerifyRun,
+    VerifySkip,
+)
 from meshtui.engine.recordstore import RecordStore
 from meshtui.engine.upgradelock import LockLost, UpgradeLock, identity
 from meshtui.engine.verify import run_checks
+from meshtui.engine.verifystate import SKIP_WORDS, data_plane_state, kept_revision
 
 ISTIO_NAMESPACE = "istio-system"
 RESTART_ACTIONS = ("restart", "gateways", "gateways-back")
@@ -52,6 +62,8 @@ RECHECKED_KINDS = frozenset({"MutatingWebhookConfiguration", "ValidatingWebhookC
 PLAN_NOT_SHOWN = "plan_not_shown"
 #: The Finish gate's condition "choose Upgrade or Rollback first".
 NOT_CHOSEN = "not_chosen"
+#: The direction each action works in: what `todo`, the offenders and verify follow until a choice is made.
+GOALS = {"switch": "upgrade", "gateways": "upgrade", "switch-back": "rollback", "gateways-back": "rollback"}
 
 
 def control_plane_namespaces(view: InventoryView | None, clusters: list[str], source: str | None) -> dict[str, str]:
@@ -107,6 +119,8 @@ class EngineSession:
         self._control: RunControl | None = None
         self._last_view: InventoryView | None = None
         self._action = ""  # the action of the plan being run, as its journal entries name it
+        self._pending_skip: tuple[Plan, str] | None = None  # the skip-verify plan last shown, with its reason
+        self._discarding: Plan | None = None  # the restart plan that discards the recorded unfinished one
         self._lock = threading.RLock()
         self.cp: dict[str, str] = control_plane_namespaces(view, self.clusters, source)
         self.store = RecordStore(self.apis[self.clusters[0]], self.cp[self.clusters[0]])
@@ -287,23 +301,7 @@ class EngineSession:
                 return Plan(action, title, refusals=("name the tag to move",))
             return self.planner.move_tag(view, str(tag), str(params.get("to") or target))
         if action == "restart":
-            record = self.record
-            if record is not None and record.restart is not None and record.restart.remaining and not params.get("new"):
-                progress = record.restart
-                return self.planner.resume_restart(
-                    progress.remaining,
-                    progress.restarted_at,
-                    progress.batch_size,
-                    progress.pause_seconds,
-                    progress.action,
-                )
-            return self.planner.restart(
-                view,
-                namespaces=namespaces,
-                batch=int(params.get("batch") or 5),
-                pause=float(params.get("pause") or 0.0),
-                ignore_pdb=bool(params.get("ignore_pdb")),
-            )
+            return self._restart_plan(view, namespaces, params)
         if action == "delete-pods":
             return plan_delete_pods(self.planner.ctx, view, [str(p) for p in params.get("pods") or []])
         if action in ("gateways", "gateways-back"):
@@ -331,10 +329,25 @@ class EngineSession:
             return plan
         if action == "ambient":
             return plan_ambient_step(self.planner.ctx, view, target, params)
+        if action == "skip-verify":
+            kept = kept_revision(self.record, source, target)
+            reason = str(params.get("reason") or "").strip()
+            refusals = () if reason else (f"type `{SKIP_WORDS}` followed by the reason",)
+            plan = Plan(
+                action,
+                f"Finish without a passing verify of {kept}",
+                refusals=refusals,
+                notes=(
+                    f"reason: {reason}",
+                    "recorded in the upgrade record and the journal; any later data-plane change needs a new one",
+                ),
+            )
+            self._pending_skip = (plan, reason)
+            return plan
         if action == "verify":
             return Plan(
                 action,
-                f"Run the verify checks for {target}",
+                f"Run the verify checks for {kept_revision(self.record, source, target)}",
                 notes=("reads only; the results are kept in the upgrade record",),
             )
         if action in ("upgrade", "rollback"):
@@ -360,6 +373,60 @@ class EngineSession:
                 self.mark_plan_shown()
             return plan
         return Plan(action, title, refusals=(f"unknown action {action!r}",))
+
+    def _restart_plan(self, view: InventoryView, namespaces: list[str] | None, params: dict[str, Any]) -> Plan:
+        """A recorded, unfinished restart is resumed or discarded only when the operator says which."""
+        record = self.record
+        recorded = record.restart if record is not None and record.restart is not None else None
+        if recorded is not None and not recorded.remaining:
+            recorded = None
+        if params.get("resume"):
+            if recorded is None:
+                nothing = ("no unfinished restart is recorded",)
+                return Plan("restart", "Resume the interrupted restart", refusals=nothing)
+            return self.planner.resume_restart(
+                recorded.remaining,
+                recorded.restarted_at,
+                recorded.batch_size,
+                recorded.pause_seconds,
+                recorded.action,
+            )
+        discard = bool(params.get("discard") or params.get("new"))
+        if recorded is not None and not discard:
+            return Plan(
+                "restart",
+                "Restart workloads",
+                refusals=(
+                    f"a {recorded.action} of {len(recorded.workloads)} workloads is recorded unfinished "
+                    f"({len(recorded.remaining)} left, in {', '.join(restart_namespaces(recorded.remaining))}): "
+                    "resume it, or discard it and plan the namespaces you chose",
+                ),
+            )
+        plan = self.planner.restart(
+            view,
+            namespaces=namespaces,
+            batch=int(params.get("batch") or 5),
+            pause=float(params.get("pause") or 0.0),
+            ignore_pdb=bool(params.get("ignore_pdb")),
+        )
+        if recorded is None:
+            return plan
+        note = (
+            f"discards the recorded {recorded.action}: {len(recorded.remaining)} workloads in "
+            f"{', '.join(restart_namespaces(recorded.remaining))} are left as they are"
+        )
+        plan = Plan(
+            plan.action,
+            plan.title,
+            plan.operations,
+            plan.skipped,
+            plan.refusals,
+            (*plan.notes, note),
+            plan.batch_size,
+            plan.pause_seconds,
+        )
+        self._discarding = plan
+        return plan
 
     def dry_run(self, plan: Plan) -> RunOutcome:
         """Server-side dry run of every operation (nothing in read-only mode)."""
@@ -489,6 +556,11 @@ class EngineSession:
             if self._last_view is not None:
                 self.verify(self._last_view)
             return RunOutcome(plan)
+        if action == "skip-verify":
+            pending, self._pending_skip = self._pending_skip, None
+            if pending is not None and pending[0] is plan and self._last_view is not None:
+                self.skip_verify(self._last_view, pending[1])
+            return RunOutcome(plan)
         if action in RESTART_ACTIONS:
             self._start_restart(plan)
         executor = self._executor(on_status=status)
@@ -496,6 +568,10 @@ class EngineSession:
         if self.lost_lock and not outcome.refusal:
             # The run was cut short (a wait aborted) because the lock was lost: say so, typed.
             outcome.refusal = (Reason(ReasonKind.LOCK, "lock-lost", self.lost_lock),)
+        if action in GOALS and any(s.result is StepResult.APPLIED for s in outcome.steps) and self.record is not None:
+            goal = GOALS[action]
+            if self.record.goal != goal:
+                self._write(lambda r: setattr(r, "goal", goal))
         if action == "start" and outcome.ok:
             self.store.read()
         elif action == "finish" and outcome.ok and self.record is not None:
@@ -507,21 +583,71 @@ class EngineSession:
             self._write(lambda r: setattr(r, "restart", None))
         return outcome
 
-    def verify(self, view: InventoryView) -> tuple[CheckResult, ...]:
-        """Run the verify checks and keep the results in the record when this session may write."""
-        _, target, _ = self.pair(view)
-        if target is None:
+    def verify(self, view: InventoryView, revision: str | None = None) -> tuple[CheckResult, ...]:
+        """Run the verify checks of the kept revision and record the run (time, verdict, data-plane state)."""
+        source, target, _ = self.pair(view)
+        kept = revision or kept_revision(self.record, source, target)
+        if kept is None:
             return (CheckResult("target", "unknown", "no target revision"),)
-        checks = run_checks(view, self.record, target, self.apis, self.cp)
+        checks = run_checks(view, self.record, kept, self.apis, self.cp)
         if self.record is not None and self._writable():
             stored = [
                 CheckRecord(name=c.name, result=c.result, detail=c.detail, offenders=list(c.offenders)) for c in checks
             ]
             when = self.now()
-            self._write(lambda r: _store_checks(r, stored, when))
+            dp = data_plane_state(view)
+            results = {c.result for c in checks}
+            verdict = "failed" if "fail" in results else "unknown" if "unknown" in results else "passed"
+            run = VerifyRun(
+                at=when,
+                by=self.me,
+                revision=kept,
+                result=verdict,
+                fingerprint=dp.fingerprint,
+                namespaces=dp.namespaces,
+                pods=dp.pods,
+                restarts=dp.restarts,
+                not_ready=dp.not_ready,
+            )
+            self._write(lambda r: _store_checks(r, stored, when, run))
             summary = ", ".join(f"{c.name} {c.result}" for c in checks)
-            self.journal_entry("verify", [], "applied", summary)
+            self.journal_entry(
+                "verify",
+                [],
+                "applied",
+                f"verify of {kept} {verdict}: {summary}",
+                after={
+                    "fingerprint": dp.fingerprint,
+                    "namespaces": dp.namespaces,
+                    "pods": dp.pods,
+                    "restarts": dp.restarts,
+                    "not_ready": dp.not_ready,
+                },
+            )
         return checks
+
+    def skip_verify(self, view: InventoryView, reason: str) -> tuple[bool, str]:
+        """Record the operator's typed decision to finish without a passing verify run; (recorded, why not)."""
+        reason = reason.strip()
+        if not reason:
+            return False, f"type `{SKIP_WORDS}` followed by the reason"
+        if self.record is None:
+            return False, "no upgrade has been started"
+        held, why = self.acquire()
+        if not held:
+            return False, why
+        source, target, _ = self.pair(view)
+        kept = kept_revision(self.record, source, target)
+        if kept is None:
+            return False, "no revision to keep"
+        skip = VerifySkip(
+            at=self.now(), by=self.me, revision=kept, reason=reason, fingerprint=data_plane_state(view).fingerprint
+        )
+        self._write(lambda r: setattr(r, "verify_skip", skip))
+        self.journal_entry(
+            "skip-verify", [], "applied", f"verify of {kept} skipped: {reason}", after={"fingerprint": skip.fingerprint}
+        )
+        return True, ""
 
     def close(self) -> None:
         """Release the lock if held and stop background renewal."""
@@ -616,6 +742,8 @@ class EngineSession:
         keys = [
             workload_key(op.cluster, op.kind, op.namespace or "", op.name) for op in plan.operations if op.await_rollout
         ]
+        if plan is self._discarding:
+            self._discard_restart()
         record = self.record
         if record is None or not keys or not self._writable():
             return
@@ -634,6 +762,22 @@ class EngineSession:
         )
         self._write(lambda r: setattr(r, "restart", progress))
 
+    def _discard_restart(self) -> None:
+        """Drop the recorded unfinished restart the operator chose to discard (journalled)."""
+        self._discarding = None
+        record = self.record
+        if record is None or record.restart is None or not self._writable():
+            return
+        left, what = list(record.restart.remaining), record.restart.action
+        self.store.update(lambda r: setattr(r, "restart", None))
+        self.journal_entry(
+            "restart",
+            [],
+            "applied",
+            f"discarded the recorded {what}: {len(left)} workloads left as they are",
+            before={"remaining": ", ".join(left[:20])},
+        )
+
     def _restart_event(self, event: str, op: Operation, message: str) -> None:
         if event == "batch" or self.record is None or not self._writable():
             return
@@ -650,6 +794,11 @@ class EngineSession:
                 r.restart.failed.append(f"{key}: {message}")
 
         self._write(change)
+
+
+def restart_namespaces(workloads: list[str]) -> list[str]:
+    """The namespaces of recorded workload keys (`cluster|Kind|ns|name`), in order."""
+    return list(dict.fromkeys(key.split("|", 3)[2] for key in workloads if key.count("|") >= 3))
 
 
 def stale_sentence(plan: Plan, stale: tuple[Reason, ...]) -> str:
@@ -689,9 +838,10 @@ def _finish(record: UpgradeRecord, phase: str, when: str) -> None:
     record.finished = when
 
 
-def _store_checks(record: UpgradeRecord, checks: list[CheckRecord], when: str) -> None:
+def _store_checks(record: UpgradeRecord, checks: list[CheckRecord], when: str, run: VerifyRun) -> None:
     record.checks = checks
     record.verify_at = when
+    record.verify_run = run
 
 
 def _jsonable(values: dict[str, Any]) -> dict[str, Any]:

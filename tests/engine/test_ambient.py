@@ -222,3 +222,21 @@ def test_moving_a_tag_moves_its_tag_service_and_the_waypoints_it_owns(mesh: Mesh
 
     wait_until(lambda: waypoint_revisions() == {NEW}, what="the shop waypoint on the new revision")
     session.close()
+
+
+def test_restart_never_rolls_ztunnel_or_istio_cni(mesh: Mesh) -> None:
+    session = started(mesh)
+    plan = session.plan("restart", mesh.view(OLD, NEW), all=True)
+    assert not [op for op in plan.operations if op.namespace == "istio-system"], [o.describe() for o in plan.operations]
+    assert any("DaemonSet istio-system/ztunnel: a node agent" in s for s in plan.skipped), plan.skipped
+    session.close()
+
+
+def test_refused_when_a_daemonset_would_never_roll_by_itself(mesh: Mesh) -> None:
+    mesh.apps.patch_namespaced_daemon_set(
+        "ztunnel", "istio-system", {"spec": {"updateStrategy": {"type": "OnDelete", "rollingUpdate": None}}}
+    )
+    session = started(mesh)
+    plan = session.plan("ambient", mesh.view(OLD, NEW), installer=InstallerSpec("external"))
+    assert any("uses updateStrategy OnDelete" in r for r in plan.refusals), plan.refusals
+    session.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from meshtui.tui import rows as R
+from meshtui.tui.feed import TableDelta
 from meshtui.tui.views.table_view import TableView
 
 
@@ -27,6 +28,14 @@ class JournalView(TableView):
     def summary_notes(self) -> list[str]:
         """The archive note, when entries were archived."""
         return [self._archive] if self._archive else []
+
+    def apply_delta(self, delta: TableDelta) -> None:
+        """New entries arrive on top: a cursor that was on the newest entry moves up to the new newest."""
+        table = self.table
+        on_newest = table.cursor_key is None or table.cursor_index == 0
+        super().apply_delta(delta)
+        if on_newest and table.visible_count:
+            table.action_cursor_home()
 
     def compile_filter(self, text: str) -> R.Predicate | None:
         """Words only."""
