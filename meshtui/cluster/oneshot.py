@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Collection, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -123,9 +123,7 @@ def _pages(api: RawApi, spec: WatchSpec[Any], abort: threading.Event) -> Iterato
         done.set()
 
 
-def _list_pages(
-    api: RawApi, spec: WatchSpec[Any], abort: threading.Event, on_page: Callable[[list[Any]], None] | None
-) -> tuple[list[Any], list[Problem]]:
+def _list_pages(api: RawApi, spec: WatchSpec[Any], abort: threading.Event) -> tuple[list[Any], list[Problem]]:
     models: list[Any] = []
     problems: list[Problem] = []
     for data, cont in _pages(api, spec, abort):
@@ -145,22 +143,17 @@ def _list_pages(
                 "(two readings of its continue token differ).",
                 cluster=api.cluster,
             )
-        page_models = list(page.models.values())
-        models.extend(page_models)
-        if on_page is not None:
-            on_page(page_models)
+        models.extend(page.models.values())
         problems.extend(Problem(api.cluster, spec.kind, ns, name, message) for (ns, name), message in page.problems)
     return models, problems
 
 
-def _list_kind(
-    api: RawApi, spec: WatchSpec[Any], abort: threading.Event, on_page: Callable[[list[Any]], None] | None = None
-) -> tuple[list[Any], list[Problem]]:
-    """Every object of one kind, and the ones skipped as malformed; `on_page` sees each page's models."""
+def _list_kind(api: RawApi, spec: WatchSpec[Any], abort: threading.Event) -> tuple[list[Any], list[Problem]]:
+    """Every object of one kind, and the ones skipped as malformed."""
     restarts = 0
     while True:
         try:
-            return _list_pages(api, spec, abort, on_page)
+            return _list_pages(api, spec, abort)
         except NotFound:
             if spec.optional:
                 return [], []
@@ -183,8 +176,7 @@ def load_once(
     """List every kind (or only `kinds`) on every cluster into the inventory; returns the objects skipped.
 
     Kinds are listed concurrently (the network dominates); the first cluster error stops the read,
-    because a partial mesh would give wrong gates. Configuration kinds are applied first, so each pod is
-    assessed once against the final webhooks; then pods page by page while their later pages are fetched.
+    because a partial mesh would give wrong gates.
     """
     specs = [s for s in watch_specs() if kinds is None or s.kind in kinds]
     jobs = [(RawApi(t.api_client, t.name), spec) for t in targets for spec in specs]
@@ -192,13 +184,12 @@ def load_once(
     jobs.sort(key=lambda j: j[1].kind != "Pod")
     abort = threading.Event()
     failures: list[BaseException] = []
-    pod_pages: dict[str, queue.SimpleQueue[list[Any]]] = {t.name: queue.SimpleQueue() for t in targets}
 
     def run(api: RawApi, spec: WatchSpec[Any]) -> tuple[list[Any], list[Problem]]:
         if abort.is_set():
             return [], []
         try:
-            return _list_kind(api, spec, abort, pod_pages[api.cluster].put if spec.kind == "Pod" else None)
+            return _list_kind(api, spec, abort)
         except BaseException as exc:
             if not abort.is_set():
                 failures.append(exc)  # the cause; the others then stop before their next page
@@ -206,37 +197,25 @@ def load_once(
             raise
 
     problems: list[Problem] = []
-    order = {spec.kind: i for i, spec in enumerate(watch_specs())}
+    results = []
     with ThreadPoolExecutor(max_workers=workers) as pool:
         futures = [(api.cluster, spec.kind, pool.submit(run, api, spec)) for api, spec in jobs]
-        try:
-            results = []
-            for cluster, kind, fut in futures:
-                if kind != "Pod":
-                    models, skipped = fut.result()
-                    results.append((cluster, kind, models))
-                    problems.extend(skipped)
-            for cluster, kind, models in sorted(results, key=lambda r: order[r[1]]):
-                inventory.replace(cluster, kind, models)
-            for cluster, kind, fut in futures:
-                if kind == "Pod":
-                    pages = pod_pages[cluster]
-                    while not (fut.done() and pages.empty()):
-                        try:
-                            page = pages.get(timeout=0.05)
-                        except queue.Empty:
-                            continue
-                        inventory.apply_batch(cluster, [("Pod", "ADDED", m) for m in page])
-                    models, skipped = fut.result()
-                    # Exact: drops what a list that started over (an expired continue token) had added.
-                    inventory.replace(cluster, kind, models)
-                    problems.extend(skipped)
-        except BaseException:
-            abort.set()
-            for _, _, other in futures:
-                other.cancel()
-            if not failures:
-                raise
+        for cluster, kind, fut in futures:
+            try:
+                models, skipped = fut.result()
+            except BaseException:
+                abort.set()
+                for _, _, other in futures:
+                    other.cancel()
+                if not failures:
+                    raise
+                break
+            results.append((cluster, kind, models))
+            problems.extend(skipped)
     if failures:
         raise failures[0]
+    # Apply configuration kinds before pods, so each pod is evaluated once against the final webhooks.
+    order = {spec.kind: i for i, spec in enumerate(watch_specs())}
+    for cluster, kind, models in sorted(results, key=lambda r: order[r[1]]):
+        inventory.replace(cluster, kind, models)
     return problems
