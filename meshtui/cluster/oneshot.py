@@ -19,7 +19,7 @@ from meshtui.cluster.kinds import watch_specs
 from meshtui.cluster.kubeconfig import ClusterTarget
 from meshtui.cluster.live import InventoryLike, Problem
 from meshtui.cluster.rawapi import JSON, METADATA_LIST, RawApi
-from meshtui.cluster.reflector import ListPage, WatchSpec, list_continue, parse_page
+from meshtui.cluster.reflector import WHOLE_LIST_AFTER_EXPIRIES, ListPage, WatchSpec, list_continue, parse_page
 
 PAGE_SIZE = 500
 #: The most objects a page asks for: two pages are held at a time (the one modelled, the one arriving),
@@ -47,8 +47,8 @@ class _Stopped(Exception):
 _END = object()
 
 
-def _fetch(api: RawApi, spec: WatchSpec[Any], cont: str, abort: threading.Event) -> bytes:
-    query: list[tuple[str, str | int]] = [("limit", min(spec.page_size or PAGE_SIZE, MAX_PAGE_SIZE))]
+def _fetch(api: RawApi, spec: WatchSpec[Any], cont: str, abort: threading.Event, whole: bool) -> bytes:
+    query: list[tuple[str, str | int]] = [] if whole else [("limit", min(spec.page_size or PAGE_SIZE, MAX_PAGE_SIZE))]
     if cont:
         query.append(("continue", cont))
     if spec.label_selector:
@@ -65,7 +65,7 @@ def _fetch(api: RawApi, spec: WatchSpec[Any], cont: str, abort: threading.Event)
     return data or b""
 
 
-def _pages(api: RawApi, spec: WatchSpec[Any], abort: threading.Event) -> Iterator[tuple[bytes, str]]:
+def _pages(api: RawApi, spec: WatchSpec[Any], abort: threading.Event, whole: bool) -> Iterator[tuple[bytes, str]]:
     """A list's raw pages with their continue tokens, each next one fetched while the caller models this one.
 
     A helper thread keeps at most one page waiting; its errors reach the caller in order, and it stops when
@@ -92,7 +92,7 @@ def _pages(api: RawApi, spec: WatchSpec[Any], abort: threading.Event) -> Iterato
         cont = ""
         try:
             while not (done.is_set() or abort.is_set()):
-                data = _fetch(api, spec, cont, abort)
+                data = _fetch(api, spec, cont, abort, whole)
                 cont = list_continue(data)
                 put((data, cont))
                 del data
@@ -123,10 +123,12 @@ def _pages(api: RawApi, spec: WatchSpec[Any], abort: threading.Event) -> Iterato
         done.set()
 
 
-def _list_pages(api: RawApi, spec: WatchSpec[Any], abort: threading.Event) -> tuple[list[Any], list[Problem]]:
+def _list_pages(
+    api: RawApi, spec: WatchSpec[Any], abort: threading.Event, whole: bool
+) -> tuple[list[Any], list[Problem]]:
     models: list[Any] = []
     problems: list[Problem] = []
-    for data, cont in _pages(api, spec, abort):
+    for data, cont in _pages(api, spec, abort, whole):
         if abort.is_set():
             raise _Stopped
         try:
@@ -153,7 +155,9 @@ def _list_kind(api: RawApi, spec: WatchSpec[Any], abort: threading.Event) -> tup
     restarts = 0
     while True:
         try:
-            return _list_pages(api, spec, abort)
+            # After a second expired token, the whole list in one answer (client-go's pager falls back to a
+            # full list): a list slower than the server keeps its snapshot would otherwise never end.
+            return _list_pages(api, spec, abort, whole=restarts >= WHOLE_LIST_AFTER_EXPIRIES)
         except NotFound:
             if spec.optional:
                 return [], []
