@@ -258,7 +258,9 @@ async def test_the_readme_upgrade_keys_verbatim(
     async with app.run_test(size=(80, 24), message_hook=waiter.hook) as pilot:
         await run_readme(app, pilot, waiter, "upgrade")
         d = Driver(app, pilot, waiter)
-        await d.until(lambda: d.dash.snapshot.view.control_plane(CLUSTER).revision(OLD) is None, f"{OLD} offline")
+        plane = lambda: d.dash.snapshot.view.control_plane(CLUSTER)  # noqa: E731
+        # Its istiod's pods terminate first: on a loaded machine that takes a while.
+        await d.until(lambda: plane().revision(OLD) is None, f"{OLD} offline", timeout=120)
         assert d.phase() == "completed"
 
     revisions = pod_revisions(cluster)
@@ -274,7 +276,9 @@ async def test_the_readme_rollback_keys_verbatim(
     async with app.run_test(size=(200, 50), message_hook=waiter.hook) as pilot:
         await run_readme(app, pilot, waiter, "rollback")
         d = Driver(app, pilot, waiter)
-        await d.until(lambda: d.dash.snapshot.view.control_plane(CLUSTER).revision(NEW) is None, f"{NEW} offline")
+        plane = lambda: d.dash.snapshot.view.control_plane(CLUSTER)  # noqa: E731
+        # Its istiod's pods terminate first: on a loaded machine that takes a while.
+        await d.until(lambda: plane().revision(NEW) is None, f"{NEW} offline", timeout=120)
         assert d.phase() == "cancelled"
         # Rollback was the goal: `todo` lists what is not on the source, and nothing is left.
         await pilot.press("escape", "1", "n", "slash", *"todo", "enter")
