@@ -10,7 +10,7 @@ import argparse
 import os
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TextIO, cast
 
@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from meshtui.cluster.kubeconfig import ClusterTarget
     from meshtui.domain.inventory import Inventory, InventoryView
     from meshtui.domain.plan import Plan
+    from meshtui.domain.reasons import Reason
     from meshtui.engine.api import EngineState, Progress
     from meshtui.engine.executor import RunOutcome
     from meshtui.engine.session import EngineSession
@@ -47,7 +48,7 @@ def add_parser(sub: Any, cluster_args: Callable[[argparse.ArgumentParser], None]
     up = sub.add_parser(
         "upgrade",
         help="run the canary upgrade step by step: start, deploy, switch, move-tag, restart, delete-pods, gateways, "
-        "verify, then complete (Upgrade + Finish) or cancel (everything back + Rollback + Finish); status",
+        "ambient, verify, then complete (Upgrade + Finish) or cancel (everything back + Rollback + Finish); status",
         description="Run the canary upgrade step by step, with the dashboard's state machine and names "
         "(docs/vocabulary.md). Each step prints its plan; --yes applies it.",
         epilog=exitcodes.DOC,
@@ -119,6 +120,29 @@ def add_parser(sub: Any, cluster_args: Callable[[argparse.ArgumentParser], None]
     gw.add_argument("--back", action="store_true", help="Gateways back: move them back to the source")
     gw.add_argument("--manifests", metavar="DIR", help="rendered manifests for istioctl-installed gateways")
     _batches(gw)
+    amb = step(
+        "ambient",
+        "Ambient: upgrade istio-cni then ztunnel in place, node by node, ztunnel against the target (docs/ambient.md)",
+    )
+    how = amb.add_mutually_exclusive_group(required=True)
+    how.add_argument("--manifests", metavar="DIR", help="apply the istio-cni and ztunnel manifests in DIR server-side")
+    how.add_argument("--istioctl", metavar="PATH", help="run PATH install --set profile=ambient --set revision=TARGET")
+    how.add_argument("--helm", metavar="PATH", help="run PATH upgrade istio-cni istio/cni, then ztunnel istio/ztunnel")
+    how.add_argument("--external", action="store_true", help="wait for each node upgraded by other means")
+    amb.add_argument(
+        "--back", action="store_true", help="roll istio-cni and ztunnel back to the source (its version and istiod)"
+    )
+    amb.add_argument("--chart-version", metavar="VERSION", help="Helm chart version")
+    amb.add_argument(
+        "--component",
+        dest="components",
+        action="append",
+        choices=("istio-cni", "ztunnel"),
+        help="upgrade only this component (repeatable; default: istio-cni, then ztunnel)",
+    )
+    amb.add_argument(
+        "--set", dest="sets", metavar="KEY=VALUE", action="append", default=[], help="extra --set for the installer"
+    )
     step("verify", "Verify: run the verify checks on the namespaces on the target")
     done = step("complete", "Upgrade + Finish in one: keep the target, take the source offline (irreversible)")
     done.add_argument("--confirm-revision", metavar="REV", help="the revision going offline, typed to confirm")
@@ -237,11 +261,14 @@ def _err(name: str, message: str) -> None:
     print(f"{name}: {message}", file=sys.stderr, flush=True)
 
 
-def refusal_code(reasons: tuple[str, ...] | list[str]) -> int:
-    """The exit code a refused plan ends with."""
-    if any(r.startswith("missing permission") for r in reasons):
+def refusal_code(reasons: Iterable[Reason]) -> int:
+    """The exit code a refusal ends with, from the kinds of its reasons (never their wording)."""
+    from meshtui.domain.reasons import ReasonKind
+
+    kinds = {r.kind for r in reasons}
+    if ReasonKind.PERMISSION in kinds:
         return exitcodes.PERMISSION
-    if any("upgrade lock is held by" in r for r in reasons):
+    if ReasonKind.LOCK in kinds:
         return exitcodes.CONFLICT
     return exitcodes.REFUSED
 
@@ -250,6 +277,8 @@ def outcome_code(outcome: RunOutcome) -> int:
     """The exit code of an applied (or dry-run) plan."""
     from meshtui.engine.executor import StepResult
 
+    if outcome.refusal:
+        return refusal_code(outcome.refusal)
     stopped = outcome.stopped_by
     if stopped is None:
         return exitcodes.OK
@@ -259,6 +288,13 @@ def outcome_code(outcome: RunOutcome) -> int:
         StepResult.REFUSED: exitcodes.REFUSED,
         StepResult.ABORTED: exitcodes.FAILED,
     }.get(stopped.result, exitcodes.FAILED)
+
+
+def refusal_sentence(outcome: RunOutcome) -> str:
+    """The sentence a run refused before or between its steps ends with (a stale view, a lost lock)."""
+    from meshtui.engine.session import refusal_sentence as sentence
+
+    return sentence(outcome)
 
 
 class Reporter:
@@ -331,6 +367,7 @@ WANTED: dict[str, list[str] | None] = {
     "restart": ["restart"],
     "delete-pods": ["delete-pods"],
     "gateways": ["gateways", "gateways-back"],
+    "ambient": ["ambient"],
     "verify": [],
     "complete": ["upgrade", "finish"],
     "cancel": ["move-tag", "switch-back", "restart", "gateways-back", "rollback", "finish"],
@@ -438,15 +475,15 @@ def _plan(ctx: Run, action: str, **params: Any) -> Plan:
     if plan.refused:
         first = plan.refusals[0]
         more = f" (and {len(plan.refusals) - 1} more reasons above)" if len(plan.refusals) > 1 else ""
-        raise Refused(f"refused: {first}{more}.", refusal_code(plan.refusals))
+        raise Refused(f"refused: {first}{more}.", refusal_code(plan.refusal_reasons))
     return plan
 
 
 def _lock(ctx: Run) -> None:
-    held, why = ctx.session.acquire(take_over=ctx.args.take_over)
-    if not held:
-        hint = "; pass --take-over to take it (journalled)" if "held by" in why else ""
-        raise Refused(f"{why}{hint}.", exitcodes.CONFLICT)
+    refusal = ctx.session.take_lock(take_over=ctx.args.take_over)
+    if refusal is not None:
+        hint = "; pass --take-over to take it (journalled)" if refusal.code == "lock-held" else ""
+        raise Refused(f"{refusal.message}{hint}.", refusal_code([refusal]))
     if ctx.session.lock.took_over_from:
         ctx.say(f"Took over the upgrade lock from {ctx.session.lock.took_over_from} (journalled).")
 
@@ -493,7 +530,9 @@ def _apply(ctx: Run, plan: Plan, *, gate: bool = True) -> int:
     finally:
         reporter.close()
     code = outcome_code(outcome)
-    if code:
+    if outcome.refusal:
+        _err(ctx.name, refusal_sentence(outcome))
+    elif code:
         stopped = outcome.stopped_by
         assert stopped is not None
         _err(ctx.name, f"stopped at {stopped.operation.describe()}: {stopped.message}")
@@ -515,9 +554,20 @@ def step_start(ctx: Run) -> int:
 
 def step_deploy(ctx: Run) -> int:
     """Deploy the target revision."""
+    return _apply(ctx, _plan(ctx, "deploy", installer=_installer_spec(ctx.args)))
+
+
+def step_ambient(ctx: Run) -> int:
+    """Upgrade istio-cni and ztunnel in place."""
+    components = ctx.args.components or ["istio-cni", "ztunnel"]
+    to = ctx.session.pair(ctx.view)[0] if ctx.args.back else None
+    return _apply(ctx, _plan(ctx, "ambient", installer=_installer_spec(ctx.args), components=components, to=to))
+
+
+def _installer_spec(a: argparse.Namespace) -> Any:
+    """The installer the step's flags name (--manifests, --istioctl, --helm or --external)."""
     from meshtui.engine.installers import InstallerSpec
 
-    a = ctx.args
     if a.manifests:
         spec = InstallerSpec("manifests", a.manifests)
     elif a.istioctl:
@@ -526,7 +576,7 @@ def step_deploy(ctx: Run) -> int:
         spec = InstallerSpec(
             "helm",
             a.helm,
-            chart=a.chart,
+            chart=getattr(a, "chart", "istio/istiod"),
             chart_version=a.chart_version,
             extra_args=_sets(a.sets),
             kubeconfig=a.kubeconfig,
@@ -537,7 +587,7 @@ def step_deploy(ctx: Run) -> int:
         spec = InstallerSpec(
             spec.kind, spec.path, spec.chart, spec.chart_version, spec.extra_args, spec.kubeconfig, float(a.timeout)
         )
-    return _apply(ctx, _plan(ctx, "deploy", installer=spec))
+    return spec
 
 
 def _sets(values: list[str]) -> tuple[str, ...]:
@@ -655,13 +705,14 @@ def _finish(ctx: Run, choice: str) -> int:
     verdict = gates.upgrade if choice == "upgrade" else gates.rollback
     plan = plan_offline(session.planner.ctx, ctx.view, away, keep, verdict, choice.capitalize())
     _print_plan(ctx, plan)
-    reasons = list(choose.refusals or plan.refusals)
+    refused = choose if choose.refused else plan
+    reasons = list(refused.refusals)
     if reasons and ctx.args.yes:
-        session.journal_refusal(choose if choose.refusals else plan)
+        session.journal_refusal(refused)
     if reasons:
         raise Refused(
             f"refused: {reasons[0]}" + (f" (and {len(reasons) - 1} more above)" if len(reasons) > 1 else "") + ".",
-            refusal_code(reasons),
+            refusal_code(refused.refusal_reasons),
         )
     if ctx.args.dry_run or ctx.args.read_only:
         return _dry(ctx, plan)
@@ -678,13 +729,15 @@ def _finish(ctx: Run, choice: str) -> int:
     if record is None or record.finish_choice != choice:
         from meshtui.engine.executor import RunControl
 
-        session.run(choose, RunControl(), lambda p: None)
+        chosen = session.run(choose, RunControl(), lambda p: None)
+        if chosen.refusal:
+            raise Refused(refusal_sentence(chosen), outcome_code(chosen))
     session.mark_plan_shown()
     view = ctx.reload()
     final = session.plan("finish", view)
     if final.refused:
         _print_plan(ctx, final)
-        raise Refused(f"refused: {final.refusals[0]}.", refusal_code(final.refusals))
+        raise Refused(f"refused: {final.refusals[0]}.", refusal_code(final.refusal_reasons))
     code = _apply(ctx, final)
     if code == exitcodes.OK:
         word = "completed" if choice == "upgrade" else "cancelled (rolled back)"
@@ -803,7 +856,17 @@ def step_status(ctx: Run) -> int:
             "lock": {"holder": state.lock.holder, "mine": state.lock.mine, "expired": state.lock.expired},
             "restart_in_progress": state.restart_in_progress,
             "restart_interrupted": state.restart_interrupted,
-            "actions": {a.id: {"enabled": a.enabled, "reasons": list(a.reasons)} for a in state.actions},
+            "actions": {
+                a.id: {
+                    "enabled": a.enabled,
+                    "reasons": list(a.reasons),
+                    "why": [
+                        {"kind": r.kind.value, "code": r.code, "message": r.message, "offenders": list(r.offenders)}
+                        for r in a.why
+                    ],
+                }
+                for a in state.actions
+            },
             "journal": [
                 {
                     "time": j.time,
@@ -816,6 +879,8 @@ def step_status(ctx: Run) -> int:
                 }
                 for j in state.journal
             ],
+            "journal_total": state.journal_total,
+            "journal_archive": [f"{ctx.session.store.namespace}/{name}" for name in state.journal_archive],
             "checks": [{"name": c.name, "result": c.result, "detail": c.detail} for c in state.checks],
             "verify": None
             if state.verify is None
@@ -863,7 +928,13 @@ def step_status(ctx: Run) -> int:
             ctx.say(f"  {c.result:<8} {c.name}: {c.detail}")
     if state.journal:
         ctx.say("")
-        ctx.say("JOURNAL (last 10)")
+        ctx.say(f"JOURNAL (last 10 of {state.journal_total} entries)")
+        if state.journal_archive:
+            ns = ctx.session.store.namespace
+            ctx.say(
+                f"  the record {ctx.session.store.ref} holds {len(state.journal)} of them (the newest, the begin and "
+                f"the irreversible ones); the older ones are in ConfigMap {', '.join(state.journal_archive)} ({ns})"
+            )
         for j in state.journal[-10:]:
             objects = ", ".join(j.objects[:2])
             ctx.say(f"  {j.time} {j.identity} [{j.cluster}] {j.action} {j.result}: {objects} {j.message}".rstrip())
@@ -878,6 +949,7 @@ STEPS: dict[str, Callable[[Run], int]] = {
     "restart": step_restart,
     "delete-pods": step_delete_pods,
     "gateways": step_gateways,
+    "ambient": step_ambient,
     "verify": step_verify,
     "complete": step_complete,
     "cancel": step_cancel,

@@ -1,4 +1,4 @@
-"""Taking a revision offline: every object that carries it (istio-revisions.md section 7), deleted in a safe order.
+"""Taking a revision offline (docs/istio.md#taking-a-revision-offline): every object that carries it, deleted safely.
 
 Objects are found by the `istio.io/rev` label and by the chart's names (Helm leaves some unlabelled), webhooks
 first so nothing new is sent to a dying istiod; only the control-plane namespace and cluster-scoped Istio
@@ -7,6 +7,7 @@ objects are touched, never an application that happens to carry the label.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from meshtui.cluster.kinds import KINDS, KindInfo
@@ -15,7 +16,7 @@ from meshtui.domain.inventory import InventoryView
 from meshtui.domain.objects import REV_LABEL, TAG_LABEL
 from meshtui.domain.plan import Operation, Plan
 from meshtui.engine.kube import Discovery, get, labels, list_all, meta
-from meshtui.engine.phase import gate_reasons
+from meshtui.engine.phase import gate_why
 from meshtui.engine.planner import PlanContext
 
 #: Namespaced kinds looked for in the control-plane namespace, in deletion order (after the webhooks).
@@ -47,7 +48,7 @@ KEEP_NAMES = frozenset(
 
 
 def chart_names(revision: str, namespace: str) -> dict[str, list[str]]:
-    """The names the istiod chart gives a revision's objects (section 1.1), per kind."""
+    """The names the istiod chart gives a revision's objects (docs/istio.md#objects-of-a-revision), per kind."""
     sfx = "" if revision == "default" else f"-{revision}"
     istiod = f"istiod{sfx}"
     ns_sfx = "" if namespace == "istio-system" else f"-{namespace}"
@@ -77,7 +78,9 @@ def plan_offline(
     ctx: PlanContext, view: InventoryView, revision: str, keep: str, verdict: GateVerdict, action: str
 ) -> Plan:
     """Delete everything of `revision` in every cluster; refused while the gate (`verdict`) does not hold."""
-    refusals = [f"{action} gate: {r}" for r in gate_reasons(verdict)] if not verdict.enabled else []
+    refused = (
+        [replace(r, message=f"{action} gate: {r.message}") for r in gate_why(verdict)] if not verdict.enabled else []
+    )
     ops: list[Operation] = []
     notes: list[str] = []
     skipped: list[str] = []
@@ -166,8 +169,9 @@ def plan_offline(
         title,
         tuple(ops),
         tuple(skipped),
-        tuple(refusals),
+        tuple(r.message for r in refused),
         tuple(notes),
+        why=tuple(refused),
     )
 
 

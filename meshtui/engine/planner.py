@@ -655,10 +655,15 @@ class Planner:
         skipped: list[str] = []
         lost: dict[tuple[str, str, str | None, str | None], tuple[int, str]] = {}
         blocked: dict[tuple[str, str, str | None, str | None], tuple[int, str]] = {}
+        components: set[tuple[str, str, str | None, str | None]] = set()
         for row in view.pods():
             if (row.cluster, row.namespace) not in scope or not row.live or row.gateway is not None:
                 continue
             if row.revision == row.revision_on_restart:
+                continue
+            if row.pod.component is not None:
+                # ztunnel / istio-cni: upgraded in place by the ambient step; a restart only resets connections.
+                components.add((row.cluster, row.namespace, row.workload_kind, row.workload_name))
                 continue
             if row.has_sidecar and row.revision_on_restart is None:
                 key = (row.cluster, row.namespace, row.workload_kind, row.workload_name)
@@ -672,6 +677,11 @@ class Planner:
                 continue
             assert row.workload_kind is not None and row.workload_name is not None
             workloads.setdefault((row.cluster, row.namespace, row.workload_kind, row.workload_name), []).append(row)
+        for cluster, ns, kind, name in sorted(components, key=str):
+            skipped.append(
+                f"{self._c(cluster)}{kind} {ns}/{name}: a node agent (ztunnel, istio-cni), upgraded in place by "
+                "the ambient step, not restarted"
+            )
         for (cluster, ns, kind, name), (n, why) in sorted(lost.items(), key=lambda kv: str(kv[0])):
             what = f"{kind} {ns}/{name}" if kind else f"pod(s) in {ns}"
             skipped.append(

@@ -18,12 +18,16 @@ from meshtui.domain.snapshot import MeshSnapshot
 from meshtui.domain.versions import Version
 
 ERROR, WARNING, INFO = "error", "warning", "info"
-MAX_OFFENDERS = 10
+
+
+def _n(count: int, one: str, many: str) -> str:
+    """`1 pod is`, `12 pods are`: the count with the words that agree with it."""
+    return f"{count} {one if count == 1 else many}"
 
 
 @dataclass(frozen=True, slots=True)
 class Finding:
-    """One item of the report: how bad, what, how many, and the first offenders."""
+    """One item of the report: how bad, what, how many, and every offender (`check` lists what it counts)."""
 
     severity: str
     code: str
@@ -80,9 +84,9 @@ def precheck(
             Finding(
                 WARNING,
                 "label_conflict",
-                f"{len(conflicts)} namespaces carry both istio-injection and istio.io/rev "
+                f"{_n(len(conflicts), 'namespace carries', 'namespaces carry')} both istio-injection and istio.io/rev "
                 "(istio-injection wins; a switch removes it)",
-                tuple(conflicts[:MAX_OFFENDERS]),
+                tuple(conflicts),
                 len(conflicts),
             )
         )
@@ -96,8 +100,8 @@ def precheck(
             Finding(
                 WARNING,
                 "namespace_unserved",
-                f"{len(unserved)} namespaces ask for a revision or tag nothing serves",
-                tuple(unserved[:MAX_OFFENDERS]),
+                f"{_n(len(unserved), 'namespace asks', 'namespaces ask')} for a revision or tag nothing serves",
+                tuple(unserved),
                 len(unserved),
             )
         )
@@ -107,8 +111,8 @@ def precheck(
             Finding(
                 WARNING,
                 "at_risk",
-                f"{len(at_risk)} pods are at risk on restart",
-                tuple(f"{where(r.cluster, r.namespace, r.name)}: {r.reason}" for r in at_risk[:MAX_OFFENDERS]),
+                f"{_n(len(at_risk), 'pod is', 'pods are')} at risk on restart",
+                tuple(f"{where(r.cluster, r.namespace, r.name)}: {r.reason}" for r in at_risk),
                 len(at_risk),
             )
         )
@@ -127,9 +131,10 @@ def precheck(
             Finding(
                 WARNING,
                 "pdb_no_disruption",
-                f"{len(blocked)} PodDisruptionBudgets allow no disruption: restarts wait for them or are "
+                f"{_n(len(blocked), 'PodDisruptionBudget allows', 'PodDisruptionBudgets allow')} no disruption: "
+                "restarts wait for them or are "
                 "skipped (restart --ignore-pdb rolls them anyway)",
-                tuple(sorted(blocked)[:MAX_OFFENDERS]),
+                tuple(sorted(blocked)),
                 len(blocked),
             )
         )
@@ -148,9 +153,9 @@ def precheck(
             Finding(
                 WARNING,
                 "single_replica",
-                f"{len(single)} workloads with a sidecar run a single replica: a restart makes them "
-                "briefly unavailable",
-                tuple(sorted(single)[:MAX_OFFENDERS]),
+                f"{_n(len(single), 'workload with a sidecar runs', 'workloads with a sidecar run')} a single "
+                "replica: a restart makes each briefly unavailable",
+                tuple(sorted(single)),
                 len(single),
             )
         )
@@ -166,8 +171,8 @@ def precheck(
             Finding(
                 WARNING,
                 "not_restartable",
-                f"{len(stuck)} workloads with a sidecar cannot be restarted by meshtui",
-                tuple(f"{k} ({n} pods): {reasons[k]}" for k, n in sorted(stuck.items())[:MAX_OFFENDERS]),
+                f"{_n(len(stuck), 'workload', 'workloads')} with a sidecar cannot be restarted by meshtui",
+                tuple(f"{k} ({_n(n, 'pod', 'pods')}): {reasons[k]}" for k, n in sorted(stuck.items())),
                 len(stuck),
             )
         )

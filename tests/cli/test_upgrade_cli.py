@@ -358,10 +358,21 @@ def test_plan_and_check_print_without_changing_anything(mesh_factory: Callable[.
         "payments/ledger: maxUnavailable: 0",
         "cannot be restarted by meshtui",
         "batch/Pod debug-shell",
-        "carry both istio-injection",
+        "1 namespace carries both istio-injection",  # agrees with its count, never "1 namespaces"
         "pods are at risk on restart",
     ):
         assert text in check.stdout
+    # Every item a finding counts is listed under it (never "12 pods" over a list of 10).
+    lines = check.stdout.splitlines()
+    for i, line in enumerate(lines):
+        if not line.startswith(("WARNING", "ERROR")) or not line.split()[1].isdigit():
+            continue
+        listed = 0
+        for below in lines[i + 1 :]:
+            if not below.startswith("         - "):
+                break
+            listed += 1
+        assert listed == int(line.split()[1]), line
     assert "istio-system/istiod" not in check.stdout, "istiod's own budget is not a restart's concern"
     ok(upgrade(mesh, "start", "--target", NEW, "--yes"))
     ok(upgrade(mesh, "install", "--manifests", str(render("1.23.1", tmp_path / "m")), "--yes"))

@@ -14,6 +14,7 @@ from textual.screen import Screen
 
 from meshtui.engine.api import ActionState, EngineState
 from meshtui.engine.executor import StepResult
+from meshtui.engine.session import refusal_sentence
 from meshtui.engine.verifystate import SKIP_WORDS
 from meshtui.tui import keymap
 from meshtui.tui.offenders import keep_of, offenders, offline_revision
@@ -228,7 +229,11 @@ class ActionFlow(Screen[None]):
             return f"Pod under the cursor: {', '.join(map(str, params['pods']))}"
         names = params.get("namespaces")
         if names is not None:
-            picked = "selected" if self.data_plane.namespaces.table.selected_keys else "under the cursor"
+            table = self.data_plane.namespaces.table
+            hidden = table.hidden_selected_count() if table.selected_keys else 0
+            picked = "selected" if table.selected_keys else "under the cursor"
+            if hidden:
+                picked += f", {hidden} of them hidden by the filter"
             shown = ", ".join(map(str, names[:SUBTITLE_NAMES]))
             extra = len(names) - SUBTITLE_NAMES
             more = f" and {extra} more (the plan lists them)" if extra > 0 else ""
@@ -310,6 +315,8 @@ class ActionFlow(Screen[None]):
         keep = keep_of(action.id, state.phase, view.source, view.target, state.goal)
         away = view.source if keep == view.target else view.target
         found = offenders(view, keep, away) if keep else None
+        if action.id == "finish" and not action.offenders:
+            found = None  # Finish waits for a choice, a plan or a verify run here, not for namespaces or pods
         can_jump = bool(action.offenders) or (found is not None and not found.empty)
         key = keymap.by_engine_action(action.id).display
 
@@ -325,6 +332,7 @@ class ActionFlow(Screen[None]):
         if found is not None and found.namespaces:
             dp.namespaces.set_filter("")
             dp.namespaces.show_only(set(found.namespaces), note + " (esc shows all)")
+            self.offender_scope = action.id  # the dashboard keeps the list current as namespaces finish
             self.action_show_view("namespaces")
         elif found is not None and found.gateways:
             dp.gateways.set_filter("")
@@ -376,10 +384,25 @@ class ActionFlow(Screen[None]):
         outcome = event.outcome
         applied = sum(1 for s in outcome.steps if s.result in (StepResult.APPLIED, StepResult.ALREADY))
         total = len(event.plan.operations)
-        if event.aborted:
+        if outcome.refusal:
+            # Refused on a fresh read (the cluster changed behind the dialog) or after the lock was lost.
+            self.app.push_screen(
+                MessageScreen(
+                    f"{event.plan.title}: refused",
+                    f"Applied {applied} of {total} steps; {refusal_sentence(outcome)}.",
+                    "Nothing was overwritten and the refusal is in the journal. Review the tables: the plan is made "
+                    "again from the current state when you run the action again.",
+                )
+            )
+        elif event.aborted:
             self.notify(f"{event.plan.title}: aborted after {applied} of {total} steps.", severity="warning", timeout=8)
         elif outcome.ok:
-            done = f"{event.plan.title}: done ({applied} of {total} steps applied)."
+            if not total and event.plan.action == "verify":
+                done = "Verify: the checks ran; the Verify tab (3) shows the results."
+            elif not total:
+                done = f"{event.plan.title}: done (recorded; no object changed)."
+            else:
+                done = f"{event.plan.title}: done ({applied} of {total} {'step' if total == 1 else 'steps'} applied)."
             if event.plan.action in ("switch", "switch-back") and self.data_plane.namespaces.table.selected_keys:
                 # Switching is followed by restarting the same namespaces: keep them selected for `r`.
                 self.notify(f"{done} They stay selected: press r to restart them.", timeout=8)

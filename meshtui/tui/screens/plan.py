@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from time import monotonic
 from typing import ClassVar
 
 from rich.text import Text
@@ -10,11 +11,13 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.screen import ModalScreen
+from textual.timer import Timer
 from textual.widgets import Input, Static
 
 from meshtui.domain.plan import Plan
 from meshtui.engine.executor import RunOutcome, StepResult
 from meshtui.tui.inert import InertStatic
+from meshtui.tui.plan_text import plan_body
 from meshtui.tui.rows import GOOD_STYLE, RISK_STYLE, WARN_STYLE
 from meshtui.tui.screens.more import SCROLL_BINDINGS, MoreLine, MoreScroll, hidden_below, scroll_body
 
@@ -34,7 +37,10 @@ def dry_run_text(plan: Plan, outcome: RunOutcome | None, read_only: bool) -> tup
     if not plan.operations:
         return Text("Nothing to do: the cluster already matches.", style=GOOD_STYLE), False
     if outcome is None:
-        return Text("Dry run: the API server is checking every operation…", style=WARN_STYLE), False
+        n = len(plan.operations)
+        return Text(
+            f"Dry run: the API server is checking {n:,} operation{'s' if n != 1 else ''}…", style=WARN_STYLE
+        ), False
     if read_only or not outcome.steps:
         return Text("Read-only: no request is sent, not even a dry run; nothing will be written."), False
     stopped = outcome.stopped_by
@@ -55,7 +61,8 @@ def dry_run_text(plan: Plan, outcome: RunOutcome | None, read_only: bool) -> tup
     note = f" ({'; '.join(notes)})" if notes else ""
     checked = len(outcome.steps) - unchecked
     return Text(
-        f"Dry run passed: the API server accepts the {checked} checked operations{note}.", style=GOOD_STYLE
+        f"Dry run passed: the API server accepts the {checked} checked operation{'' if checked == 1 else 's'}{note}.",
+        style=GOOD_STYLE,
     ), True
 
 
@@ -98,6 +105,8 @@ class PlanScreen(ModalScreen[str | None]):
         self.outcome: RunOutcome | None = None
         self.applicable = False
         self.options: dict[str, str] = {}
+        self._dry_started: float | None = None
+        self._ticker: Timer | None = None
         self.body = InertStatic(Text("Planning…"))
         self.scroll = MoreScroll()
         self.more = MoreLine(self.scroll)
@@ -130,8 +139,12 @@ class PlanScreen(ModalScreen[str | None]):
         self.plan = plan
         self.seen_end = False
         self._tracking = False
-        self.body.update(Text("\n".join(plan.lines())))
+        self.body.update(plan_body(plan))
         self._render_verdict()
+        if plan.operations and not plan.refused and self.outcome is None:
+            # The dry run of thousands of operations takes seconds: show that it is going on.
+            self._dry_started = monotonic()
+            self._ticker = self.set_interval(1.0, self._render_verdict)
         # Judge "seen to the end" only once the plan's own lines are laid out, not the placeholder's.
         self.call_after_refresh(self._start_tracking)
 
@@ -173,10 +186,17 @@ class PlanScreen(ModalScreen[str | None]):
         if self.plan is None:
             return
         text, ok = dry_run_text(self.plan, self.outcome, self.read_only)
+        if self.outcome is None and self._dry_started is not None:
+            text.append(f" {monotonic() - self._dry_started:.0f}s")
+        elif self._ticker is not None:
+            self._ticker.stop()
+            self._ticker = None
         self.applicable = ok
         self.verdict.update(text)
         self.word.set_class(bool(ok and self.confirm_word), "-needed")
         extra = "".join(f" · {key} {label}" for key, label in self.options.items())
+        if len(self.plan.lines()) > 8:
+            extra += " · ↑↓ pgup pgdn scroll the plan"
         if ok and self.confirm_word:
             self.keys.update(Text(f"type {self.confirm_word} and press enter to apply · esc cancel"))
             self.word.focus()
