@@ -338,9 +338,9 @@ class EngineSession:
             return plan
         return Plan(action, title, refusals=(f"unknown action {action!r}",))
 
-    def dry_run(self, plan: Plan) -> RunOutcome:
-        """Server-side dry run of every operation (nothing in read-only mode)."""
-        return self._executor().dry_run(plan)
+    def dry_run(self, plan: Plan, checked: Callable[[int, int], None] | None = None) -> RunOutcome:
+        """Server-side dry run of every operation (nothing in read-only mode); `checked(done, total)` reports."""
+        return self._executor().dry_run(plan, checked)
 
     def mark_plan_shown(self) -> None:
         """Record that the offline plan was shown (the Finish gate requires it)."""
