@@ -202,3 +202,17 @@ async def test_the_dry_run_reports_each_checked_operation_to_the_plan_dialog(dem
         total = len(screen.plan.operations)
         assert seen and seen[-1] == (total, total)  # the dialog heard of every operation checked
         assert screen._checked == total
+
+
+async def test_finish_before_a_choice_offers_no_jump_to_unrelated_namespaces(demo_inventory: Inventory) -> None:
+    from meshtui.tui.screens.disabled import DisabledScreen
+
+    app = static_app(demo_inventory, session=session())
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _ready(pilot)
+        await pilot.press("F")
+        screen = app.screen
+        assert isinstance(screen, DisabledScreen)
+        assert not screen.can_jump  # Finish waits for a choice here, not for the namespaces Upgrade lists
+        await pilot.press("escape", "U")
+        assert isinstance(app.screen, DisabledScreen) and app.screen.can_jump
