@@ -131,6 +131,26 @@ def render_status(doc: dict[str, Any], width: int | None = None) -> str:
             for g in gateways
         ]
         lines += _table(spec, rows, width)
+    components = doc.get("data_plane_components") or []
+    if components:
+        lines.append("")
+        spec = [("NODE AGENT", 30, "<"), ("KIND", 9, "<"), ("VERSION", 9, "<"), ("ISTIOD", 14, "<"), ("NODES", 12, "<")]
+        rows = []
+        for c in components:
+            nodes = c.get("nodes") or {}
+            updated = nodes.get("updated") if nodes.get("updated") is not None else "?"
+            progress = f"{updated}/{nodes.get('desired') if nodes.get('desired') is not None else '?'}"
+            name = f"{c['cluster']}/{c['namespace']}/{c['name']}" if multi else f"{c['namespace']}/{c['name']}"
+            rows.append(
+                [
+                    name,
+                    c.get("kind"),
+                    c.get("version"),
+                    c.get("revision"),
+                    progress + (" rolling" if c.get("rolling") else ""),
+                ]
+            )
+        lines += _table(spec, rows, width)
     lines.append("")
     lines.append("GATES")
     actions = up.get("actions") or {}

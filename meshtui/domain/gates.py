@@ -1,4 +1,4 @@
-"""The gates of product.md section 4: when Upgrade, Rollback and Finish are enabled, and why not.
+"""The gates of docs/upgrade.md#gates: when Upgrade, Rollback and Finish are enabled, and why not.
 
 Every unmet condition carries a count and the first offenders, so a disabled action can say exactly what
 still holds it back; in a multi-cluster mesh a gate holds only when it holds in every cluster.
@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from meshtui.domain.ambient import DataPlaneComponent, within_skew
-from meshtui.domain.gateways import GatewayRow
+from meshtui.domain.gateways import WAYPOINT, GatewayRow
 from meshtui.domain.namespaces import NamespaceRow
 from meshtui.domain.objects import ISTIO_CNI, ZTUNNEL
 from meshtui.domain.pods import PodRow
@@ -226,10 +226,11 @@ def _gate(state: MeshState, action: str, keep: str, away: str, limit: int | None
                 len(off_gw),
                 first(names),
                 f"{_plural(len(off_gw), 'gateway', 'gateways')} {word}: {_names(names[:MAX_OFFENDERS], len(off_gw))}",
+                remedy="; ".join(sorted({_gateway_remedy(g.kind, g.upgrade, keep) for g in off_gw})),
             )
         )
 
-    # Every workload template, with or without pods, would give a pod created now the kept revision.
+    # Every workload template without live pods would give a pod created now the kept revision.
     conditions.extend(_templates(state, keep, away, where, limit))
 
     # The ambient data plane: ztunnel configured against the kept istiod, node agents within skew.
@@ -275,6 +276,13 @@ def _gate(state: MeshState, action: str, keep: str, away: str, limit: int | None
             )
         )
     return GateVerdict(action, not conditions, tuple(conditions))
+
+
+def _gateway_remedy(kind: str, upgrade: str, keep: str) -> str:
+    """The step that moves a gateway of this kind: waypoints follow their tag or `istio.io/rev`."""
+    if kind == WAYPOINT:
+        return f"move the waypoints' tag to {keep}, or relabel their Gateway istio.io/rev={keep}"
+    return f"{kind}: {upgrade}"
 
 
 def _templates(
@@ -332,7 +340,7 @@ def _ambient(
                 f"ztunnel is not configured against {keep} everywhere: {_names(names[:MAX_OFFENDERS], len(off))}",
                 ("namespaces", tuple(dict.fromkeys(where(z.cluster, z.namespace) for z in off))),
                 f"upgrade ztunnel in place with revision={keep} (its XDS_ADDRESS and CA_ADDRESS name "
-                f"istiod-{keep}); it rolls node by node and restarts no application pod",
+                f"istiod-{keep}); it rolls node by node while application pods keep running",
             )
         )
     for kind, code in ((ZTUNNEL, "ztunnel_skew"), (ISTIO_CNI, "cni_skew")):

@@ -7,6 +7,8 @@ from typing import Any
 
 import orjson
 
+from meshtui.domain.reasons import Reason, gate
+
 MERGE_PATCH = "application/merge-patch+json"
 STRATEGIC_MERGE_PATCH = "application/strategic-merge-patch+json"
 JSON_PATCH = "application/json-patch+json"
@@ -88,11 +90,19 @@ class Plan:
     pause_seconds: float = 0.0
     #: What would make the skipped items plannable (REMEDY_*), for the surface to offer in its own terms.
     remedies: tuple[str, ...] = ()
+    #: The refusals as typed reasons (a planner's own refusals are gate reasons unless it says otherwise).
+    why: tuple[Reason, ...] = ()
 
     @property
     def refused(self) -> bool:
         """True when the plan must not be applied."""
         return bool(self.refusals)
+
+    @property
+    def refusal_reasons(self) -> tuple[Reason, ...]:
+        """Every refusal typed: the typed ones given, the others as gate reasons."""
+        typed = {r.message for r in self.why}
+        return (*self.why, *(gate(r) for r in self.refusals if r not in typed))
 
     def lines(self) -> list[str]:
         """The plan as printed by the CLI and shown in the confirmation modal."""

@@ -1,4 +1,4 @@
-"""The exact document `meshtui status --json` prints (product.md section 10), built from an inventory view.
+"""The exact document `meshtui status --json` prints (docs/status-json.md), built from an inventory view.
 
 Other tools parse it: keys are only ever added, never renamed or moved; every list is in (cluster,
 namespace, name) order so two runs over the same state print the same bytes.

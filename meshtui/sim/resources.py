@@ -50,6 +50,7 @@ RESOURCES: tuple[Resource, ...] = (
     Resource("", "v1", "pods", "Pod", True, ("po",), has_status=True, categories=(_ALL,)),
     Resource("", "v1", "services", "Service", True, ("svc",), has_status=True, categories=(_ALL,)),
     Resource("", "v1", "configmaps", "ConfigMap", True, ("cm",)),
+    Resource("", "v1", "endpoints", "Endpoints", True, ("ep",)),
     Resource("", "v1", "secrets", "Secret", True),
     Resource("", "v1", "serviceaccounts", "ServiceAccount", True, ("sa",)),
     Resource("", "v1", "nodes", "Node", False, ("no",), has_status=True),
@@ -73,7 +74,7 @@ RESOURCES: tuple[Resource, ...] = (
         "authorization.k8s.io", "v1", "selfsubjectaccessreviews", "SelfSubjectAccessReview", False, verbs=("create",)
     ),
     Resource("gateway.networking.k8s.io", "v1", "gateways", "Gateway", True, ("gtw",), has_status=True),
-    # What a rendered istiod revision also carries (istio-revisions.md 1.1), so manifests apply and prune.
+    # What a rendered istiod revision also carries (docs/istio.md#objects-of-a-revision), so manifests apply and prune.
     Resource("rbac.authorization.k8s.io", "v1", "roles", "Role", True),
     Resource("rbac.authorization.k8s.io", "v1", "rolebindings", "RoleBinding", True),
     Resource("rbac.authorization.k8s.io", "v1", "clusterroles", "ClusterRole", False),

@@ -1,4 +1,4 @@
-"""The Upgrade, Rollback and Finish gates of product.md section 4, with counts and first offenders."""
+"""The Upgrade, Rollback and Finish gates of docs/upgrade.md#gates, with counts and first offenders."""
 
 from __future__ import annotations
 

@@ -200,6 +200,8 @@ class DashboardScreen(ActionFlow):
         dp.pods.apply_delta(snap.pods)
         dp.gateways.apply_delta(snap.gateways)
         self.journal.apply_delta(snap.journal)
+        if state is not None:
+            self.journal.show_archive(state.journal_total, state.journal_archive)
         self._refresh_offender_scope()
         self.control_plane.show(view)
         self.verify.show(state)

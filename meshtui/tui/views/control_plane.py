@@ -1,4 +1,5 @@
-"""The Control plane tab: revisions, tags, the default revision, istiod readiness, webhooks and skew."""
+"""The Control plane tab: revisions, tags, the default revision, istiod readiness, webhooks, the ambient
+node agents (ztunnel, istio-cni: the istiod each uses, node by node) and skew."""
 
 from __future__ import annotations
 
@@ -71,6 +72,39 @@ def render_control_plane(cp: ControlPlane, source: str | None, target: str | Non
     return Group(*parts)
 
 
+def render_ambient(view: InventoryView) -> RenderableType | None:
+    """The ambient node agents (ztunnel, istio-cni) with one line a node, None for a mesh without them."""
+    if not view.components:
+        return None
+    multi = len(view.clusters) > 1
+    keep = view.target
+    parts: list[RenderableType] = [Text("Ambient node agents (upgraded in place, node by node)", style="bold")]
+    for c in view.components:
+        where = f"{c.cluster}/{c.ref}" if multi else c.ref
+        on_keep = keep is not None and c.revision == keep and not c.rolling
+        line = Text.assemble(
+            (f"  {c.kind}", "bold"),
+            f"  {where}  version {c.version or 'unknown'}  istiod ",
+            (c.revision or c.configured or "unknown", GOOD_STYLE if on_keep else ""),
+            f"  {c.progress} nodes updated",
+        )
+        if c.rolling:
+            line.append("  rolling", style=WARN_STYLE)
+        parts.append(line)
+        # One node a line, never a fixed-width table: node and pod names are read whole at 80 columns.
+        for p in c.pods:
+            node = Text.assemble(f"    {p.node}  {p.pod}  version {p.version or 'unknown'}  ")
+            node.append("ready" if p.ready else "NOT ready", style="" if p.ready else RISK_STYLE)
+            node.append(
+                "  current template" if p.current else "  older template", style="" if p.current else WARN_STYLE
+            )
+            parts.append(node)
+        for problem in c.problems:
+            parts.append(Text(f"  ! {problem}", style=RISK_STYLE))
+    parts.append(Text(""))
+    return Group(*parts)
+
+
 def render_skew(view: InventoryView) -> RenderableType:
     """The skew warnings, or a line saying there are none."""
     if not view.skew:
@@ -99,7 +133,7 @@ class ControlPlaneView(VerticalScroll):
 
     def show(self, view: InventoryView) -> None:
         """Render the view's control planes, skew and problems (skipped when they did not change)."""
-        key = (view.control_planes, view.skew, view.problems, view.source, view.target)
+        key = (view.control_planes, view.skew, view.problems, view.source, view.target, view.components)
         if key == self._key:
             return
         self._key = key
@@ -118,6 +152,9 @@ class ControlPlaneView(VerticalScroll):
         parts.append(Text(""))
         for cp in view.control_planes:
             parts.append(render_control_plane(cp, view.source, view.target, multi))
+        ambient = render_ambient(view)
+        if ambient is not None:
+            parts.append(ambient)
         parts.append(render_skew(view))
         if view.problems:
             parts.append(Text(""))

@@ -204,6 +204,10 @@ class TableView(Vertical):
 
     # -- summary ------------------------------------------------------------------------------------
 
+    def summary_notes(self) -> list[str]:
+        """Further facts a view adds to its summary line (none by default)."""
+        return []
+
     def update_summary(self) -> None:
         """Rewrite the one-line summary: counts, selection, scope and filter."""
         one, many = self.NOUN
@@ -221,6 +225,7 @@ class TableView(Vertical):
             parts.append(f"{len(selected)} selected" + (f" ({hidden} hidden)" if hidden else ""))
         if self._scope_note:
             parts.append(self._scope_note)
+        parts += self.summary_notes()
         if self.filter_text:
             parts.append(f"filter: {self.filter_text}")
         self.summary.update(" · ".join(parts))
