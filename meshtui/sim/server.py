@@ -30,7 +30,7 @@ import orjson
 from aiohttp import web
 
 from meshtui.domain.selectors import LabelSelector, SelectorError
-from meshtui.sim import deletion, discovery, errors, patch, protobuf, serviceproxy, tables
+from meshtui.sim import deletion, discovery, errors, patch, protobuf, serviceproxy, subresources, tables
 from meshtui.sim.faults import Faults, RequestRecord
 from meshtui.sim.peer import peer_uid
 from meshtui.sim.resources import RESOURCES, ZERO_ANNOTATIONS, ZERO_FIELDS, Resource, default_deployment
@@ -495,9 +495,14 @@ class ApiServer:
             raise _not_found_path()
         name = rest[1] if len(rest) > 1 else None
         sub = rest[2] if len(rest) > 2 else None
-        if sub is not None and not (sub == "status" and res.has_status):
+        if sub is not None and not (sub == "status" and res.has_status) and sub not in subresources.served(res):
             raise _not_found_path()
         method = request.method
+        if sub is not None and sub != "status":
+            # pods/log (GET) and pods/eviction (POST), answered by meshtui.sim.subresources.
+            if namespace is None and res.namespaced:
+                raise _not_found_path()
+            return RequestInfo(subresources.verb(res, sub, method), res, namespace, name, sub)
         if method == "GET":
             if name is None:
                 verb = "watch" if watch_path or _bool(request.query, "watch") else "list"
@@ -535,6 +540,10 @@ class ApiServer:
             details = {"retryAfterSeconds": retry_after} if code in (429, 503) else {}
             raise errors.ApiError(code, reason, f"simulated failure ({code})", details)
         verb = info.verb
+        if info.subresource is not None and info.subresource != "status":
+            return await subresources.serve(
+                self.store, request, info.subresource, info.namespace or "", info.name or ""
+            )
         if verb == "get":
             return self._get(request, info)
         if verb == "list":

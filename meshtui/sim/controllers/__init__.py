@@ -11,7 +11,7 @@ import asyncio
 import random
 from collections.abc import Callable
 
-from meshtui.sim import admission
+from meshtui.sim import admission, crds
 from meshtui.sim import ambient as ambient_mesh
 from meshtui.sim.controllers.ambient import sync_ambient
 from meshtui.sim.controllers.base import (
@@ -29,6 +29,10 @@ from meshtui.sim.controllers.churn import PodChurn
 from meshtui.sim.controllers.daemonset import sync_daemonset
 from meshtui.sim.controllers.deployment import sync_deployment
 from meshtui.sim.controllers.disruption import sync_pdb
+from meshtui.sim.controllers.endpoints import SERVICES, sync_endpoints
+from meshtui.sim.controllers.endpoints import WORK as ENDPOINTS_WORK
+from meshtui.sim.controllers.events import WORK as EVENTS_WORK
+from meshtui.sim.controllers.events import sync_event
 from meshtui.sim.controllers.garbage import WORK as GC_WORK
 from meshtui.sim.controllers.garbage import item as gc_item
 from meshtui.sim.controllers.garbage import sync_foreground
@@ -56,6 +60,8 @@ HANDLERS = {
     GC_WORK: sync_foreground,
     "gateway": sync_gateway,
     "ambient": sync_ambient,
+    ENDPOINTS_WORK: sync_endpoints,
+    EVENTS_WORK: sync_event,
 }
 
 
@@ -75,6 +81,7 @@ def _runtime(
 def _resync(rt: Runtime) -> None:
     """Queue every object the controllers own, and every pod the kubelet still has work on."""
     ensure_nodes(rt)
+    crds.ensure(rt.store)
     for key, work in (
         (DEPLOYMENTS, "deployment"),
         (REPLICASETS, "replicaset"),
@@ -85,6 +92,10 @@ def _resync(rt: Runtime) -> None:
     ):
         for ns, name in iter_workloads(rt, key):
             rt.enqueue((work, ns, name))
+    for entry in rt.store.entries(SERVICES):
+        rt.enqueue((ENDPOINTS_WORK, entry.namespace, entry.name))
+    for entry in rt.store.entries("events"):
+        rt.enqueue((EVENTS_WORK, entry.namespace, entry.name))
     for entry in rt.store.entries(GATEWAYS):
         rt.enqueue(("gateway", entry.namespace, entry.name))
     enrols = ambient_mesh.cni_enrolls(rt.store)

@@ -31,7 +31,8 @@ REVISIONS = "apps/controllerrevisions"
 JOBS = "batch/jobs"
 PDBS = "policy/poddisruptionbudgets"
 PODS = "pods"
-INDEXED = (PODS, DEPLOYMENTS, REPLICASETS, STATEFULSETS, DAEMONSETS, REVISIONS, JOBS, PDBS)
+SERVICES = "services"
+INDEXED = (PODS, DEPLOYMENTS, REPLICASETS, STATEFULSETS, DAEMONSETS, REVISIONS, JOBS, PDBS, SERVICES)
 #: Owner kind -> work item kind for a pod's controller.
 OWNER_ITEMS = {
     "ReplicaSet": "replicaset",
@@ -259,13 +260,17 @@ class Runtime:
                 self.enqueue(("ambient", "", name))
                 for entry in self.store.entries("gateway.networking.k8s.io/gateways", name):
                     self.enqueue(("gateway", name, entry.name))
-        elif key == "admissionregistration.k8s.io/mutatingwebhookconfigurations" or (
+        if key == SERVICES:
+            self.enqueue(("endpoints", ns, name))
+        if key == "admissionregistration.k8s.io/mutatingwebhookconfigurations" or (
             key == "services" and "istio.io/tag" in (meta.get("labels") or {})
         ):
             # A tag (webhook or Service) moved, or a revision came or went: gateways and waypoints may have
             # a new owner.
             for entry in self.store.entries("gateway.networking.k8s.io/gateways"):
                 self.enqueue(("gateway", entry.namespace, entry.name))
+        elif key == "events":
+            self.enqueue(("event-mirror", ns, name))
         elif key == "nodes":
             for ds_ns, names in self.by_ns[DAEMONSETS].items():
                 for ds in names:
@@ -300,6 +305,11 @@ class Runtime:
             and not (old and old["metadata"].get("deletionTimestamp"))
         ):
             self.enqueue(("pod", ns, name))
+        from meshtui.sim.controllers import endpoints
+
+        if kind != "MODIFIED" or old is None or endpoints.pod_signature(obj) != endpoints.pod_signature(old):
+            for svc in self.names(SERVICES, ns):
+                self.enqueue(("endpoints", ns, svc))
         if kind == "MODIFIED" and old is not None and pod_signature(obj) == pod_signature(old):
             return  # an annotation or status detail changed: no owner cares
         owner = controller_ref(obj)
