@@ -102,6 +102,7 @@ RESOURCES: tuple[Resource, ...] = (
         False,
         ("crd", "crds"),
         has_status=True,
+        categories=("api-extensions",),
     ),
     # The custom resources of an Istio install (its CRDs are served too), empty unless a client writes some.
     *(

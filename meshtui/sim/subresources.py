@@ -329,14 +329,15 @@ async def _evict(store: Store, request: web.Request, namespace: str, name: str) 
     pdbs = _matching_pdbs(store, pod)
     if len(pdbs) > 1:
         raise errors.internal(
-            "This pod has more than one PodDisruptionBudget, which the eviction subresource does not support."
+            "Internal error occurred: This pod has more than one PodDisruptionBudget, which the eviction "
+            "subresource does not support."
         )
     if pdbs:
         pdb = pdbs[0]
         status = pdb.get("status") or {}
         healthy, desired = int(status.get("currentHealthy", 0)), int(status.get("desiredHealthy", 0))
         policy = (pdb.get("spec") or {}).get("unhealthyPodEvictionPolicy") or "IfHealthyBudget"
-        unready_allowed = not _ready(pod) and (policy == "AlwaysAllow" or healthy >= desired)
+        unready_allowed = not _ready(pod) and (policy == "AlwaysAllow" or healthy >= desired > 0)
         if not unready_allowed:
             _check_budget(pdb, name)
             if not dry_run:
@@ -348,16 +349,13 @@ async def _evict(store: Store, request: web.Request, namespace: str, name: str) 
 def _check_budget(pdb: Obj, pod_name: str) -> None:
     """429 TooManyRequests, worded as the API server words it, when the budget allows no disruption now."""
     meta, status = pdb["metadata"], pdb.get("status") or {}
-    stale = int(status.get("observedGeneration", 0)) < int(meta.get("generation", 1))
-    if stale:
-        cause = "observedGeneration less than generation"
+    if int(status.get("observedGeneration", 0)) < int(meta.get("generation", 1)):
+        cause = f"The disruption budget {meta['name']} is still being processed by the server."
     elif int(status.get("disruptionsAllowed", 0)) <= 0:
         cause = (
             f"The disruption budget {meta['name']} needs {status.get('desiredHealthy', 0)} healthy pods "
             f"and has {status.get('currentHealthy', 0)} currently"
         )
-    elif pod_name in (status.get("disruptedPods") or {}):
-        cause = f"pod {pod_name} is already being evicted"
     else:
         return
     raise errors.ApiError(

@@ -118,9 +118,8 @@ def _address(pod: Obj) -> dict[str, Any]:
     return out
 
 
-def _write_endpoints(rt: Runtime, svc: Obj, pods: list[Obj]) -> None:
-    meta = svc["metadata"]
-    ns, name = meta["namespace"], meta["name"]
+def endpoints_subsets(svc: Obj, pods: list[Obj]) -> list[dict[str, Any]] | None:
+    """The Endpoints' subsets for the Service's selected pods: ready and not-ready addresses, terminating left out."""
     live = [p for p in pods if not is_terminating(p)]
     ready = sorted((_address(p) for p in live if is_ready(p)), key=lambda a: str(a["ip"]))
     not_ready = sorted((_address(p) for p in live if not is_ready(p)), key=lambda a: str(a["ip"]))
@@ -132,7 +131,13 @@ def _write_endpoints(rt: Runtime, svc: Obj, pods: list[Obj]) -> None:
     ports = _ports(svc, live)
     if subset and ports:
         subset["ports"] = ports
-    subsets = [subset] if subset else None
+    return [subset] if subset else None
+
+
+def _write_endpoints(rt: Runtime, svc: Obj, pods: list[Obj]) -> None:
+    meta = svc["metadata"]
+    ns, name = meta["namespace"], meta["name"]
+    subsets = endpoints_subsets(svc, pods)
     labels = {**(meta.get("labels") or {}), ENDPOINTS_MANAGED_BY: ENDPOINTS_CONTROLLER}
     existing = rt.store.get(ENDPOINTS, ns, name)
     if existing is None:
@@ -170,12 +175,23 @@ def _slice_endpoint(pod: Obj) -> dict[str, Any]:
     return out
 
 
+def slice_body(svc: Obj, pods: list[Obj]) -> Obj:
+    """The Service's EndpointSlice (labels, addressType, endpoints, ports) for its selected pods."""
+    meta = svc["metadata"]
+    labels = {**(meta.get("labels") or {}), SERVICE_NAME: meta["name"], MANAGED_BY: SLICE_CONTROLLER}
+    return {
+        "metadata": {"labels": labels},
+        "addressType": "IPv4",
+        "endpoints": [_slice_endpoint(p) for p in pods] or None,
+        "ports": _ports(svc, pods) or None,
+    }
+
+
 def _write_slice(rt: Runtime, svc: Obj, pods: list[Obj]) -> None:
     meta = svc["metadata"]
     ns, name = meta["namespace"], meta["name"]
-    endpoints = [_slice_endpoint(p) for p in pods] or None
-    ports = _ports(svc, pods) or None
-    labels = {**(meta.get("labels") or {}), SERVICE_NAME: name, MANAGED_BY: SLICE_CONTROLLER}
+    body = slice_body(svc, pods)
+    endpoints, ports, labels = body["endpoints"], body["ports"], body["metadata"]["labels"]
     current = next(
         (
             e
