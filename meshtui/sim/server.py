@@ -390,6 +390,11 @@ class ApiServer:
             self.faults.count("slow")
             await asyncio.sleep(self.faults.delay_ms / 1000)
         resp: web.StreamResponse
+        # Watches and followed logs last as long as the client wants: only answers that end count as in flight.
+        q = request.query
+        streaming = "/watch/" in request.path or q.get("watch") in _TRUE or q.get("follow") in _TRUE
+        if not streaming:
+            self.store.requests_in_flight += 1
         try:
             if self.token is not None and not self._authorized(request):
                 raise errors.unauthorized()
@@ -403,6 +408,9 @@ class ApiServer:
             log.exception("simulated API server: %s %s failed", request.method, request.path_qs)
             internal = errors.internal(f"internal error serving {request.method} {request.path}")
             resp = _status_response(internal)
+        finally:
+            if not streaming:
+                self.store.requests_in_flight -= 1
         if not request.get(_LOGGED):
             self._record(request, resp.status)
         if isinstance(resp, web.Response) and _accepts_gzip(request):

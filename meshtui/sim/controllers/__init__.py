@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 from meshtui.sim import admission, crds
 from meshtui.sim import ambient as ambient_mesh
@@ -80,8 +80,29 @@ def _runtime(
 
 def _resync(rt: Runtime) -> None:
     """Queue every object the controllers own, and every pod the kubelet still has work on."""
+    for _ in _resync_steps(rt):
+        pass
+
+
+#: Stored objects looked at between two yields of a resync walk (about a millisecond of work).
+_RESYNC_STEP = 500
+
+
+def _resync_steps(rt: Runtime) -> Iterator[None]:
+    """`_resync` as a walk that yields every few hundred objects, so a live start-up serves requests meanwhile.
+
+    Nodes and CRDs are made before the first yield; each kind's entries are listed up front, so changes
+    made between slices (which queue their own reconciles) never disturb the walk.
+    """
     ensure_nodes(rt)
     crds.ensure(rt.store)
+    n = 0
+
+    def tick() -> bool:
+        nonlocal n
+        n += 1
+        return n % _RESYNC_STEP == 0
+
     for key, work in (
         (DEPLOYMENTS, "deployment"),
         (REPLICASETS, "replicaset"),
@@ -90,25 +111,35 @@ def _resync(rt: Runtime) -> None:
         (JOBS, "job"),
         (PDBS, "pdb"),
     ):
-        for ns, name in iter_workloads(rt, key):
+        for ns, name in list(iter_workloads(rt, key)):
             rt.enqueue((work, ns, name))
-    for entry in rt.store.entries(SERVICES):
+            if tick():
+                yield
+    for entry in list(rt.store.entries(SERVICES)):
         rt.enqueue((ENDPOINTS_WORK, entry.namespace, entry.name))
-    for entry in rt.store.entries("events"):
+        if tick():
+            yield
+    for entry in list(rt.store.entries("events")):
         rt.enqueue((EVENTS_WORK, entry.namespace, entry.name))
-    for entry in rt.store.entries(GATEWAYS):
+        if tick():
+            yield
+    for entry in list(rt.store.entries(GATEWAYS)):
         rt.enqueue(("gateway", entry.namespace, entry.name))
     enrols = ambient_mesh.cni_enrolls(rt.store)
-    for entry in rt.store.entries("namespaces"):
+    for entry in list(rt.store.entries("namespaces")):
         if entry.phase == "Terminating":
             rt.enqueue(("namespace", "", entry.name))
         elif enrols:
             rt.enqueue(("ambient", "", entry.name))
+        if tick():
+            yield
     for res in RESOURCES:
-        for entry in rt.store.entries(res.key):
+        for entry in list(rt.store.entries(res.key)):
             if b'"foregroundDeletion"' in entry.raw:
                 rt.enqueue(gc_item(res.key, entry.namespace, entry.name))
-    for entry in rt.store.entries(PODS):
+            if tick():
+                yield
+    for entry in list(rt.store.entries(PODS)):
         raw = entry.raw
         if (
             entry.phase in ("Pending", None)
@@ -117,6 +148,8 @@ def _resync(rt: Runtime) -> None:
             or (entry.phase == "Running" and b'"restartPolicy":"Always"' not in raw)
         ):
             rt.enqueue(("pod", entry.namespace, entry.name))
+        if tick():
+            yield
 
 
 class Controllers:
@@ -165,7 +198,7 @@ class Controllers:
         rt = _runtime(self.store, self.settings, loop=self.loop, instant=False, rng=self._rng)
         rt.attach()
         self.runtime = rt
-        _resync(rt)
+        rt.run_sliced(_resync_steps(rt))
 
     def _stop(self) -> None:
         if self.runtime is not None:
@@ -175,7 +208,7 @@ class Controllers:
     @property
     def idle(self) -> bool:
         """True when no reconcile is queued (timers may still be pending)."""
-        return self.runtime is None or not self.runtime.queue
+        return self.runtime is None or not (self.runtime.queue or self.runtime.resyncing)
 
 
 def settle(store: Store, settings: SimSettings | None = None, *, rng: random.Random | None = None) -> int:

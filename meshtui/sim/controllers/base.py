@@ -41,6 +41,9 @@ OWNER_ITEMS = {
     "Job": "job",
 }
 RS_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
+#: One slice of controller work between two turns of the HTTP server (and while it answers a request).
+SLICE_S = 0.005
+SLICE_SERVING_S = 0.002
 
 Item = tuple[str, str, str]  # (work kind, namespace, name)
 Handler = Callable[["Runtime", str, str], None]
@@ -77,6 +80,8 @@ class Runtime:
         self._kicked = False
         self._node_cursor = 0
         self._ip_counter = itertools.count(2)
+        #: Sliced walks (`run_sliced`) still under way: the controllers are not idle until they end.
+        self.resyncing = 0
 
     # -- wiring ---------------------------------------------------------------------------------------
 
@@ -131,17 +136,48 @@ class Runtime:
         self._kicked = True
         self.loop.call_soon(self._drain)
 
+    def _slice(self) -> tuple[float, int]:
+        """How long one slice of work may run, and the least it does: short while the server answers a request."""
+        if self.store.requests_in_flight:
+            return SLICE_SERVING_S, 1
+        return SLICE_S, 8
+
     def _drain(self) -> None:
         self._kicked = False
-        deadline = time.monotonic() + 0.02
+        budget, least = self._slice()
+        deadline = time.monotonic() + budget
         done = 0
         while self.queue and not self.stopped:
             self._run_one()
             done += 1
-            if done >= 64 and time.monotonic() > deadline:
+            if done >= least and time.monotonic() > deadline:
                 break  # yield to the HTTP server; the rest runs on the next loop iteration
         if self.queue:
             self._kick()
+
+    def run_sliced(self, steps: Iterator[None]) -> None:
+        """Advance `steps` a slice at a time on the loop, serving requests in between (all at once when instant).
+
+        The first slice runs now, so what a generator does before its first `yield` is done on return.
+        """
+        if self.instant or self.loop is None:
+            for _ in steps:
+                pass
+            return
+        loop = self.loop
+        self.resyncing += 1
+
+        def step() -> None:
+            if self.stopped:
+                return
+            deadline = time.monotonic() + self._slice()[0]
+            for _ in steps:
+                if time.monotonic() > deadline:
+                    loop.call_soon(step)
+                    return
+            self.resyncing -= 1
+
+        step()
 
     def _run_one(self) -> None:
         item = next(iter(self.queue))
