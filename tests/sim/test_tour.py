@@ -109,6 +109,14 @@ def test_endpoints_and_endpointslices_follow_the_ready_pods(tour):
     assert es["metadata"]["ownerReferences"][0]["kind"] == "Service"
     assert sorted(e["targetRef"]["name"] for e in es["endpoints"]) == pods
     assert all(e["conditions"] == {"ready": True, "serving": True, "terminating": False} for e in es["endpoints"])
+    table = tour.kubectl("get", "endpoints,endpointslices", "-n", "shop").stdout.split("\n\n")
+    ep_rows = [line.split() for line in table[0].strip().splitlines()]
+    assert ep_rows[0] == ["NAME", "ENDPOINTS", "AGE"] and ep_rows[1][0] == "endpoints/web"
+    assert sorted(ep_rows[1][1].split(",")) == sorted(
+        f"{a['ip']}:8080" for a in endpoints["subsets"][0]["addresses"])
+    es_rows = [line.split() for line in table[1].strip().splitlines()]
+    assert es_rows[0] == ["NAME", "ADDRESSTYPE", "PORTS", "ENDPOINTS", "AGE"]
+    assert es_rows[1][1:3] == ["IPv4", "8080"]
     # A pod going away leaves the Endpoints' addresses and turns terminating in the slice.
     tour.kubectl("delete", "pod", "-n", "shop", pods[0], "--wait=false")
 
@@ -128,6 +136,10 @@ def test_events_of_both_groups_list_what_is_reported(tour):
         "source": {"component": "deployment-controller"}, "count": 1,
     }
     tour.store_call(lambda s: s.create("events", event))
+    header, first = tour.kubectl("get", "events", "-n", "shop").stdout.splitlines()[:2]
+    assert header.split() == ["LAST", "SEEN", "TYPE", "REASON", "OBJECT", "MESSAGE"]
+    assert first.split(None, 4)[1:] == ["Normal", "ScalingReplicaSet", "deployment/web",
+                                        "Scaled up replica set web-1 to 2"]
     core = tour.kubectl("get", "events", "-A", "-o", "json").stdout
     assert [i["reason"] for i in orjson.loads(core)["items"]] == ["ScalingReplicaSet"]
 
