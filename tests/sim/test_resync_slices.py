@@ -54,3 +54,33 @@ def test_controllers_are_not_idle_until_the_resync_walk_ends(monkeypatch: pytest
         controllers.stop()
 
     asyncio.run(main())
+
+
+def test_a_replicaset_missing_a_pod_is_reconciled_at_start_up_though_its_status_says_ready() -> None:
+    from meshtui.sim.controllers import settle
+    from tests.sim.conftest import fast_settings
+
+    store = Store()
+    store.create("namespaces", {"metadata": {"name": "shop"}})
+    store.create("apps/deployments", {
+        "metadata": {"name": "web", "namespace": "shop"},
+        "spec": {"replicas": 3, "selector": {"matchLabels": {"app": "web"}},
+                 "template": {"metadata": {"labels": {"app": "web"}},
+                              "spec": {"containers": [{"name": "web", "image": "example/web:1"}]}}},
+    })
+    settings = fast_settings()
+    settle(store, settings)
+    (rs,) = store.list("apps/replicasets", "shop")
+    assert rs["status"]["readyReplicas"] == 3
+    gone = sorted(e.name for e in store.entries("pods", "shop"))[0]
+    store.remove("pods", "shop", gone)  # behind the controllers' back: the status still says 3 Ready
+
+    async def main() -> None:
+        controllers = Controllers(store, settings, asyncio.get_running_loop())
+        controllers.start()
+        while not controllers.idle or len(list(store.entries("pods", "shop"))) < 3:
+            await asyncio.sleep(0.01)
+        controllers.stop()
+
+    asyncio.run(asyncio.wait_for(main(), 20))
+    assert len(list(store.entries("pods", "shop"))) == 3

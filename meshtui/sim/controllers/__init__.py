@@ -97,6 +97,7 @@ def _resync_steps(rt: Runtime) -> Iterator[None]:
     ensure_nodes(rt)
     crds.ensure(rt.store)
     n = 0
+    tallies: dict[str, dict[str, tuple[int, bool]]] = {}
 
     def tick() -> bool:
         nonlocal n
@@ -112,7 +113,8 @@ def _resync_steps(rt: Runtime) -> Iterator[None]:
         (PDBS, "pdb"),
     ):
         for ns, name in list(iter_workloads(rt, key)):
-            rt.enqueue((work, ns, name))
+            if key != REPLICASETS or not _steady_replicaset(rt, ns, name, tallies):
+                rt.enqueue((work, ns, name))
             if tick():
                 yield
     for entry in list(rt.store.entries(SERVICES)):
@@ -150,6 +152,51 @@ def _resync_steps(rt: Runtime) -> Iterator[None]:
             rt.enqueue(("pod", entry.namespace, entry.name))
         if tick():
             yield
+
+
+def _owner_tally(rt: Runtime, namespace: str) -> dict[str, tuple[int, bool]]:
+    """Controller uid -> (pods it owns in the namespace, whether all are Running, Ready and not terminating),
+    read from the stored bytes without decoding the pods."""
+    tally: dict[str, tuple[int, bool]] = {}
+    for pod_name in rt.names(PODS, namespace):
+        pod = rt.store.entry(PODS, namespace, pod_name)
+        if pod is None:
+            continue
+        raw = pod.raw
+        refs = raw.find(b'"ownerReferences":[')
+        at = raw.find(b'"uid":"', refs) if refs >= 0 else -1
+        if at < 0:
+            continue
+        uid = raw[at + 7 : raw.find(b'"', at + 7)].decode()
+        ok = pod.phase == "Running" and b'"deletionTimestamp"' not in raw and _READY in raw
+        count, all_ok = tally.get(uid, (0, True))
+        tally[uid] = (count + 1, all_ok and ok)
+    return tally
+
+
+_READY = b'"type":"Ready","status":"True"'
+
+
+def _steady_replicaset(rt: Runtime, namespace: str, name: str, tallies: dict[str, dict[str, tuple[int, bool]]]) -> bool:
+    """A ReplicaSet a resync need not reconcile: its status is current and its running, Ready pods are as many
+    as it wants (read from the stored bytes, without decoding its pods).
+
+    A 50,000-pod store holds thousands of them; reconciling each decodes every pod it owns.
+    """
+    entry = rt.store.entry(REPLICASETS, namespace, name)
+    if entry is None:
+        return True
+    rs = entry.obj()
+    meta, status = rs["metadata"], rs.get("status") or {}
+    want = int((rs.get("spec") or {}).get("replicas", 1))
+    if meta.get("deletionTimestamp") or status.get("observedGeneration") != meta.get("generation", 1):
+        return False
+    if not (status.get("replicas", 0) == status.get("readyReplicas", 0) == status.get("availableReplicas", 0) == want):
+        return False
+    if namespace not in tallies:
+        tallies[namespace] = _owner_tally(rt, namespace)
+    count, all_ok = tallies[namespace].get(meta["uid"], (0, True))
+    return count == want and all_ok
 
 
 class Controllers:
