@@ -81,6 +81,7 @@ def run(args: argparse.Namespace) -> int:
                 print(f"         - {o}")
         errors = sum(1 for f in findings if f.severity == ERROR)
         warnings = sum(1 for f in findings if f.severity == "warning")
-        print(f"\n{errors} errors, {warnings} warnings.")
+        words = ("error" if errors == 1 else "errors", "warning" if warnings == 1 else "warnings")
+        print(f"\n{errors} {words[0]}, {warnings} {words[1]}.")
     sys.stdout.flush()
     return exitcodes.REFUSED if any(f.severity == ERROR for f in findings) else exitcodes.OK

@@ -112,7 +112,7 @@ def run(args: argparse.Namespace) -> int:
             plan = plan_offline(ctx.session.planner.ctx, ctx.view, away, keep, verdict, args.choice.capitalize())
             _print_plan(ctx, plan)
             if plan.refused:
-                raise Refused(f"refused: {plan.refusals[0]}.", refusal_code(plan.refusals))
+                raise Refused(f"refused: {plan.refusals[0]}.", refusal_code(plan.refusal_reasons))
         else:
             plan = _plan(ctx, args.action, **params)
         if args.dry_run and plan.operations:

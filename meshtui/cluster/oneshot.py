@@ -8,8 +8,9 @@ wrong gates.
 
 from __future__ import annotations
 
+import queue
 import threading
-from collections.abc import Collection
+from collections.abc import Callable, Collection, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -18,9 +19,12 @@ from meshtui.cluster.kinds import watch_specs
 from meshtui.cluster.kubeconfig import ClusterTarget
 from meshtui.cluster.live import InventoryLike, Problem
 from meshtui.cluster.rawapi import JSON, METADATA_LIST, RawApi
-from meshtui.cluster.reflector import ListPage, WatchSpec, parse_page
+from meshtui.cluster.reflector import ListPage, WatchSpec, list_continue, parse_page
 
 PAGE_SIZE = 500
+#: The most objects a page asks for: two pages are held at a time (the one modelled, the one arriving),
+#: each ~6 MB of pods at this size.
+MAX_PAGE_SIZE = 1000
 #: Times one kind's list may start over because its continue token expired before it gives up.
 MAX_RESTARTS = 5
 
@@ -36,45 +40,127 @@ def _decode(api: RawApi, spec: WatchSpec[Any], data: bytes) -> ListPage[Any]:
     return parse_page(api.cluster, spec.decode_list(data), spec.parse)
 
 
-def _list_pages(api: RawApi, spec: WatchSpec[Any], abort: threading.Event) -> tuple[list[Any], list[Problem]]:
+class _Stopped(Exception):
+    """Another kind's list failed: this one stops before its next page."""
+
+
+_END = object()
+
+
+def _fetch(api: RawApi, spec: WatchSpec[Any], cont: str, abort: threading.Event) -> bytes:
+    query: list[tuple[str, str | int]] = [("limit", min(spec.page_size or PAGE_SIZE, MAX_PAGE_SIZE))]
+    if cont:
+        query.append(("continue", cont))
+    if spec.label_selector:
+        query.append(("labelSelector", spec.label_selector))
+    data: bytes | None = api.request(
+        "GET",
+        spec.path,
+        query=query,
+        accept=METADATA_LIST if spec.metadata_only else JSON,
+        what=f"listing {spec.kind}",
+        decode=_undecoded,
+        cancel=abort,
+    )
+    return data or b""
+
+
+def _pages(api: RawApi, spec: WatchSpec[Any], abort: threading.Event) -> Iterator[tuple[bytes, str]]:
+    """A list's raw pages with their continue tokens, each next one fetched while the caller models this one.
+
+    A helper thread keeps at most one page waiting; its errors reach the caller in order, and it stops when
+    the caller does (`done`) or the read is aborted.
+    """
+    ahead: queue.Queue[Any] = queue.Queue(maxsize=1)
+    done = threading.Event()
+    taken = threading.Event()
+
+    def put(item: Any) -> None:
+        # Hand the page over, then fetch the next only once the caller took it: at most two pages (the one
+        # being modelled, the one arriving) are held at a time, each ~12 MB at 2,000 pods.
+        while not (done.is_set() or abort.is_set()):
+            try:
+                ahead.put(item, timeout=0.1)
+                break
+            except queue.Full:
+                continue
+        while ahead.unfinished_tasks and not (done.is_set() or abort.is_set()):
+            taken.wait(0.1)
+        taken.clear()
+
+    def fetch_all() -> None:
+        cont = ""
+        try:
+            while not (done.is_set() or abort.is_set()):
+                data = _fetch(api, spec, cont, abort)
+                cont = list_continue(data)
+                put((data, cont))
+                del data
+                if not cont:
+                    break
+            put(_END)
+        except BaseException as exc:  # handed to the caller, which raises it
+            put(exc)
+
+    threading.Thread(target=fetch_all, name=f"list-{api.cluster}-{spec.kind}", daemon=True).start()
+    try:
+        while True:
+            try:
+                item = ahead.get(timeout=0.1)
+            except queue.Empty:
+                if abort.is_set():
+                    raise _Stopped from None
+                continue
+            ahead.task_done()
+            taken.set()
+            if item is _END:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+            item = None  # the caller is done with this page: drop it before waiting for the next
+    finally:
+        done.set()
+
+
+def _list_pages(
+    api: RawApi, spec: WatchSpec[Any], abort: threading.Event, on_page: Callable[[list[Any]], None] | None
+) -> tuple[list[Any], list[Problem]]:
     models: list[Any] = []
     problems: list[Problem] = []
-    cont = ""
-    while True:
-        query: list[tuple[str, str | int]] = [("limit", spec.page_size or PAGE_SIZE)]
-        if cont:
-            query.append(("continue", cont))
-        if spec.label_selector:
-            query.append(("labelSelector", spec.label_selector))
-        data = api.request(
-            "GET",
-            spec.path,
-            query=query,
-            accept=METADATA_LIST if spec.metadata_only else JSON,
-            what=f"listing {spec.kind}",
-            decode=_undecoded,
-            cancel=abort,
-        )
+    for data, cont in _pages(api, spec, abort):
+        if abort.is_set():
+            raise _Stopped
         try:
-            page = _decode(api, spec, data or b"")
+            page = _decode(api, spec, data)
+            del data  # the page's bytes are not needed once modelled
         except ValueError:  # orjson's and msgspec's decode errors both derive from it
             raise ClusterError(
                 f"The API server of cluster {api.cluster!r} sent a reply that is not JSON for listing {spec.kind}.",
                 cluster=api.cluster,
             ) from None
-        models.extend(page.models.values())
+        if page.cont != cont:
+            raise ClusterError(
+                f"The API server of cluster {api.cluster!r} sent a {spec.kind} list page that contradicts itself "
+                "(two readings of its continue token differ).",
+                cluster=api.cluster,
+            )
+        page_models = list(page.models.values())
+        models.extend(page_models)
+        if on_page is not None:
+            on_page(page_models)
         problems.extend(Problem(api.cluster, spec.kind, ns, name, message) for (ns, name), message in page.problems)
-        cont = page.cont
-        if not cont:
-            return models, problems
+    return models, problems
 
 
-def _list_kind(api: RawApi, spec: WatchSpec[Any], abort: threading.Event) -> tuple[list[Any], list[Problem]]:
-    """Every object of one kind, and the ones skipped as malformed."""
+def _list_kind(
+    api: RawApi, spec: WatchSpec[Any], abort: threading.Event, on_page: Callable[[list[Any]], None] | None = None
+) -> tuple[list[Any], list[Problem]]:
+    """Every object of one kind, and the ones skipped as malformed; `on_page` sees each page's models."""
     restarts = 0
     while True:
         try:
-            return _list_pages(api, spec, abort)
+            return _list_pages(api, spec, abort, on_page)
         except NotFound:
             if spec.optional:
                 return [], []
@@ -97,7 +183,8 @@ def load_once(
     """List every kind (or only `kinds`) on every cluster into the inventory; returns the objects skipped.
 
     Kinds are listed concurrently (the network dominates); the first cluster error stops the read,
-    because a partial mesh would give wrong gates.
+    because a partial mesh would give wrong gates. Configuration kinds are applied first, so each pod is
+    assessed once against the final webhooks; then pods page by page while their later pages are fetched.
     """
     specs = [s for s in watch_specs() if kinds is None or s.kind in kinds]
     jobs = [(RawApi(t.api_client, t.name), spec) for t in targets for spec in specs]
@@ -105,35 +192,51 @@ def load_once(
     jobs.sort(key=lambda j: j[1].kind != "Pod")
     abort = threading.Event()
     failures: list[BaseException] = []
+    pod_pages: dict[str, queue.SimpleQueue[list[Any]]] = {t.name: queue.SimpleQueue() for t in targets}
 
     def run(api: RawApi, spec: WatchSpec[Any]) -> tuple[list[Any], list[Problem]]:
         if abort.is_set():
             return [], []
         try:
-            return _list_kind(api, spec, abort)
+            return _list_kind(api, spec, abort, pod_pages[api.cluster].put if spec.kind == "Pod" else None)
         except BaseException as exc:
             if not abort.is_set():
-                failures.append(exc)  # the cause; the others then stop at their next retry wait
+                failures.append(exc)  # the cause; the others then stop before their next page
             abort.set()
             raise
 
     problems: list[Problem] = []
-    results = []
+    order = {spec.kind: i for i, spec in enumerate(watch_specs())}
     with ThreadPoolExecutor(max_workers=workers) as pool:
         futures = [(api.cluster, spec.kind, pool.submit(run, api, spec)) for api, spec in jobs]
-        for cluster, kind, fut in futures:
-            try:
-                models, skipped = fut.result()
-            except BaseException:
-                for _, _, other in futures:
-                    other.cancel()
-                break
-            results.append((cluster, kind, models))
-            problems.extend(skipped)
+        try:
+            results = []
+            for cluster, kind, fut in futures:
+                if kind != "Pod":
+                    models, skipped = fut.result()
+                    results.append((cluster, kind, models))
+                    problems.extend(skipped)
+            for cluster, kind, models in sorted(results, key=lambda r: order[r[1]]):
+                inventory.replace(cluster, kind, models)
+            for cluster, kind, fut in futures:
+                if kind == "Pod":
+                    pages = pod_pages[cluster]
+                    while not (fut.done() and pages.empty()):
+                        try:
+                            page = pages.get(timeout=0.05)
+                        except queue.Empty:
+                            continue
+                        inventory.apply_batch(cluster, [("Pod", "ADDED", m) for m in page])
+                    models, skipped = fut.result()
+                    # Exact: drops what a list that started over (an expired continue token) had added.
+                    inventory.replace(cluster, kind, models)
+                    problems.extend(skipped)
+        except BaseException:
+            abort.set()
+            for _, _, other in futures:
+                other.cancel()
+            if not failures:
+                raise
     if failures:
         raise failures[0]
-    # Apply configuration kinds before pods, so each pod is evaluated once against the final webhooks.
-    order = {spec.kind: i for i, spec in enumerate(watch_specs())}
-    for cluster, kind, models in sorted(results, key=lambda r: order[r[1]]):
-        inventory.replace(cluster, kind, models)
     return problems

@@ -12,6 +12,7 @@ import socket
 import threading
 import time
 import weakref
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -165,9 +166,15 @@ class RawApi:
             what=what or f"{method} {path}",
         )
         try:
-            data = resp.read()
+            data = _body(resp.response)
         except (urllib3.exceptions.HTTPError, OSError) as exc:
             raise self._unreachable(exc, what or f"{method} {path}", timeout) from None
+        except zlib.error as exc:
+            raise ClusterError(
+                f"The API server of cluster {self.cluster!r} sent a compressed reply that does not inflate for "
+                f"{what or path} ({exc}); try --disable-compression.",
+                cluster=self.cluster,
+            ) from None
         if resp.status >= 400:
             raise from_status(
                 resp.status,
@@ -308,6 +315,20 @@ class LineStream:
                     sock.shutdown(socket.SHUT_RDWR)
         with contextlib.suppress(Exception):
             self._resp.release_conn()
+
+
+def _body(response: urllib3.HTTPResponse) -> bytes:
+    """The whole body, inflated here when gzipped: urllib3 would hold the page twice while it inflates
+    (a growing buffer, then its copy); this holds the compressed bytes (about a tenth) and the page once."""
+    raw = response.read(decode_content=False)
+    if response.headers.get("Content-Encoding", "").strip().lower() != "gzip":
+        return raw
+    inflater = zlib.decompressobj(31)
+    data = inflater.decompress(raw)
+    del raw
+    if not inflater.eof:
+        raise zlib.error("the compressed reply ends early")
+    return data
 
 
 def _timed_out(exc: BaseException) -> str | None:

@@ -1,7 +1,9 @@
 """List-then-watch for one resource kind of one cluster, feeding a sink with parsed models.
 
 It follows client-go's reflector: a paginated consistent list, a watch from the list's resourceVersion
-with bookmarks, a relist on 410 Gone, and reconnects with jittered exponential backoff. Every event is
+with bookmarks, a relist on 410 Gone, and reconnects with jittered exponential backoff. Before it resumes a
+watch it asks whether the server reached its resourceVersion (a server whose storage went back in time
+accepts such a watch and stays silent) and relists on 504 ResourceVersionTooLarge, as client-go does. Every event is
 applied in stream order and the resourceVersion advances only after the event was applied, so the cache
 never skips an event and always converges to the server's state.
 

@@ -87,7 +87,7 @@ def ambient_findings(view: InventoryView, target: str | None = None) -> list[Amb
                 f"{len(conflicted)} ambient namespaces also ask for sidecar injection and {len(leaving)} pods would "
                 "get a sidecar on restart and leave ambient (sidecar injection takes precedence): remove the "
                 "injection label, or label the pods sidecar.istio.io/inject=false",
-                tuple((names + pods)[:MAX_OFFENDERS]),
+                tuple(names + pods),  # `meshtui check` lists every item it counts
                 len(conflicted) + len(leaving),
             )
         )
@@ -103,7 +103,7 @@ def ambient_findings(view: InventoryView, target: str | None = None) -> list[Amb
                 f"{len(refused)} pods and {len(templates)} workload templates would be refused by the injector "
                 "(prometheus.io/port invalid or reserved for Istio, Istio >= 1.31, metrics merging on): fix the "
                 "annotation or set prometheus.istio.io/merge-metrics=false",
-                tuple(offenders[:MAX_OFFENDERS]),
+                tuple(offenders),
                 len(refused) + len(templates),
             )
         )

@@ -367,13 +367,14 @@ def injector_values(
     hub: str = DEFAULT_HUB,
     namespace: str = ISTIO_NAMESPACE,
     native_sidecars: bool | None = None,
+    variant: str = "",
 ) -> dict[str, Any]:
     """The `data.values` JSON of the injector ConfigMap (the subset of chart values injection reads)."""
     return {
         "global": {
             "hub": hub,
             "tag": version,
-            "variant": "",
+            "variant": variant,
             "imagePullPolicy": "",
             "imagePullSecrets": [],
             "istioNamespace": namespace,
@@ -481,11 +482,16 @@ def revision_objects(
     hub: str = DEFAULT_HUB,
     replicas: int = 1,
     revision_label_preference: str = "namespace",
+    profile: str = "",
 ) -> list[tuple[str, Obj]]:
     """The objects the istiod chart renders for one revision, as (store key, object), in order (docs/istio.md).
 
     Pure: `install_revision` writes them into a store, `meshtui sim render-revision` into files.
+    `profile="ambient"` applies the chart's ambient profile (`files/profile-ambient.yaml`): the
+    distroless variant and `PILOT_ENABLE_AMBIENT=true`.
     """
+    ambient_profile = profile == "ambient"
+    variant = "distroless" if ambient_profile else ""
     if installer not in ("istioctl", "helm"):
         raise ValueError(f"unknown installer {installer!r}")
     revision = revision or ""
@@ -501,7 +507,9 @@ def revision_objects(
 
     base_labels = {**chart, "istio.io/rev": label, "release": release, **owner}
     pilot_labels = {**base_labels, "operator.istio.io/component": "Pilot"}
-    values = injector_values(revision, version, hub=hub, namespace=namespace, native_sidecars=native_sidecars)
+    values = injector_values(
+        revision, version, hub=hub, namespace=namespace, native_sidecars=native_sidecars, variant=variant
+    )
     put(
         "configmaps",
         {
@@ -617,7 +625,7 @@ def revision_objects(
                         "containers": [
                             {
                                 "name": "discovery",
-                                "image": f"{hub}/pilot:{version}",
+                                "image": f"{hub}/pilot:{version}" + (f"-{variant}" if variant else ""),
                                 "args": [
                                     "discovery",
                                     "--monitoringAddr=:15014",
@@ -642,6 +650,7 @@ def revision_objects(
                                     {"name": "REVISION", "value": label},
                                     {"name": "PILOT_CERT_PROVIDER", "value": "istiod"},
                                     {"name": "ENABLE_NATIVE_SIDECARS", "value": _native_mode(version, native_sidecars)},
+                                    *([{"name": "PILOT_ENABLE_AMBIENT", "value": "true"}] if ambient_profile else []),
                                 ],
                                 "resources": {"requests": {"cpu": "500m", "memory": "2048Mi"}},
                             }
@@ -715,6 +724,7 @@ def install_revision(
     replicas: int = 1,
     revision_label_preference: str = "namespace",
     revision_tags: tuple[str, ...] = (),
+    profile: str = "",
 ) -> list[tuple[str, str, str]]:
     """Install one control-plane revision as the istiod chart renders it (docs/istio.md); returns what it wrote.
 
@@ -744,6 +754,7 @@ def install_revision(
         hub=hub,
         replicas=replicas,
         revision_label_preference=revision_label_preference,
+        profile=profile,
     ):
         _put(store, key, obj)
         written.append((key, obj["metadata"].get("namespace", ""), obj["metadata"]["name"]))

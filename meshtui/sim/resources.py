@@ -63,6 +63,7 @@ RESOURCES: tuple[Resource, ...] = (
     ),
     Resource("", "v1", "services", "Service", True, ("svc",), has_status=True, categories=(_ALL,)),
     Resource("", "v1", "configmaps", "ConfigMap", True, ("cm",)),
+    Resource("", "v1", "endpoints", "Endpoints", True, ("ep",)),
     Resource("", "v1", "secrets", "Secret", True),
     Resource("", "v1", "serviceaccounts", "ServiceAccount", True, ("sa",)),
     Resource("", "v1", "nodes", "Node", False, ("no",), has_status=True),

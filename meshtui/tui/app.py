@@ -33,6 +33,14 @@ class MeshApp(App[None]):
     """meshtui's dashboard; construct it with `meshtui.tui.factory.build_app`."""
 
     TITLE = "meshtui"
+    # A highlighted choice looks like the tables' cursor (reverse video), in pickers and the palette alike,
+    # so it stays visible without colour.
+    CSS = """
+    OptionList > .option-list--option-highlighted,
+    OptionList:focus > .option-list--option-highlighted {
+        background: $surface; color: $foreground; text-style: reverse bold;
+    }
+    """
     COMMAND_PALETTE_BINDING = "ctrl+p"
     ENABLE_COMMAND_PALETTE = True
 

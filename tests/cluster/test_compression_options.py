@@ -3,8 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Iterator
 
 import pytest
 import yaml
@@ -13,8 +12,8 @@ from meshtui.cli.args import apply_connection_args
 from meshtui.cli.main import build_parser
 from meshtui.cluster.kubeconfig import connect
 from meshtui.cluster.rawapi import ClientOptions, RawApi, default_options, set_default_options
-from meshtui.sim.runtime import SimCluster
 from meshtui.sim.store import Store
+from tests.conftest import StartSims
 
 
 def many_pods(store: Store) -> None:
@@ -51,8 +50,8 @@ def encoding(api: RawApi) -> str | None:
     return resp.headers.get("Content-Encoding")
 
 
-def test_compression_is_asked_for_by_default_and_decoded(start_sim: Callable[..., tuple[SimCluster, Path]]) -> None:
-    _, kubeconfig = start_sim(many_pods)
+def test_compression_is_asked_for_by_default_and_decoded(sims: StartSims) -> None:
+    kubeconfig = sims(setup=many_pods).kubeconfig
     packed = RawApi(connect(str(kubeconfig))[0].api_client, "c")
     assert encoding(packed) == "gzip"
     set_default_options(ClientOptions(compression=False))
@@ -68,8 +67,8 @@ def test_the_command_line_flag_turns_it_off() -> None:
     assert default_options().compression is True
 
 
-def test_a_kubeconfig_cluster_can_turn_it_off(start_sim: Callable[..., tuple[SimCluster, Path]]) -> None:
-    _, kubeconfig = start_sim(many_pods)
+def test_a_kubeconfig_cluster_can_turn_it_off(sims: StartSims) -> None:
+    kubeconfig = sims(setup=many_pods).kubeconfig
     config = yaml.safe_load(kubeconfig.read_text())
     config["clusters"][0]["cluster"]["disable-compression"] = True
     kubeconfig.write_text(yaml.safe_dump(config))

@@ -21,7 +21,7 @@ from meshtui.sim import istio, scenarios
 from meshtui.sim.launch import launch
 from meshtui.sim.runtime import SimCluster
 from meshtui.sim.settings import SimSettings
-from tests.cluster.test_live import converge
+from tests.cluster.test_live import converge, restarted_demo
 
 TIMING = Timing(
     page_size=20,
@@ -85,7 +85,6 @@ def inject(sim: SimCluster, kind: str, rng: random.Random, i: int) -> None:
 def test_a_thousand_faults_leave_no_divergence(tmp_path: Path) -> None:
     rng = random.Random(20261206)
     sim = launch("demo", settings=settings())
-    port = sim.port
     kubeconfig = sim.kubeconfig(tmp_path / "kubeconfig")
     inventory = Inventory()
     targets = connect(str(kubeconfig))
@@ -107,7 +106,7 @@ def test_a_thousand_faults_leave_no_divergence(tmp_path: Path) -> None:
                     sim.call(lambda n=n, store=store: scenarios.relabel(store, "shop", {"soak": str(n)}))
                 totals += sim.faults.injected
                 sim.stop()
-                sim = launch("demo", settings=settings(), port=port)
+                sim = restarted_demo(sim, settings())
                 totals["resourceVersion regression"] += 1
                 change(sim, rng, i)
             else:

@@ -274,3 +274,31 @@ def test_an_empty_first_list_still_makes_the_kind_known() -> None:
     reflector._list()
     assert apply_queued(watch) == (1, 0)
     assert not inventory.holds("c", "Pod") and "Pod" in inventory.snapshot().clusters[0].known_kinds
+
+
+def test_every_request_has_a_read_timeout_and_a_watch_one_beyond_its_timeout_seconds() -> None:
+    class RecordingApi(FakeApi):
+        def __init__(self) -> None:
+            super().__init__({"": [page([pod("a")])]})
+            self.timeouts: list[tuple[str, Any, Any]] = []
+
+        def request(self, method: str, path: str, **kw: Any) -> Any:
+            self.timeouts.append(("list", dict(kw["query"]).get("timeoutSeconds"), kw["timeout"]))
+            return super().request(method, path, **kw)
+
+        def stream(self, path: str, *, query: list[tuple[str, Any]], timeout: Any, **_: Any) -> Any:
+            self.timeouts.append(("watch", dict(query)["timeoutSeconds"], timeout))
+            raise Unreachable("stop here")
+
+    api = RecordingApi()
+    reflector = pod_reflector(api, Sink())
+    reflector._list()
+    reflector._check_resource_version()
+    with pytest.raises(Unreachable):
+        reflector._watch_once()
+    assert [(what, t[1]) for what, _, t in api.timeouts] == [
+        ("list", ClientOptions().read_timeout_s),
+        ("list", ClientOptions().read_timeout_s),
+        ("watch", api.timeouts[2][1] + TIMING.read_slack_s),
+    ]
+    assert all(t[0] > 0 for _, _, t in api.timeouts)

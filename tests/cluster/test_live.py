@@ -14,11 +14,10 @@ from meshtui.cluster.reflector import ConnState, Timing
 from meshtui.domain.inventory import Inventory
 from meshtui.domain.report import status_document
 from meshtui.sim import istio, scenarios
-from meshtui.sim.launch import launch
 from meshtui.sim.runtime import SimCluster
 from meshtui.sim.settings import SimSettings
 from tests.conftest import StartSims
-from tests.helpers import multi_kubeconfig, start_sim, wait_until
+from tests.helpers import fast_settings, multi_kubeconfig, start_sim, wait_until
 
 TIMING = Timing(watch_min_s=2, watch_max_s=4, backoff_initial_s=0.05, backoff_max_s=0.5, auth_retry_s=0.2)
 
@@ -139,12 +138,23 @@ def test_two_clusters_watched_as_one_mesh(tmp_path: Path, sims: StartSims) -> No
         watch.stop()
 
 
+def restarted_demo(old: SimCluster, settings: SimSettings | None = None) -> SimCluster:
+    """The demo on a new simulator with the old one's port and token: the same server, with new storage."""
+    settings = settings or fast_settings(bookmark_interval=0.5)
+    return start_sim(
+        setup=lambda store: scenarios.build("demo", store, settings, seed=1),
+        settings=settings,
+        controllers=True,
+        port=old.port,
+        token=old.token,
+    )
+
+
 def test_live_model_converges_when_the_servers_resource_versions_go_back(tmp_path: Path) -> None:
     """A restarted simulator (on a real cluster, an etcd restore) serves the same port with lower
     resourceVersions: every watch resuming from its old version would stay silent. The live model must
     notice, relist, and equal a fresh read of the new server."""
     first = start_sim("demo")
-    port = first.port
     kubeconfig = first.kubeconfig(tmp_path / "kubeconfig")
     inventory = Inventory()
     targets = connect(str(kubeconfig))
@@ -166,11 +176,7 @@ def test_live_model_converges_when_the_servers_resource_versions_go_back(tmp_pat
         old_rv = first.call(lambda: store.rv)
         first.stop()
 
-        second = launch(
-            "demo",
-            port=port,
-            settings=SimSettings(pod_ready_delay=0.05, pod_termination_delay=0.05, bookmark_interval=0.5),
-        )
+        second = restarted_demo(first)
         new_store = second.store
         assert new_store is not None
         assert second.call(lambda: new_store.rv) < old_rv - 200 < old_rv, (sim_rv, old_rv)

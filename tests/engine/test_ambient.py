@@ -124,7 +124,8 @@ def test_an_external_upgrade_is_awaited_node_by_node_and_can_be_paused(mesh: Mes
 
     def progress(p: Progress) -> None:
         if p.done < 0:
-            statuses.append(p.message)  # what the current node's wait is waiting for
+            if p.message.startswith("ztunnel"):
+                statuses.append(p.message)  # what the current node's wait is waiting for
             return
         done.append(p.done)
         if p.done == 1:
@@ -220,4 +221,22 @@ def test_moving_a_tag_moves_its_tag_service_and_the_waypoints_it_owns(mesh: Mesh
         return {p.metadata.annotations["istio.io/rev"] for p in pods.items if not p.metadata.deletion_timestamp}
 
     wait_until(lambda: waypoint_revisions() == {NEW}, what="the shop waypoint on the new revision")
+    session.close()
+
+
+def test_restart_never_rolls_ztunnel_or_istio_cni(mesh: Mesh) -> None:
+    session = started(mesh)
+    plan = session.plan("restart", mesh.view(OLD, NEW), all=True)
+    assert not [op for op in plan.operations if op.namespace == "istio-system"], [o.describe() for o in plan.operations]
+    assert any("DaemonSet istio-system/ztunnel: a node agent" in s for s in plan.skipped), plan.skipped
+    session.close()
+
+
+def test_refused_when_a_daemonset_would_never_roll_by_itself(mesh: Mesh) -> None:
+    mesh.apps.patch_namespaced_daemon_set(
+        "ztunnel", "istio-system", {"spec": {"updateStrategy": {"type": "OnDelete", "rollingUpdate": None}}}
+    )
+    session = started(mesh)
+    plan = session.plan("ambient", mesh.view(OLD, NEW), installer=InstallerSpec("external"))
+    assert any("uses updateStrategy OnDelete" in r for r in plan.refusals), plan.refusals
     session.close()

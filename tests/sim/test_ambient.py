@@ -112,7 +112,7 @@ def test_waypoints_follow_their_owner_revision_as_istiod_renders_them(mesh: tupl
     assert waypoint_revision(store, "shop") == {NEW}
     assert waypoint_revision(store, "payments") == {OLD}
     assert all(
-        p["spec"]["containers"][0]["image"] == f"docker.io/istio/proxyv2:{NEW_V}"
+        p["spec"]["containers"][0]["image"] == f"docker.io/istio/proxyv2:{NEW_V}-distroless"
         for p in live(store, "shop", "gateway.networking.k8s.io/gateway-name=waypoint")
     )
 
@@ -172,7 +172,7 @@ def test_a_pod_created_with_an_old_sidecar_is_stripped_and_injected_afresh(
     pod = store.create("pods", restored)
     assert revision_of(pod) == NEW
     proxies = [c for c in pod["spec"]["initContainers"] + pod["spec"]["containers"] if c["name"] == "istio-proxy"]
-    assert [c["image"] for c in proxies] == [f"docker.io/istio/proxyv2:{NEW_V}"]
+    assert [c["image"] for c in proxies] == [f"docker.io/istio/proxyv2:{NEW_V}-distroless"]
     assert [c["name"] for c in pod["spec"]["initContainers"]] == ["istio-init", "istio-proxy"]
     assert pod["metadata"]["annotations"]["istio.io/rev"] == NEW
 

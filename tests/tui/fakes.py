@@ -46,7 +46,7 @@ class FakeSession:
         self.read_only = read_only
         self.clock = clock or (lambda: datetime(2026, 3, 2, 10, 30, tzinfo=UTC))
         self.journal: list[JournalLine] = []
-        self.executor = Executor(self.apis, journal=self._record, read_only=read_only)
+        self.executor = Executor(self.apis, guard=lambda op: (), journal=self._record, read_only=read_only)
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self.chosen: str | None = None
         self.checks = checks

@@ -33,6 +33,14 @@ class TableView(Vertical):
     NEWEST_FIRST: ClassVar[bool] = False
     EMPTY: ClassVar[str] = "Waiting for the cluster…"
 
+    class RowOpened(Message):
+        """Posted when Enter is pressed on a row: the screen shows it whole (namespaces open their pods)."""
+
+        def __init__(self, view: TableView, key: Hashable) -> None:
+            super().__init__()
+            self.view = view
+            self.key = key
+
     class FilterChanged(Message):
         """Posted when the filter text changes (typed, cleared or set by a jump to offenders)."""
 
@@ -102,7 +110,16 @@ class TableView(Vertical):
             with self.filter_input.prevent(Input.Changed):
                 self.filter_input.value = self.filter_text
         self.filter_input.cursor_position = len(self.filter_text)
-        self.filter_input.focus()
+        # Focus now, not after the next refresh: on a busy screen the keys typed right after `/` are already
+        # queued and would otherwise run as commands (`t` of "todo" moving a tag).
+        self.screen.set_focus(self.filter_input, scroll_visible=False)
+        if self.screen.focused is not self.filter_input:
+            self.filter_input.focus()
+
+    @property
+    def scope_note(self) -> str:
+        """What the rows are narrowed to beyond the typed filter ("holding back Upgrade"), or ""."""
+        return self._scope_note
 
     @property
     def filtering(self) -> bool:
@@ -127,6 +144,11 @@ class TableView(Vertical):
     def _use_filter(self, text: str) -> None:
         self.filter_text = text.strip()
         self._refresh_filter()
+        # A new filter starts at its first match; a cleared one keeps the row the cursor was on, in view.
+        if self.filter_text:
+            self.table.action_cursor_home()
+        elif self.table.cursor_key is not None:
+            self.table.move_cursor(self.table.cursor_key)
         self.post_message(self.FilterChanged(self, self.filter_text))
 
     def set_scope(self, predicate: Predicate | None, note: str) -> None:
@@ -148,6 +170,15 @@ class TableView(Vertical):
             self.table.set_filter(words or extra)
         self.table.flush()
         self.update_summary()
+
+    @on(VirtualTable.Activated)
+    def _activated(self, event: VirtualTable.Activated) -> None:
+        event.stop()
+        self.open_row(event.key)
+
+    def open_row(self, key: Hashable) -> None:
+        """Enter on a row (subclasses may open something else)."""
+        self.post_message(self.RowOpened(self, key))
 
     @on(Input.Changed, ".filter")
     def _typed(self, event: Input.Changed) -> None:
@@ -173,18 +204,28 @@ class TableView(Vertical):
 
     # -- summary ------------------------------------------------------------------------------------
 
+    def summary_notes(self) -> list[str]:
+        """Further facts a view adds to its summary line (none by default)."""
+        return []
+
     def update_summary(self) -> None:
         """Rewrite the one-line summary: counts, selection, scope and filter."""
         one, many = self.NOUN
         total, shown = self.table.row_count, self.table.visible_count
-        if shown != total:
+        if self._scope_note:
+            # The total would count the whole mesh, not the scope: say only what is shown.
+            parts = [f"{shown} {one if shown == 1 else many}" + (" match" if self.filter_text else "")]
+        elif shown != total:
             parts = [f"{shown} of {total} {one if total == 1 else many}"]
         else:
             parts = [f"{total} {one if total == 1 else many}"]
         if self.SELECTABLE:
-            parts.append(f"{len(self.table.selected_keys)} selected")
+            selected = self.table.selected_keys
+            hidden = self.table.hidden_selected_count() if selected else 0
+            parts.append(f"{len(selected)} selected" + (f" ({hidden} hidden)" if hidden else ""))
         if self._scope_note:
             parts.append(self._scope_note)
+        parts += self.summary_notes()
         if self.filter_text:
             parts.append(f"filter: {self.filter_text}")
         self.summary.update(" · ".join(parts))

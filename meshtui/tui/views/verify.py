@@ -18,7 +18,7 @@ _MARK = {"pass": ("ok  pass", GOOD_STYLE), "fail": ("x   FAIL", RISK_STYLE), "un
 def render_checks(checks: tuple[CheckResult, ...]) -> RenderableType:
     """The checks as a table; the offenders under each failing one."""
     table = Table(box=None, show_edge=False, pad_edge=False, header_style="bold", expand=True)
-    table.add_column("CHECK", no_wrap=True, ratio=2)
+    table.add_column("CHECK", ratio=2, overflow="fold")  # wraps: a check's name is never cut
     table.add_column("RESULT", no_wrap=True, width=11)
     table.add_column("DETAIL", ratio=3, overflow="fold")
     for check in checks:
