@@ -455,7 +455,7 @@ class EngineSession:
         self._action = plan.action
         self._plan, self._guarded = plan, 0
         try:
-            if plan.action not in phases.READ_ONLY_ACTIONS:
+            if _rechecked(plan.action):
                 message = "reading the cluster afresh to check the gate before writing"
                 progress(Progress(plan.action, -1, len(plan.operations), message=message))
             stale = self._recheck(plan)
@@ -484,7 +484,7 @@ class EngineSession:
 
     def _recheck(self, plan: Plan) -> tuple[Reason, ...]:
         """The gate of the plan's action judged on a fresh read: the stale-view reasons, empty when it holds."""
-        if plan.action in phases.READ_ONLY_ACTIONS or plan.action not in dict(ACTIONS):
+        if not _rechecked(plan.action):
             return ()
         if plan.action == "finish":
             self.mark_plan_shown()  # the operator confirmed this very plan: it was shown
@@ -790,6 +790,12 @@ class EngineSession:
 def restart_namespaces(workloads: list[str]) -> list[str]:
     """The namespaces of recorded workload keys (`cluster|Kind|ns|name`), in order."""
     return list(dict.fromkeys(key.split("|", 3)[2] for key in workloads if key.count("|") >= 3))
+
+
+def _rechecked(action: str) -> bool:
+    """Actions whose gate is judged again on a fresh read before they write (not the read-only ones, nor
+    record-only steps outside the state machine's actions)."""
+    return action not in phases.READ_ONLY_ACTIONS and action in dict(ACTIONS)
 
 
 def stale_sentence(plan: Plan, stale: tuple[Reason, ...]) -> str:
