@@ -328,6 +328,11 @@ def plan_ambient(
                 notes.append(CNI_WARNING)
     if spec.kind in ("istioctl", "helm"):
         notes.append(f"{spec.kind} is run without a shell; a server-side dry run does not cover it")
+    if spec.kind == "helm":
+        notes.append(
+            "helm upgrade without --reuse-values renders the chart's defaults plus the --set values above: "
+            "give any custom values of the istio-cni and ztunnel releases again (--set)"
+        )
     if spec.kind == "external":
         notes.append("installed by other means: meshtui waits for each node to run the target")
     if any(op.verb == "wait" for op in ops):

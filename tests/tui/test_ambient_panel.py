@@ -23,8 +23,8 @@ def test_node_agents_are_listed_node_by_node_with_their_istiod() -> None:
     assert lines[0] == "Ambient node agents (upgraded in place, node by node)"
     assert "  ztunnel  istio-system/ztunnel  version 1.23.1  istiod 1-23-1  2/3 nodes updated  rolling" in lines
     rows = [line.split() for line in lines]
-    assert ["worker-3", "ztunnel-2abcd", "1.22.3", "yes", "older"] in rows
-    assert ["worker-1", "ztunnel-0abcd", "1.23.1", "yes", "current"] in rows
+    assert ["worker-3", "ztunnel-2abcd", "version", "1.22.3", "ready", "older", "template"] in rows
+    assert ["worker-1", "ztunnel-0abcd", "version", "1.23.1", "ready", "current", "template"] in rows
     assert any(line.startswith("  istio-cni  istio-system/istio-cni-node  version 1.22.3") for line in lines)
 
 

@@ -106,6 +106,7 @@ class PlanScreen(ModalScreen[str | None]):
         self.applicable = False
         self.options: dict[str, str] = {}
         self._dry_started: float | None = None
+        self._checked = 0
         self._ticker: Timer | None = None
         self.body = InertStatic(Text("Planning…"))
         self.scroll = MoreScroll()
@@ -171,6 +172,11 @@ class PlanScreen(ModalScreen[str | None]):
             event.stop()
             self.dismiss(event.key)
 
+    def show_checked(self, done: int, total: int) -> None:
+        """The dry run's progress so far."""
+        self._checked = done
+        self._render_verdict()
+
     def show_dry_run(self, outcome: RunOutcome) -> None:
         """Show the dry-run verdict; Enter applies only when it passed."""
         self.outcome = outcome
@@ -187,7 +193,9 @@ class PlanScreen(ModalScreen[str | None]):
             return
         text, ok = dry_run_text(self.plan, self.outcome, self.read_only)
         if self.outcome is None and self._dry_started is not None:
-            text.append(f" {monotonic() - self._dry_started:.0f}s")
+            text.append(
+                f" {self._checked:,} of {len(self.plan.operations):,} checked, {monotonic() - self._dry_started:.0f}s"
+            )
         elif self._ticker is not None:
             self._ticker.stop()
             self._ticker = None
