@@ -149,8 +149,8 @@ class Session(Protocol):
     def plan(self, action: str, view: InventoryView, **params: Any) -> Plan:
         """The concrete operations of an action (params: namespaces, to, tag, batch, pause...)."""
 
-    def dry_run(self, plan: Plan) -> RunOutcome:
-        """Server-side dry run of every operation (blocking)."""
+    def dry_run(self, plan: Plan, checked: Callable[[int, int], None] | None = None) -> RunOutcome:
+        """Server-side dry run of every operation (blocking); `checked(done, total)` after each one."""
 
     def run(self, plan: Plan, control: RunControl, progress: Callable[[Progress], None]) -> RunOutcome:
         """Apply a confirmed plan, reporting progress (blocking; call from a worker thread)."""

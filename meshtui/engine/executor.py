@@ -176,8 +176,11 @@ class Executor:
 
     # ------------------------------------------------------------------------------------------ entry points
 
-    def dry_run(self, plan: Plan) -> RunOutcome:
-        """Check every operation with `dryRun=All`: admission and validation run, nothing is stored."""
+    def dry_run(self, plan: Plan, checked: Callable[[int, int], None] | None = None) -> RunOutcome:
+        """Check every operation with `dryRun=All`: admission and validation run, nothing is stored.
+
+        `checked(done, total)` is called after each operation (a dry run of thousands takes seconds).
+        """
         out = RunOutcome(plan)
         if self.read_only:
             # Even a dry run is a write request; read-only mode sends none at all.
@@ -185,8 +188,10 @@ class Executor:
         for op in plan.operations:
             if op.verb in ("exec", "wait"):
                 out.steps.append(StepOutcome(op, StepResult.NOT_CHECKED, "not covered by a server-side dry run"))
-                continue
-            out.steps.append(self._send(op, dry_run=True))
+            else:
+                out.steps.append(self._send(op, dry_run=True))
+            if checked is not None:
+                checked(len(out.steps), len(plan.operations))
         return out
 
     def apply(self, plan: Plan, *, control: RunControl | None = None, progress: Progress | None = None) -> RunOutcome:

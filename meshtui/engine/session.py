@@ -415,22 +415,13 @@ class EngineSession:
             f"discards the recorded {recorded.action}: {len(recorded.remaining)} workloads in "
             f"{', '.join(restart_namespaces(recorded.remaining))} are left as they are"
         )
-        plan = Plan(
-            plan.action,
-            plan.title,
-            plan.operations,
-            plan.skipped,
-            plan.refusals,
-            (*plan.notes, note),
-            plan.batch_size,
-            plan.pause_seconds,
-        )
+        plan = replace(plan, notes=(*plan.notes, note))  # keeps every other field (remedies)
         self._discarding = plan
         return plan
 
-    def dry_run(self, plan: Plan) -> RunOutcome:
-        """Server-side dry run of every operation (nothing in read-only mode)."""
-        return self._executor().dry_run(plan)
+    def dry_run(self, plan: Plan, checked: Callable[[int, int], None] | None = None) -> RunOutcome:
+        """Server-side dry run of every operation (nothing in read-only mode); `checked(done, total)` reports."""
+        return self._executor().dry_run(plan, checked)
 
     def mark_plan_shown(self) -> None:
         """Record that the offline plan was shown (the Finish gate requires it)."""

@@ -7,9 +7,10 @@ line must stay visibly part of its numbered entry.
 from __future__ import annotations
 
 import re
+import textwrap
 
-from rich.console import Group, RenderableType
-from rich.table import Table
+from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
+from rich.measure import Measurement
 from rich.text import Text
 
 from meshtui.domain.plan import Plan
@@ -49,26 +50,38 @@ def plan_totals(plan: Plan) -> str:
     return " · ".join([head, *tail])
 
 
+class HangingLines:
+    """Lines of `marker text` whose text wraps under itself, rendered at whatever width is given.
+
+    A plan of thousands of lines must render in a fraction of a second: textwrap per line, not a table.
+    """
+
+    def __init__(self, rows: list[tuple[str, str]]) -> None:
+        self.rows = rows
+        self.indent = max((len(prefix) for prefix, _ in rows), default=0)
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        width = max(20, options.max_width)
+        out: list[str] = []
+        for prefix, text in self.rows:
+            indent = len(prefix) if len(prefix) < width // 2 else 2
+            if len(text) <= width - indent:  # most lines fit: textwrap only the others
+                out.append(prefix + text)
+                continue
+            lines = textwrap.wrap(text, width - indent, break_long_words=True, break_on_hyphens=False) or [""]
+            out.append(prefix + lines[0])
+            out += [" " * indent + line for line in lines[1:]]
+        yield Text("\n".join(out), no_wrap=True, overflow="crop")
+
+    def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
+        return Measurement(20, options.max_width)
+
+
 def plan_body(plan: Plan) -> RenderableType:
     """Totals, then the plan's lines, each wrapped under its own text (never under its number)."""
     lines = plan.lines()
-    # Runs of lines of the same kind share a grid whose marker column is exactly as wide as their markers.
-    runs: list[list[tuple[str, str]]] = []
-    kind = None
+    rows: list[tuple[str, str]] = []
     for line in lines[1:]:
         match = _LINE.match(line)
-        prefix, text = (match.group(1), match.group(2)) if match else ("", line)
-        this = "number" if prefix.strip()[:1].isdigit() else prefix.strip()
-        if not runs or this != kind:
-            runs.append([])
-            kind = this
-        runs[-1].append((prefix, text))
-    parts: list[RenderableType] = [Text(plan_totals(plan), style="bold"), Text(lines[0])]
-    for run in runs:
-        table = Table.grid(expand=True)
-        table.add_column(no_wrap=True, width=max(len(prefix) for prefix, _ in run) or None)
-        table.add_column(ratio=1, overflow="fold")
-        for prefix, text in run:
-            table.add_row(Text(prefix), Text(text))
-        parts.append(table)
-    return Group(*parts)
+        rows.append((match.group(1), match.group(2)) if match else ("", line))
+    return Group(Text(plan_totals(plan), style="bold"), Text(lines[0]), HangingLines(rows))

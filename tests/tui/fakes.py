@@ -142,8 +142,8 @@ class FakeSession:
             return Plan(action, title, (), notes=(f"records the choice to {action}",))
         return Plan(action, title, (), refusals=(f"{action} is not planned by the test session",))
 
-    def dry_run(self, plan: Plan) -> RunOutcome:
-        return self.executor.dry_run(plan)
+    def dry_run(self, plan: Plan, checked: Callable[[int, int], None] | None = None) -> RunOutcome:
+        return self.executor.dry_run(plan, checked)
 
     def run(self, plan: Plan, control: RunControl, progress: Callable[[Progress], None]) -> RunOutcome:
         total = len(plan.operations)

@@ -10,7 +10,9 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
+from textual.command import CommandPalette
 from textual.pilot import Pilot
+from textual.widgets import OptionList
 
 from meshtui.domain.inventory import Inventory
 from meshtui.engine.api import CheckResult, JournalLine
@@ -87,6 +89,13 @@ def after(*keys: str, plan: bool = False) -> Callable[[Pilot[Any]], Awaitable[No
             await pilot.pause(0.01)
         await pilot.press(*keys)
         await pilot.pause()
+        if isinstance(pilot.app.screen, CommandPalette):
+            # The palette gathers its commands in a worker: wait until the list stops growing.
+            options = pilot.app.screen.query_one(OptionList)
+            count = -1
+            while options.option_count != count or count < 10:
+                count = options.option_count
+                await pilot.pause(0.05)
         if plan:
             for _ in range(500):
                 screen = pilot.app.screen

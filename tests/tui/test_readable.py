@@ -176,3 +176,43 @@ async def test_the_journal_cursor_follows_new_entries_when_it_was_on_the_newest(
         journal.apply_delta(TableDelta(reset={i: journal_cells(line) for i, line in enumerate(JOURNAL)}))
         await pilot.pause()
         assert journal.table.cursor_key == 3  # the newest, on top, not the old entry it started on
+
+
+async def test_the_dry_run_reports_each_checked_operation_to_the_plan_dialog(demo_inventory: Inventory) -> None:
+    from meshtui.tui.screens.plan import PlanScreen
+    from meshtui.tui.widgets.action_runner import ActionRunner
+
+    seen: list[tuple[int, int]] = []
+
+    def hook(message: Any) -> None:
+        if isinstance(message, ActionRunner.DryRunChecked):
+            seen.append((message.done, message.total))
+
+    app = static_app(demo_inventory, session=session())
+    async with app.run_test(size=(80, 24), message_hook=hook) as pilot:
+        await _ready(pilot)
+        await pilot.press("a", "r")
+        for _ in range(500):
+            screen = app.screen
+            if isinstance(screen, PlanScreen) and screen.outcome is not None:
+                break
+            await pilot.pause(0.01)
+        screen = app.screen
+        assert isinstance(screen, PlanScreen) and screen.plan is not None and screen.outcome is not None
+        total = len(screen.plan.operations)
+        assert seen and seen[-1] == (total, total)  # the dialog heard of every operation checked
+        assert screen._checked == total
+
+
+async def test_finish_before_a_choice_offers_no_jump_to_unrelated_namespaces(demo_inventory: Inventory) -> None:
+    from meshtui.tui.screens.disabled import DisabledScreen
+
+    app = static_app(demo_inventory, session=session())
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _ready(pilot)
+        await pilot.press("F")
+        screen = app.screen
+        assert isinstance(screen, DisabledScreen)
+        assert not screen.can_jump  # Finish waits for a choice here, not for the namespaces Upgrade lists
+        await pilot.press("escape", "U")
+        assert isinstance(app.screen, DisabledScreen) and app.screen.can_jump

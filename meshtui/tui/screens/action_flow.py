@@ -371,6 +371,11 @@ class ActionFlow(Screen[None]):
         if self.plan_screen is not None and self.plan_screen.plan is event.plan:
             self.plan_screen.show_dry_run(event.outcome)
 
+    @on(ActionRunner.DryRunChecked)
+    def _dry_run_checked(self, event: ActionRunner.DryRunChecked) -> None:
+        if self.plan_screen is not None and self.plan_screen.plan is event.plan:
+            self.plan_screen.show_checked(event.done, event.total)
+
     @on(ActionRunner.Progressed)
     def _progressed(self, event: ActionRunner.Progressed) -> None:
         self.progress.update_progress(event.progress)

@@ -9,7 +9,7 @@ from rich.text import Text
 from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Vertical, VerticalScroll
+from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.timer import Timer
 from textual.widgets import Input, Static
@@ -19,7 +19,7 @@ from meshtui.engine.executor import RunOutcome, StepResult
 from meshtui.tui.inert import InertStatic
 from meshtui.tui.plan_text import plan_body
 from meshtui.tui.rows import GOOD_STYLE, RISK_STYLE, WARN_STYLE
-from meshtui.tui.screens.more import SCROLL_BINDINGS, MoreLine, hidden_below, scroll_body
+from meshtui.tui.screens.more import SCROLL_BINDINGS, MoreLine, MoreScroll, hidden_below, scroll_body
 
 
 def dry_run_text(plan: Plan, outcome: RunOutcome | None, read_only: bool) -> tuple[Text, bool]:
@@ -106,9 +106,10 @@ class PlanScreen(ModalScreen[str | None]):
         self.applicable = False
         self.options: dict[str, str] = {}
         self._dry_started: float | None = None
+        self._checked = 0
         self._ticker: Timer | None = None
         self.body = InertStatic(Text("Planning…"))
-        self.scroll = VerticalScroll()
+        self.scroll = MoreScroll()
         self.more = MoreLine(self.scroll)
         #: An irreversible plan is confirmed only once its end has been on screen (or it fits).
         self.seen_end = False
@@ -171,6 +172,11 @@ class PlanScreen(ModalScreen[str | None]):
             event.stop()
             self.dismiss(event.key)
 
+    def show_checked(self, done: int, total: int) -> None:
+        """The dry run's progress so far."""
+        self._checked = done
+        self._render_verdict()
+
     def show_dry_run(self, outcome: RunOutcome) -> None:
         """Show the dry-run verdict; Enter applies only when it passed."""
         self.outcome = outcome
@@ -187,7 +193,9 @@ class PlanScreen(ModalScreen[str | None]):
             return
         text, ok = dry_run_text(self.plan, self.outcome, self.read_only)
         if self.outcome is None and self._dry_started is not None:
-            text.append(f" {monotonic() - self._dry_started:.0f}s")
+            text.append(
+                f" {self._checked:,} of {len(self.plan.operations):,} checked, {monotonic() - self._dry_started:.0f}s"
+            )
         elif self._ticker is not None:
             self._ticker.stop()
             self._ticker = None
