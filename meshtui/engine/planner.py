@@ -629,7 +629,8 @@ class Planner:
         pods = sum(ns.live - ns.no_sidecar for ns in follows)
         names = ", ".join(self.ctx.where(cluster, ns.name) for ns in follows[:8]) + (", …" if len(follows) > 8 else "")
         return [
-            f"{len(follows)} namespaces follow tag {tag} ({names}): their {pods} sidecar pods move from "
+            f"{len(follows)} namespace{' follows' if len(follows) == 1 else 's follow'} tag {tag} ({names}): their "
+            f"{pods} sidecar pod{' moves' if pods == 1 else 's move'} from "
             f"{_fmt(current)} to {to} on their next restart",
             *notes,
         ]

@@ -31,3 +31,12 @@ def test_restart_skips_ambient_pods_that_would_leave_ambient(mesh: Mesh) -> None
     for ns, name in leaving:
         assert any(f"{ns}/{name}" in s and "leave ambient" in s for s in plan.skipped), plan.skipped
     session.close()
+
+
+def test_a_tag_move_counts_one_namespace_in_the_singular(mesh_factory: Callable[..., Mesh]) -> None:
+    demo = mesh_factory("demo")
+    session, view = open_session(demo, source="1-22-3", target="1-23-1")
+    assert session.run(session.plan("start", view), RunControl(), lambda p: None).ok
+    plan = session.plan("move-tag", demo.view("1-22-3", "1-23-1"), tag="prod-canary", to="1-22-3")
+    assert any(n.startswith("1 namespace follows tag prod-canary (reviews)") for n in plan.notes), plan.notes
+    session.close()
