@@ -11,7 +11,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any, Literal, cast
 
 from meshtui.cluster.errors import ClusterError
 from meshtui.cluster.kubeconfig import ClusterTarget
@@ -620,7 +620,9 @@ class EngineSession:
             when = self.now()
             dp = data_plane_state(view)
             results = {c.result for c in checks}
-            verdict = "failed" if "fail" in results else "unknown" if "unknown" in results else "passed"
+            verdict: Literal["passed", "failed", "unknown"] = (
+                "failed" if "fail" in results else "unknown" if "unknown" in results else "passed"
+            )
             run = VerifyRun(
                 at=when,
                 by=self.me,
