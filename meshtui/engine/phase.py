@@ -266,7 +266,7 @@ def evaluate(
             else:
                 reasons += needs_ready(target, target_bad, target_ready, "target")
         elif action_id in ("upgrade", "rollback", "finish") and finished:
-            reasons.append(finished)  # the gates' remaining counts would only be noise beside it
+            reasons.append(gate(finished, "finished"))  # the gates' remaining counts would only be noise beside it
         elif action_id in ("upgrade", "rollback"):
             reasons += needs_record()
             if gates is None:
