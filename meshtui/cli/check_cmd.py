@@ -54,9 +54,7 @@ def run(args: argparse.Namespace) -> int:
     source, target, _ = choose_pair(None, args.source, args.target, first.revisions)
     view = inventory.view(source, target) if source and target else first
     findings = precheck(view, inventory.snapshot(), source=source, target=target)
-    findings += [
-        Finding(f.severity, f.code, f.message, f.offenders, f.count) for f in ambient_findings(view, target)
-    ]
+    findings += [Finding(f.severity, f.code, f.message, f.offenders, f.count) for f in ambient_findings(view, target)]
     order = {ERROR: 0, "warning": 1}
     findings.sort(key=lambda f: order.get(f.severity, 2))
     for p in problems:

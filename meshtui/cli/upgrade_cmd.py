@@ -537,7 +537,8 @@ def _apply(ctx: Run, plan: Plan, *, gate: bool = True) -> int:
         assert stopped is not None
         _err(ctx.name, f"stopped at {stopped.operation.describe()}: {stopped.message}")
     else:
-        ctx.say(f"Done: {len(outcome.steps)} steps.")
+        steps = len(outcome.steps)
+        ctx.say(f"Done: {steps} step{'' if steps == 1 else 's'}.")
     return code
 
 
@@ -656,6 +657,15 @@ def step_verify(ctx: Run) -> int:
             ctx.say(f"         - {o}")
     if failed:
         _err(ctx.name, f"{len(failed)} checks failed: {', '.join(c.name for c in failed)}.")
+        return exitcodes.FAILED
+    unknown = [c for c in checks if c.result == "unknown"]
+    if unknown:
+        # A check that could not run is not a pass: a pipeline must not read this as "verified".
+        _err(
+            ctx.name,
+            f"{len(unknown)} checks could not run ({', '.join(c.name for c in unknown)}): not passed; fix what "
+            "keeps them from running, or finish with --skip-verify REASON.",
+        )
         return exitcodes.FAILED
     return exitcodes.OK
 
@@ -873,6 +883,14 @@ def step_status(ctx: Run) -> int:
             "journal_total": state.journal_total,
             "journal_archive": [f"{ctx.session.store.namespace}/{name}" for name in state.journal_archive],
             "checks": [{"name": c.name, "result": c.result, "detail": c.detail} for c in state.checks],
+            "verify": None
+            if state.verify is None
+            else {
+                "state": state.verify.state.value,
+                "revision": state.verify.revision,
+                "at": state.verify.at,
+                "reason": state.verify.reason,
+            },
         }
         sys.stdout.buffer.write(inert_json(orjson.dumps(doc, option=orjson.OPT_INDENT_2)) + b"\n")
         return exitcodes.OK
@@ -901,6 +919,9 @@ def step_status(ctx: Run) -> int:
         ctx.say(f"  {a.id:<14} {'enabled' if a.enabled else 'disabled'}")
         for reason in a.reasons:
             ctx.say(f"      - {reason}")
+    if state.verify is not None:
+        at = f" at {state.verify.at}" if state.verify.at else ""
+        ctx.say(f"Verify   {state.verify.revision}: {state.verify.state.value}{at}")
     if state.checks:
         ctx.say("")
         ctx.say("VERIFY (last run)")

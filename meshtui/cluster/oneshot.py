@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Collection, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -19,7 +19,7 @@ from meshtui.cluster.kinds import watch_specs
 from meshtui.cluster.kubeconfig import ClusterTarget
 from meshtui.cluster.live import InventoryLike, Problem
 from meshtui.cluster.rawapi import JSON, METADATA_LIST, RawApi
-from meshtui.cluster.reflector import ListPage, WatchSpec, list_continue, parse_page
+from meshtui.cluster.reflector import WHOLE_LIST_AFTER_EXPIRIES, ListPage, WatchSpec, list_continue, parse_page
 
 PAGE_SIZE = 500
 #: The most objects a page asks for: two pages are held at a time (the one modelled, the one arriving),
@@ -47,8 +47,8 @@ class _Stopped(Exception):
 _END = object()
 
 
-def _fetch(api: RawApi, spec: WatchSpec[Any], cont: str, abort: threading.Event) -> bytes:
-    query: list[tuple[str, str | int]] = [("limit", min(spec.page_size or PAGE_SIZE, MAX_PAGE_SIZE))]
+def _fetch(api: RawApi, spec: WatchSpec[Any], cont: str, abort: threading.Event, whole: bool) -> bytes:
+    query: list[tuple[str, str | int]] = [] if whole else [("limit", min(spec.page_size or PAGE_SIZE, MAX_PAGE_SIZE))]
     if cont:
         query.append(("continue", cont))
     if spec.label_selector:
@@ -65,7 +65,7 @@ def _fetch(api: RawApi, spec: WatchSpec[Any], cont: str, abort: threading.Event)
     return data or b""
 
 
-def _pages(api: RawApi, spec: WatchSpec[Any], abort: threading.Event) -> Iterator[tuple[bytes, str]]:
+def _pages(api: RawApi, spec: WatchSpec[Any], abort: threading.Event, whole: bool) -> Iterator[tuple[bytes, str]]:
     """A list's raw pages with their continue tokens, each next one fetched while the caller models this one.
 
     A helper thread keeps at most one page waiting; its errors reach the caller in order, and it stops when
@@ -92,7 +92,7 @@ def _pages(api: RawApi, spec: WatchSpec[Any], abort: threading.Event) -> Iterato
         cont = ""
         try:
             while not (done.is_set() or abort.is_set()):
-                data = _fetch(api, spec, cont, abort)
+                data = _fetch(api, spec, cont, abort, whole)
                 cont = list_continue(data)
                 put((data, cont))
                 del data
@@ -124,11 +124,11 @@ def _pages(api: RawApi, spec: WatchSpec[Any], abort: threading.Event) -> Iterato
 
 
 def _list_pages(
-    api: RawApi, spec: WatchSpec[Any], abort: threading.Event, on_page: Callable[[list[Any]], None] | None
+    api: RawApi, spec: WatchSpec[Any], abort: threading.Event, whole: bool
 ) -> tuple[list[Any], list[Problem]]:
     models: list[Any] = []
     problems: list[Problem] = []
-    for data, cont in _pages(api, spec, abort):
+    for data, cont in _pages(api, spec, abort, whole):
         if abort.is_set():
             raise _Stopped
         try:
@@ -145,22 +145,19 @@ def _list_pages(
                 "(two readings of its continue token differ).",
                 cluster=api.cluster,
             )
-        page_models = list(page.models.values())
-        models.extend(page_models)
-        if on_page is not None:
-            on_page(page_models)
+        models.extend(page.models.values())
         problems.extend(Problem(api.cluster, spec.kind, ns, name, message) for (ns, name), message in page.problems)
     return models, problems
 
 
-def _list_kind(
-    api: RawApi, spec: WatchSpec[Any], abort: threading.Event, on_page: Callable[[list[Any]], None] | None = None
-) -> tuple[list[Any], list[Problem]]:
-    """Every object of one kind, and the ones skipped as malformed; `on_page` sees each page's models."""
+def _list_kind(api: RawApi, spec: WatchSpec[Any], abort: threading.Event) -> tuple[list[Any], list[Problem]]:
+    """Every object of one kind, and the ones skipped as malformed."""
     restarts = 0
     while True:
         try:
-            return _list_pages(api, spec, abort, on_page)
+            # After a second expired token, the whole list in one answer (client-go's pager falls back to a
+            # full list): a list slower than the server keeps its snapshot would otherwise never end.
+            return _list_pages(api, spec, abort, whole=restarts >= WHOLE_LIST_AFTER_EXPIRIES)
         except NotFound:
             if spec.optional:
                 return [], []
@@ -183,8 +180,7 @@ def load_once(
     """List every kind (or only `kinds`) on every cluster into the inventory; returns the objects skipped.
 
     Kinds are listed concurrently (the network dominates); the first cluster error stops the read,
-    because a partial mesh would give wrong gates. Configuration kinds are applied first, so each pod is
-    assessed once against the final webhooks; then pods page by page while their later pages are fetched.
+    because a partial mesh would give wrong gates.
     """
     specs = [s for s in watch_specs() if kinds is None or s.kind in kinds]
     jobs = [(RawApi(t.api_client, t.name), spec) for t in targets for spec in specs]
@@ -192,13 +188,12 @@ def load_once(
     jobs.sort(key=lambda j: j[1].kind != "Pod")
     abort = threading.Event()
     failures: list[BaseException] = []
-    pod_pages: dict[str, queue.SimpleQueue[list[Any]]] = {t.name: queue.SimpleQueue() for t in targets}
 
     def run(api: RawApi, spec: WatchSpec[Any]) -> tuple[list[Any], list[Problem]]:
         if abort.is_set():
             return [], []
         try:
-            return _list_kind(api, spec, abort, pod_pages[api.cluster].put if spec.kind == "Pod" else None)
+            return _list_kind(api, spec, abort)
         except BaseException as exc:
             if not abort.is_set():
                 failures.append(exc)  # the cause; the others then stop before their next page
@@ -206,37 +201,25 @@ def load_once(
             raise
 
     problems: list[Problem] = []
-    order = {spec.kind: i for i, spec in enumerate(watch_specs())}
+    results = []
     with ThreadPoolExecutor(max_workers=workers) as pool:
         futures = [(api.cluster, spec.kind, pool.submit(run, api, spec)) for api, spec in jobs]
-        try:
-            results = []
-            for cluster, kind, fut in futures:
-                if kind != "Pod":
-                    models, skipped = fut.result()
-                    results.append((cluster, kind, models))
-                    problems.extend(skipped)
-            for cluster, kind, models in sorted(results, key=lambda r: order[r[1]]):
-                inventory.replace(cluster, kind, models)
-            for cluster, kind, fut in futures:
-                if kind == "Pod":
-                    pages = pod_pages[cluster]
-                    while not (fut.done() and pages.empty()):
-                        try:
-                            page = pages.get(timeout=0.05)
-                        except queue.Empty:
-                            continue
-                        inventory.apply_batch(cluster, [("Pod", "ADDED", m) for m in page])
-                    models, skipped = fut.result()
-                    # Exact: drops what a list that started over (an expired continue token) had added.
-                    inventory.replace(cluster, kind, models)
-                    problems.extend(skipped)
-        except BaseException:
-            abort.set()
-            for _, _, other in futures:
-                other.cancel()
-            if not failures:
-                raise
+        for cluster, kind, fut in futures:
+            try:
+                models, skipped = fut.result()
+            except BaseException:
+                abort.set()
+                for _, _, other in futures:
+                    other.cancel()
+                if not failures:
+                    raise
+                break
+            results.append((cluster, kind, models))
+            problems.extend(skipped)
     if failures:
         raise failures[0]
+    # Apply configuration kinds before pods, so each pod is evaluated once against the final webhooks.
+    order = {spec.kind: i for i, spec in enumerate(watch_specs())}
+    for cluster, kind, models in sorted(results, key=lambda r: order[r[1]]):
+        inventory.replace(cluster, kind, models)
     return problems

@@ -351,9 +351,10 @@ class Reflector(Generic[M]):
         self.resource_version = list_rv
         self.synced.set()
 
-    def _fetch_page(self, cont: str) -> bytes:
-        """One list page's bytes, undecoded (raises Gone when the continue token expired)."""
-        query: list[tuple[str, str | int]] = [("limit", self.spec.page_size or self.timing.page_size)]
+    def _fetch_page(self, cont: str, *, whole: bool = False) -> bytes:
+        """One list page's bytes, undecoded (raises Gone when the continue token expired); `whole`: the
+        entire list in one answer."""
+        query: list[tuple[str, str | int]] = [] if whole else [("limit", self.spec.page_size or self.timing.page_size)]
         if cont:
             query.append(("continue", cont))
         if self.spec.label_selector:
@@ -549,6 +550,8 @@ def list_continue(data: bytes) -> str:
 
 
 _END = object()
+#: Continue tokens that may expire during one list before it asks for the whole list in one answer.
+WHOLE_LIST_AFTER_EXPIRIES = 2
 
 
 class _Pages:
@@ -563,14 +566,21 @@ class _Pages:
         self._reflector = reflector
         self._queue: queue.Queue[Any] = queue.Queue(maxsize=1)
         self._closed = threading.Event()
+        self._expired = 0  # continue tokens that expired during this list
+
+    def _fetch(self, cont: str) -> bytes:
+        # After a second expired token, list in one answer, as client-go's pager falls back to a full list:
+        # a list slower than the server keeps its snapshot (a big kind under heavy churn) would never end.
+        return self._reflector._fetch_page(cont, whole=self._expired >= WHOLE_LIST_AFTER_EXPIRIES)
 
     def __iter__(self) -> Iterator[tuple[bytes | None, str]]:
-        fetch = self._reflector._fetch_page
+        fetch = self._fetch
         cont = ""
         while True:
             try:
                 data = fetch(cont)
             except Gone:
+                self._expired += 1
                 yield None, ""
                 cont = ""
                 continue
@@ -599,12 +609,13 @@ class _Pages:
         self._closed.set()
 
     def _prefetch(self, cont: str) -> None:
-        fetch = self._reflector._fetch_page
+        fetch = self._fetch
         try:
             while not self._closed.is_set():
                 try:
                     data = fetch(cont)
                 except Gone:
+                    self._expired += 1
                     self._put((None, ""))
                     cont = ""
                     continue

@@ -1,7 +1,8 @@
-"""What `meshtui check` adds for the ambient data plane and for injections that will be refused.
+"""What `meshtui check` adds for the ambient data plane, templates and injections that will be refused.
 
 Node-agent skew (ztunnel, istio-cni), ztunnel settings that name no istiod of the cluster, pods of
-ambient namespaces that injection would move back to sidecars, and pods the injector will refuse.
+ambient namespaces that injection would move back to sidecars, workload templates without pods whose
+next pod is at risk, and pods the injector will refuse.
 """
 
 from __future__ import annotations
@@ -84,11 +85,24 @@ def ambient_findings(view: InventoryView, target: str | None = None) -> list[Amb
             AmbientFinding(
                 WARNING,
                 "ambient_sidecar_conflict",
-                f"{len(conflicted)} ambient namespaces also ask for sidecar injection and {len(leaving)} pods would "
+                f"{len(conflicted)} ambient namespace{' also asks' if len(conflicted) == 1 else 's also ask'} for "
+                f"sidecar injection and {len(leaving)} pod{'' if len(leaving) == 1 else 's'} would "
                 "get a sidecar on restart and leave ambient (sidecar injection takes precedence): remove the "
                 "injection label, or label the pods sidecar.istio.io/inject=false",
                 tuple(names + pods),  # `meshtui check` lists every item it counts
                 len(conflicted) + len(leaving),
+            )
+        )
+    idle = [t for t in view.templates if t.at_risk and not t.live_pods and t.injection.refusal is None]
+    if idle:
+        out.append(
+            AmbientFinding(
+                WARNING,
+                "templates_at_risk",
+                f"{len(idle)} workload templates without pods would create a pod at risk "
+                "(a scale-up, a CronJob run or a restart creates it)",
+                tuple(f"{t.describe(where(t.cluster, t.namespace, t.name))}: {t.reason}" for t in idle[:MAX_OFFENDERS]),
+                len(idle),
             )
         )
     refused = [p for p in view.pods() if p.live and p.injection.refusal == METRICS_PORT]

@@ -17,9 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 from meshtui.cluster.errors import ClusterError
 from meshtui.domain.inventory import InventoryView
-from meshtui.domain.objects import REV_LABEL
 from meshtui.domain.plan import Operation, Plan
-from meshtui.engine.kube import Discovery, get, labels, list_all, meta
+from meshtui.engine.kube import Discovery, apply_operation, get, labels, list_all, meta
 from meshtui.engine.planner import PlanContext
 
 if TYPE_CHECKING:
@@ -328,6 +327,11 @@ def plan_ambient(
                 notes.append(CNI_WARNING)
     if spec.kind in ("istioctl", "helm"):
         notes.append(f"{spec.kind} is run without a shell; a server-side dry run does not cover it")
+    if spec.kind == "helm":
+        notes.append(
+            "helm upgrade without --reuse-values renders the chart's defaults plus the --set values above: "
+            "give any custom values of the istio-cni and ztunnel releases again (--set)"
+        )
     if spec.kind == "external":
         notes.append("installed by other means: meshtui waits for each node to run the target")
     if any(op.verb == "wait" for op in ops):
@@ -353,23 +357,7 @@ def _apply_ops(
         if info is None:
             refusals.append(f"cluster {cluster} does not serve {obj.get('kind')} ({obj.get('apiVersion')})")
             continue
-        namespace = meta(obj).get("namespace") or (ns if info.namespaced else None)
-        body = dict(obj)
-        if info.namespaced:
-            body["metadata"] = {**meta(obj), "namespace": namespace}
-        out.append(
-            Operation(
-                cluster=cluster,
-                verb="apply",
-                api_path=info.collection(namespace),
-                kind=str(obj["kind"]),
-                namespace=namespace if info.namespaced else None,
-                name=str(meta(obj)["name"]),
-                body=body,
-                summary=f"server-side apply ({comp.key}, in place)",
-                after={f"metadata.labels[{REV_LABEL}]": labels(obj).get(REV_LABEL)},
-            )
-        )
+        out.append(apply_operation(cluster, info, obj, ns, f"server-side apply ({comp.key}, in place)"))
     return out
 
 

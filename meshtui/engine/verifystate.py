@@ -57,12 +57,26 @@ class VerifyStatus:
     reason: str = ""  # why Finish waits (empty when satisfied)
 
 
+#: The last view fingerprinted and its state: the dashboard judges the same immutable view many times.
+_last: tuple[InventoryView, DataPlaneState] | None = None
+
+
 def data_plane_state(view: InventoryView) -> DataPlaneState:
     """Namespaces' injection (labels and what they resolve to) and sidecar pods' revisions, readiness, restarts.
 
     Pods are taken by name with their revision pair only when they restarted or are not Ready, so a
     scale-up on an unchanged revision leaves the fingerprint as it was while a crash-looping pod does not.
     """
+    global _last
+    last = _last
+    if last is not None and last[0] is view:
+        return last[1]
+    state = _fingerprint(view)
+    _last = (view, state)
+    return state
+
+
+def _fingerprint(view: InventoryView) -> DataPlaneState:
     digest = hashlib.sha256()
     namespaces = pods = restarts = not_ready = 0
     for ns in sorted(view.namespaces, key=lambda n: (n.cluster, n.name)):

@@ -62,6 +62,7 @@ class Command:
     bound: bool = True  # False when a widget owns the key (table navigation): listed in help only
     bar: int = 0  # key bar priority; 0 keeps it out of the key bar
     palette: bool = True
+    priority: bool = False  # runs as the key arrives, before the keys typed after it are routed
 
     @property
     def id(self) -> str:
@@ -116,6 +117,7 @@ COMMANDS: tuple[Command, ...] = (
         scopes=(TABLE,),
         bar=90,
         palette=False,
+        priority=True,  # the letters typed right after `/` belong to the filter it opens
     ),
     Command(
         "open",
@@ -266,7 +268,7 @@ COMMANDS: tuple[Command, ...] = (
 def bindings() -> list[Binding]:
     """The App's bindings, one per bound command."""
     return [
-        Binding(c.key, c.action, c.label, show=False, key_display=c.display, id=c.id)
+        Binding(c.key, c.action, c.label, show=False, key_display=c.display, id=c.id, priority=c.priority)
         for c in COMMANDS
         if c.bound and c.key
     ]

@@ -60,3 +60,21 @@ def test_upgrade_ambient_plans_then_applies_node_by_node(mesh_factory: Callable[
     back = cli("upgrade", "ambient", "--back", "--manifests", str(old_folder), "--yes", kubeconfig=mesh.kubeconfig)
     assert back.returncode == 0, back.stdout + back.stderr
     assert xds(mesh) == {f"istiod-{OLD}.istio-system.svc:15012"}
+
+
+def test_plan_ambient_prints_the_node_steps(mesh_factory: Callable[..., Mesh], tmp_path: Path) -> None:
+    mesh = mesh_factory("ambient")
+    folder = tmp_path / "m"
+    assert cli("sim", "render-revision", "--version", NEW_V, "--ambient", "--out", str(folder)).returncode == 0
+    unstarted = cli(
+        "plan", "ambient", "--source", OLD, "--target", NEW, "--manifests", str(folder), kubeconfig=mesh.kubeconfig
+    )
+    assert unstarted.returncode != 0 and "no upgrade has been started" in unstarted.stdout + unstarted.stderr
+    start = cli("upgrade", "start", "--source", OLD, "--target", NEW, "--yes", kubeconfig=mesh.kubeconfig)
+    assert start.returncode == 0, start.stdout + start.stderr
+    done = cli(
+        "plan", "ambient", "--source", OLD, "--target", NEW, "--manifests", str(folder), kubeconfig=mesh.kubeconfig
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "apply DaemonSet istio-system/ztunnel" in done.stdout
+    assert done.stdout.count("wait for DaemonSet istio-system/ztunnel: node") == 3

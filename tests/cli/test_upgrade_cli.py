@@ -6,6 +6,7 @@ the cluster with the official client, inject faults, and do what meshtui tells t
 
 from __future__ import annotations
 
+import json
 import signal
 import subprocess
 from collections.abc import Callable
@@ -132,6 +133,7 @@ def test_the_cli_takes_fresh_from_122_to_123(mesh_factory: Callable[..., Mesh], 
     stale = upgrade(mesh, "complete", "--yes", "--confirm-revision", OLD)
     assert stale.returncode == 1 and "the data plane changed since verify ran" in stale.stderr, stale.stderr
     assert "--skip-verify REASON" in stale.stderr
+    assert json.loads(ok(upgrade(mesh, "status", "--json")).stdout)["verify"]["state"] == "stale"
     ok(upgrade(mesh, "verify"))
     unconfirmed = upgrade(mesh, "complete", "--yes")
     assert unconfirmed.returncode == 1 and "--confirm-revision 1-22-3" in unconfirmed.stderr

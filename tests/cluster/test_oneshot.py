@@ -102,3 +102,14 @@ def run_status(kubeconfig: Path) -> subprocess.CompletedProcess[str]:
         timeout=120,
         check=False,
     )
+
+
+def test_a_list_whose_continue_tokens_always_expire_ends_as_one_whole_list(
+    demo: tuple[SimCluster, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sim, kubeconfig = demo
+    monkeypatch.setattr(kinds, "POD_PAGE_SIZE", 7)
+    monkeypatch.setattr(oneshot, "PAGE_SIZE", 3)
+    clean = read(kubeconfig)
+    sim.faults.expire_next_continues(10_000)
+    assert read(kubeconfig) == clean

@@ -250,3 +250,21 @@ def test_stop_unblocks_an_idle_watch(sim_and_sink: Any) -> None:
     wait_until(lambda: reflector._stream is not None, what="the watch to open")
     reflector.stop(timeout=5)
     assert reflector._thread is not None and not reflector._thread.is_alive()
+
+
+def test_a_list_whose_continue_tokens_keep_expiring_ends_as_one_whole_list(sims: StartSims) -> None:
+    """A big kind under heavy churn can take longer to page through than the server keeps its snapshot:
+    after the second expired token the reflector asks for the whole list at once, as client-go's pager."""
+    running = sims(setup=seed(), settings=SMALL_HISTORY)
+    sim = running.cluster
+    sim.faults.expire_next_continues(1000)  # every continuation expires
+    sink = RecordingSink()
+    reflector = make_reflector(running.kubeconfig, sink)
+    reflector.start()
+    try:
+        assert reflector.synced.wait(10), "the list never ended"
+        assert reflector.cache() == server_state(sim)
+        lists = [r for r in sim.faults.requests() if r.path == "/api/v1/pods" and "watch" not in r.query]
+        assert [("limit=" in r.query, r.status) for r in lists][-1] == (False, 200)
+    finally:
+        reflector.stop()

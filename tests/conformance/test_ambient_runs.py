@@ -9,6 +9,7 @@ connections at risk. Every assertion reads the cluster afresh with the official 
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -116,6 +117,11 @@ def test_ambient_step_upgrades_istio_cni_then_ztunnel_node_by_node(dedicated_bac
     folder.mkdir()
     (folder / "ambient.yaml").write_text(yaml.safe_dump_all(render_ambient(NEW_VERSION, NEW), sort_keys=False))
 
+    def upgrade_conditions() -> set[str]:
+        status = json.loads(run_cli(backend, "status", "--json", "--source", OLD, "--target", NEW))
+        return {c["code"] for c in status["upgrade"]["actions"]["upgrade"]["conditions"]}
+
+    assert "ztunnel" in upgrade_conditions(), "Upgrade waits for ztunnel to use the target"
     session, view = session_on(backend)
     try:
         plan = session.plan("ambient", view, installer=InstallerSpec("manifests", str(folder), timeout=120))
@@ -146,5 +152,6 @@ def test_ambient_step_upgrades_istio_cni_then_ztunnel_node_by_node(dedicated_bac
     assert {p.spec.containers[0].image for p in cni if not p.metadata.deletion_timestamp} == {
         f"docker.io/istio/install-cni:{NEW_VERSION}"
     }
+    assert "ztunnel" not in upgrade_conditions(), "ztunnel no longer holds Upgrade back"
     # Application pods are not restarted by an in-place ztunnel/istio-cni upgrade.
     assert sorted(p.metadata.uid for p in core.list_namespaced_pod(shop).items) == app_pods

@@ -20,13 +20,23 @@ from tests.cli.test_stale_view_cli import PROMPT, read_until
 from tests.engine.support import IDENTITY
 
 from .backends import Backend
-from .test_engine_runs import ISTIO_NS, OLD, REV, build_mesh, leftovers, prepare, target_manifests
+from .test_engine_runs import (
+    ISTIO_NS,
+    OLD,
+    REV,
+    accept_unknown_sync,
+    build_mesh,
+    leftovers,
+    prepare,
+    target_manifests,
+)
 
 
 def test_complete_confirmed_after_a_relabel_deletes_nothing(dedicated_backend: Backend, tmp_path: Path) -> None:
     mesh = build_mesh(dedicated_backend)
     prepare(mesh, target_manifests(dedicated_backend, tmp_path / "m123"))
     mesh.upgrade("gateways", "--yes")
+    mesh.upgrade("verify")
     before = leftovers(mesh.api, OLD)
     assert any(name.startswith("MutatingWebhookConfiguration") for name in before), before
 
@@ -34,6 +44,7 @@ def test_complete_confirmed_after_a_relabel_deletes_nothing(dedicated_backend: B
     env = {**os.environ, "NO_COLOR": "1", "MESHTUI_IDENTITY": IDENTITY}
     kubeconfig = str(dedicated_backend.kubeconfig)
     args = [sys.executable, "-m", "meshtui", "upgrade", "complete", "--yes", "--kubeconfig", kubeconfig]
+    args += accept_unknown_sync(dedicated_backend)
     proc = subprocess.Popen(args, stdin=terminal, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
     os.close(terminal)
     shop = mesh.ns["shop"]

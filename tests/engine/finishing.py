@@ -1,7 +1,7 @@
 """Bring the `fresh` simulator to the moment the Upgrade gate holds, with the real engine (in-process).
 
-Start, install 1-23-1, switch every namespace, move both tags, restart everything, move the gateways
-and delete the bare pod nothing recreates: what an operator does before Finish. Shared by the
+Start, install 1-23-1, switch every namespace, move both tags, restart everything, move the gateways,
+delete the bare pod nothing recreates and run verify: what an operator does before Finish. Shared by the
 stale-view tests of the engine, the CLI and the dashboard.
 """
 
@@ -51,6 +51,8 @@ def upgrade_enabled(mesh: Mesh, tmp_path: Path) -> None:
             return session.state(session_view(session, mesh)).action("upgrade").enabled
 
         wait_until(enabled, timeout=60, what="the Upgrade gate to hold")
+        checks = session.verify(session_view(session, mesh))  # Finish needs a passing verify run
+        assert all(c.result == "pass" for c in checks), checks
     finally:
         session.close()
 

@@ -9,8 +9,8 @@ from tests.domain.test_ambient import SOURCE, TARGET, ambient_mesh, view_of
 from tests.domain.test_gates import mesh_objects
 
 
-def text_of(renderable: object) -> list[str]:
-    console = Console(width=100, record=True, color_system=None)
+def text_of(renderable: object, width: int = 100) -> list[str]:
+    console = Console(width=width, record=True, color_system=None)
     console.print(renderable)
     return [line.rstrip() for line in console.export_text().splitlines()]
 
@@ -23,10 +23,23 @@ def test_node_agents_are_listed_node_by_node_with_their_istiod() -> None:
     assert lines[0] == "Ambient node agents (upgraded in place, node by node)"
     assert "  ztunnel  istio-system/ztunnel  version 1.23.1  istiod 1-23-1  2/3 nodes updated  rolling" in lines
     rows = [line.split() for line in lines]
-    assert ["worker-3", "ztunnel-2abcd", "1.22.3", "yes", "older"] in rows
-    assert ["worker-1", "ztunnel-0abcd", "1.23.1", "yes", "current"] in rows
+    assert ["worker-3", "ztunnel-2abcd", "version", "1.22.3", "ready", "older", "template"] in rows
+    assert ["worker-1", "ztunnel-0abcd", "version", "1.23.1", "ready", "current", "template"] in rows
     assert any(line.startswith("  istio-cni  istio-system/istio-cni-node  version 1.22.3") for line in lines)
 
 
 def test_a_sidecar_only_mesh_shows_no_ambient_section() -> None:
     assert render_ambient(view_of(("prod", mesh_objects(TARGET)), source=SOURCE, target=TARGET)) is None
+
+
+def test_a_line_wrapped_at_80_columns_keeps_its_indent() -> None:
+    view = view_of(
+        ("prod", ambient_mesh(ztunnel_rev=TARGET, ztunnel_version="1.23.1", updated=2)), source=SOURCE, target=TARGET
+    )
+    # The tab's padding leaves 78 columns at 80; narrower still, every agent and node line wraps.
+    for width in (78, 60):
+        lines = text_of(render_ambient(view), width)
+        body = [line for line in lines[1:] if line]
+        assert len(body) > 8, lines  # wrapped
+        assert all(line.startswith("  ") for line in body), lines
+        assert any(line.startswith("    worker-1") for line in body), lines

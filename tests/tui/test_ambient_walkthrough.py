@@ -110,6 +110,10 @@ async def test_the_ambient_demo_upgrade_from_the_keyboard_alone(
         assert not [op for op in restart.plan.operations if op.namespace == "istio-system"]
         await d.apply()
 
+        # Verify, then Upgrade and Finish.
+        await d.until(lambda: d.enabled("verify"), "Verify enabled")
+        await d.plan("v")
+        await d.apply()
         await d.finish("upgrade", "U", OLD)
 
     assert ztunnel_istiods(cluster) == {f"istiod-{NEW}.istio-system.svc:15012"}

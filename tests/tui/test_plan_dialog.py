@@ -79,3 +79,19 @@ async def test_a_long_dialog_says_there_is_more_and_scrolls() -> None:
         assert screen.more.display and "more lines below" in str(screen.more.render())
         await pilot.press("pagedown")
         assert screen.scroll.scroll_y > 0
+
+
+async def test_a_dialog_that_fits_claims_nothing_below(demo_inventory: Any) -> None:
+    """The count follows the final layout, not the first one (where the scroll area had no height yet)."""
+    from tests.tui.conftest import static_app
+    from tests.tui.test_dashboard_snapshots import session
+
+    app = static_app(demo_inventory, session=session())
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        await pilot.press("U")
+        await pilot.pause()
+        await pilot.pause()
+        screen = app.screen
+        assert screen.scroll.max_scroll_y == 0  # type: ignore[attr-defined]
+        assert not screen.more.display, str(screen.more.render())  # type: ignore[attr-defined]

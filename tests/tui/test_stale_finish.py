@@ -11,8 +11,6 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
-from kubernetes import config
-
 from meshtui.domain.reasons import ReasonKind
 from meshtui.engine.session import EngineSession
 from meshtui.tui.factory import build_app, watch_targets
@@ -33,7 +31,7 @@ async def test_choosing_upgrade_after_a_relabel_records_no_choice(
 ) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.setenv("MESHTUI_IDENTITY", "sre@jump-1")
     cluster = start_cluster("fresh")
-    mesh = Mesh(cluster.sim, cluster.kubeconfig, config.new_client_from_config(config_file=str(cluster.kubeconfig)))
+    mesh = Mesh(cluster.sim, cluster.kubeconfig)
     upgrade_enabled(mesh, tmp_path)
     watched = watch_targets(cluster.targets)
     session = EngineSession(cluster.targets, None)
@@ -68,7 +66,7 @@ async def test_typing_the_revision_after_a_relabel_deletes_nothing(
 ) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.setenv("MESHTUI_IDENTITY", "sre@jump-1")
     cluster = start_cluster("fresh")
-    mesh = Mesh(cluster.sim, cluster.kubeconfig, config.new_client_from_config(config_file=str(cluster.kubeconfig)))
+    mesh = Mesh(cluster.sim, cluster.kubeconfig)
     upgrade_enabled(mesh, tmp_path)
     watched = watch_targets(cluster.targets)
     session = EngineSession(cluster.targets, None)

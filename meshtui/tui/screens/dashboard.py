@@ -10,9 +10,10 @@ from collections.abc import Hashable
 from typing import Any, ClassVar
 
 from textual import on
+from textual.actions import SkipAction
 from textual.app import ComposeResult
 from textual.binding import BindingType
-from textual.widgets import TabbedContent, TabPane
+from textual.widgets import Input, TabbedContent, TabPane
 
 from meshtui.domain.report import observed_phase
 from meshtui.engine.api import EngineState, Session
@@ -348,6 +349,8 @@ class DashboardScreen(ActionFlow):
 
     def action_filter(self) -> None:
         """Open the filter of the table shown."""
+        if isinstance(self.focused, Input):
+            raise SkipAction  # `/` is bound ahead of every widget (see keymap): here it is text to type
         view = self._table_view()
         if view is not None:
             view.start_filter()

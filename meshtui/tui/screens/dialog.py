@@ -8,12 +8,12 @@ from rich.console import RenderableType
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Vertical, VerticalScroll
+from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from meshtui.tui.inert import InertStatic
-from meshtui.tui.screens.more import SCROLL_BINDINGS, MoreLine, scroll_body
+from meshtui.tui.screens.more import SCROLL_BINDINGS, MoreLine, MoreScroll, scroll_body
 
 T = TypeVar("T")
 
@@ -37,7 +37,7 @@ class Dialog(ModalScreen[T]):
         self.heading = title
         self.content_body = body
         self.key_line = keys
-        self.scroll = VerticalScroll()
+        self.scroll = MoreScroll()
         self.more = MoreLine(self.scroll)
 
     def compose(self) -> ComposeResult:

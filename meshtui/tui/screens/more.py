@@ -22,6 +22,18 @@ def hidden_above(scroll: VerticalScroll) -> int:
     return max(0, round(scroll.scroll_y))
 
 
+class MoreScroll(VerticalScroll):
+    """A scroll area that tells its MoreLine when its size changes (the count depends on it too)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.more: MoreLine | None = None
+
+    def on_resize(self) -> None:
+        if self.more is not None:
+            self.call_after_refresh(self.more.recount)
+
+
 class MoreLine(Static):
     """One dim line under a scroll area saying how much of it is out of sight, and which keys show it."""
 
@@ -29,9 +41,10 @@ class MoreLine(Static):
     MoreLine { height: 1; color: $text-muted; }
     """
 
-    def __init__(self, scroll: VerticalScroll) -> None:
+    def __init__(self, scroll: MoreScroll) -> None:
         super().__init__(Text(""), markup=False)
         self.scroll = scroll
+        scroll.more = self
         self.display = False
 
     def on_mount(self) -> None:
@@ -47,7 +60,12 @@ class MoreLine(Static):
         elif above:
             self.update(Text("(end) · PgUp/↑ scroll back"))
         # Hidden when everything fits, so a short dialog keeps its height.
-        self.display = bool(below or above)
+        shown = bool(below or above)
+        if shown != self.display:
+            self.display = shown
+            # Showing or hiding this line resizes the scroll area without changing its content or offset,
+            # which no watcher sees: count again once that layout is done.
+            self.call_after_refresh(self.recount)
 
 
 #: Screen-level keys, so they scroll the plan even while a text box has focus.

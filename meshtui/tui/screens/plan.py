@@ -9,7 +9,7 @@ from rich.text import Text
 from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Vertical, VerticalScroll
+from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.timer import Timer
 from textual.widgets import Input, Static
@@ -19,7 +19,7 @@ from meshtui.engine.executor import RunOutcome, StepResult
 from meshtui.tui.inert import InertStatic
 from meshtui.tui.plan_text import plan_body
 from meshtui.tui.rows import GOOD_STYLE, RISK_STYLE, WARN_STYLE
-from meshtui.tui.screens.more import SCROLL_BINDINGS, MoreLine, hidden_below, scroll_body
+from meshtui.tui.screens.more import SCROLL_BINDINGS, MoreLine, MoreScroll, hidden_below, scroll_body
 
 
 def dry_run_text(plan: Plan, outcome: RunOutcome | None, read_only: bool) -> tuple[Text, bool]:
@@ -109,7 +109,7 @@ class PlanScreen(ModalScreen[str | None]):
         self._checked = 0
         self._ticker: Timer | None = None
         self.body = InertStatic(Text("Planning…"))
-        self.scroll = VerticalScroll()
+        self.scroll = MoreScroll()
         self.more = MoreLine(self.scroll)
         #: An irreversible plan is confirmed only once its end has been on screen (or it fits).
         self.seen_end = False

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Hashable, Iterable
 from typing import ClassVar
 
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.message import Message
@@ -15,6 +15,27 @@ from meshtui.tui.feed import TableDelta
 from meshtui.tui.inert import InertStatic
 from meshtui.tui.rows import Predicate
 from meshtui.tui.widgets.virtual_table import Column, RowKey, VirtualTable
+
+
+class FilterInput(Input):
+    """The filter's input; keys typed ahead of the screen (one burst from the terminal) keep their meaning.
+
+    The terminal may hand over `/todo enter a` at once: enter and esc close the filter right here, in key
+    order, and a key that still reaches the input after that goes on as if typed now (to the table).
+    """
+
+    async def _on_key(self, event: events.Key) -> None:
+        view = self.parent
+        if not isinstance(view, TableView):
+            return
+        if not view.filtering:
+            event.stop()
+            event.prevent_default()
+            self.app.post_message(events.Key(event.key, event.character))
+        elif event.key in ("enter", "escape"):
+            event.stop()
+            event.prevent_default()
+            view.close_filter(clear=event.key == "escape")
 
 
 class TableView(Vertical):
@@ -61,7 +82,7 @@ class TableView(Vertical):
             columns, selectable=self.SELECTABLE, empty_message=self.EMPTY, row_style=row_style, selected_marker="*"
         )
         self.summary = InertStatic("", classes="summary")
-        self.filter_input = Input(
+        self.filter_input = FilterInput(
             placeholder="filter: words, rev:NAME, risk, todo, !word  (enter keeps, esc clears)",
             classes="filter",
             select_on_focus=False,
@@ -127,11 +148,14 @@ class TableView(Vertical):
         return self.filter_input.has_class("-active")
 
     def close_filter(self, *, clear: bool) -> None:
-        """Hide the filter input, optionally clearing the filter, and focus the table."""
+        """Hide the filter input, keeping what it holds or clearing it, and focus the table."""
         self.filter_input.remove_class("-active")
         if clear:
             self.set_filter("")
-        self.table.focus()
+        elif self.filter_input.value.strip() != self.filter_text:
+            self._use_filter(self.filter_input.value)
+        # At once, not after the next refresh: the keys typed next act on the table.
+        self.screen.set_focus(self.table, scroll_visible=False)
 
     def set_filter(self, text: str) -> None:
         """Filter the rows by `text` (empty shows all); the input shows the same text."""
@@ -183,13 +207,9 @@ class TableView(Vertical):
     @on(Input.Changed, ".filter")
     def _typed(self, event: Input.Changed) -> None:
         event.stop()
-        if event.value == self.filter_input.value:  # an older change still queued is ignored
+        # An older change still queued is ignored, and so is the one the closing filter already applied.
+        if event.value == self.filter_input.value and event.value.strip() != self.filter_text:
             self._use_filter(event.value)
-
-    @on(Input.Submitted, ".filter")
-    def _submitted(self, event: Input.Submitted) -> None:
-        event.stop()
-        self.close_filter(clear=False)
 
     # -- selection ----------------------------------------------------------------------------------
 

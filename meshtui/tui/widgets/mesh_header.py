@@ -54,7 +54,10 @@ def health_text(health: tuple[ClusterHealth, ...]) -> Text:
         text.append(inert(h.cluster), style="bold")
         text.append(f" {mark} {h.state.value}", style=style)
         if h.state is ConnState.CONNECTING and h.total_kinds:
-            text.append(f" {h.synced_kinds}/{h.total_kinds}", style=style)
+            # Loading progress: kinds listed of all, and how many objects have arrived so far.
+            text.append(f" {h.synced_kinds}/{h.total_kinds} kinds", style=style)
+            if h.listed_objects:
+                text.append(f", {h.listed_objects:,} objects", style=style)
         if h.state in (ConnState.ERROR, ConnState.LAGGING) and h.reason:
             text.append(f": {inert(h.reason)}", style=style)
     return text
