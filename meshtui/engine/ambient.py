@@ -17,9 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 from meshtui.cluster.errors import ClusterError
 from meshtui.domain.inventory import InventoryView
-from meshtui.domain.objects import REV_LABEL
 from meshtui.domain.plan import Operation, Plan
-from meshtui.engine.kube import Discovery, get, labels, list_all, meta
+from meshtui.engine.kube import Discovery, apply_operation, get, labels, list_all, meta
 from meshtui.engine.planner import PlanContext
 
 if TYPE_CHECKING:
@@ -358,23 +357,7 @@ def _apply_ops(
         if info is None:
             refusals.append(f"cluster {cluster} does not serve {obj.get('kind')} ({obj.get('apiVersion')})")
             continue
-        namespace = meta(obj).get("namespace") or (ns if info.namespaced else None)
-        body = dict(obj)
-        if info.namespaced:
-            body["metadata"] = {**meta(obj), "namespace": namespace}
-        out.append(
-            Operation(
-                cluster=cluster,
-                verb="apply",
-                api_path=info.collection(namespace),
-                kind=str(obj["kind"]),
-                namespace=namespace if info.namespaced else None,
-                name=str(meta(obj)["name"]),
-                body=body,
-                summary=f"server-side apply ({comp.key}, in place)",
-                after={f"metadata.labels[{REV_LABEL}]": labels(obj).get(REV_LABEL)},
-            )
-        )
+        out.append(apply_operation(cluster, info, obj, ns, f"server-side apply ({comp.key}, in place)"))
     return out
 
 

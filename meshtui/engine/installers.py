@@ -19,7 +19,7 @@ from meshtui.domain.inventory import InventoryView
 from meshtui.domain.objects import REV_LABEL, TAG_LABEL
 from meshtui.domain.plan import Operation, Plan
 from meshtui.engine.ambient import is_ambient_object
-from meshtui.engine.kube import Discovery, get, iter_docs, labels, list_all, meta
+from meshtui.engine.kube import Discovery, apply_operation, get, iter_docs, labels, list_all, meta
 from meshtui.engine.planner import COMPONENT_LABEL, GATEWAY_COMPONENTS, PlanContext
 
 MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
@@ -223,23 +223,7 @@ def plan_deploy(ctx: PlanContext, view: InventoryView, target: str, spec: Instal
                 if info is None:
                     refusals.append(f"cluster {cluster} does not serve {obj['kind']} ({obj['apiVersion']})")
                     continue
-                ns = meta(obj).get("namespace") or (ctx.cp[cluster] if info.namespaced else None)
-                body = dict(obj)
-                if info.namespaced:
-                    body["metadata"] = {**meta(obj), "namespace": ns}
-                ops.append(
-                    Operation(
-                        cluster=cluster,
-                        verb="apply",
-                        api_path=info.collection(ns),
-                        kind=str(obj["kind"]),
-                        namespace=ns if info.namespaced else None,
-                        name=str(meta(obj)["name"]),
-                        body=body,
-                        summary="server-side apply",
-                        after={f"metadata.labels[{REV_LABEL}]": labels(obj).get(REV_LABEL)},
-                    )
-                )
+                ops.append(apply_operation(cluster, info, obj, ctx.cp[cluster], "server-side apply"))
             ops.append(wait_operation(cluster, target, ctx.cp[cluster], spec.timeout))
         title += f" from the manifests in {spec.path}"
     elif spec.kind in ("istioctl", "helm"):

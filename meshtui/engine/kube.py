@@ -10,6 +10,8 @@ from meshtui.cluster.errors import ClusterError, NotFound, ServerError, Unreacha
 from meshtui.cluster.kinds import KINDS as KINDS  # re-exported: the engine reads kinds through this module
 from meshtui.cluster.kinds import KindInfo
 from meshtui.cluster.rawapi import RawApi
+from meshtui.domain.objects import REV_LABEL
+from meshtui.domain.plan import Operation
 
 T = TypeVar("T")
 
@@ -152,3 +154,24 @@ def iter_docs(text: str) -> Iterator[Any]:
 def is_transient(exc: ClusterError) -> bool:
     """True for failures worth retrying (5xx, 429, connection trouble)."""
     return isinstance(exc, ServerError | Unreachable)
+
+
+def apply_operation(
+    cluster: str, info: KindInfo, obj: dict[str, Any], default_namespace: str | None, summary: str
+) -> Operation:
+    """A server-side apply of one rendered object, placed in `default_namespace` when it names none."""
+    namespace = meta(obj).get("namespace") or (default_namespace if info.namespaced else None)
+    body = dict(obj)
+    if info.namespaced:
+        body["metadata"] = {**meta(obj), "namespace": namespace}
+    return Operation(
+        cluster=cluster,
+        verb="apply",
+        api_path=info.collection(namespace),
+        kind=str(obj["kind"]),
+        namespace=namespace if info.namespaced else None,
+        name=str(meta(obj)["name"]),
+        body=body,
+        summary=summary,
+        after={f"metadata.labels[{REV_LABEL}]": labels(obj).get(REV_LABEL)},
+    )
