@@ -208,7 +208,14 @@ def assess_pod(
     template = owned.template
     if namespace is None:
         namespace = evaluator.namespace(pod.namespace, namespace_labels)
-    if template.rendered:
+    restartable, blocker = owned.restartable, owned.restart_blocker
+    if pod.component is not None:
+        # ztunnel's container is named istio-proxy, so its template reads as rendered with a proxy; node
+        # agents are upgraded in place by the ambient step and never re-injected or restarted by meshtui.
+        steps: tuple[str, ...] = (f"{pod.component} node agent: upgraded in place by the ambient step, never injected",)
+        outcome = InjectionOutcome(None, steps, f"{pod.component} node agent")
+        restartable, blocker = False, f"{pod.component} node agent: the ambient step upgrades it in place"
+    elif template.rendered:
         rev = template.rendered_revision
         resolved = (resolve(rev) or rev) if rev else current
         steps = (
@@ -227,7 +234,9 @@ def assess_pod(
             )
         outcome = evaluator.refused(outcome, template.prometheus_port, template.merge_metrics, template.scrape_targets)
     at_risk, reason = (
-        (False, None) if pod.terminal or template.rendered else _risk(pod, outcome, namespace, namespace_labels)
+        (False, None)
+        if pod.terminal or template.rendered or pod.component is not None
+        else _risk(pod, outcome, namespace, namespace_labels)
     )
     return PodRow(
         pod=pod,
@@ -238,8 +247,8 @@ def assess_pod(
         injection=outcome,
         at_risk=at_risk,
         reason=reason,
-        restartable=owned.restartable,
-        restart_blocker=owned.restart_blocker,
+        restartable=restartable,
+        restart_blocker=blocker,
         gateway=gateway_kind(pod, owned.top),
         leaves_ambient=not pod.terminal and leaves_ambient(pod, namespace_labels, outcome.revision),
     )
@@ -249,8 +258,6 @@ def _risk(
     pod: Pod, outcome: InjectionOutcome, namespace: NamespaceInjection, namespace_labels: Labels
 ) -> tuple[bool, str | None]:
     """At risk: the replacement would differ in a way the operator did not ask for (docs/upgrade.md#words)."""
-    if pod.component is not None:
-        return False, None  # a node agent (ztunnel, istio-cni): upgraded in place, never re-injected
     if outcome.blocked:
         return True, f"its replacement would be refused: {outcome.cause}"
     on_restart = outcome.revision

@@ -661,11 +661,11 @@ class Planner:
         for row in view.pods():
             if (row.cluster, row.namespace) not in scope or not row.live or row.gateway is not None:
                 continue
-            if row.revision == row.revision_on_restart:
-                continue
             if row.pod.component is not None:
                 # ztunnel / istio-cni: upgraded in place by the ambient step; a restart only resets connections.
                 components.add((row.cluster, row.namespace, row.workload_kind, row.workload_name))
+                continue
+            if row.revision == row.revision_on_restart:
                 continue
             if row.has_sidecar and row.revision_on_restart is None:
                 key = (row.cluster, row.namespace, row.workload_kind, row.workload_name)

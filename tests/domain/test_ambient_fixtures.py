@@ -74,3 +74,15 @@ def test_ztunnel_without_a_revision_uses_the_plain_istiod_service() -> None:
     assert z.problems == (
         "it names no revision (the istiod Service), which is neither a revision nor a tag of this cluster",
     )
+
+
+def test_node_agents_get_no_revision_on_restart_and_are_not_the_restart_steps() -> None:
+    # The ztunnel template holds a container named istio-proxy: read as a rendered sidecar, its pods showed
+    # "none -> 1-29-6" on restart and counted as pods the restart step had left to do.
+    view = view_of(*MESH)
+    agents = [r for r in view.pods("prod", "istio-system") if r.pod.component is not None]
+    assert {r.pod.component for r in agents} == {"ztunnel", "istio-cni"}
+    for row in agents:
+        assert row.revision_on_restart is None, row.name
+        assert not row.restartable and row.restart_blocker is not None
+        assert "in place" in row.explain()
