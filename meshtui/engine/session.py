@@ -905,21 +905,3 @@ def _bookkeep(record: UpgradeRecord, op: Operation, when: str) -> None:
         if tag and previous:
             record.tags.setdefault(f"{op.cluster}/{tag}", str(previous))
 
-
-def open_session(targets: list[ClusterTarget], mesh: Any, settings: Any) -> EngineSession:
-    """The dashboard's session: reads the record, takes the lock when an upgrade is recorded and it is free."""
-    source = getattr(settings, "source", None)
-    target = getattr(settings, "target", None)
-    read_only = bool(getattr(settings, "read_only", False))
-    view = None
-    reader = getattr(mesh, "read", None)
-    if callable(reader):
-        try:
-            view = reader(source, target)
-        except Exception:
-            view = None
-    session = EngineSession(targets, view, read_only=read_only, source=source, target=target)
-    session.refresh()
-    if session.record is not None and not read_only:
-        session.acquire()
-    return session
