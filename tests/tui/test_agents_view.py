@@ -7,7 +7,6 @@ replaced in the simulator; a sidecar-only mesh says it has no node agent.
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -112,7 +111,7 @@ def test_help_lists_the_key_and_explains_every_column() -> None:
 
 
 async def test_the_view_follows_a_ztunnel_pod_replaced_in_the_cluster(
-    live_app: Callable[..., Live], waiter: Waiter, tmp_path: Path
+    live_app: Callable[..., Live], waiter: Waiter
 ) -> None:
     live = live_app("ambient")
     app = live.app
@@ -133,3 +132,12 @@ async def test_the_view_follows_a_ztunnel_pod_replaced_in_the_cluster(
             lambda: victim not in ztunnels() and node in ztunnels().values() and len(ztunnels()) == 3,
             what="a new ready ztunnel on the node of the deleted one",
         )
+
+        # The ambient pods beside each agent follow the application pods: shop/frontend (4 pods) scaled to 0.
+        def ambient_total() -> int:
+            return sum(int(row[7]) for row in rows_of(view).values() if row[1] == "ztunnel")
+
+        total = ambient_total()
+        apps = k8s.AppsV1Api(live.cluster.targets[0].api_client)
+        apps.patch_namespaced_deployment("frontend", "shop", {"spec": {"replicas": 0}})
+        await waiter.until(pilot, lambda: ambient_total() == total - 4, what="four fewer ambient pods")
