@@ -50,6 +50,7 @@ class NodeAgent:
     ready: bool
     terminating: bool
     current: bool  # runs the DaemonSet's current template (its image and istiod)
+    istiod: str | None = None  # the revision this ztunnel pod gets its configuration from, when known
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,7 +188,7 @@ def data_plane_components(
             what = configured if configured else "no revision (the istiod Service)"
             problems.append(f"it names {what}, which is neither a revision nor a tag of this cluster")
         members = sorted(agents.get((wl.namespace, wl.name), []), key=lambda p: (p.node_name or "", p.name))
-        nodes = tuple(_node_agent(p, version, kind, configured) for p in members)
+        nodes = tuple(_node_agent(p, version, kind, configured, revision, resolve) for p in members)
         found.append(
             DataPlaneComponent(
                 cluster=cluster,
@@ -208,12 +209,32 @@ def data_plane_components(
     return tuple(found)
 
 
-def _node_agent(pod: Pod, version: str | None, kind: str, configured: str | None) -> NodeAgent:
+def _node_agent(
+    pod: Pod, version: str | None, kind: str, configured: str | None, revision: str | None, resolve: Resolver
+) -> NodeAgent:
     pod_version = image_version(pod.component_image)
     current = pod_version == version
     if kind == ZTUNNEL and pod.rev_annotation is not None and configured is not None:
         current = current and pod.rev_annotation == configured
-    return NodeAgent(pod.node_name, pod.name, pod_version, pod.ready, pod.terminating, current)
+    istiod: str | None = None
+    if kind == ZTUNNEL:
+        # The chart annotates each pod with the revision its addresses name; a pod of the current template
+        # without one uses what the DaemonSet names now.
+        if pod.rev_annotation:
+            istiod = resolve(pod.rev_annotation) or pod.rev_annotation
+        elif current:
+            istiod = revision
+    return NodeAgent(pod.node_name, pod.name, pod_version, pod.ready, pod.terminating, current, istiod)
+
+
+def ambient_pods_by_node(pods: Iterable[Pod]) -> dict[tuple[str, str], int]:
+    """Per (cluster, node), the live ambient-enrolled pods there: their connections go through its ztunnel."""
+    out: dict[tuple[str, str], int] = {}
+    for pod in pods:
+        if pod.ambient and pod.node_name and not pod.terminating and not pod.terminal:
+            key = (pod.cluster, pod.node_name)
+            out[key] = out.get(key, 0) + 1
+    return out
 
 
 def within_skew(component_version: str | None, control_plane_version: str | None) -> bool | None:

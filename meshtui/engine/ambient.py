@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from meshtui.cluster.errors import ClusterError
+from meshtui.domain.ambient import ambient_pods_by_node
 from meshtui.domain.inventory import InventoryView
 from meshtui.domain.plan import Operation, Plan
 from meshtui.engine.kube import Discovery, apply_operation, get, labels, list_all, meta
@@ -139,12 +140,8 @@ def _ready(pod: dict[str, Any]) -> bool:
 
 def pods_at_risk(view: InventoryView, cluster: str) -> dict[str, int]:
     """Per node, how many live ambient-enrolled pods run there (their connections go through its ztunnel)."""
-    out: dict[str, int] = {}
-    for row in view.pods():
-        pod = row.pod
-        if row.cluster == cluster and pod.ambient and pod.node_name and not pod.terminating and not pod.terminal:
-            out[pod.node_name] = out.get(pod.node_name, 0) + 1
-    return out
+    counts = ambient_pods_by_node(row.pod for row in view.pods(cluster))
+    return {node: n for (_, node), n in counts.items()}
 
 
 def _selector(ds: dict[str, Any]) -> str:

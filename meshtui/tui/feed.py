@@ -16,11 +16,13 @@ from typing import Any, Protocol
 
 from meshtui.cluster.live import ClusterHealth, MeshWatch
 from meshtui.cluster.reflector import ConnState
+from meshtui.domain.ambient import DataPlaneComponent, ambient_pods_by_node
 from meshtui.domain.gateways import GatewayRow
 from meshtui.domain.inventory import Inventory, InventoryView
 from meshtui.domain.namespaces import NamespaceRow
 from meshtui.domain.pods import PodRow
 from meshtui.engine.api import EngineState, JournalLine, Session
+from meshtui.tui import agent_rows as A
 from meshtui.tui import rows as R
 from meshtui.tui.widgets.virtual_table import Row
 
@@ -160,6 +162,7 @@ class Snapshot:
     gateways: TableDelta
     journal: TableDelta
     taken_at: datetime
+    agents: TableDelta = field(default_factory=TableDelta)  # ztunnel and istio-cni pods, node by node
 
     @property
     def synced(self) -> bool:
@@ -196,6 +199,9 @@ class SnapshotBuilder:
         self._pod_tuples: dict[tuple[str, str], tuple[PodRow, ...]] = {}
         self._gateways: dict[Hashable, GatewayRow] = {}
         self._journal: tuple[JournalLine, ...] | None = None
+        self._components: tuple[DataPlaneComponent, ...] = ()
+        self._ambient_by_ns: dict[tuple[str, str], dict[tuple[str, str], int]] = {}
+        self._agents: dict[Hashable, Row] = {}
         self._seen: tuple[object, ...] | None = None
 
     def build(self) -> Snapshot | None:
@@ -239,6 +245,7 @@ class SnapshotBuilder:
             gateways=self._gateway_delta(view, revs, reset),
             journal=self._journal_delta(state),
             taken_at=self.clock(),
+            agents=self._agent_delta(view, revs, reset, pods_changed),
         )
 
     def _state(self, view: InventoryView) -> tuple[EngineState | None, str]:
@@ -316,6 +323,45 @@ class SnapshotBuilder:
         upserts: dict[Hashable, Row] = {k: R.gateway_cells(g, revs) for k, g in fresh.items() if prev.get(k) != g}
         deletes = tuple(k for k in prev if k not in fresh)
         self._gateways = fresh
+        return TableDelta(upserts=upserts, deletes=deletes)
+
+    def _agent_delta(
+        self, view: InventoryView, revs: R.Revisions, reset: bool, pods_changed: set[tuple[str, str]]
+    ) -> TableDelta:
+        """Node agent pods whose cells changed; the ambient pods per node are recounted only where pods changed."""
+        components = view.components
+        if not components:
+            # A sidecar-only mesh costs nothing here; counts start over if agents appear.
+            self._ambient_by_ns = {}
+            self._components = ()
+            if reset or self._agents:
+                self._agents = {}
+                return TableDelta(reset={})
+            return TableDelta()
+        full = reset or not self._components
+        if not full and not pods_changed and components == self._components:
+            return TableDelta()
+        pods = view.pods_by_namespace
+        if full:
+            self._ambient_by_ns = {k: ambient_pods_by_node(r.pod for r in rows) for k, rows in pods.items()}
+        else:
+            for ns_key in pods_changed:
+                rows = pods.get(ns_key)
+                if rows is None:
+                    self._ambient_by_ns.pop(ns_key, None)
+                else:
+                    self._ambient_by_ns[ns_key] = ambient_pods_by_node(r.pod for r in rows)
+        self._components = components
+        by_node: dict[tuple[str, str], int] = {}
+        for counts in self._ambient_by_ns.values():
+            for node, n in counts.items():
+                by_node[node] = by_node.get(node, 0) + n
+        fresh = A.agent_rows(components, by_node, revs, self.multi_cluster)
+        prev, self._agents = self._agents, fresh
+        if reset:
+            return TableDelta(reset=fresh)
+        upserts = {k: row for k, row in fresh.items() if prev.get(k) != row}
+        deletes = tuple(k for k in prev if k not in fresh)
         return TableDelta(upserts=upserts, deletes=deletes)
 
     def _journal_delta(self, state: EngineState | None) -> TableDelta:

@@ -31,6 +31,7 @@ TABLE = "table"  # any tab with a filterable table
 NAMESPACES = "namespaces"
 PODS = "pods"
 GATEWAYS = "gateways"
+AGENTS = "agents"
 JOURNAL = "journal"
 RUNNING = "running"  # while long work runs
 LOCKED = "locked"  # while another operator holds the upgrade lock
@@ -41,6 +42,7 @@ SCOPE_TITLES = {
     NAMESPACES: "Namespaces",
     PODS: "Pods",
     GATEWAYS: "Gateways",
+    AGENTS: "Node agents",
     JOURNAL: "Journal",
     RUNNING: "While work runs",
     LOCKED: "While another operator holds the upgrade lock",
@@ -98,6 +100,13 @@ COMMANDS: tuple[Command, ...] = (
     Command("show_view('namespaces')", "n", "n", "Namespaces view", "Show the namespaces (Data plane)"),
     Command("show_view('gateways')", "w", "w", "Gateways view", "Show the gateways (Data plane)"),
     Command("show_view('pods')", "P", "P", "All pods view", "Show every pod of the mesh (Data plane)"),
+    Command(
+        "show_view('agents')",
+        "N",
+        "N",
+        "Node agents view",
+        "Show the ambient node agents: each ztunnel and istio-cni pod, node by node (Data plane)",
+    ),
     Command("help", "question_mark", "?", "Help", "Show every key", bar=99),
     Command(
         "command_palette", "colon", ":", "Commands", "Open the command palette (also ctrl+p)", bar=40, palette=False
@@ -146,8 +155,8 @@ COMMANDS: tuple[Command, ...] = (
         "enter",
         "enter",
         "Details",
-        "Show the row under the cursor whole (pods, gateways, journal)",
-        scopes=(PODS, GATEWAYS, JOURNAL),
+        "Show the row under the cursor whole (pods, gateways, node agents, journal)",
+        scopes=(PODS, GATEWAYS, AGENTS, JOURNAL),
         bound=False,
         bar=94,
         palette=False,

@@ -200,6 +200,7 @@ class DashboardScreen(ActionFlow):
         dp.namespaces.apply_delta(snap.namespaces)
         dp.pods.apply_delta(snap.pods)
         dp.gateways.apply_delta(snap.gateways)
+        dp.agents.apply_delta(snap.agents)
         self.journal.apply_delta(snap.journal)
         if state is not None:
             self.journal.show_archive(state.journal_total, state.journal_archive)
@@ -245,6 +246,7 @@ class DashboardScreen(ActionFlow):
         dp.namespaces.set_empty_message("No namespace matches: esc clears the filter.")
         dp.pods.set_empty_message("No pod here matches.")
         dp.gateways.set_empty_message("No gateway found.")
+        dp.agents.set_empty_message("No ambient node agent (ztunnel, istio-cni): this mesh has no ambient data plane.")
 
     @on(LiveFeed.Failed)
     def _feed_failed(self, event: LiveFeed.Failed) -> None:
@@ -279,7 +281,7 @@ class DashboardScreen(ActionFlow):
             self._update_key_bar()
 
     def action_show_view(self, view: str) -> None:
-        """Show namespaces, gateways, or every pod, in the Data plane tab."""
+        """Show namespaces, gateways, node agents or every pod, in the Data plane tab."""
         if view == "pods":
             self.data_plane.pods.show_namespaces(None, "every namespace")
             self.data_plane.set_pods_title("All pods")
@@ -325,6 +327,8 @@ class DashboardScreen(ActionFlow):
             title = f"Namespace {name}"
         elif view is self.data_plane.gateways:
             title = f"Gateway {key[1]}/{key[2]}"  # type: ignore[index]
+        elif view is self.data_plane.agents:
+            title = f"Node agent {key[3]}/{key[4]}"  # type: ignore[index]
         elif view is self.journal:
             state = self.snapshot.state
             lines = state.journal if state is not None else ()

@@ -59,6 +59,20 @@ COLUMNS_HELP: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
             ("HOW IT IS UPGRADED", "what m (Gateways) does to it"),
         ),
     ),
+    (
+        "Node agents (N, ambient meshes)",
+        (
+            ("AGENT", "ztunnel or istio-cni: upgraded in place node by node by the ambient step (z), never restarted"),
+            ("VERSION", "the version the pod runs"),
+            ("ISTIOD", "the revision this ztunnel gets its configuration and certificates from (- for istio-cni)"),
+            ("READY", "ready, NOT ready or terminating"),
+            ("TEMPLATE", "current: runs the DaemonSet's template; older: not yet replaced on this node"),
+            (
+                "AMBIENT",
+                "live ambient pods on the node: their connections are reset when its ztunnel is replaced",
+            ),
+        ),
+    ),
     ("Journal", (("RESULT", "applied, refused, failed, conflict or denied"), ("WHAT", "objects and message"))),
 )
 

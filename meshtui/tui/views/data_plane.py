@@ -1,4 +1,4 @@
-"""The Data plane tab: namespaces (with their pods one Enter away) and gateways, one shown at a time."""
+"""The Data plane tab: namespaces (with their pods one Enter away), gateways and the ambient node agents."""
 
 from __future__ import annotations
 
@@ -10,16 +10,17 @@ from textual.containers import Vertical
 from textual.widgets import ContentSwitcher
 
 from meshtui.tui.inert import InertStatic
+from meshtui.tui.views.agents import AgentsView
 from meshtui.tui.views.gateways import GatewaysView
 from meshtui.tui.views.namespaces import NamespacesView
 from meshtui.tui.views.pods import PodsView
 from meshtui.tui.views.table_view import TableView
 
-VIEWS = ("namespaces", "pods", "gateways")
+VIEWS = ("namespaces", "pods", "gateways", "agents")
 
 
 class DataPlaneView(Vertical):
-    """A one-line switcher over the namespaces, pods and gateways tables."""
+    """A one-line switcher over the namespaces, pods, gateways and node agents tables."""
 
     DEFAULT_CSS = """
     DataPlaneView { height: 1fr; }
@@ -27,13 +28,19 @@ class DataPlaneView(Vertical):
     DataPlaneView > ContentSwitcher { height: 1fr; }
     """
 
-    LABELS: ClassVar[dict[str, str]] = {"namespaces": "n Namespaces", "pods": "P All pods", "gateways": "w Gateways"}
+    LABELS: ClassVar[dict[str, str]] = {
+        "namespaces": "n Namespaces",
+        "pods": "P All pods",
+        "gateways": "w Gateways",
+        "agents": "N Node agents",
+    }
 
     def __init__(self, *, multi_cluster: bool = False, id: str | None = None) -> None:
         super().__init__(id=id)
         self.namespaces = NamespacesView(multi_cluster=multi_cluster, id="namespaces")
         self.pods = PodsView(id="pods")
         self.gateways = GatewaysView(id="gateways")
+        self.agents = AgentsView(multi_cluster=multi_cluster, id="agents")
         self.subnav = InertStatic("", classes="subnav")
         self.current = "namespaces"
         self.pods_title = "Pods"
@@ -44,6 +51,7 @@ class DataPlaneView(Vertical):
             yield self.namespaces
             yield self.pods
             yield self.gateways
+            yield self.agents
 
     def on_mount(self) -> None:
         self._render_nav()
@@ -51,10 +59,16 @@ class DataPlaneView(Vertical):
     @property
     def active(self) -> TableView:
         """The table view shown."""
-        return {"namespaces": self.namespaces, "pods": self.pods, "gateways": self.gateways}[self.current]
+        views: dict[str, TableView] = {
+            "namespaces": self.namespaces,
+            "pods": self.pods,
+            "gateways": self.gateways,
+            "agents": self.agents,
+        }
+        return views[self.current]
 
     def show(self, name: str, *, focus: bool = True) -> None:
-        """Switch to one of the three tables."""
+        """Switch to one of the tables."""
         self.current = name
         self.query_one(ContentSwitcher).current = name
         self._render_nav()
