@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from textual import on
 from textual.screen import Screen
 
+from meshtui.domain.reasons import ReasonKind
 from meshtui.engine.api import ActionState, EngineState
 from meshtui.engine.executor import StepResult
 from meshtui.engine.session import refusal_sentence
@@ -91,7 +92,7 @@ class ActionFlow(Screen[None]):
         if not action.enabled and self._waits_for_verify(action, state):
             self._offer_verify_skip(state)
             return
-        if not action.enabled and not self._plan_would_enable(action, state):
+        if not action.enabled and not self._plan_would_enable(action, state) and not self._read_only_only(action):
             self._explain_disabled(action, state)
             return
         if action_id == "move-tag":
@@ -140,6 +141,11 @@ class ActionFlow(Screen[None]):
             return False
         codes = {c.code for c in state.gates.finish.conditions}
         return codes == {"plan_not_shown"} and len(action.reasons) == len(state.gates.finish.conditions)
+
+    @staticmethod
+    def _read_only_only(action: ActionState) -> bool:
+        """Read-only mode is all that holds the action: it shows its plan, and nothing can be applied."""
+        return bool(action.why) and all(r.kind is ReasonKind.READ_ONLY for r in action.why)
 
     @staticmethod
     def _waits_for_verify(action: ActionState, state: EngineState) -> bool:
