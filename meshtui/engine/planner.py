@@ -889,6 +889,13 @@ class Planner:
                     skipped.append(f"{ref}: the Gateway no longer exists")
                     continue
                 old = labels(raw).get(REV_LABEL)
+                if old and any(t.name == old for t in plane.tags):
+                    # Relabelling would replace the operator's tag with a revision: Istio's way is to move the tag.
+                    skipped.append(
+                        f"{ref}: labelled with tag {old} (now {_fmt(plane.resolve(old))}): move the tag to {dest} "
+                        "instead of relabelling the Gateway"
+                    )
+                    continue
                 new_value = dest
                 if back and record is not None:
                     mark = record.templates.get(f"{g.cluster}/{g.namespace}/Gateway/{g.name}")

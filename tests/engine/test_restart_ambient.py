@@ -40,3 +40,16 @@ def test_a_tag_move_counts_one_namespace_in_the_singular(mesh_factory: Callable[
     plan = session.plan("move-tag", demo.view("1-22-3", "1-23-1"), tag="prod-canary", to="1-22-3")
     assert any(n.startswith("1 namespace follows tag prod-canary (reviews)") for n in plan.notes), plan.notes
     session.close()
+
+
+def test_gateways_labelled_with_a_tag_are_left_to_the_tag_move(mesh: Mesh) -> None:
+    """Relabelling `istio.io/rev: prod-stable` to a revision would replace the operator's tag: the step skips
+    such Gateways (waypoints included) and says to move the tag, as Istio's upgrade guide does."""
+    session, view = open_session(mesh, source=OLD, target=NEW)
+    assert session.run(session.plan("start", view), RunControl(), lambda p: None).ok
+    plan = session.plan("gateways", mesh.view(OLD, NEW))
+    relabelled = {(op.namespace, op.name) for op in plan.operations if op.kind == "Gateway"}
+    assert ("shop", "waypoint") not in relabelled and ("gateways", "web-gateway") not in relabelled, plan.lines()
+    for ref in ("shop/waypoint", "gateways/web-gateway"):
+        assert any(ref in s and "tag prod-stable" in s and "move the tag" in s for s in plan.skipped), plan.skipped
+    session.close()

@@ -99,6 +99,10 @@ class Driver:
         await self.plan(key)
         await self.apply()
         await self.until(lambda: self.phase() == f"finishing-{choice}", "the stepper to show Finish")
+        # As a person waits for the progress line to clear: a key pressed while the runner still reads the
+        # cluster after the choice is answered with "another action is in progress".
+        runner = self.dash.runner
+        await self.until(lambda: not runner.running and not runner.preparing, "the runner to be idle")
         await self.plan("F")
         await self.apply(word=offline)
         plane = lambda: self.dash.snapshot.view.control_plane(CLUSTER)  # noqa: E731
