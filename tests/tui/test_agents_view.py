@@ -19,7 +19,7 @@ from meshtui.domain.inventory import Inventory
 from meshtui.sim.settings import SimSettings
 from meshtui.tui.agent_rows import AGENT_COLUMNS, agent_rows
 from meshtui.tui.keymap import COMMANDS
-from meshtui.tui.rows import Revisions
+from meshtui.tui.rows import Revisions, restart_progress
 from meshtui.tui.screens.help import help_table
 from meshtui.tui.views.agents import AgentsView
 from meshtui.tui.widgets.virtual_table import cell_plain
@@ -162,3 +162,11 @@ def test_a_ztunnel_rollout_half_way_shows_each_node_on_its_own_template_and_isti
     new = cells[("worker-1", "ztunnel")]
     assert (new["VERSION"], new["ISTIOD"], new["TEMPLATE"], new["AMBIENT"]) == ("1.23.1", TARGET, "current", "0")
     assert cells[("worker-1", "istio-cni")]["ISTIOD"] == "-"
+
+
+def test_istio_system_has_nothing_left_to_restart_on_the_ambient_demo(ambient_inventory: Inventory) -> None:
+    # Its ztunnel pods were read as rendered sidecars ("none -> 1-29-6"): the RESTART column said "3 left".
+    view = ambient_inventory.view()
+    agents = [r for r in view.pods() if r.namespace == "istio-system" and r.pod.component is not None]
+    assert agents and restart_progress(agents) == (0, 0)
+    assert all(r.revision_on_restart is None and not r.restartable for r in agents)
