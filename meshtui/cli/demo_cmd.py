@@ -42,11 +42,20 @@ def _render(tmp: Path, scenario: str = "demo") -> tuple[tuple[str, str], ...]:
     return tuple(found)
 
 
+def scenario_names() -> tuple[str, ...]:
+    """The scenarios the simulator can build."""
+    from meshtui.sim.scenarios import NAMES
+
+    return NAMES
+
+
 def run(args: argparse.Namespace) -> int:
     """Run the simulator in this process, write its kubeconfig if asked, and open the dashboard on it."""
     setup_logging()
-    # A large scenario takes seconds to build before the dashboard can draw: say so at once.
-    print(f"meshtui demo: building the {args.scenario!r} scenario...", file=sys.stderr, flush=True)
+    # A large scenario takes seconds to build before the dashboard can draw: say so at once (a name that is
+    # no scenario gets only launch's one sentence).
+    if args.scenario in scenario_names():
+        print(f"meshtui demo: building the {args.scenario!r} scenario...", file=sys.stderr, flush=True)
     try:
         sim = launch(args.scenario, seed=args.seed, params=parse_params(args.param), ready_delay=DEMO_READY_DELAY)
     except SimLaunchError as exc:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import shutil
 import sys
+from typing import Any
 
 import orjson
 
@@ -61,7 +62,7 @@ def load_mesh(args: argparse.Namespace) -> tuple[Inventory, list[Problem], Upgra
                 try:
                     model = parse_object(name, raw, kind)
                 except Exception as exc:
-                    meta = raw.get("metadata") if isinstance(raw.get("metadata"), dict) else {}
+                    meta: dict[str, Any] = raw["metadata"] if isinstance(raw.get("metadata"), dict) else {}
                     problems.append(
                         Problem(
                             name,

@@ -537,7 +537,8 @@ def _apply(ctx: Run, plan: Plan, *, gate: bool = True) -> int:
         assert stopped is not None
         _err(ctx.name, f"stopped at {stopped.operation.describe()}: {stopped.message}")
     else:
-        ctx.say(f"Done: {len(outcome.steps)} steps.")
+        steps = len(outcome.steps)
+        ctx.say(f"Done: {steps} step{'' if steps == 1 else 's'}.")
     return code
 
 

@@ -85,7 +85,8 @@ def ambient_findings(view: InventoryView, target: str | None = None) -> list[Amb
             AmbientFinding(
                 WARNING,
                 "ambient_sidecar_conflict",
-                f"{len(conflicted)} ambient namespaces also ask for sidecar injection and {len(leaving)} pods would "
+                f"{len(conflicted)} ambient namespace{' also asks' if len(conflicted) == 1 else 's also ask'} for "
+                f"sidecar injection and {len(leaving)} pod{'' if len(leaving) == 1 else 's'} would "
                 "get a sidecar on restart and leave ambient (sidecar injection takes precedence): remove the "
                 "injection label, or label the pods sidecar.istio.io/inject=false",
                 tuple(names + pods),  # `meshtui check` lists every item it counts

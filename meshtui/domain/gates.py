@@ -207,7 +207,7 @@ def _gate(state: MeshState, action: str, keep: str, away: str, limit: int | None
                 "pods_on_restart",
                 elsewhere,
                 offenders,
-                f"{_plural(elsewhere, 'pod', 'pods')} would not restart on {keep}{extra}",
+                f"{_plural(elsewhere, 'pod', 'pods')} would not get {keep} on restart{extra}",
             )
         )
 

@@ -64,19 +64,50 @@ def choose_pair(
     return source, target, origin
 
 
-def _ready_everywhere(view: InventoryView, revision: str | None) -> tuple[bool, list[str]]:
-    """Whether a revision exists and is Ready in every cluster, and the clusters where it is not."""
+def _ready_everywhere(
+    view: InventoryView, revision: str | None, unreachable: Mapping[tuple[str, str], str] | None = None
+) -> tuple[bool, list[str]]:
+    """Whether a revision exists and is Ready in every cluster, and the clusters where it is not.
+
+    `unreachable` holds (cluster, revision) pairs served from outside whose webhooks cannot be called
+    (a Service without ready endpoints), which the inventory alone cannot see.
+    """
     if revision is None:
         return False, []
     bad = []
     for cp in view.control_planes:
         rev = cp.revision(revision)
-        if rev is None or not rev.ready:
+        if rev is None or not rev.ready or (cp.cluster, revision) in (unreachable or {}):
             bad.append(cp.cluster)
     return not bad, bad
 
 
-def observed_phase(record: UpgradeRecord | None, view: InventoryView, gates: Gates | None, target: str | None) -> str:
+def with_unreachable(gates: Gates, unreachable: Mapping[tuple[str, str], str], chosen: str | None) -> Gates:
+    """Upgrade, Rollback and Finish also need the kept revision's webhooks to answer (external control planes)."""
+    if not unreachable:
+        return gates
+
+    def add(verdict: GateVerdict, keep: str | None) -> GateVerdict:
+        why = [reason for (_, rev), reason in sorted(unreachable.items()) if rev == keep]
+        if not why:
+            return verdict
+        condition = Condition("revision_not_ready", len(why), (), f"revision {keep} is not Ready: {why[0]}")
+        return GateVerdict(verdict.action, False, (*verdict.conditions, condition))
+
+    finish = gates.finish
+    if chosen in ("upgrade", "rollback"):
+        finish = add(finish, gates.target if chosen == "upgrade" else gates.source)
+    upgrade, rollback = add(gates.upgrade, gates.target), add(gates.rollback, gates.source)
+    return Gates(gates.source, gates.target, upgrade, rollback, finish)
+
+
+def observed_phase(
+    record: UpgradeRecord | None,
+    view: InventoryView,
+    gates: Gates | None,
+    target: str | None,
+    unreachable: Mapping[tuple[str, str], str] | None = None,
+) -> str:
     """The phase: recorded ends and choices win, otherwise what the mesh shows."""
     if record is not None:
         if record.phase in DONE_PHASES:
@@ -85,7 +116,7 @@ def observed_phase(record: UpgradeRecord | None, view: InventoryView, gates: Gat
             return FINISHING_UPGRADE
         if record.finish_choice == "rollback":
             return FINISHING_ROLLBACK
-    ready, _ = _ready_everywhere(view, target)
+    ready, _ = _ready_everywhere(view, target, unreachable)
     if not ready:
         return CONTROL_PLANE
     if gates is not None and gates.upgrade.enabled:
@@ -142,12 +173,15 @@ def evaluate(
     now: datetime,
     source_flag: str | None = None,
     target_flag: str | None = None,
+    unreachable: Mapping[tuple[str, str], str] | None = None,
 ) -> EngineState:
     """Judge the upgrade: the phase, the gates, and every action of `api.ACTIONS` with its reasons.
 
     `permissions` maps an action id to the permissions it lacks (empty when all were granted or not
-    checked); `read_only_reason` explains read-only mode when it is on.
+    checked); `read_only_reason` explains read-only mode when it is on; `unreachable` names the
+    (cluster, revision) pairs served from outside whose webhooks cannot be called, with why.
     """
+    unreachable = unreachable or {}
     if record is not None and record.phase in DONE_PHASES and (source_flag or target_flag):
         record = None  # a finished upgrade is history: the flags start the next one
     source, target, origin = choose_pair(record, source_flag, target_flag, view.revisions)
@@ -157,10 +191,12 @@ def evaluate(
     verified = verify_status(record, view, kept_revision(record, source, target)) if source and target else None
     if gates is not None and verified is not None and chosen is not None:
         gates = with_verify_gate(gates, verified)
-    phase = observed_phase(record, view, gates, target)
+    if gates is not None:
+        gates = with_unreachable(gates, unreachable, chosen)
+    phase = observed_phase(record, view, gates, target, unreachable)
     done = phase in DONE_PHASES
-    target_ready, target_bad = _ready_everywhere(view, target)
-    source_ready, source_bad = _ready_everywhere(view, source)
+    target_ready, target_bad = _ready_everywhere(view, target, unreachable)
+    source_ready, source_bad = _ready_everywhere(view, source, unreachable)
 
     # Why no write may happen at all (every action but the read-only ones).
     write_blockers: list[Reason] = []
@@ -203,7 +239,9 @@ def evaluate(
         if revision is None:
             return [gate(f"no {what} revision: name it with --{what}", f"no-{what}")]
         if not ready:
-            return [gate(f"revision {revision} is not deployed and Ready{_where(view, bad)}", f"{what}-not-ready")]
+            why = next((r for (c, rev), r in sorted(unreachable.items()) if rev == revision and c in bad), "")
+            message = f"revision {revision} is not deployed and Ready{_where(view, bad)}" + (f": {why}" if why else "")
+            return [gate(message, f"{what}-not-ready")]
         return []
 
     def nothing(message: str) -> Reason:

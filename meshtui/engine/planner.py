@@ -629,7 +629,8 @@ class Planner:
         pods = sum(ns.live - ns.no_sidecar for ns in follows)
         names = ", ".join(self.ctx.where(cluster, ns.name) for ns in follows[:8]) + (", …" if len(follows) > 8 else "")
         return [
-            f"{len(follows)} namespaces follow tag {tag} ({names}): their {pods} sidecar pods move from "
+            f"{len(follows)} namespace{' follows' if len(follows) == 1 else 's follow'} tag {tag} ({names}): their "
+            f"{pods} sidecar pod{' moves' if pods == 1 else 's move'} from "
             f"{_fmt(current)} to {to} on their next restart",
             *notes,
         ]
@@ -654,6 +655,7 @@ class Planner:
         workloads: dict[tuple[str, str, str, str], list[PodRow]] = {}
         skipped: list[str] = []
         lost: dict[tuple[str, str, str | None, str | None], tuple[int, str]] = {}
+        leaving: dict[tuple[str, str, str | None, str | None], int] = {}
         blocked: dict[tuple[str, str, str | None, str | None], tuple[int, str]] = {}
         components: set[tuple[str, str, str | None, str | None]] = set()
         for row in view.pods():
@@ -669,6 +671,11 @@ class Planner:
                 key = (row.cluster, row.namespace, row.workload_kind, row.workload_name)
                 n, _ = lost.get(key, (0, ""))
                 lost[key] = (n + 1, row.reason or row.injection.cause)
+                continue
+            if row.leaves_ambient:
+                # Served by ztunnel, upgraded by the ambient step: a restart would only turn it into a sidecar pod.
+                key = (row.cluster, row.namespace, row.workload_kind, row.workload_name)
+                leaving[key] = leaving.get(key, 0) + 1
                 continue
             if not row.restartable:
                 key = (row.cluster, row.namespace, row.workload_kind or "Pod", row.workload_name or row.name)
@@ -686,6 +693,13 @@ class Planner:
             what = f"{kind} {ns}/{name}" if kind else f"pod(s) in {ns}"
             skipped.append(
                 f"{self._c(cluster)}{what}: {n} pods would lose their sidecar on restart ({why}); fix its labels first"
+            )
+        for (cluster, ns, kind, name), n in sorted(leaving.items(), key=lambda kv: str(kv[0])):
+            what = f"{kind} {ns}/{name}" if kind else f"pod(s) in {ns}"
+            skipped.append(
+                f"{self._c(cluster)}{what}: {n} ambient pod{'' if n == 1 else 's'} would leave ambient on restart (the "
+                f"namespace also asks for injection, and a sidecar takes precedence); remove the namespace's "
+                f"{REV_LABEL} / {INJECTION_LABEL} label, or label the pods {INJECT_KEY}=false, first"
             )
         for (cluster, ns, kind, name), (n, why) in sorted(blocked.items(), key=lambda kv: str(kv[0])):
             what = f"{kind} {ns}/{name}" if kind else f"pod(s) in {ns}"

@@ -11,7 +11,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any, Literal, cast
 
 from meshtui.cluster.errors import ClusterError
 from meshtui.cluster.kubeconfig import ClusterTarget
@@ -25,7 +25,14 @@ from meshtui.engine import phase as phases
 from meshtui.engine.ambient import plan_step as plan_ambient_step
 from meshtui.engine.api import ACTIONS, ActionState, CheckResult, EngineState, LockState, Progress
 from meshtui.engine.executor import Executor, RunControl, RunOutcome, StepOutcome, StepResult
-from meshtui.engine.installers import InstallerSpec, load_manifests, plan_deploy, refuse_program, run_program
+from meshtui.engine.installers import (
+    InstallerSpec,
+    external_readiness,
+    load_manifests,
+    plan_deploy,
+    refuse_program,
+    run_program,
+)
 from meshtui.engine.offline import plan_offline
 from meshtui.engine.permissions import PermissionCache
 from meshtui.engine.planner import (
@@ -118,6 +125,10 @@ class EngineSession:
         self.lost_lock = ""
         self._control: RunControl | None = None
         self._last_view: InventoryView | None = None
+        #: The last view judged, and the (cluster, revision) served from outside whose webhooks cannot be
+        #: called, with why (read in `refresh`: the inventory does not hold endpoints).
+        self._seen_view: InventoryView | None = view
+        self.unreachable: dict[tuple[str, str], str] = {}
         self._action = ""  # the action of the plan being run, as its journal entries name it
         self._pending_skip: tuple[Plan, str] | None = None  # the skip-verify plan last shown, with its reason
         self._discarding: Plan | None = None  # the restart plan that discards the recorded unfinished one
@@ -170,6 +181,7 @@ class EngineSession:
 
     def state(self, view: InventoryView) -> EngineState:
         """The phase and every action's state (no network)."""
+        self._seen_view = view
         return phases.evaluate(
             self.record,
             view,
@@ -180,6 +192,7 @@ class EngineSession:
             now=self.clock(),
             source_flag=self.source_flag,
             target_flag=self.target_flag,
+            unreachable=self.unreachable,
         )
 
     def refresh(self, actions: list[str] | None = None) -> None:
@@ -192,6 +205,25 @@ class EngineSession:
         self.lock_state = state
         wanted = actions if actions is not None else [a for a, _ in ACTIONS]
         self.missing.update(self.permissions.all_missing(wanted, self.cp))
+        self.unreachable = self._external_readiness(self._seen_view)
+
+    def _external_readiness(self, view: InventoryView | None) -> dict[tuple[str, str], str]:
+        """Revisions served from outside whose webhooks cannot be called here (a Service with no endpoints)."""
+        out: dict[tuple[str, str], str] = {}
+        if view is None:
+            return out
+        for plane in view.control_planes:
+            api = self.apis.get(plane.cluster)
+            for rev in plane.revisions:
+                if api is None or not rev.managed or not rev.ready:
+                    continue
+                try:
+                    ready, why = external_readiness(api, rev.name)
+                except ClusterError:
+                    continue  # the connection state says why; the view's own readiness stands
+                if not ready:
+                    out[(plane.cluster, rev.name)] = why
+        return out
 
     def acquire(self, *, take_over: bool = False) -> tuple[bool, str]:
         """Take the upgrade lock for writing (journalling a take-over); (held, why not)."""
@@ -455,7 +487,7 @@ class EngineSession:
         self._action = plan.action
         self._plan, self._guarded = plan, 0
         try:
-            if plan.action not in phases.READ_ONLY_ACTIONS:
+            if _rechecked(plan.action):
                 message = "reading the cluster afresh to check the gate before writing"
                 progress(Progress(plan.action, -1, len(plan.operations), message=message))
             stale = self._recheck(plan)
@@ -484,7 +516,7 @@ class EngineSession:
 
     def _recheck(self, plan: Plan) -> tuple[Reason, ...]:
         """The gate of the plan's action judged on a fresh read: the stale-view reasons, empty when it holds."""
-        if plan.action in phases.READ_ONLY_ACTIONS or plan.action not in dict(ACTIONS):
+        if not _rechecked(plan.action):
             return ()
         if plan.action == "finish":
             self.mark_plan_shown()  # the operator confirmed this very plan: it was shown
@@ -588,7 +620,9 @@ class EngineSession:
             when = self.now()
             dp = data_plane_state(view)
             results = {c.result for c in checks}
-            verdict = "failed" if "fail" in results else "unknown" if "unknown" in results else "passed"
+            verdict: Literal["passed", "failed", "unknown"] = (
+                "failed" if "fail" in results else "unknown" if "unknown" in results else "passed"
+            )
             run = VerifyRun(
                 at=when,
                 by=self.me,
@@ -792,6 +826,12 @@ def restart_namespaces(workloads: list[str]) -> list[str]:
     return list(dict.fromkeys(key.split("|", 3)[2] for key in workloads if key.count("|") >= 3))
 
 
+def _rechecked(action: str) -> bool:
+    """Actions whose gate is judged again on a fresh read before they write (not the read-only ones, nor
+    record-only steps outside the state machine's actions)."""
+    return action not in phases.READ_ONLY_ACTIONS and action in dict(ACTIONS)
+
+
 def stale_sentence(plan: Plan, stale: tuple[Reason, ...]) -> str:
     """The one sentence a stale-view refusal is told with."""
     conditions = "; ".join(r.message for r in stale)
@@ -865,21 +905,3 @@ def _bookkeep(record: UpgradeRecord, op: Operation, when: str) -> None:
         if tag and previous:
             record.tags.setdefault(f"{op.cluster}/{tag}", str(previous))
 
-
-def open_session(targets: list[ClusterTarget], mesh: Any, settings: Any) -> EngineSession:
-    """The dashboard's session: reads the record, takes the lock when an upgrade is recorded and it is free."""
-    source = getattr(settings, "source", None)
-    target = getattr(settings, "target", None)
-    read_only = bool(getattr(settings, "read_only", False))
-    view = None
-    reader = getattr(mesh, "read", None)
-    if callable(reader):
-        try:
-            view = reader(source, target)
-        except Exception:
-            view = None
-    session = EngineSession(targets, view, read_only=read_only, source=source, target=target)
-    session.refresh()
-    if session.record is not None and not read_only:
-        session.acquire()
-    return session

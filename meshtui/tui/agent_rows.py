@@ -48,7 +48,7 @@ def agent_cells(
     """One node agent pod's cells; `ambient_pods` counts the live ambient pods on its node."""
     version: Cell = agent.version or "unknown"
     if not agent.current:
-        version = (version, WARN_STYLE)
+        version = (agent.version or "unknown", WARN_STYLE)
     istiod: Cell = DASH  # istio-cni takes no configuration from istiod
     if component.kind == ZTUNNEL:
         istiod = agent.istiod or "unknown"

@@ -66,7 +66,8 @@ class MeshApp(App[None]):
     @property
     def mesh(self) -> MeshSource:
         """The watched mesh the dashboard shows (the caller stops it after the app exits)."""
-        return self.dashboard.mesh
+        mesh: MeshSource = self.dashboard.mesh
+        return mesh
 
     def get_line_filters(self) -> Sequence[LineFilter]:
         """Textual's filters, with NO_COLOR's swapped for one that keeps emphasis and the terminal's colours."""
@@ -111,7 +112,7 @@ class MeshApp(App[None]):
 
     def action_command_palette(self) -> None:
         """Open the palette (`:` or ctrl+p)."""
-        if self.use_command_palette and not CommandPalette.is_open(self):
+        if self.use_command_palette and not CommandPalette.is_open(self):  # type: ignore[arg-type]
             self.push_screen(MeshPalette(id="--command-palette", placeholder="Search actions, tabs, namespaces…"))
 
     def action_help_quit(self) -> None:

@@ -36,7 +36,7 @@ class MeshCommands(Provider):
         if dashboard is None:
             return []
         state = dashboard.engine_state
-        out = []
+        out: list[tuple[str, str, Callable[[], object]]] = []
         for c in COMMANDS:
             if not c.palette:
                 continue

@@ -270,7 +270,8 @@ class SnapshotBuilder:
         if reset:
             self._namespaces = {(n.cluster, n.name): n for n in view.namespaces}
             return TableDelta(reset={k: cells(n) for k, n in self._namespaces.items()})
-        prev, fresh = self._namespaces, {}
+        prev = self._namespaces
+        fresh: dict[Hashable, NamespaceRow] = {}
         upserts: dict[Hashable, Row] = {}
         for n in view.namespaces:
             key = (n.cluster, n.name)
@@ -314,12 +315,12 @@ class SnapshotBuilder:
         return TableDelta(upserts=upserts, deletes=tuple(deletes))
 
     def _gateway_delta(self, view: InventoryView, revs: R.Revisions, reset: bool) -> TableDelta:
-        fresh = {(g.cluster, g.namespace, g.name): g for g in view.gateways}
+        fresh: dict[Hashable, GatewayRow] = {(g.cluster, g.namespace, g.name): g for g in view.gateways}
         if reset:
             self._gateways = fresh
             return TableDelta(reset={k: R.gateway_cells(g, revs) for k, g in fresh.items()})
         prev = self._gateways
-        upserts = {k: R.gateway_cells(g, revs) for k, g in fresh.items() if prev.get(k) != g}
+        upserts: dict[Hashable, Row] = {k: R.gateway_cells(g, revs) for k, g in fresh.items() if prev.get(k) != g}
         deletes = tuple(k for k in prev if k not in fresh)
         self._gateways = fresh
         return TableDelta(upserts=upserts, deletes=deletes)

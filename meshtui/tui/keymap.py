@@ -114,7 +114,7 @@ COMMANDS: tuple[Command, ...] = (
     Command(
         "back", "escape", "esc", "Back", "Go back: close the pods, clear the filter, close a dialog", palette=False
     ),
-    Command("quit", "q", "q", "Quit", "Quit (asks first while work runs)", bar=60),
+    Command("quit", "q", "q", "Quit", "Quit (asks first while work runs); ctrl+c does the same", bar=60),
     Command("refresh", "ctrl+l", "ctrl+l", "Refresh", "Re-read the upgrade record, the lock and permissions"),
     # -- tables
     Command(

@@ -56,9 +56,14 @@ class HangingLines:
     A plan of thousands of lines must render in a fraction of a second: textwrap per line, not a table.
     """
 
-    def __init__(self, rows: list[tuple[str, str]]) -> None:
+    def __init__(self, rows: list[tuple[str, str]], style: str = "") -> None:
         self.rows = rows
+        self.style = style
         self.indent = max((len(prefix) for prefix, _ in rows), default=0)
+
+    def __str__(self) -> str:
+        """The lines unwrapped, as plain text."""
+        return "\n".join(prefix + text for prefix, text in self.rows)
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
         width = max(20, options.max_width)
@@ -71,7 +76,7 @@ class HangingLines:
             lines = textwrap.wrap(text, width - indent, break_long_words=True, break_on_hyphens=False) or [""]
             out.append(prefix + lines[0])
             out += [" " * indent + line for line in lines[1:]]
-        yield Text("\n".join(out), no_wrap=True, overflow="crop")
+        yield Text("\n".join(out), style=self.style, no_wrap=True, overflow="crop")
 
     def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
         return Measurement(20, options.max_width)

@@ -86,11 +86,12 @@ def restart_progress(pods: Sequence[PodRow]) -> tuple[int, int]:
     """(pods already running what their replacement would run, pods that get a sidecar on restart).
 
     Live pods that are not gateways' count when a restart would give them a sidecar; a pod without one
-    that would stay without one (an opt-out) is not the restart's business.
+    that would stay without one (an opt-out) is not the restart's business, nor is an ambient pod that a
+    restart would only push out of ambient (the restart skips it).
     """
     done = total = 0
     for pod in pods:
-        if not pod.live or pod.gateway is not None or pod.revision_on_restart is None:
+        if not pod.live or pod.gateway is not None or pod.revision_on_restart is None or pod.leaves_ambient:
             continue
         total += 1
         if pod.has_sidecar and pod.revision == pod.revision_on_restart:

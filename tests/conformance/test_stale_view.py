@@ -36,7 +36,8 @@ def test_complete_confirmed_after_a_relabel_deletes_nothing(dedicated_backend: B
     mesh = build_mesh(dedicated_backend)
     prepare(mesh, target_manifests(dedicated_backend, tmp_path / "m123"))
     mesh.upgrade("gateways", "--yes")
-    mesh.upgrade("verify")
+    if dedicated_backend.name == "sim":  # on the real server proxy-sync is unknown: complete skips verify instead
+        mesh.upgrade("verify")
     before = leftovers(mesh.api, OLD)
     assert any(name.startswith("MutatingWebhookConfiguration") for name in before), before
 

@@ -92,6 +92,7 @@ def test_check_reports_skew_ambient_conflicts_and_refusals(tmp_path: Path) -> No
     assert findings["ztunnel_skew"]["message"].startswith("ztunnel istio-system/ztunnel runs 1.20.1, outside")
     conflict = findings["ambient_sidecar_conflict"]
     assert conflict["severity"] == "warning" and conflict["offenders"][0] == "reviews"
+    assert conflict["message"].startswith("1 ambient namespace also asks for sidecar injection and "), conflict
     assert "reviews/reviews-v1-abc" in conflict["offenders"]
     refused = findings["injection_refused"]
     assert refused["severity"] == "error" and refused["count"] == 2  # the pod and its Deployment's template

@@ -52,7 +52,7 @@ def test_upgrade_gate_on_the_canary_fixture(view: InventoryView) -> None:
     assert up["namespaces"].message == "5 namespaces not on 1-23-1: auth, cart, legacy, payments, shop"
     assert up["pods"].count == 12 and up["pods"].message == "12 pods still on 1-22-3"
     assert len(up["pods"].first_offenders) == 5 and up["pods"].first_offenders[0].startswith("auth/auth-")
-    assert up["pods_on_restart"].message == "12 pods would not restart on 1-23-1 (3 would lose the sidecar)"
+    assert up["pods_on_restart"].message == "12 pods would not get 1-23-1 on restart (3 would lose the sidecar)"
     assert up["gateways"].count == 4
     assert up["tags"].message == "2 tags still resolve to 1-22-3: default, prod-stable"
     assert "revision_missing" not in up and "revision_not_ready" not in up

@@ -115,3 +115,22 @@ def test_finish_with_a_managed_revision_only_detaches_and_keeps_its_service_acco
     ), plan.skipped
     assert any(op.kind == "MutatingWebhookConfiguration" for op in plan.operations), plan.lines()
     session.close()
+
+
+def test_the_phase_waits_while_the_remote_istiod_service_has_no_ready_endpoints(
+    mesh_factory: Callable[..., Mesh],
+) -> None:
+    import json
+
+    mesh = mesh_factory("fresh")
+    assert upgrade(mesh, "start", "--target", NEW, "--yes").returncode == 0
+    mesh.store(managed_target)
+    mesh.store(behind_a_service)
+    status = json.loads(upgrade(mesh, "status", "--json").stdout)
+    assert status["phase"] == "control-plane", status["phase"]
+    switch = status["actions"]["switch"]
+    assert not switch["enabled"]
+    assert any("has no ready endpoints: the API server rejects every pod it selects" in r for r in switch["reasons"])
+    mesh.store(endpoints(["10.8.0.4"]))
+    status = json.loads(upgrade(mesh, "status", "--json").stdout)
+    assert status["phase"] == "data-plane", status["actions"]["switch"]

@@ -9,8 +9,8 @@ from tests.domain.test_ambient import SOURCE, TARGET, ambient_mesh, view_of
 from tests.domain.test_gates import mesh_objects
 
 
-def text_of(renderable: object) -> list[str]:
-    console = Console(width=100, record=True, color_system=None)
+def text_of(renderable: object, width: int = 100) -> list[str]:
+    console = Console(width=width, record=True, color_system=None)
     console.print(renderable)
     return [line.rstrip() for line in console.export_text().splitlines()]
 
@@ -30,3 +30,16 @@ def test_node_agents_are_listed_node_by_node_with_their_istiod() -> None:
 
 def test_a_sidecar_only_mesh_shows_no_ambient_section() -> None:
     assert render_ambient(view_of(("prod", mesh_objects(TARGET)), source=SOURCE, target=TARGET)) is None
+
+
+def test_a_line_wrapped_at_80_columns_keeps_its_indent() -> None:
+    view = view_of(
+        ("prod", ambient_mesh(ztunnel_rev=TARGET, ztunnel_version="1.23.1", updated=2)), source=SOURCE, target=TARGET
+    )
+    # The tab's padding leaves 78 columns at 80; narrower still, every agent and node line wraps.
+    for width in (78, 60):
+        lines = text_of(render_ambient(view), width)
+        body = [line for line in lines[1:] if line]
+        assert len(body) > 8, lines  # wrapped
+        assert all(line.startswith("  ") for line in body), lines
+        assert any(line.startswith("    worker-1") for line in body), lines

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from rich.text import Text
 from textual.binding import BindingType
 
 from meshtui.engine.api import ActionState
 from meshtui.tui.keymap import action_name
+from meshtui.tui.plan_text import HangingLines
 from meshtui.tui.rows import RISK_STYLE
 from meshtui.tui.screens.dialog import Dialog
 
@@ -19,10 +19,8 @@ class DisabledScreen(Dialog[bool]):
     BINDINGS: ClassVar[list[BindingType]] = [("o,enter", "offenders", "Offenders")]
 
     def __init__(self, action: ActionState, key: str, can_jump: bool) -> None:
-        body = Text()
-        for reason in action.reasons or ("no reason given",):
-            body.append(f"x {reason}\n", style=RISK_STYLE)
-        body.rstrip()
+        # Each reason wraps under its own text, so a long list of offenders still reads as one reason.
+        body = HangingLines([("x ", reason) for reason in action.reasons or ("no reason given",)], RISK_STYLE)
         keys = "o show the offenders · esc close" if can_jump else "esc close"
         super().__init__(f"{action_name(action.id)} ({key}) is disabled", body, keys)
         self.can_jump = can_jump

@@ -100,7 +100,7 @@ def help_table() -> Group:
     for title, columns in COLUMNS_HELP:
         parts += [Text(title, style="italic"), _two_columns(columns)]
     parts += [Text(""), Text(FOOTNOTE)]
-    return Group(*parts)
+    return Group(*parts)  # type: ignore[arg-type]  # rich types Text/Table as JupyterMixin here
 
 
 def _two_columns(rows: tuple[tuple[str, str], ...]) -> Table:

@@ -60,12 +60,7 @@ class MoreLine(Static):
         elif above:
             self.update(Text("(end) · PgUp/↑ scroll back"))
         # Hidden when everything fits, so a short dialog keeps its height.
-        shown = bool(below or above)
-        if shown != self.display:
-            self.display = shown
-            # Showing or hiding this line resizes the scroll area without changing its content or offset,
-            # which no watcher sees: count again once that layout is done.
-            self.call_after_refresh(self.recount)
+        self.display = bool(below or above)
 
 
 #: Screen-level keys, so they scroll the plan even while a text box has focus.

@@ -83,24 +83,25 @@ def render_ambient(view: InventoryView) -> RenderableType | None:
         where = f"{c.cluster}/{c.ref}" if multi else c.ref
         on_keep = keep is not None and c.revision == keep and not c.rolling
         line = Text.assemble(
-            (f"  {c.kind}", "bold"),
+            (c.kind, "bold"),
             f"  {where}  version {c.version or 'unknown'}  istiod ",
             (c.revision or c.configured or "unknown", GOOD_STYLE if on_keep else ""),
             f"  {c.progress} nodes updated",
         )
         if c.rolling:
             line.append("  rolling", style=WARN_STYLE)
-        parts.append(line)
+        # Indented by padding, not spaces, so a line wrapped at 80 columns keeps its indent.
+        parts.append(Padding(line, (0, 0, 0, 2)))
         # One node a line, never a fixed-width table: node and pod names are read whole at 80 columns.
         for p in c.pods:
-            node = Text.assemble(f"    {p.node}  {p.pod}  version {p.version or 'unknown'}  ")
+            node = Text.assemble(f"{p.node}  {p.pod}  version {p.version or 'unknown'}  ")
             node.append("ready" if p.ready else "NOT ready", style="" if p.ready else RISK_STYLE)
             node.append(
                 "  current template" if p.current else "  older template", style="" if p.current else WARN_STYLE
             )
-            parts.append(node)
+            parts.append(Padding(node, (0, 0, 0, 4)))
         for problem in c.problems:
-            parts.append(Text(f"  ! {problem}", style=RISK_STYLE))
+            parts.append(Padding(Text(f"! {problem}", style=RISK_STYLE), (0, 0, 0, 2)))
     parts.append(Text(""))
     return Group(*parts)
 

@@ -126,10 +126,12 @@ class ActionRunner(Widget):
         if plan.refused or not plan.operations:
             self.post_message(self.DryRunDone(plan, RunOutcome(plan)))
             return
+
+        def checked(done: int, total: int) -> None:
+            self.post_message(self.DryRunChecked(plan, done, total))
+
         try:
-            outcome = session.dry_run(
-                plan, lambda done, total: self.post_message(self.DryRunChecked(plan, done, total))
-            )
+            outcome = session.dry_run(plan, checked)
         except Exception as exc:
             self.post_message(self.Failed(action, "dry-run", describe_error(exc)))
             return
