@@ -17,11 +17,14 @@ from meshtui.cluster.kubeconfig import connect
 from meshtui.cluster.oneshot import load_once
 from meshtui.domain.inventory import Inventory
 from meshtui.sim.settings import SimSettings
-from meshtui.tui.agent_rows import AGENT_COLUMNS
+from meshtui.tui.agent_rows import AGENT_COLUMNS, agent_rows
 from meshtui.tui.keymap import COMMANDS
+from meshtui.tui.rows import Revisions, restart_progress
 from meshtui.tui.screens.help import help_table
 from meshtui.tui.views.agents import AgentsView
 from meshtui.tui.widgets.virtual_table import cell_plain
+from tests.domain.test_ambient import SOURCE, TARGET, ambient_mesh
+from tests.domain.test_ambient import view_of as ambient_view
 from tests.helpers import start_sim
 
 from .conftest import Live, Waiter, static_app
@@ -141,3 +144,29 @@ async def test_the_view_follows_a_ztunnel_pod_replaced_in_the_cluster(
         apps = k8s.AppsV1Api(live.cluster.targets[0].api_client)
         apps.patch_namespaced_deployment("frontend", "shop", {"spec": {"replicas": 0}})
         await waiter.until(pilot, lambda: ambient_total() == total - 4, what="four fewer ambient pods")
+
+
+def test_a_ztunnel_rollout_half_way_shows_each_node_on_its_own_template_and_istiod() -> None:
+    # ztunnel moved to the target on two of three nodes: worker-3 still runs the source pod and its istiod.
+    view = ambient_view(
+        ("prod", ambient_mesh(ztunnel_rev=TARGET, ztunnel_version="1.23.1", updated=2)), source=SOURCE, target=TARGET
+    )
+    rows = agent_rows(view.components, {("prod", "worker-3"): 2}, Revisions(SOURCE, TARGET), multi_cluster=False)
+    titles = [c.title for c in AGENT_COLUMNS]
+    cells = {
+        (r["NODE"], r["AGENT"]): r
+        for r in (dict(zip(titles, (cell_plain(c) for c in row), strict=True)) for row in rows.values())
+    }
+    old = cells[("worker-3", "ztunnel")]
+    assert (old["VERSION"], old["ISTIOD"], old["TEMPLATE"], old["AMBIENT"]) == ("1.22.3", SOURCE, "older", "2")
+    new = cells[("worker-1", "ztunnel")]
+    assert (new["VERSION"], new["ISTIOD"], new["TEMPLATE"], new["AMBIENT"]) == ("1.23.1", TARGET, "current", "0")
+    assert cells[("worker-1", "istio-cni")]["ISTIOD"] == "-"
+
+
+def test_istio_system_has_nothing_left_to_restart_on_the_ambient_demo(ambient_inventory: Inventory) -> None:
+    # Its ztunnel pods were read as rendered sidecars ("none -> 1-29-6"): the RESTART column said "3 left".
+    view = ambient_inventory.view()
+    agents = [r for r in view.pods() if r.namespace == "istio-system" and r.pod.component is not None]
+    assert agents and restart_progress(agents) == (0, 0)
+    assert all(r.revision_on_restart is None and not r.restartable for r in agents)

@@ -11,7 +11,7 @@ class AgentsView(TableView):
     """ztunnel and istio-cni pods with their node, version, istiod, readiness and the ambient pods beside them."""
 
     NOUN = ("node agent", "node agents")
-    EMPTY = "No ambient node agent (ztunnel, istio-cni) found (yet): this mesh has no ambient data plane."
+    EMPTY = "No ambient node agent (ztunnel, istio-cni) found (yet)."
 
     def __init__(self, *, multi_cluster: bool = False, id: str | None = None) -> None:
         self.multi_cluster = multi_cluster
