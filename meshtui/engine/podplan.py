@@ -73,9 +73,7 @@ def plan_delete_pods(ctx: PlanContext, view: InventoryView, refs: list[str]) -> 
                 summary = f"bare pod with {sidecar}: nothing recreates it; apply its manifest again if it is needed"
             else:
                 summary = f"pod of Job {owner[1]} with {sidecar}: the Job creates a replacement"
-                notes.append(
-                    f"{where}: a deleted Job pod may count as a failed attempt against the Job's backoffLimit"
-                )
+                notes.append(f"{where}: a deleted Job pod may count as a failed attempt against the Job's backoffLimit")
             m = meta(raw)
             ops.append(
                 Operation(

@@ -904,4 +904,3 @@ def _bookkeep(record: UpgradeRecord, op: Operation, when: str) -> None:
         previous = op.before.get(f"metadata.labels[{REV_LABEL}]")
         if tag and previous:
             record.tags.setdefault(f"{op.cluster}/{tag}", str(previous))
-

@@ -373,8 +373,7 @@ _PRINTERS: dict[str, Printer] = {
                 "Up-to-date",
                 "string",
                 0,
-                "Total number of non-terminating pods targeted by this deployment that have the desired template "
-                "spec.",
+                "Total number of non-terminating pods targeted by this deployment that have the desired template spec.",
             ),
             (
                 "Available",

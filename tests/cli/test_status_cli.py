@@ -239,13 +239,23 @@ def test_phase_and_pair_come_from_the_upgrade_record(tmp_path: Path, sims: Start
     from meshtui.engine.record import RECORD_NAME, UpgradeRecord
 
     sim = sims("demo").cluster
-    record = UpgradeRecord(source="1-22-3", target="1-23-1", phase="finishing-rollback",
-                           finish_choice="rollback", started="2026-11-29T20:00:00Z",
-                           updated="2026-11-29T20:00:00Z", started_by="sre@jump")
+    record = UpgradeRecord(
+        source="1-22-3",
+        target="1-23-1",
+        phase="finishing-rollback",
+        finish_choice="rollback",
+        started="2026-11-29T20:00:00Z",
+        updated="2026-11-29T20:00:00Z",
+        started_by="sre@jump",
+    )
     store = sim.store
     assert store is not None
-    sim.call(lambda: store.create("configmaps", {
-        "metadata": {"name": RECORD_NAME, "namespace": "istio-system"}, "data": record.to_configmap_data()}))
+    sim.call(
+        lambda: store.create(
+            "configmaps",
+            {"metadata": {"name": RECORD_NAME, "namespace": "istio-system"}, "data": record.to_configmap_data()},
+        )
+    )
     doc = status_json("--kubeconfig", str(sim.kubeconfig(tmp_path / "k")))
     assert doc["upgrade"]["phase"] == "finishing-rollback", "the recorded choice wins over the inferred phase"
     assert (doc["upgrade"]["source"], doc["upgrade"]["target"]) == ("1-22-3", "1-23-1")

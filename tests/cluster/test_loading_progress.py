@@ -24,7 +24,11 @@ def test_objects_so_far_count_each_page_of_a_first_list_and_show_in_the_header()
         reflector._list()  # the first page came, the second did not
     (health,) = watch.health()
     assert (health.state, health.synced_kinds, health.total_kinds, health.listed_objects) == (
-        ConnState.CONNECTING, 0, 1, 2)
+        ConnState.CONNECTING,
+        0,
+        1,
+        2,
+    )
     assert health_text((health,)).plain == "c ○ connecting 0/1 kinds, 2 objects"
     # The list started over and completed: 3 objects came in this list, 5 in all so far; relists add none.
     api.script = {"": [page([pod("a"), pod("b")], "t1")], "t1": [page([pod("c")])]}

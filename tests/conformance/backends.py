@@ -48,9 +48,7 @@ Scenario = Callable[[Store], None]
 
 def sim_settings() -> SimSettings:
     """Quick timings for the conformance simulator (bookmarks every second, like a short real watch)."""
-    return SimSettings(
-        pod_ready_delay=0.05, pod_termination_delay=0.05, bookmark_interval=1.0, history_window=100_000
-    )
+    return SimSettings(pod_ready_delay=0.05, pod_termination_delay=0.05, bookmark_interval=1.0, history_window=100_000)
 
 
 def sim_setup(store: Store) -> None:

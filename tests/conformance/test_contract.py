@@ -101,9 +101,7 @@ def names(items: list[Any]) -> list[str]:
     return [i.metadata.name if hasattr(i, "metadata") else i["metadata"]["name"] for i in items]
 
 
-def configmaps(
-    core: client.CoreV1Api, ns: str, *cm_names: str, labels: dict[str, str] | None = None
-) -> list[str]:
+def configmaps(core: client.CoreV1Api, ns: str, *cm_names: str, labels: dict[str, str] | None = None) -> list[str]:
     """Create config maps; return their resourceVersions."""
     return [
         core.create_namespaced_config_map(
@@ -121,9 +119,7 @@ def watch(list_fn: Any, *args: Any, **kwargs: Any) -> Any:
 # -- list ----------------------------------------------------------------------------------------------
 
 
-def test_list_kind_resource_version_and_order(
-    backend: Backend, raw: Raw, core: client.CoreV1Api, ns: str
-) -> None:
+def test_list_kind_resource_version_and_order(backend: Backend, raw: Raw, core: client.CoreV1Api, ns: str) -> None:
     rvs = configmaps(core, ns, "c", "a", "b")
     status, body = raw("GET", f"/api/v1/namespaces/{ns}/configmaps")
     assert status == 200
@@ -157,9 +153,7 @@ def test_writes_record_managed_fields(core: client.CoreV1Api, ns: str) -> None:
 
 
 @pytest.mark.parametrize("resource", ["configmaps", "secrets"])
-def test_pagination_is_one_consistent_snapshot(
-    raw: Raw, core: client.CoreV1Api, ns: str, resource: str
-) -> None:
+def test_pagination_is_one_consistent_snapshot(raw: Raw, core: client.CoreV1Api, ns: str, resource: str) -> None:
     create = core.create_namespaced_config_map if resource == "configmaps" else core.create_namespaced_secret
     for i in range(5):
         create(
@@ -219,18 +213,14 @@ def test_expired_continue_token_offers_an_inconsistent_continuation(
     _, first = raw("GET", f"/api/v1/namespaces/{ns}/configmaps?limit=1")
     core.create_namespaced_config_map(ns, {"metadata": {"name": "later"}})
     backend.expire_history("configmaps")
-    status, gone = raw(
-        "GET", f"/api/v1/namespaces/{ns}/configmaps?limit=1&continue={first['metadata']['continue']}"
-    )
+    status, gone = raw("GET", f"/api/v1/namespaces/{ns}/configmaps?limit=1&continue={first['metadata']['continue']}")
     assert (status, gone["reason"]) == (410, "Expired")
     assert gone["message"].endswith(
         "Continuing with the provided token results in an inconsistent list - "
         "objects that were created, modified, or deleted between the time the first "
         "chunk was returned and now may show up in the list."
     )
-    status, rest = raw(
-        "GET", f"/api/v1/namespaces/{ns}/configmaps?limit=10&continue={gone['metadata']['continue']}"
-    )
+    status, rest = raw("GET", f"/api/v1/namespaces/{ns}/configmaps?limit=10&continue={gone['metadata']['continue']}")
     assert status == 200
     assert names(rest["items"]) == ["b", "c", "later"]
 
@@ -239,9 +229,7 @@ def test_expired_continue_token_offers_an_inconsistent_continuation(
 
 
 @pytest.mark.parametrize("resource", ["configmaps", "secrets"])
-def test_watch_from_a_resource_version_replays_events_in_order(
-    core: client.CoreV1Api, ns: str, resource: str
-) -> None:
+def test_watch_from_a_resource_version_replays_events_in_order(core: client.CoreV1Api, ns: str, resource: str) -> None:
     kind = {"configmaps": "config_map", "secrets": "secret"}[resource]
     create = getattr(core, f"create_namespaced_{kind}")
     patch = getattr(core, f"patch_namespaced_{kind}")
@@ -278,9 +266,7 @@ def test_filtered_watch_turns_leaving_the_selection_into_deleted(
     patch("x", ns, {"metadata": {"labels": {"sel": "yes"}}})
     patch("x", ns, {"metadata": {"labels": {"sel": "yes", "more": "1"}}})
     patch("x", ns, {"metadata": {"labels": {"sel": "no"}}})
-    events = read_events(
-        watch(list_fn, ns, resource_version=rv0, label_selector="sel=yes", timeout_seconds=10), 3
-    )
+    events = read_events(watch(list_fn, ns, resource_version=rv0, label_selector="sel=yes", timeout_seconds=10), 3)
     assert [(e["type"], e["object"]["metadata"]["name"]) for e in events] == [
         ("ADDED", "x"),
         ("MODIFIED", "x"),
@@ -295,18 +281,14 @@ def test_filtered_watch_turns_leaving_the_selection_into_deleted(
 
 
 @pytest.mark.parametrize("resource", ["configmaps", "secrets"])
-def test_leaving_the_selection_shows_the_last_matching_state(
-    core: client.CoreV1Api, ns: str, resource: str
-) -> None:
+def test_leaving_the_selection_shows_the_last_matching_state(core: client.CoreV1Api, ns: str, resource: str) -> None:
     kind = {"configmaps": "config_map", "secrets": "secret"}[resource]
     list_fn = getattr(core, f"list_namespaced_{kind}")
     patch = getattr(core, f"patch_namespaced_{kind}")
     getattr(core, f"create_namespaced_{kind}")(ns, {"metadata": {"name": "x", "labels": {"sel": "yes"}}})
     rv0 = list_fn(ns).metadata.resource_version
     left = patch("x", ns, {"metadata": {"labels": {"sel": "no"}}})
-    events = read_events(
-        watch(list_fn, ns, resource_version=rv0, label_selector="sel=yes", timeout_seconds=10), 1
-    )
+    events = read_events(watch(list_fn, ns, resource_version=rv0, label_selector="sel=yes", timeout_seconds=10), 1)
     assert events[0]["type"] == "DELETED"
     assert events[0]["object"]["metadata"]["labels"] == {"sel": "yes"}
     assert events[0]["object"]["metadata"]["resourceVersion"] == left.metadata.resource_version
@@ -346,9 +328,7 @@ def test_idle_watch_gets_no_bookmark(core: client.CoreV1Api, ns: str) -> None:
     assert events == []
 
 
-def test_watch_without_resource_version_ends_initial_events_with_a_bookmark(
-    core: client.CoreV1Api, ns: str
-) -> None:
+def test_watch_without_resource_version_ends_initial_events_with_a_bookmark(core: client.CoreV1Api, ns: str) -> None:
     core.create_namespaced_secret(ns, {"metadata": {"name": "s"}})
     events = read_events(
         watch(core.list_namespaced_secret, ns, allow_watch_bookmarks=True, timeout_seconds=10),
@@ -411,18 +391,14 @@ def test_pod_bookmark_is_a_serialized_empty_pod(core: client.CoreV1Api, ns: str)
     }
 
 
-def test_watch_from_an_expired_resource_version_is_410(
-    backend: Backend, core: client.CoreV1Api, ns: str
-) -> None:
+def test_watch_from_an_expired_resource_version_is_410(backend: Backend, core: client.CoreV1Api, ns: str) -> None:
     rv0 = configmaps(core, ns, "a")[0]
     for i in range(3):
         core.patch_namespaced_config_map("a", ns, {"data": {"v": str(i)}})
     backend.expire_history("configmaps")
 
     try:
-        events = read_events(
-            watch(core.list_namespaced_config_map, ns, resource_version=rv0, timeout_seconds=10)
-        )
+        events = read_events(watch(core.list_namespaced_config_map, ns, resource_version=rv0, timeout_seconds=10))
     except ApiException as exc:  # a server may also refuse it with a plain HTTP 410
         assert exc.status == 410
         status = status_of(exc)
@@ -440,9 +416,7 @@ def test_watch_from_an_expired_resource_version_is_410(
     rv = core.list_namespaced_config_map(ns).metadata.resource_version
     resp = watch(core.list_namespaced_config_map, ns, resource_version=rv, timeout_seconds=10)
     core.create_namespaced_config_map(ns, {"metadata": {"name": "after"}})
-    assert [(e["type"], e["object"]["metadata"]["name"]) for e in read_events(resp, 1)] == [
-        ("ADDED", "after")
-    ]
+    assert [(e["type"], e["object"]["metadata"]["name"]) for e in read_events(resp, 1)] == [("ADDED", "after")]
 
 
 def test_expired_resource_version_messages(backend: Backend, core: client.CoreV1Api, ns: str) -> None:
@@ -558,9 +532,7 @@ def test_strategic_merge_on_a_deployment_template(apps: client.AppsV1Api, ns: st
             "spec": {
                 "template": {
                     "spec": {
-                        "containers": [
-                            {"name": "app", "image": "example/app:2", "env": [{"name": "B", "value": "2"}]}
-                        ]
+                        "containers": [{"name": "app", "image": "example/app:2", "env": [{"name": "B", "value": "2"}]}]
                     }
                 }
             }
@@ -623,9 +595,7 @@ def test_deployment_defaults(apps: client.AppsV1Api, ns: str) -> None:
     assert dep.spec.template.spec.containers[0].image_pull_policy == "IfNotPresent"
 
 
-def _apply(
-    raw: Raw, ns: str, manager: str, data: dict[str, str], force: bool = False
-) -> tuple[int, dict[str, Any]]:
+def _apply(raw: Raw, ns: str, manager: str, data: dict[str, str], force: bool = False) -> tuple[int, dict[str, Any]]:
     body = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "applied"}, "data": data}
     query = f"fieldManager={manager}" + ("&force=true" if force else "")
     return raw("PATCH", f"/api/v1/namespaces/{ns}/configmaps/applied?{query}", body, APPLY)
@@ -637,9 +607,7 @@ def test_server_side_apply_creates_then_updates(core: client.CoreV1Api, raw: Raw
     status, updated = _apply(raw, ns, "meshtui", {"a": "1", "b": "2"})
     assert (status, updated["data"]) == (200, {"a": "1", "b": "2"})
     yaml_body = b"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: applied\ndata:\n  a: '1'\n  b: '3'\n"
-    status, _ = raw(
-        "PATCH", f"/api/v1/namespaces/{ns}/configmaps/applied?fieldManager=meshtui", yaml_body, APPLY
-    )
+    status, _ = raw("PATCH", f"/api/v1/namespaces/{ns}/configmaps/applied?fieldManager=meshtui", yaml_body, APPLY)
     assert status == 200
     assert core.read_namespaced_config_map("applied", ns).data == {"a": "1", "b": "3"}
     status, missing = raw(
@@ -720,9 +688,7 @@ def test_stale_resource_version_is_409_on_put_and_on_patch(core: client.CoreV1Ap
 def test_dry_run_persists_nothing(core: client.CoreV1Api, apps: client.AppsV1Api, ns: str) -> None:
     apps.create_namespaced_deployment(ns, _deployment("dep"))
     rv0 = core.list_namespaced_config_map(ns).metadata.resource_version
-    created = core.create_namespaced_config_map(
-        ns, {"metadata": {"name": "dry"}, "data": {"a": "1"}}, dry_run="All"
-    )
+    created = core.create_namespaced_config_map(ns, {"metadata": {"name": "dry"}, "data": {"a": "1"}}, dry_run="All")
     assert created.metadata.name == "dry" and created.metadata.uid and created.data == {"a": "1"}
     pod = core.create_namespaced_pod(
         ns,
@@ -862,9 +828,7 @@ def _selector_pods(backend: Backend) -> str:
         ("rank<2", ["web-1"]),
     ],
 )
-def test_label_selectors(
-    backend: Backend, core: client.CoreV1Api, selector: str, expected: list[str]
-) -> None:
+def test_label_selectors(backend: Backend, core: client.CoreV1Api, selector: str, expected: list[str]) -> None:
     ns = _selector_pods(backend)
     assert sorted(names(core.list_namespaced_pod(ns, label_selector=selector).items)) == expected
 
@@ -882,7 +846,7 @@ def test_label_selectors(
         ("!a=b", "found '=', expected: ',' or 'end of string'"),
         (
             "rank>x",
-            "unable to parse requirement: values[0]: Invalid value: \"x\": "
+            'unable to parse requirement: values[0]: Invalid value: "x": '
             "for 'Gt', 'Lt' operators, the value must be an integer",
         ),
         (
@@ -922,9 +886,7 @@ def test_malformed_label_selectors_answer_400(raw: Raw, backend: Backend, select
         ),
     ],
 )
-def test_field_selectors_on_pods(
-    backend: Backend, core: client.CoreV1Api, selector: str, expected: list[str]
-) -> None:
+def test_field_selectors_on_pods(backend: Backend, core: client.CoreV1Api, selector: str, expected: list[str]) -> None:
     ns = _selector_pods(backend)
     assert sorted(names(core.list_namespaced_pod(ns, field_selector=selector).items)) == expected
 
@@ -951,9 +913,7 @@ def test_create_ignores_status(core: client.CoreV1Api, ns: str) -> None:
     assert pod.status.phase == "Pending"
 
 
-def test_create_fills_in_pdb_status_and_pod_generation(
-    api: client.ApiClient, core: client.CoreV1Api, ns: str
-) -> None:
+def test_create_fills_in_pdb_status_and_pod_generation(api: client.ApiClient, core: client.CoreV1Api, ns: str) -> None:
     pdb = client.PolicyV1Api(api).create_namespaced_pod_disruption_budget(
         ns,
         {"metadata": {"name": "pdb"}, "spec": {"minAvailable": 1, "selector": {"matchLabels": {"app": "x"}}}},
@@ -966,12 +926,8 @@ def test_create_fills_in_pdb_status_and_pod_generation(
     assert (pod.status.phase, pod.status.qos_class) == ("Pending", "BestEffort")
 
 
-def test_status_subresource_writes_status_and_the_main_resource_ignores_it(
-    core: client.CoreV1Api, ns: str
-) -> None:
-    core.create_namespaced_pod(
-        ns, {"metadata": {"name": "p"}, "spec": {"containers": [{"name": "c", "image": "i"}]}}
-    )
+def test_status_subresource_writes_status_and_the_main_resource_ignores_it(core: client.CoreV1Api, ns: str) -> None:
+    core.create_namespaced_pod(ns, {"metadata": {"name": "p"}, "spec": {"containers": [{"name": "c", "image": "i"}]}})
     pod = core.patch_namespaced_pod_status(
         "p", ns, {"spec": {"activeDeadlineSeconds": 5}, "status": {"phase": "Running"}}, _content_type=MERGE
     )
@@ -982,9 +938,7 @@ def test_status_subresource_writes_status_and_the_main_resource_ignores_it(
 
 
 def test_pod_status_subresource_also_writes_labels(core: client.CoreV1Api, ns: str) -> None:
-    core.create_namespaced_pod(
-        ns, {"metadata": {"name": "p"}, "spec": {"containers": [{"name": "c", "image": "i"}]}}
-    )
+    core.create_namespaced_pod(ns, {"metadata": {"name": "p"}, "spec": {"containers": [{"name": "c", "image": "i"}]}})
     pod = core.patch_namespaced_pod_status(
         "p",
         ns,
@@ -997,9 +951,7 @@ def test_pod_status_subresource_also_writes_labels(core: client.CoreV1Api, ns: s
 # -- access reviews and the read-only user -------------------------------------------------------------
 
 
-def _review(
-    api: client.ApiClient, verb: str, resource: str, namespace: str, group: str = ""
-) -> dict[str, Any]:
+def _review(api: client.ApiClient, verb: str, resource: str, namespace: str, group: str = "") -> dict[str, Any]:
     resp = client.AuthorizationV1Api(api).create_self_subject_access_review(
         {
             "spec": {
@@ -1019,9 +971,7 @@ def _review(
     return body
 
 
-def test_self_subject_access_review_admin_and_viewer(
-    backend: Backend, api: client.ApiClient, ns: str
-) -> None:
+def test_self_subject_access_review_admin_and_viewer(backend: Backend, api: client.ApiClient, ns: str) -> None:
     assert _review(api, "create", "configmaps", ns)["status"]["allowed"] is True
     assert _review(api, "patch", "deployments", ns, "apps")["status"]["allowed"] is True
     with backend.viewer() as viewer:
@@ -1097,9 +1047,7 @@ def test_lease_create_update_and_conflicts(api: client.ApiClient, raw: Raw, ns: 
     stale["metadata"]["resourceVersion"] = created["metadata"]["resourceVersion"]
     status, conflict = raw("PUT", f"{path}/meshtui-upgrade", stale)
     assert (status, conflict["reason"]) == (409, "Conflict")
-    assert conflict["message"] == CONFLICT_MESSAGE.format(
-        what="leases.coordination.k8s.io", name="meshtui-upgrade"
-    )
+    assert conflict["message"] == CONFLICT_MESSAGE.format(what="leases.coordination.k8s.io", name="meshtui-upgrade")
     assert conflict["details"] == {
         "name": "meshtui-upgrade",
         "group": "coordination.k8s.io",
@@ -1183,8 +1131,7 @@ ERROR_CASES: dict[str, Any] = {
         {
             "code": 422,
             "reason": "Invalid",
-            "message": 'ConfigMap "Not_Valid" is invalid: metadata.name: '
-            f'Invalid value: "Not_Valid": {_RFC1123}',
+            "message": f'ConfigMap "Not_Valid" is invalid: metadata.name: Invalid value: "Not_Valid": {_RFC1123}',
             "details": {
                 "name": "Not_Valid",
                 "kind": "ConfigMap",

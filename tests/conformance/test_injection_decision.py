@@ -89,12 +89,8 @@ CASES = {
     "5-annotation-inject-false": Case(
         ENABLED, {}, None, called=OLD, pod_annotations={"sidecar.istio.io/inject": "false"}
     ),
-    "5-label-beats-annotation": Case(
-        rev(NEW), INJECT_TRUE, NEW, pod_annotations={"sidecar.istio.io/inject": "false"}
-    ),
-    "5-annotation-inject-true-ns-rev": Case(
-        rev(NEW), {}, NEW, pod_annotations={"sidecar.istio.io/inject": "true"}
-    ),
+    "5-label-beats-annotation": Case(rev(NEW), INJECT_TRUE, NEW, pod_annotations={"sidecar.istio.io/inject": "false"}),
+    "5-annotation-inject-true-ns-rev": Case(rev(NEW), {}, NEW, pod_annotations={"sidecar.istio.io/inject": "true"}),
     "5-ignored-namespace": Case(ENABLED, {}, None, called=OLD, namespace="local-path-storage"),
 }
 

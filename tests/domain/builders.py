@@ -27,11 +27,7 @@ def find(objects: list[dict[str, Any]], kind: str, name: str, namespace: str | N
     """The object of that kind and name in a list (fails loudly when absent)."""
     for obj in objects:
         meta = obj["metadata"]
-        if (
-            obj["kind"] == kind
-            and meta["name"] == name
-            and (namespace is None or meta.get("namespace") == namespace)
-        ):
+        if obj["kind"] == kind and meta["name"] == name and (namespace is None or meta.get("namespace") == namespace):
             return obj
     raise KeyError(f"{kind} {namespace}/{name}")
 
@@ -196,9 +192,7 @@ def replicaset(deploy: dict[str, Any], hash_: str = "5d8f7c9b6") -> dict[str, An
     }
 
 
-def deployed_pods(
-    deploy: dict[str, Any], revs: list[str | None], hash_: str = "5d8f7c9b6"
-) -> list[dict[str, Any]]:
+def deployed_pods(deploy: dict[str, Any], revs: list[str | None], hash_: str = "5d8f7c9b6") -> list[dict[str, Any]]:
     """Pods of a Deployment's ReplicaSet injected by the given revisions (None: no sidecar)."""
     name = deploy["metadata"]["name"]
     ns = deploy["metadata"]["namespace"]

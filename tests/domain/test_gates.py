@@ -108,9 +108,7 @@ def test_finish_gate() -> None:
         PLAN_NOT_SHOWN,
     )
     not_shown = view_of(done, chosen="upgrade", **kw)
-    assert not_shown.gates is not None and not_shown.gates.finish.reasons == (
-        PLAN_NOT_SHOWN,
-    )
+    assert not_shown.gates is not None and not_shown.gates.finish.reasons == (PLAN_NOT_SHOWN,)
     ready = view_of(done, chosen="upgrade", plan_shown=True, **kw)
     assert ready.gates is not None and ready.gates.finish.enabled
     wrong = view_of(done, chosen="rollback", plan_shown=True, **kw)
@@ -120,9 +118,7 @@ def test_finish_gate() -> None:
 
 def test_no_source_and_target() -> None:
     objects = mesh_objects("1-22-3")
-    objects = [
-        o for o in objects if o["metadata"]["name"] not in ("istiod-1-23-1", "istio-sidecar-injector-1-23-1")
-    ]
+    objects = [o for o in objects if o["metadata"]["name"] not in ("istiod-1-23-1", "istio-sidecar-injector-1-23-1")]
     objects = [o for o in objects if o["metadata"]["name"] != "istio-revision-tag-prod-canary"]
     view = view_of(("prod-east", objects))
     assert view.source is None and view.gates is not None
@@ -151,9 +147,7 @@ def test_target_missing_in_one_cluster() -> None:
         if "1-23-1" not in o["metadata"]["name"] and "prod-canary" not in o["metadata"]["name"]
     ]
     view = view_of(("east", mesh_objects("1-23-1")), ("west", west), source="1-22-3", target="1-23-1")
-    assert (
-        codes(view, "upgrade")["revision_missing"].message == "revision 1-23-1 does not exist in cluster west"
-    )
+    assert codes(view, "upgrade")["revision_missing"].message == "revision 1-23-1 does not exist in cluster west"
 
 
 def _rev(name: str, version: str | None, default: bool = False) -> Revision:

@@ -25,9 +25,7 @@ def webhooks(raw: list[dict[str, Any]]) -> list[WebhookConfiguration]:
 
 
 def injectors(raw: list[dict[str, Any]]) -> list[Any]:
-    return [
-        c for o in raw if o["kind"] == "ConfigMap" and (c := parse_injector_configmap("c", o)) is not None
-    ]
+    return [c for o in raw if o["kind"] == "ConfigMap" and (c := parse_injector_configmap("c", o)) is not None]
 
 
 @pytest.fixture(scope="module")
@@ -45,9 +43,7 @@ def label_pref_pod(raw: list[dict[str, Any]]) -> list[dict[str, Any]]:
             if "matchExpressions" not in hook["objectSelector"]:
                 continue  # a deactivated (never-match) webhook
             if hook["name"].startswith("rev.namespace."):
-                hook["objectSelector"]["matchExpressions"].append(
-                    {"key": "istio.io/rev", "operator": "DoesNotExist"}
-                )
+                hook["objectSelector"]["matchExpressions"].append({"key": "istio.io/rev", "operator": "DoesNotExist"})
             elif hook["name"].startswith("rev.object.") and "matchExpressions" in hook["namespaceSelector"]:
                 exprs = hook["namespaceSelector"]["matchExpressions"]
                 hook["namespaceSelector"]["matchExpressions"] = [
@@ -152,9 +148,7 @@ def test_legacy_annotation_opts_out_when_no_label(evaluator: InjectionEvaluator)
 
 def test_label_beats_legacy_annotation(evaluator: InjectionEvaluator) -> None:
     assert (
-        evaluate(
-            evaluator, {"istio.io/rev": "1-23-1"}, {"sidecar.istio.io/inject": "true"}, annotation="false"
-        )
+        evaluate(evaluator, {"istio.io/rev": "1-23-1"}, {"sidecar.istio.io/inject": "true"}, annotation="false")
         == "1-23-1"
     )
 
@@ -175,15 +169,11 @@ def _with_config(control_plane_raw: list[dict[str, Any]], config: str) -> Inject
 def test_never_inject_selector(control_plane_raw: list[dict[str, Any]]) -> None:
     ev = _with_config(
         control_plane_raw,
-        "policy: enabled\nneverInjectSelector:\n"
-        "  - matchExpressions:\n    - {key: job-name, operator: Exists}\n",
+        "policy: enabled\nneverInjectSelector:\n  - matchExpressions:\n    - {key: job-name, operator: Exists}\n",
     )
     outcome = ev.evaluate("app", {NS: "app", "istio.io/rev": "1-23-1"}, {"job-name": "migrate"})
     assert outcome.revision is None and outcome.cause.startswith("neverInjectSelector job-name")
-    assert (
-        evaluate(ev, {"istio.io/rev": "1-23-1"}, {"job-name": "m", "sidecar.istio.io/inject": "true"})
-        == "1-23-1"
-    )
+    assert evaluate(ev, {"istio.io/rev": "1-23-1"}, {"job-name": "m", "sidecar.istio.io/inject": "true"}) == "1-23-1"
 
 
 def test_policy_disabled_and_always_inject_selector(control_plane_raw: list[dict[str, Any]]) -> None:
@@ -297,8 +287,7 @@ def test_explanation_chain(evaluator: InjectionEvaluator) -> None:
         " → revision 1-22-3; pod label sidecar.istio.io/inject=false → no sidecar on restart"
     )
     assert evaluator.evaluate("x", {NS: "x"}, {"sidecar.istio.io/inject": "true"}).explain() == (
-        "pod label sidecar.istio.io/inject=true → tag default (webhook istio-revision-tag-default)"
-        " → revision 1-22-3"
+        "pod label sidecar.istio.io/inject=true → tag default (webhook istio-revision-tag-default) → revision 1-22-3"
     )
 
 
@@ -311,18 +300,12 @@ def test_namespace_injection(evaluator: InjectionEvaluator) -> None:
         "1-22-3",
     )
     assert enabled.tag == "default" and not enabled.conflict
-    both = evaluator.namespace(
-        "legacy", {NS: "legacy", "istio-injection": "enabled", "istio.io/rev": "1-23-1"}
-    )
+    both = evaluator.namespace("legacy", {NS: "legacy", "istio-injection": "enabled", "istio.io/rev": "1-23-1"})
     assert both.conflict and both.revision == "1-22-3" and "IST0123" in both.explain()
     tagged = evaluator.namespace("shop", {NS: "shop", "istio.io/rev": "prod-canary"})
     assert (tagged.revision, tagged.tag) == ("1-23-1", "prod-canary")
     missing = evaluator.namespace("payments", {NS: "payments", "istio.io/rev": "1-21-0"})
-    assert (
-        missing.asks
-        and missing.revision is None
-        and "no active webhook serves 1-21-0" in (missing.problem or "")
-    )
+    assert missing.asks and missing.revision is None and "no active webhook serves 1-21-0" in (missing.problem or "")
     disabled = evaluator.namespace("tools", {NS: "tools", "istio-injection": "disabled"})
     assert not disabled.asks and disabled.label == "istio-injection" and disabled.revision is None
     plain = evaluator.namespace("plain", {NS: "plain"})
@@ -343,7 +326,5 @@ def test_revision_on_restart_convenience(control_plane_raw: list[dict[str, Any]]
     outcome = revision_on_restart(ns, {"app": "reviews"}, {}, False, webhooks(control_plane_raw))
     assert outcome.revision == "1-23-1" and outcome.tag == "prod-canary"
     assert outcome.webhook == "istio-revision-tag-prod-canary/rev.namespace.sidecar-injector.istio.io"
-    opted_out = revision_on_restart(
-        ns, {}, {"sidecar.istio.io/inject": "false"}, False, webhooks(control_plane_raw)
-    )
+    opted_out = revision_on_restart(ns, {}, {"sidecar.istio.io/inject": "false"}, False, webhooks(control_plane_raw))
     assert opted_out.revision is None and opted_out.cause == "pod annotation sidecar.istio.io/inject=false"

@@ -141,9 +141,7 @@ def test_annotations_that_are_not_a_map(injected: dict[str, Any]) -> None:
 
 def test_proxy_image_annotation_overrides(injected: dict[str, Any]) -> None:
     raw = copy.deepcopy(injected)
-    raw["metadata"]["annotations"]["sidecar.istio.io/proxyImage"] = (
-        "mirror.local/istio/proxyv2:1.22.4-distroless"
-    )
+    raw["metadata"]["annotations"]["sidecar.istio.io/proxyImage"] = "mirror.local/istio/proxyv2:1.22.4-distroless"
     p = parse_pod("c", raw)
     assert p.proxy_image == "mirror.local/istio/proxyv2:1.22.4-distroless" and p.proxy_version == "1.22.4"
 
@@ -226,9 +224,7 @@ def test_cronjob_daemonset_and_rollout_templates() -> None:
             "metadata": {"name": "nightly", "namespace": "batch"},
             "spec": {
                 "suspend": True,
-                "jobTemplate": {
-                    "spec": {"template": {"metadata": {"labels": {"app": "nightly"}}, "spec": {}}}
-                },
+                "jobTemplate": {"spec": {"template": {"metadata": {"labels": {"app": "nightly"}}, "spec": {}}}},
             },
         },
     )
@@ -279,9 +275,7 @@ def test_mutating_webhook_configuration(control_plane_raw: list[dict[str, Any]])
 
 
 def test_webhook_rules_that_do_not_cover_pod_create(control_plane_raw: list[dict[str, Any]]) -> None:
-    raw = copy.deepcopy(
-        find(control_plane_raw, "MutatingWebhookConfiguration", "istio-sidecar-injector-1-22-3")
-    )
+    raw = copy.deepcopy(find(control_plane_raw, "MutatingWebhookConfiguration", "istio-sidecar-injector-1-22-3"))
     raw["webhooks"][0]["rules"][0]["operations"] = ["UPDATE"]
     raw["webhooks"][1]["rules"][0]["resources"] = ["pods/exec"]
     config = parse_webhook_configuration("c", raw)
@@ -291,9 +285,7 @@ def test_webhook_rules_that_do_not_cover_pod_create(control_plane_raw: list[dict
 def test_malformed_selector_makes_the_configuration_malformed(
     control_plane_raw: list[dict[str, Any]],
 ) -> None:
-    raw = copy.deepcopy(
-        find(control_plane_raw, "MutatingWebhookConfiguration", "istio-sidecar-injector-1-22-3")
-    )
+    raw = copy.deepcopy(find(control_plane_raw, "MutatingWebhookConfiguration", "istio-sidecar-injector-1-22-3"))
     raw["webhooks"][0]["namespaceSelector"] = {"matchExpressions": [{"key": "a", "operator": "Near"}]}
     with pytest.raises(MalformedObject, match="namespaceSelector"):
         parse_webhook_configuration("c", raw)
@@ -306,12 +298,8 @@ def test_injector_configmap(control_plane_raw: list[dict[str, Any]]) -> None:
     assert config is not None
     assert config.revision == "1-23-1" and config.policy == "enabled"
     assert (config.hub, config.tag, config.variant) == ("docker.io/istio", "1.23.1", "distroless")
-    assert (
-        config.proxy_image == "docker.io/istio/proxyv2:1.23.1-distroless" and config.proxy_version == "1.23.1"
-    )
-    assert (
-        config.never_inject == () and config.always_inject == () and config.default_templates == ("sidecar",)
-    )
+    assert config.proxy_image == "docker.io/istio/proxyv2:1.23.1-distroless" and config.proxy_version == "1.23.1"
+    assert config.never_inject == () and config.always_inject == () and config.default_templates == ("sidecar",)
     assert config.problems == ()
 
 
@@ -336,14 +324,8 @@ def test_injector_configmap_policy_selectors_and_broken_values() -> None:
 
 
 def test_other_configmaps_are_not_modelled() -> None:
-    assert (
-        parse_injector_configmap("c", {"metadata": {"name": "istio-ca-root-cert", "namespace": "shop"}})
-        is None
-    )
-    assert (
-        parse_object("c", {"kind": "ConfigMap", "metadata": {"name": "istio", "namespace": "istio-system"}})
-        is None
-    )
+    assert parse_injector_configmap("c", {"metadata": {"name": "istio-ca-root-cert", "namespace": "shop"}}) is None
+    assert parse_object("c", {"kind": "ConfigMap", "metadata": {"name": "istio", "namespace": "istio-system"}}) is None
 
 
 def test_pdb_and_gateways() -> None:
@@ -355,11 +337,7 @@ def test_pdb_and_gateways() -> None:
             "status": {"disruptionsAllowed": 0, "currentHealthy": 1, "desiredHealthy": 1, "expectedPods": 2},
         },
     )
-    assert (
-        pdb.selector.matches({"app": "frontend"})
-        and pdb.min_available == "50%"
-        and pdb.disruptions_allowed == 0
-    )
+    assert pdb.selector.matches({"app": "frontend"}) and pdb.min_available == "50%" and pdb.disruptions_allowed == 0
     gw = parse_gateway(
         "c",
         {

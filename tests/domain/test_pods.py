@@ -34,9 +34,7 @@ def test_the_seeds_caveat(view: InventoryView) -> None:
     # batch had injection on, its pods were injected, then the label was removed.
     worker = row(view, "batch", "worker")
     assert worker.has_sidecar and worker.revision_on_restart is None and worker.at_risk
-    assert worker.reason == (
-        "would lose its sidecar on restart: neither the namespace nor the pod asks for injection"
-    )
+    assert worker.reason == ("would lose its sidecar on restart: neither the namespace nor the pod asks for injection")
     # ... unless the pod itself carries an injection label.
     reporter = row(view, "batch", "reporter")
     assert reporter.revision_on_restart == "1-22-3" and not reporter.at_risk
@@ -110,9 +108,7 @@ def test_pod_label_pointing_elsewhere_under_revision_label_preference_pod() -> N
                     e for e in hook["namespaceSelector"]["matchExpressions"] if e["key"] != "istio.io/rev"
                 ]
             if hook["name"].startswith("rev.namespace.") and "matchExpressions" in hook["objectSelector"]:
-                hook["objectSelector"]["matchExpressions"].append(
-                    {"key": "istio.io/rev", "operator": "DoesNotExist"}
-                )
+                hook["objectSelector"]["matchExpressions"].append({"key": "istio.io/rev", "operator": "DoesNotExist"})
     objects = [
         namespace("shop", **{"istio.io/rev": "prod-stable"}),
         *app("api", "shop", ["1-22-3"], template_labels={"istio.io/rev": "prod-canary"}),
@@ -127,8 +123,7 @@ def test_pod_label_pointing_elsewhere_under_revision_label_preference_pod() -> N
 
 def test_a_tag_moved_under_running_pods() -> None:
     cp = [
-        retag(o, "1-23-1") if o["metadata"]["name"] == "istio-revision-tag-prod-stable" else o
-        for o in _control_plane()
+        retag(o, "1-23-1") if o["metadata"]["name"] == "istio-revision-tag-prod-stable" else o for o in _control_plane()
     ]
     objects = [namespace("shop", **{"istio.io/rev": "prod-stable"}), *app("web", "shop", ["1-22-3"])]
     r = row(build(cp + objects), "shop", "web")
@@ -137,21 +132,13 @@ def test_a_tag_moved_under_running_pods() -> None:
 
 
 def test_dangling_tag_webhook_refuses_replacements() -> None:
-    cp = [
-        o
-        for o in _control_plane()
-        if not (o["kind"] == "Service" and o["metadata"]["name"] == "istiod-1-23-1")
-    ]
+    cp = [o for o in _control_plane() if not (o["kind"] == "Service" and o["metadata"]["name"] == "istiod-1-23-1")]
     objects = [
         namespace("reviews", **{"istio.io/rev": "prod-canary"}),
         *app("reviews", "reviews", ["1-23-1"]),
     ]
     r = row(build(cp + objects), "reviews", "reviews")
-    assert (
-        r.at_risk
-        and r.reason is not None
-        and r.reason.startswith("its replacement would be refused: webhook")
-    )
+    assert r.at_risk and r.reason is not None and r.reason.startswith("its replacement would be refused: webhook")
 
 
 def test_old_pod_label_naming_a_tag_is_resolved() -> None:
@@ -202,27 +189,16 @@ def test_restartability() -> None:
     }
     objects += [rollout, rollout_rs, pod("web-6c9-1", "ops", "1-22-3", owner=("ReplicaSet", "web-6c9"))]
     view = build(_control_plane() + objects)
-    blockers = {
-        r.name: (r.restartable, r.restart_blocker, r.workload_kind) for r in view.pods("prod-east", "ops")
-    }
+    blockers = {r.name: (r.restartable, r.restart_blocker, r.workload_kind) for r in view.pods("prod-east", "ops")}
     assert blockers["bare"][:2] == (
         False,
         "bare pod: nothing recreates it; delete it and apply its manifest again",
     )
-    assert (
-        blockers["agent-x1"][1]
-        == "DaemonSet agent uses updateStrategy OnDelete: its pods change only when deleted"
-    )
-    assert (
-        blockers["paused-5d8f7c9b6-1"][1]
-        == "Deployment paused is paused: a restart waits until it is resumed"
-    )
+    assert blockers["agent-x1"][1] == "DaemonSet agent uses updateStrategy OnDelete: its pods change only when deleted"
+    assert blockers["paused-5d8f7c9b6-1"][1] == "Deployment paused is paused: a restart waits until it is resumed"
     assert blockers["orphan-1"][1] == "its owner ReplicaSet orphan-77 is not known, so it cannot be restarted"
     assert blockers["wf-1"][1] == "its owner Workflow nightly is not known, so it cannot be restarted"
-    assert (
-        blockers["unseen-5d8f7c9b6-1"][1]
-        == "its owner Deployment unseen is not known, so it cannot be restarted"
-    )
+    assert blockers["unseen-5d8f7c9b6-1"][1] == "its owner Deployment unseen is not known, so it cannot be restarted"
     assert blockers["web-6c9-1"] == (True, None, "Rollout")
 
 
@@ -230,7 +206,5 @@ def test_pods_survive_malformed_annotations_in_the_inventory() -> None:
     p = pod("odd-1", "shop", "1-22-3")
     p["metadata"]["annotations"]["sidecar.istio.io/status"] = "{broken"
     del p["metadata"]["annotations"]["istio.io/rev"]
-    r = row(
-        build([*_control_plane(), namespace("shop", **{"istio.io/rev": "prod-stable"}), p]), "shop", "odd"
-    )
+    r = row(build([*_control_plane(), namespace("shop", **{"istio.io/rev": "prod-stable"}), p]), "shop", "odd")
     assert r.has_sidecar and r.revision is None and r.revision_on_restart == "1-22-3" and r.pod.problems

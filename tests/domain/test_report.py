@@ -50,10 +50,7 @@ def test_values(view: InventoryView) -> None:
         "istio-system/istiod-1-22-3",
     )
     shop = next(n for n in doc["namespaces"] if n["name"] == "shop")
-    assert (
-        shop["injection"] == {"label": "istio.io/rev", "value": "prod-stable"}
-        and shop["revision"] == "1-22-3"
-    )
+    assert shop["injection"] == {"label": "istio.io/rev", "value": "prod-stable"} and shop["revision"] == "1-22-3"
     assert shop["pods"] == {
         "live": 3,
         "by_revision": {"1-22-3": 3},

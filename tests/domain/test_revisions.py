@@ -44,8 +44,7 @@ def test_default_revision_ignores_the_deactivated_injector(control_plane_raw: li
 
 def test_moving_the_default_tag_moves_the_default_revision(control_plane_raw: list[dict[str, Any]]) -> None:
     objects = [
-        retag(o, "1-23-1") if o["metadata"]["name"] == "istio-revision-tag-default" else o
-        for o in control_plane_raw
+        retag(o, "1-23-1") if o["metadata"]["name"] == "istio-revision-tag-default" else o for o in control_plane_raw
     ]
     cp = cp_of(objects)
     assert cp.default_revision == "1-23-1"
@@ -78,32 +77,23 @@ def test_tag_resolution(control_plane_raw: list[dict[str, Any]]) -> None:
 def test_dangling_tag_when_its_revision_is_gone(control_plane_raw: list[dict[str, Any]]) -> None:
     # helm uninstall istiod-1-22-3 removed its istiod, Service, MWC and ConfigMap but not the tags.
     objects = [
-        o
-        for o in control_plane_raw
-        if o["metadata"]["name"] not in ("istiod-1-22-3", "istio-sidecar-injector-1-22-3")
+        o for o in control_plane_raw if o["metadata"]["name"] not in ("istiod-1-22-3", "istio-sidecar-injector-1-22-3")
     ]
     cp = cp_of(objects)
     assert [r.name for r in cp.revisions] == ["1-23-1"]
     dangling = {t.name: t for t in cp.tags if t.dangling}
     assert set(dangling) == {"default", "prod-stable"}
-    assert (
-        dangling["prod-stable"].problem == "tag prod-stable points at revision 1-22-3, which no longer exists"
-    )
+    assert dangling["prod-stable"].problem == "tag prod-stable points at revision 1-22-3, which no longer exists"
     webhook_problems = [p.message for p in cp.problems if p.code == "dangling_webhook"]
+    assert any("istio-revision-tag-prod-stable/rev.namespace" in m and "pod creation" in m for m in webhook_problems)
     assert any(
-        "istio-revision-tag-prod-stable/rev.namespace" in m and "pod creation" in m for m in webhook_problems
-    )
-    assert any(
-        m.startswith("webhook istiod-default-validator/") and "Istio config writes" in m
-        for m in webhook_problems
+        m.startswith("webhook istiod-default-validator/") and "Istio config writes" in m for m in webhook_problems
     )
 
 
 def test_webhook_calling_a_missing_service(control_plane_raw: list[dict[str, Any]]) -> None:
     objects = [
-        o
-        for o in control_plane_raw
-        if not (o["kind"] == "Service" and o["metadata"]["name"] == "istiod-1-23-1")
+        o for o in control_plane_raw if not (o["kind"] == "Service" and o["metadata"]["name"] == "istiod-1-23-1")
     ]
     cp = cp_of(objects)
     assert cp.tag("prod-canary").dangling  # type: ignore[union-attr]
@@ -121,9 +111,7 @@ def test_without_listed_services_no_webhook_is_called_dangling(
 
 def test_managed_revision_has_webhooks_but_no_istiod(control_plane_raw: list[dict[str, Any]]) -> None:
     # A managed control plane (TCM, ASM): the webhook calls a URL outside the cluster.
-    managed = copy.deepcopy(
-        find(control_plane_raw, "MutatingWebhookConfiguration", "istio-sidecar-injector-1-23-1")
-    )
+    managed = copy.deepcopy(find(control_plane_raw, "MutatingWebhookConfiguration", "istio-sidecar-injector-1-23-1"))
     managed["metadata"]["name"] = "istiod-asm-1231-3"
     managed["metadata"]["labels"] = {
         "istio.io/rev": "asm-1231-3",

@@ -79,7 +79,7 @@ def test_query_selectors_match_as_the_api_server_does(text: str, matches: bool) 
         ("app=(", "unable to parse requirement: found '(', expected: identifier"),
         (
             "rank>x",
-            "unable to parse requirement: values[0]: Invalid value: \"x\": "
+            'unable to parse requirement: values[0]: Invalid value: "x": '
             "for 'Gt', 'Lt' operators, the value must be an integer",
         ),
         ("a/b/c", 'unable to parse requirement: <nil>: Invalid value: "a/b/c": a valid label key must consist'),

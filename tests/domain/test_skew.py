@@ -36,10 +36,7 @@ def test_canary_jump() -> None:
     assert canary_jump("1.20.8", "1.22.3") is None  # two minors: supported
     warning = canary_jump("1.20.8", "1.23.1")
     assert warning is not None and warning.code == JUMP_TOO_FAR
-    assert (
-        warning.message
-        == "a canary upgrade from 1.20 to 1.23 spans 3 minor versions; at most 2 are supported"
-    )
+    assert warning.message == "a canary upgrade from 1.20 to 1.23 spans 3 minor versions; at most 2 are supported"
     assert canary_jump("1.23.1", "1.20.0") is not None  # a rollback jump is as far
     assert canary_jump(None, "1.23.1") is None
 
@@ -57,17 +54,13 @@ def test_skew_warnings_in_the_view(control_plane_raw: list[dict[str, Any]]) -> N
     for obj in objects:
         name = obj["metadata"]["name"]
         if obj["kind"] == "Pod" and name.startswith("early"):
-            obj["spec"]["containers"][1]["image"] = (
-                "docker.io/istio/proxyv2:1.23.1"  # an in-place upgraded proxy
-            )
+            obj["spec"]["containers"][1]["image"] = "docker.io/istio/proxyv2:1.23.1"  # an in-place upgraded proxy
         if obj["kind"] == "Pod" and name.startswith("ancient"):
             obj["spec"]["containers"][1]["image"] = "docker.io/istio/proxyv2:1.20.2"
     view = Inventory.from_snapshot(MeshSnapshot((ClusterSnapshot.from_raw("c", objects),))).view()
     by_code = {w.code: w for w in view.skew}
     newer = by_code[PROXY_NEWER]
-    assert (
-        newer.count == 2 and newer.message == "2 proxies on 1-22-3 run 1.23.1, newer than their istiod 1.22.3"
-    )
+    assert newer.count == 2 and newer.message == "2 proxies on 1-22-3 run 1.23.1, newer than their istiod 1.22.3"
     assert len(newer.first_offenders) == 2 and all(o.startswith("shop/early-") for o in newer.first_offenders)
     old = by_code[PROXY_TOO_OLD]
     assert old.message == "1 proxy on 1-22-3 runs 1.20.2, more than one minor older than their istiod 1.22.3"

@@ -46,8 +46,12 @@ def chose_rollback(**fields: Any):  # type: ignore[no-untyped-def]
 
 
 def run_of(view: InventoryView, revision: str = OLD, result: str = "passed") -> VerifyRun:
-    return VerifyRun(at="2026-03-02T11:00:00Z", revision=revision, result=result,  # type: ignore[arg-type]
-                     fingerprint=data_plane_state(view).fingerprint)
+    return VerifyRun(
+        at="2026-03-02T11:00:00Z",
+        revision=revision,
+        result=result,  # type: ignore[arg-type]
+        fingerprint=data_plane_state(view).fingerprint,
+    )
 
 
 def test_finish_waits_for_a_verify_run(view: InventoryView) -> None:
@@ -55,8 +59,9 @@ def test_finish_waits_for_a_verify_run(view: InventoryView) -> None:
     assert state.gates is not None and state.gates.rollback.enabled, state.gates.rollback.reasons
     finish = state.action("finish")
     assert not finish.enabled
-    assert finish.reasons == (f"verify of {OLD} has not run: press v (`meshtui upgrade verify`), or type "
-                              "`skip verify` with a reason",)
+    assert finish.reasons == (
+        f"verify of {OLD} has not run: press v (`meshtui upgrade verify`), or type `skip verify` with a reason",
+    )
     assert state.verify is not None and state.verify.state is VerifyState.NOT_RUN
 
 
@@ -74,14 +79,18 @@ def test_a_run_of_the_other_revision_does_not_count(view: InventoryView) -> None
 
 def test_any_later_data_plane_change_makes_it_stale(view: InventoryView) -> None:
     run = run_of(view)
-    for change in (crash_one_pod, lambda s: (settled(s), relabel(s, "shop", {"istio.io/rev": OLD},
-                                                                     remove=("istio-injection",)))):
+    for change in (
+        crash_one_pod,
+        lambda s: (settled(s), relabel(s, "shop", {"istio.io/rev": OLD}, remove=("istio-injection",))),
+    ):
         later = view_of("fresh", change, source=OLD, target=NEW)
         state = judge(later, chose_rollback(verify_run=run))
         assert state.verify is not None and state.verify.state is VerifyState.STALE
         assert not state.action("finish").enabled
-        assert any("the data plane changed since verify ran at 2026-03-02T11:00:00Z" in r
-                   for r in state.action("finish").reasons)
+        assert any(
+            "the data plane changed since verify ran at 2026-03-02T11:00:00Z" in r
+            for r in state.action("finish").reasons
+        )
 
 
 @pytest.mark.parametrize(("result", "state"), [("failed", VerifyState.FAILED), ("unknown", VerifyState.UNKNOWN)])
@@ -93,8 +102,13 @@ def test_failed_or_unknown_checks_are_not_passed(view: InventoryView, result: st
 
 
 def test_a_typed_skip_opens_finish_until_the_data_plane_changes(view: InventoryView) -> None:
-    skip = VerifySkip(at="2026-03-02T11:05:00Z", by="alice", revision=OLD, reason="syncz blocked by policy",
-                      fingerprint=data_plane_state(view).fingerprint)
+    skip = VerifySkip(
+        at="2026-03-02T11:05:00Z",
+        by="alice",
+        revision=OLD,
+        reason="syncz blocked by policy",
+        fingerprint=data_plane_state(view).fingerprint,
+    )
     unknown = run_of(view, result="unknown")
     state = judge(view, chose_rollback(verify_run=unknown, verify_skip=skip))
     assert state.verify is not None and state.verify.state is VerifyState.SKIPPED

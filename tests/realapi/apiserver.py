@@ -483,9 +483,7 @@ class RealApiServer:
                     "cluster": {"server": self.server_url, "certificate-authority-data": b64(ca)},
                 }
             ],
-            "users": [
-                {"name": user, "user": {"client-certificate-data": b64(crt), "client-key-data": b64(key)}}
-            ],
+            "users": [{"name": user, "user": {"client-certificate-data": b64(crt), "client-key-data": b64(key)}}],
             "contexts": [{"name": f"realapi-{user}", "context": {"cluster": "realapi", "user": user}}],
             "current-context": f"realapi-{user}",
             "preferences": {},

@@ -84,9 +84,7 @@ def _watch_configmaps(api: client.CoreV1Api, namespace: str, resource_version: s
         resp.release_conn()
 
 
-def test_server_reports_real_version(
-    real_api: RealApiServer, record_property: Callable[[str, object], None]
-) -> None:
+def test_server_reports_real_version(real_api: RealApiServer, record_property: Callable[[str, object], None]) -> None:
     print(f"kube-apiserver version: {real_api.version} ({real_api.version_info.get('goVersion')})")
     record_property("kube_apiserver_version", real_api.version)
     assert real_api.version.startswith("v1.3"), real_api.version_info
@@ -114,9 +112,7 @@ def test_viewer_can_list_but_not_create(admin_core: client.CoreV1Api, viewer_cor
     assert 'User "viewer" cannot create resource "namespaces"' in status["message"]
 
 
-def test_watch_from_compacted_resource_version_gets_410(
-    real_api: RealApiServer, admin_core: client.CoreV1Api
-) -> None:
+def test_watch_from_compacted_resource_version_gets_410(real_api: RealApiServer, admin_core: client.CoreV1Api) -> None:
     ns = _unique("watch")
     admin_core.create_namespace(_namespace(ns))
     cm = admin_core.create_namespaced_config_map(

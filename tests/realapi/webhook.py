@@ -113,9 +113,7 @@ class InjectionWebhook:
         server.socket = ctx.wrap_socket(server.socket, server_side=True)
         self._server = server
         self.port = int(server.server_address[1])
-        self._thread = threading.Thread(
-            target=server.serve_forever, name="meshtui-injection-webhook", daemon=True
-        )
+        self._thread = threading.Thread(target=server.serve_forever, name="meshtui-injection-webhook", daemon=True)
         self._thread.start()
         return self
 
@@ -225,9 +223,7 @@ class InjectionWebhook:
         info = sim_istio.revision_info(scratch, revision, self.istio_namespace)
         if info is None:  # as the simulator does: inject with defaults
             log.warning("no injector ConfigMap for revision %s; injecting with defaults", revision)
-            info = sim_istio.RevisionInfo(
-                revision=sim_istio.rev_label(revision), namespace=self.istio_namespace
-            )
+            info = sim_istio.RevisionInfo(revision=sim_istio.rev_label(revision), namespace=self.istio_namespace)
         return info
 
     # -- readiness -----------------------------------------------------------------------------
@@ -404,9 +400,7 @@ def istio_objects(
     return mwcs, cms
 
 
-def register_istio(
-    api: client.ApiClient, scenario: Callable[[Store], None], hook: InjectionWebhook
-) -> list[str]:
+def register_istio(api: client.ApiClient, scenario: Callable[[Store], None], hook: InjectionWebhook) -> list[str]:
     """Write what ``scenario`` installs into the real server, with webhooks pointed at ``hook``.
 
     Every injector webhook keeps its selectors exactly as generated; only ``clientConfig`` becomes

@@ -21,18 +21,30 @@ def fast_settings(**overrides: Any) -> SimSettings:
     return helpers.fast_settings(**{"history_window": 1000, **overrides})
 
 
-def pod(name: str, namespace: str, labels: dict[str, str] | None = None, phase: str = "Running",
-        containers: tuple[str, ...] = ("app",)) -> dict[str, Any]:
+def pod(
+    name: str,
+    namespace: str,
+    labels: dict[str, str] | None = None,
+    phase: str = "Running",
+    containers: tuple[str, ...] = ("app",),
+) -> dict[str, Any]:
     """A small pod manifest with Ready containers."""
     return {
         "metadata": {"name": name, "namespace": namespace, "labels": labels or {}},
         "spec": {"containers": [{"name": c, "image": f"example/{c}:1"} for c in containers]},
         "status": {
             "phase": phase,
-            "containerStatuses": [{"name": c, "ready": phase == "Running", "restartCount": 0,
-                                   "image": f"example/{c}:1", "imageID": "",
-                                   "state": {"running": {}} if phase == "Running" else {"waiting": {}}}
-                                  for c in containers],
+            "containerStatuses": [
+                {
+                    "name": c,
+                    "ready": phase == "Running",
+                    "restartCount": 0,
+                    "image": f"example/{c}:1",
+                    "imageID": "",
+                    "state": {"running": {}} if phase == "Running" else {"waiting": {}},
+                }
+                for c in containers
+            ],
         },
     }
 
@@ -46,25 +58,29 @@ def basic_setup(store: Store) -> None:
     store.create("namespaces", {"metadata": {"name": "tools", "labels": {"team": "ops"}}})
     store.create("pods", pod("web-1", "shop", {"app": "web", "tier": "front"}))
     store.create("pods", pod("web-2", "shop", {"app": "web", "tier": "front"}, phase="Pending"))
-    store.create("pods", pod("cart-1", "shop", {"app": "cart", "tier": "back"},
-                             containers=("app", "istio-proxy")))
+    store.create("pods", pod("cart-1", "shop", {"app": "cart", "tier": "back"}, containers=("app", "istio-proxy")))
     store.create("pods", pod("pay-1", "payments", {"app": "pay"}))
     store.create("pods", pod("job-1", "tools", {}, phase="Succeeded"))
     store.create("configmaps", {"metadata": {"name": "settings", "namespace": "shop"}, "data": {"a": "1"}})
-    store.create("apps/deployments", {
-        "metadata": {"name": "web", "namespace": "shop"},
-        "spec": {
-            "replicas": 2,
-            "selector": {"matchLabels": {"app": "web"}},
-            "template": {
-                "metadata": {"labels": {"app": "web"}, "annotations": {"keep": "me"}},
-                "spec": {"containers": [
-                    {"name": "app", "image": "example/app:1", "env": [{"name": "A", "value": "1"}]},
-                    {"name": "helper", "image": "example/helper:1"},
-                ]},
+    store.create(
+        "apps/deployments",
+        {
+            "metadata": {"name": "web", "namespace": "shop"},
+            "spec": {
+                "replicas": 2,
+                "selector": {"matchLabels": {"app": "web"}},
+                "template": {
+                    "metadata": {"labels": {"app": "web"}, "annotations": {"keep": "me"}},
+                    "spec": {
+                        "containers": [
+                            {"name": "app", "image": "example/app:1", "env": [{"name": "A", "value": "1"}]},
+                            {"name": "helper", "image": "example/helper:1"},
+                        ]
+                    },
+                },
             },
         },
-    })
+    )
 
 
 class Sim(RunningSim):
@@ -90,8 +106,9 @@ class Sim(RunningSim):
 def sim_factory(sims: StartSims) -> Callable[..., Sim]:
     """Start simulated clusters on free ports (any setup/settings); all are stopped after the test."""
 
-    def make(setup: Callable[[Store], None] | None = basic_setup, settings: SimSettings | None = None,
-             **kwargs: Any) -> Sim:
+    def make(
+        setup: Callable[[Store], None] | None = basic_setup, settings: SimSettings | None = None, **kwargs: Any
+    ) -> Sim:
         sim: Sim = sims(setup=setup, settings=settings or fast_settings(), as_type=Sim, **kwargs)
         return sim
 

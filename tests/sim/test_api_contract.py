@@ -18,8 +18,9 @@ from tests.helpers import wait_until
 
 META_LIST = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json"
 META = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1,application/json"
-TABLE = ("application/json;as=Table;v=v1;g=meta.k8s.io,application/json;as=Table;v=v1beta1;g=meta.k8s.io,"
-         "application/json")
+TABLE = (
+    "application/json;as=Table;v=v1;g=meta.k8s.io,application/json;as=Table;v=v1beta1;g=meta.k8s.io,application/json"
+)
 TIMEOUT = (5, 15)
 
 
@@ -28,12 +29,14 @@ def names(items: list[Any]) -> list[str]:
     return sorted(i.metadata.name if hasattr(i, "metadata") else i["metadata"]["name"] for i in items)
 
 
-def raw(sim: Any, method: str, path: str, body: bytes | None = None,
-        headers: dict[str, str] | None = None) -> urllib3.BaseHTTPResponse:
+def raw(
+    sim: Any, method: str, path: str, body: bytes | None = None, headers: dict[str, str] | None = None
+) -> urllib3.BaseHTTPResponse:
     """A request through the client's own connection pool, for bodies the typed API cannot send."""
     headers = {"Authorization": f"Bearer {sim.cluster.token}", **(headers or {})}
-    return sim.api.rest_client.pool_manager.request(method, sim.cluster.url + path, body=body,
-                                                    headers=headers, timeout=10.0)
+    return sim.api.rest_client.pool_manager.request(
+        method, sim.cluster.url + path, body=body, headers=headers, timeout=10.0
+    )
 
 
 # -- list ---------------------------------------------------------------------------------------------
@@ -121,25 +124,27 @@ def test_list_at_an_exact_older_resource_version(sim):
     assert names(old.items) == ["cart-1", "web-1", "web-2"]
     assert "new" not in next(p for p in old.items if p.metadata.name == "web-1").metadata.labels
     with pytest.raises(ApiException) as err:
-        sim.core.list_namespaced_pod("shop", resource_version=str(sim.rv + 100),
-                                     resource_version_match="NotOlderThan")
+        sim.core.list_namespaced_pod("shop", resource_version=str(sim.rv + 100), resource_version_match="NotOlderThan")
     assert err.value.status == 504
     with pytest.raises(ApiException) as err:
         sim.core.list_namespaced_pod("shop", resource_version="1", _continue="abc")
     assert err.value.status == 400
 
 
-@pytest.mark.parametrize(("selector", "expected"), [
-    ("app=web", ["web-1", "web-2"]),
-    ("app==web", ["web-1", "web-2"]),
-    ("app!=web", ["cart-1", "job-1", "pay-1"]),
-    ("app in (web,cart)", ["cart-1", "web-1", "web-2"]),
-    ("app notin (web,cart)", ["job-1", "pay-1"]),
-    ("tier", ["cart-1", "web-1", "web-2"]),
-    ("!tier", ["job-1", "pay-1"]),
-    ("app=web,tier=front", ["web-1", "web-2"]),
-    ("app=nothing", []),
-])
+@pytest.mark.parametrize(
+    ("selector", "expected"),
+    [
+        ("app=web", ["web-1", "web-2"]),
+        ("app==web", ["web-1", "web-2"]),
+        ("app!=web", ["cart-1", "job-1", "pay-1"]),
+        ("app in (web,cart)", ["cart-1", "web-1", "web-2"]),
+        ("app notin (web,cart)", ["job-1", "pay-1"]),
+        ("tier", ["cart-1", "web-1", "web-2"]),
+        ("!tier", ["job-1", "pay-1"]),
+        ("app=web,tier=front", ["web-1", "web-2"]),
+        ("app=nothing", []),
+    ],
+)
 def test_label_selectors(sim, selector, expected):
     assert names(sim.core.list_pod_for_all_namespaces(label_selector=selector).items) == expected
 
@@ -147,31 +152,40 @@ def test_label_selectors(sim, selector, expected):
 def test_label_selector_on_namespaces_and_a_malformed_selector(sim):
     assert names(sim.core.list_namespace(label_selector="istio-injection=enabled").items) == ["payments"]
     assert names(sim.core.list_namespace(label_selector="istio.io/rev").items) == ["shop"]
-    assert names(sim.core.list_namespace(label_selector="!istio.io/rev,!istio-injection").items) == [
-        "default", "tools"]
+    assert names(sim.core.list_namespace(label_selector="!istio.io/rev,!istio-injection").items) == ["default", "tools"]
     with pytest.raises(ApiException) as err:
         sim.core.list_namespace(label_selector="app in (")
     assert err.value.status == 400
 
 
-@pytest.mark.parametrize(("selector", "expected"), [
-    ("metadata.name=web-1", ["web-1"]),
-    ("metadata.namespace=payments", ["pay-1"]),
-    ("status.phase=Pending", ["web-2"]),
-    ("status.phase!=Running", ["job-1", "web-2"]),
-    ("metadata.namespace=shop,status.phase=Running", ["cart-1", "web-1"]),
-])
+@pytest.mark.parametrize(
+    ("selector", "expected"),
+    [
+        ("metadata.name=web-1", ["web-1"]),
+        ("metadata.namespace=payments", ["pay-1"]),
+        ("status.phase=Pending", ["web-2"]),
+        ("status.phase!=Running", ["job-1", "web-2"]),
+        ("metadata.namespace=shop,status.phase=Running", ["cart-1", "web-1"]),
+    ],
+)
 def test_field_selectors(sim, selector, expected):
     assert names(sim.core.list_pod_for_all_namespaces(field_selector=selector).items) == expected
 
 
 def test_event_field_selectors_as_kubectl_describe_uses_them(sim):
     for name, pod_name in (("e1", "web-1"), ("e2", "web-2")):
-        sim.core.create_namespaced_event("shop", {
-            "metadata": {"name": name}, "reason": "Started", "type": "Normal",
-            "involvedObject": {"kind": "Pod", "name": pod_name, "namespace": "shop"}})
+        sim.core.create_namespaced_event(
+            "shop",
+            {
+                "metadata": {"name": name},
+                "reason": "Started",
+                "type": "Normal",
+                "involvedObject": {"kind": "Pod", "name": pod_name, "namespace": "shop"},
+            },
+        )
     found = sim.core.list_namespaced_event(
-        "shop", field_selector="involvedObject.name=web-2,involvedObject.namespace=shop,type=Normal")
+        "shop", field_selector="involvedObject.name=web-2,involvedObject.namespace=shop,type=Normal"
+    )
     assert names(found.items) == ["e2"]
 
 
@@ -190,25 +204,27 @@ def test_watch_from_a_resource_version_replays_exactly_the_later_events(sim, rea
 
     def changes(store: Store) -> None:
         store.create("pods", {"metadata": {"name": "new-1", "namespace": "shop"}, "spec": {}})
-        store.update("pods", "shop", "web-1",
-                     lambda o: {**o, "metadata": {**o["metadata"], "labels": {"x": "1"}}})
+        store.update("pods", "shop", "web-1", lambda o: {**o, "metadata": {**o["metadata"], "labels": {"x": "1"}}})
         store.create("pods", {"metadata": {"name": "elsewhere", "namespace": "payments"}, "spec": {}})
         store.remove("pods", "shop", "web-2")
 
     sim.store_call(changes)
-    resp = sim.core.list_namespaced_pod("shop", watch=True, resource_version=rv0, timeout_seconds=1,
-                                        _preload_content=False, _request_timeout=TIMEOUT)
+    resp = sim.core.list_namespaced_pod(
+        "shop", watch=True, resource_version=rv0, timeout_seconds=1, _preload_content=False, _request_timeout=TIMEOUT
+    )
     events = read_events(resp)  # until the server ends the stream at timeoutSeconds
     assert [(e["type"], e["object"]["metadata"]["name"]) for e in events] == [
-        ("ADDED", "new-1"), ("MODIFIED", "web-1"), ("DELETED", "web-2")]
+        ("ADDED", "new-1"),
+        ("MODIFIED", "web-1"),
+        ("DELETED", "web-2"),
+    ]
     rvs = [int(e["object"]["metadata"]["resourceVersion"]) for e in events]
     assert rvs == sorted(rvs) and rvs[0] > int(rv0)
     assert events[1]["object"]["metadata"]["labels"] == {"x": "1"}
 
 
 def test_watch_without_resource_version_starts_with_the_current_state(sim, read_events):
-    resp = sim.core.list_namespace(watch=True, timeout_seconds=5, _preload_content=False,
-                                   _request_timeout=TIMEOUT)
+    resp = sim.core.list_namespace(watch=True, timeout_seconds=5, _preload_content=False, _request_timeout=TIMEOUT)
     events = read_events(resp, 4)
     assert {e["type"] for e in events} == {"ADDED"}
     assert names([e["object"] for e in events]) == ["default", "payments", "shop", "tools"]
@@ -216,41 +232,64 @@ def test_watch_without_resource_version_starts_with_the_current_state(sim, read_
 
 def test_watch_sends_live_changes_and_filters_by_label(sim, read_events):
     rv = sim.core.list_namespaced_pod("shop").metadata.resource_version
-    resp = sim.core.list_namespaced_pod("shop", watch=True, resource_version=rv, label_selector="app=web",
-                                        timeout_seconds=10, _preload_content=False, _request_timeout=TIMEOUT)
+    resp = sim.core.list_namespaced_pod(
+        "shop",
+        watch=True,
+        resource_version=rv,
+        label_selector="app=web",
+        timeout_seconds=10,
+        _preload_content=False,
+        _request_timeout=TIMEOUT,
+    )
     sim.core.patch_namespaced_pod("cart-1", "shop", {"metadata": {"labels": {"seen": "no"}}})
     sim.core.patch_namespaced_pod("web-1", "shop", {"metadata": {"labels": {"seen": "yes"}}})
     sim.core.patch_namespaced_pod("web-2", "shop", {"metadata": {"labels": {"app": "other"}}})
     events = read_events(resp, 2)
     # A change that moves an object out of the selection is a DELETED for this watch, as the API server does.
     assert [(e["type"], e["object"]["metadata"]["name"]) for e in events] == [
-        ("MODIFIED", "web-1"), ("DELETED", "web-2")]
+        ("MODIFIED", "web-1"),
+        ("DELETED", "web-2"),
+    ]
 
 
 def test_bookmarks_carry_only_the_current_resource_version(sim, read_events):
     rv = sim.core.list_namespaced_pod("shop").metadata.resource_version
     sim.core.create_namespaced_config_map("shop", {"metadata": {"name": "later"}})
-    resp = sim.core.list_namespaced_pod("shop", watch=True, resource_version=rv, allow_watch_bookmarks=True,
-                                        timeout_seconds=10, _preload_content=False, _request_timeout=TIMEOUT)
+    resp = sim.core.list_namespaced_pod(
+        "shop",
+        watch=True,
+        resource_version=rv,
+        allow_watch_bookmarks=True,
+        timeout_seconds=10,
+        _preload_content=False,
+        _request_timeout=TIMEOUT,
+    )
     events = read_events(resp, until=lambda e: e["type"] == "BOOKMARK")
     bookmark = events[-1]
     assert bookmark["type"] == "BOOKMARK"
-    assert bookmark["object"] == {"kind": "Pod", "apiVersion": "v1", "metadata": {"resourceVersion": str(sim.rv)},
-                                  "spec": {"containers": None}, "status": {}}  # an empty Pod, serialized
+    assert bookmark["object"] == {
+        "kind": "Pod",
+        "apiVersion": "v1",
+        "metadata": {"resourceVersion": str(sim.rv)},
+        "spec": {"containers": None},
+        "status": {},
+    }  # an empty Pod, serialized
     assert len(events) == 1  # the config map is not a pod event
 
 
 def test_no_bookmarks_unless_asked(sim, read_events):
     rv = sim.core.list_namespaced_pod("shop").metadata.resource_version
-    resp = sim.core.list_namespaced_pod("shop", watch=True, resource_version=rv, timeout_seconds=1,
-                                        _preload_content=False, _request_timeout=TIMEOUT)
+    resp = sim.core.list_namespaced_pod(
+        "shop", watch=True, resource_version=rv, timeout_seconds=1, _preload_content=False, _request_timeout=TIMEOUT
+    )
     assert read_events(resp) == []  # bookmark_interval is 0.2 s, the stream lasts 1 s
 
 
 def test_timeout_seconds_ends_the_stream(sim, read_events):
     start = time.monotonic()
-    resp = sim.core.list_namespace(watch=True, resource_version=str(sim.rv), timeout_seconds=1,
-                                   _preload_content=False, _request_timeout=TIMEOUT)
+    resp = sim.core.list_namespace(
+        watch=True, resource_version=str(sim.rv), timeout_seconds=1, _preload_content=False, _request_timeout=TIMEOUT
+    )
     assert read_events(resp) == []
     assert 0.9 <= time.monotonic() - start < 5
 
@@ -270,8 +309,12 @@ def test_timeout_and_bookmarks_hold_under_sustained_changes(sim_factory, fast_se
                 until = loop.time() + 6.5
             for _ in range(50):
                 n += 1
-                store.update("pods", "shop", "web-1", lambda o, n=n: {
-                    **o, "metadata": {**o["metadata"], "annotations": {"n": str(n)}}})
+                store.update(
+                    "pods",
+                    "shop",
+                    "web-1",
+                    lambda o, n=n: {**o, "metadata": {**o["metadata"], "annotations": {"n": str(n)}}},
+                )
             await asyncio.sleep(0.005)
 
     # Wrapped in a list: `call` awaits an awaitable result, and the task must keep running.
@@ -280,9 +323,15 @@ def test_timeout_and_bookmarks_hold_under_sustained_changes(sim_factory, fast_se
         start = time.monotonic()
         # 6 s: bookmarks stop 2 s before the deadline, as the watch cache's do, so 4 s remain for them
         # even on a loaded machine.
-        resp = sim.core.list_namespaced_pod("shop", watch=True, resource_version=str(sim.rv),
-                                            timeout_seconds=6, allow_watch_bookmarks=True,
-                                            _preload_content=False, _request_timeout=TIMEOUT)
+        resp = sim.core.list_namespaced_pod(
+            "shop",
+            watch=True,
+            resource_version=str(sim.rv),
+            timeout_seconds=6,
+            allow_watch_bookmarks=True,
+            _preload_content=False,
+            _request_timeout=TIMEOUT,
+        )
         chunks, ended = [], True
         for chunk in resp.stream(1 << 16):  # raw bytes: parsing here would let the stream run ahead
             chunks.append(chunk)
@@ -303,14 +352,12 @@ def test_timeout_and_bookmarks_hold_under_sustained_changes(sim_factory, fast_se
     assert rvs == sorted(rvs)  # a bookmark never claims a version beyond an event still to come
 
 
-def test_watch_from_before_the_history_window_gets_an_error_event_410(sim_factory, read_events,
-                                                                      fast_settings):
+def test_watch_from_before_the_history_window_gets_an_error_event_410(sim_factory, read_events, fast_settings):
     sim = sim_factory(settings=fast_settings(history_window=3))
     rv0 = sim.core.list_namespace().metadata.resource_version
     for i in range(5):
         sim.core.create_namespace({"metadata": {"name": f"ns-{i}"}})
-    resp = sim.core.list_namespace(watch=True, resource_version=rv0, _preload_content=False,
-                                   _request_timeout=TIMEOUT)
+    resp = sim.core.list_namespace(watch=True, resource_version=rv0, _preload_content=False, _request_timeout=TIMEOUT)
     assert resp.status == 200  # the API server reports expiry inside the stream
     events = read_events(resp)
     assert len(events) == 1 and events[0]["type"] == "ERROR"
@@ -320,29 +367,38 @@ def test_watch_from_before_the_history_window_gets_an_error_event_410(sim_factor
 
 def test_restart_forces_a_relist_after_which_watching_works(sim, read_events):
     rv0 = sim.core.list_namespaced_pod("shop").metadata.resource_version
-    open_watch = sim.core.list_namespaced_pod("shop", watch=True, resource_version=rv0, timeout_seconds=30,
-                                              _preload_content=False, _request_timeout=TIMEOUT)
+    open_watch = sim.core.list_namespaced_pod(
+        "shop", watch=True, resource_version=rv0, timeout_seconds=30, _preload_content=False, _request_timeout=TIMEOUT
+    )
     sim.core.patch_namespaced_pod("web-1", "shop", {"metadata": {"labels": {"v": "2"}}})
     sim.cluster.faults.restart()
     ended = read_events(open_watch, deadline=5)
     assert [e["type"] for e in ended] in (["MODIFIED"], [])  # the stream ended well before its 30 s
 
-    resumed = sim.core.list_namespaced_pod("shop", watch=True, resource_version=rv0, _preload_content=False,
-                                           _request_timeout=TIMEOUT)
+    resumed = sim.core.list_namespaced_pod(
+        "shop", watch=True, resource_version=rv0, _preload_content=False, _request_timeout=TIMEOUT
+    )
     events = read_events(resumed)
     assert [(e["type"], e["object"]["code"]) for e in events] == [("ERROR", 410)]
 
     relist = sim.core.list_namespaced_pod("shop")
-    resp = sim.core.list_namespaced_pod("shop", watch=True, resource_version=relist.metadata.resource_version,
-                                        timeout_seconds=10, _preload_content=False, _request_timeout=TIMEOUT)
+    resp = sim.core.list_namespaced_pod(
+        "shop",
+        watch=True,
+        resource_version=relist.metadata.resource_version,
+        timeout_seconds=10,
+        _preload_content=False,
+        _request_timeout=TIMEOUT,
+    )
     sim.core.create_namespaced_pod("shop", {"metadata": {"name": "after"}, "spec": {"containers": []}})
     events = read_events(resp, 1)
     assert [(e["type"], e["object"]["metadata"]["name"]) for e in events] == [("ADDED", "after")]
 
 
 def test_client_disconnect_unregisters_the_watcher(sim, read_events):
-    resp = sim.core.list_namespace(watch=True, resource_version=str(sim.rv), timeout_seconds=30,
-                                   _preload_content=False, _request_timeout=TIMEOUT)
+    resp = sim.core.list_namespace(
+        watch=True, resource_version=str(sim.rv), timeout_seconds=30, _preload_content=False, _request_timeout=TIMEOUT
+    )
     assert sim.store_call(lambda s: s.open_watches) == 1
     resp.close()  # closes the socket (release_conn would keep it open in the pool)
     # The server learns of the disconnect asynchronously and gives no event for it: poll.
@@ -350,9 +406,15 @@ def test_client_disconnect_unregisters_the_watcher(sim, read_events):
 
 
 def test_watch_list_streams_initial_events_then_an_annotated_bookmark(sim, read_events):
-    resp = sim.core.list_namespace(watch=True, send_initial_events=True,
-                                   resource_version_match="NotOlderThan", allow_watch_bookmarks=True,
-                                   timeout_seconds=5, _preload_content=False, _request_timeout=TIMEOUT)
+    resp = sim.core.list_namespace(
+        watch=True,
+        send_initial_events=True,
+        resource_version_match="NotOlderThan",
+        allow_watch_bookmarks=True,
+        timeout_seconds=5,
+        _preload_content=False,
+        _request_timeout=TIMEOUT,
+    )
     events = read_events(resp, until=lambda e: e["type"] == "BOOKMARK")
     assert [e["type"] for e in events] == ["ADDED"] * 4 + ["BOOKMARK"]
     meta = events[-1]["object"]["metadata"]
@@ -373,62 +435,96 @@ def test_json_patch_removes_an_escaped_key(sim):
 def test_json_patch_failed_test_is_422_and_changes_nothing(sim, status_of):
     before = sim.core.read_namespace("shop")
     with pytest.raises(ApiException) as err:
-        sim.core.patch_namespace("shop", [
-            {"op": "test", "path": "/metadata/resourceVersion", "value": "1"},
-            {"op": "add", "path": "/metadata/labels/x", "value": "y"},
-        ])
+        sim.core.patch_namespace(
+            "shop",
+            [
+                {"op": "test", "path": "/metadata/resourceVersion", "value": "1"},
+                {"op": "add", "path": "/metadata/labels/x", "value": "y"},
+            ],
+        )
     assert err.value.status == 422
     assert status_of(err.value)["reason"] == "Invalid"
     after = sim.core.read_namespace("shop")
     assert after.metadata.resource_version == before.metadata.resource_version
-    ok = sim.core.patch_namespace("shop", [
-        {"op": "test", "path": "/metadata/resourceVersion", "value": before.metadata.resource_version},
-        {"op": "add", "path": "/metadata/labels/x", "value": "y"},
-    ])
+    ok = sim.core.patch_namespace(
+        "shop",
+        [
+            {"op": "test", "path": "/metadata/resourceVersion", "value": before.metadata.resource_version},
+            {"op": "add", "path": "/metadata/labels/x", "value": "y"},
+        ],
+    )
     assert ok.metadata.labels["x"] == "y"
 
 
 def test_merge_patch_null_removes_a_label(sim):
-    ns = sim.core.patch_namespace("shop", {"metadata": {"labels": {"istio.io/rev": None, "new": "1"}}},
-                                  _content_type="application/merge-patch+json")
+    ns = sim.core.patch_namespace(
+        "shop",
+        {"metadata": {"labels": {"istio.io/rev": None, "new": "1"}}},
+        _content_type="application/merge-patch+json",
+    )
     assert ns.metadata.labels == {"team": "web", "new": "1", "kubernetes.io/metadata.name": "shop"}
 
 
 def test_strategic_merge_of_template_annotations_and_containers(sim):
     stamp = "2026-01-01T00:00:00Z"
-    dep = sim.apps.patch_namespaced_deployment("web", "shop", {"spec": {"template": {"metadata": {
-        "annotations": {"kubectl.kubernetes.io/restartedAt": stamp}}}}}, field_manager="meshtui")
+    dep = sim.apps.patch_namespaced_deployment(
+        "web",
+        "shop",
+        {"spec": {"template": {"metadata": {"annotations": {"kubectl.kubernetes.io/restartedAt": stamp}}}}},
+        field_manager="meshtui",
+    )
     annotations = dep.spec.template.metadata.annotations
     assert annotations == {"keep": "me", "kubectl.kubernetes.io/restartedAt": stamp}
     assert dep.metadata.generation == 2
 
-    dep = sim.apps.patch_namespaced_deployment("web", "shop", {"spec": {"template": {"spec": {"containers": [
-        {"name": "app", "image": "example/app:2", "env": [{"name": "B", "value": "2"}]}]}}}})
+    dep = sim.apps.patch_namespaced_deployment(
+        "web",
+        "shop",
+        {
+            "spec": {
+                "template": {
+                    "spec": {
+                        "containers": [{"name": "app", "image": "example/app:2", "env": [{"name": "B", "value": "2"}]}]
+                    }
+                }
+            }
+        },
+    )
     containers = {c.name: c for c in dep.spec.template.spec.containers}
     assert set(containers) == {"app", "helper"}
     assert containers["app"].image == "example/app:2"
     # The patch's items first, then the stored ones, as the API server orders a strategic merge.
     assert [(e.name, e.value) for e in containers["app"].env] == [("B", "2"), ("A", "1")]
 
-    dep = sim.apps.patch_namespaced_deployment("web", "shop", {"spec": {"template": {"spec": {"containers": [
-        {"name": "helper", "$patch": "delete"}]}}}})
+    dep = sim.apps.patch_namespaced_deployment(
+        "web", "shop", {"spec": {"template": {"spec": {"containers": [{"name": "helper", "$patch": "delete"}]}}}}
+    )
     assert [c.name for c in dep.spec.template.spec.containers] == ["app"]
 
 
 def test_apply_creates_then_merges(sim):
-    body = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "applied", "namespace": "shop"},
-            "data": {"a": "1"}}
-    created = sim.core.patch_namespaced_config_map("applied", "shop", body, field_manager="meshtui",
-                                                   _content_type="application/apply-patch+yaml")
+    body = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "applied", "namespace": "shop"},
+        "data": {"a": "1"},
+    }
+    created = sim.core.patch_namespaced_config_map(
+        "applied", "shop", body, field_manager="meshtui", _content_type="application/apply-patch+yaml"
+    )
     assert created.data == {"a": "1"}
     yaml_body = b"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: applied\ndata:\n  b: '2'\n"
-    resp = raw(sim, "PATCH", "/api/v1/namespaces/shop/configmaps/applied?fieldManager=meshtui", yaml_body,
-               {"Content-Type": "application/apply-patch+yaml"})
+    resp = raw(
+        sim,
+        "PATCH",
+        "/api/v1/namespaces/shop/configmaps/applied?fieldManager=meshtui",
+        yaml_body,
+        {"Content-Type": "application/apply-patch+yaml"},
+    )
     assert resp.status == 200
     assert sim.core.read_namespaced_config_map("applied", "shop").data == {"a": "1", "b": "2"}
     with pytest.raises(ApiException) as err:
-        sim.core.patch_namespaced_config_map("applied", "shop", body,
-                                             _content_type="application/apply-patch+yaml")
+        sim.core.patch_namespaced_config_map("applied", "shop", body, _content_type="application/apply-patch+yaml")
     assert err.value.status == 422  # apply needs a fieldManager
 
 
@@ -473,17 +569,24 @@ def test_dry_run_persists_nothing_and_emits_no_event(sim, read_events):
     assert sim.apps.read_namespaced_deployment("web", "shop").spec.replicas == 2
 
     sim.core.patch_namespace("tools", {"metadata": {"labels": {"real": "yes"}}})
-    resp = sim.core.list_namespace(watch=True, resource_version=str(rv0), timeout_seconds=5,
-                                   _preload_content=False, _request_timeout=TIMEOUT)
+    resp = sim.core.list_namespace(
+        watch=True, resource_version=str(rv0), timeout_seconds=5, _preload_content=False, _request_timeout=TIMEOUT
+    )
     events = read_events(resp, 1)
     assert [(e["type"], e["object"]["metadata"]["name"]) for e in events] == [("MODIFIED", "tools")]
 
 
 def test_status_subresource_writes_status_and_metadata_not_spec(sim):
     # As the API server's pod status strategy: spec and owner references stay, labels change too.
-    pod = sim.core.patch_namespaced_pod_status("web-2", "shop", {"status": {"phase": "Running"},
-                                                                 "metadata": {"labels": {"via": "status"}},
-                                                                 "spec": {"activeDeadlineSeconds": 5}})
+    pod = sim.core.patch_namespaced_pod_status(
+        "web-2",
+        "shop",
+        {
+            "status": {"phase": "Running"},
+            "metadata": {"labels": {"via": "status"}},
+            "spec": {"activeDeadlineSeconds": 5},
+        },
+    )
     assert pod.status.phase == "Running"
     assert pod.metadata.labels["via"] == "status"
     assert pod.spec.active_deadline_seconds is None
@@ -507,9 +610,14 @@ def test_metadata_only_list_get_and_watch(sim, read_events):
     one = orjson.loads(resp.data)
     assert one["kind"] == "PartialObjectMetadata" and one["metadata"]["labels"]["istio.io/rev"] == "1-26"
 
-    resp = sim.core.list_namespace(watch=True, resource_version=body["metadata"]["resourceVersion"],
-                                   timeout_seconds=5, _preload_content=False, _headers={"Accept": META},
-                                   _request_timeout=TIMEOUT)
+    resp = sim.core.list_namespace(
+        watch=True,
+        resource_version=body["metadata"]["resourceVersion"],
+        timeout_seconds=5,
+        _preload_content=False,
+        _headers={"Accept": META},
+        _request_timeout=TIMEOUT,
+    )
     sim.core.create_namespace({"metadata": {"name": "fresh"}})
     events = read_events(resp, 1)
     assert events[0]["type"] == "ADDED"
@@ -523,10 +631,18 @@ def test_table_has_kubectl_pod_columns(sim):
     table = orjson.loads(resp.data)
     assert table["kind"] == "Table"
     assert [c["name"] for c in table["columnDefinitions"] if c["priority"] == 0] == [
-        "Name", "Ready", "Status", "Restarts", "Age"]
+        "Name",
+        "Ready",
+        "Status",
+        "Restarts",
+        "Age",
+    ]
     rows = {r["cells"][0]: r["cells"][:4] for r in table["rows"]}
-    assert rows == {"cart-1": ["cart-1", "2/2", "Running", "0"], "web-1": ["web-1", "1/1", "Running", "0"],
-                    "web-2": ["web-2", "0/1", "Pending", "0"]}
+    assert rows == {
+        "cart-1": ["cart-1", "2/2", "Running", "0"],
+        "web-1": ["web-1", "1/1", "Running", "0"],
+        "web-2": ["web-2", "0/1", "Pending", "0"],
+    }
     assert table["rows"][0]["object"]["kind"] == "PartialObjectMetadata"
 
 
@@ -558,16 +674,19 @@ def test_errors_are_status_objects_with_the_right_code(sim, status_of):
     assert err.value.status == 404
 
 
-@pytest.mark.parametrize(("method", "path", "body", "code", "reason"), [
-    ("POST", "/api/v1/namespaces/shop/configmaps", b'{"metadata": {', 400, "BadRequest"),
-    ("POST", "/api/v1/namespaces/shop/configmaps", b"[1, 2]", 400, "BadRequest"),
-    ("PATCH", "/api/v1/namespaces/shop", b"not json", 400, "BadRequest"),
-    ("GET", "/api/v1/namespaces/shop/widgets", None, 404, "NotFound"),
-    ("GET", "/apis/nothing.example.com/v1/things", None, 404, "NotFound"),
-    ("PUT", "/api/v1/namespaces/shop/configmaps", b"{}", 405, "MethodNotAllowed"),
-    ("POST", "/api/v1/namespaces/shop/configmaps/settings", b"{}", 405, "MethodNotAllowed"),
-    ("GET", "/api/v1/namespaces/shop/configmaps?limit=ten", None, 400, "BadRequest"),
-])
+@pytest.mark.parametrize(
+    ("method", "path", "body", "code", "reason"),
+    [
+        ("POST", "/api/v1/namespaces/shop/configmaps", b'{"metadata": {', 400, "BadRequest"),
+        ("POST", "/api/v1/namespaces/shop/configmaps", b"[1, 2]", 400, "BadRequest"),
+        ("PATCH", "/api/v1/namespaces/shop", b"not json", 400, "BadRequest"),
+        ("GET", "/api/v1/namespaces/shop/widgets", None, 404, "NotFound"),
+        ("GET", "/apis/nothing.example.com/v1/things", None, 404, "NotFound"),
+        ("PUT", "/api/v1/namespaces/shop/configmaps", b"{}", 405, "MethodNotAllowed"),
+        ("POST", "/api/v1/namespaces/shop/configmaps/settings", b"{}", 405, "MethodNotAllowed"),
+        ("GET", "/api/v1/namespaces/shop/configmaps?limit=ten", None, 400, "BadRequest"),
+    ],
+)
 def test_malformed_requests_get_a_status_never_a_traceback(sim, method, path, body, code, reason):
     headers = {"Content-Type": "application/merge-patch+json" if method == "PATCH" else "application/json"}
     resp = raw(sim, method, path, body, headers)
@@ -612,9 +731,9 @@ def test_delete_collection_and_preconditions(sim):
 
 
 def _can(sim: Any, verb: str, resource: str, group: str = "", namespace: str = "shop") -> Any:
-    review = client.AuthorizationV1Api(sim.api).create_self_subject_access_review({
-        "spec": {"resourceAttributes": {"verb": verb, "resource": resource, "group": group,
-                                        "namespace": namespace}}})
+    review = client.AuthorizationV1Api(sim.api).create_self_subject_access_review(
+        {"spec": {"resourceAttributes": {"verb": verb, "resource": resource, "group": group, "namespace": namespace}}}
+    )
     return review.status
 
 
@@ -678,8 +797,9 @@ def test_delay_fault_slows_responses(sim):
 
 
 def test_drop_watches_ends_open_streams(sim, read_events):
-    resp = sim.core.list_namespace(watch=True, resource_version=str(sim.rv), timeout_seconds=30,
-                                   _preload_content=False, _request_timeout=TIMEOUT)
+    resp = sim.core.list_namespace(
+        watch=True, resource_version=str(sim.rv), timeout_seconds=30, _preload_content=False, _request_timeout=TIMEOUT
+    )
     start = time.monotonic()
     assert sim.cluster.faults.drop_watches() == 1
     assert read_events(resp) == []
@@ -687,8 +807,9 @@ def test_drop_watches_ends_open_streams(sim, read_events):
 
 
 def test_abrupt_drop_breaks_the_connection(sim):
-    resp = sim.core.list_namespace(watch=True, resource_version=str(sim.rv), timeout_seconds=30,
-                                   _preload_content=False, _request_timeout=TIMEOUT)
+    resp = sim.core.list_namespace(
+        watch=True, resource_version=str(sim.rv), timeout_seconds=30, _preload_content=False, _request_timeout=TIMEOUT
+    )
     sim.cluster.faults.drop_watches(abrupt=True)
     with pytest.raises(urllib3.exceptions.ProtocolError):
         for _ in resp.stream(1024):
@@ -698,12 +819,16 @@ def test_abrupt_drop_breaks_the_connection(sim):
 def test_next_watch_gets_410_once(sim, read_events):
     sim.cluster.faults.expire_next_watches(1)
     rv = str(sim.rv)
-    first = read_events(sim.core.list_namespace(watch=True, resource_version=rv, timeout_seconds=5,
-                                                _preload_content=False, _request_timeout=TIMEOUT))
+    first = read_events(
+        sim.core.list_namespace(
+            watch=True, resource_version=rv, timeout_seconds=5, _preload_content=False, _request_timeout=TIMEOUT
+        )
+    )
     got = [(e["type"], e["object"]["code"], e["object"]["reason"]) for e in first]
     assert got == [("ERROR", 410, "Expired")]
-    resp = sim.core.list_namespace(watch=True, resource_version=rv, timeout_seconds=5, _preload_content=False,
-                                   _request_timeout=TIMEOUT)
+    resp = sim.core.list_namespace(
+        watch=True, resource_version=rv, timeout_seconds=5, _preload_content=False, _request_timeout=TIMEOUT
+    )
     sim.core.create_namespace({"metadata": {"name": "later"}})
     assert [e["type"] for e in read_events(resp, 1)] == ["ADDED"]
 
@@ -720,9 +845,12 @@ def test_request_log_records_verbs_and_writes(sim_factory):
     _can(sim, "get", "pods")
     log = faults.requests()
     assert [(r.verb, r.resource, r.namespace, r.status) for r in log] == [
-        ("list", "pods", "shop", 200), ("get", "namespaces", None, 200), ("patch", "namespaces", None, 200),
+        ("list", "pods", "shop", 200),
+        ("get", "namespaces", None, 200),
         ("patch", "namespaces", None, 200),
-        ("create", "authorization.k8s.io/selfsubjectaccessreviews", None, 201)]
+        ("patch", "namespaces", None, 200),
+        ("create", "authorization.k8s.io/selfsubjectaccessreviews", None, 201),
+    ]
     assert log[0].query == "labelSelector=app%3Dweb"
     assert [(w.verb, w.dry_run) for w in faults.writes()] == [("patch", True), ("patch", False)]
     sim.core.read_namespace("shop")

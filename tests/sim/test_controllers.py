@@ -32,10 +32,7 @@ def is_ready(pod: dict[str, Any]) -> bool:
     """Ready condition True and not Terminating."""
     if pod["metadata"].get("deletionTimestamp"):
         return False
-    return any(
-        c["type"] == "Ready" and c["status"] == "True"
-        for c in (pod.get("status") or {}).get("conditions", [])
-    )
+    return any(c["type"] == "Ready" and c["status"] == "True" for c in (pod.get("status") or {}).get("conditions", []))
 
 
 def deployment(
@@ -63,9 +60,7 @@ def restart(store: Store, key: str, ns: str, name: str) -> None:
     stamp = datetime.now(UTC).isoformat()
 
     def apply(obj: dict[str, Any]) -> dict[str, Any]:
-        obj["spec"]["template"]["metadata"].setdefault("annotations", {})[
-            "kubectl.kubernetes.io/restartedAt"
-        ] = stamp
+        obj["spec"]["template"]["metadata"].setdefault("annotations", {})["kubectl.kubernetes.io/restartedAt"] = stamp
         return obj
 
     store.update(key, ns, name, apply)
@@ -310,9 +305,7 @@ async def test_daemonset_runs_one_pod_per_node(cluster: Store) -> None:
             },
         },
     )
-    await eventually(
-        lambda: (store.require(DS, "mon", "exporter").get("status") or {}).get("numberReady") == 3
-    )
+    await eventually(lambda: (store.require(DS, "mon", "exporter").get("status") or {}).get("numberReady") == 3)
     pods = store.list("pods", "mon")
     assert sorted(p["spec"]["nodeName"] for p in pods) == ["sim-node-1", "sim-node-2", "sim-node-3"]
     assert sorted(n["metadata"]["name"] for n in store.list("nodes")) == [
@@ -332,8 +325,7 @@ async def test_daemonset_runs_one_pod_per_node(cluster: Store) -> None:
         lambda: (
             store.require(DS, "mon", "exporter")["status"].get("updatedNumberScheduled") == 3
             and store.require(DS, "mon", "exporter")["status"].get("numberReady") == 3
-            and not {p["metadata"]["uid"] for p in pods}
-            & {p["metadata"]["uid"] for p in store.list("pods", "mon")}
+            and not {p["metadata"]["uid"] for p in pods} & {p["metadata"]["uid"] for p in store.list("pods", "mon")}
         ),
         what="ds rolled",
     )
@@ -359,10 +351,7 @@ async def test_pdb_status_counts_healthy_pods(cluster: Store) -> None:
     )
     await eventually(
         lambda: (
-            (store.require("policy/poddisruptionbudgets", "shop", "web").get("status") or {}).get(
-                "currentHealthy"
-            )
-            == 3
+            (store.require("policy/poddisruptionbudgets", "shop", "web").get("status") or {}).get("currentHealthy") == 3
         ),
         what="pdb status",
     )
@@ -376,9 +365,7 @@ async def test_pdb_status_counts_healthy_pods(cluster: Store) -> None:
     assert web["observedGeneration"] == 1
     strict = await eventually(
         lambda: (
-            (store.require("policy/poddisruptionbudgets", "shop", "strict").get("status") or {}).get(
-                "expectedPods"
-            )
+            (store.require("policy/poddisruptionbudgets", "shop", "strict").get("status") or {}).get("expectedPods")
             == 3
             and store.require("policy/poddisruptionbudgets", "shop", "strict")["status"]
         )
@@ -389,16 +376,10 @@ async def test_pdb_status_counts_healthy_pods(cluster: Store) -> None:
 
 async def test_rejected_pods_give_replica_failure_then_recover(cluster: Store) -> None:
     store = cluster
-    store.update(
-        DEPLOY, "istio-system", f"istiod-{OLD}", lambda d: {**d, "spec": {**d["spec"], "replicas": 0}}
-    )
+    store.update(DEPLOY, "istio-system", f"istiod-{OLD}", lambda d: {**d, "spec": {**d["spec"], "replicas": 0}})
     await eventually(
         lambda: (
-            not [
-                p
-                for p in store.list("pods", "istio-system")
-                if p["metadata"]["labels"].get("istio.io/rev") == OLD
-            ]
+            not [p for p in store.list("pods", "istio-system") if p["metadata"]["labels"].get("istio.io/rev") == OLD]
         ),
         what="istiod gone",
     )
@@ -407,9 +388,7 @@ async def test_rejected_pods_give_replica_failure_then_recover(cluster: Store) -
 
     def failure() -> dict[str, Any] | None:
         d = store.require(DEPLOY, "orders", "orders")
-        return next(
-            (c for c in (d.get("status") or {}).get("conditions", []) if c["type"] == "ReplicaFailure"), None
-        )
+        return next((c for c in (d.get("status") or {}).get("conditions", []) if c["type"] == "ReplicaFailure"), None)
 
     cond = await eventually(failure, what="ReplicaFailure on the Deployment")
     assert cond["reason"] == "FailedCreate"
@@ -420,9 +399,7 @@ async def test_rejected_pods_give_replica_failure_then_recover(cluster: Store) -
     rs = store.list(RS, "orders")[0]
     assert any(c["type"] == "ReplicaFailure" and c["status"] == "True" for c in rs["status"]["conditions"])
     assert store.list("pods", "orders") == []
-    store.update(
-        DEPLOY, "istio-system", f"istiod-{OLD}", lambda d: {**d, "spec": {**d["spec"], "replicas": 1}}
-    )
+    store.update(DEPLOY, "istio-system", f"istiod-{OLD}", lambda d: {**d, "spec": {**d["spec"], "replicas": 1}})
     await eventually(lambda: rolled_out(store, "orders", "orders") and failure() is None, what="recovery")
     assert {revision_of(p) for p in store.list("pods", "orders")} == {OLD}
 
@@ -446,9 +423,7 @@ async def test_pod_deletion_goes_through_terminating(cluster: Store) -> None:
     await eventually(lambda: rolled_out(store, "shop", "web"))
     name = store.list("pods", "shop")[0]["metadata"]["name"]
     returned = deletion.delete(store, "pods", "shop", name)
-    assert (
-        returned["metadata"]["deletionTimestamp"] and returned["metadata"]["deletionGracePeriodSeconds"] == 30
-    )
+    assert returned["metadata"]["deletionTimestamp"] and returned["metadata"]["deletionGracePeriodSeconds"] == 30
     assert deletion.delete(store, "pods", "shop", name, dry_run=True)["metadata"]["name"] == name
     await eventually(lambda: store.get("pods", "shop", name) is None, what="pod removed")
     await eventually(lambda: rolled_out(store, "shop", "web") and len(store.list("pods", "shop")) == 1)
@@ -571,9 +546,7 @@ def test_rollout_restart_through_the_api(sim_factory: Callable[..., Any]) -> Non
         {
             "spec": {
                 "template": {
-                    "metadata": {
-                        "annotations": {"kubectl.kubernetes.io/restartedAt": datetime.now(UTC).isoformat()}
-                    }
+                    "metadata": {"annotations": {"kubectl.kubernetes.io/restartedAt": datetime.now(UTC).isoformat()}}
                 }
             }
         },

@@ -36,8 +36,9 @@ def kubectl(sim: Any, tmp_path: Path) -> Callable[..., subprocess.CompletedProce
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env, check=False)
         if check and proc.returncode != 0:
             log = [(r.method, r.path, r.status) for r in sim.cluster.faults.requests()[-10:]]
-            raise AssertionError(f"kubectl {' '.join(args)} failed ({proc.returncode}): {proc.stderr}; "
-                                 f"last requests: {log}")
+            raise AssertionError(
+                f"kubectl {' '.join(args)} failed ({proc.returncode}): {proc.stderr}; last requests: {log}"
+            )
         return proc
 
     run.env = env  # type: ignore[attr-defined]
@@ -53,8 +54,12 @@ def rows(output: str) -> list[list[str]]:
 def test_get_namespaces_prints_server_side_columns(kubectl):
     out = rows(kubectl("get", "namespaces").stdout)
     assert out[0] == ["NAME", "STATUS", "AGE"]
-    assert [r[:2] for r in out[1:]] == [["default", "Active"], ["payments", "Active"], ["shop", "Active"],
-                                        ["tools", "Active"]]
+    assert [r[:2] for r in out[1:]] == [
+        ["default", "Active"],
+        ["payments", "Active"],
+        ["shop", "Active"],
+        ["tools", "Active"],
+    ]
 
 
 def test_get_pods_across_namespaces_prints_pod_columns(kubectl):
@@ -71,7 +76,9 @@ def test_get_pods_across_namespaces_prints_pod_columns(kubectl):
 
 def test_get_with_selectors_and_output_formats(kubectl):
     assert kubectl("get", "pods", "-n", "shop", "-l", "app in (web),tier", "-o", "name").stdout.split() == [
-        "pod/web-1", "pod/web-2"]
+        "pod/web-1",
+        "pod/web-2",
+    ]
     assert kubectl("get", "ns", "shop", "-o", "jsonpath={.metadata.labels.istio\\.io/rev}").stdout == "1-26"
     assert kubectl("get", "deploy", "-n", "shop", "-o", "name").stdout.split() == ["deployment.apps/web"]
 
@@ -96,11 +103,19 @@ def test_annotate(sim, kubectl):
 def test_patch_merge_json_and_strategic(sim, kubectl):
     kubectl("patch", "configmap", "-n", "shop", "settings", "--type", "merge", "-p", '{"data":{"b":"2"}}')
     assert sim.core.read_namespaced_config_map("settings", "shop").data == {"a": "1", "b": "2"}
-    kubectl("patch", "configmap", "-n", "shop", "settings", "--type", "json",
-            "-p", '[{"op":"remove","path":"/data/a"}]')
+    kubectl(
+        "patch", "configmap", "-n", "shop", "settings", "--type", "json", "-p", '[{"op":"remove","path":"/data/a"}]'
+    )
     assert sim.core.read_namespaced_config_map("settings", "shop").data == {"b": "2"}
-    kubectl("patch", "deployment", "-n", "shop", "web",
-            "-p", '{"spec":{"template":{"spec":{"containers":[{"name":"app","image":"example/app:9"}]}}}}')
+    kubectl(
+        "patch",
+        "deployment",
+        "-n",
+        "shop",
+        "web",
+        "-p",
+        '{"spec":{"template":{"spec":{"containers":[{"name":"app","image":"example/app:9"}]}}}}',
+    )
     containers = sim.apps.read_namespaced_deployment("web", "shop").spec.template.spec.containers
     got = [(c.name, c.image) for c in containers]
     assert got == [("app", "example/app:9"), ("helper", "example/helper:1")]
@@ -111,8 +126,7 @@ def test_typed_commands_send_protobuf_bodies_the_server_decodes(sim, kubectl):
     assert sim.core.read_namespace("demo").status.phase == "Active"
     kubectl("create", "configmap", "conf", "-n", "demo", "--from-literal=a=b", "--from-literal=c=d")
     assert sim.core.read_namespaced_config_map("conf", "demo").data == {"a": "b", "c": "d"}
-    kubectl("create", "deployment", "api", "-n", "demo", "--image=example/api:1", "--replicas=3",
-            "--port=8080")
+    kubectl("create", "deployment", "api", "-n", "demo", "--image=example/api:1", "--replicas=3", "--port=8080")
     dep = sim.apps.read_namespaced_deployment("api", "demo")
     assert dep.spec.replicas == 3 and dep.spec.selector.match_labels == {"app": "api"}
     container = dep.spec.template.spec.containers[0]
@@ -141,7 +155,8 @@ def test_apply_create_and_update_from_a_file(sim, kubectl, tmp_path):
 
 def test_rollout_restart_patches_the_pod_template(sim, kubectl):
     assert kubectl("rollout", "restart", "deployment", "-n", "shop", "web").stdout.strip() == (
-        "deployment.apps/web restarted")
+        "deployment.apps/web restarted"
+    )
     annotations = sim.apps.read_namespaced_deployment("web", "shop").spec.template.metadata.annotations
     assert set(annotations) == {"keep", "kubectl.kubernetes.io/restartedAt"}
 
@@ -180,16 +195,28 @@ def _wait_for(lines: queue.Queue[str], pattern: str, deadline: float) -> str:
 
 
 def test_get_pods_watch_prints_changes(sim, kubectl):
-    proc = subprocess.Popen([*kubectl.base, "get", "pods", "-n", "shop", "-w"], stdout=subprocess.PIPE,
-                            stderr=subprocess.DEVNULL, text=True, env=kubectl.env)
+    proc = subprocess.Popen(
+        [*kubectl.base, "get", "pods", "-n", "shop", "-w"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env=kubectl.env,
+    )
     try:
         lines = _lines(proc)
         deadline = time.monotonic() + 20
         _wait_for(lines, r"^web-2\s+0/1\s+Pending", deadline)  # the initial list has been printed
-        ready = {"name": "app", "ready": True, "restartCount": 0, "image": "example/app:1", "imageID": "",
-                 "state": {"running": {}}}
-        sim.core.patch_namespaced_pod_status("web-2", "shop", {"status": {"phase": "Running",
-                                                                          "containerStatuses": [ready]}})
+        ready = {
+            "name": "app",
+            "ready": True,
+            "restartCount": 0,
+            "image": "example/app:1",
+            "imageID": "",
+            "state": {"running": {}},
+        }
+        sim.core.patch_namespaced_pod_status(
+            "web-2", "shop", {"status": {"phase": "Running", "containerStatuses": [ready]}}
+        )
         line = _wait_for(lines, r"^web-2\s", deadline)
         assert line.split()[:3] == ["web-2", "1/1", "Running"]
     finally:
@@ -202,9 +229,21 @@ def meshtui_sim(tmp_path: Path) -> Any:
     """`meshtui sim --scenario demo` as a user runs it, in a subprocess; yields its kubeconfig path."""
     kubeconfig = tmp_path / "sim.kubeconfig"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "meshtui", "sim", "--scenario", "demo", "--kubeconfig-out", str(kubeconfig),
-         "--ready-delay", "0.2"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        [
+            sys.executable,
+            "-m",
+            "meshtui",
+            "sim",
+            "--scenario",
+            "demo",
+            "--kubeconfig-out",
+            str(kubeconfig),
+            "--ready-delay",
+            "0.2",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     assert proc.stdout is not None
     for line in proc.stdout:

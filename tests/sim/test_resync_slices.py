@@ -62,12 +62,20 @@ def test_a_replicaset_missing_a_pod_is_reconciled_at_start_up_though_its_status_
 
     store = Store()
     store.create("namespaces", {"metadata": {"name": "shop"}})
-    store.create("apps/deployments", {
-        "metadata": {"name": "web", "namespace": "shop"},
-        "spec": {"replicas": 3, "selector": {"matchLabels": {"app": "web"}},
-                 "template": {"metadata": {"labels": {"app": "web"}},
-                              "spec": {"containers": [{"name": "web", "image": "example/web:1"}]}}},
-    })
+    store.create(
+        "apps/deployments",
+        {
+            "metadata": {"name": "web", "namespace": "shop"},
+            "spec": {
+                "replicas": 3,
+                "selector": {"matchLabels": {"app": "web"}},
+                "template": {
+                    "metadata": {"labels": {"app": "web"}},
+                    "spec": {"containers": [{"name": "web", "image": "example/web:1"}]},
+                },
+            },
+        },
+    )
     settings = fast_settings()
     settle(store, settings)
     (rs,) = store.list("apps/replicasets", "shop")

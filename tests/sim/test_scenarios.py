@@ -28,9 +28,7 @@ def by_workload(store: Store, ns: str) -> dict[str, set[str | None]]:
     """Injected revisions per workload (app label) of a namespace."""
     out: dict[str, set[str | None]] = {}
     for pod in store.list("pods", ns):
-        out.setdefault(pod["metadata"]["labels"].get("app", pod["metadata"]["name"]), set()).add(
-            revision_of(pod)
-        )
+        out.setdefault(pod["metadata"]["labels"].get("app", pod["metadata"]["name"]), set()).add(revision_of(pod))
     return out
 
 
@@ -88,9 +86,7 @@ def test_demo_injection_cases(demo: Store) -> None:
     }
     # 2. istio-injection=disabled with a pod-level rev label: never injected.
     assert by_workload(demo, "monitoring") == {"node-exporter": {None}, "prometheus": {None}}
-    assert (
-        demo.require("namespaces", None, "monitoring")["metadata"]["labels"]["istio-injection"] == "disabled"
-    )
+    assert demo.require("namespaces", None, "monitoring")["metadata"]["labels"]["istio-injection"] == "disabled"
     # 3. istio.io/rev=1-22-3 directly, and through the prod-stable tag.
     assert by_workload(demo, "payments") == {"payments-api": {OLD}, "fraud-worker": {OLD}, "ledger": {OLD}}
     assert set().union(*by_workload(demo, "orders").values()) == {OLD}
@@ -128,9 +124,7 @@ def test_demo_workload_kinds(demo: Store) -> None:
     sts = demo.require("apps/statefulsets", "payments", "ledger")
     assert sts["status"]["readyReplicas"] == 3
     assert sorted(
-        p["metadata"]["name"]
-        for p in demo.list("pods", "payments")
-        if p["metadata"]["name"].startswith("ledger-")
+        p["metadata"]["name"] for p in demo.list("pods", "payments") if p["metadata"]["name"].startswith("ledger-")
     ) == ["ledger-0", "ledger-1", "ledger-2"]
     ds = demo.require("apps/daemonsets", "monitoring", "node-exporter")
     assert ds["status"]["numberReady"] == 3
@@ -146,10 +140,7 @@ def test_demo_gateways(demo: Store) -> None:
     ingress = demo.require("apps/deployments", "istio-system", "istio-ingressgateway")
     assert ingress["metadata"]["labels"]["operator.istio.io/component"] == "IngressGateways"
     pod = demo.list("pods", "istio-system", label_selector="app=istio-ingressgateway")[0]
-    assert (
-        pod["metadata"]["labels"]["istio.io/rev"] == OLD
-        and pod["metadata"]["annotations"]["istio.io/rev"] == OLD
-    )
+    assert pod["metadata"]["labels"]["istio.io/rev"] == OLD and pod["metadata"]["annotations"]["istio.io/rev"] == OLD
     assert pod["metadata"]["labels"]["sidecar.istio.io/inject"] == "false" and revision_of(pod) is None
     assert pod["spec"]["containers"][0]["image"] == "docker.io/istio/proxyv2:1.22.3"
     injected = demo.list("pods", "gateways", label_selector="app=ingress-public")
@@ -157,9 +148,7 @@ def test_demo_gateways(demo: Store) -> None:
     assert {p["spec"]["containers"][0]["image"] for p in injected} == {"docker.io/istio/proxyv2:1.22.3"}
     gw = demo.require("gateway.networking.k8s.io/gateways", "gateways", "web-gateway")
     assert gw["metadata"]["labels"]["istio.io/rev"] == NEW
-    gw_pod = demo.list(
-        "pods", "gateways", label_selector="gateway.networking.k8s.io/gateway-name=web-gateway"
-    )[0]
+    gw_pod = demo.list("pods", "gateways", label_selector="gateway.networking.k8s.io/gateway-name=web-gateway")[0]
     assert gw_pod["metadata"]["annotations"]["istio.io/rev"] == NEW and revision_of(gw_pod) is None
     assert gw_pod["metadata"]["labels"]["gateway.istio.io/managed"] == "istio.io-gateway-controller"
     assert gw_pod["spec"]["containers"][0]["image"] == "docker.io/istio/proxyv2:1.23.1"
@@ -208,9 +197,7 @@ def test_fresh_is_the_demo_before_the_upgrade() -> None:
 @pytest.mark.parametrize(("namespaces", "per_ns"), [(7, 11), (12, 5)])
 def test_large_builds_exact_counts(namespaces: int, per_ns: int) -> None:
     store = Store()
-    scenarios.build(
-        "large", store, SimSettings(params={"namespaces": namespaces, "pods_per_namespace": per_ns})
-    )
+    scenarios.build("large", store, SimSettings(params={"namespaces": namespaces, "pods_per_namespace": per_ns}))
     app_pods = [p for p in store.list("pods") if p["metadata"]["namespace"].startswith("app-")]
     assert len(app_pods) == namespaces * per_ns
     assert len({p["metadata"]["namespace"] for p in app_pods}) == namespaces

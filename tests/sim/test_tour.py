@@ -28,22 +28,31 @@ def shop(store: Store) -> None:
         {"name": "web", "image": "example/web:1.4", "ports": [{"name": "http", "containerPort": 8080}]},
         {"name": "istio-proxy", "image": "docker.io/istio/proxyv2:1.23.2"},
     ]
-    store.create("apps/deployments", {
-        "metadata": {"name": "web", "namespace": "shop"},
-        "spec": {
-            "replicas": 2,
-            "selector": {"matchLabels": {"app": "web"}},
-            "template": {"metadata": {"labels": {"app": "web"}}, "spec": {"containers": containers}},
+    store.create(
+        "apps/deployments",
+        {
+            "metadata": {"name": "web", "namespace": "shop"},
+            "spec": {
+                "replicas": 2,
+                "selector": {"matchLabels": {"app": "web"}},
+                "template": {"metadata": {"labels": {"app": "web"}}, "spec": {"containers": containers}},
+            },
         },
-    })
-    store.create("services", {
-        "metadata": {"name": "web", "namespace": "shop", "labels": {"app": "web"}},
-        "spec": {"selector": {"app": "web"}, "ports": [{"name": "http", "port": 80, "targetPort": "http"}]},
-    })
-    store.create("policy/poddisruptionbudgets", {
-        "metadata": {"name": "web", "namespace": "shop"},
-        "spec": {"minAvailable": 2, "selector": {"matchLabels": {"app": "web"}}},
-    })
+    )
+    store.create(
+        "services",
+        {
+            "metadata": {"name": "web", "namespace": "shop", "labels": {"app": "web"}},
+            "spec": {"selector": {"app": "web"}, "ports": [{"name": "http", "port": 80, "targetPort": "http"}]},
+        },
+    )
+    store.create(
+        "policy/poddisruptionbudgets",
+        {
+            "metadata": {"name": "web", "namespace": "shop"},
+            "spec": {"minAvailable": 2, "selector": {"matchLabels": {"app": "web"}}},
+        },
+    )
 
 
 @pytest.fixture
@@ -79,10 +88,19 @@ def pod_names(sim: Any) -> list[str]:
 
 def test_api_resources_lists_every_kind_of_the_tour(tour):
     out = tour.kubectl("api-resources", "-o", "name").stdout.split()
-    for name in ("endpoints", "persistentvolumeclaims", "persistentvolumes", "events", "events.events.k8s.io",
-                 "endpointslices.discovery.k8s.io", "ingresses.networking.k8s.io", "networkpolicies.networking.k8s.io",
-                 "customresourcedefinitions.apiextensions.k8s.io", "virtualservices.networking.istio.io",
-                 "gateways.gateway.networking.k8s.io"):
+    for name in (
+        "endpoints",
+        "persistentvolumeclaims",
+        "persistentvolumes",
+        "events",
+        "events.events.k8s.io",
+        "endpointslices.discovery.k8s.io",
+        "ingresses.networking.k8s.io",
+        "networkpolicies.networking.k8s.io",
+        "customresourcedefinitions.apiextensions.k8s.io",
+        "virtualservices.networking.istio.io",
+        "gateways.gateway.networking.k8s.io",
+    ):
         assert name in out, name
 
 
@@ -112,8 +130,7 @@ def test_endpoints_and_endpointslices_follow_the_ready_pods(tour):
     table = tour.kubectl("get", "endpoints,endpointslices", "-n", "shop").stdout.split("\n\n")
     ep_rows = [line.split() for line in table[0].strip().splitlines()]
     assert ep_rows[0] == ["NAME", "ENDPOINTS", "AGE"] and ep_rows[1][0] == "endpoints/web"
-    assert sorted(ep_rows[1][1].split(",")) == sorted(
-        f"{a['ip']}:8080" for a in endpoints["subsets"][0]["addresses"])
+    assert sorted(ep_rows[1][1].split(",")) == sorted(f"{a['ip']}:8080" for a in endpoints["subsets"][0]["addresses"])
     es_rows = [line.split() for line in table[1].strip().splitlines()]
     assert es_rows[0] == ["NAME", "ADDRESSTYPE", "PORTS", "ENDPOINTS", "AGE"]
     assert es_rows[1][1:3] == ["IPv4", "8080"]
@@ -129,17 +146,25 @@ def test_endpoints_and_endpointslices_follow_the_ready_pods(tour):
 
 def test_events_of_both_groups_list_what_is_reported(tour):
     event = {
-        "apiVersion": "v1", "kind": "Event",
+        "apiVersion": "v1",
+        "kind": "Event",
         "metadata": {"name": "web.1", "namespace": "shop"},
         "involvedObject": {"kind": "Deployment", "namespace": "shop", "name": "web"},
-        "reason": "ScalingReplicaSet", "message": "Scaled up replica set web-1 to 2", "type": "Normal",
-        "source": {"component": "deployment-controller"}, "count": 1,
+        "reason": "ScalingReplicaSet",
+        "message": "Scaled up replica set web-1 to 2",
+        "type": "Normal",
+        "source": {"component": "deployment-controller"},
+        "count": 1,
     }
     tour.store_call(lambda s: s.create("events", event))
     header, first = tour.kubectl("get", "events", "-n", "shop").stdout.splitlines()[:2]
     assert header.split() == ["LAST", "SEEN", "TYPE", "REASON", "OBJECT", "MESSAGE"]
-    assert first.split(None, 4)[1:] == ["Normal", "ScalingReplicaSet", "deployment/web",
-                                        "Scaled up replica set web-1 to 2"]
+    assert first.split(None, 4)[1:] == [
+        "Normal",
+        "ScalingReplicaSet",
+        "deployment/web",
+        "Scaled up replica set web-1 to 2",
+    ]
     core = tour.kubectl("get", "events", "-A", "-o", "json").stdout
     assert [i["reason"] for i in orjson.loads(core)["items"]] == ["ScalingReplicaSet"]
 
@@ -149,7 +174,8 @@ def test_events_of_both_groups_list_what_is_reported(tour):
     wait_until(lambda: tour.store_call(mirrored) is not None, timeout=10)
     new = orjson.loads(tour.kubectl("get", "events.events.k8s.io", "-A", "-o", "json").stdout)["items"]
     assert [(i["reason"], i["note"], i["regarding"]["name"]) for i in new] == [
-        ("ScalingReplicaSet", "Scaled up replica set web-1 to 2", "web")]
+        ("ScalingReplicaSet", "Scaled up replica set web-1 to 2", "web")
+    ]
 
 
 def test_networking_and_volume_kinds_answer_empty_lists(tour):
@@ -171,8 +197,13 @@ def test_logs_pick_a_container_and_honour_tail_lines(tour):
 
 def test_followed_log_ends_cleanly_when_the_pod_goes(tour):
     pod = pod_names(tour)[0]
-    follower = subprocess.Popen([*tour.kubectl_base, "logs", "-f", "-n", "shop", pod, "-c", "istio-proxy"],
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=tour.kubectl_env)
+    follower = subprocess.Popen(
+        [*tour.kubectl_base, "logs", "-f", "-n", "shop", pod, "-c", "istio-proxy"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=tour.kubectl_env,
+    )
     try:
         assert follower.stdout is not None
         first = follower.stdout.readline()
@@ -189,8 +220,10 @@ def test_drain_evicts_only_what_the_budget_allows(tour):
     # minAvailable 2 of 2 Ready: the API server answers 429 and kubectl drain retries until its timeout.
     refused = tour.kubectl("drain", node, "--dry-run=server", "--ignore-daemonsets", "--timeout=2s", check=False)
     assert refused.returncode != 0
-    assert f'error when evicting pods/"{pod}" -n "shop" (will retry after 5s): Cannot evict pod as it would ' \
+    assert (
+        f'error when evicting pods/"{pod}" -n "shop" (will retry after 5s): Cannot evict pod as it would '
         "violate the pod's disruption budget." in refused.stderr
+    )
     tour.kubectl("patch", "pdb", "-n", "shop", "web", "--type=merge", "-p", '{"spec":{"minAvailable":1}}')
 
     def allows_one(store: Store) -> bool:

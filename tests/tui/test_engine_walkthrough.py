@@ -236,8 +236,11 @@ class ReadmeDriver(Driver):
             if op.kind == "Namespace" and "metadata.labels[istio.io/rev]" in op.after:
                 row = snap.view.namespace(op.cluster, op.name)
                 injection = op.after.get("metadata.labels[istio-injection]")
-                want = ("istio-injection", injection) if injection else ("istio.io/rev", op.after[
-                    "metadata.labels[istio.io/rev]"])
+                want = (
+                    ("istio-injection", injection)
+                    if injection
+                    else ("istio.io/rev", op.after["metadata.labels[istio.io/rev]"])
+                )
                 if row is None or (row.injection.label, row.injection.value) != want:
                     return False
             labels = ((op.body or {}).get("metadata") or {}).get("labels") or {} if isinstance(op.body, dict) else {}

@@ -15,8 +15,15 @@ from meshtui.tui.screens.plan import APPLY, PlanScreen
 
 def offline_plan(count: int) -> Plan:
     ops = tuple(
-        Operation("c1", "delete", "/apis/apps/v1/namespaces/istio-system/deployments", "Deployment", "istio-system",
-                  f"object-{i}", summary=f"delete object {i} of 1-22-3 (irreversible)")
+        Operation(
+            "c1",
+            "delete",
+            "/apis/apps/v1/namespaces/istio-system/deployments",
+            "Deployment",
+            "istio-system",
+            f"object-{i}",
+            summary=f"delete object {i} of 1-22-3 (irreversible)",
+        )
         for i in range(count)
     )
     return Plan("finish", "Upgrade: take 1-22-3 offline", ops)

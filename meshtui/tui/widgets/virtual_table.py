@@ -307,9 +307,7 @@ class VirtualTable(ScrollView, can_focus=True):
 
     def set_priorities(self, priorities: Mapping[str, int]) -> None:
         """Change which columns give way first when narrow (the all-pods view needs its NAMESPACE)."""
-        columns = tuple(
-            replace(c, priority=priorities[c.key]) if c.key in priorities else c for c in self._columns
-        )
+        columns = tuple(replace(c, priority=priorities[c.key]) if c.key in priorities else c for c in self._columns)
         if columns != self._columns:
             self._columns = columns
             self._layout_width = -1
