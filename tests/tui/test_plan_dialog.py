@@ -102,3 +102,20 @@ async def test_a_dialog_that_fits_claims_nothing_below(demo_inventory: Any) -> N
         screen = app.screen
         assert screen.scroll.max_scroll_y == 0  # type: ignore[attr-defined]
         assert not screen.more.display, str(screen.more.render())  # type: ignore[attr-defined]
+
+
+async def test_a_layout_pass_before_the_plan_is_laid_out_does_not_count_as_read() -> None:
+    """Under load a scroll or size event can arrive while the area still holds the placeholder: nothing is
+    below it then, but the plan's end has not been on screen."""
+    app = Host()
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = PlanScreen("Finish", confirm_word="1-22-3")
+        app.push_screen(screen, app.answers.append)
+        await pilot.pause()
+        screen.show_plan(offline_plan(30))
+        screen._tracking = True  # as if the deferred start had already run
+        screen._scrolled()  # the event arrives before the 30 operations are laid out
+        assert not screen.seen_end
+        await pilot.pause()
+        await pilot.pause()
+        assert not screen.seen_end, "30 operations do not fit at 80x24"

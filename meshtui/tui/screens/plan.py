@@ -155,8 +155,17 @@ class PlanScreen(ModalScreen[str | None]):
 
     def _scrolled(self, *_: object) -> None:
         self.more.recount()
-        if self._tracking and self.plan is not None and not hidden_below(self.scroll):
+        if self._tracking and self.plan is not None and not hidden_below(self.scroll) and self._laid_out():
             self.seen_end = True
+
+    def _laid_out(self) -> bool:
+        """The scroll area holds at least every line of the plan: the end judged is the plan's own end.
+
+        Under load a layout pass can run while the area still holds less (a placeholder, a half-laid body);
+        its "nothing below" must not count as having read an irreversible plan to its end.
+        """
+        assert self.plan is not None
+        return self.scroll.virtual_size.height >= len(self.plan.lines()) + 1  # the totals line leads
 
     def action_scroll_body(self, how: str) -> None:
         """PageDown/PageUp and the arrows scroll the plan, whichever widget has focus."""
