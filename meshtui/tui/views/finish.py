@@ -54,7 +54,8 @@ def render_action(action: ActionState, source: str | None, target: str | None) -
     lines: list[RenderableType] = [head, Padding(Text(explain_action(action.id, source, target)), (0, 0, 0, 4))]
     for reason in action.reasons:
         lines.append(Padding(Text(f"x {reason}", style=RISK_STYLE), (0, 0, 0, 4)))
-    if not action.enabled and action.reasons:
+    if not action.enabled and action.offenders:
+        # Only where there is something to jump to (not "the upgrade is completed", not "choose first").
         lines.append(Padding(Text(f"press {key}, then o, to jump to what holds it back", style="dim"), (0, 0, 0, 4)))
     lines.append(Text(""))
     return Group(*lines)
