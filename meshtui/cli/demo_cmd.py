@@ -16,6 +16,7 @@ from meshtui.sim import istio, scenarios
 from meshtui.sim.launch import SimLaunchError, launch, parse_params
 from meshtui.sim.render import write_manifests
 from meshtui.tui.logfile import setup_logging
+from meshtui.tui.settings import DashboardSettings
 
 #: Seconds a restarted pod takes to become Ready in the demo: long enough to watch pods roll.
 DEMO_READY_DELAY = 1.5
@@ -40,6 +41,16 @@ def _render(tmp: Path, scenario: str = "demo") -> tuple[tuple[str, str], ...]:
         )
         found.append((revision, str(folder)))
     return tuple(found)
+
+
+def demo_settings(args: argparse.Namespace, manifests: tuple[tuple[str, str], ...]) -> DashboardSettings:
+    """The dashboard settings of the demo: with only the old revision installed (`fresh`), the pair is the
+    scenario's, so Start and Deploy (from the rendered folder) have a target to name."""
+    settings = replace(settings_from_args(args), title="meshtui demo", manifests=manifests)
+    if args.scenario == "fresh" and not settings.source and not settings.target:
+        (_, old), (_, new) = scenarios.PAIRS.get(args.scenario, scenarios.DEFAULT_PAIR)
+        settings = replace(settings, source=old, target=new)
+    return settings
 
 
 def scenario_names() -> tuple[str, ...]:
@@ -74,9 +85,7 @@ def run(args: argparse.Namespace) -> int:
             except ClusterError as exc:
                 print(f"meshtui demo: {exc.message}", file=sys.stderr)
                 return exc.exit_code
-            settings = replace(
-                settings_from_args(args), title="meshtui demo", manifests=_render(Path(tmp), args.scenario)
-            )
+            settings = demo_settings(args, _render(Path(tmp), args.scenario))
             code = open_dashboard(targets, settings)
             if args.kubeconfig_out:
                 print(f"meshtui demo: the simulator stopped; {kubeconfig} no longer reaches it.", file=sys.stderr)
