@@ -37,6 +37,16 @@ from meshtui.tui.settings import DashboardSettings  # noqa: E402
 LETTER_SPACING = "text { letter-spacing: 0.2px; }"
 
 
+def monospace_family() -> str:
+    """The installed monospace font: the converters take "monospace" in Textual's SVG for a sans font."""
+    fc_match = shutil.which("fc-match")
+    if fc_match is not None:
+        found = subprocess.run([fc_match, "-f", "%{family[0]}", "monospace"], capture_output=True, text=True)
+        if found.returncode == 0 and found.stdout.strip():
+            return found.stdout.strip()
+    return "DejaVu Sans Mono"
+
+
 def png_converter() -> Callable[[str, Path], None]:
     """cairosvg (pip-installed on demand), else rsvg-convert."""
     try:
@@ -70,6 +80,7 @@ async def until(predicate: Callable[[], bool], what: str, timeout: float = 30.0)
 
 async def shoot(size: tuple[int, int], out: Path) -> list[Path]:
     convert = png_converter()
+    mono = monospace_family()
     sim = launch("demo", seed=1, ready_delay=0.2)
     written: list[Path] = []
     try:
@@ -92,8 +103,12 @@ async def shoot(size: tuple[int, int], out: Path) -> list[Path]:
                         await pilot.pause(1.0)
 
                     def save(name: str) -> None:
-                        svg = app.export_screenshot(title="meshtui demo").replace(
-                            "</style>", LETTER_SPACING + "</style>", 1
+                        # Runs of spaces are the table's columns: the converters collapse them unless told not to.
+                        svg = (
+                            app.export_screenshot(title="meshtui demo")
+                            .replace("</style>", LETTER_SPACING + "</style>", 1)
+                            .replace("<svg ", '<svg xml:space="preserve" ', 1)
+                            .replace("font-family: Fira Code, monospace;", f'font-family: "{mono}";')
                         )
                         path = out / f"{name}.png"
                         convert(svg, path)
