@@ -79,7 +79,7 @@ def stepper_text(phase: str | None, verify: VerifyState | None = None, *, compac
         if i == VERIFY_STEP and verify is not None and current < len(STEPS):
             word = verify.value
             style = "green" if verify.satisfied else ("bold red" if verify is VerifyState.FAILED else "yellow")
-            label = word if compact and i != current else f"{step}: {word}"
+            label = f"{step}: {word}"  # never the bare word: "not run" alone names no step
             text.append(f" {label} " if i == current else label, style="reverse bold" if i == current else style)
         elif i < current:
             text.append("✓" if compact else f"{step} ✓", style="green")
