@@ -1,6 +1,7 @@
 """Benchmark the dashboard on the large scenario: first complete screen, key latency under churn, memory.
 
 Usage: python benchmarks/tui.py [--namespaces 2000] [--pods-per-namespace 25] [--churn 2000] [--keys 200]
+(`--keys 0` measures the first screen only: the key figure is then `nan`.)
 
 (a) starts `meshtui sim --scenario large --churn 0` in a subprocess, builds the dashboard through the
     production factory (watch, engine session, app) in this process, headless at 120x36, and times
@@ -54,10 +55,20 @@ def complete(app: Any, namespaces: int, pods: int) -> bool:
     return dp.namespaces.table.row_count >= namespaces and dp.pods.table.row_count >= pods
 
 
-async def first_screen(kubeconfig: Path, namespaces: int, pods: int) -> tuple[float, float, float]:
-    """Seconds from connecting to the first rows, to the watch having listed everything, to the complete screen."""
+async def first_screen(
+    kubeconfig: Path,
+    namespaces: int,
+    pods: int,
+    contexts: list[str] | None = None,
+    on_complete: Any = None,
+) -> tuple[float, float, float]:
+    """Seconds from connecting to the first rows, to the watch having listed everything, to the complete screen.
+
+    `contexts` makes it a fleet (every context in one dashboard); `on_complete(app, mesh)` runs on the
+    complete screen, before anything is torn down.
+    """
     started = time.perf_counter()
-    targets = connect(str(kubeconfig), None)
+    targets = connect(str(kubeconfig), contexts)
     mesh = watch_targets(targets)
     session, problem = make_session(targets, DashboardSettings())
     app = build_app(mesh, session, session_problem=problem)
@@ -73,7 +84,10 @@ async def first_screen(kubeconfig: Path, namespaces: int, pods: int) -> tuple[fl
                     listed = now
                 await asyncio.sleep(0.02)
             await frame_after(app, time.perf_counter())
-            return first_rows, listed or time.perf_counter() - started, time.perf_counter() - started
+            done = time.perf_counter() - started
+            if on_complete is not None:
+                on_complete(app, mesh)
+            return first_rows, listed or done, done
     finally:
         mesh.stop()
         if session is not None:
@@ -110,11 +124,13 @@ async def frame_after(app: Any, since: float, timeout: float = FRAME_TIMEOUT) ->
     return end
 
 
-async def key_latencies(kubeconfig: Path, namespaces: int, pods: int, count: int) -> tuple[list[float], int]:
+async def key_latencies(
+    kubeconfig: Path, namespaces: int, pods: int, count: int, contexts: list[str] | None = None
+) -> tuple[list[float], int]:
     """Milliseconds per key press while the watch applies churn; and how many events it applied meanwhile."""
     from textual import events
 
-    targets = connect(str(kubeconfig), None)
+    targets = connect(str(kubeconfig), contexts)
     mesh = watch_targets(targets)
     session, problem = make_session(targets, DashboardSettings())
     app = build_app(mesh, session, session_problem=problem)
@@ -189,7 +205,7 @@ def main() -> int:
     parser.add_argument("--namespaces", type=int, default=2000)
     parser.add_argument("--pods-per-namespace", type=int, default=25)
     parser.add_argument("--churn", type=float, default=2000)
-    parser.add_argument("--keys", type=int, default=200)
+    parser.add_argument("--keys", type=int, default=200, help="key presses under churn; 0: first screen only")
     args = parser.parse_args()
     os.environ.setdefault("MESHTUI_LOG", str(Path(tempfile.gettempdir()) / "meshtui-bench.log"))
     setup_logging()
@@ -207,20 +223,25 @@ def main() -> int:
             f"{first:.2f}s ({args.namespaces} namespaces, {pods} pods)",
             flush=True,
         )
-        sim = start_sim(args.namespaces, args.pods_per_namespace, kubeconfig, args.churn)
-        try:
-            latencies, applied = asyncio.run(key_latencies(kubeconfig, args.namespaces, pods, args.keys))
-        finally:
-            stop_sim(sim)
+        latencies: list[float] = []
+        if args.keys:
+            sim = start_sim(args.namespaces, args.pods_per_namespace, kubeconfig, args.churn)
+            try:
+                latencies, applied = asyncio.run(key_latencies(kubeconfig, args.namespaces, pods, args.keys))
+            finally:
+                stop_sim(sim)
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(
-        f"keys under churn {args.churn:g}/s: {len(latencies)} presses, p50 {statistics.median(latencies):.0f} ms, "
-        f"p99 {p99(latencies):.0f} ms, max {max(latencies):.0f} ms; the watch applied {applied} events meanwhile",
-        flush=True,
-    )
+    if latencies:
+        print(
+            f"keys under churn {args.churn:g}/s: {len(latencies)} presses, p50 {statistics.median(latencies):.0f} "
+            f"ms, p99 {p99(latencies):.0f} ms, max {max(latencies):.0f} ms; the watch applied {applied} events "
+            "meanwhile",
+            flush=True,
+        )
     if pauses:
         print(f"collections over 20 ms: {len(pauses)}: {[(g, round(p)) for g, p in pauses]}")
-    print(f"tui_first_screen_s={first:.2f} tui_key_p99_ms={p99(latencies):.0f} tui_peak_mb={peak_mb:.0f}")
+    key_p99 = f"{p99(latencies):.0f}" if latencies else "nan"
+    print(f"tui_first_screen_s={first:.2f} tui_key_p99_ms={key_p99} tui_peak_mb={peak_mb:.0f}")
     return 0
 
 

@@ -107,18 +107,21 @@ async def shoot(size: tuple[int, int], out: Path) -> list[Path]:
                     steps: list[tuple[str, tuple[str, ...]]] = [
                         ("01-namespaces", ("2", "n")),
                         ("02-pods", ("slash", *"catalog", "enter", "enter")),
-                        ("03-gateways", ("escape", "escape", "w")),
-                        ("04-control-plane", ("1",)),
-                        ("05-verify", ("3",)),
-                        ("06-finish", ("4",)),
-                        ("07-journal", ("5",)),
-                        ("08-upgrade-disabled", ("2", "n", "U")),
-                        ("09-plan", ("escape", "slash", *"rev:1-22-3", "enter", "space", "j", "space", "s")),
-                        ("10-help", ("escape", "question_mark")),
+                        ("03-pod-detail", ("enter",)),
+                        ("04-gateways", ("escape", "escape", "escape", "w")),
+                        ("05-control-plane", ("1",)),
+                        ("06-verify", ("3",)),
+                        ("07-finish", ("4",)),
+                        ("08-journal", ("5",)),
+                        ("09-journal-entry", ("enter",)),
+                        ("10-upgrade-disabled", ("escape", "2", "n", "U")),
+                        ("11-plan", ("escape", "slash", *"rev:1-22-3", "enter", "space", "j", "space", "s")),
+                        ("12-help", ("escape", "question_mark")),
+                        ("13-palette", ("escape", "colon")),
                     ]
                     for name, keys in steps:
                         await pilot.press(*keys)
-                        if name == "09-plan":
+                        if name == "11-plan":
                             await until(
                                 lambda: isinstance(app.screen, PlanScreen) and app.screen.applicable, "the switch plan"
                             )

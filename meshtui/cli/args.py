@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import sys
 from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
@@ -289,9 +288,3 @@ def apply_connection_args(args: argparse.Namespace) -> None:
             compression=not getattr(args, "disable_compression", False),
         )
     )
-
-
-def die(prog: str, message: str) -> NoReturn:
-    """Print one sentence and exit 2 (bad usage), for checks argparse cannot express."""
-    print(f"{prog}: {message}", file=sys.stderr)
-    raise SystemExit(exitcodes.USAGE)

@@ -54,9 +54,7 @@ def run(args: argparse.Namespace) -> int:
     source, target, _ = choose_pair(None, args.source, args.target, first.revisions)
     view = inventory.view(source, target) if source and target else first
     findings = precheck(view, inventory.snapshot(), source=source, target=target)
-    findings += [
-        Finding(f.severity, f.code, f.message, f.offenders, f.count) for f in ambient_findings(view, target)
-    ]
+    findings += [Finding(f.severity, f.code, f.message, f.offenders, f.count) for f in ambient_findings(view, target)]
     order = {ERROR: 0, "warning": 1}
     findings.sort(key=lambda f: order.get(f.severity, 2))
     for p in problems:
@@ -81,6 +79,7 @@ def run(args: argparse.Namespace) -> int:
                 print(f"         - {o}")
         errors = sum(1 for f in findings if f.severity == ERROR)
         warnings = sum(1 for f in findings if f.severity == "warning")
-        print(f"\n{errors} errors, {warnings} warnings.")
+        words = ("error" if errors == 1 else "errors", "warning" if warnings == 1 else "warnings")
+        print(f"\n{errors} {words[0]}, {warnings} {words[1]}.")
     sys.stdout.flush()
     return exitcodes.REFUSED if any(f.severity == ERROR for f in findings) else exitcodes.OK

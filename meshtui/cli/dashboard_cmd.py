@@ -94,6 +94,6 @@ def run(args: argparse.Namespace) -> int:
     if wrong:
         print(f"meshtui: {wrong}", file=sys.stderr)
         for target in targets:
-            target.api_client.close()
+            target.close()
         return exitcodes.USAGE
     return open_dashboard(targets, settings_from_args(args))

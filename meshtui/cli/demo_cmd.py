@@ -45,6 +45,8 @@ def _render(tmp: Path, scenario: str = "demo") -> tuple[tuple[str, str], ...]:
 def run(args: argparse.Namespace) -> int:
     """Run the simulator in this process, write its kubeconfig if asked, and open the dashboard on it."""
     setup_logging()
+    # A large scenario takes seconds to build before the dashboard can draw: say so at once.
+    print(f"meshtui demo: building the {args.scenario!r} scenario...", file=sys.stderr, flush=True)
     try:
         sim = launch(args.scenario, seed=args.seed, params=parse_params(args.param), ready_delay=DEMO_READY_DELAY)
     except SimLaunchError as exc:

@@ -9,7 +9,7 @@ REFUSED = 1
 USAGE = 2
 #: The cluster could not be reached (network, TLS, timeout, 5xx after retries).
 UNREACHABLE = 3
-#: The API server rejected the credentials (401) or RBAC denied a request (403).
+#: The API server rejected the credentials (401), RBAC denied a request (403), or the credential plugin failed.
 PERMISSION = 4
 #: A write conflicted with another writer (409) and was not applied, or another operator holds the upgrade lock.
 CONFLICT = 5
@@ -23,7 +23,7 @@ DOC = """exit codes:
   1    refused by a gate (the reasons are printed)
   2    bad usage, kubeconfig or input file
   3    cluster unreachable
-  4    permission denied (401/403)
+  4    permission denied (401/403), or the kubeconfig's credential plugin failed or hung
   5    conflict with another writer (409), or the upgrade lock is held by another operator
   6    a step failed or timed out (a rollout, an installer, a verify check); the journal says which
   130  interrupted

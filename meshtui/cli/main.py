@@ -84,6 +84,11 @@ def build_parser() -> argparse.ArgumentParser:
         default=[],
         help="also render an istioctl-style ingress gateway of the revision; repeatable",
     )
+    render.add_argument(
+        "--ambient",
+        action="store_true",
+        help="also render istio-cni and ztunnel of the version (ztunnel configured against the revision)",
+    )
     render.add_argument("--out", required=True, metavar="DIR", help="folder to write the YAML files into")
 
     demo = sub.add_parser("demo", help="open the dashboard on the embedded simulated cluster")

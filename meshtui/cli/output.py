@@ -36,9 +36,9 @@ class InertStream:
 def install() -> None:
     """Make sys.stdout and sys.stderr inert for the rest of this (non-dashboard) command."""
     if not isinstance(sys.stdout, InertStream):
-        sys.stdout = InertStream(sys.stdout)  # type: ignore[assignment]
+        sys.stdout = InertStream(sys.stdout)
     if not isinstance(sys.stderr, InertStream):
-        sys.stderr = InertStream(sys.stderr)  # type: ignore[assignment]
+        sys.stderr = InertStream(sys.stderr)
 
 
 def raw(stream: TextIO) -> TextIO:

@@ -19,6 +19,7 @@ ACTION_IDS = (
     "restart",
     "gateways",
     "gateways-back",
+    "ambient",
     "verify",
     "upgrade",
     "rollback",
@@ -39,7 +40,7 @@ def add_parser(sub: Any, cluster_args: Callable[[argparse.ArgumentParser], None]
     # A default makes argparse treat the list as optional (it would name it in a "required" error otherwise).
     p.add_argument("namespaces", nargs="*", default=[], metavar="NAMESPACE", help="for switch, switch-back and restart")
     p.add_argument("--all", action="store_true", help="every namespace the action applies to")
-    p.add_argument("--to", metavar="REV_OR_TAG", help="switch: label value; move-tag: the revision")
+    p.add_argument("--to", metavar="REV_OR_TAG", help="switch: label value; move-tag, ambient: the revision")
     p.add_argument("--tag", metavar="TAG", help="move-tag: the tag")
     p.add_argument(
         "--batch",
@@ -60,9 +61,9 @@ def add_parser(sub: Any, cluster_args: Callable[[argparse.ArgumentParser], None]
         action="store_true",
         help="restart: also restart workloads whose PodDisruptionBudget never allows a disruption",
     )
-    p.add_argument("--manifests", metavar="DIR", help="deploy or gateways: rendered manifests")
-    p.add_argument("--istioctl", metavar="PATH", help="deploy: with istioctl")
-    p.add_argument("--helm", metavar="PATH", help="deploy: with Helm")
+    p.add_argument("--manifests", metavar="DIR", help="deploy, ambient or gateways: rendered manifests")
+    p.add_argument("--istioctl", metavar="PATH", help="deploy or ambient: with istioctl")
+    p.add_argument("--helm", metavar="PATH", help="deploy or ambient: with Helm")
     p.add_argument(
         "--choice",
         choices=("upgrade", "rollback"),
@@ -93,7 +94,7 @@ def run(args: argparse.Namespace) -> int:
         "ignore_pdb": args.ignore_pdb,
         "manifests": args.manifests,
     }
-    if args.action == "deploy":
+    if args.action in ("deploy", "ambient"):
         if args.istioctl:
             params["installer"] = InstallerSpec("istioctl", args.istioctl, kubeconfig=args.kubeconfig)
         elif args.helm:
@@ -112,7 +113,7 @@ def run(args: argparse.Namespace) -> int:
             plan = plan_offline(ctx.session.planner.ctx, ctx.view, away, keep, verdict, args.choice.capitalize())
             _print_plan(ctx, plan)
             if plan.refused:
-                raise Refused(f"refused: {plan.refusals[0]}.", refusal_code(plan.refusals))
+                raise Refused(f"refused: {plan.refusals[0]}.", refusal_code(plan.refusal_reasons))
         else:
             plan = _plan(ctx, args.action, **params)
         if args.dry_run and plan.operations:

@@ -29,7 +29,12 @@ def render_revision(args: argparse.Namespace) -> int:
         return exitcodes.USAGE
     try:
         files = write_manifests(
-            Path(args.out), args.version, args.revision, gateways=gateways, namespace=args.namespace
+            Path(args.out),
+            args.version,
+            args.revision,
+            gateways=gateways,
+            namespace=args.namespace,
+            with_ambient=bool(getattr(args, "ambient", False)),
         )
     except OSError as exc:
         print(f"meshtui sim render-revision: cannot write to {args.out}: {exc.strerror}.", file=sys.stderr)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
 
 import orjson
@@ -95,7 +96,7 @@ def load_mesh(args: argparse.Namespace) -> tuple[Inventory, list[Problem], Upgra
         record = _read_record(targets, inventory)
     finally:
         for t in targets:
-            t.api_client.close()
+            t.close()
     return inventory, problems, record
 
 
@@ -130,11 +131,21 @@ def run(args: argparse.Namespace) -> int:
     if wrong:
         print(f"meshtui status: {wrong}", file=sys.stderr)
         return exitcodes.USAGE
-    source, target, phase = args.source, args.target, None
-    if record is not None and record.phase not in ("completed", "cancelled"):
-        source, target, phase = source or record.source, target or record.target, record.phase
-    view = inventory.view(source, target)
-    doc = status_document(view, phase=phase, all_pods=args.all_pods)
+    from meshtui.engine.phase import DONE_PHASES, observed_phase
+
+    source, target = args.source, args.target
+    if record is not None and record.phase in DONE_PHASES and (source or target):
+        record = None  # a finished upgrade is history: the flags name the next one (as `upgrade status` does)
+    chosen, shown = None, False
+    if record is not None:
+        source, target = source or record.source, target or record.target
+        chosen, shown = record.finish_choice, record.offline_plan_shown
+    view = inventory.view(source, target, chosen, shown)
+    # One rule for the phase, the one `meshtui upgrade status` and the dashboard use (engine/phase.py).
+    phase = observed_phase(record, view, view.gates, view.target) if record is not None else None
+    # Offline dumps carry no record: whether an upgrade was started is then unknown, not "no".
+    started = None if getattr(args, "from_file", None) else record is not None
+    doc = status_document(view, phase=phase, all_pods=args.all_pods, started=started)
     if problems:
         doc["problems_skipped"] = [
             {
@@ -153,6 +164,8 @@ def run(args: argparse.Namespace) -> int:
         data = orjson.dumps(doc, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS)
         sys.stdout.buffer.write(inert_json(data) + b"\n")
     else:
-        sys.stdout.write(render_status(doc))
+        # Cut names only for a terminal narrower than a table; a pipe or a file gets every name whole.
+        width = shutil.get_terminal_size().columns if sys.stdout.isatty() else None
+        sys.stdout.write(render_status(doc, width))
     sys.stdout.flush()
     return exitcodes.OK

@@ -10,7 +10,7 @@ import argparse
 import os
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TextIO, cast
 
@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from meshtui.cluster.kubeconfig import ClusterTarget
     from meshtui.domain.inventory import Inventory, InventoryView
     from meshtui.domain.plan import Plan
+    from meshtui.domain.reasons import Reason
     from meshtui.engine.api import EngineState, Progress
     from meshtui.engine.executor import RunOutcome
     from meshtui.engine.session import EngineSession
@@ -47,7 +48,7 @@ def add_parser(sub: Any, cluster_args: Callable[[argparse.ArgumentParser], None]
     up = sub.add_parser(
         "upgrade",
         help="run the canary upgrade step by step: start, deploy, switch, move-tag, restart, delete-pods, gateways, "
-        "verify, then complete (Upgrade + Finish) or cancel (everything back + Rollback + Finish); status",
+        "ambient, verify, then complete (Upgrade + Finish) or cancel (everything back + Rollback + Finish); status",
         description="Run the canary upgrade step by step, with the dashboard's state machine and names "
         "(docs/vocabulary.md). Each step prints its plan; --yes applies it.",
         epilog=exitcodes.DOC,
@@ -96,10 +97,18 @@ def add_parser(sub: Any, cluster_args: Callable[[argparse.ArgumentParser], None]
         action="store_true",
         help="also restart workloads whose PodDisruptionBudget never allows a disruption",
     )
-    rs.add_argument(
-        "--new",
+    recorded = rs.add_mutually_exclusive_group()
+    recorded.add_argument(
+        "--resume",
         action="store_true",
-        help="plan a new restart instead of resuming the interrupted one recorded in the cluster",
+        help="resume the unfinished restart recorded in the cluster (no namespaces needed)",
+    )
+    recorded.add_argument(
+        "--discard",
+        "--new",
+        dest="new",
+        action="store_true",
+        help="discard the unfinished restart recorded in the cluster and plan the namespaces given",
     )
     dp = step(
         "delete-pods", "Delete pods: delete bare pods (or Job pods) that no restart can replace, e.g. an old sidecar"
@@ -111,16 +120,41 @@ def add_parser(sub: Any, cluster_args: Callable[[argparse.ArgumentParser], None]
     gw.add_argument("--back", action="store_true", help="Gateways back: move them back to the source")
     gw.add_argument("--manifests", metavar="DIR", help="rendered manifests for istioctl-installed gateways")
     _batches(gw)
+    amb = step(
+        "ambient",
+        "Ambient: upgrade istio-cni then ztunnel in place, node by node, ztunnel against the target (docs/ambient.md)",
+    )
+    how = amb.add_mutually_exclusive_group(required=True)
+    how.add_argument("--manifests", metavar="DIR", help="apply the istio-cni and ztunnel manifests in DIR server-side")
+    how.add_argument("--istioctl", metavar="PATH", help="run PATH install --set profile=ambient --set revision=TARGET")
+    how.add_argument("--helm", metavar="PATH", help="run PATH upgrade istio-cni istio/cni, then ztunnel istio/ztunnel")
+    how.add_argument("--external", action="store_true", help="wait for each node upgraded by other means")
+    amb.add_argument(
+        "--back", action="store_true", help="roll istio-cni and ztunnel back to the source (its version and istiod)"
+    )
+    amb.add_argument("--chart-version", metavar="VERSION", help="Helm chart version")
+    amb.add_argument(
+        "--component",
+        dest="components",
+        action="append",
+        choices=("istio-cni", "ztunnel"),
+        help="upgrade only this component (repeatable; default: istio-cni, then ztunnel)",
+    )
+    amb.add_argument(
+        "--set", dest="sets", metavar="KEY=VALUE", action="append", default=[], help="extra --set for the installer"
+    )
     step("verify", "Verify: run the verify checks on the namespaces on the target")
     done = step("complete", "Upgrade + Finish in one: keep the target, take the source offline (irreversible)")
     done.add_argument("--confirm-revision", metavar="REV", help="the revision going offline, typed to confirm")
+    _skip_verify(done)
     rb = step(
         "cancel",
-        "Cancel the upgrade: Move tag, Switch back, Restart, Gateways back for everything, then Rollback + Finish "
-        "(take the target offline)",
+        "Cancel the upgrade: Move tag, Switch back, Restart, Gateways back for everything, Verify the source, "
+        "then Rollback + Finish (take the target offline)",
         aliases=("rollback",),
     )
     rb.add_argument("--confirm-revision", metavar="REV", help="the revision going offline, typed to confirm")
+    _skip_verify(rb)
     rb.add_argument("--manifests", metavar="DIR", help="rendered manifests of the source for istioctl gateways")
     _batches(rb)
     rb.add_argument(
@@ -130,6 +164,14 @@ def add_parser(sub: Any, cluster_args: Callable[[argparse.ArgumentParser], None]
     )
     st = step("status", "print the phase, the lock, the gates and the actions (reads only)")
     st.add_argument("--json", action="store_true", help="as JSON")
+
+
+def _skip_verify(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--skip-verify",
+        metavar="REASON",
+        help="finish without a fresh passing verify run of the kept revision; the reason is journalled",
+    )
 
 
 def _namespaces(p: argparse.ArgumentParser) -> None:
@@ -219,11 +261,14 @@ def _err(name: str, message: str) -> None:
     print(f"{name}: {message}", file=sys.stderr, flush=True)
 
 
-def refusal_code(reasons: tuple[str, ...] | list[str]) -> int:
-    """The exit code a refused plan ends with."""
-    if any(r.startswith("missing permission") for r in reasons):
+def refusal_code(reasons: Iterable[Reason]) -> int:
+    """The exit code a refusal ends with, from the kinds of its reasons (never their wording)."""
+    from meshtui.domain.reasons import ReasonKind
+
+    kinds = {r.kind for r in reasons}
+    if ReasonKind.PERMISSION in kinds:
         return exitcodes.PERMISSION
-    if any("upgrade lock is held by" in r for r in reasons):
+    if ReasonKind.LOCK in kinds:
         return exitcodes.CONFLICT
     return exitcodes.REFUSED
 
@@ -232,6 +277,8 @@ def outcome_code(outcome: RunOutcome) -> int:
     """The exit code of an applied (or dry-run) plan."""
     from meshtui.engine.executor import StepResult
 
+    if outcome.refusal:
+        return refusal_code(outcome.refusal)
     stopped = outcome.stopped_by
     if stopped is None:
         return exitcodes.OK
@@ -241,6 +288,13 @@ def outcome_code(outcome: RunOutcome) -> int:
         StepResult.REFUSED: exitcodes.REFUSED,
         StepResult.ABORTED: exitcodes.FAILED,
     }.get(stopped.result, exitcodes.FAILED)
+
+
+def refusal_sentence(outcome: RunOutcome) -> str:
+    """The sentence a run refused before or between its steps ends with (a stale view, a lost lock)."""
+    from meshtui.engine.session import refusal_sentence as sentence
+
+    return sentence(outcome)
 
 
 class Reporter:
@@ -313,6 +367,7 @@ WANTED: dict[str, list[str] | None] = {
     "restart": ["restart"],
     "delete-pods": ["delete-pods"],
     "gateways": ["gateways", "gateways-back"],
+    "ambient": ["ambient"],
     "verify": [],
     "complete": ["upgrade", "finish"],
     "cancel": ["move-tag", "switch-back", "restart", "gateways-back", "rollback", "finish"],
@@ -371,7 +426,8 @@ def run(args: argparse.Namespace) -> int:
     from meshtui.engine.record import RecordError
 
     name = f"meshtui upgrade {args.step}"
-    if getattr(args, "namespaces", None) is not None and not args.namespaces and not args.all:
+    resuming = bool(getattr(args, "resume", False))
+    if getattr(args, "namespaces", None) is not None and not args.namespaces and not args.all and not resuming:
         _err(name, "name the namespaces, or pass --all.")
         return exitcodes.USAGE
     if getattr(args, "namespaces", None) and getattr(args, "all", False):
@@ -419,15 +475,15 @@ def _plan(ctx: Run, action: str, **params: Any) -> Plan:
     if plan.refused:
         first = plan.refusals[0]
         more = f" (and {len(plan.refusals) - 1} more reasons above)" if len(plan.refusals) > 1 else ""
-        raise Refused(f"refused: {first}{more}.", refusal_code(plan.refusals))
+        raise Refused(f"refused: {first}{more}.", refusal_code(plan.refusal_reasons))
     return plan
 
 
 def _lock(ctx: Run) -> None:
-    held, why = ctx.session.acquire(take_over=ctx.args.take_over)
-    if not held:
-        hint = "; pass --take-over to take it (journalled)" if "held by" in why else ""
-        raise Refused(f"{why}{hint}.", exitcodes.CONFLICT)
+    refusal = ctx.session.take_lock(take_over=ctx.args.take_over)
+    if refusal is not None:
+        hint = "; pass --take-over to take it (journalled)" if refusal.code == "lock-held" else ""
+        raise Refused(f"{refusal.message}{hint}.", refusal_code([refusal]))
     if ctx.session.lock.took_over_from:
         ctx.say(f"Took over the upgrade lock from {ctx.session.lock.took_over_from} (journalled).")
 
@@ -474,7 +530,9 @@ def _apply(ctx: Run, plan: Plan, *, gate: bool = True) -> int:
     finally:
         reporter.close()
     code = outcome_code(outcome)
-    if code:
+    if outcome.refusal:
+        _err(ctx.name, refusal_sentence(outcome))
+    elif code:
         stopped = outcome.stopped_by
         assert stopped is not None
         _err(ctx.name, f"stopped at {stopped.operation.describe()}: {stopped.message}")
@@ -496,9 +554,20 @@ def step_start(ctx: Run) -> int:
 
 def step_deploy(ctx: Run) -> int:
     """Deploy the target revision."""
+    return _apply(ctx, _plan(ctx, "deploy", installer=_installer_spec(ctx.args)))
+
+
+def step_ambient(ctx: Run) -> int:
+    """Upgrade istio-cni and ztunnel in place."""
+    components = ctx.args.components or ["istio-cni", "ztunnel"]
+    to = ctx.session.pair(ctx.view)[0] if ctx.args.back else None
+    return _apply(ctx, _plan(ctx, "ambient", installer=_installer_spec(ctx.args), components=components, to=to))
+
+
+def _installer_spec(a: argparse.Namespace) -> Any:
+    """The installer the step's flags name (--manifests, --istioctl, --helm or --external)."""
     from meshtui.engine.installers import InstallerSpec
 
-    a = ctx.args
     if a.manifests:
         spec = InstallerSpec("manifests", a.manifests)
     elif a.istioctl:
@@ -507,7 +576,7 @@ def step_deploy(ctx: Run) -> int:
         spec = InstallerSpec(
             "helm",
             a.helm,
-            chart=a.chart,
+            chart=getattr(a, "chart", "istio/istiod"),
             chart_version=a.chart_version,
             extra_args=_sets(a.sets),
             kubeconfig=a.kubeconfig,
@@ -518,7 +587,7 @@ def step_deploy(ctx: Run) -> int:
         spec = InstallerSpec(
             spec.kind, spec.path, spec.chart, spec.chart_version, spec.extra_args, spec.kubeconfig, float(a.timeout)
         )
-    return _apply(ctx, _plan(ctx, "deploy", installer=spec))
+    return spec
 
 
 def _sets(values: list[str]) -> tuple[str, ...]:
@@ -545,11 +614,11 @@ def step_restart(ctx: Run) -> int:
     """Restart workloads (or resume an interrupted restart)."""
     a = ctx.args
     record = ctx.session.record
-    if record is not None and record.restart is not None and record.restart.remaining and not a.new:
+    if record is not None and record.restart is not None and record.restart.remaining and a.resume:
         progress = record.restart
         ctx.say(
             f"Resuming the {progress.action} started at {progress.restarted_at}: {len(progress.done)} of "
-            f"{len(progress.workloads)} workloads done (the recorded batch comes first; run restart again for more)."
+            f"{len(progress.workloads)} workloads done."
         )
     params = {
         "all": a.all,
@@ -557,7 +626,8 @@ def step_restart(ctx: Run) -> int:
         "batch": a.batch,
         "pause": a.pause,
         "ignore_pdb": a.ignore_pdb,
-        "new": a.new,
+        "resume": a.resume,
+        "discard": a.new,
     }
     return _apply(ctx, _plan(ctx, "restart", **params))
 
@@ -586,6 +656,15 @@ def step_verify(ctx: Run) -> int:
             ctx.say(f"         - {o}")
     if failed:
         _err(ctx.name, f"{len(failed)} checks failed: {', '.join(c.name for c in failed)}.")
+        return exitcodes.FAILED
+    unknown = [c for c in checks if c.result == "unknown"]
+    if unknown:
+        # A check that could not run is not a pass: a pipeline must not read this as "verified".
+        _err(
+            ctx.name,
+            f"{len(unknown)} checks could not run ({', '.join(c.name for c in unknown)}): not passed; fix what "
+            "keeps them from running, or finish with --skip-verify REASON.",
+        )
         return exitcodes.FAILED
     return exitcodes.OK
 
@@ -620,18 +699,20 @@ def _finish(ctx: Run, choice: str) -> int:
     if source is None or target is None or state.gates is None:
         raise Refused("refused: no source and target revision.", exitcodes.REFUSED)
     away, keep = (source, target) if choice == "upgrade" else (target, source)
+    _verified(ctx, keep)
     choose = session.plan(choice, ctx.view)
     gates = state.gates
     verdict = gates.upgrade if choice == "upgrade" else gates.rollback
     plan = plan_offline(session.planner.ctx, ctx.view, away, keep, verdict, choice.capitalize())
     _print_plan(ctx, plan)
-    reasons = list(choose.refusals or plan.refusals)
+    refused = choose if choose.refused else plan
+    reasons = list(refused.refusals)
     if reasons and ctx.args.yes:
-        session.journal_refusal(choose if choose.refusals else plan)
+        session.journal_refusal(refused)
     if reasons:
         raise Refused(
             f"refused: {reasons[0]}" + (f" (and {len(reasons) - 1} more above)" if len(reasons) > 1 else "") + ".",
-            refusal_code(reasons),
+            refusal_code(refused.refusal_reasons),
         )
     if ctx.args.dry_run or ctx.args.read_only:
         return _dry(ctx, plan)
@@ -648,18 +729,38 @@ def _finish(ctx: Run, choice: str) -> int:
     if record is None or record.finish_choice != choice:
         from meshtui.engine.executor import RunControl
 
-        session.run(choose, RunControl(), lambda p: None)
+        chosen = session.run(choose, RunControl(), lambda p: None)
+        if chosen.refusal:
+            raise Refused(refusal_sentence(chosen), outcome_code(chosen))
     session.mark_plan_shown()
     view = ctx.reload()
     final = session.plan("finish", view)
     if final.refused:
         _print_plan(ctx, final)
-        raise Refused(f"refused: {final.refusals[0]}.", refusal_code(final.refusals))
+        raise Refused(f"refused: {final.refusals[0]}.", refusal_code(final.refusal_reasons))
     code = _apply(ctx, final)
     if code == exitcodes.OK:
         word = "completed" if choice == "upgrade" else "cancelled (rolled back)"
         ctx.say(f"Revision {away} is offline; the upgrade is {word}.")
     return code
+
+
+def _verified(ctx: Run, keep: str) -> None:
+    """Finish needs a fresh passing verify run of `keep`, or the operator's --skip-verify with a reason."""
+    from meshtui.engine.verifystate import verify_status
+
+    how = "run `meshtui upgrade verify`, or pass --skip-verify REASON"
+    status = verify_status(ctx.session.record, ctx.view, keep, how)
+    if status.state.satisfied:
+        return
+    reason = (ctx.args.skip_verify or "").strip()
+    if not reason:
+        raise Refused(f"refused: {status.reason}.", exitcodes.REFUSED)
+    ctx.say(f"Verify of {keep}: {status.state.value}; finishing without it: {reason}")
+    if ctx.args.yes and not ctx.args.dry_run and not ctx.args.read_only:
+        done, why = ctx.session.skip_verify(ctx.view, reason)
+        if not done:
+            raise Refused(f"refused: the skip was not recorded ({why}).", exitcodes.CONFLICT)
 
 
 def _settle(ctx: Run, choice: str, seconds: float = 30.0) -> None:
@@ -694,7 +795,8 @@ def step_cancel(ctx: Run) -> int:
         ctx.say(f"  2. switch every namespace back to {source} (original labels restored where they fit)")
         ctx.say("  3. restart the workloads")
         ctx.say(f"  4. move the gateways back to {source}")
-        ctx.say(f"  5. once the Rollback gate holds, take {target} offline")
+        ctx.say(f"  5. verify {source} (or --skip-verify REASON)")
+        ctx.say(f"  6. once the Rollback gate holds, take {target} offline")
         ctx.say("\nThe first step now:")
     for tag in sorted({t.name for t in ctx.view.tags if t.revision == target}):
         plan = _plan(ctx, "move-tag", tag=tag, to=source)
@@ -706,7 +808,10 @@ def step_cancel(ctx: Run) -> int:
     if code or not a.yes or a.dry_run or a.read_only:
         return code
     ctx.reload()
-    code = _apply(ctx, _plan(ctx, "restart", all=True, batch=a.batch, pause=a.pause, ignore_pdb=a.ignore_pdb))
+    # Every namespace is restarted back: an unfinished restart recorded earlier is superseded (journalled).
+    code = _apply(
+        ctx, _plan(ctx, "restart", all=True, batch=a.batch, pause=a.pause, ignore_pdb=a.ignore_pdb, discard=True)
+    )
     if code:
         return code
     ctx.reload()
@@ -714,6 +819,22 @@ def step_cancel(ctx: Run) -> int:
     if code:
         return code
     ctx.reload()
+    if not a.skip_verify:
+        _settle(ctx, "rollback")
+        ctx.say(f"\nVerify of {source}:")
+        checks = session.verify(ctx.view, revision=source)
+        for c in checks:
+            ctx.say(f"{c.result.upper():<8} {c.name}: {c.detail}")
+            for o in c.offenders:
+                ctx.say(f"         - {o}")
+        bad = [c.name for c in checks if c.result != "pass"]
+        if bad:
+            _err(
+                ctx.name,
+                f"verify of {source} did not pass ({', '.join(bad)}): fix it and run `meshtui upgrade verify` then "
+                "`meshtui upgrade rollback` again, or pass --skip-verify REASON.",
+            )
+            return exitcodes.FAILED
     return _finish(ctx, "rollback")
 
 
@@ -735,7 +856,17 @@ def step_status(ctx: Run) -> int:
             "lock": {"holder": state.lock.holder, "mine": state.lock.mine, "expired": state.lock.expired},
             "restart_in_progress": state.restart_in_progress,
             "restart_interrupted": state.restart_interrupted,
-            "actions": {a.id: {"enabled": a.enabled, "reasons": list(a.reasons)} for a in state.actions},
+            "actions": {
+                a.id: {
+                    "enabled": a.enabled,
+                    "reasons": list(a.reasons),
+                    "why": [
+                        {"kind": r.kind.value, "code": r.code, "message": r.message, "offenders": list(r.offenders)}
+                        for r in a.why
+                    ],
+                }
+                for a in state.actions
+            },
             "journal": [
                 {
                     "time": j.time,
@@ -748,7 +879,17 @@ def step_status(ctx: Run) -> int:
                 }
                 for j in state.journal
             ],
+            "journal_total": state.journal_total,
+            "journal_archive": [f"{ctx.session.store.namespace}/{name}" for name in state.journal_archive],
             "checks": [{"name": c.name, "result": c.result, "detail": c.detail} for c in state.checks],
+            "verify": None
+            if state.verify is None
+            else {
+                "state": state.verify.state.value,
+                "revision": state.verify.revision,
+                "at": state.verify.at,
+                "reason": state.verify.reason,
+            },
         }
         sys.stdout.buffer.write(inert_json(orjson.dumps(doc, option=orjson.OPT_INDENT_2)) + b"\n")
         return exitcodes.OK
@@ -768,7 +909,8 @@ def step_status(ctx: Run) -> int:
         r = record.restart
         word = "interrupted" if state.restart_interrupted else "in progress"
         ctx.say(
-            f"Restart  {word}: {len(r.done)} of {len(r.workloads)} workloads done (run `upgrade restart` to resume)"
+            f"Restart  {word}: {len(r.done)} of {len(r.workloads)} workloads done "
+            "(`upgrade restart --resume` resumes it, `--discard` drops it)"
         )
     ctx.say("")
     ctx.say("ACTIONS")
@@ -776,6 +918,9 @@ def step_status(ctx: Run) -> int:
         ctx.say(f"  {a.id:<14} {'enabled' if a.enabled else 'disabled'}")
         for reason in a.reasons:
             ctx.say(f"      - {reason}")
+    if state.verify is not None:
+        at = f" at {state.verify.at}" if state.verify.at else ""
+        ctx.say(f"Verify   {state.verify.revision}: {state.verify.state.value}{at}")
     if state.checks:
         ctx.say("")
         ctx.say("VERIFY (last run)")
@@ -783,7 +928,13 @@ def step_status(ctx: Run) -> int:
             ctx.say(f"  {c.result:<8} {c.name}: {c.detail}")
     if state.journal:
         ctx.say("")
-        ctx.say("JOURNAL (last 10)")
+        ctx.say(f"JOURNAL (last 10 of {state.journal_total} entries)")
+        if state.journal_archive:
+            ns = ctx.session.store.namespace
+            ctx.say(
+                f"  the record {ctx.session.store.ref} holds {len(state.journal)} of them (the newest, the begin and "
+                f"the irreversible ones); the older ones are in ConfigMap {', '.join(state.journal_archive)} ({ns})"
+            )
         for j in state.journal[-10:]:
             objects = ", ".join(j.objects[:2])
             ctx.say(f"  {j.time} {j.identity} [{j.cluster}] {j.action} {j.result}: {objects} {j.message}".rstrip())
@@ -798,6 +949,7 @@ STEPS: dict[str, Callable[[Run], int]] = {
     "restart": step_restart,
     "delete-pods": step_delete_pods,
     "gateways": step_gateways,
+    "ambient": step_ambient,
     "verify": step_verify,
     "complete": step_complete,
     "cancel": step_cancel,

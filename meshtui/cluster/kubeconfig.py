@@ -157,7 +157,30 @@ def _load_file(path: str) -> dict[str, Any]:
         value = doc.get(key)
         if value is not None and not isinstance(value, list):
             raise ConfigError(f"The kubeconfig {path} has {key!r} that is not a list; fix it.")
+    _check_referenced_files(path, doc)
     return doc
+
+
+#: Fields of a kubeconfig's cluster and user entries that name a file the client reads whole.
+_FILE_FIELDS = ("certificate-authority", "client-certificate", "client-key", "tokenFile")
+
+
+def _check_referenced_files(path: str, doc: dict[str, Any]) -> None:
+    """Refuse a referenced file that is a device, a pipe or too large (the client would read it without end)."""
+    base = Path(path).parent
+    for section, inner in (("clusters", "cluster"), ("users", "user")):
+        for entry in doc.get(section) or []:
+            body = entry.get(inner) if isinstance(entry, dict) else None
+            if not isinstance(body, dict):
+                continue
+            for key in _FILE_FIELDS:
+                value = body.get(key)
+                if not isinstance(value, str) or not value:
+                    continue
+                target = base / os.path.expanduser(value)
+                if target.exists():
+                    name = entry.get("name")
+                    read_bounded(target, MAX_KUBECONFIG_BYTES, f"The {key} of {inner} {name!r} in {path},")
 
 
 def _target(merged: _Merged, context: str, read_only: bool) -> ClusterTarget:

@@ -44,6 +44,8 @@ class ClusterHealth:
     reason: str
     synced_kinds: int
     total_kinds: int
+    #: Objects the first lists of the kinds still connecting have brought so far (loading progress).
+    listed_objects: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,6 +132,8 @@ class MeshWatch:
         # (cluster, kind) whose first list is still to come and of which the inventory held nothing at
         # start, with the keys their list pages have queued so far (see `replaced`).
         self._first_lists: dict[tuple[str, str], set[ObjKey]] = {}
+        # cluster -> objects its kinds' first lists brought so far (relists are not counted: loading progress).
+        self._listed_objects: dict[str, int] = {}
         for target in targets:
             api = RawApi(target.api_client, target.name)
             for spec in specs or watch_specs():
@@ -143,6 +147,8 @@ class MeshWatch:
         first = self._first_lists.get((cluster, kind))
         if first is not None:
             first.update(items)
+            with self.lock:
+                self._listed_objects[cluster] = self._listed_objects.get(cluster, 0) + len(items)
         self._buffer.put_page(cluster, kind, items)
 
     def replaced(self, cluster: str, kind: str, items: dict[ObjKey, Any]) -> None:
@@ -275,7 +281,8 @@ class MeshWatch:
             worst_kind, worst = min(statuses, key=lambda ks: order.index(ks[1].state))
             synced = sum(1 for _, s in statuses if s.state is ConnState.SYNCED)
             reason = f"{worst_kind}: {worst.reason}" if worst.reason and worst.state is not ConnState.SYNCED else ""
-            out.append(ClusterHealth(target.name, target.server, worst.state, reason, synced, len(statuses)))
+            listed = self._listed_objects.get(target.name, 0)
+            out.append(ClusterHealth(target.name, target.server, worst.state, reason, synced, len(statuses), listed))
         return out
 
     def problems(self) -> list[Problem]:

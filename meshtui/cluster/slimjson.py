@@ -132,6 +132,8 @@ class _TAnnotations(msgspec.Struct, gc=False):
     templates: str | None = msgspec.field(default=None, name="inject.istio.io/templates")
     redirection: str | None = msgspec.field(default=None, name="ambient.istio.io/redirection")
     prometheus_port: str | None = msgspec.field(default=None, name="prometheus.io/port")
+    scrape_targets: str | None = msgspec.field(default=None, name="prometheus.istio.io/scrape-targets")
+    merge_metrics: str | None = msgspec.field(default=None, name="prometheus.istio.io/merge-metrics")
 
 
 class _TOwnerRef(msgspec.Struct, gc=False):
@@ -356,5 +358,7 @@ def _model(cluster: str, item: _TPod, meta: _TMeta | None) -> Pod:
         awaiting_injection=awaiting,
         redirection=ann.redirection if ann is not None else None,
         prometheus_port=ann.prometheus_port if ann is not None else None,
+        scrape_targets=ann.scrape_targets if ann is not None else None,
+        merge_metrics=ann.merge_metrics if ann is not None else None,
         cni_image=cni_image,
     )

@@ -182,8 +182,9 @@ def data_plane_components(
             continue
         version = image_version(image)
         revision = resolve(configured or "default")
-        if revision is None:
-            what = configured if configured else "no revision (istiod)"
+        # Only ztunnel talks to istiod; istio-cni's label just records the install (`default` without one).
+        if revision is None and kind == ZTUNNEL:
+            what = configured if configured else "no revision (the istiod Service)"
             problems.append(f"it names {what}, which is neither a revision nor a tag of this cluster")
         members = sorted(agents.get((wl.namespace, wl.name), []), key=lambda p: (p.node_name or "", p.name))
         nodes = tuple(_node_agent(p, version, kind, configured) for p in members)

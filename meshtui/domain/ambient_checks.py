@@ -1,7 +1,8 @@
-"""What `meshtui check` adds for the ambient data plane and for injections that will be refused.
+"""What `meshtui check` adds for the ambient data plane, templates and injections that will be refused.
 
 Node-agent skew (ztunnel, istio-cni), ztunnel settings that name no istiod of the cluster, pods of
-ambient namespaces that injection would move back to sidecars, and pods the injector will refuse.
+ambient namespaces that injection would move back to sidecars, workload templates without pods whose
+next pod is at risk, and pods the injector will refuse.
 """
 
 from __future__ import annotations
@@ -87,8 +88,20 @@ def ambient_findings(view: InventoryView, target: str | None = None) -> list[Amb
                 f"{len(conflicted)} ambient namespaces also ask for sidecar injection and {len(leaving)} pods would "
                 "get a sidecar on restart and leave ambient (sidecar injection takes precedence): remove the "
                 "injection label, or label the pods sidecar.istio.io/inject=false",
-                tuple((names + pods)[:MAX_OFFENDERS]),
+                tuple(names + pods),  # `meshtui check` lists every item it counts
                 len(conflicted) + len(leaving),
+            )
+        )
+    idle = [t for t in view.templates if t.at_risk and not t.live_pods and t.injection.refusal is None]
+    if idle:
+        out.append(
+            AmbientFinding(
+                WARNING,
+                "templates_at_risk",
+                f"{len(idle)} workload templates without pods would create a pod at risk "
+                "(a scale-up, a CronJob run or a restart creates it)",
+                tuple(f"{t.describe(where(t.cluster, t.namespace, t.name))}: {t.reason}" for t in idle[:MAX_OFFENDERS]),
+                len(idle),
             )
         )
     refused = [p for p in view.pods() if p.live and p.injection.refusal == METRICS_PORT]
@@ -103,7 +116,7 @@ def ambient_findings(view: InventoryView, target: str | None = None) -> list[Amb
                 f"{len(refused)} pods and {len(templates)} workload templates would be refused by the injector "
                 "(prometheus.io/port invalid or reserved for Istio, Istio >= 1.31, metrics merging on): fix the "
                 "annotation or set prometheus.istio.io/merge-metrics=false",
-                tuple(offenders[:MAX_OFFENDERS]),
+                tuple(offenders),
                 len(refused) + len(templates),
             )
         )

@@ -1,4 +1,4 @@
-"""The gates of product.md section 4: when Upgrade, Rollback and Finish are enabled, and why not.
+"""The gates of docs/upgrade.md#gates: when Upgrade, Rollback and Finish are enabled, and why not.
 
 Every unmet condition carries a count and the first offenders, so a disabled action can say exactly what
 still holds it back; in a multi-cluster mesh a gate holds only when it holds in every cluster.
@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from meshtui.domain.ambient import DataPlaneComponent, within_skew
-from meshtui.domain.gateways import GatewayRow
+from meshtui.domain.gateways import WAYPOINT, GatewayRow
 from meshtui.domain.namespaces import NamespaceRow
 from meshtui.domain.objects import ISTIO_CNI, ZTUNNEL
 from meshtui.domain.pods import PodRow
@@ -23,6 +23,8 @@ UPGRADE = "upgrade"
 ROLLBACK = "rollback"
 FINISH = "finish"
 MAX_OFFENDERS = 5
+#: In the operator's words: what to do about it, not only what is missing.
+PLAN_NOT_SHOWN = "the offline plan has not been shown yet: Finish shows it first and deletes nothing until you confirm"
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,8 +122,15 @@ def _names(items: Sequence[str], total: int) -> str:
     return ", ".join(items) + more
 
 
-def _gate(state: MeshState, action: str, keep: str, away: str) -> GateVerdict:
-    """The conditions for going on with `keep` and taking `away` offline."""
+def _gate(state: MeshState, action: str, keep: str, away: str, limit: int | None = MAX_OFFENDERS) -> GateVerdict:
+    """The conditions for going on with `keep` and taking `away` offline, with up to `limit` offenders each.
+
+    The messages always name the first MAX_OFFENDERS; `limit=None` lists every offender (status --json).
+    """
+
+    def first(items: Sequence[str]) -> tuple[str, ...]:
+        return tuple(items if limit is None else items[:limit])
+
     multi = len({cp.cluster for cp in state.control_planes}) > 1
     conditions: list[Condition] = []
 
@@ -137,7 +146,7 @@ def _gate(state: MeshState, action: str, keep: str, away: str) -> GateVerdict:
             Condition(
                 "revision_missing",
                 len(missing),
-                tuple(missing[:MAX_OFFENDERS]),
+                first(missing),
                 f"revision {keep} does not exist{suffix}",
             )
         )
@@ -147,7 +156,7 @@ def _gate(state: MeshState, action: str, keep: str, away: str) -> GateVerdict:
             Condition(
                 "revision_not_ready",
                 len(unready),
-                tuple(unready[:MAX_OFFENDERS]),
+                first(unready),
                 f"revision {keep} is not Ready{suffix}",
             )
         )
@@ -155,14 +164,15 @@ def _gate(state: MeshState, action: str, keep: str, away: str) -> GateVerdict:
     # Every namespace that asks for injection resolves to the kept revision.
     off_ns = [ns for ns in state.namespaces if ns.injection.asks and ns.injection.revision != keep]
     if off_ns:
-        names = [where(ns.cluster, ns.name) for ns in off_ns[:MAX_OFFENDERS]]
+        names = [where(ns.cluster, ns.name) for ns in off_ns]
         state_word = f"still on {away}" if all(ns.injection.revision == away for ns in off_ns) else f"not on {keep}"
         conditions.append(
             Condition(
                 "namespaces",
                 len(off_ns),
-                tuple(names),
-                f"{_plural(len(off_ns), 'namespace', 'namespaces')} {state_word}: {_names(names, len(off_ns))}",
+                first(names),
+                f"{_plural(len(off_ns), 'namespace', 'namespaces')} {state_word}: "
+                f"{_names(names[:MAX_OFFENDERS], len(off_ns))}",
             )
         )
 
@@ -186,11 +196,11 @@ def _gate(state: MeshState, action: str, keep: str, away: str) -> GateVerdict:
         if bad_restart:
             ns_elsewhere.append(ns)
     if not_on:
-        offenders = _pods(state, ns_not_on, lambda p: p.revision != keep, where)
+        offenders = _pods(state, ns_not_on, lambda p: p.revision != keep, where, limit)
         word = f"still on {away}" if on_away == not_on else f"not on {keep}"
         conditions.append(Condition("pods", not_on, offenders, f"{_plural(not_on, 'pod', 'pods')} {word}"))
     if elsewhere:
-        offenders = _pods(state, ns_elsewhere, lambda p: p.revision_on_restart != keep, where)
+        offenders = _pods(state, ns_elsewhere, lambda p: p.revision_on_restart != keep, where, limit)
         extra = f" ({lose} would lose the sidecar)" if lose else ""
         conditions.append(
             Condition(
@@ -204,7 +214,7 @@ def _gate(state: MeshState, action: str, keep: str, away: str) -> GateVerdict:
     # Every gateway runs the kept revision and would keep it.
     off_gw = [g for g in state.gateways if set(g.revisions) - {keep} or g.revision_on_restart != keep]
     if off_gw:
-        names = [where(g.cluster, g.namespace, g.name) for g in off_gw[:MAX_OFFENDERS]]
+        names = [where(g.cluster, g.namespace, g.name) for g in off_gw]
         word = (
             f"still on {away}"
             if all(g.revision == away or g.revision_on_restart == away for g in off_gw)
@@ -214,16 +224,17 @@ def _gate(state: MeshState, action: str, keep: str, away: str) -> GateVerdict:
             Condition(
                 "gateways",
                 len(off_gw),
-                tuple(names),
-                f"{_plural(len(off_gw), 'gateway', 'gateways')} {word}: {_names(names, len(off_gw))}",
+                first(names),
+                f"{_plural(len(off_gw), 'gateway', 'gateways')} {word}: {_names(names[:MAX_OFFENDERS], len(off_gw))}",
+                remedy="; ".join(sorted({_gateway_remedy(g.kind, g.upgrade, keep) for g in off_gw})),
             )
         )
 
-    # Every workload template, with or without pods, would give a pod created now the kept revision.
-    conditions.extend(_templates(state, keep, away, where))
+    # Every workload template without live pods would give a pod created now the kept revision.
+    conditions.extend(_templates(state, keep, away, where, limit))
 
     # The ambient data plane: ztunnel configured against the kept istiod, node agents within skew.
-    conditions.extend(_ambient(state, keep, where))
+    conditions.extend(_ambient(state, keep, where, limit))
 
     # No tag (the default tag included) still resolves to the revision going offline.
     off_tags: list[str] = []
@@ -239,15 +250,15 @@ def _gate(state: MeshState, action: str, keep: str, away: str) -> GateVerdict:
         if t.revision != away and t.service_revision == away
     ]
     if stale:
-        names = [where(c, t.service or t.name) for c, t in stale[:MAX_OFFENDERS]]
+        names = [where(c, t.service or t.name) for c, t in stale]
         conditions.append(
             Condition(
                 "tag_services",
                 len(stale),
-                tuple(names),
+                first(names),
                 f"{_plural(len(stale), 'tag Service', 'tag Services')} still "
                 f"{'claims' if len(stale) == 1 else 'claim'} {away} for "
-                f"{', '.join(t.name for _, t in stale[:MAX_OFFENDERS])}: {_names(names, len(stale))} "
+                f"{', '.join(t.name for _, t in stale[:MAX_OFFENDERS])}: {_names(names[:MAX_OFFENDERS], len(stale))} "
                 "(istiod reads tags from them: gateways and waypoints using the tag stay on it)",
                 remedy=f"move the tag to {keep} with its Service (istioctl tag set TAG --revision {keep} "
                 "--overwrite renders both)",
@@ -258,7 +269,7 @@ def _gate(state: MeshState, action: str, keep: str, away: str) -> GateVerdict:
             Condition(
                 "tags",
                 len(off_tags),
-                tuple(off_tags[:MAX_OFFENDERS]),
+                first(off_tags),
                 f"{_plural(len(off_tags), 'tag', 'tags')} still "
                 f"{'resolves' if len(off_tags) == 1 else 'resolve'} to {away}: "
                 f"{_names(off_tags[:MAX_OFFENDERS], len(off_tags))}",
@@ -267,7 +278,16 @@ def _gate(state: MeshState, action: str, keep: str, away: str) -> GateVerdict:
     return GateVerdict(action, not conditions, tuple(conditions))
 
 
-def _templates(state: MeshState, keep: str, away: str, where: Callable[..., str]) -> list[Condition]:
+def _gateway_remedy(kind: str, upgrade: str, keep: str) -> str:
+    """The step that moves a gateway of this kind: waypoints follow their tag or `istio.io/rev`."""
+    if kind == WAYPOINT:
+        return f"move the waypoints' tag to {keep}, or relabel their Gateway istio.io/rev={keep}"
+    return f"{kind}: {upgrade}"
+
+
+def _templates(
+    state: MeshState, keep: str, away: str, where: Callable[..., str], limit: int | None = MAX_OFFENDERS
+) -> list[Condition]:
     """The workload templates without live pods (gateways are judged apart) that would not give a new pod
     `keep`; a template with live pods is judged through them (`pods_on_restart`)."""
     off = [
@@ -277,7 +297,7 @@ def _templates(state: MeshState, keep: str, away: str, where: Callable[..., str]
     ]
     if not off:
         return []
-    names = [t.describe(where(t.cluster, t.namespace, t.name)) for t in off[:MAX_OFFENDERS]]
+    names = [t.describe(where(t.cluster, t.namespace, t.name)) for t in (off if limit is None else off[:limit])]
     if all(t.revision_on_restart == away for t in off):
         word = f"would get {away}"
     elif all(t.revision_on_restart is None for t in off):
@@ -288,13 +308,16 @@ def _templates(state: MeshState, keep: str, away: str, where: Callable[..., str]
     remedy = "; ".join(remedies[:3]) + ("; …" if len(remedies) > 3 else "")
     namespaces = tuple(dict.fromkeys(where(t.cluster, t.namespace) for t in off))
     message = (
-        f"{_plural(len(off), 'workload template', 'workload templates')} {word}: {_names(names, len(off))} "
+        f"{_plural(len(off), 'workload template', 'workload templates')} {word}: "
+        f"{_names(names[:MAX_OFFENDERS], len(off))} "
         f"(to fix: {remedy})"
     )
     return [Condition("templates", len(off), tuple(names), message, ("namespaces", namespaces), remedy)]
 
 
-def _ambient(state: MeshState, keep: str, where: Callable[..., str]) -> list[Condition]:
+def _ambient(
+    state: MeshState, keep: str, where: Callable[..., str], limit: int | None = MAX_OFFENDERS
+) -> list[Condition]:
     """ztunnel must use the kept istiod (and be rolled out everywhere); ztunnel and istio-cni within skew."""
     versions = {
         cp.cluster: (rev.version if (rev := cp.revision(keep)) is not None else None) for cp in state.control_planes
@@ -307,17 +330,17 @@ def _ambient(state: MeshState, keep: str, where: Callable[..., str]) -> list[Con
             where(z.cluster, z.ref)
             + (f" (configured against {z.revision or z.configured or 'no revision'})" if z.revision != keep else "")
             + (f" (rollout {z.progress} nodes)" if z.rolling else "")
-            for z in off[:MAX_OFFENDERS]
+            for z in (off if limit is None else off[:limit])
         ]
         out.append(
             Condition(
                 "ztunnel",
                 len(off),
                 tuple(names),
-                f"ztunnel is not configured against {keep} everywhere: {_names(names, len(off))}",
+                f"ztunnel is not configured against {keep} everywhere: {_names(names[:MAX_OFFENDERS], len(off))}",
                 ("namespaces", tuple(dict.fromkeys(where(z.cluster, z.namespace) for z in off))),
                 f"upgrade ztunnel in place with revision={keep} (its XDS_ADDRESS and CA_ADDRESS name "
-                f"istiod-{keep}); it rolls node by node and restarts no application pod",
+                f"istiod-{keep}); it rolls node by node while application pods keep running",
             )
         )
     for kind, code in ((ZTUNNEL, "ztunnel_skew"), (ISTIO_CNI, "cni_skew")):
@@ -326,14 +349,15 @@ def _ambient(state: MeshState, keep: str, where: Callable[..., str]) -> list[Con
         ]
         if not skewed:
             continue
-        names = [f"{where(c.cluster, c.ref)} runs {c.version}" for c in skewed[:MAX_OFFENDERS]]
+        names = [f"{where(c.cluster, c.ref)} runs {c.version}" for c in (skewed if limit is None else skewed[:limit])]
         target = versions.get(skewed[0].cluster)
         out.append(
             Condition(
                 code,
                 len(skewed),
                 tuple(names),
-                f"{kind} is outside the supported skew of {keep} ({target}): {_names(names, len(skewed))} "
+                f"{kind} is outside the supported skew of {keep} ({target}): "
+                f"{_names(names[:MAX_OFFENDERS], len(skewed))} "
                 f"({kind} 1.x works with control plane 1.x and 1.x+1)",
                 ("namespaces", tuple(dict.fromkeys(where(c.cluster, c.namespace) for c in skewed))),
                 f"upgrade {kind} in place to {target}",
@@ -347,14 +371,15 @@ def _pods(
     namespaces: list[NamespaceRow],
     offends: Callable[[PodRow], bool],
     where: Callable[..., str],
+    limit: int | None = MAX_OFFENDERS,
 ) -> tuple[str, ...]:
-    """The first offending pods, walking only the namespaces whose counters say they hold some."""
+    """The first `limit` offending pods (None: all), walking only the namespaces whose counters say they hold some."""
     found: list[str] = []
     for ns in namespaces:
         for pod in state.pods(ns.cluster, ns.name):
             if pod.live and pod.has_sidecar and pod.gateway is None and offends(pod):
                 found.append(where(pod.cluster, pod.namespace, pod.name))
-                if len(found) == MAX_OFFENDERS:
+                if len(found) == limit:
                     return tuple(found)
     return tuple(found)
 
@@ -365,8 +390,12 @@ def evaluate_gates(
     target: str | None,
     chosen: str | None = None,
     plan_shown: bool = False,
+    limit: int | None = MAX_OFFENDERS,
 ) -> Gates:
-    """Judge Upgrade, Rollback and Finish for (source, target); `chosen` is the action the operator took."""
+    """Judge Upgrade, Rollback and Finish for (source, target); `chosen` is the action the operator took.
+
+    Each condition lists up to `limit` offenders (None: every one, for `status --json`).
+    """
     if not source or not target or source == target:
         count = len({r.name for cp in state.control_planes for r in cp.revisions})
         message = (
@@ -377,14 +406,14 @@ def evaluate_gates(
         condition = Condition("no_upgrade", 0, (), message)
         disabled = {a: GateVerdict(a, False, (condition,)) for a in (UPGRADE, ROLLBACK, FINISH)}
         return Gates(source, target, disabled[UPGRADE], disabled[ROLLBACK], disabled[FINISH])
-    upgrade = _gate(state, UPGRADE, keep=target, away=source)
-    rollback = _gate(state, ROLLBACK, keep=source, away=target)
+    upgrade = _gate(state, UPGRADE, keep=target, away=source, limit=limit)
+    rollback = _gate(state, ROLLBACK, keep=source, away=target, limit=limit)
     finish_conditions: list[Condition] = []
     if chosen not in (UPGRADE, ROLLBACK):
         finish_conditions.append(Condition("not_chosen", 0, (), "choose Upgrade or Rollback first"))
     else:
         finish_conditions.extend((upgrade if chosen == UPGRADE else rollback).conditions)
     if not plan_shown:
-        finish_conditions.append(Condition("plan_not_shown", 0, (), "the offline plan has not been shown yet"))
+        finish_conditions.append(Condition("plan_not_shown", 0, (), PLAN_NOT_SHOWN))
     finish = GateVerdict(FINISH, not finish_conditions, tuple(finish_conditions))
     return Gates(source, target, upgrade, rollback, finish)

@@ -1,4 +1,4 @@
-"""Gateways of every kind (istio-revisions.md section 5), their revision and how each kind is upgraded."""
+"""Gateways of every kind (docs/istio.md#gateways), their revision and how each kind is upgraded."""
 
 from __future__ import annotations
 

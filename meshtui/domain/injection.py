@@ -1,8 +1,8 @@
 """Which revision would inject a new pod, found by evaluating the live webhooks as the API server does.
 
 Precedence between namespace and pod labels is never hard-coded: it lives in the selectors the cluster
-carries (istio-revisions.md 2.1, including `revisionLabelPreference: pod`), so evaluating them is the only
-way to be right for every install.
+carries (docs/istio.md#injection-selectors-and-precedence, including `revisionLabelPreference: pod`), so
+evaluating them is the only way to be right for every install.
 """
 
 from __future__ import annotations
@@ -200,12 +200,17 @@ class InjectionEvaluator:
         return version
 
     def refused(
-        self, outcome: InjectionOutcome, prometheus_port: str | None, merge_metrics: str | None
+        self,
+        outcome: InjectionOutcome,
+        prometheus_port: str | None,
+        merge_metrics: str | None,
+        scrape_targets: str | None = None,
     ) -> InjectionOutcome:
         """The outcome, turned into a refusal when the injecting revision denies the pod at creation."""
-        if outcome.revision is None or outcome.blocked or prometheus_port is None:
+        if outcome.revision is None or outcome.blocked or (prometheus_port is None and scrape_targets is None):
             return outcome
-        why = metrics_port_refusal(prometheus_port, merge_metrics, self.version_of(outcome.revision))
+        version = self.version_of(outcome.revision)
+        why = metrics_port_refusal(prometheus_port, merge_metrics, version, scrape_targets)
         if why is None:
             return outcome
         steps = (*outcome.steps, f"{ARROW} refused: {why}")

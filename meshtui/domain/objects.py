@@ -24,7 +24,7 @@ EMPTY_LABELS: Labels = MappingProxyType({})
 
 WORKLOAD_KINDS = frozenset({"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob", "Rollout"})
 
-# Label and annotation keys the Istio rules read (istio-revisions.md sections 2, 3 and 5).
+# Label and annotation keys the Istio rules read (docs/istio.md: injection, what an injected pod carries, gateways).
 REV_LABEL = "istio.io/rev"
 TAG_LABEL = "istio.io/tag"
 INJECTION_LABEL = "istio-injection"
@@ -38,6 +38,8 @@ AUTO_IMAGE = "auto"  # the gateway charts' placeholder image that injection repl
 
 REDIRECTION_ANNOTATION = "ambient.istio.io/redirection"  # istio-cni marks the pods it enrolled: "enabled"
 PROMETHEUS_PORT = "prometheus.io/port"
+SCRAPE_TARGETS = "prometheus.istio.io/scrape-targets"  # `port:path,...`, several ports merged (>= 1.31)
+MERGE_METRICS = "prometheus.istio.io/merge-metrics"
 ZTUNNEL = "ztunnel"
 ISTIO_CNI = "istio-cni"
 CNI_CONTAINER = "install-cni"
@@ -54,6 +56,8 @@ _POD_ANNOTATIONS = (
     TEMPLATES_ANNOTATION,
     REDIRECTION_ANNOTATION,
     PROMETHEUS_PORT,
+    SCRAPE_TARGETS,
+    MERGE_METRICS,
 )
 _intern = sys.intern
 
@@ -289,6 +293,8 @@ class Pod:
     component_image: str | None = None
     ambient: bool = False  # istio-cni enrolled it (annotation ambient.istio.io/redirection: enabled)
     prometheus_port: str | None = None
+    scrape_targets: str | None = None
+    merge_metrics: str | None = None
 
     @property
     def key(self) -> tuple[str, str]:
@@ -372,6 +378,8 @@ def _parse_pod(cluster: str, raw: dict[str, Any], meta: dict[str, Any], name: st
         templates_annotation,
         redirection,
         prometheus_port,
+        scrape_targets,
+        merge_metrics,
     ) = wanted
     cni_image: str | None = None
     if labels.get(CNI_APP_LABEL[0]) == CNI_APP_LABEL[1] and type(containers) is list:
@@ -450,6 +458,8 @@ def _parse_pod(cluster: str, raw: dict[str, Any], meta: dict[str, Any], name: st
         awaiting_injection=awaiting,
         redirection=redirection,
         prometheus_port=prometheus_port,
+        scrape_targets=scrape_targets,
+        merge_metrics=merge_metrics,
         cni_image=cni_image,
     )
 
@@ -519,6 +529,8 @@ def make_pod(
     awaiting_injection: bool = False,
     redirection: str | None = None,
     prometheus_port: str | None = None,
+    scrape_targets: str | None = None,
+    merge_metrics: str | None = None,
     cni_image: str | None = None,
 ) -> Pod:
     """The Pod from the fields a decoder extracted (a dict walk in `parse_pod`, or typed structs).
@@ -586,6 +598,8 @@ def make_pod(
         component_image,
         redirection == "enabled",
         prometheus_port,
+        scrape_targets,
+        merge_metrics,
     )
 
 

@@ -7,6 +7,8 @@ from typing import Any
 
 import orjson
 
+from meshtui.domain.reasons import Reason, gate
+
 MERGE_PATCH = "application/merge-patch+json"
 STRATEGIC_MERGE_PATCH = "application/strategic-merge-patch+json"
 JSON_PATCH = "application/json-patch+json"
@@ -88,11 +90,19 @@ class Plan:
     pause_seconds: float = 0.0
     #: What would make the skipped items plannable (REMEDY_*), for the surface to offer in its own terms.
     remedies: tuple[str, ...] = ()
+    #: The refusals as typed reasons (a planner's own refusals are gate reasons unless it says otherwise).
+    why: tuple[Reason, ...] = ()
 
     @property
     def refused(self) -> bool:
         """True when the plan must not be applied."""
         return bool(self.refusals)
+
+    @property
+    def refusal_reasons(self) -> tuple[Reason, ...]:
+        """Every refusal typed: the typed ones given, the others as gate reasons."""
+        typed = {r.message for r in self.why}
+        return (*self.why, *(gate(r) for r in self.refusals if r not in typed))
 
     def lines(self) -> list[str]:
         """The plan as printed by the CLI and shown in the confirmation modal."""
@@ -101,11 +111,12 @@ class Plan:
             out += [f"  refused: {r}" for r in self.refusals]
         out += [f"  {i + 1:>3}. {op.describe()}" for i, op in enumerate(self.operations)]
         if not self.operations and not self.refusals:
-            out.append(
-                f"  nothing to apply: {len(self.skipped)} skipped, see why below"
-                if self.skipped
-                else "  nothing to do: the cluster already matches"
-            )
+            if self.skipped:
+                out.append(f"  nothing to apply: {len(self.skipped)} skipped, see why below")
+            elif self.notes:
+                out.append("  no object is changed: see the notes below")  # verify, or recording a choice
+            else:
+                out.append("  nothing to do: the cluster already matches")
         out += [f"  skipped: {s}" for s in self.skipped]
         out += [f"  note: {n}" for n in self.notes]
         return out

@@ -11,14 +11,15 @@ from meshtui.domain.injection import ARROW, InjectionEvaluator, InjectionOutcome
 from meshtui.domain.objects import (
     AUTO_IMAGE,
     INJECT_KEY,
+    MERGE_METRICS,
     PROMETHEUS_PORT,
     PROXY_CONTAINER,
     REV_LABEL,
+    SCRAPE_TARGETS,
     Labels,
     Pod,
     Workload,
 )
-from meshtui.domain.refusals import MERGE_METRICS
 
 WorkloadKey = tuple[str, str, str]
 Resolver = Callable[[str], str | None]
@@ -38,6 +39,7 @@ class Template:
     rendered_revision: str | None = None
     prometheus_port: str | None = None  # annotation prometheus.io/port, which newer injectors validate
     merge_metrics: str | None = None  # annotation prometheus.istio.io/merge-metrics
+    scrape_targets: str | None = None  # annotation prometheus.istio.io/scrape-targets
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +84,7 @@ def ownership(pod: Pod, workloads: Mapping[WorkloadKey, Workload]) -> Ownership:
             else None,
             prometheus_port=tpl.template_annotations.get(PROMETHEUS_PORT),
             merge_metrics=tpl.template_annotations.get(MERGE_METRICS),
+            scrape_targets=tpl.template_annotations.get(SCRAPE_TARGETS),
         )
     else:
         # Without the workload, a pod that has a proxy yet opts out of injection can only have been rendered
@@ -95,6 +98,8 @@ def ownership(pod: Pod, workloads: Mapping[WorkloadKey, Workload]) -> Ownership:
             rendered=rendered,
             rendered_revision=pod.current_revision if rendered else None,
             prometheus_port=pod.prometheus_port,
+            merge_metrics=pod.merge_metrics,
+            scrape_targets=pod.scrape_targets,
         )
     restartable, blocker = _restartability(pod, chain)
     return Ownership(
@@ -220,7 +225,7 @@ def assess_pod(
                 template.inject_annotation,
                 template.host_network,
             )
-        outcome = evaluator.refused(outcome, template.prometheus_port, template.merge_metrics)
+        outcome = evaluator.refused(outcome, template.prometheus_port, template.merge_metrics, template.scrape_targets)
     at_risk, reason = (
         (False, None) if pod.terminal or template.rendered else _risk(pod, outcome, namespace, namespace_labels)
     )
@@ -243,7 +248,7 @@ def assess_pod(
 def _risk(
     pod: Pod, outcome: InjectionOutcome, namespace: NamespaceInjection, namespace_labels: Labels
 ) -> tuple[bool, str | None]:
-    """At risk: the replacement would differ in a way the operator did not ask for (product.md section 2)."""
+    """At risk: the replacement would differ in a way the operator did not ask for (docs/upgrade.md#words)."""
     if pod.component is not None:
         return False, None  # a node agent (ztunnel, istio-cni): upgraded in place, never re-injected
     if outcome.blocked:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from meshtui.domain.versions import Version
 
-MERGE_METRICS = "prometheus.istio.io/merge-metrics"
 METRICS_PORT = "metrics_port"  # the refusal code of an invalid or reserved prometheus.io/port
 #: The first Istio minor whose injector refuses such pods.
 METRICS_PORT_CHECK_FROM = (1, 31)
@@ -28,23 +27,31 @@ RESERVED_PORTS = {
 }
 
 
-def metrics_port_refusal(port: str | None, merge_metrics: str | None, version: str | None) -> str | None:
-    """Why the injector of `version` refuses a pod with this `prometheus.io/port`, None when it does not."""
-    if port is None or version is None:
+def metrics_port_refusal(
+    port: str | None, merge_metrics: str | None, version: str | None, scrape_targets: str | None = None
+) -> str | None:
+    """Why the injector of `version` refuses a pod with this `prometheus.io/port` (or these
+    `prometheus.istio.io/scrape-targets`, `port:path` entries), None when it does not."""
+    if (port is None and scrape_targets is None) or version is None:
         return None
     parsed = Version.parse(version)
     if parsed is None or (parsed.major, parsed.minor) < METRICS_PORT_CHECK_FROM:
         return None
     if merge_metrics is not None and merge_metrics.strip().lower() == "false":
         return None
-    text = port.strip()
-    number = int(text) if text.isdigit() else None
-    if number is None or not 1 <= number <= 65535:
-        return f"prometheus.io/port={port!r} is not a valid port, and the {version} injector refuses it"
-    reason = RESERVED_PORTS.get(str(number))
-    if reason is not None:
-        return (
-            f"prometheus.io/port={port} is reserved for Istio ({reason}), and the {version} injector refuses it "
-            "while metrics merging is on"
-        )
+    ports = [("prometheus.io/port", port)] if port is not None else []
+    for entry in (scrape_targets or "").split(","):
+        if entry.strip():
+            ports.append(("prometheus.istio.io/scrape-targets port", entry.split(":", 1)[0]))
+    for what, value in ports:
+        text = value.strip()
+        number = int(text) if text.isdigit() else None
+        if number is None or not 1 <= number <= 65535:
+            return f"{what}={value!r} is not a valid port, and the {version} injector refuses it"
+        reason = RESERVED_PORTS.get(str(number))
+        if reason is not None:
+            return (
+                f"{what}={value} is reserved for Istio ({reason}), and the {version} injector refuses it "
+                "while metrics merging is on"
+            )
     return None

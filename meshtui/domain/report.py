@@ -1,4 +1,4 @@
-"""The exact document `meshtui status --json` prints (product.md section 10), built from an inventory view.
+"""The exact document `meshtui status --json` prints (docs/status-json.md), built from an inventory view.
 
 Other tools parse it: keys are only ever added, never renamed or moved; every list is in (cluster,
 namespace, name) order so two runs over the same state print the same bytes.
@@ -9,16 +9,21 @@ from __future__ import annotations
 from typing import Any
 
 from meshtui.domain.ambient import AMBIENT
-from meshtui.domain.gates import GateVerdict
+from meshtui.domain.gates import Condition, GateVerdict, evaluate_gates
 from meshtui.domain.inventory import InventoryView
 
+#: What the dashboard says first while no upgrade is recorded (Upgrade, Rollback and Finish wait for Start).
+NOT_STARTED = Condition(
+    "not_started", 0, (), "no upgrade has been started: start it first (it records the upgrade and takes the lock)"
+)
 
-def _verdict(verdict: GateVerdict | None) -> dict[str, Any]:
-    if verdict is None:
-        return {"enabled": False, "reasons": [], "conditions": []}
+
+def _verdict(verdict: GateVerdict | None, started: bool | None) -> dict[str, Any]:
+    first = [NOT_STARTED] if started is False else []
+    conditions = first + list(verdict.conditions if verdict is not None else ())
     return {
-        "enabled": verdict.enabled,
-        "reasons": list(verdict.reasons),
+        "enabled": bool(verdict is not None and verdict.enabled and not first),
+        "reasons": [c.message for c in conditions],
         "conditions": [
             {
                 "code": c.code,
@@ -27,7 +32,7 @@ def _verdict(verdict: GateVerdict | None) -> dict[str, Any]:
                 "message": c.message,
                 "remedy": c.remedy,
             }
-            for c in verdict.conditions
+            for c in conditions
         ],
     }
 
@@ -48,8 +53,14 @@ def observed_phase(view: InventoryView) -> str | None:
     return "verify" if view.gates.upgrade.enabled else "data-plane"
 
 
-def status_document(view: InventoryView, phase: str | None = None, all_pods: bool = False) -> dict[str, Any]:
-    """The `status --json` dict; `phase` comes from the upgrade record, else it is inferred from the state."""
+def status_document(
+    view: InventoryView, phase: str | None = None, all_pods: bool = False, started: bool | None = None
+) -> dict[str, Any]:
+    """The `status --json` dict; `phase` comes from the upgrade record, else it is inferred from the state.
+
+    Each condition lists every offender (its message names the first five). `started` False says, as the
+    dashboard does, that no upgrade has been started; None (not known, e.g. offline dumps) says nothing.
+    """
     multi = len(view.clusters) > 1
     revisions = []
     for r in sorted(view.revisions, key=lambda r: (r.cluster, r.name)):
@@ -174,6 +185,8 @@ def status_document(view: InventoryView, phase: str | None = None, all_pods: boo
         for c in view.components
     ]
     gates = view.gates
+    if view.source and view.target and view.source != view.target:
+        gates = evaluate_gates(view, view.source, view.target, limit=None)
     problems: list[dict[str, str | None]] = [
         {"cluster": cp.cluster, "code": p.code, "message": p.message} for cp in view.control_planes for p in cp.problems
     ]
@@ -192,9 +205,9 @@ def status_document(view: InventoryView, phase: str | None = None, all_pods: boo
             "target": view.target,
             "phase": phase if phase is not None else observed_phase(view),
             "actions": {
-                "upgrade": _verdict(gates.upgrade if gates else None),
-                "rollback": _verdict(gates.rollback if gates else None),
-                "finish": _verdict(gates.finish if gates else None),
+                "upgrade": _verdict(gates.upgrade if gates else None, started),
+                "rollback": _verdict(gates.rollback if gates else None, started),
+                "finish": _verdict(gates.finish if gates else None, started),
             },
         },
         "skew": [{"code": w.code, "message": w.message, "count": w.count} for w in view.skew],

@@ -1,4 +1,4 @@
-"""Revisions, tags and the default revision of one cluster, found as istio-revisions.md section 12 says."""
+"""Revisions, tags and the default revision of one cluster, found as docs/istio.md describes."""
 
 from __future__ import annotations
 
@@ -102,7 +102,7 @@ class ControlPlane:
 
 
 def istiod_version(deployment: Workload) -> tuple[str | None, str | None]:
-    """The version of an istiod Deployment and where it came from (section 1.3, items 2 and 3)."""
+    """The version of an istiod Deployment and where it came from (docs/istio.md#objects-of-a-revision)."""
     version = image_version(deployment.image_of("discovery"))
     if version and version not in ("latest", "auto"):
         return version, "image of container discovery"

@@ -1,4 +1,4 @@
-"""Version-skew warnings (istio-revisions.md section 8): proxies vs their istiod, and the canary jump."""
+"""Version-skew warnings (docs/istio.md#version-skew): proxies vs their istiod, and the canary jump."""
 
 from __future__ import annotations
 

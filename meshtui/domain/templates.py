@@ -16,13 +16,14 @@ from meshtui.domain.injection import ARROW, InjectionEvaluator, InjectionOutcome
 from meshtui.domain.objects import (
     AUTO_IMAGE,
     INJECT_KEY,
+    MERGE_METRICS,
     PROMETHEUS_PORT,
     PROXY_CONTAINER,
     REV_LABEL,
+    SCRAPE_TARGETS,
     Labels,
     Workload,
 )
-from meshtui.domain.refusals import MERGE_METRICS
 
 WorkloadKey = tuple[str, str, str]
 Resolver = Callable[[str], str | None]
@@ -55,6 +56,7 @@ class TemplateRow:
     tag: str | None  # the tag it resolves through, if any
     at_risk: bool
     reason: str | None
+    suspended: bool = False  # a suspended CronJob: it creates pods again once resumed
     live_pods: bool = False  # it has live pods now (which the pod conditions judge already)
 
     @property
@@ -71,7 +73,7 @@ class TemplateRow:
     def size(self) -> str:
         """How many pods it asks for, in words: `0 replicas`, `DaemonSet`, `CronJob`."""
         if self.replicas is None:
-            return self.kind
+            return f"{self.kind}, suspended" if self.suspended else self.kind
         return f"{self.kind}, {self.replicas} replica{'' if self.replicas == 1 else 's'}"
 
     def describe(self, where: str | None = None) -> str:
@@ -170,8 +172,12 @@ def assess_template(
             tpl.template_host_network,
         )
         driver, tag = _driver(outcome, labels, namespace_labels, resolve)
+        annotations = tpl.template_annotations
         outcome = evaluator.refused(
-            outcome, tpl.template_annotations.get(PROMETHEUS_PORT), tpl.template_annotations.get(MERGE_METRICS)
+            outcome,
+            annotations.get(PROMETHEUS_PORT),
+            annotations.get(MERGE_METRICS),
+            annotations.get(SCRAPE_TARGETS),
         )
     at_risk, reason = _risk(outcome, namespace, awaits, rendered)
     return TemplateRow(
@@ -188,6 +194,7 @@ def assess_template(
         tag=tag,
         at_risk=at_risk,
         reason=reason,
+        suspended=workload.kind == "CronJob" and workload.paused,
     )
 
 

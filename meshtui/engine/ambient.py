@@ -28,7 +28,6 @@ if TYPE_CHECKING:
 
 ZTUNNEL = "ztunnel"
 CNI = "istio-cni-node"
-REDIRECTION = "ambient.istio.io/redirection"
 COMPONENT_LABEL = "operator.istio.io/component"
 #: How often a node wait re-reads the DaemonSet and the node's pods.
 POLL_SECONDS = 0.5
@@ -139,14 +138,14 @@ def _ready(pod: dict[str, Any]) -> bool:
     )
 
 
-def node_pods_at_risk(api: Any, node: str) -> int:
-    """How many ambient-enrolled pods run on a node (their connections go through its ztunnel)."""
-    pods = list_all(api, "/api/v1/pods", field_selector=f"spec.nodeName={node}", what=f"listing the pods on {node}")
-    return sum(
-        1
-        for p in pods
-        if (meta(p).get("annotations") or {}).get(REDIRECTION) == "enabled" and not meta(p).get("deletionTimestamp")
-    )
+def pods_at_risk(view: InventoryView, cluster: str) -> dict[str, int]:
+    """Per node, how many live ambient-enrolled pods run there (their connections go through its ztunnel)."""
+    out: dict[str, int] = {}
+    for row in view.pods():
+        pod = row.pod
+        if row.cluster == cluster and pod.ambient and pod.node_name and not pod.terminating and not pod.terminal:
+            out[pod.node_name] = out.get(pod.node_name, 0) + 1
+    return out
 
 
 def _selector(ds: dict[str, Any]) -> str:
@@ -228,11 +227,21 @@ def plan_ambient(
             )
             continue
         version = rev.version
+        if not version:
+            refusals.append(f"the version of revision {target} is unknown{where}: its istiod image names none")
+            continue
         present: list[tuple[Component, dict[str, Any]]] = []
         for comp in chosen:
             ds = get(api, f"/apis/apps/v1/namespaces/{ns}/daemonsets/{comp.daemonset}")
             if ds is None:
                 skipped.append(f"{ctx.where(cluster, ns, comp.daemonset)}: no {comp.key} DaemonSet")
+                continue
+            strategy = ((ds.get("spec") or {}).get("updateStrategy") or {}).get("type") or "RollingUpdate"
+            if strategy != "RollingUpdate":
+                refusals.append(
+                    f"DaemonSet {ns}/{comp.daemonset}{where} uses updateStrategy {strategy}: Kubernetes replaces its "
+                    "pods only when they are deleted; set it back to RollingUpdate (the chart's) first"
+                )
                 continue
             present.append((comp, ds))
         if not present:
@@ -293,8 +302,9 @@ def plan_ambient(
                 }
                 - {""}
             )
+            risk_by_node = pods_at_risk(view, cluster) if comp.key == "ztunnel" else {}
             for node in nodes:
-                at_risk = node_pods_at_risk(api, node) if comp.key == "ztunnel" else 0
+                at_risk = risk_by_node.get(node, 0)
                 risk = (
                     f"{at_risk} ambient pod{'s' if at_risk != 1 else ''}' connections at risk"
                     if comp.key == "ztunnel"
@@ -318,6 +328,11 @@ def plan_ambient(
                 notes.append(CNI_WARNING)
     if spec.kind in ("istioctl", "helm"):
         notes.append(f"{spec.kind} is run without a shell; a server-side dry run does not cover it")
+    if spec.kind == "helm":
+        notes.append(
+            "helm upgrade without --reuse-values renders the chart's defaults plus the --set values above: "
+            "give any custom values of the istio-cni and ztunnel releases again (--set)"
+        )
     if spec.kind == "external":
         notes.append("installed by other means: meshtui waits for each node to run the target")
     if any(op.verb == "wait" for op in ops):
@@ -384,9 +399,9 @@ def wait_node(
             last, done = exc.message, False
         status(f"{op.name} on {node}: {last}")
         if done:
-            return True, last
+            return True, f"node {node}: {last}"
         if time.monotonic() >= deadline:
-            return False, f"timed out after {timeout:g}s: {last}"
+            return False, f"node {node}: timed out after {timeout:g}s: {last}"
         if not control.sleep(POLL_SECONDS):
             return False, "aborted by the operator"
 
@@ -421,7 +436,9 @@ def _node_state(api: Any, op: Operation, node: str, wanted: dict[str, str]) -> t
 
 
 def plan_step(ctx: PlanContext, view: InventoryView, target: str, params: dict[str, Any]) -> Plan:
-    """The session's `ambient` action: params `installer` (an InstallerSpec) and `components` (a list)."""
+    """The session's `ambient` action: params `installer` (an InstallerSpec), `components` (a list) and `to`
+    (the revision to configure ztunnel against and whose version to install; default the target, the
+    source to roll back)."""
     from meshtui.engine.installers import InstallerSpec, load_manifests
 
     spec = params.get("installer") or InstallerSpec("external")
@@ -432,4 +449,5 @@ def plan_step(ctx: PlanContext, view: InventoryView, target: str, params: dict[s
         if found.problems:
             return Plan("ambient", "Upgrade istio-cni and ztunnel in place", refusals=tuple(found.problems))
         manifests = found.objects
-    return plan_ambient(ctx, view, target, spec, components=components, manifests=manifests)
+    to = str(params.get("to") or target)
+    return plan_ambient(ctx, view, to, spec, components=components, manifests=manifests)

@@ -13,7 +13,9 @@ from typing import Any, Protocol
 from meshtui.domain.gates import Gates
 from meshtui.domain.inventory import InventoryView
 from meshtui.domain.plan import Plan
+from meshtui.domain.reasons import Reason, ReasonKind
 from meshtui.engine.executor import RunControl, RunOutcome
+from meshtui.engine.verifystate import VerifyStatus
 
 #: Every action, in the order the help screen and the palette list them: "Name: what it does" (docs/vocabulary.md).
 ACTIONS: tuple[tuple[str, str], ...] = (
@@ -44,6 +46,12 @@ class ActionState:
     reasons: tuple[str, ...] = ()
     #: What "jump to the offenders" shows: ("namespaces", names) or ("pods", "ns/name" keys), if any.
     offenders: tuple[str, tuple[str, ...]] | None = None
+    #: The reasons typed (kind, code, offenders), one per sentence of `reasons`; decisions use these.
+    why: tuple[Reason, ...] = ()
+
+    def blocked_by(self, *kinds: ReasonKind) -> tuple[Reason, ...]:
+        """The reasons of the given kinds."""
+        return tuple(r for r in self.why if r.kind in kinds)
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +112,16 @@ class EngineState:
     recorded: bool = False
     #: Where the source and target came from: "record", "flags" or "detected".
     pair_origin: str = ""
+    #: How many journal entries the upgrade has in all (`journal` holds the record's own: the newest, the
+    #: begin and the irreversible ones), and the archive ConfigMaps ("ns/name") holding the older ones.
+    journal_total: int = 0
+    journal_archive: tuple[str, ...] = ()
+    #: The verify step of the revision Finish keeps (not run, passed, failed, unknown, stale, skipped).
+    verify: VerifyStatus | None = None
+    #: The workloads of a recorded, unfinished restart (`cluster|Kind|ns|name`): resume or discard it.
+    restart_pending: tuple[str, ...] = ()
+    #: The direction the operator chose or last worked in: "upgrade", "rollback", or None.
+    goal: str | None = None
 
     def action(self, action_id: str) -> ActionState:
         """The state of one action by id."""
@@ -131,8 +149,8 @@ class Session(Protocol):
     def plan(self, action: str, view: InventoryView, **params: Any) -> Plan:
         """The concrete operations of an action (params: namespaces, to, tag, batch, pause...)."""
 
-    def dry_run(self, plan: Plan) -> RunOutcome:
-        """Server-side dry run of every operation (blocking)."""
+    def dry_run(self, plan: Plan, checked: Callable[[int, int], None] | None = None) -> RunOutcome:
+        """Server-side dry run of every operation (blocking); `checked(done, total)` after each one."""
 
     def run(self, plan: Plan, control: RunControl, progress: Callable[[Progress], None]) -> RunOutcome:
         """Apply a confirmed plan, reporting progress (blocking; call from a worker thread)."""

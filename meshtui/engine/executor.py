@@ -20,7 +20,9 @@ from meshtui.cluster import mutations
 from meshtui.cluster.errors import ClusterError, Conflict, Forbidden, NotFound, Unauthorized
 from meshtui.cluster.rawapi import RawApi
 from meshtui.domain.plan import Operation, Plan
+from meshtui.domain.reasons import Reason
 from meshtui.domain.rollout import rollout_state
+from meshtui.engine.installers import wait_external
 from meshtui.engine.kube import field_value, get, is_transient, list_all, retrying
 
 
@@ -56,12 +58,15 @@ class RunOutcome:
 
     plan: Plan
     steps: list[StepOutcome] = field(default_factory=list)
+    #: Why the run was refused before or between its steps (a stale view, a lost lock), typed.
+    refusal: tuple[Reason, ...] = ()
 
     @property
     def ok(self) -> bool:
         """True when the plan was not refused and every step was applied, already held, or dry-run checked."""
         return (
             not self.plan.refused
+            and not self.refusal
             and all(s.result in GOOD for s in self.steps)
             and len(self.steps) == len(self.plan.operations)
         )
@@ -130,6 +135,8 @@ ProgramRunner = Callable[[list[str], float], tuple[int, str]]
 RestartHook = Callable[[str, Operation, str], None]
 #: A status line while waiting (a PDB, a rollout), for progress displays.
 StatusHook = Callable[[str], None]
+#: Asked before every write of a run: why the operation must not be sent (empty: send it).
+Guard = Callable[[Operation], tuple[Reason, ...]]
 
 #: Default time a workload's rollout (or a PDB wait) may take.
 ROLLOUT_TIMEOUT = 300.0
@@ -144,6 +151,7 @@ class Executor:
         self,
         apis: dict[str, RawApi],
         *,
+        guard: Guard,
         journal: JournalHook | None = None,
         satisfied: SatisfiedCheck | None = None,
         read_only: bool = False,
@@ -154,6 +162,8 @@ class Executor:
         deadline: float | None = None,
     ):
         self.apis = apis
+        #: Every write of `apply` passes it first (the session's lock fence and fresh-view check).
+        self.guard = guard
         self.journal = journal
         self.satisfied = satisfied
         self.read_only = read_only
@@ -166,8 +176,11 @@ class Executor:
 
     # ------------------------------------------------------------------------------------------ entry points
 
-    def dry_run(self, plan: Plan) -> RunOutcome:
-        """Check every operation with `dryRun=All`: admission and validation run, nothing is stored."""
+    def dry_run(self, plan: Plan, checked: Callable[[int, int], None] | None = None) -> RunOutcome:
+        """Check every operation with `dryRun=All`: admission and validation run, nothing is stored.
+
+        `checked(done, total)` is called after each operation (a dry run of thousands takes seconds).
+        """
         out = RunOutcome(plan)
         if self.read_only:
             # Even a dry run is a write request; read-only mode sends none at all.
@@ -175,8 +188,10 @@ class Executor:
         for op in plan.operations:
             if op.verb in ("exec", "wait"):
                 out.steps.append(StepOutcome(op, StepResult.NOT_CHECKED, "not covered by a server-side dry run"))
-                continue
-            out.steps.append(self._send(op, dry_run=True))
+            else:
+                out.steps.append(self._send(op, dry_run=True))
+            if checked is not None:
+                checked(len(out.steps), len(plan.operations))
         return out
 
     def apply(self, plan: Plan, *, control: RunControl | None = None, progress: Progress | None = None) -> RunOutcome:
@@ -203,6 +218,8 @@ class Executor:
                 out.steps.append(outcome)
                 self._record(op, outcome)
                 break
+            if self._refused(op, out):
+                break
             outcome = self._step(op, control)
             out.steps.append(outcome)
             self._record(op, outcome)
@@ -214,6 +231,19 @@ class Executor:
         return out
 
     # ------------------------------------------------------------------------------------------ one step
+
+    def _refused(self, op: Operation, out: RunOutcome) -> bool:
+        """Ask the guard before a write (waits only read); on a refusal the run ends there, typed."""
+        if op.verb == "wait":
+            return False
+        refusal = self.guard(op)
+        if not refusal:
+            return False
+        out.refusal = refusal
+        outcome = StepOutcome(op, StepResult.REFUSED, "; ".join(r.message for r in refusal))
+        out.steps.append(outcome)
+        self._record(op, outcome)
+        return True
 
     def _expired(self) -> bool:
         return self.deadline is not None and time.monotonic() >= self.deadline
@@ -331,6 +361,10 @@ class Executor:
         if api is None:
             return StepOutcome(op, StepResult.FAILED, f"no connection to cluster {op.cluster!r}")
         timeout = float((op.body or {}).get("timeout") or self.rollout_timeout)
+        if isinstance(op.body, dict) and op.body.get("external"):
+            ok, message = wait_external(api, op.name, self._remaining(timeout), control.sleep, self._status)
+            result = StepResult.APPLIED if ok else StepResult.ABORTED if control.aborted else StepResult.FAILED
+            return StepOutcome(op, result, message)
         if isinstance(op.body, dict) and op.body.get("node"):
             from meshtui.engine.ambient import wait_node  # one node of an in-place DaemonSet upgrade
 
@@ -392,6 +426,8 @@ class Executor:
                     if progress:
                         progress(offset + done, total, outcome)
                     continue
+                if self._refused(op, out):
+                    return False
                 refusal = self._refusal(op)
                 outcome = StepOutcome(op, StepResult.REFUSED, refusal) if refusal else self._send(op, dry_run=False)
                 if outcome.result not in (StepResult.APPLIED, StepResult.ALREADY):

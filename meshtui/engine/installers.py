@@ -8,18 +8,24 @@ cluster passed explicitly so they act on the same clusters meshtui reads.
 from __future__ import annotations
 
 import subprocess
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from meshtui.cluster.rawapi import RawApi
 from meshtui.domain.inventory import InventoryView
-from meshtui.domain.objects import REV_LABEL
+from meshtui.domain.objects import REV_LABEL, TAG_LABEL
 from meshtui.domain.plan import Operation, Plan
 from meshtui.engine.ambient import is_ambient_object
-from meshtui.engine.kube import Discovery, iter_docs, labels, meta
+from meshtui.engine.kube import Discovery, get, iter_docs, labels, list_all, meta
 from meshtui.engine.planner import COMPONENT_LABEL, GATEWAY_COMPONENTS, PlanContext
 
 MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
+WEBHOOKS = "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations"
+#: Seconds between two readiness reads of an externally served revision.
+EXTERNAL_POLL = 2.0
 
 
 @dataclass(frozen=True)
@@ -89,6 +95,97 @@ def wait_operation(cluster: str, revision: str, namespace: str, timeout: float) 
         body={"revision": revision, "timeout": timeout},
         summary=f"revision {revision} Ready (up to {timeout:g}s)",
     )
+
+
+def external_wait_operation(cluster: str, revision: str, timeout: float) -> Operation:
+    """Wait for a revision served from outside the cluster: its injector webhooks in place, their Services served.
+
+    A managed or remote control plane (Istio's `istiod-remote` chart) has no istiod Deployment here, so
+    waiting for one would never end.
+    """
+    return Operation(
+        cluster=cluster,
+        verb="wait",
+        api_path=WEBHOOKS,
+        kind="Revision",
+        namespace=None,
+        name=revision,
+        body={"revision": revision, "timeout": timeout, "external": True},
+        summary=f"revision {revision} served from outside the cluster: its injector webhooks in place and "
+        f"answering (up to {timeout:g}s)",
+    )
+
+
+def external_readiness(api: RawApi, revision: str) -> tuple[bool, str]:
+    """Whether an externally served revision is Ready here, and why not (read fresh).
+
+    Ready when its own injector webhooks exist and each one can be called: a `url` is the external istiod's;
+    a Service must exist and have ready endpoints, else the API server fails every pod the webhook selects
+    (or, with failurePolicy Ignore, creates it without a sidecar).
+    """
+    hooks = list_all(api, WEBHOOKS, label_selector=f"{REV_LABEL}={revision},!{TAG_LABEL}", what="listing webhooks")
+    calls = [(meta(c).get("name", ""), h) for c in hooks for h in c.get("webhooks") or [] if isinstance(h, dict)]
+    if not calls:
+        return False, f"no injector webhook of revision {revision} exists yet"
+    services = 0
+    for config, hook in calls:
+        client = hook.get("clientConfig") or {}
+        service = client.get("service")
+        if client.get("url") or not isinstance(service, dict):
+            continue
+        ns, name = str(service.get("namespace") or ""), str(service.get("name") or "")
+        where = f"webhook {config}/{hook.get('name', '')}"
+        if get(api, f"/api/v1/namespaces/{ns}/services/{name}") is None:
+            return False, f"{where} calls Service {ns}/{name}, which does not exist"
+        if not ready_addresses(api, ns, name):
+            policy = str(hook.get("failurePolicy") or "Fail")
+            effect = (
+                "the API server rejects every pod it selects"
+                if policy == "Fail"
+                else "pods it selects are created without a sidecar"
+            )
+            return False, (
+                f"Service {ns}/{name} behind {where} has no ready endpoints: {effect} (failurePolicy {policy})"
+            )
+        services += 1
+    via = f"; {services} Service-backed ones have ready endpoints" if services else ""
+    return True, f"the injector webhooks of {revision} are in place{via}"
+
+
+def ready_addresses(api: RawApi, namespace: str, service: str) -> int:
+    """Ready endpoint addresses of a Service (EndpointSlices, else the Endpoints object)."""
+    count = 0
+    slices = list_all(
+        api,
+        f"/apis/discovery.k8s.io/v1/namespaces/{namespace}/endpointslices",
+        label_selector=f"kubernetes.io/service-name={service}",
+        what="listing EndpointSlices",
+    )
+    for s in slices:
+        for e in s.get("endpoints") or []:
+            if isinstance(e, dict) and (e.get("conditions") or {}).get("ready") is not False:
+                count += len(e.get("addresses") or [])
+    if count:
+        return count
+    endpoints = get(api, f"/api/v1/namespaces/{namespace}/endpoints/{service}") or {}
+    return sum(len(s.get("addresses") or []) for s in endpoints.get("subsets") or [] if isinstance(s, dict))
+
+
+def wait_external(
+    api: RawApi, revision: str, timeout: float, sleep: Callable[[float], bool], status: Callable[[str], None]
+) -> tuple[bool, str]:
+    """Poll `external_readiness` until Ready, the timeout, or `sleep` answering False (aborted)."""
+    end = time.monotonic() + timeout
+    while True:
+        ok, why = external_readiness(api, revision)
+        if ok:
+            return True, why
+        status(f"waiting for revision {revision}: {why}")
+        left = end - time.monotonic()
+        if left <= 0:
+            return False, f"revision {revision} is not Ready after {timeout:g}s: {why}"
+        if not sleep(min(EXTERNAL_POLL, left)):
+            return False, f"aborted while waiting for revision {revision}: {why}"
 
 
 def plan_deploy(ctx: PlanContext, view: InventoryView, target: str, spec: InstallerSpec) -> Plan:
@@ -167,7 +264,13 @@ def plan_deploy(ctx: PlanContext, view: InventoryView, target: str, spec: Instal
         notes.append(f"{spec.kind} is run without a shell; a server-side dry run does not cover it")
     elif spec.kind == "external":
         for cluster in ctx.apis:
-            ops.append(wait_operation(cluster, target, ctx.cp[cluster], spec.timeout))
+            plane = view.control_plane(cluster)
+            rev = plane.revision(target) if plane is not None else None
+            if rev is not None and rev.istiod:
+                ops.append(wait_operation(cluster, target, ctx.cp[cluster], spec.timeout))
+            else:
+                # No istiod Deployment here (managed, remote, or not there yet): the webhooks are the evidence.
+                ops.append(external_wait_operation(cluster, target, spec.timeout))
         title += " (installed by other means: meshtui waits for it)"
     else:
         refusals.append(f"unknown installer {spec.kind!r}")

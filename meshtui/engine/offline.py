@@ -1,4 +1,4 @@
-"""Taking a revision offline: every object that carries it (istio-revisions.md section 7), deleted in a safe order.
+"""Taking a revision offline (docs/istio.md#taking-a-revision-offline): every object that carries it, deleted safely.
 
 Objects are found by the `istio.io/rev` label and by the chart's names (Helm leaves some unlabelled), webhooks
 first so nothing new is sent to a dying istiod; only the control-plane namespace and cluster-scoped Istio
@@ -7,6 +7,7 @@ objects are touched, never an application that happens to carry the label.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from meshtui.cluster.kinds import KINDS, KindInfo
@@ -15,7 +16,7 @@ from meshtui.domain.inventory import InventoryView
 from meshtui.domain.objects import REV_LABEL, TAG_LABEL
 from meshtui.domain.plan import Operation, Plan
 from meshtui.engine.kube import Discovery, get, labels, list_all, meta
-from meshtui.engine.phase import gate_reasons
+from meshtui.engine.phase import gate_why
 from meshtui.engine.planner import PlanContext
 
 #: Namespaced kinds looked for in the control-plane namespace, in deletion order (after the webhooks).
@@ -47,7 +48,7 @@ KEEP_NAMES = frozenset(
 
 
 def chart_names(revision: str, namespace: str) -> dict[str, list[str]]:
-    """The names the istiod chart gives a revision's objects (section 1.1), per kind."""
+    """The names the istiod chart gives a revision's objects (docs/istio.md#objects-of-a-revision), per kind."""
     sfx = "" if revision == "default" else f"-{revision}"
     istiod = f"istiod{sfx}"
     ns_sfx = "" if namespace == "istio-system" else f"-{namespace}"
@@ -77,12 +78,21 @@ def plan_offline(
     ctx: PlanContext, view: InventoryView, revision: str, keep: str, verdict: GateVerdict, action: str
 ) -> Plan:
     """Delete everything of `revision` in every cluster; refused while the gate (`verdict`) does not hold."""
-    refusals = [f"{action} gate: {r}" for r in gate_reasons(verdict)] if not verdict.enabled else []
+    refused = (
+        [replace(r, message=f"{action} gate: {r.message}") for r in gate_why(verdict)] if not verdict.enabled else []
+    )
     ops: list[Operation] = []
     notes: list[str] = []
     skipped: list[str] = []
+    detached: list[str] = []
     for cluster, api in ctx.apis.items():
         cp = ctx.cp[cluster]
+        plane = view.control_plane(cluster)
+        going = plane.revision(revision) if plane is not None else None
+        # Served from outside (managed, or Istio's istiod-remote chart): this only detaches the cluster.
+        remote = going is not None and going.managed
+        if remote:
+            detached.append(cluster)
         discovery = Discovery(api)
         found: dict[tuple[str, str | None, str], tuple[dict[str, Any], str]] = {}
 
@@ -113,6 +123,13 @@ def plan_offline(
                 _add(found, kind, named, f"the chart's name for revision {revision}")
         for (kind, ns, name), (obj, why) in sorted(found.items(), key=lambda kv: (ORDER.index(kv[0][0]), kv[0])):
             info = served[kind]
+            if remote and kind == "ServiceAccount":
+                skipped.append(
+                    f"ServiceAccount {ns}/{name} kept: a remote secret (`istioctl create-remote-secret "
+                    f"--service-account {name}`) may still use it to read this cluster; delete it yourself once "
+                    "no remote secret names it"
+                )
+                continue
             ops.append(
                 Operation(
                     cluster=cluster,
@@ -126,9 +143,12 @@ def plan_offline(
                     before={f"metadata.labels[{REV_LABEL}]": labels(obj).get(REV_LABEL)},
                 )
             )
-        plane = view.control_plane(cluster)
+        if remote:
+            notes.append(
+                f"revision {revision} runs outside this cluster{_in(ctx, cluster)}: this removes its webhooks and "
+                "configuration here (the cluster is detached from it); the external istiod keeps running"
+            )
         if plane is not None:
-            going = plane.revision(revision)
             if going is not None and going.is_default:
                 notes.append(
                     f"revision {revision} is the default revision{_in(ctx, cluster)}: istio-injection=enabled "
@@ -141,13 +161,17 @@ def plan_offline(
         ]
         if left:
             notes.append(f"{len(left)} pods still run a sidecar of {revision}{_in(ctx, cluster)}")
+    title = f"Take revision {revision} offline (irreversible)"
+    if detached and len(detached) == len(ctx.apis):
+        title = f"Detach the cluster from revision {revision} (irreversible here; its istiod keeps running outside)"
     return Plan(
         "finish",
-        f"Take revision {revision} offline (irreversible)",
+        title,
         tuple(ops),
         tuple(skipped),
-        tuple(refusals),
+        tuple(r.message for r in refused),
         tuple(notes),
+        why=tuple(refused),
     )
 
 

@@ -10,11 +10,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 
-from meshtui.domain.gates import Gates, GateVerdict, detect_source_target, evaluate_gates
+from meshtui.domain.gates import Condition, Gates, GateVerdict, detect_source_target, evaluate_gates
 from meshtui.domain.inventory import InventoryView
+from meshtui.domain.reasons import Reason, ReasonKind, gate, messages
 from meshtui.domain.revisions import Revision
 from meshtui.engine.api import ACTIONS, ActionState, CheckResult, EngineState, JournalLine, LockState
 from meshtui.engine.record import UpgradeRecord
+from meshtui.engine.verifystate import VerifyStatus, kept_revision, verify_status
 
 CONTROL_PLANE = "control-plane"
 DATA_PLANE = "data-plane"
@@ -114,13 +116,18 @@ def _offenders(verdict: GateVerdict) -> tuple[str, tuple[str, ...]] | None:
 
 def gate_reasons(verdict: GateVerdict) -> list[str]:
     """A gate's unmet conditions as sentences, each naming its first offenders when its message does not."""
+    return [r.message for r in gate_why(verdict)]
+
+
+def gate_why(verdict: GateVerdict) -> list[Reason]:
+    """A gate's unmet conditions as typed reasons (code: the condition's code)."""
     out = []
     for c in verdict.conditions:
+        message = c.message
         if c.code in ("pods", "pods_on_restart") and c.first_offenders:
             more = ", …" if c.count > len(c.first_offenders) else ""
-            out.append(f"{c.message}: {', '.join(c.first_offenders)}{more}")
-        else:
-            out.append(c.message)
+            message = f"{c.message}: {', '.join(c.first_offenders)}{more}"
+        out.append(Reason(ReasonKind.GATE, c.code, message, tuple(c.first_offenders)))
     return out
 
 
@@ -147,50 +154,60 @@ def evaluate(
     chosen = record.finish_choice if record is not None else None
     plan_shown = record.offline_plan_shown if record is not None else False
     gates = evaluate_gates(view, source, target, chosen, plan_shown) if source and target else None
+    verified = verify_status(record, view, kept_revision(record, source, target)) if source and target else None
+    if gates is not None and verified is not None and chosen is not None:
+        gates = with_verify_gate(gates, verified)
     phase = observed_phase(record, view, gates, target)
     done = phase in DONE_PHASES
     target_ready, target_bad = _ready_everywhere(view, target)
     source_ready, source_bad = _ready_everywhere(view, source)
 
     # Why no write may happen at all (every action but the read-only ones).
-    write_blockers: list[str] = []
+    write_blockers: list[Reason] = []
     if read_only:
-        write_blockers.append(read_only_reason or "read-only mode: meshtui makes no change to the cluster")
+        message = read_only_reason or "read-only mode: meshtui makes no change to the cluster"
+        write_blockers.append(Reason(ReasonKind.READ_ONLY, "read-only", message))
     if lock.holder is not None and not lock.mine:
         if lock.expired:
-            write_blockers.append(
-                f"the upgrade lock is held by {lock.holder}, whose lease has expired: take it over to continue"
-            )
+            message = f"the upgrade lock is held by {lock.holder}, whose lease has expired: take it over to continue"
+            write_blockers.append(Reason(ReasonKind.LOCK, "lock-expired", message))
         else:
             detail = f" ({lock.detail})" if lock.detail else ""
-            write_blockers.append(
+            message = (
                 f"the upgrade lock is held by {lock.holder}{detail}: meshtui stays read-only unless you take it over"
             )
+            write_blockers.append(Reason(ReasonKind.LOCK, "lock-held", message))
 
     no_record = "no upgrade has been started: start it first (it records the upgrade and takes the lock)"
     finished = f"the upgrade is {phase}" if done else ""
 
     def state(
-        action_id: str, title: str, reasons: list[str], offenders: tuple[str, tuple[str, ...]] | None = None
+        action_id: str, title: str, reasons: list[Reason], offenders: tuple[str, tuple[str, ...]] | None = None
     ) -> ActionState:
         all_reasons = list(reasons)
         if action_id not in READ_ONLY_ACTIONS:
             all_reasons += write_blockers
-            all_reasons += [f"missing permission: {p}" for p in permissions.get(action_id, ())]
-        unique = tuple(dict.fromkeys(all_reasons))
-        return ActionState(action_id, title, not unique, unique, offenders if unique else None)
+            all_reasons += [
+                Reason(ReasonKind.PERMISSION, "missing-permission", f"missing permission: {p}", (p,))
+                for p in permissions.get(action_id, ())
+            ]
+        unique = tuple({r.message: r for r in all_reasons}.values())
+        return ActionState(action_id, title, not unique, messages(unique), offenders if unique else None, unique)
 
-    def needs_record() -> list[str]:
+    def needs_record() -> list[Reason]:
         if record is None:
-            return [no_record]
-        return [finished] if finished else []
+            return [gate(no_record, "no-record")]
+        return [gate(finished, "finished")] if finished else []
 
-    def needs_ready(revision: str | None, bad: list[str], ready: bool, what: str) -> list[str]:
+    def needs_ready(revision: str | None, bad: list[str], ready: bool, what: str) -> list[Reason]:
         if revision is None:
-            return [f"no {what} revision: name it with --{what}"]
+            return [gate(f"no {what} revision: name it with --{what}", f"no-{what}")]
         if not ready:
-            return [f"revision {revision} is not deployed and Ready{_where(view, bad)}"]
+            return [gate(f"revision {revision} is not deployed and Ready{_where(view, bad)}", f"{what}-not-ready")]
         return []
+
+    def nothing(message: str) -> Reason:
+        return Reason(ReasonKind.NOTHING_TO_DO, "nothing-to-do", message)
 
     mesh_ns = [ns for ns in view.namespaces if ns.injection.asks]
     not_on_target = [ns for ns in mesh_ns if ns.injection.revision != target]
@@ -205,59 +222,65 @@ def evaluate(
 
     actions: list[ActionState] = []
     for action_id, title in ACTIONS:
-        reasons: list[str] = []
+        reasons: list[Reason] = []
         offenders = None
         if action_id == "start":
             if record is not None and not done:
-                reasons.append(f"an upgrade from {record.source} to {record.target} is already recorded ({phase})")
+                message = f"an upgrade from {record.source} to {record.target} is already recorded ({phase})"
+                reasons.append(gate(message, "already-recorded"))
             if source is None:
-                reasons.append("no source revision: name it with --source")
+                reasons.append(gate("no source revision: name it with --source", "no-source"))
             if target is None:
-                reasons.append("no target revision: name it with --target")
+                reasons.append(gate("no target revision: name it with --target", "no-target"))
             if source is not None and source == target:
-                reasons.append("the source and the target are the same revision")
+                reasons.append(gate("the source and the target are the same revision", "same-revision"))
             if source is not None:
                 missing = [cp.cluster for cp in view.control_planes if cp.revision(source) is None]
                 if missing:
-                    reasons.append(f"revision {source} does not exist{_where(view, missing)}")
+                    reasons.append(gate(f"revision {source} does not exist{_where(view, missing)}", "no-source"))
         elif action_id == "deploy":
             reasons += needs_record()
             if target is not None and target_ready and record is not None:
-                reasons.append(f"revision {target} is already deployed and Ready")
+                reasons.append(nothing(f"revision {target} is already deployed and Ready"))
         elif action_id in ("switch", "move-tag", "restart", "gateways", "ambient"):
             reasons += needs_record()
             reasons += needs_ready(target, target_bad, target_ready, "target")
             if action_id == "switch" and not reasons and not not_on_target:
-                reasons.append(f"every namespace that asks for injection already resolves to {target}")
+                reasons.append(nothing(f"every namespace that asks for injection already resolves to {target}"))
             if action_id == "restart" and not reasons and not outdated and not restart_running:
-                reasons.append("no pod needs a restart: each runs the revision its replacement would get")
+                reasons.append(nothing("no pod needs a restart: each runs the revision its replacement would get"))
             if action_id == "gateways" and not reasons and not gateways_off_target:
-                reasons.append(f"every gateway already runs {target}")
+                reasons.append(nothing(f"every gateway already runs {target}"))
         elif action_id in ("switch-back", "gateways-back"):
             reasons += needs_record()
             reasons += needs_ready(source, source_bad, source_ready, "source")
             if action_id == "switch-back" and not reasons and not not_on_source:
-                reasons.append(f"every namespace that asks for injection already resolves to {source}")
+                reasons.append(nothing(f"every namespace that asks for injection already resolves to {source}"))
             if action_id == "gateways-back" and not reasons and not gateways_off_source:
-                reasons.append(f"every gateway already runs {source}")
+                reasons.append(nothing(f"every gateway already runs {source}"))
         elif action_id == "delete-pods":
             reasons += needs_record()
         elif action_id == "verify":
-            reasons += needs_ready(target, target_bad, target_ready, "target")
+            if kept_revision(record, source, target) == source and source != target:
+                reasons += needs_ready(source, source_bad, source_ready, "source")
+            else:
+                reasons += needs_ready(target, target_bad, target_ready, "target")
+        elif action_id in ("upgrade", "rollback", "finish") and finished:
+            reasons.append(gate(finished, "finished"))  # the gates' remaining counts would only be noise beside it
         elif action_id in ("upgrade", "rollback"):
             reasons += needs_record()
             if gates is None:
-                reasons.append("no source and target revision")
+                reasons.append(gate("no source and target revision", "no-pair"))
             else:
                 verdict = gates.upgrade if action_id == "upgrade" else gates.rollback
-                reasons += gate_reasons(verdict)
+                reasons += gate_why(verdict)
                 offenders = _offenders(verdict)
         elif action_id == "finish":
             reasons += needs_record()
             if gates is None:
-                reasons.append("no source and target revision")
+                reasons.append(gate("no source and target revision", "no-pair"))
             else:
-                reasons += gate_reasons(gates.finish)
+                reasons += gate_why(gates.finish)
                 offenders = _offenders(gates.finish)
         actions.append(state(action_id, title, reasons, offenders))
 
@@ -273,14 +296,14 @@ def evaluate(
             before=dict(e.before),
             after=dict(e.after),
         )
-        for e in (record.journal if record is not None else [])
+        for e in (record.entries() if record is not None else [])
     )
     checks = tuple(
         CheckResult(c.name, c.result, c.detail, tuple(c.offenders)) for c in (record.checks if record else [])
     )
     ro_reason = ""
     if read_only or write_blockers:
-        ro_reason = "; ".join(write_blockers)
+        ro_reason = "; ".join(r.message for r in write_blockers)
     return EngineState(
         source=source,
         target=target,
@@ -296,7 +319,22 @@ def evaluate(
         gates=gates,
         recorded=record is not None,
         pair_origin=origin,
+        journal_total=record.journal_total if record is not None else 0,
+        journal_archive=tuple(p.name for p in record.journal_archive) if record is not None else (),
+        verify=verified,
+        restart_pending=tuple(restart.remaining) if restart is not None else (),
+        goal=(record.finish_choice or record.goal) if record is not None else None,
     )
+
+
+def with_verify_gate(gates: Gates, verified: VerifyStatus) -> Gates:
+    """Finish also needs a fresh passing verify run of the kept revision, or the operator's typed skip."""
+    if verified.state.satisfied:
+        return gates
+    condition = Condition("verify", 0, (), verified.reason)
+    conditions = (*gates.finish.conditions, condition)
+    finish = GateVerdict(gates.finish.action, False, conditions)
+    return Gates(gates.source, gates.target, gates.upgrade, gates.rollback, finish)
 
 
 def interrupted(record: UpgradeRecord | None, now: datetime) -> bool:

@@ -37,7 +37,7 @@ from meshtui.domain.templates import PINNED
 from meshtui.domain.versions import Version
 from meshtui.engine import tags as tagrender
 from meshtui.engine.kube import KINDS, get, labels, list_all, meta
-from meshtui.engine.record import RECORD_NAME, SwitchMark, UpgradeRecord
+from meshtui.engine.record import RECORD_NAME, OriginalLabels, SwitchMark, UpgradeRecord
 
 RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
 RESTARTABLE = ("Deployment", "StatefulSet", "DaemonSet", "Rollout")
@@ -159,7 +159,13 @@ class Planner:
             refusals.append("the source and the target are the same revision")
         now = rfc3339(self.ctx.now())
         record = UpgradeRecord(
-            source=source, target=target, started=now, updated=now, started_by=me, clusters=list(self.ctx.apis)
+            source=source,
+            target=target,
+            started=now,
+            updated=now,
+            started_by=me,
+            clusters=list(self.ctx.apis),
+            original=self._original_labels(),
         )
         metadata: dict[str, Any] = {
             "name": RECORD_NAME,
@@ -198,6 +204,17 @@ class Planner:
             refusals=tuple(refusals),
             notes=(f"takes the upgrade lock (Lease {cp}/meshtui-upgrade-lock) as {me}",),
         )
+
+    def _original_labels(self) -> dict[str, OriginalLabels]:
+        """Every namespace's injection labels as they are now, read fresh: what a switch back restores."""
+        out: dict[str, OriginalLabels] = {}
+        for cluster, api in self.ctx.apis.items():
+            for raw in list_all(api, "/api/v1/namespaces"):
+                found = labels(raw)
+                injection, rev = found.get(INJECTION_LABEL), found.get(REV_LABEL)
+                if injection is not None or rev is not None:
+                    out[f"{cluster}/{meta(raw).get('name', '')}"] = OriginalLabels(injection=injection, rev=rev)
+        return out
 
     # -------------------------------------------------------------------------------------- switch
 
@@ -252,11 +269,12 @@ class Planner:
             current = labels(raw)
             before = {INJECTION_LABEL: current.get(INJECTION_LABEL), REV_LABEL: current.get(REV_LABEL)}
             after: dict[str, str | None] = {INJECTION_LABEL: None, REV_LABEL: value}
+            if back and row.injection.asks and row.injection.revision == dest.get(row.cluster):
+                skipped.append(f"{where}: already resolves to {row.injection.revision}; nothing to switch back")
+                continue
             if back and record is not None:
-                mark = record.switched.get(f"{row.cluster}/{row.name}")
                 plane = _control_plane(view, row.cluster)
-                if mark is not None and _original_resolves(mark, plane, source):
-                    after = {INJECTION_LABEL: mark.injection, REV_LABEL: mark.rev}
+                after = _restored(record, f"{row.cluster}/{row.name}", plane, source) or after
             if before == after:
                 skipped.append(f"{where}: already labelled {after[REV_LABEL] or after[INJECTION_LABEL]}")
                 continue
@@ -637,10 +655,15 @@ class Planner:
         skipped: list[str] = []
         lost: dict[tuple[str, str, str | None, str | None], tuple[int, str]] = {}
         blocked: dict[tuple[str, str, str | None, str | None], tuple[int, str]] = {}
+        components: set[tuple[str, str, str | None, str | None]] = set()
         for row in view.pods():
             if (row.cluster, row.namespace) not in scope or not row.live or row.gateway is not None:
                 continue
             if row.revision == row.revision_on_restart:
+                continue
+            if row.pod.component is not None:
+                # ztunnel / istio-cni: upgraded in place by the ambient step; a restart only resets connections.
+                components.add((row.cluster, row.namespace, row.workload_kind, row.workload_name))
                 continue
             if row.has_sidecar and row.revision_on_restart is None:
                 key = (row.cluster, row.namespace, row.workload_kind, row.workload_name)
@@ -654,6 +677,11 @@ class Planner:
                 continue
             assert row.workload_kind is not None and row.workload_name is not None
             workloads.setdefault((row.cluster, row.namespace, row.workload_kind, row.workload_name), []).append(row)
+        for cluster, ns, kind, name in sorted(components, key=str):
+            skipped.append(
+                f"{self._c(cluster)}{kind} {ns}/{name}: a node agent (ztunnel, istio-cni), upgraded in place by "
+                "the ambient step, not restarted"
+            )
         for (cluster, ns, kind, name), (n, why) in sorted(lost.items(), key=lambda kv: str(kv[0])):
             what = f"{kind} {ns}/{name}" if kind else f"pod(s) in {ns}"
             skipped.append(
@@ -996,6 +1024,26 @@ def _not_switchable(row: NamespaceRow, plane: ControlPlane) -> str | None:
             "it asks for no injection and has no sidecar pod: labelling it would put it in the mesh; "
             "label it yourself if that is meant"
         )
+    return None
+
+
+def _restored(record: UpgradeRecord, key: str, plane: ControlPlane, source: str) -> dict[str, str | None] | None:
+    """The labels a switch back restores: those at `start`, else those before meshtui's first switch.
+
+    Only labels that lead to the source now qualify (a tag still on the target would not); None means
+    the namespace is labelled with the source revision itself.
+    """
+    original = record.original.get(key)
+    candidates: list[SwitchMark] = []
+    if original is not None:
+        candidates.append(SwitchMark(at=record.started, injection=original.injection, rev=original.rev))
+    mark = record.switched.get(key)
+    if mark is not None:
+        candidates.append(mark)
+    for c in candidates:
+        if _original_resolves(c, plane, source):
+            # istio-injection=enabled governs alone; a stale istio.io/rev beside it is kept as it was.
+            return {INJECTION_LABEL: c.injection, REV_LABEL: c.rev}
     return None
 
 

@@ -15,14 +15,19 @@ from meshtui.domain.objects import PodDisruptionBudget
 from meshtui.domain.revisions import is_istiod
 from meshtui.domain.skew import JUMP_TOO_FAR, PROXY_NEWER
 from meshtui.domain.snapshot import MeshSnapshot
+from meshtui.domain.versions import Version
 
 ERROR, WARNING, INFO = "error", "warning", "info"
-MAX_OFFENDERS = 10
+
+
+def _n(count: int, one: str, many: str) -> str:
+    """`1 pod is`, `12 pods are`: the count with the words that agree with it."""
+    return f"{count} {one if count == 1 else many}"
 
 
 @dataclass(frozen=True, slots=True)
 class Finding:
-    """One item of the report: how bad, what, how many, and the first offenders."""
+    """One item of the report: how bad, what, how many, and every offender (`check` lists what it counts)."""
 
     severity: str
     code: str
@@ -68,14 +73,7 @@ def precheck(
         severity = ERROR if w.code in (JUMP_TOO_FAR, PROXY_NEWER) else WARNING
         out.append(Finding(severity, w.code, w.message, w.first_offenders, w.count))
     if source and target and not any(w.code == JUMP_TOO_FAR for w in view.skew):
-        out.append(
-            Finding(
-                INFO,
-                "jump",
-                f"a canary jump from {_version(view, source)} to {_version(view, target)} "
-                "is supported (at most two minor versions)",
-            )
-        )
+        out.append(_jump(view, source, target))
     for cp in view.control_planes:
         for p in cp.problems:
             severity = ERROR if p.code in ("dangling_webhook", "dangling_tag", "default_overlap") else WARNING
@@ -86,9 +84,9 @@ def precheck(
             Finding(
                 WARNING,
                 "label_conflict",
-                f"{len(conflicts)} namespaces carry both istio-injection and istio.io/rev "
+                f"{_n(len(conflicts), 'namespace carries', 'namespaces carry')} both istio-injection and istio.io/rev "
                 "(istio-injection wins; a switch removes it)",
-                tuple(conflicts[:MAX_OFFENDERS]),
+                tuple(conflicts),
                 len(conflicts),
             )
         )
@@ -102,8 +100,8 @@ def precheck(
             Finding(
                 WARNING,
                 "namespace_unserved",
-                f"{len(unserved)} namespaces ask for a revision or tag nothing serves",
-                tuple(unserved[:MAX_OFFENDERS]),
+                f"{_n(len(unserved), 'namespace asks', 'namespaces ask')} for a revision or tag nothing serves",
+                tuple(unserved),
                 len(unserved),
             )
         )
@@ -113,8 +111,8 @@ def precheck(
             Finding(
                 WARNING,
                 "at_risk",
-                f"{len(at_risk)} pods are at risk on restart",
-                tuple(f"{where(r.cluster, r.namespace, r.name)}: {r.reason}" for r in at_risk[:MAX_OFFENDERS]),
+                f"{_n(len(at_risk), 'pod is', 'pods are')} at risk on restart",
+                tuple(f"{where(r.cluster, r.namespace, r.name)}: {r.reason}" for r in at_risk),
                 len(at_risk),
             )
         )
@@ -133,9 +131,10 @@ def precheck(
             Finding(
                 WARNING,
                 "pdb_no_disruption",
-                f"{len(blocked)} PodDisruptionBudgets allow no disruption: restarts wait for them or are "
+                f"{_n(len(blocked), 'PodDisruptionBudget allows', 'PodDisruptionBudgets allow')} no disruption: "
+                "restarts wait for them or are "
                 "skipped (restart --ignore-pdb rolls them anyway)",
-                tuple(sorted(blocked)[:MAX_OFFENDERS]),
+                tuple(sorted(blocked)),
                 len(blocked),
             )
         )
@@ -154,9 +153,9 @@ def precheck(
             Finding(
                 WARNING,
                 "single_replica",
-                f"{len(single)} workloads with a sidecar run a single replica: a restart makes them "
-                "briefly unavailable",
-                tuple(sorted(single)[:MAX_OFFENDERS]),
+                f"{_n(len(single), 'workload with a sidecar runs', 'workloads with a sidecar run')} a single "
+                "replica: a restart makes each briefly unavailable",
+                tuple(sorted(single)),
                 len(single),
             )
         )
@@ -172,8 +171,8 @@ def precheck(
             Finding(
                 WARNING,
                 "not_restartable",
-                f"{len(stuck)} workloads with a sidecar cannot be restarted by meshtui",
-                tuple(f"{k} ({n} pods): {reasons[k]}" for k, n in sorted(stuck.items())[:MAX_OFFENDERS]),
+                f"{_n(len(stuck), 'workload', 'workloads')} with a sidecar cannot be restarted by meshtui",
+                tuple(f"{k} ({_n(n, 'pod', 'pods')}): {reasons[k]}" for k, n in sorted(stuck.items())),
                 len(stuck),
             )
         )
@@ -213,8 +212,40 @@ def pair_problem(
     return f"{' and '.join(unknown)} {verb} no revision in any cluster ({existing}){hint}."
 
 
+def _jump(view: InventoryView, source: str, target: str) -> Finding:
+    """Whether the canary jump is supported, judged only on versions that are known (never on a guess)."""
+    have, want = _version(view, source), _version(view, target)
+    unknown = [f"{name}" for name, v in ((source, have), (target, want)) if v == "?"]
+    if unknown:
+        return Finding(
+            WARNING,
+            "jump_unknown",
+            f"cannot tell whether the jump from {source} ({have}) to {target} ({want}) is supported: the version of "
+            f"{' and '.join(unknown)} is unknown (no istiod Deployment, injector ConfigMap or injected proxy says it)",
+        )
+    a, b = Version.parse(have), Version.parse(want)
+    if a is None or b is None:
+        return Finding(WARNING, "jump_unknown", f"cannot compare the versions {have} and {want}")
+    if a.major != b.major or abs(b.minor - a.minor) > 2:
+        return Finding(ERROR, JUMP_TOO_FAR, f"a canary jump from {have} to {want} is more than two minor versions")
+    return Finding(INFO, "jump", f"a canary jump from {have} to {want} is supported (at most two minor versions)")
+
+
 def _version(view: InventoryView, name: str) -> str:
+    """A revision's version: its istiod's or injector's, else the one its injected proxies run, else "?"."""
     for r in view.revisions:
         if r.name == name and r.version:
             return r.version
-    return "?"
+    seen: Counter[str] = Counter()
+    for ns in view.namespaces:
+        if not any(cur == name for cur, _ in ns.mesh_pods):
+            continue
+        for p in view.pods(ns.cluster, ns.name):
+            if p.live and p.has_sidecar and p.revision == name and p.proxy_version:
+                seen[p.proxy_version] += 1
+    if not seen:
+        for g in view.gateways:
+            for p in view.pods(g.cluster, g.namespace):
+                if p.live and p.has_sidecar and p.revision == name and p.proxy_version:
+                    seen[p.proxy_version] += 1
+    return f"{seen.most_common(1)[0][0]} (from its proxies)" if seen else "?"

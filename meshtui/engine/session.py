@@ -9,18 +9,21 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from meshtui.cluster.errors import ClusterError
 from meshtui.cluster.kubeconfig import ClusterTarget
+from meshtui.cluster.oneshot import load_once
 from meshtui.cluster.rawapi import RawApi
-from meshtui.domain.inventory import InventoryView
+from meshtui.domain.inventory import Inventory, InventoryView
 from meshtui.domain.objects import REV_LABEL, TAG_LABEL
 from meshtui.domain.plan import Operation, Plan
+from meshtui.domain.reasons import WRITE_BLOCKERS, Reason, ReasonKind, messages
 from meshtui.engine import phase as phases
 from meshtui.engine.ambient import plan_step as plan_ambient_step
-from meshtui.engine.api import ACTIONS, CheckResult, EngineState, LockState, Progress
+from meshtui.engine.api import ACTIONS, ActionState, CheckResult, EngineState, LockState, Progress
 from meshtui.engine.executor import Executor, RunControl, RunOutcome, StepOutcome, StepResult
 from meshtui.engine.installers import InstallerSpec, load_manifests, plan_deploy, refuse_program, run_program
 from meshtui.engine.offline import plan_offline
@@ -36,13 +39,31 @@ from meshtui.engine.planner import (
     workload_key,
 )
 from meshtui.engine.podplan import plan_delete_pods
-from meshtui.engine.record import RECORD_NAME, CheckRecord, JournalEntry, RestartProgress, SwitchMark, UpgradeRecord
+from meshtui.engine.record import (
+    RECORD_NAME,
+    CheckRecord,
+    JournalEntry,
+    RestartProgress,
+    SwitchMark,
+    UpgradeRecord,
+    VerifyRun,
+    VerifySkip,
+)
 from meshtui.engine.recordstore import RecordStore
-from meshtui.engine.upgradelock import UpgradeLock, identity
+from meshtui.engine.upgradelock import LockLost, UpgradeLock, identity
 from meshtui.engine.verify import run_checks
+from meshtui.engine.verifystate import SKIP_WORDS, data_plane_state, kept_revision
 
 ISTIO_NAMESPACE = "istio-system"
 RESTART_ACTIONS = ("restart", "gateways", "gateways-back")
+#: Kinds whose deletion by Finish is preceded by a fresh gate check (the webhooks and istiod): see docs/reliability.md.
+RECHECKED_KINDS = frozenset({"MutatingWebhookConfiguration", "ValidatingWebhookConfiguration", "Deployment"})
+#: The Finish gate's condition "the offline plan has not been shown yet" (planning Finish shows it).
+PLAN_NOT_SHOWN = "plan_not_shown"
+#: The Finish gate's condition "choose Upgrade or Rollback first".
+NOT_CHOSEN = "not_chosen"
+#: The direction each action works in: what `todo`, the offenders and verify follow until a choice is made.
+GOALS = {"switch": "upgrade", "gateways": "upgrade", "switch-back": "rollback", "gateways-back": "rollback"}
 
 
 def control_plane_namespaces(view: InventoryView | None, clusters: list[str], source: str | None) -> dict[str, str]:
@@ -98,13 +119,19 @@ class EngineSession:
         self._control: RunControl | None = None
         self._last_view: InventoryView | None = None
         self._action = ""  # the action of the plan being run, as its journal entries name it
+        self._pending_skip: tuple[Plan, str] | None = None  # the skip-verify plan last shown, with its reason
+        self._discarding: Plan | None = None  # the restart plan that discards the recorded unfinished one
         self._lock = threading.RLock()
         self.cp: dict[str, str] = control_plane_namespaces(view, self.clusters, source)
         self.store = RecordStore(self.apis[self.clusters[0]], self.cp[self.clusters[0]])
         self.lock = UpgradeLock(self.apis[self.clusters[0]], self.cp[self.clusters[0]], self.me, self.clock)
         self.lock_state = LockState(holder=None, mine=False)
         self._find_record(view)
+        self.store.fence = self._fence
         self.planner = Planner(PlanContext(self.apis, self.cp, self.clock))
+        self._plan: Plan | None = None  # the plan being run
+        self._guarded = 0  # operations of that plan the guard has let through
+        self._offline: tuple[Plan, str] | None = None  # the last Finish plan and the revision it takes offline
 
     # ------------------------------------------------------------------------------------------ setup
 
@@ -168,20 +195,40 @@ class EngineSession:
 
     def acquire(self, *, take_over: bool = False) -> tuple[bool, str]:
         """Take the upgrade lock for writing (journalling a take-over); (held, why not)."""
+        refusal = self.take_lock(take_over=take_over)
+        return refusal is None, refusal.message if refusal is not None else ""
+
+    def take_lock(self, *, take_over: bool = False) -> Reason | None:
+        """Take the upgrade lock for writing (journalling a take-over); None, or why it was not taken."""
         if self.read_only:
-            return False, "read-only mode"
+            return Reason(ReasonKind.READ_ONLY, "read-only", "read-only mode")
         if self.lock.held:
-            return True, ""
-        held, why = self.lock.acquire(take_over=take_over)
-        self.lock_state = self.lock.last if held else self.lock.state()
-        if not held:
-            return False, why
+            return None
+        refusal = self.lock.acquire(take_over=take_over)
+        self.lock_state = self.lock.last if refusal is None else self.lock.state()
+        if refusal is not None:
+            return refusal
         self.lost_lock = ""
         self.lock.start_renewing(self._lost)
         previous = self.lock.took_over_from
         if previous and self.record is not None:
             self.journal_entry("take-over", [self.lock.ref], "applied", f"took over the upgrade lock from {previous}")
-        return True, ""
+        return None
+
+    def _fence(self) -> None:
+        """Before a write of the record: this session must still hold the lock (see `_guard`)."""
+        refusal = self._lock_refusal()
+        if refusal is not None:
+            raise LockLost(f"{refusal.message}: nothing more is written by this session")
+
+    def _lock_refusal(self) -> Reason | None:
+        """Why this session may not write now (it lost the lock), reading the Lease; None while it holds it."""
+        if self.lost_lock:
+            return Reason(ReasonKind.LOCK, "lock-lost", self.lost_lock)
+        refusal = self.lock.verify()
+        if refusal is not None:
+            self._lost(refusal.message)
+        return refusal
 
     def _lost(self, reason: str) -> None:
         self.lost_lock = reason
@@ -202,24 +249,21 @@ class EngineSession:
         source, target = state.source, state.target
         disabled = state.action(action) if action in dict(ACTIONS) else None
         plan = self._build(action, view, source, target, params)
-        reasons: list[str] = []
-        blockers: list[str] = []
+        reasons: list[Reason] = []
+        blockers: list[Reason] = []
         if disabled is not None and not disabled.enabled and not (action == "finish" and _only_unshown(disabled)):
-            for reason in disabled.reasons:
-                if _write_blocker(reason):
+            for reason in disabled.why:
+                if reason.kind in WRITE_BLOCKERS:
                     blockers.append(reason)  # the plan can be shown; applying it is what is refused
-                elif not _nothing_to_do(reason):
+                elif reason.kind is not ReasonKind.NOTHING_TO_DO:
                     reasons.append(reason)
         if reasons or blockers:
-            plan = Plan(
-                plan.action,
-                plan.title,
-                plan.operations,
-                plan.skipped,
-                tuple(dict.fromkeys([*reasons, *plan.refusals])),
-                (*plan.notes, *(f"not applicable now: {b}" for b in blockers)),
-                plan.batch_size,
-                plan.pause_seconds,
+            why = tuple({_identity(r): r for r in (*reasons, *plan.refusal_reasons)}.values())
+            plan = replace(
+                plan,
+                refusals=messages(why),
+                why=why,
+                notes=(*plan.notes, *(f"not applicable now: {b.message}" for b in blockers)),
             )
         return plan
 
@@ -257,23 +301,7 @@ class EngineSession:
                 return Plan(action, title, refusals=("name the tag to move",))
             return self.planner.move_tag(view, str(tag), str(params.get("to") or target))
         if action == "restart":
-            record = self.record
-            if record is not None and record.restart is not None and record.restart.remaining and not params.get("new"):
-                progress = record.restart
-                return self.planner.resume_restart(
-                    progress.remaining,
-                    progress.restarted_at,
-                    progress.batch_size,
-                    progress.pause_seconds,
-                    progress.action,
-                )
-            return self.planner.restart(
-                view,
-                namespaces=namespaces,
-                batch=int(params.get("batch") or 5),
-                pause=float(params.get("pause") or 0.0),
-                ignore_pdb=bool(params.get("ignore_pdb")),
-            )
+            return self._restart_plan(view, namespaces, params)
         if action == "delete-pods":
             return plan_delete_pods(self.planner.ctx, view, [str(p) for p in params.get("pods") or []])
         if action in ("gateways", "gateways-back"):
@@ -297,23 +325,29 @@ class EngineSession:
             if wanted:
                 keep = {str(g) for g in wanted}
                 ops = tuple(op for op in plan.operations if f"{op.namespace}/{op.name}" in keep)
-                plan = Plan(
-                    plan.action,
-                    plan.title,
-                    ops,
-                    plan.skipped,
-                    plan.refusals,
-                    plan.notes,
-                    plan.batch_size,
-                    plan.pause_seconds,
-                )
+                plan = replace(plan, operations=ops)
             return plan
         if action == "ambient":
             return plan_ambient_step(self.planner.ctx, view, target, params)
+        if action == "skip-verify":
+            kept = kept_revision(self.record, source, target)
+            reason = str(params.get("reason") or "").strip()
+            refusals = () if reason else (f"type `{SKIP_WORDS}` followed by the reason",)
+            plan = Plan(
+                action,
+                f"Finish without a passing verify of {kept}",
+                refusals=refusals,
+                notes=(
+                    f"reason: {reason}",
+                    "recorded in the upgrade record and the journal; any later data-plane change needs a new one",
+                ),
+            )
+            self._pending_skip = (plan, reason)
+            return plan
         if action == "verify":
             return Plan(
                 action,
-                f"Run the verify checks for {target}",
+                f"Run the verify checks for {kept_revision(self.record, source, target)}",
                 notes=("reads only; the results are kept in the upgrade record",),
             )
         if action in ("upgrade", "rollback"):
@@ -327,25 +361,72 @@ class EngineSession:
             record = self.record
             choice = record.finish_choice if record is not None else None
             if choice is None:
-                return Plan(action, title, refusals=("choose Upgrade or Rollback first",))
+                unchosen = Reason(ReasonKind.GATE, NOT_CHOSEN, "choose Upgrade or Rollback first")
+                return Plan(action, title, refusals=(unchosen.message,), why=(unchosen,))
             gates = self.state(view).gates
             assert gates is not None
             revision, kept = (source, target) if choice == "upgrade" else (target, source)
             verdict = gates.upgrade if choice == "upgrade" else gates.rollback
             plan = plan_offline(self.planner.ctx, view, revision, kept, verdict, choice.capitalize())
+            self._offline = (plan, revision)
             if not plan.refused:
                 self.mark_plan_shown()
             return plan
         return Plan(action, title, refusals=(f"unknown action {action!r}",))
 
-    def dry_run(self, plan: Plan) -> RunOutcome:
-        """Server-side dry run of every operation (nothing in read-only mode)."""
-        return self._executor().dry_run(plan)
+    def _restart_plan(self, view: InventoryView, namespaces: list[str] | None, params: dict[str, Any]) -> Plan:
+        """A recorded, unfinished restart is resumed or discarded only when the operator says which."""
+        record = self.record
+        recorded = record.restart if record is not None and record.restart is not None else None
+        if recorded is not None and not recorded.remaining:
+            recorded = None
+        if params.get("resume"):
+            if recorded is None:
+                nothing = ("no unfinished restart is recorded",)
+                return Plan("restart", "Resume the interrupted restart", refusals=nothing)
+            return self.planner.resume_restart(
+                recorded.remaining,
+                recorded.restarted_at,
+                recorded.batch_size,
+                recorded.pause_seconds,
+                recorded.action,
+            )
+        discard = bool(params.get("discard") or params.get("new"))
+        if recorded is not None and not discard:
+            return Plan(
+                "restart",
+                "Restart workloads",
+                refusals=(
+                    f"a {recorded.action} of {len(recorded.workloads)} workloads is recorded unfinished "
+                    f"({len(recorded.remaining)} left, in {', '.join(restart_namespaces(recorded.remaining))}): "
+                    "resume it, or discard it and plan the namespaces you chose",
+                ),
+            )
+        plan = self.planner.restart(
+            view,
+            namespaces=namespaces,
+            batch=int(params.get("batch") or 5),
+            pause=float(params.get("pause") or 0.0),
+            ignore_pdb=bool(params.get("ignore_pdb")),
+        )
+        if recorded is None:
+            return plan
+        note = (
+            f"discards the recorded {recorded.action}: {len(recorded.remaining)} workloads in "
+            f"{', '.join(restart_namespaces(recorded.remaining))} are left as they are"
+        )
+        plan = replace(plan, notes=(*plan.notes, note))  # keeps every other field (remedies)
+        self._discarding = plan
+        return plan
+
+    def dry_run(self, plan: Plan, checked: Callable[[int, int], None] | None = None) -> RunOutcome:
+        """Server-side dry run of every operation (nothing in read-only mode); `checked(done, total)` reports."""
+        return self._executor().dry_run(plan, checked)
 
     def mark_plan_shown(self) -> None:
         """Record that the offline plan was shown (the Finish gate requires it)."""
         if self.record is not None and not self.record.offline_plan_shown and self._writable():
-            self.store.update(lambda r: setattr(r, "offline_plan_shown", True))
+            self._write(lambda r: setattr(r, "offline_plan_shown", True))
 
     def journal_refusal(self, plan: Plan) -> None:
         """Journal a refused attempt (when this session may write: the lock is free or ours)."""
@@ -356,22 +437,85 @@ class EngineSession:
             self.journal_entry(plan.action, [], "refused", "; ".join(plan.refusals))
 
     def run(self, plan: Plan, control: RunControl, progress: Callable[[Progress], None]) -> RunOutcome:
-        """Apply a confirmed plan, reporting progress; the record and journal follow every step."""
+        """Apply a confirmed plan, reporting progress; the record and journal follow every step.
+
+        The one way a plan is applied: the lock is taken, the action's gate is judged again on a fresh read
+        of the cluster, and every write of the run passes `_guard` (see docs/reliability.md).
+        """
         if plan.refused:
             self.journal_refusal(plan)
-            return RunOutcome(plan)
+            return RunOutcome(plan, refusal=plan.refusal_reasons)
         if self.read_only:
-            return RunOutcome(plan)
-        held, why = self.acquire()
-        if not held:
-            return RunOutcome(plan, [StepOutcome(op, StepResult.REFUSED, why) for op in plan.operations[:1]])
+            return RunOutcome(plan, refusal=(Reason(ReasonKind.READ_ONLY, "read-only", "read-only mode"),))
+        refusal = self.take_lock()
+        if refusal is not None:
+            steps = [StepOutcome(op, StepResult.REFUSED, refusal.message) for op in plan.operations[:1]]
+            return RunOutcome(plan, steps, refusal=(refusal,))
         self._control = control
         self._action = plan.action
+        self._plan, self._guarded = plan, 0
         try:
+            if plan.action not in phases.READ_ONLY_ACTIONS:
+                message = "reading the cluster afresh to check the gate before writing"
+                progress(Progress(plan.action, -1, len(plan.operations), message=message))
+            stale = self._recheck(plan)
+            if stale:
+                self._refuse(plan, stale)
+                return RunOutcome(plan, refusal=stale)
             return self._run(plan, control, progress)
         finally:
             self._control = None
             self._action = ""
+            self._plan = None
+
+    def fresh_state(self) -> tuple[InventoryView, EngineState]:
+        """One fresh read of every cluster and of the record (as `meshtui status` reads), and the state on it."""
+        inventory = Inventory()
+        for t in self.targets:
+            inventory.add_cluster(t.name, t.server)
+        load_once(self.targets, cast(Any, inventory))
+        record = self.store.read()
+        base = inventory.view(self.source_flag, self.target_flag)
+        source, target, _ = self.pair(base)
+        chosen = record.finish_choice if record is not None else None
+        shown = record.offline_plan_shown if record is not None else False
+        view = inventory.view(source, target, chosen, shown)
+        return view, self.state(view)
+
+    def _recheck(self, plan: Plan) -> tuple[Reason, ...]:
+        """The gate of the plan's action judged on a fresh read: the stale-view reasons, empty when it holds."""
+        if plan.action in phases.READ_ONLY_ACTIONS or plan.action not in dict(ACTIONS):
+            return ()
+        if plan.action == "finish":
+            self.mark_plan_shown()  # the operator confirmed this very plan: it was shown
+        _, state = self.fresh_state()
+        reasons = [r for r in state.action(plan.action).why if r.kind is ReasonKind.GATE]
+        offline = self._offline
+        if plan.action == "finish" and offline is not None and offline[0] is plan and state.source and state.target:
+            record = self.record
+            choice = record.finish_choice if record is not None else None
+            going = state.source if choice == "upgrade" else state.target if choice == "rollback" else None
+            if going != offline[1]:
+                message = f"the plan takes {offline[1]} offline, but the recorded choice now takes {going} offline"
+                reasons.append(Reason(ReasonKind.GATE, "choice-changed", message))
+        return tuple(Reason(ReasonKind.STALE_VIEW, r.code, r.message, r.offenders) for r in reasons)
+
+    def _refuse(self, plan: Plan, stale: tuple[Reason, ...]) -> None:
+        """Journal a run refused on a fresh read (nothing else was written)."""
+        self.journal_entry(plan.action, [], "refused", stale_sentence(plan, stale))
+
+    def _guard(self, op: Operation) -> tuple[Reason, ...]:
+        """Before each write of a run: the lock is still this session's (the Lease is read), and before each
+        irreversible deletion after the first the gate is judged again on a fresh read."""
+        refusal = self._lock_refusal()
+        if refusal is not None:
+            return (refusal,)
+        plan = self._plan
+        first = self._guarded == 0
+        self._guarded += 1
+        if plan is not None and not first and plan.action == "finish" and op.kind in RECHECKED_KINDS:
+            return self._recheck(plan)
+        return ()
 
     def _run(self, plan: Plan, control: RunControl, progress: Callable[[Progress], None]) -> RunOutcome:
         action = plan.action
@@ -395,43 +539,106 @@ class EngineSession:
             progress(Progress(action, -1, total, message=message, paused=control.paused))
 
         if action in ("upgrade", "rollback"):
-            self.store.update(lambda r: _choose(r, action))
+            if not self._write(lambda r: _choose(r, action)):
+                return RunOutcome(plan, refusal=(Reason(ReasonKind.LOCK, "lock-lost", self.lost_lock),))
             self.journal_entry(action, [self.store.ref], "applied", f"chose {action}")
             return RunOutcome(plan)
         if action == "verify":
             if self._last_view is not None:
                 self.verify(self._last_view)
             return RunOutcome(plan)
+        if action == "skip-verify":
+            pending, self._pending_skip = self._pending_skip, None
+            if pending is not None and pending[0] is plan and self._last_view is not None:
+                self.skip_verify(self._last_view, pending[1])
+            return RunOutcome(plan)
         if action in RESTART_ACTIONS:
             self._start_restart(plan)
         executor = self._executor(on_status=status)
         outcome = executor.apply(plan, control=control, progress=report)
+        if self.lost_lock and not outcome.refusal:
+            # The run was cut short (a wait aborted) because the lock was lost: say so, typed.
+            outcome.refusal = (Reason(ReasonKind.LOCK, "lock-lost", self.lost_lock),)
+        if action in GOALS and any(s.result is StepResult.APPLIED for s in outcome.steps) and self.record is not None:
+            goal = GOALS[action]
+            if self.record.goal != goal:
+                self._write(lambda r: setattr(r, "goal", goal))
         if action == "start" and outcome.ok:
             self.store.read()
         elif action == "finish" and outcome.ok and self.record is not None:
             done = "completed" if self.record.finish_choice == "upgrade" else "cancelled"
-            self.store.update(lambda r: _finish(r, done, self.now()))
+            self._write(lambda r: _finish(r, done, self.now()))
             self.journal_entry("finish", [], "applied", f"the upgrade is {done}")
         restart = self.record.restart if self.record is not None else None
         if action in RESTART_ACTIONS and restart is not None and not restart.remaining:
-            self.store.update(lambda r: setattr(r, "restart", None))
+            self._write(lambda r: setattr(r, "restart", None))
         return outcome
 
-    def verify(self, view: InventoryView) -> tuple[CheckResult, ...]:
-        """Run the verify checks and keep the results in the record when this session may write."""
-        _, target, _ = self.pair(view)
-        if target is None:
+    def verify(self, view: InventoryView, revision: str | None = None) -> tuple[CheckResult, ...]:
+        """Run the verify checks of the kept revision and record the run (time, verdict, data-plane state)."""
+        source, target, _ = self.pair(view)
+        kept = revision or kept_revision(self.record, source, target)
+        if kept is None:
             return (CheckResult("target", "unknown", "no target revision"),)
-        checks = run_checks(view, self.record, target, self.apis, self.cp)
+        checks = run_checks(view, self.record, kept, self.apis, self.cp)
         if self.record is not None and self._writable():
             stored = [
                 CheckRecord(name=c.name, result=c.result, detail=c.detail, offenders=list(c.offenders)) for c in checks
             ]
             when = self.now()
-            self.store.update(lambda r: _store_checks(r, stored, when))
+            dp = data_plane_state(view)
+            results = {c.result for c in checks}
+            verdict = "failed" if "fail" in results else "unknown" if "unknown" in results else "passed"
+            run = VerifyRun(
+                at=when,
+                by=self.me,
+                revision=kept,
+                result=verdict,
+                fingerprint=dp.fingerprint,
+                namespaces=dp.namespaces,
+                pods=dp.pods,
+                restarts=dp.restarts,
+                not_ready=dp.not_ready,
+            )
+            self._write(lambda r: _store_checks(r, stored, when, run))
             summary = ", ".join(f"{c.name} {c.result}" for c in checks)
-            self.journal_entry("verify", [], "applied", summary)
+            self.journal_entry(
+                "verify",
+                [],
+                "applied",
+                f"verify of {kept} {verdict}: {summary}",
+                after={
+                    "fingerprint": dp.fingerprint,
+                    "namespaces": dp.namespaces,
+                    "pods": dp.pods,
+                    "restarts": dp.restarts,
+                    "not_ready": dp.not_ready,
+                },
+            )
         return checks
+
+    def skip_verify(self, view: InventoryView, reason: str) -> tuple[bool, str]:
+        """Record the operator's typed decision to finish without a passing verify run; (recorded, why not)."""
+        reason = reason.strip()
+        if not reason:
+            return False, f"type `{SKIP_WORDS}` followed by the reason"
+        if self.record is None:
+            return False, "no upgrade has been started"
+        held, why = self.acquire()
+        if not held:
+            return False, why
+        source, target, _ = self.pair(view)
+        kept = kept_revision(self.record, source, target)
+        if kept is None:
+            return False, "no revision to keep"
+        skip = VerifySkip(
+            at=self.now(), by=self.me, revision=kept, reason=reason, fingerprint=data_plane_state(view).fingerprint
+        )
+        self._write(lambda r: setattr(r, "verify_skip", skip))
+        self.journal_entry(
+            "skip-verify", [], "applied", f"verify of {kept} skipped: {reason}", after={"fingerprint": skip.fingerprint}
+        )
+        return True, ""
 
     def close(self) -> None:
         """Release the lock if held and stop background renewal."""
@@ -445,6 +652,7 @@ class EngineSession:
     def _executor(self, on_status: Callable[[str], None] | None = None) -> Executor:
         return Executor(
             self.apis,
+            guard=self._guard,
             journal=self._journal_step,
             read_only=self.read_only,
             runner=self.runner,
@@ -483,7 +691,15 @@ class EngineSession:
             r.append(entry)
             r.updated = entry.time
 
-        self.store.update(change)
+        self._write(change)
+
+    def _write(self, change: Callable[[UpgradeRecord], None]) -> bool:
+        """Change the record (fenced by the lock); False when this session lost the lock instead."""
+        try:
+            self.store.update(change)
+        except LockLost:
+            return False
+        return True
 
     def _journal_step(self, op: Operation, result: StepResult, message: str) -> None:
         if op.kind == "ConfigMap" and op.name == RECORD_NAME and op.verb in ("create", "replace"):
@@ -511,12 +727,14 @@ class EngineSession:
             if applied:
                 _bookkeep(r, op, when)
 
-        self.store.update(change)
+        self._write(change)
 
     def _start_restart(self, plan: Plan) -> None:
         keys = [
             workload_key(op.cluster, op.kind, op.namespace or "", op.name) for op in plan.operations if op.await_rollout
         ]
+        if plan is self._discarding:
+            self._discard_restart()
         record = self.record
         if record is None or not keys or not self._writable():
             return
@@ -533,7 +751,23 @@ class EngineSession:
             action=plan.action,
             updated=self.now(),
         )
-        self.store.update(lambda r: setattr(r, "restart", progress))
+        self._write(lambda r: setattr(r, "restart", progress))
+
+    def _discard_restart(self) -> None:
+        """Drop the recorded unfinished restart the operator chose to discard (journalled)."""
+        self._discarding = None
+        record = self.record
+        if record is None or record.restart is None or not self._writable():
+            return
+        left, what = list(record.restart.remaining), record.restart.action
+        self.store.update(lambda r: setattr(r, "restart", None))
+        self.journal_entry(
+            "restart",
+            [],
+            "applied",
+            f"discarded the recorded {what}: {len(left)} workloads left as they are",
+            before={"remaining": ", ".join(left[:20])},
+        )
 
     def _restart_event(self, event: str, op: Operation, message: str) -> None:
         if event == "batch" or self.record is None or not self._writable():
@@ -550,24 +784,39 @@ class EngineSession:
             elif event == "failed":
                 r.restart.failed.append(f"{key}: {message}")
 
-        self.store.update(change)
+        self._write(change)
 
 
-def _write_blocker(reason: str) -> bool:
-    """Reasons that forbid writing at all (read-only mode, another operator's lock), not this plan."""
-    return reason.startswith("read-only mode") or "the upgrade lock is held by" in reason
+def restart_namespaces(workloads: list[str]) -> list[str]:
+    """The namespaces of recorded workload keys (`cluster|Kind|ns|name`), in order."""
+    return list(dict.fromkeys(key.split("|", 3)[2] for key in workloads if key.count("|") >= 3))
 
 
-def _only_unshown(action: Any) -> bool:
-    """True when the Finish gate fails only because the offline plan was not shown yet (showing it now)."""
-    return all("has not been shown" in r for r in action.reasons)
-
-
-def _nothing_to_do(reason: str) -> bool:
-    """State reasons that mean "nothing to do" (the plan itself then says so) rather than a refusal."""
-    return reason.startswith(("every namespace", "every gateway", "no pod needs", "revision ")) and (
-        "already" in reason or "no pod needs" in reason
+def stale_sentence(plan: Plan, stale: tuple[Reason, ...]) -> str:
+    """The one sentence a stale-view refusal is told with."""
+    conditions = "; ".join(r.message for r in stale)
+    return (
+        f"refused: the cluster changed since this plan was made and {plan.action} no longer holds on a fresh "
+        f"read ({conditions}); nothing more was written"
     )
+
+
+def refusal_sentence(outcome: RunOutcome) -> str:
+    """The sentence a run refused before or between its steps is told with (a stale view, a lost lock)."""
+    stale = tuple(r for r in outcome.refusal if r.kind is ReasonKind.STALE_VIEW)
+    if stale:
+        return stale_sentence(outcome.plan, stale)
+    return f"refused: {'; '.join(r.message for r in outcome.refusal)}; nothing more was written"
+
+
+def _identity(reason: Reason) -> tuple[object, ...]:
+    """What makes two reasons the same one (a planner's own refusals have no code of their own)."""
+    return (reason.kind, reason.code, reason.offenders, reason.message if reason.code == "plan" else "")
+
+
+def _only_unshown(action: ActionState) -> bool:
+    """True when the Finish gate fails only because the offline plan was not shown yet (showing it now)."""
+    return all(r.code == PLAN_NOT_SHOWN for r in action.why)
 
 
 def _choose(record: UpgradeRecord, action: str) -> None:
@@ -580,9 +829,10 @@ def _finish(record: UpgradeRecord, phase: str, when: str) -> None:
     record.finished = when
 
 
-def _store_checks(record: UpgradeRecord, checks: list[CheckRecord], when: str) -> None:
+def _store_checks(record: UpgradeRecord, checks: list[CheckRecord], when: str, run: VerifyRun) -> None:
     record.checks = checks
     record.verify_at = when
+    record.verify_run = run
 
 
 def _jsonable(values: dict[str, Any]) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""Revision tags as `istioctl tag set` renders them (istio-revisions.md 2.3 and 4), from live objects.
+"""Revision tags as `istioctl tag set` renders them (docs/istio.md#revision-tags), from live objects.
 
 Pure: given the target revision's canonical injector MWC (and validator), return the objects to write.
 The tag webhooks are copied from the canonical ones with the selector value swapped for the tag, so a

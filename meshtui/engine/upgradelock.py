@@ -14,15 +14,22 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from meshtui.cluster.errors import NotFound
+from meshtui.cluster.errors import ClusterError, NotFound
 from meshtui.cluster.lease import LeaseLock
 from meshtui.cluster.rawapi import RawApi
 from meshtui.domain.lock import LEASE_NAME, LeaseView, LockVerdict, decide, parse_lease
+from meshtui.domain.reasons import Reason, ReasonKind
 from meshtui.engine.api import LockState
 from meshtui.engine.kube import retrying
 
 SESSION_ANNOTATION = "meshtui.io/session"
 IDENTITY_ENV = "MESHTUI_IDENTITY"
+
+
+class LockLost(ClusterError):
+    """A write was stopped because this session no longer holds the upgrade lock (it was taken over)."""
+
+    exit_code = 5
 
 
 def identity() -> str:
@@ -118,22 +125,32 @@ class UpgradeLock:
             return None
         return pid
 
-    def acquire(self, *, take_over: bool = False) -> tuple[bool, str]:
-        """Take the lock (an expired one freely, a live one only with `take_over`); (held, message)."""
+    def acquire(self, *, take_over: bool = False) -> Reason | None:
+        """Take the lock (an expired one freely, a live one only with `take_over`); None, or why not."""
         state = self.state()
         if state.holder is not None and not state.mine and not state.expired and not take_over:
-            return False, f"the upgrade lock ({self.ref}) is held by {state.holder}" + (
-                f", {state.detail}" if state.detail else ""
+            detail = f", {state.detail}" if state.detail else ""
+            return Reason(
+                ReasonKind.LOCK, "lock-held", f"the upgrade lock ({self.ref}) is held by {state.holder}{detail}"
             )
         previous = state.holder if state.holder and not state.mine else None
         held, lease = retrying(lambda: self.lease.acquire(take_over=True))
         if not held:
             holder = lease.holder if lease else "someone else"
-            return False, f"the upgrade lock ({self.ref}) was just taken by {holder}"
+            return Reason(ReasonKind.LOCK, "lock-race", f"the upgrade lock ({self.ref}) was just taken by {holder}")
         self.held = True
         self.took_over_from = previous
         self.last = LockState(holder=self.me, mine=True)
-        return True, ""
+        return None
+
+    def verify(self) -> Reason | None:
+        """Read the Lease: None while this process still holds it (the fence), else why it does not."""
+        if not self.held:
+            return Reason(ReasonKind.LOCK, "lock-not-held", "this session does not hold the upgrade lock")
+        held, why = retrying(self.lease.holds)
+        if held:
+            return None
+        return Reason(ReasonKind.LOCK, "lock-lost", why)
 
     def start_renewing(self, on_lost: Callable[[str], None] | None = None) -> None:
         """Renew in the background while held."""

@@ -1,4 +1,4 @@
-"""The verify checks of product.md section 7, each pass, fail or unknown with its offenders.
+"""The verify checks of docs/upgrade.md#verify, each pass, fail or unknown with its offenders.
 
 All but the last read the inventory view; the proxy sync check asks each target istiod for
 `/debug/syncz` through the API server's service proxy, and says `unknown` (with why) where it cannot.

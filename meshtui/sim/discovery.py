@@ -69,8 +69,13 @@ def resource_list(group: str, version: str) -> dict[str, Any] | None:
         if r.categories:
             item["categories"] = list(r.categories)
         items.append(item)
+        extra = [
+            {"name": f"{r.plural}/{sub}", "singularName": "", "namespaced": r.namespaced, **_sub_kind(r, av, kind)}
+            | {"verbs": list(verbs)}
+            for sub, av, kind, verbs in r.subresources
+        ]
         if r.has_status:
-            items.append(
+            extra.append(
                 {
                     "name": f"{r.plural}/status",
                     "singularName": "",
@@ -79,12 +84,21 @@ def resource_list(group: str, version: str) -> dict[str, Any] | None:
                     "verbs": _STATUS_VERBS,
                 }
             )
+        items.extend(sorted(extra, key=lambda i: str(i["name"])))
     return {
         "kind": "APIResourceList",
         "apiVersion": "v1",
         "groupVersion": _group_version(group, version),
         "resources": items,
     }
+
+
+def _sub_kind(r: Resource, api_version: str, kind: str) -> dict[str, str]:
+    """The group/version/kind fields of a subresource entry in an APIResourceList (only when not the resource's)."""
+    if not api_version:
+        return {"kind": kind}
+    group, _, version = api_version.rpartition("/")
+    return {"group": group, "version": version, "kind": kind}
 
 
 def _api_group(name: str, versions: list[str]) -> dict[str, Any]:
@@ -114,9 +128,24 @@ def _discovery_resource(r: Resource) -> dict[str, Any]:
         out["shortNames"] = list(r.short_names)
     if r.categories:
         out["categories"] = list(r.categories)
+    subs = [
+        {
+            "subresource": sub,
+            "responseKind": _response_kind(r, av, sub_kind),
+            "verbs": list(verbs),
+        }
+        for sub, av, sub_kind, verbs in r.subresources
+    ]
     if r.has_status:
-        out["subresources"] = [{"subresource": "status", "responseKind": kind, "verbs": _STATUS_VERBS}]
+        subs.append({"subresource": "status", "responseKind": kind, "verbs": _STATUS_VERBS})
+    if subs:
+        out["subresources"] = sorted(subs, key=lambda s: str(s["subresource"]))
     return out
+
+
+def _response_kind(r: Resource, api_version: str, kind: str) -> dict[str, str]:
+    group, _, version = (api_version or r.api_version).rpartition("/")
+    return {"group": group, "version": version, "kind": kind}
 
 
 def aggregated(core: bool) -> dict[str, Any]:

@@ -1,6 +1,6 @@
 """Istio as installers leave it in a cluster: revisions, tags and gateways, written into the store.
 
-Every object is named and labelled as istio-revisions.md sections 1, 4, 5 and 7 describe, so the product
+Every object is named and labelled as docs/istio.md describes (objects, tags, gateways, uninstall), so the product
 sees through the API exactly what `istioctl` or Helm would have applied. `RevisionInfo` reads a revision's
 injector settings back from the store, so a ConfigMap edited through the API takes effect on injection.
 """
@@ -262,7 +262,7 @@ def injector_webhooks(
     default_webhooks: bool,
     revision_label_preference: str = "namespace",
 ) -> list[dict[str, Any]]:
-    """The injector webhooks of section 2.1 for one rev/tag value, in chart order."""
+    """The injector webhooks for one rev/tag value, in chart order (docs/istio.md, injection selectors)."""
 
     def hook(name: str, ns_sel: list[dict[str, Any]], obj_sel: list[dict[str, Any]]) -> dict[str, Any]:
         return {
@@ -367,13 +367,14 @@ def injector_values(
     hub: str = DEFAULT_HUB,
     namespace: str = ISTIO_NAMESPACE,
     native_sidecars: bool | None = None,
+    variant: str = "",
 ) -> dict[str, Any]:
     """The `data.values` JSON of the injector ConfigMap (the subset of chart values injection reads)."""
     return {
         "global": {
             "hub": hub,
             "tag": version,
-            "variant": "",
+            "variant": variant,
             "imagePullPolicy": "",
             "imagePullSecrets": [],
             "istioNamespace": namespace,
@@ -481,11 +482,16 @@ def revision_objects(
     hub: str = DEFAULT_HUB,
     replicas: int = 1,
     revision_label_preference: str = "namespace",
+    profile: str = "",
 ) -> list[tuple[str, Obj]]:
-    """The objects the istiod chart renders for one revision (section 1.1), as (store key, object), in order.
+    """The objects the istiod chart renders for one revision, as (store key, object), in order (docs/istio.md).
 
     Pure: `install_revision` writes them into a store, `meshtui sim render-revision` into files.
+    `profile="ambient"` applies the chart's ambient profile (`files/profile-ambient.yaml`): the
+    distroless variant and `PILOT_ENABLE_AMBIENT=true`.
     """
+    ambient_profile = profile == "ambient"
+    variant = "distroless" if ambient_profile else ""
     if installer not in ("istioctl", "helm"):
         raise ValueError(f"unknown installer {installer!r}")
     revision = revision or ""
@@ -501,7 +507,9 @@ def revision_objects(
 
     base_labels = {**chart, "istio.io/rev": label, "release": release, **owner}
     pilot_labels = {**base_labels, "operator.istio.io/component": "Pilot"}
-    values = injector_values(revision, version, hub=hub, namespace=namespace, native_sidecars=native_sidecars)
+    values = injector_values(
+        revision, version, hub=hub, namespace=namespace, native_sidecars=native_sidecars, variant=variant
+    )
     put(
         "configmaps",
         {
@@ -617,7 +625,7 @@ def revision_objects(
                         "containers": [
                             {
                                 "name": "discovery",
-                                "image": f"{hub}/pilot:{version}",
+                                "image": f"{hub}/pilot:{version}" + (f"-{variant}" if variant else ""),
                                 "args": [
                                     "discovery",
                                     "--monitoringAddr=:15014",
@@ -642,6 +650,7 @@ def revision_objects(
                                     {"name": "REVISION", "value": label},
                                     {"name": "PILOT_CERT_PROVIDER", "value": "istiod"},
                                     {"name": "ENABLE_NATIVE_SIDECARS", "value": _native_mode(version, native_sidecars)},
+                                    *([{"name": "PILOT_ENABLE_AMBIENT", "value": "true"}] if ambient_profile else []),
                                 ],
                                 "resources": {"requests": {"cpu": "500m", "memory": "2048Mi"}},
                             }
@@ -715,8 +724,9 @@ def install_revision(
     replicas: int = 1,
     revision_label_preference: str = "namespace",
     revision_tags: tuple[str, ...] = (),
+    profile: str = "",
 ) -> list[tuple[str, str, str]]:
-    """Install one control-plane revision as the istiod chart renders it (section 1.1); returns what it wrote.
+    """Install one control-plane revision as the istiod chart renders it (docs/istio.md); returns what it wrote.
 
     `revision_tags` is the chart's `revisionTags`: a tag MWC per tag and, from 1.28, a tag Service.
 
@@ -744,6 +754,7 @@ def install_revision(
         hub=hub,
         replicas=replicas,
         revision_label_preference=revision_label_preference,
+        profile=profile,
     ):
         _put(store, key, obj)
         written.append((key, obj["metadata"].get("namespace", ""), obj["metadata"]["name"]))
@@ -891,7 +902,7 @@ def _apply_tag(
 def set_tag(
     store: Store, tag: str, revision: str, *, overwrite: bool = True, namespace: str = ISTIO_NAMESPACE
 ) -> list[tuple[str, str, str]]:
-    """`istioctl tag set T --revision R [--overwrite]` (section 4); returns the objects written.
+    """`istioctl tag set T --revision R [--overwrite]` (docs/istio.md#revision-tags); returns the objects written.
 
     Like istioctl it strips `operator.istio.io` labels (user-managed), so `remove_revision` leaves the tag
     behind, dangling. `default` also writes `istiod-default-validator` and deactivates the
@@ -937,7 +948,7 @@ _UNINSTALL_KINDS = (
 
 
 def remove_revision(store: Store, revision: str, *, namespace: str = ISTIO_NAMESPACE) -> list[tuple[str, str, str]]:
-    """`istioctl uninstall --revision X` (section 7.1): delete the selected objects; returns them.
+    """`istioctl uninstall --revision X`: delete the selected objects; returns them (docs/istio.md, offline).
 
     Tags made by `set_tag` carry no `operator.istio.io/component` label and survive, dangling.
     """
@@ -1014,7 +1025,7 @@ def _gateway_container(image: str, args: Iterable[str] = ("proxy", "router")) ->
 def istioctl_gateway_objects(
     namespace: str, name: str, label: str, image: str, version: str, replicas: int | None = 1
 ) -> list[tuple[str, Obj]]:
-    """The objects of an istioctl-rendered gateway (section 5: fully rendered, not injected), in order.
+    """The objects of an istioctl-rendered gateway (docs/istio.md#gateways: fully rendered, not injected), in order.
 
     `replicas=None` leaves `spec.replicas` out, as the chart does when autoscaling owns it.
     """
@@ -1108,7 +1119,7 @@ def add_gateway(
     replicas: int = 1,
     istio_namespace: str = ISTIO_NAMESPACE,
 ) -> list[tuple[str, str, str]]:
-    """Add a gateway of one of the kinds of section 5; returns the objects written.
+    """Add a gateway of one of the kinds of docs/istio.md#gateways; returns the objects written.
 
     `istioctl`: rendered, not injected, proxy image fixed at install. `injected`: plain-YAML Deployment
     with `image: auto` and the gateway template. `helm`: the `istio/gateway` chart. `gateway-api`: a

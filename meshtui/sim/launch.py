@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from typing import TYPE_CHECKING
 
 from meshtui.sim.settings import SimSettings
@@ -49,6 +50,9 @@ def launch(
 
     def setup(store: Store) -> None:
         scenarios.build(scenario, store, settings, seed=seed)
+        # The scenario's objects live as long as the simulator: out of the cyclic collector's sight, its
+        # full collections (hundreds of milliseconds on a 50,000-pod store) no longer stall the requests.
+        gc.freeze()
 
     sim = SimCluster(settings, setup=setup, controllers_factory=Controllers, port=port)
     try:

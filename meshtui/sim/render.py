@@ -112,15 +112,21 @@ def _rbac(revision: str, namespace: str, labels: dict[str, str]) -> list[tuple[s
 
 
 def render_revision(
-    version: str, revision: str | None = None, *, namespace: str = istio.ISTIO_NAMESPACE, hub: str = istio.DEFAULT_HUB
+    version: str,
+    revision: str | None = None,
+    *,
+    namespace: str = istio.ISTIO_NAMESPACE,
+    hub: str = istio.DEFAULT_HUB,
+    profile: str = "",
 ) -> list[Obj]:
     """Every object of one revision's istiod chart, typed (apiVersion and kind set), in apply order.
 
     `revision` defaults to the version's recommended name (`1.23.1` -> `1-23-1`); like `helm template`, no
-    default tag is rendered (moving it is an upgrade step of its own).
+    default tag is rendered (moving it is an upgrade step of its own). `profile="ambient"` as `--set
+    profile=ambient`.
     """
     revision = istio.revision_name(version) if revision is None else revision
-    pairs = istio.revision_objects(revision, version, namespace=namespace, installer="helm", hub=hub)
+    pairs = istio.revision_objects(revision, version, namespace=namespace, installer="helm", hub=hub, profile=profile)
     release = f"istiod{istio.rev_suffix(revision)}"
     labels = {"app": "istiod", "release": release, **istio._chart_labels(version, release)}
     pairs += _rbac(revision, namespace, labels)
@@ -172,13 +178,14 @@ def write_manifests(
     namespace: str = istio.ISTIO_NAMESPACE,
     with_ambient: bool = False,
 ) -> list[Path]:
-    """Write the revision's manifests (and any gateways, istio-cni and ztunnel) as multi-document YAML under
-    `out`; returns the files."""
+    """Write the revision's manifests (and any gateways; with `with_ambient`, istiod with the ambient profile,
+    istio-cni and ztunnel) as multi-document YAML under `out`; returns the files."""
     revision = istio.revision_name(version) if revision is None else revision
     out.mkdir(parents=True, exist_ok=True)
     files = []
     cp = out / CONTROL_PLANE_FILE.format(revision=revision)
-    cp.write_text(_dump(render_revision(version, revision, namespace=namespace)))
+    profile = "ambient" if with_ambient else ""
+    cp.write_text(_dump(render_revision(version, revision, namespace=namespace, profile=profile)))
     files.append(cp)
     if gateways:
         objs: list[Obj] = []

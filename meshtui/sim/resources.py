@@ -19,6 +19,9 @@ class Resource:
     has_status: bool = False
     categories: tuple[str, ...] = ()
     verbs: tuple[str, ...] = ("create", "delete", "deletecollection", "get", "list", "patch", "update", "watch")
+    #: Subresources besides `status`: (name, apiVersion and kind of what it takes, verbs) as discovery
+    #: advertises them (an empty apiVersion is the resource's own).
+    subresources: tuple[tuple[str, str, str, tuple[str, ...]], ...] = ()
 
     @property
     def key(self) -> str:
@@ -47,13 +50,27 @@ _CORE_VERBS_NO_WATCH = ("create",)
 
 RESOURCES: tuple[Resource, ...] = (
     Resource("", "v1", "namespaces", "Namespace", False, ("ns",), has_status=True),
-    Resource("", "v1", "pods", "Pod", True, ("po",), has_status=True, categories=(_ALL,)),
+    Resource(
+        "",
+        "v1",
+        "pods",
+        "Pod",
+        True,
+        ("po",),
+        has_status=True,
+        categories=(_ALL,),
+        subresources=(("eviction", "policy/v1", "Eviction", ("create",)), ("log", "", "Pod", ("get",))),
+    ),
     Resource("", "v1", "services", "Service", True, ("svc",), has_status=True, categories=(_ALL,)),
     Resource("", "v1", "configmaps", "ConfigMap", True, ("cm",)),
+    Resource("", "v1", "endpoints", "Endpoints", True, ("ep",)),
     Resource("", "v1", "secrets", "Secret", True),
     Resource("", "v1", "serviceaccounts", "ServiceAccount", True, ("sa",)),
     Resource("", "v1", "nodes", "Node", False, ("no",), has_status=True),
     Resource("", "v1", "events", "Event", True, ("ev",)),
+    Resource("", "v1", "endpoints", "Endpoints", True, ("ep",)),
+    Resource("", "v1", "persistentvolumeclaims", "PersistentVolumeClaim", True, ("pvc",), has_status=True),
+    Resource("", "v1", "persistentvolumes", "PersistentVolume", False, ("pv",), has_status=True),
     Resource("apps", "v1", "deployments", "Deployment", True, ("deploy",), has_status=True, categories=(_ALL,)),
     Resource("apps", "v1", "replicasets", "ReplicaSet", True, ("rs",), has_status=True, categories=(_ALL,)),
     Resource("apps", "v1", "statefulsets", "StatefulSet", True, ("sts",), has_status=True, categories=(_ALL,)),
@@ -73,7 +90,48 @@ RESOURCES: tuple[Resource, ...] = (
         "authorization.k8s.io", "v1", "selfsubjectaccessreviews", "SelfSubjectAccessReview", False, verbs=("create",)
     ),
     Resource("gateway.networking.k8s.io", "v1", "gateways", "Gateway", True, ("gtw",), has_status=True),
-    # What a rendered istiod revision also carries (istio-revisions.md 1.1), so manifests apply and prune.
+    Resource("discovery.k8s.io", "v1", "endpointslices", "EndpointSlice", True),
+    Resource("events.k8s.io", "v1", "events", "Event", True, ("ev",)),
+    Resource("networking.k8s.io", "v1", "ingresses", "Ingress", True, ("ing",), has_status=True),
+    Resource("networking.k8s.io", "v1", "ingressclasses", "IngressClass", False),
+    Resource("networking.k8s.io", "v1", "networkpolicies", "NetworkPolicy", True, ("netpol",)),
+    Resource(
+        "apiextensions.k8s.io",
+        "v1",
+        "customresourcedefinitions",
+        "CustomResourceDefinition",
+        False,
+        ("crd", "crds"),
+        has_status=True,
+        categories=("api-extensions",),
+    ),
+    # The custom resources of an Istio install (its CRDs are served too), empty unless a client writes some.
+    *(
+        Resource(group, version, plural, kind, True, shorts, has_status=True, categories=("istio-io", group_cat))
+        for group, version, plural, kind, shorts, group_cat in (
+            ("networking.istio.io", "v1", "virtualservices", "VirtualService", ("vs",), "networking-istio-io"),
+            ("networking.istio.io", "v1", "destinationrules", "DestinationRule", ("dr",), "networking-istio-io"),
+            ("networking.istio.io", "v1", "gateways", "Gateway", ("gw",), "networking-istio-io"),
+            ("networking.istio.io", "v1", "serviceentries", "ServiceEntry", ("se",), "networking-istio-io"),
+            ("networking.istio.io", "v1", "sidecars", "Sidecar", (), "networking-istio-io"),
+            ("networking.istio.io", "v1", "workloadentries", "WorkloadEntry", ("we",), "networking-istio-io"),
+            ("networking.istio.io", "v1", "workloadgroups", "WorkloadGroup", ("wg",), "networking-istio-io"),
+            ("networking.istio.io", "v1alpha3", "envoyfilters", "EnvoyFilter", (), "networking-istio-io"),
+            ("security.istio.io", "v1", "authorizationpolicies", "AuthorizationPolicy", ("ap",), "security-istio-io"),
+            ("security.istio.io", "v1", "peerauthentications", "PeerAuthentication", ("pa",), "security-istio-io"),
+            (
+                "security.istio.io",
+                "v1",
+                "requestauthentications",
+                "RequestAuthentication",
+                ("ra",),
+                "security-istio-io",
+            ),
+            ("telemetry.istio.io", "v1", "telemetries", "Telemetry", ("telemetry",), "telemetry-istio-io"),
+            ("extensions.istio.io", "v1alpha1", "wasmplugins", "WasmPlugin", (), "extensions-istio-io"),
+        )
+    ),
+    # What a rendered istiod revision also carries (docs/istio.md#objects-of-a-revision), so manifests apply and prune.
     Resource("rbac.authorization.k8s.io", "v1", "roles", "Role", True),
     Resource("rbac.authorization.k8s.io", "v1", "rolebindings", "RoleBinding", True),
     Resource("rbac.authorization.k8s.io", "v1", "clusterroles", "ClusterRole", False),
@@ -91,7 +149,20 @@ RESOURCES: tuple[Resource, ...] = (
 )
 
 BY_KEY: dict[str, Resource] = {r.key: r for r in RESOURCES}
-BY_KIND: dict[str, Resource] = {r.kind: r for r in RESOURCES}
+#: Kind -> resource; where two groups share a kind (Event, Gateway) the first listed wins, as owner
+#: references and the core group mean it.
+BY_KIND: dict[str, Resource] = {}
+for _r in RESOURCES:
+    BY_KIND.setdefault(_r.kind, _r)
+
+#: Groups whose kinds are custom resources (the simulator serves a CustomResourceDefinition for each).
+CRD_GROUPS = (
+    "gateway.networking.k8s.io",
+    "networking.istio.io",
+    "security.istio.io",
+    "telemetry.istio.io",
+    "extensions.istio.io",
+)
 
 
 def resource(key: str) -> Resource:

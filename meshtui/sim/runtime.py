@@ -7,10 +7,12 @@ the store only through `call`, which runs a function on that loop, so nothing ne
 from __future__ import annotations
 
 import asyncio
+import errno
 import inspect
 import os
 import secrets
 import socket
+import stat
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future
@@ -216,10 +218,21 @@ class SimCluster:
 
 
 def write_private(path: Path, text: str) -> None:
-    """Write a file only its owner can read (0600), also when it already existed with wider permissions."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0), 0o600)
+    """Write a file only its owner can read (0600), also when it already existed with wider permissions.
+
+    It must be a regular file of this user and not a symlink (a path in /tmp may have been prepared by
+    someone else to receive the token); it is emptied only once that is checked.
+    """
+    flags = os.O_WRONLY | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+    fd = os.open(path, flags, 0o600)
     try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode) or info.st_uid != os.getuid():
+            raise PermissionError(errno.EPERM, "it is not a regular file of this user", str(path))
         os.fchmod(fd, 0o600)
-        os.write(fd, text.encode())
+        os.ftruncate(fd, 0)
+        data = text.encode()
+        while data:
+            data = data[os.write(fd, data) :]
     finally:
         os.close(fd)

@@ -356,7 +356,7 @@ def build_fresh(store: Store, settings: SimSettings, seed: int = 7) -> None:
 
 
 def build_demo(store: Store, settings: SimSettings, seed: int = 7) -> None:
-    """An upgrade from 1-22-3 to 1-23-1 in progress, covering every injection case of section 2.2."""
+    """An upgrade from 1-22-3 to 1-23-1 in progress, covering every row of docs/istio.md#the-decision-table."""
     rng = random.Random(seed)
     _base(store, settings, rng, demo=True)
     # The canary control plane arrives; the canary tag points at it.
@@ -598,6 +598,7 @@ def build_ambient(store: Store, settings: SimSettings, seed: int = 7) -> None:
         installer="helm",
         set_default_tag=False,
         revision_tags=("default", "prod-stable"),
+        profile="ambient",
     )
     settle(store, settings, rng=rng)
     ambient.install_ambient(store, AMBIENT_OLD_VERSION, AMBIENT_OLD)
@@ -611,7 +612,9 @@ def build_ambient(store: Store, settings: SimSettings, seed: int = 7) -> None:
     # The conflict case: a sidecar label added to an ambient namespace after its pods started.
     relabel(store, "reviews", {"istio.io/rev": "prod-stable"})
     # The canary control plane arrives beside it, with its own canary tag.
-    istio.install_revision(store, AMBIENT_NEW, AMBIENT_NEW_VERSION, installer="helm", set_default_tag=False)
+    istio.install_revision(
+        store, AMBIENT_NEW, AMBIENT_NEW_VERSION, installer="helm", set_default_tag=False, profile="ambient"
+    )
     settle(store, settings, rng=rng)
     istio.set_tag(store, "prod-canary", AMBIENT_NEW)
     settle(store, settings, rng=rng)

@@ -30,7 +30,7 @@ import orjson
 from aiohttp import web
 
 from meshtui.domain.selectors import LabelSelector, SelectorError
-from meshtui.sim import deletion, discovery, errors, patch, protobuf, serviceproxy, tables
+from meshtui.sim import deletion, discovery, errors, patch, protobuf, serviceproxy, subresources, tables
 from meshtui.sim.faults import Faults, RequestRecord
 from meshtui.sim.peer import peer_uid
 from meshtui.sim.resources import RESOURCES, ZERO_ANNOTATIONS, ZERO_FIELDS, Resource, default_deployment
@@ -390,6 +390,11 @@ class ApiServer:
             self.faults.count("slow")
             await asyncio.sleep(self.faults.delay_ms / 1000)
         resp: web.StreamResponse
+        # Watches and followed logs last as long as the client wants: only answers that end count as in flight.
+        q = request.query
+        streaming = "/watch/" in request.path or q.get("watch") in _TRUE or q.get("follow") in _TRUE
+        if not streaming:
+            self.store.requests_in_flight += 1
         try:
             if self.token is not None and not self._authorized(request):
                 raise errors.unauthorized()
@@ -403,6 +408,9 @@ class ApiServer:
             log.exception("simulated API server: %s %s failed", request.method, request.path_qs)
             internal = errors.internal(f"internal error serving {request.method} {request.path}")
             resp = _status_response(internal)
+        finally:
+            if not streaming:
+                self.store.requests_in_flight -= 1
         if not request.get(_LOGGED):
             self._record(request, resp.status)
         if isinstance(resp, web.Response) and _accepts_gzip(request):
@@ -495,9 +503,14 @@ class ApiServer:
             raise _not_found_path()
         name = rest[1] if len(rest) > 1 else None
         sub = rest[2] if len(rest) > 2 else None
-        if sub is not None and not (sub == "status" and res.has_status):
+        if sub is not None and not (sub == "status" and res.has_status) and sub not in subresources.served(res):
             raise _not_found_path()
         method = request.method
+        if sub is not None and sub != "status":
+            # pods/log (GET) and pods/eviction (POST), answered by meshtui.sim.subresources.
+            if namespace is None and res.namespaced:
+                raise _not_found_path()
+            return RequestInfo(subresources.verb(res, sub, method), res, namespace, name, sub)
         if method == "GET":
             if name is None:
                 verb = "watch" if watch_path or _bool(request.query, "watch") else "list"
@@ -535,6 +548,10 @@ class ApiServer:
             details = {"retryAfterSeconds": retry_after} if code in (429, 503) else {}
             raise errors.ApiError(code, reason, f"simulated failure ({code})", details)
         verb = info.verb
+        if info.subresource is not None and info.subresource != "status":
+            return await subresources.serve(
+                self.store, request, info.subresource, info.namespace or "", info.name or ""
+            )
         if verb == "get":
             return self._get(request, info)
         if verb == "list":

@@ -1,6 +1,6 @@
 """The API server's service proxy for istiod's debug endpoint: `GET .../services/istiod-R:15014/proxy/debug/syncz`.
 
-Only what `meshtui upgrade verify` reads is served: istiod's `/debug/syncz` (istio-revisions.md 6.3), computed
+Only what `meshtui upgrade verify` reads is served: istiod's `/debug/syncz` (docs/istio.md#proxy-sync-status), computed
 from the pods whose sidecar the revision injected. A pod annotated `sim.meshtui.io/xds-status: STALE` (or
 `ERROR`) reports that status, so tests can make a proxy fall out of sync.
 """

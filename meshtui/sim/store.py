@@ -335,6 +335,9 @@ class Store:
         self._snapshots: OrderedDict[str, _Snapshot] = OrderedDict()
         self._snapshot_cache = snapshot_cache
         self._snapshot_ids = itertools.count(1)
+        #: Requests the HTTP server is answering now (watches aside): the controllers work in smaller
+        #: slices while any is, so a resync never holds a client up for long.
+        self.requests_in_flight = 0
 
     # -- wiring ---------------------------------------------------------------------------------------
 

@@ -301,6 +301,49 @@ def _lease(obj: Obj, now: datetime) -> list[Any]:
     return [_name(obj), (obj.get("spec") or {}).get("holderIdentity") or "", _age(obj, now)]
 
 
+def _first_three(items: list[str], empty: str) -> str:
+    """kubectl's list cell: up to three items, then ` + N more...`."""
+    if not items:
+        return empty
+    shown = ",".join(items[:3])
+    return shown + (f" + {len(items) - 3} more..." if len(items) > 3 else "")
+
+
+def _endpoints(obj: Obj, now: datetime) -> list[Any]:
+    pairs = [
+        f"{a.get('ip')}:{p.get('port')}"
+        for subset in obj.get("subsets") or []
+        for p in subset.get("ports") or [{}]
+        for a in subset.get("addresses") or []
+    ]
+    return [_name(obj), _first_three(pairs, "<none>"), _age(obj, now)]
+
+
+def _endpointslice(obj: Obj, now: datetime) -> list[Any]:
+    ports = [str(p.get("port")) for p in obj.get("ports") or [] if p.get("port") is not None]
+    addresses = [a for e in obj.get("endpoints") or [] for a in e.get("addresses") or []]
+    return [
+        _name(obj),
+        obj.get("addressType", ""),
+        _first_three(ports, "<unset>"),
+        _first_three(addresses, "<unset>"),
+        _age(obj, now),
+    ]
+
+
+def _event(obj: Obj, now: datetime) -> list[Any]:
+    involved = obj.get("involvedObject") or {}
+    last = obj.get("lastTimestamp") or obj.get("eventTime") or (obj.get("metadata") or {}).get("creationTimestamp")
+    seen = _parse_time(last)
+    return [
+        human_duration((now - seen).total_seconds()) if seen else "<unknown>",
+        obj.get("type", ""),
+        obj.get("reason", ""),
+        f"{str(involved.get('kind', '')).lower()}/{involved.get('name', '')}",
+        obj.get("message", ""),
+    ]
+
+
 _WEBHOOK_CONFIGURATIONS: Printer = (
     (
         _NAME,
@@ -405,6 +448,31 @@ _PRINTERS: dict[str, Printer] = {
         _service,
     ),
     "coordination.k8s.io/leases": ((_NAME, ("Holder", "string", 0, "The holder of the lease."), _AGE), _lease),
+    "endpoints": ((_NAME, ("Endpoints", "string", 0, "Endpoints of the resource."), _AGE), _endpoints),
+    "discovery.k8s.io/endpointslices": (
+        (
+            _NAME,
+            ("AddressType", "string", 0, "The IP protocol for this slice."),
+            ("Ports", "string", 0, "The ports of the slice."),
+            ("Endpoints", "string", 0, "The endpoints of the slice."),
+            _AGE,
+        ),
+        _endpointslice,
+    ),
+    "events": (
+        (
+            ("Last Seen", "string", 0, "The last time this event was seen."),
+            ("Type", "string", 0, "The type of the event."),
+            ("Reason", "string", 0, "The reason of the event."),
+            ("Object", "string", 0, "The object the event is about."),
+            ("Message", "string", 0, "A human-readable description of the event."),
+        ),
+        _event,
+    ),
+    "apiextensions.k8s.io/customresourcedefinitions": (
+        (_NAME, ("Created At", "date", 0, "The time the definition was created.")),
+        lambda o, now: [_name(o), (o.get("metadata") or {}).get("creationTimestamp", "")],
+    ),
     "admissionregistration.k8s.io/mutatingwebhookconfigurations": _WEBHOOK_CONFIGURATIONS,
     "admissionregistration.k8s.io/validatingwebhookconfigurations": _WEBHOOK_CONFIGURATIONS,
 }

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
+from typing import Any, ClassVar
 
 from textual import events
-from textual.app import App, SystemCommand
+from textual.app import App
 from textual.command import CommandPalette, SearchIcon
 from textual.filter import LineFilter, Monochrome, NoColor
 from textual.notifications import SeverityLevel
-from textual.screen import Screen
 
 from meshtui.domain.text import inert, inert_lines
 from meshtui.engine.api import Session
@@ -33,6 +33,17 @@ class MeshApp(App[None]):
     """meshtui's dashboard; construct it with `meshtui.tui.factory.build_app`."""
 
     TITLE = "meshtui"
+    # Textual's system commands (Quit that would not ask, Keys that shadow `?`, Screenshot...) are left
+    # out; the dashboard's provider lists meshtui's commands and Theme, in one deterministic order.
+    COMMANDS: ClassVar[set[Any]] = set()
+    # A highlighted choice looks like the tables' cursor (reverse video), in pickers and the palette alike,
+    # so it stays visible without colour.
+    CSS = """
+    OptionList > .option-list--option-highlighted,
+    OptionList:focus > .option-list--option-highlighted {
+        background: $surface; color: $foreground; text-style: reverse bold;
+    }
+    """
     COMMAND_PALETTE_BINDING = "ctrl+p"
     ENABLE_COMMAND_PALETTE = True
 
@@ -97,12 +108,6 @@ class MeshApp(App[None]):
             screen, self._too_small = self._too_small, None
             if self.screen is screen:
                 self.pop_screen()
-
-    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
-        """Of Textual's own commands only the theme: its Quit would not ask first, its Keys shadow `?`."""
-        for command in super().get_system_commands(screen):
-            if command.title == "Theme":
-                yield SystemCommand("Theme", "Change the colours (NO_COLOR is always honoured)", command.callback)
 
     def action_command_palette(self) -> None:
         """Open the palette (`:` or ctrl+p)."""

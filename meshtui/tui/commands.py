@@ -1,4 +1,4 @@
-"""The command palette (`:` or ctrl+p): every command of the registry, plus a jump to any namespace."""
+"""The command palette (`:` or ctrl+p): every command of the registry, Theme, and a jump to any namespace."""
 
 from __future__ import annotations
 
@@ -44,6 +44,7 @@ class MeshCommands(Provider):
             if c.engine and state is not None and not state.action(c.engine).enabled:
                 note = "  (disabled: choose it to see why)"
             out.append((_title(c, note), c.description, partial(dashboard.run_action, c.action)))
+        out.append(("Theme", "Change the colours (NO_COLOR is always honoured)", self.app.action_change_theme))
         return out
 
     async def discover(self) -> Hits:

@@ -221,7 +221,7 @@ class SnapshotBuilder:
         if last is not None and view is last[0] and (state, error, health) == last[1:]:
             return None
         self._seen = seen
-        revs = R.Revisions(view.source, view.target)
+        revs = R.Revisions(view.source, view.target, state.goal if state is not None else None)
         reset = revs != self._revs
         self._revs = revs
         self._serial += 1

@@ -10,11 +10,12 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from rich.console import Group, RenderableType
+from rich.console import Group
 from rich.segment import Segment
 from rich.text import Span, Text
 from textual.color import Color
 from textual.filter import LineFilter
+from textual.visual import VisualType
 from textual.widgets import Static
 
 from meshtui.domain.text import UNSAFE_PATTERN, has_unsafe, inert, inert_lines
@@ -66,11 +67,11 @@ def inert_renderable(obj: Any) -> Any:
 class InertStatic(Static):
     """A Static whose content is always rendered inert (never markup): for anything holding cluster data."""
 
-    def __init__(self, content: RenderableType = "", **kwargs: Any) -> None:
+    def __init__(self, content: VisualType = "", **kwargs: Any) -> None:
         kwargs.setdefault("markup", False)
         super().__init__(inert_renderable(content), **kwargs)
 
-    def update(self, content: RenderableType = "", *, layout: bool = True) -> None:
+    def update(self, content: VisualType = "", *, layout: bool = True) -> None:
         """Replace the content, made inert."""
         super().update(inert_renderable(content), layout=layout)
 

@@ -31,6 +31,7 @@ TABLE = "table"  # any tab with a filterable table
 NAMESPACES = "namespaces"
 PODS = "pods"
 GATEWAYS = "gateways"
+JOURNAL = "journal"
 RUNNING = "running"  # while long work runs
 LOCKED = "locked"  # while another operator holds the upgrade lock
 DIALOG = "dialog"  # inside the plan and "disabled" dialogs (their own bindings; listed for help)
@@ -40,6 +41,7 @@ SCOPE_TITLES = {
     NAMESPACES: "Namespaces",
     PODS: "Pods",
     GATEWAYS: "Gateways",
+    JOURNAL: "Journal",
     RUNNING: "While work runs",
     LOCKED: "While another operator holds the upgrade lock",
     DIALOG: "In dialogs",
@@ -60,6 +62,7 @@ class Command:
     bound: bool = True  # False when a widget owns the key (table navigation): listed in help only
     bar: int = 0  # key bar priority; 0 keeps it out of the key bar
     palette: bool = True
+    priority: bool = False  # runs as the key arrives, before the keys typed after it are routed
 
     @property
     def id(self) -> str:
@@ -85,14 +88,16 @@ NS_OR_PODS = (NAMESPACES, PODS)
 
 COMMANDS: tuple[Command, ...] = (
     # -- going places
-    Command("show_tab('control-plane')", "1", "1", "Control plane", "Show the Control plane tab", bar=0),
-    Command("show_tab('data-plane')", "2", "2", "Data plane", "Show the Data plane tab (namespaces, pods, gateways)"),
-    Command("show_tab('verify')", "3", "3", "Verify", "Show the Verify tab"),
-    Command("show_tab('finish')", "4", "4", "Finish", "Show the Finish tab (Upgrade, Rollback, Finish)"),
-    Command("show_tab('journal')", "5", "5", "Journal", "Show the Journal: every action taken or refused"),
-    Command("show_view('namespaces')", "n", "n", "Namespaces", "Show the namespaces (Data plane)"),
-    Command("show_view('gateways')", "w", "w", "Gateways", "Show the gateways (Data plane)"),
-    Command("show_view('pods')", "P", "P", "All pods", "Show every pod of the mesh (Data plane)"),
+    Command("show_tab('control-plane')", "1", "1", "Control plane tab", "Show the Control plane tab", bar=0),
+    Command(
+        "show_tab('data-plane')", "2", "2", "Data plane tab", "Show the Data plane tab (namespaces, pods, gateways)"
+    ),
+    Command("show_tab('verify')", "3", "3", "Verify tab", "Show the Verify tab"),
+    Command("show_tab('finish')", "4", "4", "Finish tab", "Show the Finish tab (Upgrade, Rollback, Finish)"),
+    Command("show_tab('journal')", "5", "5", "Journal tab", "Show the Journal: every action taken or refused"),
+    Command("show_view('namespaces')", "n", "n", "Namespaces view", "Show the namespaces (Data plane)"),
+    Command("show_view('gateways')", "w", "w", "Gateways view", "Show the gateways (Data plane)"),
+    Command("show_view('pods')", "P", "P", "All pods view", "Show every pod of the mesh (Data plane)"),
     Command("help", "question_mark", "?", "Help", "Show every key", bar=99),
     Command(
         "command_palette", "colon", ":", "Commands", "Open the command palette (also ctrl+p)", bar=40, palette=False
@@ -112,14 +117,15 @@ COMMANDS: tuple[Command, ...] = (
         scopes=(TABLE,),
         bar=90,
         palette=False,
+        priority=True,  # the letters typed right after `/` belong to the filter it opens
     ),
     Command(
         "open",
         "enter",
         "enter",
         "Pods",
-        "Namespaces: open the pods of the namespace under the cursor; other tables: show the row whole",
-        scopes=(TABLE,),
+        "Open the pods of the namespace under the cursor (e shows its fields whole)",
+        scopes=(NAMESPACES,),
         bound=False,
         bar=94,
         palette=False,
@@ -133,6 +139,17 @@ COMMANDS: tuple[Command, ...] = (
         scopes=(NAMESPACES,),
         bound=False,
         bar=96,
+        palette=False,
+    ),
+    Command(
+        "detail",
+        "enter",
+        "enter",
+        "Details",
+        "Show the row under the cursor whole (pods, gateways, journal)",
+        scopes=(PODS, GATEWAYS, JOURNAL),
+        bound=False,
+        bar=94,
         palette=False,
     ),
     Command("select_all", "a", "a", "All", "Select every row the filter shows", scopes=(NAMESPACES,), bar=70),
@@ -251,7 +268,7 @@ COMMANDS: tuple[Command, ...] = (
 def bindings() -> list[Binding]:
     """The App's bindings, one per bound command."""
     return [
-        Binding(c.key, c.action, c.label, show=False, key_display=c.display, id=c.id)
+        Binding(c.key, c.action, c.label, show=False, key_display=c.display, id=c.id, priority=c.priority)
         for c in COMMANDS
         if c.bound and c.key
     ]

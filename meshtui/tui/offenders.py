@@ -49,14 +49,19 @@ def offenders(view: InventoryView, keep: str, away: str | None) -> Offenders:
     return Offenders(keep, frozenset(namespaces), pods, gateways, tags)
 
 
-def keep_of(action: str, phase: str | None, source: str | None, target: str | None) -> str | None:
-    """The revision an action keeps: the target for upgrade, the source for rollback, by phase for finish."""
+def keep_of(
+    action: str, phase: str | None, source: str | None, target: str | None, goal: str | None = None
+) -> str | None:
+    """The revision an action keeps: the target for upgrade, the source for rollback; for finish the chosen
+    one (by phase), else the direction the operator works in (`goal`)."""
     if action == "upgrade":
         return target
     if action == "rollback":
         return source
     if action == "finish":
-        return source if phase == "finishing-rollback" else target
+        if phase in ("finishing-rollback", "finishing-upgrade"):
+            return source if phase == "finishing-rollback" else target
+        return source if goal == "rollback" else target
     return None
 
 

@@ -36,6 +36,18 @@ class Revisions:
 
     source: str | None
     target: str | None
+    #: The chosen direction: "rollback" makes `todo` mean "not on the source yet".
+    goal: str | None = None
+
+    @property
+    def keep(self) -> str | None:
+        """The revision the operator is moving to: the source when rolling back, else the target."""
+        return self.source if self.goal == "rollback" else self.target
+
+    @property
+    def away(self) -> str | None:
+        """The revision the operator is moving away from."""
+        return self.target if self.goal == "rollback" else self.source
 
 
 # ---------------------------------------------------------------------------------------------- namespaces
@@ -124,7 +136,8 @@ def namespace_cells(row: NamespaceRow, revs: Revisions, multi_cluster: bool, pod
 
 
 def namespace_filter(text: str, revs: Revisions, multi_cluster: bool) -> Predicate | None:
-    """The namespace filter: words match any column; `rev:R`, `risk`, `todo` (not all on the target yet)."""
+    """The namespace filter: words match any column; `rev:R`, `risk`, `todo` (not all on the revision the
+    chosen direction keeps: the target, or the source once Rollback is the goal)."""
     offset = 1 if multi_cluster else 0
 
     def cell(row: Row, key: str) -> str:
@@ -137,15 +150,16 @@ def namespace_filter(text: str, revs: Revisions, multi_cluster: bool) -> Predica
             wanted = word[4:]
             return lambda row: cell(row, "revision") == wanted
         if word == "todo":
-            target = revs.target or ""
+            keep = revs.keep or ""
+            away = "target" if revs.goal == "rollback" else "source"
 
             def todo(row: Row) -> bool:
                 revision = cell(row, "revision")
                 left = cell(row, "progress")
                 return (
-                    (revision != DASH and revision != target)
+                    (revision != DASH and revision != keep)
                     or (left not in (DASH, "0 left"))
-                    or (cell(row, "source") not in ("0", ""))
+                    or (cell(row, away) not in ("0", ""))
                 )
 
             return todo

@@ -36,7 +36,9 @@ class Case:
 
 
 USAGE, PERMISSION, OK = exitcodes.USAGE, exitcodes.PERMISSION, exitcodes.OK
-STEP_WITH_BATCHES = ("upgrade", "restart", "--all", "--kubeconfig", "{missing}")
+#: A usable kubeconfig whose server does not answer: an input that were not refused first would give exit 3.
+REACHES = ("--kubeconfig", "{good}")
+STEP_WITH_BATCHES = ("upgrade", "restart", "--all", *REACHES)
 
 CASES: list[Case] = [
     # -- numbers ---------------------------------------------------------------------------------------------
@@ -50,12 +52,12 @@ CASES: list[Case] = [
     Case("rollout-timeout-negative", (*STEP_WITH_BATCHES, "--rollout-timeout", "-1"), USAGE),
     Case("rollout-timeout-zero", (*STEP_WITH_BATCHES, "--rollout-timeout", "0"), USAGE),
     Case("rollout-timeout-nan", (*STEP_WITH_BATCHES, "--rollout-timeout", "nan"), USAGE),
-    Case("timeout-negative", ("upgrade", "verify", "--timeout", "-5"), USAGE),
-    Case("timeout-infinite", ("upgrade", "verify", "--timeout", "inf"), USAGE),
-    Case("plan-batch-negative", ("plan", "restart", "--batch", "-3"), USAGE),
-    Case("plan-pause-minus-inf", ("plan", "restart", "--pause", "-inf"), USAGE),
-    Case("gateways-batch-zero", ("upgrade", "gateways", "--batch", "0"), USAGE),
-    Case("rollback-batch-negative", ("upgrade", "rollback", "--batch", "-1"), USAGE),
+    Case("timeout-negative", ("upgrade", "verify", "--timeout", "-5", *REACHES), USAGE),
+    Case("timeout-infinite", ("upgrade", "verify", "--timeout", "inf", *REACHES), USAGE),
+    Case("plan-batch-negative", ("plan", "restart", "--batch", "-3", *REACHES), USAGE),
+    Case("plan-pause-minus-inf", ("plan", "restart", "--pause", "-inf", *REACHES), USAGE),
+    Case("gateways-batch-zero", ("upgrade", "gateways", "--batch", "0", *REACHES), USAGE),
+    Case("rollback-batch-negative", ("upgrade", "rollback", "--batch", "-1", *REACHES), USAGE),
     Case("sim-port-negative", ("sim", "--port", "-1"), USAGE),
     Case("sim-port-too-big", ("sim", "--port", "99999"), USAGE),
     Case("sim-port-word", ("sim", "--port", "http"), USAGE),
@@ -93,6 +95,8 @@ CASES: list[Case] = [
     Case("kubeconfig-empty-context-name", ("status", "--kubeconfig", "{good}", "--context", ""), USAGE),
     Case("kubeconfig-100k-context-name", ("status", "--kubeconfig", "{good}", "--context", "c" * 100_000), USAGE),
     Case("kubeconfig-env-all-missing", ("status",), USAGE, (("KUBECONFIG", "{missing}:{tmp}/also-missing"),)),
+    Case("kubeconfig-token-file-dev-zero", ("status", "--kubeconfig", "{token_file_zero}"), USAGE),
+    Case("kubeconfig-ca-file-fifo", ("status", "--kubeconfig", "{ca_fifo}"), USAGE),
     Case("dashboard-kubeconfig-binary", ("--kubeconfig", "{binary}"), USAGE),
     Case("upgrade-kubeconfig-fifo", ("upgrade", "status", "--kubeconfig", "{fifo}"), USAGE),
     # -- credential plugins ----------------------------------------------------------------------------------
@@ -124,9 +128,9 @@ CASES: list[Case] = [
     Case("check-dump-dev-zero", ("check", "--from-file", "/dev/zero"), USAGE),
     Case("check-dump-fifo", ("check", "--from-file", "{fifo}"), USAGE),
     # -- options in the wrong place, twice, or unknown ---------------------------------------------------------
-    Case("source-twice-different", ("--source", "a", "status", "--source", "b"), USAGE),
+    Case("source-twice-different", ("--source", "a", "status", "--source", "b", *REACHES), USAGE),
     Case("kubeconfig-twice-different", ("--kubeconfig", "x", "upgrade", "status", "--kubeconfig", "y"), USAGE),
-    Case("theme-on-status", ("--theme", "ansi-dark", "status"), USAGE),
+    Case("theme-on-status", ("--theme", "ansi-dark", "status", *REACHES), USAGE),
     Case("kubeconfig-on-sim", ("--kubeconfig", "x", "sim"), USAGE),
     Case("read-only-on-sim", ("--read-only", "sim"), USAGE),
     Case("context-on-demo", ("--context", "a", "demo"), USAGE),
@@ -134,11 +138,11 @@ CASES: list[Case] = [
     Case("theme-escape-sequence", ("--theme", "\x1b]2;pwned\x07"), USAGE),
     Case("unknown-subcommand", ("frobnicate",), USAGE),
     Case("upgrade-without-step", ("upgrade",), USAGE),
-    Case("switch-without-namespaces", ("upgrade", "switch", "--kubeconfig", "{missing}"), USAGE),
-    Case("switch-namespaces-and-all", ("upgrade", "switch", "shop", "--all"), USAGE),
-    Case("install-without-method", ("upgrade", "install"), USAGE),
-    Case("plan-unknown-action", ("plan", "frobnicate"), USAGE),
-    Case("unknown-option", ("status", "--frobnicate"), USAGE),
+    Case("switch-without-namespaces", ("upgrade", "switch", *REACHES), USAGE),
+    Case("switch-namespaces-and-all", ("upgrade", "switch", "shop", "--all", *REACHES), USAGE),
+    Case("install-without-method", ("upgrade", "install", *REACHES), USAGE),
+    Case("plan-unknown-action", ("plan", "frobnicate", *REACHES), USAGE),
+    Case("unknown-option", ("status", "--frobnicate", *REACHES), USAGE),
 ]
 
 
@@ -184,6 +188,12 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     f["no_current"] = _kubeconfig(tmp / "no-current.yaml", {"token": "t"}, **{"current-context": ""})
     f["dangling_current"] = _kubeconfig(tmp / "dangling.yaml", {"token": "t"}, **{"current-context": "gone"})
     f["no_cluster"] = _kubeconfig(tmp / "no-cluster.yaml", {"token": "t"}, clusters=[])
+    f["token_file_zero"] = _kubeconfig(tmp / "token-file.yaml", {"tokenFile": "/dev/zero"})
+    f["ca_fifo"] = _kubeconfig(
+        tmp / "ca-fifo.yaml",
+        {"token": "t"},
+        clusters=[{"name": "c", "cluster": {"server": "https://127.0.0.1:9", "certificate-authority": "fifo"}}],
+    )
     with open(tmp / "huge.yaml", "wb") as huge:
         huge.truncate(64 * 1024 * 1024)
     f["huge"] = str(tmp / "huge.yaml")

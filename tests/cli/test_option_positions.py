@@ -193,3 +193,21 @@ def test_the_same_value_in_both_positions_and_contexts_from_both_accumulate(clus
     assert mesh.returncode == 0, mesh.stderr
     assert '"a"' in mesh.stdout and '"b"' in mesh.stdout
     assert reached(clusters.a) > 0 and reached(clusters.b) > 0
+
+
+@pytest.mark.parametrize(
+    "option",
+    [["--read-only"], ["--theme", "ansi-dark"], ["--namespace-filter", "risk"]],
+    ids=["read-only", "theme", "namespace-filter"],
+)
+def test_demo_takes_the_dashboard_options_in_either_position(
+    option: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from meshtui.cli.dashboard_cmd import settings_from_args
+    from meshtui.cli.main import build_parser
+
+    monkeypatch.setenv("MESHTUI_THEME", "textual-light")
+    before = settings_from_args(build_parser().parse_args([*option, "demo"]))
+    after = settings_from_args(build_parser().parse_args(["demo", *option]))
+    plain = settings_from_args(build_parser().parse_args(["demo"]))
+    assert before == after != plain

@@ -87,3 +87,24 @@ def test_meshtui_sim_writes_a_private_kubeconfig_with_a_fresh_token(tmp_path: Pa
             proc.terminate()
             proc.wait(30)
     assert len(set(tokens)) == 2 and all(len(t) >= 32 for t in tokens)
+
+
+def test_the_kubeconfig_is_never_written_through_a_symlink(sim: SimCluster, tmp_path: Path) -> None:
+    victim = tmp_path / "victim"
+    victim.write_text("untouched")
+    trap = tmp_path / "kubeconfig"
+    trap.symlink_to(victim)
+    with pytest.raises(OSError):
+        sim.kubeconfig(trap)
+    assert victim.read_text() == "untouched"
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to prepare a file owned by another user")
+def test_the_kubeconfig_is_never_written_into_another_users_file(sim: SimCluster, tmp_path: Path) -> None:
+    planted = tmp_path / "kubeconfig"
+    planted.write_text("theirs")
+    planted.chmod(0o666)
+    os.chown(planted, NOBODY, NOBODY)
+    with pytest.raises(PermissionError):
+        sim.kubeconfig(planted)
+    assert planted.read_text() == "theirs", "not even emptied"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -103,13 +104,24 @@ def test_demo_facts(demo: tuple[SimCluster, Path]) -> None:
     assert not up["actions"]["finish"]["enabled"]
 
 
-def test_text_fits_80_columns(demo: tuple[SimCluster, Path]) -> None:
+def test_text_to_a_pipe_keeps_every_name_whole(demo: tuple[SimCluster, Path]) -> None:
     result = meshtui("status", "--kubeconfig", str(demo[1]))
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
-    assert max(len(line) for line in lines) <= 80
+    assert not re.search(r"[\w-]…", result.stdout)  # no name is cut ("prod-sta…") for a pipe or a file
     assert any(line.startswith("analytics ") for line in lines)
+    assert "istio-system/istiod-1-22-3" in result.stdout and "prod-stable" in result.stdout
     assert "GATES" in lines
+
+
+def test_text_tables_fit_an_80_column_terminal(demo: tuple[SimCluster, Path]) -> None:
+    from meshtui.cli.status_text import render_status
+
+    doc = json.loads(meshtui("status", "--json", "--kubeconfig", str(demo[1])).stdout)
+    text = render_status(doc, 80)
+    tables = text.split("\nAT RISK")[0].splitlines()
+    assert max(len(line) for line in tables if not line.startswith(("Cluster", "Upgrade", "SRC ="))) <= 80
+    assert render_status(doc, 200) == render_status(doc, None)  # wide enough: nothing is cut
 
 
 def dump_cluster(sim: SimCluster, folder: Path) -> None:
@@ -144,6 +156,11 @@ def test_from_file_gives_the_same_answers(demo: tuple[SimCluster, Path], tmp_pat
     offline = status_json("--from-file", str(tmp_path), "--context", "meshtui-sim", "--all-pods")
     for doc in (live, offline):
         doc.pop("clusters")
+    # Only a live read knows whether an upgrade was started (the record is read from the cluster).
+    for verdict in live["upgrade"]["actions"].values():
+        assert verdict["conditions"][0]["code"] == "not_started" and not verdict["enabled"]
+        verdict["conditions"].pop(0)
+        verdict["reasons"].pop(0)
     assert offline == live
 
 
@@ -222,12 +239,25 @@ def test_phase_and_pair_come_from_the_upgrade_record(tmp_path: Path, sims: Start
     from meshtui.engine.record import RECORD_NAME, UpgradeRecord
 
     sim = sims("demo").cluster
-    record = UpgradeRecord(source="1-22-3", target="1-23-1", phase="verify", started="2026-11-29T20:00:00Z",
+    record = UpgradeRecord(source="1-22-3", target="1-23-1", phase="finishing-rollback",
+                           finish_choice="rollback", started="2026-11-29T20:00:00Z",
                            updated="2026-11-29T20:00:00Z", started_by="sre@jump")
     store = sim.store
     assert store is not None
     sim.call(lambda: store.create("configmaps", {
         "metadata": {"name": RECORD_NAME, "namespace": "istio-system"}, "data": record.to_configmap_data()}))
     doc = status_json("--kubeconfig", str(sim.kubeconfig(tmp_path / "k")))
-    assert doc["upgrade"]["phase"] == "verify", "the recorded phase wins over the inferred one"
+    assert doc["upgrade"]["phase"] == "finishing-rollback", "the recorded choice wins over the inferred phase"
     assert (doc["upgrade"]["source"], doc["upgrade"]["target"]) == ("1-22-3", "1-23-1")
+
+
+def test_json_lists_every_offender_and_says_no_upgrade_was_started(demo: tuple[SimCluster, Path]) -> None:
+    doc = status_json("--kubeconfig", str(demo[1]))
+    upgrade = doc["upgrade"]["actions"]["upgrade"]
+    assert upgrade["reasons"][0].startswith("no upgrade has been started")
+    counted = [c for c in upgrade["conditions"] if c["count"] > 5]
+    assert counted, upgrade["conditions"]
+    for condition in counted:
+        assert len(condition["offenders"]) == condition["count"], condition["code"]
+    text = meshtui("status", "--kubeconfig", str(demo[1])).stdout
+    assert "no upgrade has been started" in text

@@ -6,6 +6,7 @@ the cluster with the official client, inject faults, and do what meshtui tells t
 
 from __future__ import annotations
 
+import json
 import signal
 import subprocess
 from collections.abc import Callable
@@ -128,6 +129,12 @@ def test_the_cli_takes_fresh_from_122_to_123(mesh_factory: Callable[..., Mesh], 
         lambda: not [p for p in mesh.core.list_namespaced_pod("batch").items if p.metadata.name == "debug-shell"],
         what="the bare pod to go",
     )
+    # The deletion changed the data plane after verify ran: Finish wants it run again (or a typed skip).
+    stale = upgrade(mesh, "complete", "--yes", "--confirm-revision", OLD)
+    assert stale.returncode == 1 and "the data plane changed since verify ran" in stale.stderr, stale.stderr
+    assert "--skip-verify REASON" in stale.stderr
+    assert json.loads(ok(upgrade(mesh, "status", "--json")).stdout)["verify"]["state"] == "stale"
+    ok(upgrade(mesh, "verify"))
     unconfirmed = upgrade(mesh, "complete", "--yes")
     assert unconfirmed.returncode == 1 and "--confirm-revision 1-22-3" in unconfirmed.stderr
     done = ok(upgrade(mesh, "complete", "--yes", "--confirm-revision", OLD))
@@ -184,6 +191,10 @@ def test_the_cli_rolls_back_to_122(mesh_factory: Callable[..., Mesh], tmp_path: 
     record = mesh.record()
     assert record is not None and record.phase == "cancelled" and record.finish_choice == "rollback"
     assert "rollback" in journal_actions(record)
+    assert "PASS     proxy-sync" in done.stdout, "the rollback verifies the source before taking the target offline"
+    verified = [e for e in record.journal if e.action == "verify" and e.message.startswith(f"verify of {OLD} passed")]
+    assert verified and journal_actions(record).index("verify") < journal_actions(record).index("finish")
+    assert record.verify_run is not None and record.verify_run.revision == OLD
 
 
 def test_a_second_meshtui_is_read_only_and_names_the_holder(mesh_factory: Callable[..., Mesh], tmp_path: Path) -> None:
@@ -245,7 +256,12 @@ def test_sigkill_mid_restart_then_the_next_run_finishes_the_batch(
     status = ok(upgrade(mesh, "status"))
     assert f"{len(progress.done)} of {len(progress.workloads)} workloads done" in status.stdout
 
-    resumed = ok(upgrade(mesh, "restart", "--all", "--yes"))
+    # The recorded batch is never substituted for what the operator names: they say resume or discard.
+    chosen = upgrade(mesh, "restart", "shop", "--yes")
+    assert chosen.returncode == 1, chosen.stdout
+    assert "recorded unfinished" in chosen.stderr and "resume it, or discard it" in chosen.stderr, chosen.stderr
+    assert (mesh.record() or _empty()).restart == progress, "nothing was restarted or discarded"
+    resumed = ok(upgrade(mesh, "restart", "--resume", "--yes"))
     assert "Resuming the restart" in resumed.stdout
     record = mesh.record()
     assert record is not None and record.restart is None, "the finished restart is cleared"
@@ -342,10 +358,21 @@ def test_plan_and_check_print_without_changing_anything(mesh_factory: Callable[.
         "payments/ledger: maxUnavailable: 0",
         "cannot be restarted by meshtui",
         "batch/Pod debug-shell",
-        "carry both istio-injection",
+        "1 namespace carries both istio-injection",  # agrees with its count, never "1 namespaces"
         "pods are at risk on restart",
     ):
         assert text in check.stdout
+    # Every item a finding counts is listed under it (never "12 pods" over a list of 10).
+    lines = check.stdout.splitlines()
+    for i, line in enumerate(lines):
+        if not line.startswith(("WARNING", "ERROR")) or not line.split()[1].isdigit():
+            continue
+        listed = 0
+        for below in lines[i + 1 :]:
+            if not below.startswith("         - "):
+                break
+            listed += 1
+        assert listed == int(line.split()[1]), line
     assert "istio-system/istiod" not in check.stdout, "istiod's own budget is not a restart's concern"
     ok(upgrade(mesh, "start", "--target", NEW, "--yes"))
     ok(upgrade(mesh, "install", "--manifests", str(render("1.23.1", tmp_path / "m")), "--yes"))

@@ -74,6 +74,12 @@ EDITS: list[tuple[tuple[Any, ...], Any]] = [
     (("metadata", "annotations", "sidecar.istio.io/inject"), "false"),
     (("metadata", "annotations", "inject.istio.io/templates"), "gateway"),
     (("metadata", "annotations", "unrelated"), {"a": 1}),  # not read: fits either way
+    (("metadata", "annotations", "ambient.istio.io/redirection"), "enabled"),
+    (("metadata", "annotations", "prometheus.io/port"), "15090"),
+    (("metadata", "annotations", "prometheus.io/port"), 15090),  # odd type
+    (("metadata", "annotations", "prometheus.istio.io/scrape-targets"), "8080:/metrics,15020"),
+    (("metadata", "annotations", "prometheus.istio.io/merge-metrics"), "false"),
+    (("metadata", "labels", "k8s-app"), "istio-cni-node"),
     (("metadata", "deletionTimestamp"), "2026-08-01T10:00:00Z"),
     (("metadata", "deletionTimestamp"), ""),
     (("metadata", "deletionTimestamp"), 12),  # odd type
@@ -100,6 +106,8 @@ EDITS: list[tuple[tuple[Any, ...], Any]] = [
     (("spec", "containers"), []),
     (("spec", "containers"), "not a list"),  # odd type
     (("spec", "containers", 1, "image"), "auto"),
+    (("spec", "containers", 1, "image"), "docker.io/istio/ztunnel:1.29.6"),  # a ztunnel: a node agent
+    (("spec", "containers", 0, "name"), "install-cni"),
     (("spec", "containers", 1, "image"), MISSING),
     (("spec", "containers", 1, "image"), 1),  # odd type
     (("spec", "containers", 1, "name"), "renamed"),

@@ -1,4 +1,4 @@
-"""istio-revisions.md section 2.2, the injection decision table, on the simulator and the real server.
+"""The injection decision table (docs/istio.md#the-decision-table), on the simulator and the real server.
 
 Both backends get the same install (`istio_setup.canary`: OLD with the `default` tag, NEW, tags
 `canary` -> NEW and `stable` -> OLD). For each case a namespace with the case's labels and a pod with

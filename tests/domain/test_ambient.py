@@ -225,7 +225,7 @@ def test_upgrade_and_finish_refused_while_ztunnel_points_at_the_source() -> None
         "ztunnel is not configured against 1-23-1 everywhere: istio-system/ztunnel (configured against 1-22-3)"
     )
     assert z.remedy is not None and z.remedy.startswith("upgrade ztunnel in place with revision=1-23-1")
-    assert "restart" not in z.message
+    assert "restart" not in z.message and "restart" not in z.remedy
     assert v.gates is not None and not v.gates.finish.enabled
     assert [c.code for c in v.gates.finish.conditions] == ["ztunnel"]
 
@@ -266,6 +266,7 @@ def test_a_waypoint_on_the_source_blocks_upgrade_by_name() -> None:
     objects = [*ambient_mesh(ztunnel_rev=TARGET, ztunnel_version="1.23.1"), waypoint("reviews", SOURCE)]
     up = codes(view(objects), "upgrade")
     assert up["gateways"].first_offenders == ("reviews/waypoint",)
+    assert up["gateways"].remedy == "move the waypoints' tag to 1-23-1, or relabel their Gateway istio.io/rev=1-23-1"
     moved = [*ambient_mesh(ztunnel_rev=TARGET, ztunnel_version="1.23.1"), waypoint("reviews", TARGET)]
     assert "gateways" not in codes(view(moved), "upgrade")
 

@@ -50,6 +50,31 @@ def test_status_json_on_an_ambient_mesh(tmp_path: Path) -> None:
     assert codes["ztunnel"]["remedy"].startswith("upgrade ztunnel in place with revision=1-23-1")
 
 
+def test_check_names_an_idle_gateway_template_no_injector_will_fill(tmp_path: Path) -> None:
+    from .test_templates import source_offline, stranded_mesh
+
+    path = dump(tmp_path, source_offline(stranded_mesh()))  # only the target is left
+    done = meshtui("check", "--json", "--from-file", str(path))
+    assert done.returncode == 0, done.stdout + done.stderr  # a warning, no error
+    findings = {f["code"]: f for f in json.loads(done.stdout)}
+    idle = findings["templates_at_risk"]
+    assert idle["severity"] == "warning" and idle["count"] == 1
+    assert idle["offenders"][0].startswith(
+        "edge/ingress (Deployment, 0 replicas): its istio-proxy is image: auto, which no injector will fill"
+    )
+
+
+def test_status_text_lists_the_node_agents(tmp_path: Path) -> None:
+    path = dump(tmp_path, ambient_mesh(ztunnel_rev=TARGET, ztunnel_version="1.23.1", updated=2))
+    done = meshtui("status", "--from-file", str(path), "--source", SOURCE, "--target", TARGET)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    words = [line.split() for line in lines]
+    assert ["istio-system/ztunnel", "ztunnel", "1.23.1", "1-23-1", "2/3", "rolling"] in words, done.stdout
+    assert ["istio-system/istio-cni-node", "istio-cni", "1.22.3", "1-23-1", "3/3"] in words, done.stdout
+    assert any(line.startswith("    - ztunnel is not configured against 1-23-1 everywhere") for line in lines)
+
+
 def test_check_reports_skew_ambient_conflicts_and_refusals(tmp_path: Path) -> None:
     objects = ambient_mesh(ztunnel_rev=TARGET, ztunnel_version="1.20.1")
     objects = [o for o in objects if not (o["kind"] == "Namespace" and o["metadata"]["name"] == "reviews")]

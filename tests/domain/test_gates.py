@@ -1,4 +1,4 @@
-"""The Upgrade, Rollback and Finish gates of product.md section 4, with counts and first offenders."""
+"""The Upgrade, Rollback and Finish gates of docs/upgrade.md#gates, with counts and first offenders."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from meshtui.domain.gates import detect_source_target
+from meshtui.domain.gates import PLAN_NOT_SHOWN, detect_source_target
 from meshtui.domain.inventory import Inventory, InventoryView
 from meshtui.domain.revisions import Revision
 from meshtui.domain.snapshot import ClusterSnapshot, MeshSnapshot
@@ -105,11 +105,11 @@ def test_finish_gate() -> None:
     assert unchosen.gates is not None and not unchosen.gates.finish.enabled
     assert unchosen.gates.finish.reasons == (
         "choose Upgrade or Rollback first",
-        "the offline plan has not been shown yet",
+        PLAN_NOT_SHOWN,
     )
     not_shown = view_of(done, chosen="upgrade", **kw)
     assert not_shown.gates is not None and not_shown.gates.finish.reasons == (
-        "the offline plan has not been shown yet",
+        PLAN_NOT_SHOWN,
     )
     ready = view_of(done, chosen="upgrade", plan_shown=True, **kw)
     assert ready.gates is not None and ready.gates.finish.enabled

@@ -1,4 +1,4 @@
-"""Gateways of each kind of istio-revisions.md section 5: kind, revision and how each is upgraded."""
+"""Gateways of each kind of docs/istio.md#gateways: kind, revision and how each is upgraded."""
 
 from __future__ import annotations
 

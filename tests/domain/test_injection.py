@@ -1,4 +1,4 @@
-"""Which revision injects a new pod: istio-revisions.md section 2.2, every row, from the live selectors."""
+"""Which revision injects a new pod: docs/istio.md#the-decision-table, every row, from the live selectors."""
 
 from __future__ import annotations
 

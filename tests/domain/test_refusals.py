@@ -51,6 +51,9 @@ def test_a_reserved_metrics_port_is_at_risk_on_a_1_31_revision() -> None:
         ("1.31.0", {"prometheus.io/port": "http-metrics"}, True),
         ("1.31.0", {"prometheus.io/port": "15020"}, True),
         ("1.32.1", {"prometheus.io/port": "70000"}, True),
+        ("1.31.0", {"prometheus.istio.io/scrape-targets": "8080:/metrics,9100:/custom"}, False),
+        ("1.31.0", {"prometheus.istio.io/scrape-targets": "8080:/metrics,15021:/healthz"}, True),
+        ("1.31.0", {"prometheus.istio.io/scrape-targets": ":/bad"}, True),
     ],
 )
 def test_which_ports_are_refused(version: str, annotations: dict[str, str], at_risk: bool) -> None:
@@ -58,12 +61,18 @@ def test_which_ports_are_refused(version: str, annotations: dict[str, str], at_r
     assert row(view, "metrics-").at_risk is at_risk
 
 
-def test_a_bare_pod_is_judged_on_its_own_annotation() -> None:
+def test_a_bare_pod_is_judged_on_its_own_annotations() -> None:
     objects = mesh_on("1.31.0", {})
     objects.append(pod("debug", "cart", TARGET, annotations={"prometheus.io/port": "15000"}))
+    objects.append(pod("multi", "cart", TARGET, annotations={"prometheus.istio.io/scrape-targets": "9090,15053"}))
+    quiet = {"prometheus.io/port": "15000", "prometheus.istio.io/merge-metrics": "false"}
+    objects.append(pod("quiet", "cart", TARGET, annotations=quiet))
     view = view_of(("prod", objects), source=SOURCE, target=TARGET)
     debug = row(view, "debug")
     assert debug.at_risk and debug.reason is not None and "(Envoy admin)" in debug.reason
+    multi = row(view, "multi")
+    assert multi.reason is not None and "scrape-targets port=15053 is reserved for Istio (DNS proxy)" in multi.reason
+    assert not row(view, "quiet").at_risk
 
 
 def test_the_refusal_rule() -> None:

@@ -1,4 +1,4 @@
-"""The `meshtui status --json` document: product.md section 10's keys and nesting, deterministic order."""
+"""The `meshtui status --json` document: docs/status-json.md's keys and nesting, deterministic order."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Revisions, tags, the default revision and dangling objects (istio-revisions.md sections 1, 2.3, 4, 12)."""
+"""Revisions, tags, the default revision and dangling objects (docs/istio.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Version skew (istio-revisions.md section 8): proxy vs istiod, and the canary jump."""
+"""Version skew (docs/istio.md#version-skew): proxy vs istiod, and the canary jump."""
 
 from __future__ import annotations
 

@@ -202,6 +202,21 @@ def test_only_templates_that_create_pods_count() -> None:
     assert codes(view, "upgrade")["templates"].count == 3
 
 
+def test_two_clusters_name_the_cluster_and_a_suspended_cronjob_still_counts() -> None:
+    east = stranded_mesh()
+    suspended = cronjob("report", "edge", PIN)
+    suspended["spec"]["suspend"] = True
+    west = [*mesh_objects(TARGET), namespace("edge"), suspended]
+    view = view_of(("east", east), ("west", west), source=SOURCE, target=TARGET)
+    templates = codes(view, "upgrade")["templates"]
+    assert templates.first_offenders == (
+        "east/edge/idle (Deployment, 0 replicas)",
+        "east/edge/report (CronJob)",
+        "west/edge/report (CronJob, suspended)",
+    )
+    assert templates.jump == ("namespaces", ("east/edge", "west/edge"))
+
+
 def test_a_template_behind_a_tag_names_the_tag_to_move() -> None:
     objects = mesh_objects(TARGET, tags_to=SOURCE)  # shop is labelled prod-stable, still on 1-22-3
     objects = [o for o in objects if not (o["kind"] != "Namespace" and o["metadata"].get("namespace") == "shop")]
@@ -239,3 +254,31 @@ def test_the_live_inventory_follows_template_edits_and_namespace_relabels() -> N
     assert deleted is not None
     inventory.apply("prod", "CronJob", "DELETED", deleted)
     assert not [t for t in inventory.view(SOURCE, TARGET).templates if t.name == "report"]
+
+
+def test_a_template_is_named_only_while_it_has_no_live_pods() -> None:
+    inventory = Inventory.from_snapshot(MeshSnapshot((ClusterSnapshot.from_raw("prod", stranded_mesh()),)))
+    assert codes(inventory.view(SOURCE, TARGET), "upgrade")["templates"].count == 2
+    rs = {
+        "apiVersion": "apps/v1",
+        "kind": "ReplicaSet",
+        "metadata": {
+            "name": "idle-6b9",
+            "namespace": "edge",
+            "ownerReferences": [{"kind": "Deployment", "name": "idle", "controller": True}],
+        },
+        "spec": {"replicas": 1, "template": {"metadata": {"labels": {"app": "idle", **PIN}}}},
+    }
+    started = pod("idle-6b9-x1", "edge", SOURCE, labels={"app": "idle", **PIN}, owner=("ReplicaSet", "idle-6b9"))
+    for kind, raw in (("ReplicaSet", rs), ("Pod", started)):
+        model = parse_object("prod", raw)
+        assert model is not None
+        inventory.apply("prod", kind, "ADDED", model)
+    view = inventory.view(SOURCE, TARGET)
+    up = codes(view, "upgrade")
+    assert up["templates"].first_offenders == ("edge/report (CronJob)",)
+    assert up["pods_on_restart"].first_offenders == ("edge/idle-6b9-x1",)  # the pod names it now
+    done = parse_object("prod", {**started, "status": {**started["status"], "phase": "Succeeded"}})
+    assert done is not None
+    inventory.apply("prod", "Pod", "MODIFIED", done)
+    assert codes(inventory.view(SOURCE, TARGET), "upgrade")["templates"].count == 2

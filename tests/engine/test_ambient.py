@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import stat
+import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -124,7 +127,8 @@ def test_an_external_upgrade_is_awaited_node_by_node_and_can_be_paused(mesh: Mes
 
     def progress(p: Progress) -> None:
         if p.done < 0:
-            statuses.append(p.message)  # what the current node's wait is waiting for
+            if p.message.startswith("ztunnel"):
+                statuses.append(p.message)  # what the current node's wait is waiting for
             return
         done.append(p.done)
         if p.done == 1:
@@ -203,6 +207,7 @@ def test_helm_upgrades_each_chart_in_place_and_ztunnel_against_the_target(mesh: 
             "meshtui-sim",
         ],
     ]
+    assert any("without --reuse-values" in n for n in plan.notes)
     session.close()
 
 
@@ -220,4 +225,64 @@ def test_moving_a_tag_moves_its_tag_service_and_the_waypoints_it_owns(mesh: Mesh
         return {p.metadata.annotations["istio.io/rev"] for p in pods.items if not p.metadata.deletion_timestamp}
 
     wait_until(lambda: waypoint_revisions() == {NEW}, what="the shop waypoint on the new revision")
+    session.close()
+
+
+def test_restart_never_rolls_ztunnel_or_istio_cni(mesh: Mesh) -> None:
+    session = started(mesh)
+    plan = session.plan("restart", mesh.view(OLD, NEW), all=True)
+    assert not [op for op in plan.operations if op.namespace == "istio-system"], [o.describe() for o in plan.operations]
+    assert any("DaemonSet istio-system/ztunnel: a node agent" in s for s in plan.skipped), plan.skipped
+    session.close()
+
+
+def test_refused_when_a_daemonset_would_never_roll_by_itself(mesh: Mesh) -> None:
+    mesh.apps.patch_namespaced_daemon_set(
+        "ztunnel", "istio-system", {"spec": {"updateStrategy": {"type": "OnDelete", "rollingUpdate": None}}}
+    )
+    session = started(mesh)
+    plan = session.plan("ambient", mesh.view(OLD, NEW), installer=InstallerSpec("external"))
+    assert any("uses updateStrategy OnDelete" in r for r in plan.refusals), plan.refusals
+    session.close()
+
+
+FAKE_HELM = """#!{python}
+# A stand-in for helm: `helm upgrade RELEASE CHART ... --kubeconfig PATH` replaces that release's DaemonSet
+# with the rendered chart of the version and revision it is given, as `helm upgrade` would.
+import json, sys
+from kubernetes import client, config
+from meshtui.sim.render import render_ambient
+
+argv = sys.argv[1:]
+json.dump(argv, open({log!r}, "a")); open({log!r}, "a").write("\\n")
+release = argv[1]
+kubeconfig = argv[argv.index("--kubeconfig") + 1]
+version = argv[argv.index("--version") + 1]
+revision = {new!r}
+for i, a in enumerate(argv):
+    if a == "--set" and argv[i + 1].startswith("revision="):
+        revision = argv[i + 1].split("=", 1)[1]
+apps = client.AppsV1Api(config.new_client_from_config(config_file=kubeconfig))
+wanted = {{"istio-cni": "istio-cni-node", "ztunnel": "ztunnel"}}[release]
+for obj in render_ambient(version, revision):
+    if obj["kind"] == "DaemonSet" and obj["metadata"]["name"] == wanted:
+        apps.patch_namespaced_daemon_set(wanted, "istio-system", {{"spec": {{"template": obj["spec"]["template"]}}}})
+print("Release " + release + " has been upgraded. Happy Helming!")
+"""
+
+
+def test_helm_adapter_runs_each_release_then_waits_node_by_node(mesh: Mesh, tmp_path: Path) -> None:
+    log = tmp_path / "helm.log"
+    fake = tmp_path / "helm"
+    fake.write_text(FAKE_HELM.format(python=sys.executable, log=str(log), new=NEW))
+    fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
+    session = started(mesh)
+    spec = InstallerSpec("helm", str(fake), chart_version=NEW_V, kubeconfig=str(mesh.kubeconfig), timeout=60)
+    plan = session.plan("ambient", mesh.view(OLD, NEW), installer=spec)
+    assert [op.verb for op in plan.operations] == ["exec", *["wait"] * 3, "exec", *["wait"] * 3]
+    outcome = session.run(plan, RunControl(), lambda p: None)
+    assert outcome.ok, outcome.stopped_by
+    releases = [json.loads(line)[1] for line in log.read_text().splitlines()]
+    assert releases == ["istio-cni", "ztunnel"]
+    assert ztunnels(mesh) == dict.fromkeys(NODES, f"istiod-{NEW}.istio-system.svc:15012")
     session.close()

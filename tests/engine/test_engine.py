@@ -14,6 +14,7 @@ from kubernetes import client
 
 from meshtui.cluster.kubeconfig import connect
 from meshtui.cluster.rawapi import RawApi
+from meshtui.domain.reasons import ReasonKind
 from meshtui.engine.api import Progress
 from meshtui.engine.executor import RunControl, StepResult
 from meshtui.engine.installers import InstallerSpec, install_argv
@@ -116,18 +117,19 @@ def test_the_lock_names_its_holder_expires_and_is_taken_over(fresh: Mesh) -> Non
     api = RawApi(fresh.targets()[0].api_client, "meshtui-sim")
     now = datetime.now(UTC)
     alice = UpgradeLock(api, "istio-system", "alice@jump-1", clock=lambda: now)
-    assert alice.acquire() == (True, "")
+    assert alice.acquire() is None
     bob = UpgradeLock(api, "istio-system", "bob@jump-2", clock=lambda: now)
     state = bob.state()
     assert state.holder == "alice@jump-1" and not state.mine and not state.expired
-    held, why = bob.acquire()
-    assert not held and "held by alice@jump-1" in why
+    refusal = bob.acquire()
+    assert refusal is not None and refusal.kind is ReasonKind.LOCK and refusal.code == "lock-held"
+    assert "held by alice@jump-1" in refusal.message
     later = UpgradeLock(api, "istio-system", "bob@jump-2", clock=lambda: now + timedelta(minutes=5))
     assert later.state().expired
-    assert later.acquire() == (True, "")
+    assert later.acquire() is None
     assert later.took_over_from == "alice@jump-1"
     carol = UpgradeLock(api, "istio-system", "carol@jump-3", clock=lambda: now + timedelta(minutes=5))
-    assert carol.acquire(take_over=True)[0], "a live lease only with an explicit take-over"
+    assert carol.acquire(take_over=True) is None, "a live lease only with an explicit take-over"
     lease = client.CoordinationV1Api(fresh.api).read_namespaced_lease("meshtui-upgrade-lock", "istio-system")
     assert lease.spec.holder_identity == "carol@jump-3" and lease.spec.lease_transitions == 2
 
@@ -140,7 +142,8 @@ def test_a_take_over_is_journalled(fresh: Mesh, monkeypatch) -> None:  # type: i
     second, view = open_session(fresh)
     assert second.state(view).lock.holder == "alice@jump-1"
     assert not second.state(view).action("switch").enabled
-    assert second.acquire() == (False, second.lock.acquire()[1])
+    refusal = second.lock.acquire()
+    assert refusal is not None and second.acquire() == (False, refusal.message)
     held, _ = second.acquire(take_over=True)
     assert held
     record = fresh.record()

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from meshtui.domain.gates import PLAN_NOT_SHOWN
 from meshtui.domain.inventory import InventoryView, build_view
 from meshtui.domain.snapshot import ClusterSnapshot, MeshSnapshot
 from meshtui.engine.api import ACTIONS, LockState
@@ -156,7 +157,7 @@ def test_gate_reasons_name_counts_and_offenders(demo: InventoryView) -> None:
     assert up.offenders is not None and up.offenders[0] in ("namespaces", "pods", "gateways")
     finish = judge(demo, record()).action("finish")
     assert "choose Upgrade or Rollback first" in finish.reasons
-    assert "the offline plan has not been shown yet" in finish.reasons
+    assert PLAN_NOT_SHOWN in finish.reasons
 
 
 def test_read_only_lock_and_permissions_disable_writes_but_not_verify(demo: InventoryView) -> None:
@@ -181,6 +182,9 @@ def test_read_only_lock_and_permissions_disable_writes_but_not_verify(demo: Inve
 def test_a_finished_upgrade_is_history_once_a_new_target_is_named(demo: InventoryView) -> None:
     done = record(phase="completed")
     assert judge(demo, done).phase == "completed"
+    for action in ("upgrade", "rollback", "finish"):
+        # Only the one fact that matters: no gate counts ("126 pods still on 1-23-1") beside it.
+        assert judge(demo, done).action(action).reasons == ("the upgrade is completed",)
     fresh_start = judge(demo, done, source_flag="1-23-1", target_flag="1-22-3")
     assert fresh_start.phase != "completed" and not fresh_start.recorded
     assert (fresh_start.source, fresh_start.target) == ("1-23-1", "1-22-3")

@@ -112,7 +112,7 @@ def test_waypoints_follow_their_owner_revision_as_istiod_renders_them(mesh: tupl
     assert waypoint_revision(store, "shop") == {NEW}
     assert waypoint_revision(store, "payments") == {OLD}
     assert all(
-        p["spec"]["containers"][0]["image"] == f"docker.io/istio/proxyv2:{NEW_V}"
+        p["spec"]["containers"][0]["image"] == f"docker.io/istio/proxyv2:{NEW_V}-distroless"
         for p in live(store, "shop", "gateway.networking.k8s.io/gateway-name=waypoint")
     )
 
@@ -172,7 +172,7 @@ def test_a_pod_created_with_an_old_sidecar_is_stripped_and_injected_afresh(
     pod = store.create("pods", restored)
     assert revision_of(pod) == NEW
     proxies = [c for c in pod["spec"]["initContainers"] + pod["spec"]["containers"] if c["name"] == "istio-proxy"]
-    assert [c["image"] for c in proxies] == [f"docker.io/istio/proxyv2:{NEW_V}"]
+    assert [c["image"] for c in proxies] == [f"docker.io/istio/proxyv2:{NEW_V}-distroless"]
     assert [c["name"] for c in pod["spec"]["initContainers"]] == ["istio-init", "istio-proxy"]
     assert pod["metadata"]["annotations"]["istio.io/rev"] == NEW
 
@@ -215,3 +215,18 @@ def test_istio_cni_upgrades_in_place_one_node_unavailable_at_a_time(mesh: tuple[
     assert max(d for _, d in trace) == 0
     images = {p["spec"]["containers"][0]["image"] for p in live(store, "istio-system", "k8s-app=istio-cni-node")}
     assert images == {f"docker.io/istio/install-cni:{NEW_V}"}
+
+
+def test_sidecar_pods_of_the_1_29_mesh_get_native_sidecars_as_auto_gives_them(mesh: tuple[Store, SimSettings]) -> None:
+    """ENABLE_NATIVE_SIDECARS=auto (1.27+) and every node's kubelet 1.33: istio-proxy is a native sidecar."""
+    store, _ = mesh
+    pods = live(store, "catalog", "app=search")
+    assert pods
+    for pod in pods:
+        init = pod["spec"]["initContainers"]
+        assert [c["name"] for c in init] == ["istio-init", "istio-proxy"] and init[1]["restartPolicy"] == "Always"
+        assert "istio-proxy" not in [c["name"] for c in pod["spec"]["containers"]]
+        status = json.loads(pod["metadata"]["annotations"]["sidecar.istio.io/status"])
+        assert status["initContainers"] == ["istio-init", "istio-proxy"] and status["containers"] is None
+    cm = store.require("configmaps", "istio-system", f"istio-sidecar-injector-{OLD}")
+    assert json.loads(cm["data"]["values"])["pilot"]["env"]["ENABLE_NATIVE_SIDECARS"] == "auto"

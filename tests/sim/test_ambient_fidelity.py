@@ -111,3 +111,26 @@ def test_tag_webhook_and_service_match_the_chart(store: Store) -> None:
         assert sim_hook["clientConfig"]["service"] == chart_hook["clientConfig"]["service"]
     for key in ("istio.io/rev", "istio.io/tag", "app", "operator.istio.io/component", "helm.sh/chart"):
         assert sim_mwc["metadata"]["labels"][key] == chart_mwc["metadata"]["labels"][key]
+
+
+def test_istiod_with_the_ambient_profile_matches_the_chart(store: Store) -> None:
+    chart = fixture("istiod-ambient.yaml", "Deployment", "istiod-1-30-3")
+    sim = store.require("apps/deployments", "istio-system", "istiod-1-30-3")
+    assert sim["metadata"]["labels"] == chart["metadata"]["labels"]
+    assert sim["spec"]["selector"] == chart["spec"]["selector"]
+    # The chart documents these pod-template labels; the simulator may add more, as the chart may.
+    assert (
+        chart["spec"]["template"]["metadata"]["labels"].items() <= sim["spec"]["template"]["metadata"]["labels"].items()
+    )
+    sim_c, chart_c = (
+        sim["spec"]["template"]["spec"]["containers"][0],
+        chart["spec"]["template"]["spec"]["containers"][0],
+    )
+    assert sim_c["image"] == chart_c["image"] == "docker.io/istio/pilot:1.30.3-distroless"
+    chart_env = {e["name"]: e.get("value") for e in chart_c["env"]}
+    sim_env = {e["name"]: e.get("value") for e in sim_c["env"]}
+    assert {k: sim_env.get(k) for k in chart_env} == chart_env
+    svc = fixture("istiod-ambient.yaml", "Service", "istiod-1-30-3")
+    sim_svc = store.require("services", "istio-system", "istiod-1-30-3")
+    assert sim_svc["metadata"]["labels"] == svc["metadata"]["labels"]
+    assert sim_svc["spec"]["selector"] == svc["spec"]["selector"] and sim_svc["spec"]["ports"] == svc["spec"]["ports"]

@@ -1,4 +1,4 @@
-"""Sidecar injection by the simulated API server: every row of istio-revisions.md 2.2 and the istiod rules."""
+"""Sidecar injection by the simulated API server: every row of docs/istio.md#the-decision-table."""
 
 from __future__ import annotations
 

@@ -46,7 +46,7 @@ class FakeSession:
         self.read_only = read_only
         self.clock = clock or (lambda: datetime(2026, 3, 2, 10, 30, tzinfo=UTC))
         self.journal: list[JournalLine] = []
-        self.executor = Executor(self.apis, journal=self._record, read_only=read_only)
+        self.executor = Executor(self.apis, guard=lambda op: (), journal=self._record, read_only=read_only)
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self.chosen: str | None = None
         self.checks = checks
@@ -142,8 +142,8 @@ class FakeSession:
             return Plan(action, title, (), notes=(f"records the choice to {action}",))
         return Plan(action, title, (), refusals=(f"{action} is not planned by the test session",))
 
-    def dry_run(self, plan: Plan) -> RunOutcome:
-        return self.executor.dry_run(plan)
+    def dry_run(self, plan: Plan, checked: Callable[[int, int], None] | None = None) -> RunOutcome:
+        return self.executor.dry_run(plan, checked)
 
     def run(self, plan: Plan, control: RunControl, progress: Callable[[Progress], None]) -> RunOutcome:
         total = len(plan.operations)

@@ -105,7 +105,7 @@ async def test_upgrade_disabled_until_the_last_pod_moves(live_app: Callable[...,
         assert upgrade.reasons == ("2 pods still on 1-22-3",)
         await pilot.press("r")
         await waiter.until(pilot, lambda: len(waiter.seen(ActionRunner.DryRunDone)) == 2, what="the dry run")
-        assert "Deployment cart/api" in str(app.screen.body.render())
+        assert "Deployment cart/api" in "\n".join(app.screen.plan.lines())
         await pilot.press("enter")
         await waiter.until(pilot, lambda: len(waiter.seen(ActionRunner.Finished)) == 2, what="the restart")
         await waiter.until(
@@ -116,6 +116,11 @@ async def test_upgrade_disabled_until_the_last_pod_moves(live_app: Callable[...,
         assert all(p.revision == NEW for p in view.pods() if p.live and p.has_sidecar)
         row = dash.data_plane.namespaces.table.get_row(("meshtui-sim", "cart"))
         assert row is not None and plain(row)[-1] == "0 left"
+        # The "holding back Upgrade" scope followed the cluster and went away with its condition.
+        await waiter.until(
+            pilot, lambda: not dash.data_plane.namespaces.scope_note, what="the offender scope to be dropped"
+        )
+        assert dash.data_plane.namespaces.table.visible_count == dash.data_plane.namespaces.table.row_count
 
 
 async def test_restart_shows_progress_and_can_be_paused(live_app: Callable[..., Live], waiter: Waiter) -> None:

@@ -1,4 +1,4 @@
-"""Snapshots of every tab of the demo (seed 1) at 80x24 and 160x48, and without colour.
+"""Snapshots of every tab and dialog of the demo (seed 1) at 80x24 and 200x50, and without colour.
 
 The mesh is read once and served by a StaticMesh, the clock is fixed and the session is the test fake,
 so nothing changes between the first snapshot and the screenshot.
@@ -10,15 +10,18 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
+from textual.command import CommandPalette
 from textual.pilot import Pilot
+from textual.widgets import OptionList
 
 from meshtui.domain.inventory import Inventory
 from meshtui.engine.api import CheckResult, JournalLine
+from meshtui.tui.screens.plan import PlanScreen
 
 from .conftest import static_app
 from .fakes import FakeSession
 
-SIZES = {"80x24": (80, 24), "160x48": (160, 48)}
+SIZES = {"80x24": (80, 24), "200x50": (200, 50)}
 CHECKS = (
     CheckResult("every pod Ready", "pass", "16 pods in catalog, reviews"),
     CheckResult(
@@ -75,8 +78,8 @@ def session() -> FakeSession:
     return fake
 
 
-def after(*keys: str) -> Callable[[Pilot[Any]], Awaitable[None]]:
-    """Wait for the first snapshot, then press keys."""
+def after(*keys: str, plan: bool = False) -> Callable[[Pilot[Any]], Awaitable[None]]:
+    """Wait for the first snapshot, then press keys (and, for a plan, wait for its dry run)."""
 
     async def run_before(pilot: Pilot[Any]) -> None:
         dashboard = pilot.app.dashboard  # type: ignore[attr-defined]
@@ -86,6 +89,24 @@ def after(*keys: str) -> Callable[[Pilot[Any]], Awaitable[None]]:
             await pilot.pause(0.01)
         await pilot.press(*keys)
         await pilot.pause()
+        if isinstance(pilot.app.screen, CommandPalette):
+            # The palette gathers its commands in a worker: wait until the list stops growing.
+            options = pilot.app.screen.query_one(OptionList)
+            count = -1
+            while options.option_count != count or count < 10:
+                count = options.option_count
+                await pilot.pause(0.05)
+        if plan:
+            for _ in range(500):
+                screen = pilot.app.screen
+                if (
+                    isinstance(screen, PlanScreen)
+                    and screen.plan is not None
+                    and (screen.outcome or (screen.applicable is False and str(screen.verdict.render())))
+                ):
+                    break
+                await pilot.pause(0.01)
+            await pilot.pause()
 
     return run_before
 
@@ -94,37 +115,40 @@ TABS = {
     "control_plane": ("1",),
     "namespaces": (),
     "pods": ("j", "j", "j", "enter"),
+    "all_pods": ("P",),
     "gateways": ("w",),
     "verify": ("3",),
     "finish": ("4",),
     "journal": ("5",),
 }
+DIALOGS = {
+    "help": ("question_mark",),
+    "help_end": ("question_mark", "end"),
+    "upgrade_disabled": ("U",),
+    "namespace_detail": ("j", "j", "e"),
+    "pod_detail": ("j", "j", "j", "enter", "enter"),
+    "gateway_detail": ("w", "enter"),
+    "journal_detail": ("5", "enter"),
+    "palette": ("colon",),
+}
+PLANS = {"plan_restart": ("a", "r")}
+SCREENS = {**TABS, **DIALOGS, **PLANS}
 
 
 @pytest.mark.parametrize("size", SIZES)
-@pytest.mark.parametrize("tab", TABS)
-def test_tab(snap_compare: Any, demo_inventory: Inventory, tab: str, size: str) -> None:
+@pytest.mark.parametrize("screen", SCREENS)
+def test_screen(snap_compare: Any, demo_inventory: Inventory, screen: str, size: str) -> None:
     app = static_app(demo_inventory, session=session())
-    assert snap_compare(app, terminal_size=SIZES[size], run_before=after(*TABS[tab]))
+    assert snap_compare(app, terminal_size=SIZES[size], run_before=after(*SCREENS[screen], plan=screen in PLANS))
 
 
-@pytest.mark.parametrize("tab", TABS)
-def test_tab_without_colour(
-    snap_compare: Any, demo_inventory: Inventory, tab: str, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("screen", SCREENS)
+def test_screen_without_colour(
+    snap_compare: Any, demo_inventory: Inventory, screen: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("NO_COLOR", "1")
     app = static_app(demo_inventory, session=session())
-    assert snap_compare(app, terminal_size=(80, 24), run_before=after(*TABS[tab]))
-
-
-def test_upgrade_disabled_dialog(snap_compare: Any, demo_inventory: Inventory) -> None:
-    app = static_app(demo_inventory, session=session())
-    assert snap_compare(app, terminal_size=(80, 24), run_before=after("U"))
-
-
-def test_help(snap_compare: Any, demo_inventory: Inventory) -> None:
-    app = static_app(demo_inventory, session=session())
-    assert snap_compare(app, terminal_size=(80, 24), run_before=after("question_mark"))
+    assert snap_compare(app, terminal_size=(80, 24), run_before=after(*SCREENS[screen], plan=screen in PLANS))
 
 
 def test_too_small(snap_compare: Any, demo_inventory: Inventory) -> None:

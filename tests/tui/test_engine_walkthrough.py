@@ -1,12 +1,14 @@
-"""The whole demo upgrade, and its rollback, through the keyboard alone with the real engine session.
+"""The README's upgrade and rollback key sequences, parsed from README.md and pressed verbatim on the demo.
 
-These are the issue's "done when" walkthroughs as tests: `meshtui demo`'s scenario, the production
-factory (watch, EngineSession, app), and only key presses; the simulator's objects are checked after.
+`meshtui demo`'s scenario, the production factory (watch, EngineSession, app), and only the README's keys;
+between keys the driver waits as a person looks at the screen (a plan's dry run, a run's end, the tables
+settling). The simulator's objects are checked after, so the document and the product cannot drift apart.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -19,11 +21,8 @@ from meshtui.cli.demo_cmd import _render
 from meshtui.engine.session import EngineSession
 from meshtui.tui.app import MeshApp
 from meshtui.tui.factory import build_app, watch_targets
-from meshtui.tui.screens.ask import AskScreen
 from meshtui.tui.screens.dashboard import DashboardScreen
-from meshtui.tui.screens.disabled import DisabledScreen
 from meshtui.tui.screens.plan import PlanScreen
-from meshtui.tui.screens.tag import TagScreen
 from meshtui.tui.settings import DashboardSettings
 from meshtui.tui.widgets.action_runner import ActionRunner
 
@@ -134,66 +133,137 @@ def pod_revisions(cluster: Cluster) -> dict[str, set[str | None]]:
     return found
 
 
-async def test_the_demo_upgrade_from_the_keyboard_alone(
+README = Path(__file__).resolve().parents[2] / "README.md"
+
+
+def readme_sequences() -> dict[str, list[list[str]]]:
+    """The ```keys NAME blocks of README.md: one list of tokens a line (the text after two spaces is prose)."""
+    found: dict[str, list[list[str]]] = {}
+    for name, body in re.findall(r"```keys (\w+)\n(.*?)```", README.read_text(), re.S):
+        steps = []
+        for line in body.splitlines():
+            keys = re.split(r"\s{2,}", line.strip(), maxsplit=1)[0]
+            if keys:
+                steps.append(re.findall(r'"[^"]*"|\S+', keys))
+        found[name] = steps
+    return found
+
+
+def presses(token: str) -> list[str]:
+    """A README token as key presses: `/word` filters, `"word"` is typed, anything else is one key."""
+    if token.startswith('"') and token.endswith('"'):
+        return list(token[1:-1])
+    if token.startswith("/") and len(token) > 1:
+        return ["slash", *token[1:]]
+    return [token]
+
+
+def test_the_readme_holds_both_sequences() -> None:
+    sequences = readme_sequences()
+    assert set(sequences) == {"upgrade", "rollback"}
+    assert ["v", "enter"] in sequences["upgrade"] and ["v", "enter"] in sequences["rollback"]
+
+
+class ReadmeDriver(Driver):
+    """Presses a README sequence, waiting between keys the way a person reads the screen."""
+
+    async def step(self, tokens: list[str]) -> None:
+        await self.until(self.quiet, f"the tables to settle before {tokens}", timeout=90)
+        for i, token in enumerate(tokens):
+            if token in ("U", "R") and tokens[i + 1 : i + 2] == ["enter"]:
+                action = "upgrade" if token == "U" else "rollback"
+                await self.until(lambda a=action: self.enabled(a), f"{action} to become enabled", timeout=90)
+            for key in presses(token):
+                await self.key(key)
+
+    async def key(self, key: str) -> None:
+        screen = self.app.screen
+        if isinstance(screen, PlanScreen):
+            await self.until(lambda: self.plan_ready(screen), f"the plan of {screen.heading}")
+        if key != "enter" or not isinstance(screen, PlanScreen):
+            await self.pilot.press(key)
+            return
+        assert screen.applicable, (screen.heading, screen.verdict.render(), screen.plan and screen.plan.lines())
+        if screen.confirm_word and screen.word.value.strip() != screen.confirm_word:
+            await self.pilot.press(key)  # the dialog says what to type; the README's next keys type it
+            return
+        before = len(self.waiter.seen(ActionRunner.Finished))
+        await self.pilot.press(key)
+        assert self.app.screen is not screen, ("enter did not apply", str(screen.keys.render()))
+        await self.until(lambda: len(self.waiter.seen(ActionRunner.Finished)) > before, "the run", timeout=120)
+        finished = self.waiter.seen(ActionRunner.Finished)[-1]
+        assert finished.outcome.ok, [(s.operation.describe(), s.result, s.message) for s in finished.outcome.steps]
+        plan = finished.plan
+        await self.until(lambda: self.shows(plan), f"the tables to show {plan.title}")
+        if plan.action in ("upgrade", "rollback"):
+            await self.until(lambda: self.phase() == f"finishing-{plan.action}", "the stepper to show Finish")
+        if plan.action == "verify":
+
+            def recorded() -> bool:
+                state = self.dash.snapshot.state
+                return state is not None and state.verify is not None and state.verify.at is not None
+
+            await self.until(recorded, "the verify run in the record")
+            state = self.dash.snapshot.state
+            assert state.verify.state.satisfied, (state.verify, state.checks)
+
+    def plan_ready(self, screen: PlanScreen) -> bool:
+        """The plan and its dry run are on screen (or the engine said why not)."""
+        if screen.plan is None:
+            return bool(self.waiter.seen(ActionRunner.Failed))
+        return any(m.plan is screen.plan for m in self.waiter.seen(ActionRunner.DryRunDone))
+
+    def quiet(self) -> bool:
+        """Synced, no action in flight, no pod terminating or not Ready: what a person waits for."""
+        snap = self.dash.snapshot
+        if snap is None or not snap.synced or snap.state is None:
+            return False
+        runner = self.dash.runner
+        if runner.running or runner.preparing:
+            return False
+        return not any(p.live and (p.pod.terminating or not p.pod.ready) for p in snap.view.pods())
+
+    def shows(self, plan: Any) -> bool:
+        """The live view reflects a finished plan's namespace labels and tags (the next key reads them)."""
+        snap = self.dash.snapshot
+        if snap is None or snap.state is None:
+            return False
+        for op in plan.operations:
+            if op.kind == "Namespace" and "metadata.labels[istio.io/rev]" in op.after:
+                row = snap.view.namespace(op.cluster, op.name)
+                injection = op.after.get("metadata.labels[istio-injection]")
+                want = ("istio-injection", injection) if injection else ("istio.io/rev", op.after[
+                    "metadata.labels[istio.io/rev]"])
+                if row is None or (row.injection.label, row.injection.value) != want:
+                    return False
+            labels = ((op.body or {}).get("metadata") or {}).get("labels") or {} if isinstance(op.body, dict) else {}
+            if op.kind == "MutatingWebhookConfiguration" and "istio.io/tag" in labels:
+                plane = snap.view.control_plane(op.cluster)
+                tag = plane.tag(labels["istio.io/tag"]) if plane else None
+                if tag is None or tag.revision != labels.get("istio.io/rev"):
+                    return False
+        return True
+
+
+async def run_readme(app: MeshApp, pilot: Pilot[Any], waiter: Waiter, name: str) -> None:
+    d = ReadmeDriver(app, pilot, waiter)
+    await d.until(lambda: d.dash.snapshot is not None and d.dash.snapshot.synced, "the first sync")
+    await d.until(lambda: d.dash.snapshot.state is not None and d.enabled("start"), "Begin enabled")
+    for tokens in readme_sequences()[name]:
+        await d.step(tokens)
+
+
+async def test_the_readme_upgrade_keys_verbatim(
     demo_app: Callable[[], tuple[MeshApp, Cluster]], waiter: Waiter
 ) -> None:
     app, cluster = demo_app()
     async with app.run_test(size=(80, 24), message_hook=waiter.hook) as pilot:
+        await run_readme(app, pilot, waiter, "upgrade")
         d = Driver(app, pilot, waiter)
-        await d.begin()
-
-        # Find what is not done, select it all, switch and (the selection kept) restart, ignoring the PDBs.
-        await pilot.press("slash", *"todo", "enter", "a")
-        chosen = [name for _, name in d.dash.data_plane.namespaces.selected]
-        await d.plan("s")
-        await d.apply()
-        # As a person would, restart once the table shows the switch (a plan from an older view is refused).
-        await d.until(lambda: d.labelled(chosen, NEW), "the switched labels in the table")
-        restart = await d.plan("r")
-        assert any("PodDisruptionBudget" in s for s in restart.plan.skipped), (restart.subtitle, restart.plan.lines())
-        await d.plan("i")
-        await d.apply()
-        assert not d.enabled("upgrade")
-
-        # Upgrade says what holds it back; its namespace, then its pods; the bare pod nothing recreates goes.
-        def blocked_by_the_bare_pod_only() -> bool:
-            snap = d.dash.snapshot
-            reasons = snap.state.action("upgrade").reasons if snap and snap.state else ()
-            return any(r.startswith("1 pod still on 1-22-3") for r in reasons)
-
-        await d.until(blocked_by_the_bare_pod_only, "the restarted pods to move", timeout=60)
-        await pilot.press("U")
-        assert isinstance(app.screen, DisabledScreen)
-        assert "1 pod still on 1-22-3: batch/debug-shell" in str(app.screen.content_body)
-        await pilot.press("o")
-        assert [k[1] for k in d.dash.data_plane.namespaces.table.visible_keys()] == ["batch"]
-        await pilot.press("ctrl+d")
-        assert d.dash.data_plane.current == "pods"
-        assert d.dash.data_plane.pods.table.cursor_key == (CLUSTER, "batch", "debug-shell")
-        await d.plan("ctrl+d")
-        await d.apply(word="delete")
-
-        # Tags default and prod-stable to the target.
-        for tag in ("default", "prod-stable"):
-            await pilot.press("t")
-            assert isinstance(app.screen, TagScreen)
-            picker = app.screen.options
-            options = [str(picker.get_option_at_index(i).id) for i in range(picker.option_count)]
-            await pilot.press(*["j"] * options.index(tag), "enter", "enter")
-            await d.until(lambda: isinstance(app.screen, PlanScreen) and app.screen.outcome is not None, "tag plan")
-            await d.apply()
-
-        # Gateways: the istioctl one needs the rendered manifests the demo offers.
-        await pilot.press("w")
-        gateways = await d.plan("m")
-        assert "f" in gateways.options
-        await pilot.press("f")
-        assert isinstance(app.screen, AskScreen)
-        await pilot.press("enter")  # the offered folder
-        await d.until(lambda: isinstance(app.screen, PlanScreen) and app.screen.outcome is not None, "gateway plan")
-        await d.apply()
-
-        await d.finish("upgrade", "U", OLD)
+        plane = lambda: d.dash.snapshot.view.control_plane(CLUSTER)  # noqa: E731
+        # Its istiod's pods terminate first: on a loaded machine that takes a while.
+        await d.until(lambda: plane().revision(OLD) is None, f"{OLD} offline", timeout=120)
+        assert d.phase() == "completed"
 
     revisions = pod_revisions(cluster)
     on_old = {ns for ns, revs in revisions.items() if OLD in revs}
@@ -201,43 +271,82 @@ async def test_the_demo_upgrade_from_the_keyboard_alone(
     assert revisions["shop"] == {NEW, None}, "shop's pods on the target, metrics-exporter opted out"
 
 
-async def test_the_demo_rollback_from_the_keyboard_alone(
+async def test_the_readme_rollback_keys_verbatim(
     demo_app: Callable[[], tuple[MeshApp, Cluster]], waiter: Waiter
 ) -> None:
     app, cluster = demo_app()
     async with app.run_test(size=(200, 50), message_hook=waiter.hook) as pilot:
+        await run_readme(app, pilot, waiter, "rollback")
         d = Driver(app, pilot, waiter)
-        await d.begin()
-
-        # Everything not on the source goes back; the namespaces that must stay unlabelled are skipped.
-        await pilot.press("slash", *"!rev:1-22-3", "enter", "a")
-        chosen = [name for _, name in d.dash.data_plane.namespaces.selected]
-        back = await d.plan("S")
-        skipped = "\n".join(back.plan.skipped)
-        assert "istio-system: it runs the control plane" in skipped and "kube-system" in skipped
-        await d.apply()
-        await d.until(lambda: d.labelled(chosen, OLD), "the switched-back labels in the table")
-        # They left the filter (and so the selection): restart whatever would come back elsewhere, everywhere.
-        await pilot.press("escape", "a")
-        restart = await d.plan("r")
-        assert {op.namespace for op in restart.plan.operations} >= {"catalog", "reviews"}, restart.plan.lines()
-        await d.apply()
-
-        # The canary tag back on the source, and the gateways.
-        await pilot.press("t")
-        picker = app.screen.options  # type: ignore[attr-defined]
-        options = [str(picker.get_option_at_index(i).id) for i in range(picker.option_count)]
-        await pilot.press(*["j"] * options.index("prod-canary"), "enter", "enter")
-        await d.until(lambda: isinstance(app.screen, PlanScreen) and app.screen.outcome is not None, "tag plan")
-        await d.apply()
-        await pilot.press("w")
-        await d.plan("M")
-        await d.apply()
-
-        await d.finish("rollback", "R", NEW)
+        plane = lambda: d.dash.snapshot.view.control_plane(CLUSTER)  # noqa: E731
+        # Its istiod's pods terminate first: on a loaded machine that takes a while.
+        await d.until(lambda: plane().revision(NEW) is None, f"{NEW} offline", timeout=120)
+        assert d.phase() == "cancelled"
+        # Rollback was the goal: `todo` lists what is not on the source, and nothing is left.
+        await pilot.press("escape", "1", "n", "slash", *"todo", "enter")
+        shown = [k[1] for k in d.dash.data_plane.namespaces.table.visible_keys()]
+        assert "accounts" not in shown and "catalog" not in shown, shown
 
     revisions = pod_revisions(cluster)
     on_new = {ns for ns, revs in revisions.items() if NEW in revs}
     assert not on_new, f"pods still on {NEW} in {sorted(on_new)}"
-    labels = cluster.get("namespaces", None, "kube-system")["metadata"].get("labels") or {}
-    assert "istio.io/rev" not in labels
+    labels = {
+        name: cluster.get("namespaces", None, name)["metadata"].get("labels") or {}
+        for name in ("reviews", "inventory", "accounts", "kube-system")
+    }
+    assert labels["reviews"]["istio.io/rev"] == "prod-canary", "a tag stays a tag"
+    assert labels["inventory"].get("istio-injection") == "enabled"
+    assert labels["accounts"]["istio.io/rev"] == "prod-stable"
+    assert "istio.io/rev" not in labels["kube-system"]
+
+
+async def test_finish_without_verify_asks_for_a_typed_skip(
+    demo_app: Callable[[], tuple[MeshApp, Cluster]], waiter: Waiter
+) -> None:
+    """The README's upgrade without `v`: F says Finish waits for verify; a typed `skip verify` + reason is
+    recorded (journalled) and only then does F show the offline plan; the stepper says what verify is."""
+    from meshtui.tui.screens.ask import AskScreen
+
+    app, _ = demo_app()
+    async with app.run_test(size=(120, 36), message_hook=waiter.hook) as pilot:
+        d = ReadmeDriver(app, pilot, waiter)
+        await d.until(lambda: d.dash.snapshot is not None and d.dash.snapshot.synced, "the first sync")
+        await d.until(lambda: d.dash.snapshot.state is not None and d.enabled("start"), "Begin enabled")
+        steps = readme_sequences()["upgrade"]
+        for tokens in steps[: steps.index(["v", "enter"])]:
+            await d.step(tokens)
+        await d.step(["U", "enter"])
+        stepper = str(d.dash.query_one("#header-when").render())
+        assert "Verify: not run" in stepper, stepper
+
+        await d.until(d.quiet, "the tables to settle")
+        await pilot.press("F")
+        assert isinstance(app.screen, AskScreen), (app.screen, d.dash.snapshot.state.action("finish").reasons)
+        assert "verify of 1-23-1 has not run" in app.screen.prompt
+        await pilot.press(*"skip it", "enter")  # not the words: nothing is recorded
+        assert not isinstance(app.screen, PlanScreen)
+        await pilot.press("F")
+        await pilot.press(*"skip verify: syncz is blocked by a NetworkPolicy", "enter")
+        await d.until(lambda: isinstance(app.screen, PlanScreen) and d.plan_ready(app.screen), "the skip's plan")
+        assert app.screen.plan is not None and app.screen.plan.action == "skip-verify"
+        await d.key("enter")
+
+        def skipped() -> bool:
+            state = d.dash.snapshot.state
+            return state is not None and state.verify is not None and state.verify.state.value == "skipped"
+
+        await d.until(skipped, "the skip in the record")
+        journal = d.dash.snapshot.state.journal
+        assert any(j.action == "skip-verify" and "syncz is blocked by a NetworkPolicy" in j.message for j in journal)
+        await d.until(lambda: "Verify: skipped" in str(d.dash.query_one("#header-when").render()), "the stepper")
+        screen = await d.plan("F")
+        assert screen.plan is not None and screen.plan.action == "finish" and not screen.plan.refused
+        await pilot.press("escape", "3")
+        from rich.console import Console
+
+        from meshtui.tui.views.verify import VerifyView
+
+        console = Console(width=120, record=True)
+        console.print(d.dash.query_one(VerifyView).body.content)
+        shown = console.export_text()
+        assert "Verify of 1-23-1: skipped" in shown, shown

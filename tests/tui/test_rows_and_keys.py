@@ -92,7 +92,8 @@ def test_help_lists_every_key() -> None:
     text = console.export_text()
     for command in keymap.COMMANDS:
         if command.key:
-            assert command.description.split(":")[0] in text, command.id
+            assert command.display in text, command.id
+            assert (command.description[1:] if command.engine else command.description) in " ".join(text.split())
 
 
 def test_key_bar_greys_disabled_actions_and_fits() -> None:
@@ -152,3 +153,22 @@ def test_no_color_keeps_the_terminal_colours_and_marks_hues_bold() -> None:
     r, g, b = good.style.color.get_truecolor()
     assert r == g == b  # grey, and bright on a dark background
     assert good.style.bgcolor is not None and len(set(good.style.bgcolor.get_truecolor())) == 1
+
+
+def test_todo_follows_the_chosen_direction(view) -> None:  # type: ignore[no-untyped-def]
+    back = R.Revisions("1-22-3", "1-23-1", goal="rollback")
+    cells = {n.name: R.namespace_cells(n, back, False, tuple(view.pods(CLUSTER, n.name))) for n in view.namespaces}
+    predicate = R.namespace_filter("todo", back, False)
+    assert predicate is not None
+    todo = sorted(name for name, row in cells.items() if predicate((CLUSTER, name), row))
+    # Rolling back, "not done" is not on the source: accounts (prod-stable -> 1-22-3) is done, reviews is not.
+    assert "accounts" not in todo and "payments" not in todo
+    assert "catalog" in todo and "reviews" in todo
+
+
+def test_a_finish_before_a_choice_keeps_the_goal_s_revision() -> None:
+    from meshtui.tui.offenders import keep_of
+
+    assert keep_of("finish", "data-plane", "1-22-3", "1-23-1", goal="rollback") == "1-22-3"
+    assert keep_of("finish", "data-plane", "1-22-3", "1-23-1") == "1-23-1"
+    assert keep_of("finish", "finishing-upgrade", "1-22-3", "1-23-1", goal="rollback") == "1-23-1"

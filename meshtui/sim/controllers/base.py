@@ -31,7 +31,8 @@ REVISIONS = "apps/controllerrevisions"
 JOBS = "batch/jobs"
 PDBS = "policy/poddisruptionbudgets"
 PODS = "pods"
-INDEXED = (PODS, DEPLOYMENTS, REPLICASETS, STATEFULSETS, DAEMONSETS, REVISIONS, JOBS, PDBS)
+SERVICES = "services"
+INDEXED = (PODS, DEPLOYMENTS, REPLICASETS, STATEFULSETS, DAEMONSETS, REVISIONS, JOBS, PDBS, SERVICES)
 #: Owner kind -> work item kind for a pod's controller.
 OWNER_ITEMS = {
     "ReplicaSet": "replicaset",
@@ -40,6 +41,9 @@ OWNER_ITEMS = {
     "Job": "job",
 }
 RS_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
+#: One slice of controller work between two turns of the HTTP server (and while it answers a request).
+SLICE_S = 0.005
+SLICE_SERVING_S = 0.002
 
 Item = tuple[str, str, str]  # (work kind, namespace, name)
 Handler = Callable[["Runtime", str, str], None]
@@ -76,6 +80,8 @@ class Runtime:
         self._kicked = False
         self._node_cursor = 0
         self._ip_counter = itertools.count(2)
+        #: Sliced walks (`run_sliced`) still under way: the controllers are not idle until they end.
+        self.resyncing = 0
 
     # -- wiring ---------------------------------------------------------------------------------------
 
@@ -130,17 +136,48 @@ class Runtime:
         self._kicked = True
         self.loop.call_soon(self._drain)
 
+    def _slice(self) -> tuple[float, int]:
+        """How long one slice of work may run, and the least it does: short while the server answers a request."""
+        if self.store.requests_in_flight:
+            return SLICE_SERVING_S, 1
+        return SLICE_S, 8
+
     def _drain(self) -> None:
         self._kicked = False
-        deadline = time.monotonic() + 0.02
+        budget, least = self._slice()
+        deadline = time.monotonic() + budget
         done = 0
         while self.queue and not self.stopped:
             self._run_one()
             done += 1
-            if done >= 64 and time.monotonic() > deadline:
+            if done >= least and time.monotonic() > deadline:
                 break  # yield to the HTTP server; the rest runs on the next loop iteration
         if self.queue:
             self._kick()
+
+    def run_sliced(self, steps: Iterator[None]) -> None:
+        """Advance `steps` a slice at a time on the loop, serving requests in between (all at once when instant).
+
+        The first slice runs now, so what a generator does before its first `yield` is done on return.
+        """
+        if self.instant or self.loop is None:
+            for _ in steps:
+                pass
+            return
+        loop = self.loop
+        self.resyncing += 1
+
+        def step() -> None:
+            if self.stopped:
+                return
+            deadline = time.monotonic() + self._slice()[0]
+            for _ in steps:
+                if time.monotonic() > deadline:
+                    loop.call_soon(step)
+                    return
+            self.resyncing -= 1
+
+        step()
 
     def _run_one(self) -> None:
         item = next(iter(self.queue))
@@ -259,13 +296,17 @@ class Runtime:
                 self.enqueue(("ambient", "", name))
                 for entry in self.store.entries("gateway.networking.k8s.io/gateways", name):
                     self.enqueue(("gateway", name, entry.name))
-        elif key == "admissionregistration.k8s.io/mutatingwebhookconfigurations" or (
+        if key == SERVICES:
+            self.enqueue(("endpoints", ns, name))
+        if key == "admissionregistration.k8s.io/mutatingwebhookconfigurations" or (
             key == "services" and "istio.io/tag" in (meta.get("labels") or {})
         ):
             # A tag (webhook or Service) moved, or a revision came or went: gateways and waypoints may have
             # a new owner.
             for entry in self.store.entries("gateway.networking.k8s.io/gateways"):
                 self.enqueue(("gateway", entry.namespace, entry.name))
+        elif key == "events":
+            self.enqueue(("event-mirror", ns, name))
         elif key == "nodes":
             for ds_ns, names in self.by_ns[DAEMONSETS].items():
                 for ds in names:
@@ -300,6 +341,11 @@ class Runtime:
             and not (old and old["metadata"].get("deletionTimestamp"))
         ):
             self.enqueue(("pod", ns, name))
+        from meshtui.sim.controllers import endpoints
+
+        if kind != "MODIFIED" or old is None or endpoints.pod_signature(obj) != endpoints.pod_signature(old):
+            for svc in self.names(SERVICES, ns):
+                self.enqueue(("endpoints", ns, svc))
         if kind == "MODIFIED" and old is not None and pod_signature(obj) == pod_signature(old):
             return  # an annotation or status detail changed: no owner cares
         owner = controller_ref(obj)

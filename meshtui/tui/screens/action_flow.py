@@ -14,10 +14,13 @@ from textual.screen import Screen
 
 from meshtui.engine.api import ActionState, EngineState
 from meshtui.engine.executor import StepResult
+from meshtui.engine.session import refusal_sentence
+from meshtui.engine.verifystate import SKIP_WORDS
 from meshtui.tui import keymap
 from meshtui.tui.offenders import keep_of, offenders, offline_revision
 from meshtui.tui.replan import Replan, replans
 from meshtui.tui.screens.ask import AskScreen
+from meshtui.tui.screens.choice import ChoiceScreen
 from meshtui.tui.screens.confirm import ConfirmScreen
 from meshtui.tui.screens.disabled import DisabledScreen
 from meshtui.tui.screens.message import MessageScreen
@@ -85,6 +88,9 @@ class ActionFlow(Screen[None]):
             )
             return
         action = state.action(action_id)
+        if not action.enabled and self._waits_for_verify(action, state):
+            self._offer_verify_skip(state)
+            return
         if not action.enabled and not self._plan_would_enable(action, state):
             self._explain_disabled(action, state)
             return
@@ -94,7 +100,38 @@ class ActionFlow(Screen[None]):
         params = self._params(action_id)
         if params is None:
             return
+        if action_id == "restart" and state.restart_pending:
+            self._offer_recorded_restart(state, params)
+            return
         self._prepare(action_id, params)
+
+    def _offer_recorded_restart(self, state: EngineState, params: dict[str, Any]) -> None:
+        """A recorded, unfinished restart is offered as what it is: resume it, or discard it for the choice."""
+        pending = state.restart_pending
+        namespaces = list(dict.fromkeys(key.split("|", 3)[2] for key in pending if key.count("|") >= 3))
+        chosen = ", ".join(map(str, params.get("namespaces") or [])) or "the chosen namespaces"
+        word = "was interrupted" if state.restart_interrupted else "is recorded unfinished"
+        question = (
+            f"A restart of {len(pending)} workloads {word}, in {', '.join(namespaces[:SUBTITLE_NAMES])}"
+            f"{' and more' if len(namespaces) > SUBTITLE_NAMES else ''}.\n\n"
+            f"Resume it (those workloads, with their recorded timestamp), or discard it and plan a restart of "
+            f"{chosen} instead. Discarding leaves its remaining workloads as they are (journalled)."
+        )
+
+        def answered(key: str | None) -> None:
+            if key == "r":
+                self._prepare("restart", {"resume": True})
+            elif key == "d":
+                self._prepare("restart", {**params, "discard": True})
+
+        self.app.push_screen(
+            ChoiceScreen(
+                "An unfinished restart is recorded",
+                question,
+                {"r": "resume it", "d": f"discard it, restart {chosen}"},
+            ),
+            answered,
+        )
 
     @staticmethod
     def _plan_would_enable(action: ActionState, state: EngineState) -> bool:
@@ -104,12 +141,47 @@ class ActionFlow(Screen[None]):
         codes = {c.code for c in state.gates.finish.conditions}
         return codes == {"plan_not_shown"} and len(action.reasons) == len(state.gates.finish.conditions)
 
+    @staticmethod
+    def _waits_for_verify(action: ActionState, state: EngineState) -> bool:
+        """Finish holds but for verify (and its plan, which planning shows): the operator may verify or skip."""
+        if action.id != "finish" or state.gates is None:
+            return False
+        codes = {c.code for c in state.gates.finish.conditions}
+        only = "verify" in codes and codes <= {"verify", "plan_not_shown"}
+        return only and len(action.reasons) == len(state.gates.finish.conditions)
+
+    def _offer_verify_skip(self, state: EngineState) -> None:
+        """Say why Finish waits for verify; typing `skip verify` and a reason records the skip (after its plan)."""
+        verify = state.verify
+        why = verify.reason if verify is not None else "verify has not run"
+
+        def answered(text: str | None) -> None:
+            if text is None:
+                return
+            words, _, reason = text.strip().partition(SKIP_WORDS)
+            if words.strip() or not reason.strip(" :-"):
+                self.notify(
+                    f"Nothing was recorded: type `{SKIP_WORDS}` followed by the reason, or press v to verify.",
+                    severity="warning",
+                    timeout=8,
+                )
+                return
+            self._prepare("skip-verify", {"reason": reason.strip(" :-")})
+
+        self.app.push_screen(
+            AskScreen(
+                "Finish waits for verify",
+                f"{why}.\nTo finish without it, type `{SKIP_WORDS}` and the reason (it is journalled); esc cancels.",
+            ),
+            answered,
+        )
+
     def _prepare(self, action_id: str, params: dict[str, Any]) -> None:
         snap = self.snapshot
         assert snap is not None
         state = snap.state
         self.pending = (action_id, params)
-        title = keymap.ENGINE_TITLES[action_id]
+        title = keymap.ENGINE_TITLES.get(action_id, "Skip verify")
         confirm_word = None
         if action_id == "finish":
             phase = state.phase if state is not None else None
@@ -151,11 +223,17 @@ class ActionFlow(Screen[None]):
         self.app.push_screen(AskScreen(option.label.capitalize(), option.question, option.default), answered)
 
     def _subtitle(self, action_id: str, params: dict[str, Any]) -> str:
+        if params.get("resume"):
+            return "The recorded, unfinished restart (resumed as recorded)"
         if "pods" in params:
             return f"Pod under the cursor: {', '.join(map(str, params['pods']))}"
         names = params.get("namespaces")
         if names is not None:
-            picked = "selected" if self.data_plane.namespaces.table.selected_keys else "under the cursor"
+            table = self.data_plane.namespaces.table
+            hidden = table.hidden_selected_count() if table.selected_keys else 0
+            picked = "selected" if table.selected_keys else "under the cursor"
+            if hidden:
+                picked += f", {hidden} of them hidden by the filter"
             shown = ", ".join(map(str, names[:SUBTITLE_NAMES]))
             extra = len(names) - SUBTITLE_NAMES
             more = f" and {extra} more (the plan lists them)" if extra > 0 else ""
@@ -234,9 +312,11 @@ class ActionFlow(Screen[None]):
         snap = self.snapshot
         assert snap is not None
         view = snap.view
-        keep = keep_of(action.id, state.phase, view.source, view.target)
+        keep = keep_of(action.id, state.phase, view.source, view.target, state.goal)
         away = view.source if keep == view.target else view.target
         found = offenders(view, keep, away) if keep else None
+        if action.id == "finish" and not action.offenders:
+            found = None  # Finish waits for a choice, a plan or a verify run here, not for namespaces or pods
         can_jump = bool(action.offenders) or (found is not None and not found.empty)
         key = keymap.by_engine_action(action.id).display
 
@@ -252,6 +332,7 @@ class ActionFlow(Screen[None]):
         if found is not None and found.namespaces:
             dp.namespaces.set_filter("")
             dp.namespaces.show_only(set(found.namespaces), note + " (esc shows all)")
+            self.offender_scope = action.id  # the dashboard keeps the list current as namespaces finish
             self.action_show_view("namespaces")
         elif found is not None and found.gateways:
             dp.gateways.set_filter("")
@@ -290,6 +371,11 @@ class ActionFlow(Screen[None]):
         if self.plan_screen is not None and self.plan_screen.plan is event.plan:
             self.plan_screen.show_dry_run(event.outcome)
 
+    @on(ActionRunner.DryRunChecked)
+    def _dry_run_checked(self, event: ActionRunner.DryRunChecked) -> None:
+        if self.plan_screen is not None and self.plan_screen.plan is event.plan:
+            self.plan_screen.show_checked(event.done, event.total)
+
     @on(ActionRunner.Progressed)
     def _progressed(self, event: ActionRunner.Progressed) -> None:
         self.progress.update_progress(event.progress)
@@ -303,10 +389,25 @@ class ActionFlow(Screen[None]):
         outcome = event.outcome
         applied = sum(1 for s in outcome.steps if s.result in (StepResult.APPLIED, StepResult.ALREADY))
         total = len(event.plan.operations)
-        if event.aborted:
+        if outcome.refusal:
+            # Refused on a fresh read (the cluster changed behind the dialog) or after the lock was lost.
+            self.app.push_screen(
+                MessageScreen(
+                    f"{event.plan.title}: refused",
+                    f"Applied {applied} of {total} steps; {refusal_sentence(outcome)}.",
+                    "Nothing was overwritten and the refusal is in the journal. Review the tables: the plan is made "
+                    "again from the current state when you run the action again.",
+                )
+            )
+        elif event.aborted:
             self.notify(f"{event.plan.title}: aborted after {applied} of {total} steps.", severity="warning", timeout=8)
         elif outcome.ok:
-            done = f"{event.plan.title}: done ({applied} of {total} steps applied)."
+            if not total and event.plan.action == "verify":
+                done = "Verify: the checks ran; the Verify tab (3) shows the results."
+            elif not total:
+                done = f"{event.plan.title}: done (recorded; no object changed)."
+            else:
+                done = f"{event.plan.title}: done ({applied} of {total} {'step' if total == 1 else 'steps'} applied)."
             if event.plan.action in ("switch", "switch-back") and self.data_plane.namespaces.table.selected_keys:
                 # Switching is followed by restarting the same namespaces: keep them selected for `r`.
                 self.notify(f"{done} They stay selected: press r to restart them.", timeout=8)

@@ -10,19 +10,23 @@ from collections.abc import Hashable
 from typing import Any, ClassVar
 
 from textual import on
+from textual.actions import SkipAction
 from textual.app import ComposeResult
 from textual.binding import BindingType
-from textual.widgets import TabbedContent, TabPane
+from textual.widgets import Input, TabbedContent, TabPane
 
 from meshtui.domain.report import observed_phase
 from meshtui.engine.api import EngineState, Session
 from meshtui.tui import keymap, memory
 from meshtui.tui.commands import MeshCommands
+from meshtui.tui.detail_text import journal_extra
 from meshtui.tui.feed import MeshSource, Snapshot, SnapshotBuilder
+from meshtui.tui.offenders import keep_of, offenders
 from meshtui.tui.replan import Replan
 from meshtui.tui.screens.action_flow import ActionFlow
 from meshtui.tui.screens.confirm import ConfirmScreen
-from meshtui.tui.screens.explain import ExplainScreen
+from meshtui.tui.screens.detail import DetailScreen
+from meshtui.tui.screens.explain import ExplainScreen, namespace_explanation, pod_explanation
 from meshtui.tui.screens.help import HelpScreen
 from meshtui.tui.screens.plan import PlanScreen
 from meshtui.tui.settings import Clock, DashboardSettings
@@ -93,6 +97,8 @@ class DashboardScreen(ActionFlow):
         self.synced_once = False
         self.replans: list[Replan] = []
         self.quit_asked = False
+        #: The action whose offenders the namespaces view is narrowed to (o in a "disabled" dialog), if any.
+        self.offender_scope: str | None = None
 
     # -- layout -------------------------------------------------------------------------------------
 
@@ -146,7 +152,7 @@ class DashboardScreen(ActionFlow):
         if active == "data-plane":
             scopes |= {keymap.TABLE, self.data_plane.current}
         elif active == "journal":
-            scopes.add(keymap.TABLE)
+            scopes |= {keymap.TABLE, keymap.JOURNAL}
         if self.runner.running:
             scopes.add(keymap.RUNNING)
         state = self.engine_state
@@ -195,6 +201,9 @@ class DashboardScreen(ActionFlow):
         dp.pods.apply_delta(snap.pods)
         dp.gateways.apply_delta(snap.gateways)
         self.journal.apply_delta(snap.journal)
+        if state is not None:
+            self.journal.show_archive(state.journal_total, state.journal_archive)
+        self._refresh_offender_scope()
         self.control_plane.show(view)
         self.verify.show(state)
         self.finish.show(view, state)
@@ -206,6 +215,28 @@ class DashboardScreen(ActionFlow):
         if first or snap.synced:
             self._set_empty_messages(snap.synced)
         self._update_key_bar()
+
+    def _refresh_offender_scope(self) -> None:
+        """Keep "holding back X" to what still holds X back; drop it, and say so, once nothing does."""
+        action, snap = self.offender_scope, self.snapshot
+        namespaces = self.data_plane.namespaces
+        if action is None or snap is None:
+            return
+        if not namespaces.scope_note:
+            self.offender_scope = None  # esc showed everything again
+            return
+        view, state = snap.view, snap.state
+        keep = keep_of(action, state.phase if state is not None else None, view.source, view.target)
+        away = view.source if keep == view.target else view.target
+        found = offenders(view, keep, away) if keep else None
+        name = keymap.action_name(action)
+        if found is None or not found.namespaces:
+            self.offender_scope = None
+            namespaces.show_only(None)
+            self.notify(f"No namespace holds {name} back any more: showing every namespace.", timeout=6)
+            return
+        if found.namespaces != namespaces.scope_keys:
+            namespaces.show_only(set(found.namespaces), namespaces.scope_note)
 
     def _set_empty_messages(self, synced: bool) -> None:
         if not synced:
@@ -270,6 +301,39 @@ class DashboardScreen(ActionFlow):
     def _opened(self, event: NamespacesView.Opened) -> None:
         self.open_namespace(event.key)
 
+    @on(TableView.RowOpened)
+    def _row_opened(self, event: TableView.RowOpened) -> None:
+        self.show_detail(event.view, event.key)
+
+    def show_detail(self, view: TableView, key: Hashable) -> None:
+        """The row under the cursor whole, with what explains it (a pod's revisions, a journal entry's changes)."""
+        row = view.table.get_row(key)
+        if row is None or self.snapshot is None:
+            return
+        columns = view.table.columns
+        extra = None
+        title = "Row"
+        if view is self.data_plane.pods:
+            cluster, namespace, name = key  # type: ignore[misc]
+            pod = next((p for p in self.snapshot.view.pods(cluster, namespace) if p.name == name), None)
+            extra = pod_explanation(pod) if pod is not None else None
+            title = f"Pod {namespace}/{name}"
+        elif view is self.data_plane.namespaces:
+            cluster, name = key  # type: ignore[misc]
+            ns = self.snapshot.view.namespace(cluster, name)
+            extra = namespace_explanation(ns) if ns is not None else None
+            title = f"Namespace {name}"
+        elif view is self.data_plane.gateways:
+            title = f"Gateway {key[1]}/{key[2]}"  # type: ignore[index]
+        elif view is self.journal:
+            state = self.snapshot.state
+            lines = state.journal if state is not None else ()
+            index = int(key)  # type: ignore[call-overload]
+            if 0 <= index < len(lines):
+                extra = journal_extra(lines[index])
+            title = f"Journal entry {index + 1} of {len(lines)}"
+        self.app.push_screen(DetailScreen(title, columns, row, extra))
+
     def namespace_keys(self) -> list[tuple[str, str]]:
         """Every namespace of the latest snapshot (for the palette)."""
         if self.snapshot is None:
@@ -285,6 +349,8 @@ class DashboardScreen(ActionFlow):
 
     def action_filter(self) -> None:
         """Open the filter of the table shown."""
+        if isinstance(self.focused, Input):
+            raise SkipAction  # `/` is bound ahead of every widget (see keymap): here it is text to type
         view = self._table_view()
         if view is not None:
             view.start_filter()
@@ -299,7 +365,7 @@ class DashboardScreen(ActionFlow):
             self.data_plane.show("namespaces")
             self._update_key_bar()
             return
-        if view is not None and view._scope_note and view is self.data_plane.namespaces:
+        if view is not None and view.scope_note and view is self.data_plane.namespaces:
             self.data_plane.namespaces.show_only(None)
             return
         if view is not None and view.filter_text:
@@ -322,9 +388,7 @@ class DashboardScreen(ActionFlow):
         if key is None:
             return
         if self.data_plane.current == "namespaces":
-            row = view.namespace(*key)  # type: ignore[misc]
-            if row is not None:
-                self.app.push_screen(ExplainScreen(row))
+            self.show_detail(self.data_plane.namespaces, key)
             return
         cluster, namespace, name = key  # type: ignore[misc]
         pod = next((p for p in view.pods(cluster, namespace) if p.name == name), None)

@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
+from time import monotonic
 from typing import ClassVar
 
 from rich.text import Text
 from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Vertical, VerticalScroll
+from textual.containers import Vertical
 from textual.screen import ModalScreen
+from textual.timer import Timer
 from textual.widgets import Input, Static
 
 from meshtui.domain.plan import Plan
 from meshtui.engine.executor import RunOutcome, StepResult
 from meshtui.tui.inert import InertStatic
+from meshtui.tui.plan_text import plan_body
 from meshtui.tui.rows import GOOD_STYLE, RISK_STYLE, WARN_STYLE
+from meshtui.tui.screens.more import SCROLL_BINDINGS, MoreLine, MoreScroll, hidden_below, scroll_body
 
 
 def dry_run_text(plan: Plan, outcome: RunOutcome | None, read_only: bool) -> tuple[Text, bool]:
@@ -33,7 +37,10 @@ def dry_run_text(plan: Plan, outcome: RunOutcome | None, read_only: bool) -> tup
     if not plan.operations:
         return Text("Nothing to do: the cluster already matches.", style=GOOD_STYLE), False
     if outcome is None:
-        return Text("Dry run: the API server is checking every operation…", style=WARN_STYLE), False
+        n = len(plan.operations)
+        return Text(
+            f"Dry run: the API server is checking {n:,} operation{'s' if n != 1 else ''}…", style=WARN_STYLE
+        ), False
     if read_only or not outcome.steps:
         return Text("Read-only: no request is sent, not even a dry run; nothing will be written."), False
     stopped = outcome.stopped_by
@@ -54,7 +61,8 @@ def dry_run_text(plan: Plan, outcome: RunOutcome | None, read_only: bool) -> tup
     note = f" ({'; '.join(notes)})" if notes else ""
     checked = len(outcome.steps) - unchecked
     return Text(
-        f"Dry run passed: the API server accepts the {checked} checked operations{note}.", style=GOOD_STYLE
+        f"Dry run passed: the API server accepts the {checked} checked operation{'' if checked == 1 else 's'}{note}.",
+        style=GOOD_STYLE,
     ), True
 
 
@@ -82,6 +90,7 @@ class PlanScreen(ModalScreen[str | None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape,n", "cancel", "Cancel"),
         Binding("enter,y", "confirm", "Apply"),
+        *SCROLL_BINDINGS,
     ]
 
     def __init__(
@@ -96,30 +105,62 @@ class PlanScreen(ModalScreen[str | None]):
         self.outcome: RunOutcome | None = None
         self.applicable = False
         self.options: dict[str, str] = {}
+        self._dry_started: float | None = None
+        self._checked = 0
+        self._ticker: Timer | None = None
         self.body = InertStatic(Text("Planning…"))
+        self.scroll = MoreScroll()
+        self.more = MoreLine(self.scroll)
+        #: An irreversible plan is confirmed only once its end has been on screen (or it fits).
+        self.seen_end = False
+        self._tracking = False
         self.verdict = InertStatic(Text(""), classes="dry-run")
         self.keys = Static(Text("esc cancel"), markup=False, classes="keys")
-        self.word = Input(
-            placeholder=f"type {confirm_word} to confirm" if confirm_word else "",
-            classes="-needed" if confirm_word else "",
-        )
+        # Shown only once the plan may be applied: a refused plan asks for no confirmation.
+        self.word = Input(placeholder=f"type {confirm_word} to confirm" if confirm_word else "")
 
     def compose(self) -> ComposeResult:
         with Vertical():
             yield InertStatic(Text(self.heading), classes="title")
             if self.subtitle:
                 yield InertStatic(Text(self.subtitle))
-            with VerticalScroll():
+            with self.scroll:
                 yield self.body
+            yield self.more
             yield self.verdict
             yield self.word
             yield self.keys
 
+    def on_mount(self) -> None:
+        self.watch(self.scroll, "scroll_y", self._scrolled, init=False)
+        self.watch(self.scroll, "virtual_size", self._scrolled, init=False)
+
     def show_plan(self, plan: Plan) -> None:
         """Show the plan's lines (the dry run follows)."""
         self.plan = plan
-        self.body.update(Text("\n".join(plan.lines())))
+        self.seen_end = False
+        self._tracking = False
+        self.body.update(plan_body(plan))
         self._render_verdict()
+        if plan.operations and not plan.refused and self.outcome is None:
+            # The dry run of thousands of operations takes seconds: show that it is going on.
+            self._dry_started = monotonic()
+            self._ticker = self.set_interval(1.0, self._render_verdict)
+        # Judge "seen to the end" only once the plan's own lines are laid out, not the placeholder's.
+        self.call_after_refresh(self._start_tracking)
+
+    def _start_tracking(self) -> None:
+        self._tracking = True
+        self._scrolled()
+
+    def _scrolled(self, *_: object) -> None:
+        self.more.recount()
+        if self._tracking and self.plan is not None and not hidden_below(self.scroll):
+            self.seen_end = True
+
+    def action_scroll_body(self, how: str) -> None:
+        """PageDown/PageUp and the arrows scroll the plan, whichever widget has focus."""
+        scroll_body(self.scroll, how)
 
     def show_options(self, options: dict[str, str]) -> None:
         """Offer re-plans, each on its own key (e.g. {"i": "ignore PodDisruptionBudgets"})."""
@@ -130,6 +171,11 @@ class PlanScreen(ModalScreen[str | None]):
         if event.key in self.options and self.focused is not self.word:
             event.stop()
             self.dismiss(event.key)
+
+    def show_checked(self, done: int, total: int) -> None:
+        """The dry run's progress so far."""
+        self._checked = done
+        self._render_verdict()
 
     def show_dry_run(self, outcome: RunOutcome) -> None:
         """Show the dry-run verdict; Enter applies only when it passed."""
@@ -146,9 +192,19 @@ class PlanScreen(ModalScreen[str | None]):
         if self.plan is None:
             return
         text, ok = dry_run_text(self.plan, self.outcome, self.read_only)
+        if self.outcome is None and self._dry_started is not None:
+            text.append(
+                f" {self._checked:,} of {len(self.plan.operations):,} checked, {monotonic() - self._dry_started:.0f}s"
+            )
+        elif self._ticker is not None:
+            self._ticker.stop()
+            self._ticker = None
         self.applicable = ok
         self.verdict.update(text)
+        self.word.set_class(bool(ok and self.confirm_word), "-needed")
         extra = "".join(f" · {key} {label}" for key, label in self.options.items())
+        if len(self.plan.lines()) > 8:
+            extra += " · ↑↓ pgup pgdn scroll the plan"
         if ok and self.confirm_word:
             self.keys.update(Text(f"type {self.confirm_word} and press enter to apply · esc cancel"))
             self.word.focus()
@@ -164,6 +220,17 @@ class PlanScreen(ModalScreen[str | None]):
         if self.confirm_word and self.word.value.strip() != self.confirm_word:
             self.keys.update(Text(f"type exactly {self.confirm_word} to apply · esc cancel", style=WARN_STYLE))
             return
+        if self.confirm_word:
+            self._scrolled()
+            if not self.seen_end:
+                below = hidden_below(self.scroll)
+                self.keys.update(
+                    Text(
+                        f"read the whole plan first: {below} more lines below (PgDn) · then enter · esc cancel",
+                        style=WARN_STYLE,
+                    )
+                )
+                return
         self.dismiss(APPLY)
 
     def action_cancel(self) -> None:

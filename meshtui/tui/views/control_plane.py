@@ -1,10 +1,10 @@
-"""The Control plane tab: revisions, tags, the default revision, istiod readiness, webhooks and skew."""
+"""The Control plane tab: revisions, tags, the default revision, istiod readiness, webhooks, the ambient
+node agents (ztunnel, istio-cni: the istiod each uses, node by node) and skew."""
 
 from __future__ import annotations
 
 from rich.console import Group, RenderableType
 from rich.padding import Padding
-from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
@@ -13,19 +13,6 @@ from meshtui.domain.inventory import InventoryView
 from meshtui.domain.revisions import ControlPlane
 from meshtui.tui.inert import InertStatic
 from meshtui.tui.rows import GOOD_STYLE, RISK_STYLE, WARN_STYLE
-
-
-def _t(value: object, style: str = "") -> Text:
-    """A cell that is never read as markup."""
-    return Text("-" if value is None or value == "" else str(value), style=style)
-
-
-def _table(*headers: str) -> Table:
-    """A borderless table whose first columns keep their width; the last ones give way."""
-    table = Table(box=None, show_edge=False, pad_edge=True, expand=False, header_style="bold")
-    for i, header in enumerate(headers):
-        table.add_column(header, no_wrap=True, overflow="ellipsis", min_width=len(header) if i < 2 else None)
-    return table
 
 
 def render_control_plane(cp: ControlPlane, source: str | None, target: str | None, multi: bool) -> RenderableType:
@@ -58,21 +45,21 @@ def render_control_plane(cp: ControlPlane, source: str | None, target: str | Non
         parts.append(Text("  no revision found: is Istio installed?", style=WARN_STYLE))
     parts.append(Text(""))
 
-    tags = _table("TAG", "RESOLVES TO", "NOTE", "WEBHOOKS")
+    # One tag a line, its webhooks under it: names are never cut, whatever the width.
+    parts.append(Text("Tags", style="bold"))
     for tag in sorted(cp.tags, key=lambda t: t.name):
-        style = RISK_STYLE if tag.dangling else ""
-        moving = ""
-        if source and target and tag.revision == source:
-            moving = f"still on the source {source}"
-        tags.add_row(
-            _t(tag.name, "bold"),
-            _t(tag.revision, style),
-            _t(tag.problem or moving, RISK_STYLE if tag.problem else WARN_STYLE if moving else ""),
-            _t(", ".join(tag.webhooks)),
+        line = Text.assemble(
+            ("  ", ""), (tag.name, "bold"), " -> ", (tag.revision or "nothing", RISK_STYLE if tag.dangling else "")
         )
+        if tag.problem:
+            line.append(f"  ! {tag.problem}", style=RISK_STYLE)
+        elif source and target and tag.revision == source:
+            line.append(f"  still on the source {source}", style=WARN_STYLE)
+        parts.append(line)
+        parts.append(Padding(Text(f"webhooks {', '.join(tag.webhooks) or 'none'}"), (0, 0, 0, 4)))
     if not cp.tags:
-        tags.add_row(_t("no tags"), _t(""), _t(""), _t(""))
-    parts += [Text("Tags", style="bold"), tags, Text("")]
+        parts.append(Text("  no tags"))
+    parts.append(Text(""))
 
     default = Text.assemble(("Default revision: ", "bold"), (cp.default_revision or "none", ""))
     if cp.default_webhook:
@@ -82,6 +69,39 @@ def render_control_plane(cp: ControlPlane, source: str | None, target: str | Non
     parts += [default, Text("")]
     for problem in cp.problems:
         parts.append(Text(f"! {problem.message}", style=RISK_STYLE))
+    return Group(*parts)
+
+
+def render_ambient(view: InventoryView) -> RenderableType | None:
+    """The ambient node agents (ztunnel, istio-cni) with one line a node, None for a mesh without them."""
+    if not view.components:
+        return None
+    multi = len(view.clusters) > 1
+    keep = view.target
+    parts: list[RenderableType] = [Text("Ambient node agents (upgraded in place, node by node)", style="bold")]
+    for c in view.components:
+        where = f"{c.cluster}/{c.ref}" if multi else c.ref
+        on_keep = keep is not None and c.revision == keep and not c.rolling
+        line = Text.assemble(
+            (f"  {c.kind}", "bold"),
+            f"  {where}  version {c.version or 'unknown'}  istiod ",
+            (c.revision or c.configured or "unknown", GOOD_STYLE if on_keep else ""),
+            f"  {c.progress} nodes updated",
+        )
+        if c.rolling:
+            line.append("  rolling", style=WARN_STYLE)
+        parts.append(line)
+        # One node a line, never a fixed-width table: node and pod names are read whole at 80 columns.
+        for p in c.pods:
+            node = Text.assemble(f"    {p.node}  {p.pod}  version {p.version or 'unknown'}  ")
+            node.append("ready" if p.ready else "NOT ready", style="" if p.ready else RISK_STYLE)
+            node.append(
+                "  current template" if p.current else "  older template", style="" if p.current else WARN_STYLE
+            )
+            parts.append(node)
+        for problem in c.problems:
+            parts.append(Text(f"  ! {problem}", style=RISK_STYLE))
+    parts.append(Text(""))
     return Group(*parts)
 
 
@@ -113,7 +133,7 @@ class ControlPlaneView(VerticalScroll):
 
     def show(self, view: InventoryView) -> None:
         """Render the view's control planes, skew and problems (skipped when they did not change)."""
-        key = (view.control_planes, view.skew, view.problems, view.source, view.target)
+        key = (view.control_planes, view.skew, view.problems, view.source, view.target, view.components)
         if key == self._key:
             return
         self._key = key
@@ -132,6 +152,9 @@ class ControlPlaneView(VerticalScroll):
         parts.append(Text(""))
         for cp in view.control_planes:
             parts.append(render_control_plane(cp, view.source, view.target, multi))
+        ambient = render_ambient(view)
+        if ambient is not None:
+            parts.append(ambient)
         parts.append(render_skew(view))
         if view.problems:
             parts.append(Text(""))

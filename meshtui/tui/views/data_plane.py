@@ -27,7 +27,7 @@ class DataPlaneView(Vertical):
     DataPlaneView > ContentSwitcher { height: 1fr; }
     """
 
-    LABELS: ClassVar[dict[str, str]] = {"namespaces": "n Namespaces", "pods": "Pods", "gateways": "w Gateways"}
+    LABELS: ClassVar[dict[str, str]] = {"namespaces": "n Namespaces", "pods": "P All pods", "gateways": "w Gateways"}
 
     def __init__(self, *, multi_cluster: bool = False, id: str | None = None) -> None:
         super().__init__(id=id)
@@ -71,8 +71,9 @@ class DataPlaneView(Vertical):
         for i, name in enumerate(VIEWS):
             if i:
                 text.append("  ")
-            label = self.pods_title if name == "pods" else self.LABELS[name]
+            # "Pods of shop" names the view only while it is shown; elsewhere the entry says how to get there.
+            label = self.LABELS[name]
             if name == "pods" and self.current == "pods":
-                label = f"{label} (esc back)"
+                label = f"{self.pods_title} (esc back)"
             text.append(f" {label} ", style="reverse bold" if name == self.current else "")
         self.subnav.update(text)

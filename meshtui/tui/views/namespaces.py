@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Hashable
 
-from textual import on
 from textual.message import Message
 
 from meshtui.tui import rows as R
 from meshtui.tui.views.table_view import TableView
-from meshtui.tui.widgets.virtual_table import RowKey, VirtualTable, cell_plain
+from meshtui.tui.widgets.virtual_table import RowKey, cell_plain
 
 
 class NamespacesView(TableView):
@@ -28,6 +27,7 @@ class NamespacesView(TableView):
     def __init__(self, *, multi_cluster: bool = False, id: str | None = None) -> None:
         self.multi_cluster = multi_cluster
         self.revisions = R.Revisions(None, None)
+        self.scope_keys: frozenset[Hashable] = frozenset()
         self._risk_index = (1 if multi_cluster else 0) + [c.key for c in R.NAMESPACE_COLUMNS].index("at_risk")
         super().__init__(R.namespace_columns(multi_cluster), id=id, row_style=self._row_style)
 
@@ -50,12 +50,13 @@ class NamespacesView(TableView):
     def show_only(self, keys: set[Hashable] | None, note: str = "") -> None:
         """Show only these namespaces (a gate's offenders); None shows all again."""
         if keys is None:
+            self.scope_keys = frozenset()
             self.set_scope(None, "")
             return
         frozen = frozenset(keys)
+        self.scope_keys = frozen
         self.set_scope(lambda key, _row: key in frozen, note)
 
-    @on(VirtualTable.Activated)
-    def _open(self, event: VirtualTable.Activated) -> None:
-        event.stop()
-        self.post_message(self.Opened(event.key))
+    def open_row(self, key: Hashable) -> None:
+        """Enter opens the namespace's pods (its fields whole are one `e` away)."""
+        self.post_message(self.Opened(key))

@@ -9,6 +9,7 @@ from meshtui.tui.views.table_view import TableView
 from meshtui.tui.widgets.virtual_table import RowKey, cell_plain
 
 _REASON = [c.key for c in R.POD_COLUMNS].index("reason")
+_NAMESPACE_PRIORITY = next(c.priority for c in R.POD_COLUMNS if c.key == "namespace")
 
 
 class PodsView(TableView):
@@ -35,13 +36,19 @@ class PodsView(TableView):
         """Show the pods of these (cluster, namespace) pairs; None shows every pod."""
         self.namespaces = frozenset(namespaces) if namespaces is not None else None
         self.keys = None
+        self._namespace_column(wanted=namespaces is None or len(namespaces) > 1)
         self.set_scope(R.pod_filter("", self.namespaces), note)
 
     def show_keys(self, keys: set[tuple[str, str, str]], note: str) -> None:
         """Show exactly these pods (a gate's offenders)."""
         self.namespaces = None
         self.keys = frozenset(keys)
+        self._namespace_column(wanted=len({k[:2] for k in keys}) > 1)
         self.set_scope(R.pod_filter("", None, self.keys), note)
+
+    def _namespace_column(self, *, wanted: bool) -> None:
+        """Pods of several namespaces need the NAMESPACE column even at 80 columns; one namespace's do not."""
+        self.table.set_priorities({"namespace": 95 if wanted else _NAMESPACE_PRIORITY})
 
     @property
     def cursor_pod(self) -> Hashable | None:

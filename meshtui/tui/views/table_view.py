@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Hashable, Iterable
 from typing import ClassVar
 
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.message import Message
@@ -15,6 +15,27 @@ from meshtui.tui.feed import TableDelta
 from meshtui.tui.inert import InertStatic
 from meshtui.tui.rows import Predicate
 from meshtui.tui.widgets.virtual_table import Column, RowKey, VirtualTable
+
+
+class FilterInput(Input):
+    """The filter's input; keys typed ahead of the screen (one burst from the terminal) keep their meaning.
+
+    The terminal may hand over `/todo enter a` at once: enter and esc close the filter right here, in key
+    order, and a key that still reaches the input after that goes on as if typed now (to the table).
+    """
+
+    async def _on_key(self, event: events.Key) -> None:
+        view = self.parent
+        if not isinstance(view, TableView):
+            return
+        if not view.filtering:
+            event.stop()
+            event.prevent_default()
+            self.app.post_message(events.Key(event.key, event.character))
+        elif event.key in ("enter", "escape"):
+            event.stop()
+            event.prevent_default()
+            view.close_filter(clear=event.key == "escape")
 
 
 class TableView(Vertical):
@@ -32,6 +53,14 @@ class TableView(Vertical):
     SELECTABLE: ClassVar[bool] = False
     NEWEST_FIRST: ClassVar[bool] = False
     EMPTY: ClassVar[str] = "Waiting for the cluster…"
+
+    class RowOpened(Message):
+        """Posted when Enter is pressed on a row: the screen shows it whole (namespaces open their pods)."""
+
+        def __init__(self, view: TableView, key: Hashable) -> None:
+            super().__init__()
+            self.view = view
+            self.key = key
 
     class FilterChanged(Message):
         """Posted when the filter text changes (typed, cleared or set by a jump to offenders)."""
@@ -53,7 +82,7 @@ class TableView(Vertical):
             columns, selectable=self.SELECTABLE, empty_message=self.EMPTY, row_style=row_style, selected_marker="*"
         )
         self.summary = InertStatic("", classes="summary")
-        self.filter_input = Input(
+        self.filter_input = FilterInput(
             placeholder="filter: words, rev:NAME, risk, todo, !word  (enter keeps, esc clears)",
             classes="filter",
             select_on_focus=False,
@@ -102,7 +131,16 @@ class TableView(Vertical):
             with self.filter_input.prevent(Input.Changed):
                 self.filter_input.value = self.filter_text
         self.filter_input.cursor_position = len(self.filter_text)
-        self.filter_input.focus()
+        # Focus now, not after the next refresh: on a busy screen the keys typed right after `/` are already
+        # queued and would otherwise run as commands (`t` of "todo" moving a tag).
+        self.screen.set_focus(self.filter_input, scroll_visible=False)
+        if self.screen.focused is not self.filter_input:
+            self.filter_input.focus()
+
+    @property
+    def scope_note(self) -> str:
+        """What the rows are narrowed to beyond the typed filter ("holding back Upgrade"), or ""."""
+        return self._scope_note
 
     @property
     def filtering(self) -> bool:
@@ -110,11 +148,14 @@ class TableView(Vertical):
         return self.filter_input.has_class("-active")
 
     def close_filter(self, *, clear: bool) -> None:
-        """Hide the filter input, optionally clearing the filter, and focus the table."""
+        """Hide the filter input, keeping what it holds or clearing it, and focus the table."""
         self.filter_input.remove_class("-active")
         if clear:
             self.set_filter("")
-        self.table.focus()
+        elif self.filter_input.value.strip() != self.filter_text:
+            self._use_filter(self.filter_input.value)
+        # At once, not after the next refresh: the keys typed next act on the table.
+        self.screen.set_focus(self.table, scroll_visible=False)
 
     def set_filter(self, text: str) -> None:
         """Filter the rows by `text` (empty shows all); the input shows the same text."""
@@ -127,6 +168,11 @@ class TableView(Vertical):
     def _use_filter(self, text: str) -> None:
         self.filter_text = text.strip()
         self._refresh_filter()
+        # A new filter starts at its first match; a cleared one keeps the row the cursor was on, in view.
+        if self.filter_text:
+            self.table.action_cursor_home()
+        elif self.table.cursor_key is not None:
+            self.table.move_cursor(self.table.cursor_key)
         self.post_message(self.FilterChanged(self, self.filter_text))
 
     def set_scope(self, predicate: Predicate | None, note: str) -> None:
@@ -149,16 +195,21 @@ class TableView(Vertical):
         self.table.flush()
         self.update_summary()
 
+    @on(VirtualTable.Activated)
+    def _activated(self, event: VirtualTable.Activated) -> None:
+        event.stop()
+        self.open_row(event.key)
+
+    def open_row(self, key: Hashable) -> None:
+        """Enter on a row (subclasses may open something else)."""
+        self.post_message(self.RowOpened(self, key))
+
     @on(Input.Changed, ".filter")
     def _typed(self, event: Input.Changed) -> None:
         event.stop()
-        if event.value == self.filter_input.value:  # an older change still queued is ignored
+        # An older change still queued is ignored, and so is the one the closing filter already applied.
+        if event.value == self.filter_input.value and event.value.strip() != self.filter_text:
             self._use_filter(event.value)
-
-    @on(Input.Submitted, ".filter")
-    def _submitted(self, event: Input.Submitted) -> None:
-        event.stop()
-        self.close_filter(clear=False)
 
     # -- selection ----------------------------------------------------------------------------------
 
@@ -173,18 +224,28 @@ class TableView(Vertical):
 
     # -- summary ------------------------------------------------------------------------------------
 
+    def summary_notes(self) -> list[str]:
+        """Further facts a view adds to its summary line (none by default)."""
+        return []
+
     def update_summary(self) -> None:
         """Rewrite the one-line summary: counts, selection, scope and filter."""
         one, many = self.NOUN
         total, shown = self.table.row_count, self.table.visible_count
-        if shown != total:
+        if self._scope_note:
+            # The total would count the whole mesh, not the scope: say only what is shown.
+            parts = [f"{shown} {one if shown == 1 else many}" + (" match" if self.filter_text else "")]
+        elif shown != total:
             parts = [f"{shown} of {total} {one if total == 1 else many}"]
         else:
             parts = [f"{total} {one if total == 1 else many}"]
         if self.SELECTABLE:
-            parts.append(f"{len(self.table.selected_keys)} selected")
+            selected = self.table.selected_keys
+            hidden = self.table.hidden_selected_count() if selected else 0
+            parts.append(f"{len(selected)} selected" + (f" ({hidden} hidden)" if hidden else ""))
         if self._scope_note:
             parts.append(self._scope_note)
+        parts += self.summary_notes()
         if self.filter_text:
             parts.append(f"filter: {self.filter_text}")
         self.summary.update(" · ".join(parts))

@@ -9,6 +9,7 @@ from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 
 from meshtui.engine.api import CheckResult, EngineState
+from meshtui.engine.verifystate import VerifyState, VerifyStatus
 from meshtui.tui.inert import InertStatic
 from meshtui.tui.rows import GOOD_STYLE, RISK_STYLE, WARN_STYLE
 
@@ -18,7 +19,7 @@ _MARK = {"pass": ("ok  pass", GOOD_STYLE), "fail": ("x   FAIL", RISK_STYLE), "un
 def render_checks(checks: tuple[CheckResult, ...]) -> RenderableType:
     """The checks as a table; the offenders under each failing one."""
     table = Table(box=None, show_edge=False, pad_edge=False, header_style="bold", expand=True)
-    table.add_column("CHECK", no_wrap=True, ratio=2)
+    table.add_column("CHECK", ratio=2, overflow="fold")  # wraps: a check's name is never cut
     table.add_column("RESULT", no_wrap=True, width=11)
     table.add_column("DETAIL", ratio=3, overflow="fold")
     for check in checks:
@@ -28,6 +29,16 @@ def render_checks(checks: tuple[CheckResult, ...]) -> RenderableType:
             detail = f"{detail} ({', '.join(check.offenders[:5])}{', …' if len(check.offenders) > 5 else ''})"
         table.add_row(Text(check.name), Text(label, style=style), Text(detail))
     return table
+
+
+def verify_line(verify: VerifyStatus) -> Text:
+    """The verify step in one line: what Finish sees (a run goes stale with any later data-plane change)."""
+    at = f" at {verify.at}" if verify.at else ""
+    style = GOOD_STYLE if verify.state.satisfied else RISK_STYLE if verify.state is VerifyState.FAILED else WARN_STYLE
+    text = Text(f"Verify of {verify.revision}: {verify.state.value}{at}", style=f"bold {style}")
+    if verify.reason:
+        text.append(f". {verify.reason}", style=style)
+    return text
 
 
 class VerifyView(VerticalScroll):
@@ -48,9 +59,11 @@ class VerifyView(VerticalScroll):
     def show(self, state: EngineState | None) -> None:
         """Render the checks (skipped when they did not change)."""
         checks = state.checks if state is not None else ()
-        if checks == self._key and self._key is not None:
+        verify = state.verify if state is not None else None
+        key = (checks, verify)
+        if key == self._key:
             return
-        self._key = checks
+        self._key = key
         parts: list[RenderableType] = [
             Text(
                 "Are the switched workloads healthy? Every pod Ready, no restarts since the switch, no "
@@ -60,6 +73,8 @@ class VerifyView(VerticalScroll):
             ),
             Text(""),
         ]
+        if verify is not None:
+            parts += [verify_line(verify), Text("")]
         if checks:
             parts.append(render_checks(checks))
         else:

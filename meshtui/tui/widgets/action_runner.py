@@ -42,6 +42,18 @@ class ActionRunner(Widget):
             self.plan = plan
             self.outcome = outcome
 
+    class DryRunChecked(Message):
+        """Posted as the dry run goes: how many operations the API server has checked so far."""
+
+        def __init__(self, plan: Plan, done: int, total: int) -> None:
+            super().__init__()
+            self.plan = plan
+            self.done = done
+            self.total = total
+
+        def can_replace(self, message: Message) -> bool:
+            return isinstance(message, ActionRunner.DryRunChecked)
+
     class Progressed(Message):
         """Posted after each step of a run; a newer report replaces an unread older one."""
 
@@ -115,7 +127,9 @@ class ActionRunner(Widget):
             self.post_message(self.DryRunDone(plan, RunOutcome(plan)))
             return
         try:
-            outcome = session.dry_run(plan)
+            outcome = session.dry_run(
+                plan, lambda done, total: self.post_message(self.DryRunChecked(plan, done, total))
+            )
         except Exception as exc:
             self.post_message(self.Failed(action, "dry-run", describe_error(exc)))
             return

@@ -12,9 +12,11 @@ from meshtui.cluster.live import ClusterHealth
 from meshtui.cluster.reflector import ConnState
 from meshtui.domain.text import inert
 from meshtui.engine.api import EngineState
+from meshtui.engine.verifystate import VerifyState
 from meshtui.tui.inert import InertStatic
 
 STEPS = ("Control plane", "Data plane", "Verify", "Finish")
+VERIFY_STEP = 2
 #: The step each engine phase is on; past the last step every step is done.
 PHASE_STEP = {
     "control-plane": 0,
@@ -52,26 +54,39 @@ def health_text(health: tuple[ClusterHealth, ...]) -> Text:
         text.append(inert(h.cluster), style="bold")
         text.append(f" {mark} {h.state.value}", style=style)
         if h.state is ConnState.CONNECTING and h.total_kinds:
-            text.append(f" {h.synced_kinds}/{h.total_kinds}", style=style)
+            # Loading progress: kinds listed of all, and how many objects have arrived so far.
+            text.append(f" {h.synced_kinds}/{h.total_kinds} kinds", style=style)
+            if h.listed_objects:
+                text.append(f", {h.listed_objects:,} objects", style=style)
         if h.state in (ConnState.ERROR, ConnState.LAGGING) and h.reason:
             text.append(f": {inert(h.reason)}", style=style)
     return text
 
 
-def stepper_text(phase: str | None) -> Text:
-    """`1 Control plane > 2 Data plane > 3 Verify > 4 Finish`, the current step in reverse video."""
+def stepper_text(phase: str | None, verify: VerifyState | None = None, *, compact: bool = False) -> Text:
+    """`Phase: Control plane ✓ › Data plane › Verify: not run › Finish`, the current step in reverse video.
+
+    Unlike the tab bar under it, the steps carry no numbers and a done step a ✓; `compact` names only the
+    current step (the others are ✓ or a dot), for a line that must also fit the phase words at 80 columns.
+    Verify says what its last run says (not run, passed, failed, unknown, stale, skipped), never a bare ✓:
+    a tick there would claim checks that may never have run.
+    """
     current = PHASE_STEP.get(phase or "", -1)
-    text = Text()
+    text = Text("Phase ", style="dim")
     for i, step in enumerate(STEPS):
         if i:
-            text.append(" > ", style="dim")
-        label = f"{i + 1} {step}"
-        if i < current:
-            text.append(f"{label} ✓", style="green")
+            text.append(" › ", style="dim")
+        if i == VERIFY_STEP and verify is not None and current < len(STEPS):
+            word = verify.value
+            style = "green" if verify.satisfied else ("bold red" if verify is VerifyState.FAILED else "yellow")
+            label = word if compact and i != current else f"{step}: {word}"
+            text.append(f" {label} " if i == current else label, style="reverse bold" if i == current else style)
+        elif i < current:
+            text.append("✓" if compact else f"{step} ✓", style="green")
         elif i == current:
-            text.append(f" {label} ", style="reverse bold")
+            text.append(f" {step} ", style="reverse bold")
         else:
-            text.append(label)
+            text.append("·" if compact else step)
     return text
 
 
@@ -88,6 +103,7 @@ class MeshHeader(Vertical):
         self.title = title
         self.where = InertStatic(Text(f"{title}  connecting…"), id="header-where")
         self.when = InertStatic(stepper_text(None), id="header-when")
+        self._when: tuple[str | None, VerifyState | None, str, datetime | None] | None = None
 
     def compose(self) -> ComposeResult:
         yield self.where
@@ -127,11 +143,28 @@ class MeshHeader(Vertical):
                 where.append(f" LOCKED by {inert(state.lock.holder)}{expired} ", style="reverse bold red")
         self.where.update(where)
 
-        when = stepper_text(phase)
+        verify = state.verify.state if state is not None and state.verify is not None else None
+        self._when = (phase, verify, note, taken_at)
+        self._render_when()
+
+    def on_resize(self) -> None:
+        self._render_when()
+
+    def _render_when(self) -> None:
+        """The phase line, compact when the full one would not fit: the phase words are never cut."""
+        if self._when is None:
+            return
+        phase, verify, note, taken_at = self._when
+        tail = Text()
         if phase in ("completed", "cancelled", None):
-            when.append(f"   {PHASE_WORDS.get(phase or '', 'no upgrade found')}")
+            tail.append(f"   {PHASE_WORDS.get(phase or '', 'no upgrade found')}")
         if note:
-            when.append(f"   {inert(note)}", style="bold")
+            tail.append(f"   {inert(note)}", style="bold")
         if taken_at is not None and not note:
-            when.append(f"   as of {taken_at.strftime('%H:%M:%S')}", style="dim")
+            tail.append(f"   as of {taken_at.strftime('%H:%M:%S')}", style="dim")
+        width = (self.size.width or 200) - 2
+        when = stepper_text(phase, verify)
+        if when.cell_len + tail.cell_len > width:
+            when = stepper_text(phase, verify, compact=True)
+        when.append_text(tail)
         self.when.update(when)

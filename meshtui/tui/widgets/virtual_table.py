@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from collections.abc import Callable, Hashable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from time import monotonic
 from typing import Any, ClassVar, Literal, NamedTuple, TypeAlias
 
@@ -305,6 +305,17 @@ class VirtualTable(ScrollView, can_focus=True):
         """The declared columns, in display order."""
         return self._columns
 
+    def set_priorities(self, priorities: Mapping[str, int]) -> None:
+        """Change which columns give way first when narrow (the all-pods view needs its NAMESPACE)."""
+        columns = tuple(
+            replace(c, priority=priorities[c.key]) if c.key in priorities else c for c in self._columns
+        )
+        if columns != self._columns:
+            self._columns = columns
+            self._layout_width = -1
+            self._strip_cache.clear()
+            self.refresh()
+
     @property
     def row_count(self) -> int:
         """Number of rows held as of the last flush, shown or filtered out."""
@@ -382,6 +393,10 @@ class VirtualTable(ScrollView, can_focus=True):
     def visible_count(self) -> int:
         """Number of rows shown as of the last flush."""
         return len(self._order)
+
+    def hidden_selected_count(self) -> int:
+        """Selected rows the filter hides (the summary says so: a selection never acts unseen)."""
+        return sum(1 for key in self._selected if not self._is_shown(key))
 
     def _is_shown(self, key: RowKey) -> bool:
         """Whether a key is among the rows shown (flushed rows passing the applied filter)."""
@@ -515,7 +530,9 @@ class VirtualTable(ScrollView, can_focus=True):
         self._scroll_to_line(top)
 
         if self._selected:
-            kept = {key for key in self._selected if self._is_shown(key)}
+            # A filter hides selected rows but never deselects them (the summary counts the hidden ones);
+            # only rows that are gone leave the selection, and the screen hears of it.
+            kept = {key for key in self._selected if key in self._rows}
             if len(kept) != len(self._selected):
                 self._selected = kept
                 self.post_message(self.SelectionChanged(self, frozenset(kept)))
