@@ -318,17 +318,52 @@ class LineStream:
 
 
 def _body(response: urllib3.HTTPResponse) -> bytes:
-    """The whole body, inflated here when gzipped: urllib3 would hold the page twice while it inflates
-    (a growing buffer, then its copy); this holds the compressed bytes (about a tenth) and the page once."""
+    """The whole body, inflated here when gzipped (urllib3 would hold the page twice while it inflates)."""
     raw = response.read(decode_content=False)
     if response.headers.get("Content-Encoding", "").strip().lower() != "gzip":
         return raw
+    return _inflate(raw)
+
+
+_INFLATE_CHUNK = 1 << 20
+
+
+def _inflate(raw: bytes) -> bytes:
+    """A gzip body inflated into one buffer sized from its trailer, a megabyte at a time: the compressed
+    bytes (about a tenth) and the page are held once, never the page twice (zlib's own output grows in
+    blocks it joins at the end)."""
     inflater = zlib.decompressobj(31)
-    data = inflater.decompress(raw)
-    del raw
+    size = int.from_bytes(raw[-4:], "little") if len(raw) >= 18 else 0  # ISIZE: the length mod 2**32
+    size = min(size, len(raw) * 1032)  # deflate never expands more; a damaged trailer allocates no more
+    out = bytearray(size)
+    view = memoryview(out)
+    pos = 0
+    pending = raw
+    while True:
+        if inflater.eof:
+            pending = inflater.unused_data  # another gzip member follows (rare, but valid)
+            if not pending:
+                break
+            inflater = zlib.decompressobj(31)
+        piece = inflater.decompress(pending, _INFLATE_CHUNK)
+        pending = inflater.unconsumed_tail
+        end = pos + len(piece)
+        if end > size:  # the trailer understated it (over 4 GiB, or several members): grow
+            view.release()
+            out.extend(bytes(end - size))
+            size = end
+            view = memoryview(out)
+        view[pos:end] = piece
+        pos = end
+        if not piece and not pending:
+            break
+    view.release()
     if not inflater.eof:
         raise zlib.error("the compressed reply ends early")
-    return data
+    if pos != len(out):
+        del out[pos:]
+    # bytes-like for every decoder meshtui uses (orjson, msgspec, bytes.find); copying it would double it.
+    return out  # type: ignore[return-value]
 
 
 def _timed_out(exc: BaseException) -> str | None:

@@ -144,6 +144,11 @@ class Faults:
 
     # -- queries the server makes ---------------------------------------------------------------------
 
+    def applied(self) -> Counter[str]:
+        """A copy of `injected`, taken under the lock (the server adds to it from its loop)."""
+        with self._lock:
+            return Counter(self.injected)
+
     def count(self, kind: str, n: int = 1) -> None:
         """Record `n` applied faults of a kind."""
         if n:

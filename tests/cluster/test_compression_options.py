@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import gzip
+import zlib
 from collections.abc import Iterator
 
 import pytest
@@ -11,7 +13,7 @@ import yaml
 from meshtui.cli.args import apply_connection_args
 from meshtui.cli.main import build_parser
 from meshtui.cluster.kubeconfig import connect
-from meshtui.cluster.rawapi import ClientOptions, RawApi, default_options, set_default_options
+from meshtui.cluster.rawapi import ClientOptions, RawApi, _inflate, default_options, set_default_options
 from meshtui.sim.store import Store
 from tests.conftest import StartSims
 
@@ -73,3 +75,19 @@ def test_a_kubeconfig_cluster_can_turn_it_off(sims: StartSims) -> None:
     config["clusters"][0]["cluster"]["disable-compression"] = True
     kubeconfig.write_text(yaml.safe_dump(config))
     assert encoding(RawApi(connect(str(kubeconfig))[0].api_client, "c")) is None
+
+
+@pytest.mark.parametrize("size", [0, 1, 3_000_000])
+def test_a_gzipped_page_inflates_to_the_same_bytes(size: int) -> None:
+    page = (b'{"kind":"PodList","items":[' + b'{"metadata":{"name":"p"}},' * (size // 26))[:size]
+    assert bytes(_inflate(gzip.compress(page, 1))) == page
+
+
+def test_a_trailer_that_understates_the_size_still_inflates_everything() -> None:
+    two_members = gzip.compress(b"a" * 100_000) + gzip.compress(b"b" * 10)  # the trailer read is the last member's
+    assert bytes(_inflate(two_members)) == b"a" * 100_000 + b"b" * 10
+
+
+def test_a_truncated_gzip_reply_is_an_error() -> None:
+    with pytest.raises(zlib.error):
+        _inflate(gzip.compress(b"x" * 100_000)[:-40])
