@@ -576,8 +576,10 @@ class EngineSession:
             self.journal_entry(action, [self.store.ref], "applied", f"chose {action}")
             return RunOutcome(plan)
         if action == "verify":
-            if self._last_view is not None:
-                self.verify(self._last_view)
+            # The checks and the data-plane fingerprint the run is kept with are those of the cluster now, not of
+            # the view the plan was made on (pods that became Ready since would make the run stale at once).
+            view, _ = self.fresh_state()
+            self.verify(view)
             return RunOutcome(plan)
         if action == "skip-verify":
             pending, self._pending_skip = self._pending_skip, None

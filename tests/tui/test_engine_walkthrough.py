@@ -176,7 +176,13 @@ class ReadmeDriver(Driver):
         for i, token in enumerate(tokens):
             if token in ("U", "R") and tokens[i + 1 : i + 2] == ["enter"]:
                 action = "upgrade" if token == "U" else "rollback"
-                await self.until(lambda a=action: self.enabled(a), f"{action} to become enabled", timeout=90)
+                try:
+                    await self.until(lambda a=action: self.enabled(a), f"{action} to become enabled", timeout=90)
+                except AssertionError as exc:
+                    state = self.dash.snapshot.state
+                    runs = [(f.plan.action, len(f.plan.operations)) for f in self.waiter.seen(ActionRunner.Finished)]
+                    why = state.action(action).reasons[:1] if state else "no state"
+                    raise AssertionError(f"{exc}: {why}; runs so far {runs}") from None
             for key in presses(token):
                 await self.key(key)
 
@@ -208,8 +214,17 @@ class ReadmeDriver(Driver):
                 return state is not None and state.verify is not None and state.verify.at is not None
 
             await self.until(recorded, "the verify run in the record")
-            state = self.dash.snapshot.state
-            assert state.verify.state.satisfied, (state.verify, state.checks)
+
+            def passed() -> bool:
+                state = self.dash.snapshot.state
+                return state is not None and state.verify is not None and state.verify.state.satisfied
+
+            # The live view catches up with the fresh read the run was judged on within a moment.
+            try:
+                await self.until(passed, "the verify run to show as passed", timeout=15)
+            except AssertionError:
+                state = self.dash.snapshot.state
+                raise AssertionError((state.verify, state.checks)) from None
 
     def plan_ready(self, screen: PlanScreen) -> bool:
         """The plan and its dry run are on screen (or the engine said why not)."""
