@@ -285,7 +285,7 @@ async def test_the_readme_upgrade_keys_verbatim(
         plane = lambda: d.dash.snapshot.view.control_plane(CLUSTER)  # noqa: E731
         # Its istiod's pods terminate first: on a loaded machine that takes a while.
         await d.until(lambda: plane().revision(OLD) is None, f"{OLD} offline", timeout=120)
-        assert d.phase() == "completed"
+        await d.until(lambda: d.phase() == "completed", "the record to say completed")
 
     revisions = pod_revisions(cluster)
     on_old = {ns for ns, revs in revisions.items() if OLD in revs}
@@ -303,7 +303,7 @@ async def test_the_readme_rollback_keys_verbatim(
         plane = lambda: d.dash.snapshot.view.control_plane(CLUSTER)  # noqa: E731
         # Its istiod's pods terminate first: on a loaded machine that takes a while.
         await d.until(lambda: plane().revision(NEW) is None, f"{NEW} offline", timeout=120)
-        assert d.phase() == "cancelled"
+        await d.until(lambda: d.phase() == "cancelled", "the record to say cancelled")
         # Rollback was the goal: `todo` lists what is not on the source, and nothing is left.
         await pilot.press("escape", "1", "n", "slash", *"todo", "enter")
         shown = [k[1] for k in d.dash.data_plane.namespaces.table.visible_keys()]
