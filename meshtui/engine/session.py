@@ -796,7 +796,8 @@ class EngineSession:
         if record is None or record.restart is None or not self._writable():
             return
         left, what = list(record.restart.remaining), record.restart.action
-        self.store.update(lambda r: setattr(r, "restart", None))
+        if not self._write(lambda r: setattr(r, "restart", None)):
+            return
         self.journal_entry(
             "restart",
             [],
