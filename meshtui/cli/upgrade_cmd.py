@@ -11,12 +11,13 @@ import os
 import sys
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, TextIO, cast
 
 from meshtui.cli import exitcodes
 from meshtui.cli.args import non_negative_seconds, positive_int, positive_seconds
 from meshtui.cli.output import raw
+from meshtui.domain.actions import ActionId
 
 if TYPE_CHECKING:
     from meshtui.cluster.kubeconfig import ClusterTarget
@@ -25,6 +26,8 @@ if TYPE_CHECKING:
     from meshtui.domain.reasons import Reason
     from meshtui.engine.api import EngineState, Progress
     from meshtui.engine.executor import RunOutcome
+    from meshtui.engine.installers import InstallerSpec
+    from meshtui.engine.params import ActionParams
     from meshtui.engine.session import EngineSession
 
 
@@ -359,23 +362,31 @@ def _print_outcome(ctx: Run, outcome: RunOutcome, heading: str) -> None:
         ctx.say(f"  {word:<9} {step.operation.describe()}{msg}")
 
 
-WANTED: dict[str, list[str] | None] = {
-    "start": ["start"],
-    "deploy": ["deploy"],
-    "switch": ["switch", "switch-back"],
-    "move-tag": ["move-tag"],
-    "restart": ["restart"],
-    "delete-pods": ["delete-pods"],
-    "gateways": ["gateways", "gateways-back"],
-    "ambient": ["ambient"],
+#: The actions whose permissions each step checks up front (None: every action's, for the status).
+WANTED: dict[str, list[ActionId] | None] = {
+    "start": [ActionId.START],
+    "deploy": [ActionId.DEPLOY],
+    "switch": [ActionId.SWITCH, ActionId.SWITCH_BACK],
+    "move-tag": [ActionId.MOVE_TAG],
+    "restart": [ActionId.RESTART],
+    "delete-pods": [ActionId.DELETE_PODS],
+    "gateways": [ActionId.GATEWAYS, ActionId.GATEWAYS_BACK],
+    "ambient": [ActionId.AMBIENT],
     "verify": [],
-    "complete": ["upgrade", "finish"],
-    "cancel": ["move-tag", "switch-back", "restart", "gateways-back", "rollback", "finish"],
+    "complete": [ActionId.UPGRADE, ActionId.FINISH],
+    "cancel": [
+        ActionId.MOVE_TAG,
+        ActionId.SWITCH_BACK,
+        ActionId.RESTART,
+        ActionId.GATEWAYS_BACK,
+        ActionId.ROLLBACK,
+        ActionId.FINISH,
+    ],
     "status": None,
 }
 
 
-def open_run(args: argparse.Namespace, wanted: list[str] | None) -> Run:
+def open_run(args: argparse.Namespace, wanted: list[ActionId] | None) -> Run:
     """Connect, read the mesh once, open the engine session and check the permissions of `wanted` actions."""
     from meshtui.cluster.kubeconfig import connect
     from meshtui.cluster.oneshot import load_once
@@ -389,7 +400,7 @@ def open_run(args: argparse.Namespace, wanted: list[str] | None) -> Run:
         inventory.add_cluster(t.name, t.server)
     load_once(targets, cast(Any, inventory))
     first = inventory.view(args.source, args.target)
-    installs = wanted is not None and set(wanted) <= {"start", "deploy"}
+    installs = wanted is not None and set(wanted) <= {ActionId.START, ActionId.DEPLOY}
     wrong = pair_problem((r.name for r in first.revisions), args.source, args.target, target_may_be_missing=installs)
     if wrong:
         for t in targets:
@@ -467,8 +478,9 @@ def run(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------------------------------------- the flow
 
 
-def _plan(ctx: Run, action: str, **params: Any) -> Plan:
-    plan = ctx.session.plan(action, ctx.view, **params)
+def _plan(ctx: Run, params: ActionParams) -> Plan:
+    """Plan and print an action; a refused plan ends the command (journalled with --yes)."""
+    plan = ctx.session.plan(ctx.view, params)
     _print_plan(ctx, plan)
     if plan.refused and getattr(ctx.args, "yes", False):
         ctx.session.journal_refusal(plan)
@@ -506,7 +518,7 @@ def _apply(ctx: Run, plan: Plan, *, gate: bool = True) -> int:
     """Print, then (with --yes) dry-run and apply a plan; the exit code."""
     from meshtui.engine.executor import RunControl
 
-    if not plan.operations and plan.action not in ("upgrade", "rollback", "verify"):
+    if not plan.operations and plan.action not in (ActionId.UPGRADE, ActionId.ROLLBACK, ActionId.VERIFY):
         ctx.say(f"Nothing applied: {len(plan.skipped)} skipped (see why above)." if plan.skipped else "Nothing to do.")
         return exitcodes.OK
     if ctx.args.dry_run or ctx.args.read_only:
@@ -544,7 +556,9 @@ def _apply(ctx: Run, plan: Plan, *, gate: bool = True) -> int:
 
 def step_start(ctx: Run) -> int:
     """Record the upgrade and take the lock."""
-    plan = _plan(ctx, "start")
+    from meshtui.engine.params import StartParams
+
+    plan = _plan(ctx, StartParams())
     code = _apply(ctx, plan)
     if code == exitcodes.OK and ctx.args.yes and not ctx.args.dry_run:
         record = ctx.session.record
@@ -555,17 +569,22 @@ def step_start(ctx: Run) -> int:
 
 def step_deploy(ctx: Run) -> int:
     """Deploy the target revision."""
-    return _apply(ctx, _plan(ctx, "deploy", installer=_installer_spec(ctx.args)))
+    from meshtui.engine.params import DeployParams
+
+    return _apply(ctx, _plan(ctx, DeployParams(installer=_installer_spec(ctx.args))))
 
 
 def step_ambient(ctx: Run) -> int:
     """Upgrade istio-cni and ztunnel in place."""
-    components = ctx.args.components or ["istio-cni", "ztunnel"]
+    from meshtui.engine.params import AMBIENT_COMPONENTS, AmbientParams
+
+    components = tuple(ctx.args.components or AMBIENT_COMPONENTS)
     to = ctx.session.pair(ctx.view)[0] if ctx.args.back else None
-    return _apply(ctx, _plan(ctx, "ambient", installer=_installer_spec(ctx.args), components=components, to=to))
+    params = AmbientParams(installer=_installer_spec(ctx.args), components=components, to=to)
+    return _apply(ctx, _plan(ctx, params))
 
 
-def _installer_spec(a: argparse.Namespace) -> Any:
+def _installer_spec(a: argparse.Namespace) -> InstallerSpec:
     """The installer the step's flags name (--manifests, --istioctl, --helm or --external)."""
     from meshtui.engine.installers import InstallerSpec
 
@@ -585,9 +604,7 @@ def _installer_spec(a: argparse.Namespace) -> Any:
     else:
         spec = InstallerSpec("external")
     if a.timeout:
-        spec = InstallerSpec(
-            spec.kind, spec.path, spec.chart, spec.chart_version, spec.extra_args, spec.kubeconfig, float(a.timeout)
-        )
+        spec = replace(spec, timeout=float(a.timeout))
     return spec
 
 
@@ -600,19 +617,30 @@ def _sets(values: list[str]) -> tuple[str, ...]:
 
 def step_switch(ctx: Run) -> int:
     """Switch namespaces."""
+    from meshtui.engine.params import SwitchBackParams, SwitchParams
+
     a = ctx.args
-    action = "switch-back" if a.back else "switch"
-    params: dict[str, Any] = {"all": a.all, "namespaces": a.namespaces or None, "to": a.to}
-    return _apply(ctx, _plan(ctx, action, **params))
+    namespaces = _namespaces_of(a)
+    params = SwitchBackParams(namespaces=namespaces) if a.back else SwitchParams(namespaces=namespaces, to=a.to)
+    return _apply(ctx, _plan(ctx, params))
+
+
+def _namespaces_of(a: argparse.Namespace) -> tuple[str, ...] | None:
+    """The namespaces named on the command line; None (every one that applies) with --all or none named."""
+    return None if a.all else (tuple(a.namespaces) or None)
 
 
 def step_move_tag(ctx: Run) -> int:
     """Move a tag."""
-    return _apply(ctx, _plan(ctx, "move-tag", tag=ctx.args.tag, to=ctx.args.to))
+    from meshtui.engine.params import MoveTagParams
+
+    return _apply(ctx, _plan(ctx, MoveTagParams(tag=ctx.args.tag, to=ctx.args.to)))
 
 
 def step_restart(ctx: Run) -> int:
     """Restart workloads (or resume an interrupted restart)."""
+    from meshtui.engine.params import RestartParams
+
     a = ctx.args
     record = ctx.session.record
     if record is not None and record.restart is not None and record.restart.remaining and a.resume:
@@ -621,28 +649,31 @@ def step_restart(ctx: Run) -> int:
             f"Resuming the {progress.action} started at {progress.restarted_at}: {len(progress.done)} of "
             f"{len(progress.workloads)} workloads done."
         )
-    params = {
-        "all": a.all,
-        "namespaces": a.namespaces or None,
-        "batch": a.batch,
-        "pause": a.pause,
-        "ignore_pdb": a.ignore_pdb,
-        "resume": a.resume,
-        "discard": a.new,
-    }
-    return _apply(ctx, _plan(ctx, "restart", **params))
+    params = RestartParams(
+        namespaces=_namespaces_of(a),
+        batch=a.batch,
+        pause=a.pause,
+        ignore_pdb=a.ignore_pdb,
+        resume=a.resume,
+        discard=a.new,
+    )
+    return _apply(ctx, _plan(ctx, params))
 
 
 def step_delete_pods(ctx: Run) -> int:
     """Delete pods nothing recreates (their owner re-creates them from their manifest)."""
-    return _apply(ctx, _plan(ctx, "delete-pods", pods=ctx.args.pods))
+    from meshtui.engine.params import DeletePodsParams
+
+    return _apply(ctx, _plan(ctx, DeletePodsParams(pods=tuple(ctx.args.pods))))
 
 
 def step_gateways(ctx: Run) -> int:
     """Move the gateways."""
+    from meshtui.engine.params import GatewaysBackParams, GatewaysParams
+
     a = ctx.args
-    action = "gateways-back" if a.back else "gateways"
-    return _apply(ctx, _plan(ctx, action, manifests=a.manifests, batch=a.batch, pause=a.pause))
+    kind = GatewaysBackParams if a.back else GatewaysParams
+    return _apply(ctx, _plan(ctx, kind(manifests=a.manifests, batch=a.batch, pause=a.pause)))
 
 
 def step_verify(ctx: Run) -> int:
@@ -687,9 +718,10 @@ def _confirm(ctx: Run, revision: str) -> None:
     raise Refused(f"taking {revision} offline is irreversible: add --confirm-revision {revision}", exitcodes.REFUSED)
 
 
-def _finish(ctx: Run, choice: str) -> int:
+def _finish(ctx: Run, choice: ActionId) -> int:
     """Choose Upgrade or Rollback (gate-checked), show the offline plan, confirm, take the revision offline."""
-    from meshtui.engine.offline import plan_offline
+    from meshtui.engine.params import PARAMS, FinishParams
+    from meshtui.engine.planners.finish import offline_pair, plan_offline
 
     session = ctx.session
     _settle(ctx, choice)
@@ -699,12 +731,12 @@ def _finish(ctx: Run, choice: str) -> int:
         raise Refused("refused: no upgrade has been started (meshtui upgrade start records it).", exitcodes.REFUSED)
     if source is None or target is None or state.gates is None:
         raise Refused("refused: no source and target revision.", exitcodes.REFUSED)
-    away, keep = (source, target) if choice == "upgrade" else (target, source)
+    away, keep = offline_pair(choice, source, target)
     _verified(ctx, keep)
-    choose = session.plan(choice, ctx.view)
+    choose = session.plan(ctx.view, PARAMS[choice]())
     gates = state.gates
-    verdict = gates.upgrade if choice == "upgrade" else gates.rollback
-    plan = plan_offline(session.planner.ctx, ctx.view, away, keep, verdict, choice.capitalize())
+    verdict = gates.verdict(choice)
+    plan = plan_offline(session.ctx, ctx.view, away, keep, verdict, choice.capitalize())
     _print_plan(ctx, plan)
     refused = choose if choose.refused else plan
     reasons = list(refused.refusals)
@@ -735,13 +767,13 @@ def _finish(ctx: Run, choice: str) -> int:
             raise Refused(refusal_sentence(chosen), outcome_code(chosen))
     session.mark_plan_shown()
     view = ctx.reload()
-    final = session.plan("finish", view)
+    final = session.plan(view, FinishParams())
     if final.refused:
         _print_plan(ctx, final)
         raise Refused(f"refused: {final.refusals[0]}.", refusal_code(final.refusal_reasons))
     code = _apply(ctx, final)
     if code == exitcodes.OK:
-        word = "completed" if choice == "upgrade" else "cancelled (rolled back)"
+        word = "completed" if choice is ActionId.UPGRADE else "cancelled (rolled back)"
         ctx.say(f"Revision {away} is offline; the upgrade is {word}.")
     return code
 
@@ -764,7 +796,7 @@ def _verified(ctx: Run, keep: str) -> None:
             raise Refused(f"refused: the skip was not recorded ({why}).", exitcodes.CONFLICT)
 
 
-def _settle(ctx: Run, choice: str, seconds: float = 30.0) -> None:
+def _settle(ctx: Run, choice: ActionId, seconds: float = 30.0) -> None:
     """Give replaced pods that are still terminating (they count until gone) the time to go, before judging."""
     end = time.monotonic() + seconds
     while time.monotonic() < end:
@@ -779,11 +811,13 @@ def _settle(ctx: Run, choice: str, seconds: float = 30.0) -> None:
 
 def step_complete(ctx: Run) -> int:
     """The Upgrade action, then taking the source offline."""
-    return _finish(ctx, "upgrade")
+    return _finish(ctx, ActionId.UPGRADE)
 
 
 def step_cancel(ctx: Run) -> int:
     """Tags, namespaces and gateways back to the source, restart, then take the target offline."""
+    from meshtui.engine.params import GatewaysBackParams, MoveTagParams, RestartParams, SwitchBackParams
+
     a = ctx.args
     session = ctx.session
     state = session.state(ctx.view)
@@ -800,28 +834,26 @@ def step_cancel(ctx: Run) -> int:
         ctx.say(f"  6. once the Rollback gate holds, take {target} offline")
         ctx.say("\nThe first step now:")
     for tag in sorted({t.name for t in ctx.view.tags if t.revision == target}):
-        plan = _plan(ctx, "move-tag", tag=tag, to=source)
+        plan = _plan(ctx, MoveTagParams(tag=tag, to=source))
         code = _apply(ctx, plan)
         if code or not a.yes or a.dry_run or a.read_only:
             return code
         ctx.reload()
-    code = _apply(ctx, _plan(ctx, "switch-back", all=True))
+    code = _apply(ctx, _plan(ctx, SwitchBackParams()))
     if code or not a.yes or a.dry_run or a.read_only:
         return code
     ctx.reload()
     # Every namespace is restarted back: an unfinished restart recorded earlier is superseded (journalled).
-    code = _apply(
-        ctx, _plan(ctx, "restart", all=True, batch=a.batch, pause=a.pause, ignore_pdb=a.ignore_pdb, discard=True)
-    )
+    code = _apply(ctx, _plan(ctx, RestartParams(batch=a.batch, pause=a.pause, ignore_pdb=a.ignore_pdb, discard=True)))
     if code:
         return code
     ctx.reload()
-    code = _apply(ctx, _plan(ctx, "gateways-back", manifests=a.manifests, batch=a.batch, pause=a.pause))
+    code = _apply(ctx, _plan(ctx, GatewaysBackParams(manifests=a.manifests, batch=a.batch, pause=a.pause)))
     if code:
         return code
     ctx.reload()
     if not a.skip_verify:
-        _settle(ctx, "rollback")
+        _settle(ctx, ActionId.ROLLBACK)
         ctx.say(f"\nVerify of {source}:")
         checks = session.verify(ctx.view, revision=source)
         for c in checks:
@@ -836,7 +868,7 @@ def step_cancel(ctx: Run) -> int:
                 "`meshtui upgrade rollback` again, or pass --skip-verify REASON.",
             )
             return exitcodes.FAILED
-    return _finish(ctx, "rollback")
+    return _finish(ctx, ActionId.ROLLBACK)
 
 
 def step_status(ctx: Run) -> int:
@@ -858,7 +890,7 @@ def step_status(ctx: Run) -> int:
             "restart_in_progress": state.restart_in_progress,
             "restart_interrupted": state.restart_interrupted,
             "actions": {
-                a.id: {
+                a.id.value: {
                     "enabled": a.enabled,
                     "reasons": list(a.reasons),
                     "why": [

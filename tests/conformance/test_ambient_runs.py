@@ -22,6 +22,7 @@ from meshtui.cluster.oneshot import load_once
 from meshtui.domain.inventory import Inventory
 from meshtui.engine.executor import RunControl
 from meshtui.engine.installers import InstallerSpec
+from meshtui.engine.params import AmbientParams
 from meshtui.engine.session import EngineSession
 from meshtui.sim.render import render_ambient
 from tests.engine.support import cli
@@ -124,7 +125,7 @@ def test_ambient_step_upgrades_istio_cni_then_ztunnel_node_by_node(dedicated_bac
     assert "ztunnel" in upgrade_conditions(), "Upgrade waits for ztunnel to use the target"
     session, view = session_on(backend)
     try:
-        plan = session.plan("ambient", view, installer=InstallerSpec("manifests", str(folder), timeout=120))
+        plan = session.plan(view, AmbientParams(installer=InstallerSpec("manifests", str(folder), timeout=120)))
         assert not plan.refused, plan.refusals
         waits = [(op.name, op.body["node"]) for op in plan.operations if op.verb == "wait"]
         assert waits == [("istio-cni-node", n) for n in nodes] + [("ztunnel", n) for n in nodes]

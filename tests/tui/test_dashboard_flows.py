@@ -6,6 +6,7 @@ import threading
 from collections.abc import Callable
 
 from meshtui.engine.api import Progress
+from meshtui.engine.params import RestartParams, SwitchParams
 from meshtui.tui.rows import plain
 from meshtui.tui.screens.confirm import ConfirmScreen
 from meshtui.tui.screens.dashboard import DashboardScreen
@@ -52,7 +53,7 @@ async def test_switch_two_selected_namespaces(live_app: Callable[..., Live], wai
         assert "Namespaces (selected): accounts, batch" in modal.subtitle
         await pilot.press("enter")
         await waiter.until(pilot, lambda: bool(waiter.seen(ActionRunner.Finished)), what="the run")
-        assert live.session.calls[0] == ("switch", {"namespaces": ["accounts", "batch"]})
+        assert live.session.calls[0] == ("switch", SwitchParams(namespaces=("accounts", "batch")))
         for ns in ("accounts", "batch"):
             assert labels(live, ns).get("istio.io/rev") == NEW
             assert "istio-injection" not in labels(live, ns)
@@ -71,7 +72,8 @@ async def test_switch_two_selected_namespaces(live_app: Callable[..., Live], wai
         await waiter.until(pilot, lambda: isinstance(app.screen, PlanScreen), what="the restart plan")
         assert "Namespaces (selected): accounts, batch" in app.screen.subtitle
         action, params = live.session.calls[-1]
-        assert action == "restart" and params["namespaces"] == ["accounts", "batch"]
+        assert action == "restart"
+        assert isinstance(params, RestartParams) and params.namespaces == ("accounts", "batch")
 
 
 async def test_upgrade_disabled_until_the_last_pod_moves(live_app: Callable[..., Live], waiter: Waiter) -> None:
