@@ -104,8 +104,8 @@ def load_mesh(args: argparse.Namespace) -> tuple[Inventory, list[Problem], Upgra
 def _read_record(targets: list[ClusterTarget], inventory: Inventory) -> UpgradeRecord | None:
     """The upgrade record in the first cluster's control-plane namespace (it decides phase and pair)."""
     from meshtui.cluster.rawapi import RawApi
+    from meshtui.engine.controlplanes import ISTIO_NAMESPACE
     from meshtui.engine.recordstore import RecordStore
-    from meshtui.engine.session import ISTIO_NAMESPACE
 
     first = targets[0]
     plane = inventory.view().control_plane(first.name)

@@ -5,13 +5,17 @@ Each changes a record in place; the session applies them through its lock-fenced
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from meshtui.domain.actions import ActionId
 from meshtui.domain.objects import REV_LABEL, TAG_LABEL
 from meshtui.domain.plan import Operation
 from meshtui.engine.planners.common import NS_INJECTION, NS_REV, TEMPLATE_REV
 from meshtui.engine.record import CheckRecord, SwitchMark, UpgradeRecord, VerifyRun
+from meshtui.engine.verifystate import DataPlaneState
+
+if TYPE_CHECKING:
+    from meshtui.engine.api import CheckResult
 
 
 def choose(record: UpgradeRecord, action: ActionId) -> None:
@@ -25,6 +29,37 @@ def finish(record: UpgradeRecord, phase: str, when: str) -> None:
     """The upgrade's end: completed or cancelled, and when."""
     record.phase = "completed" if phase == "completed" else "cancelled"
     record.finished = when
+
+
+def verify_run(
+    checks: tuple[CheckResult, ...], dp: DataPlaneState, kept: str, by: str, when: str
+) -> tuple[list[CheckRecord], VerifyRun, dict[str, Any]]:
+    """A verify run as the record keeps it: the checks, the run (verdict and the data-plane state it checked),
+    and the journal entry's `after`."""
+    stored = [CheckRecord(name=c.name, result=c.result, detail=c.detail, offenders=list(c.offenders)) for c in checks]
+    results = {c.result for c in checks}
+    verdict: Literal["passed", "failed", "unknown"] = (
+        "failed" if "fail" in results else "unknown" if "unknown" in results else "passed"
+    )
+    run = VerifyRun(
+        at=when,
+        by=by,
+        revision=kept,
+        result=verdict,
+        fingerprint=dp.fingerprint,
+        namespaces=dp.namespaces,
+        pods=dp.pods,
+        restarts=dp.restarts,
+        not_ready=dp.not_ready,
+    )
+    after = {
+        "fingerprint": dp.fingerprint,
+        "namespaces": dp.namespaces,
+        "pods": dp.pods,
+        "restarts": dp.restarts,
+        "not_ready": dp.not_ready,
+    }
+    return stored, run, after
 
 
 def store_checks(record: UpgradeRecord, checks: list[CheckRecord], when: str, run: VerifyRun) -> None:

@@ -9,11 +9,10 @@ the lock from `upgradelock.py`. Network calls happen in `refresh`, `plan`, `dry_
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
-from typing import Any, Literal, cast
+from typing import Any, cast
 
 from meshtui.cluster.errors import ClusterError
 from meshtui.cluster.kubeconfig import ClusterTarget
@@ -26,6 +25,7 @@ from meshtui.domain.reasons import WRITE_BLOCKERS, Reason, ReasonKind, messages
 from meshtui.engine import phase as phases
 from meshtui.engine import recordchanges, restarts
 from meshtui.engine.api import ActionState, CheckResult, EngineState, LockState, Progress
+from meshtui.engine.controlplanes import control_plane_namespaces, record_namespaces
 from meshtui.engine.executor import Executor, RunControl, RunOutcome, StepOutcome, StepResult
 from meshtui.engine.installers import refuse_program, run_program, unreachable_revisions
 from meshtui.engine.params import ActionParams, FinishParams, RestartParams, SkipVerifyParams
@@ -33,13 +33,12 @@ from meshtui.engine.permissions import PermissionCache
 from meshtui.engine.planners.common import PlanContext, PlanRequest, rfc3339
 from meshtui.engine.planners.finish import offline_pair
 from meshtui.engine.planners.registry import build_plan
-from meshtui.engine.record import RECORD_NAME, CheckRecord, JournalEntry, UpgradeRecord, VerifyRun, VerifySkip
+from meshtui.engine.record import RECORD_NAME, JournalEntry, UpgradeRecord, VerifySkip
 from meshtui.engine.recordstore import RecordStore
 from meshtui.engine.upgradelock import LockLost, UpgradeLock, identity
 from meshtui.engine.verify import run_checks
 from meshtui.engine.verifystate import SKIP_WORDS, data_plane_state, kept_revision
 
-ISTIO_NAMESPACE = "istio-system"
 #: Kinds whose deletion by Finish is preceded by a fresh gate check (the webhooks and istiod): see docs/reliability.md.
 RECHECKED_KINDS = frozenset({"MutatingWebhookConfiguration", "ValidatingWebhookConfiguration", "Deployment"})
 #: The Finish gate's condition "the offline plan has not been shown yet" (planning Finish shows it).
@@ -51,23 +50,6 @@ GOALS = {
     ActionId.SWITCH_BACK: "rollback",
     ActionId.GATEWAYS_BACK: "rollback",
 }
-
-
-def control_plane_namespaces(view: InventoryView | None, clusters: list[str], source: str | None) -> dict[str, str]:
-    """Each cluster's control-plane namespace: the source istiod's namespace, else istio-system."""
-    out: dict[str, str] = {}
-    for cluster in clusters:
-        ns = ISTIO_NAMESPACE
-        plane = view.control_plane(cluster) if view is not None else None
-        if plane is not None:
-            rev = plane.revision(source) if source else None
-            candidates = [rev] if rev is not None else list(plane.revisions)
-            for r in candidates:
-                if r is not None and r.istiod:
-                    ns = r.istiod.split("/", 1)[0]
-                    break
-        out[cluster] = ns
-    return out
 
 
 class EngineSession:
@@ -112,7 +94,6 @@ class EngineSession:
         self._action: ActionId | None = None  # the action of the plan being run, as its journal entries name it
         self._pending_skip: tuple[Plan, str] | None = None  # the skip-verify plan last shown, with its reason
         self._discarding: Plan | None = None  # the restart plan that discards the recorded unfinished one
-        self._lock = threading.RLock()
         self.cp: dict[str, str] = control_plane_namespaces(view, self.clusters, source)
         self.store = RecordStore(self.apis[self.clusters[0]], self.cp[self.clusters[0]])
         self.lock = UpgradeLock(self.apis[self.clusters[0]], self.cp[self.clusters[0]], self.me, self.clock)
@@ -130,11 +111,7 @@ class EngineSession:
     def _find_record(self, view: InventoryView | None) -> None:
         """Read the record where it lives: istio-system, else the namespace of any istiod of the first cluster."""
         first = self.clusters[0]
-        candidates = [self.cp[first], ISTIO_NAMESPACE]
-        plane = view.control_plane(first) if view is not None else None
-        if plane is not None:
-            candidates += [r.istiod.split("/", 1)[0] for r in plane.revisions if r.istiod]
-        for ns in dict.fromkeys(candidates):
+        for ns in record_namespaces(view, first, self.cp[first]):
             store = RecordStore(self.apis[first], ns)
             if store.read() is not None:
                 self.store = store
@@ -471,41 +448,11 @@ class EngineSession:
             return (CheckResult("target", "unknown", "no target revision"),)
         checks = run_checks(view, self.record, kept, self.apis, self.cp)
         if self.record is not None and self._writable():
-            stored = [
-                CheckRecord(name=c.name, result=c.result, detail=c.detail, offenders=list(c.offenders)) for c in checks
-            ]
             when = self.now()
-            dp = data_plane_state(view)
-            results = {c.result for c in checks}
-            verdict: Literal["passed", "failed", "unknown"] = (
-                "failed" if "fail" in results else "unknown" if "unknown" in results else "passed"
-            )
-            run = VerifyRun(
-                at=when,
-                by=self.me,
-                revision=kept,
-                result=verdict,
-                fingerprint=dp.fingerprint,
-                namespaces=dp.namespaces,
-                pods=dp.pods,
-                restarts=dp.restarts,
-                not_ready=dp.not_ready,
-            )
+            stored, run, after = recordchanges.verify_run(checks, data_plane_state(view), kept, self.me, when)
             self._write(lambda r: recordchanges.store_checks(r, stored, when, run))
             summary = ", ".join(f"{c.name} {c.result}" for c in checks)
-            self.journal_entry(
-                ActionId.VERIFY,
-                [],
-                "applied",
-                f"verify of {kept} {verdict}: {summary}",
-                after={
-                    "fingerprint": dp.fingerprint,
-                    "namespaces": dp.namespaces,
-                    "pods": dp.pods,
-                    "restarts": dp.restarts,
-                    "not_ready": dp.not_ready,
-                },
-            )
+            self.journal_entry(ActionId.VERIFY, [], "applied", f"verify of {kept} {run.result}: {summary}", after=after)
         return checks
 
     def skip_verify(self, view: InventoryView, reason: str) -> tuple[bool, str]:
