@@ -66,7 +66,7 @@ def add_parser(sub: Any, cluster_args: Callable[[argparse.ArgumentParser], None]
 
 def run(args: argparse.Namespace) -> int:
     """Print the plan; the exit code says whether it would be refused."""
-    from meshtui.cli.upgrade_cmd import Refused, _dry, _plan, _print_plan, open_run, refusal_code
+    from meshtui.cli.upgrade_run import Refused, dry_run, open_run, plan_or_refuse, print_plan, refusal_code
     from meshtui.cluster.errors import ClusterError
     from meshtui.engine.planners.finish import plan_offline
     from meshtui.engine.record import RecordError
@@ -85,13 +85,13 @@ def run(args: argparse.Namespace) -> int:
             away, keep = (state.source, state.target) if args.choice == "upgrade" else (state.target, state.source)
             verdict = state.gates.upgrade if args.choice == "upgrade" else state.gates.rollback
             plan = plan_offline(ctx.session.ctx, ctx.view, away, keep, verdict, args.choice.capitalize())
-            _print_plan(ctx, plan)
+            print_plan(ctx, plan)
             if plan.refused:
                 raise Refused(f"refused: {plan.refusals[0]}.", refusal_code(plan.refusal_reasons))
         else:
-            plan = _plan(ctx, params)
+            plan = plan_or_refuse(ctx, params)
         if args.dry_run and plan.operations:
-            return _dry(ctx, plan)
+            return dry_run(ctx, plan)
         return exitcodes.OK
     except Refused as exc:
         print(f"meshtui plan: {exc}", file=sys.stderr)

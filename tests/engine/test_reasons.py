@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from meshtui.cli import exitcodes
-from meshtui.cli.upgrade_cmd import refusal_code
+from meshtui.cli.upgrade_run import refusal_code
 from meshtui.domain.actions import ActionId
 from meshtui.domain.plan import Plan
 from meshtui.domain.reasons import Reason, ReasonKind
