@@ -107,8 +107,8 @@ class EngineState:
     #: The direction the operator chose or last worked in: "upgrade", "rollback", or None.
     goal: str | None = None
 
-    def action(self, action_id: ActionId) -> ActionState:
-        """The state of one action by id."""
+    def action(self, action_id: ActionId | str) -> ActionState:
+        """The state of one action by id (an `ActionId`, or its string as a key binding names it)."""
         return next(a for a in self.actions if a.id == action_id)
 
 

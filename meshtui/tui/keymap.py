@@ -10,17 +10,18 @@ from dataclasses import dataclass
 
 from textual.binding import Binding
 
-from meshtui.domain.actions import TITLES, ActionId
+from meshtui.domain.actions import ACTIONS, ActionId
 
-ENGINE_TITLES = TITLES
+#: Each engine action's title by id (string keys: key bindings name actions as text; an ActionId finds its own).
+ENGINE_TITLES: dict[str, str] = {action.value: title for action, title in ACTIONS}
 
 
-def action_name(action_id: ActionId) -> str:
+def action_name(action_id: ActionId | str) -> str:
     """The action's one name on every surface (`Switch back`), from its engine title."""
     return ENGINE_TITLES[action_id].partition(":")[0]
 
 
-def action_description(action_id: ActionId) -> str:
+def action_description(action_id: ActionId | str) -> str:
     """What the action does, after its name (`restore the selected namespaces' labels for the source`)."""
     return ENGINE_TITLES[action_id].partition(":")[2].strip()
 
@@ -83,6 +84,7 @@ def _engine(action_id: ActionId, key: str, scopes: tuple[str, ...], bar: int) ->
         scopes=scopes,
         engine=action_id,
         bar=bar,
+        priority=True,  # its dialog opens before the keys typed after it are routed (`r i enter` in one burst)
     )
 
 
@@ -288,7 +290,7 @@ def in_scope(command: Command, scopes: set[str]) -> bool:
     return any(s in scopes for s in command.scopes)
 
 
-def by_engine_action(action_id: ActionId) -> Command:
+def by_engine_action(action_id: ActionId | str) -> Command:
     """The command that runs an engine action."""
     return next(c for c in COMMANDS if c.engine == action_id)
 

@@ -51,7 +51,7 @@ def offenders(view: InventoryView, keep: str, away: str | None) -> Offenders:
 
 
 def keep_of(
-    action: ActionId, phase: str | None, source: str | None, target: str | None, goal: str | None = None
+    action: ActionId | str, phase: str | None, source: str | None, target: str | None, goal: str | None = None
 ) -> str | None:
     """The revision an action keeps: the target for upgrade, the source for rollback; for finish the chosen
     one (by phase), else the direction the operator works in (`goal`)."""
