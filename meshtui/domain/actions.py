@@ -52,5 +52,12 @@ TITLES: dict[ActionId, str] = dict(ACTIONS)
 
 #: The actions that restart workloads and keep restart progress in the record.
 RESTART_ACTIONS = frozenset({ActionId.RESTART, ActionId.GATEWAYS, ActionId.GATEWAYS_BACK})
+#: The direction each action works in: what `todo`, the offenders and verify follow until a choice is made.
+GOALS = {
+    ActionId.SWITCH: "upgrade",
+    ActionId.GATEWAYS: "upgrade",
+    ActionId.SWITCH_BACK: "rollback",
+    ActionId.GATEWAYS_BACK: "rollback",
+}
 #: The actions that only record the operator's choice of which revision Finish keeps.
 CHOICES = frozenset({ActionId.UPGRADE, ActionId.ROLLBACK})

@@ -193,6 +193,10 @@ PARAMS: dict[ActionId, type[ActionParams]] = {
 }
 
 
+#: The types a field with a default of that type accepts (a bool is an int to Python, never to a field).
+_KIND: dict[type, type | tuple[type, ...]] = {bool: bool, int: int, float: (int, float), str: str, tuple: tuple}
+
+
 class ParamsError(ValueError):
     """A mapping that does not describe the action's parameters (an unknown key, a wrong type)."""
 
@@ -213,13 +217,12 @@ def params_for(action: ActionId | str, values: Mapping[str, Any]) -> ActionParam
             value = tuple(str(v) for v in value)
         default = known[name].default
         expected = _KIND.get(type(default))
-        if expected is not None and value is not None and not isinstance(value, expected):
+        wrong = expected is not None and (
+            value is None or not isinstance(value, expected) or (isinstance(value, bool) and expected is not bool)
+        )
+        if wrong:
             raise ParamsError(f"{action}: {name} must be {type(default).__name__}, not {type(value).__name__}")
         if isinstance(default, float) and isinstance(value, int):
             value = float(value)
         typed[name] = value
     return cls(**typed)
-
-
-#: The types a field with a default of that type accepts (bool is an int, so ints are checked apart).
-_KIND: dict[type, type | tuple[type, ...]] = {bool: bool, int: int, float: (int, float), str: str, tuple: tuple}

@@ -18,7 +18,7 @@ from meshtui.cluster.errors import ClusterError
 from meshtui.cluster.kubeconfig import ClusterTarget
 from meshtui.cluster.oneshot import load_once
 from meshtui.cluster.rawapi import RawApi
-from meshtui.domain.actions import ACTIONS, CHOICES, RESTART_ACTIONS, TITLES, ActionId
+from meshtui.domain.actions import ACTIONS, CHOICES, GOALS, RESTART_ACTIONS, TITLES, ActionId
 from meshtui.domain.inventory import Inventory, InventoryView
 from meshtui.domain.plan import Operation, Plan
 from meshtui.domain.reasons import WRITE_BLOCKERS, Reason, ReasonKind, messages
@@ -43,13 +43,6 @@ from meshtui.engine.verifystate import SKIP_WORDS, data_plane_state, kept_revisi
 RECHECKED_KINDS = frozenset({"MutatingWebhookConfiguration", "ValidatingWebhookConfiguration", "Deployment"})
 #: The Finish gate's condition "the offline plan has not been shown yet" (planning Finish shows it).
 PLAN_NOT_SHOWN = "plan_not_shown"
-#: The direction each action works in: what `todo`, the offenders and verify follow until a choice is made.
-GOALS = {
-    ActionId.SWITCH: "upgrade",
-    ActionId.GATEWAYS: "upgrade",
-    ActionId.SWITCH_BACK: "rollback",
-    ActionId.GATEWAYS_BACK: "rollback",
-}
 
 
 class EngineSession:

@@ -28,6 +28,8 @@ def test_the_dashboard_choices_become_typed_parameters() -> None:
         ("restart", {"new": True}, "takes no parameter new"),
         ("restart", {"batch": "5"}, "batch must be int"),
         ("restart", {"ignore_pdb": 1}, "ignore_pdb must be bool"),
+        ("restart", {"batch": True}, "batch must be int"),
+        ("restart", {"pause": None}, "pause must be float"),
         ("promote", {}, "is not an action"),
     ],
 )
