@@ -27,7 +27,8 @@ def add_parser(sub: Any, cluster_args: Callable[[argparse.ArgumentParser], None]
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     cluster_args(p)
-    p.add_argument("action", choices=ACTION_IDS, metavar="ACTION", help=", ".join(ACTION_IDS))
+    names = [a.value for a in ACTION_IDS]
+    p.add_argument("action", choices=names, metavar="ACTION", help=", ".join(names))
     # A default makes argparse treat the list as optional (it would name it in a "required" error otherwise).
     p.add_argument("namespaces", nargs="*", default=[], metavar="NAMESPACE", help="for switch, switch-back and restart")
     p.add_argument("--all", action="store_true", help="every namespace the action applies to")
@@ -57,7 +58,7 @@ def add_parser(sub: Any, cluster_args: Callable[[argparse.ArgumentParser], None]
     p.add_argument("--helm", metavar="PATH", help="deploy or ambient: with Helm")
     p.add_argument(
         "--choice",
-        choices=("upgrade", "rollback"),
+        choices=(ActionId.UPGRADE.value, ActionId.ROLLBACK.value),
         help="finish: preview the offline plan of this choice even before it is made",
     )
     p.add_argument("--dry-run", action="store_true", help="also run the plan as a server-side dry run")
@@ -68,23 +69,25 @@ def run(args: argparse.Namespace) -> int:
     """Print the plan; the exit code says whether it would be refused."""
     from meshtui.cli.upgrade_run import Refused, dry_run, open_run, plan_or_refuse, print_plan, refusal_code
     from meshtui.cluster.errors import ClusterError
-    from meshtui.engine.planners.finish import plan_offline
+    from meshtui.engine.planners.finish import offline_pair, plan_offline
     from meshtui.engine.record import RecordError
 
     args.take_over = False
     args.yes = False
     args.timeout = None
     params = params_of(args)
+    action = ActionId(args.action)
     ctx = None
     try:
-        ctx = open_run(args, [ActionId(args.action)])
-        if args.action == "finish" and args.choice:
+        ctx = open_run(args, [action])
+        if action is ActionId.FINISH and args.choice:
+            choice = ActionId(args.choice)
             state = ctx.session.state(ctx.view)
             if state.gates is None or state.source is None or state.target is None:
                 raise Refused("no source and target revision: name them with --source and --target", exitcodes.REFUSED)
-            away, keep = (state.source, state.target) if args.choice == "upgrade" else (state.target, state.source)
-            verdict = state.gates.upgrade if args.choice == "upgrade" else state.gates.rollback
-            plan = plan_offline(ctx.session.ctx, ctx.view, away, keep, verdict, args.choice.capitalize())
+            away, keep = offline_pair(choice, state.source, state.target)
+            verdict = state.gates.verdict(choice)
+            plan = plan_offline(ctx.session.ctx, ctx.view, away, keep, verdict, choice.capitalize())
             print_plan(ctx, plan)
             if plan.refused:
                 raise Refused(f"refused: {plan.refusals[0]}.", refusal_code(plan.refusal_reasons))
