@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
 def choose(record: UpgradeRecord, action: ActionId) -> None:
     """Upgrade or Rollback: the choice of the revision Finish keeps, and the phase it leads to."""
-    upgrade = action is ActionId.UPGRADE
+    upgrade = action == ActionId.UPGRADE
     record.finish_choice = "upgrade" if upgrade else "rollback"
     record.phase = "finishing-upgrade" if upgrade else "finishing-rollback"
 

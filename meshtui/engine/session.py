@@ -337,13 +337,13 @@ class EngineSession:
         """The gate of the plan's action judged on a fresh read: the stale-view reasons, empty when it holds."""
         if not _rechecked(plan.action):
             return ()
-        if plan.action is ActionId.FINISH:
+        if plan.action == ActionId.FINISH:
             self.mark_plan_shown()  # the operator confirmed this very plan: it was shown
         _, state = self.fresh_state()
         reasons = [r for r in state.action(plan.action).why if r.kind is ReasonKind.GATE]
         offline = self._offline
         if (
-            plan.action is ActionId.FINISH
+            plan.action == ActionId.FINISH
             and offline is not None
             and offline[0] is plan
             and state.source
@@ -370,7 +370,7 @@ class EngineSession:
         plan = self._plan
         first = self._guarded == 0
         self._guarded += 1
-        if plan is not None and not first and plan.action is ActionId.FINISH and op.kind in RECHECKED_KINDS:
+        if plan is not None and not first and plan.action == ActionId.FINISH and op.kind in RECHECKED_KINDS:
             return self._recheck(plan)
         return ()
 
@@ -400,13 +400,13 @@ class EngineSession:
                 return RunOutcome(plan, refusal=(Reason(ReasonKind.LOCK, "lock-lost", self.lost_lock),))
             self.journal_entry(action, [self.store.ref], "applied", f"chose {action}")
             return RunOutcome(plan)
-        if action is ActionId.VERIFY:
+        if action == ActionId.VERIFY:
             # The checks and the data-plane fingerprint the run is kept with are those of the cluster now, not of
             # the view the plan was made on (pods that became Ready since would make the run stale at once).
             view, _ = self.fresh_state()
             self.verify(view)
             return RunOutcome(plan)
-        if action is ActionId.SKIP_VERIFY:
+        if action == ActionId.SKIP_VERIFY:
             pending, self._pending_skip = self._pending_skip, None
             if pending is not None and pending[0] is plan and self._last_view is not None:
                 self.skip_verify(self._last_view, pending[1])
@@ -422,9 +422,9 @@ class EngineSession:
             goal = GOALS[action]
             if self.record.goal != goal:
                 self._write(lambda r: setattr(r, "goal", goal))
-        if action is ActionId.START and outcome.ok:
+        if action == ActionId.START and outcome.ok:
             self.store.read()
-        elif action is ActionId.FINISH and outcome.ok and self.record is not None:
+        elif action == ActionId.FINISH and outcome.ok and self.record is not None:
             done = "completed" if self.record.finish_choice == "upgrade" else "cancelled"
             self._write(lambda r: recordchanges.finish(r, done, self.now()))
             self.journal_entry(ActionId.FINISH, [], "applied", f"the upgrade is {done}")

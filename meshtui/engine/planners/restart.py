@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from meshtui.domain.actions import ActionId
+from meshtui.domain.actions import RESTART_ACTIONS, ActionId
 from meshtui.domain.inventory import InventoryView
 from meshtui.domain.namespaces import NamespaceRow
 from meshtui.domain.objects import INJECT_KEY, INJECTION_LABEL, REV_LABEL
@@ -45,7 +45,7 @@ def plan_restart(req: PlanRequest, params: RestartParams) -> Plan:
             recorded.restarted_at,
             recorded.batch_size,
             recorded.pause_seconds,
-            ActionId(recorded.action),
+            _restart_action(recorded.action),
         )
     if recorded is not None and not params.discard:
         return Plan(
@@ -72,6 +72,11 @@ def plan_restart(req: PlanRequest, params: RestartParams) -> Plan:
         f"{', '.join(restart_namespaces(recorded.remaining))} are left as they are"
     )
     return replace(plan, notes=(*plan.notes, note))  # keeps every other field (remedies)
+
+
+def _restart_action(recorded: str) -> ActionId:
+    """The action a recorded restart was started by (anyone can edit the record: an unknown one is a restart)."""
+    return next((a for a in RESTART_ACTIONS if a == recorded), ActionId.RESTART)
 
 
 def restart(
