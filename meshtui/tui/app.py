@@ -18,6 +18,7 @@ from meshtui.tui.feed import MeshSource
 from meshtui.tui.inert import InertFilter
 from meshtui.tui.no_color import ReadableMonochrome
 from meshtui.tui.screens.dashboard import DashboardScreen
+from meshtui.tui.screens.plan import PlanScreen
 from meshtui.tui.screens.too_small import TooSmallScreen
 from meshtui.tui.settings import MIN_HEIGHT, MIN_WIDTH, Clock, DashboardSettings
 
@@ -109,6 +110,13 @@ class MeshApp(App[None]):
             screen, self._too_small = self._too_small, None
             if self.screen is screen:
                 self.pop_screen()
+
+    def on_key(self, event: events.Key) -> None:
+        # Keys typed in one burst (`r i`) are all routed to the dashboard before `r` opens its plan
+        # dialog; the ones after it bubble up here with the dialog on top, and are the dialog's.
+        screen = self.screen
+        if isinstance(screen, PlanScreen) and event.is_printable:
+            screen.take_key(event.key)
 
     def action_command_palette(self) -> None:
         """Open the palette (`:` or ctrl+p)."""

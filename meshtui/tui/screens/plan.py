@@ -189,14 +189,22 @@ class PlanScreen(ModalScreen[str | None]):
             self.dismiss(chosen)
 
     def on_key(self, event: events.Key) -> None:
-        if self.focused is self.word:
-            return
-        if event.key in self.options:
+        if self.focused is not self.word and event.is_printable and self.take_key(event.key):
             event.stop()
-            self.dismiss(event.key)
-        elif self._early is not None and event.is_printable and event.key not in EARLY_BOUND:
-            event.stop()
-            self._early.append(event.key)
+
+    def take_key(self, key: str) -> bool:
+        """An alternative's key chooses it; before the alternatives are known, a key waits for them.
+
+        Also called by the app for a key typed on the dashboard in the same burst as the key that opened
+        this dialog (it reaches the app only once the dialog is on top).
+        """
+        if key in self.options:
+            self.dismiss(key)
+            return True
+        if self._early is not None and key not in EARLY_BOUND:
+            self._early.append(key)
+            return True
+        return False
 
     def show_checked(self, done: int, total: int) -> None:
         """The dry run's progress so far."""
