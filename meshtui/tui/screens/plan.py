@@ -7,6 +7,7 @@ from typing import ClassVar
 
 from rich.text import Text
 from textual import events, on
+from textual.actions import SkipAction
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
@@ -89,9 +90,13 @@ class PlanScreen(ModalScreen[str | None]):
     PlanScreen Input.-needed { display: block; }
     """
 
+    # Apply keys are priority bindings: they count only when pressed with this dialog on top. Keys typed
+    # in one burst reach the screen that was on top when they arrived, then bubble to the app, which would
+    # resolve a plain binding against this dialog: `t j enter enter enter` applied a plan never on screen.
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape,n", "cancel", "Cancel"),
-        Binding("enter,y", "confirm", "Apply"),
+        Binding("enter", "confirm", "Apply", priority=True),
+        Binding("y", "confirm_y", "Apply", show=False, priority=True),
         *SCROLL_BINDINGS,
     ]
 
@@ -246,6 +251,12 @@ class PlanScreen(ModalScreen[str | None]):
             self.keys.update(Text(f"enter/y apply · esc/n cancel{extra}"))
         else:
             self.keys.update(Text(f"esc close{extra}"))
+
+    def action_confirm_y(self) -> None:
+        """y applies like enter, except in the confirmation field, where it is a letter of the word."""
+        if self.focused is self.word:
+            raise SkipAction
+        self.action_confirm()
 
     def action_confirm(self) -> None:
         """Apply when the dry run passed (and the typed word matches)."""
