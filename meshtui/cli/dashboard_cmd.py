@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import sys
+from collections.abc import Callable
 
 from meshtui.cli import exitcodes
 from meshtui.cluster.errors import ClusterError
@@ -12,6 +12,7 @@ from meshtui.cluster.kubeconfig import ClusterTarget, connect
 from meshtui.cluster.rawapi import RawApi
 from meshtui.tui.logfile import setup_logging
 from meshtui.tui.settings import DashboardSettings, mouse_from_env, theme_from_env
+from meshtui.tui.startup import Closer, Started, Starter
 
 PROBE_TIMEOUT = (5.0, 10.0)
 
@@ -61,24 +62,49 @@ def pair_problem_of(targets: list[ClusterTarget], source: str | None, target: st
     return pair_problem((r.name for r in inventory.view().revisions), source, target)
 
 
-def open_dashboard(targets: list[ClusterTarget], settings: DashboardSettings) -> int:
-    """Watch the targets, build the session and run the app until the operator quits."""
-    from meshtui.tui.factory import build_app, make_session, watch_targets
+def session_stage(targets: list[ClusterTarget], settings: DashboardSettings, closer: Closer) -> Started:
+    """The watch over the targets and the engine's session (reads the upgrade record: blocking), both closed
+    by `closer`; the last stage of every starter."""
+    from meshtui.tui.factory import make_session, watch_targets
 
     mesh = watch_targets(targets)
+    closer.add(mesh.stop)
     session, problem = make_session(targets, settings)
-    app = build_app(mesh, session, settings=settings, session_problem=problem)
+    if session is not None:
+        closer.add(session.close)
+    return Started(mesh, session, settings, problem)
+
+
+def run_dashboard(starter: Starter, settings: DashboardSettings, closer: Closer, prog: str = "meshtui") -> int:
+    """Draw the dashboard at once, let `starter` prepare it on a thread, run until the operator quits.
+
+    What the starter opened is closed by `closer` afterwards, even when the operator quit before it was done;
+    a starter's failure is printed as its one sentence once the screen is gone.
+    """
+    from meshtui.tui.factory import build_starting_app
+
+    app = build_starting_app(starter, settings)
     try:
         app.run(mouse=settings.mouse)
     finally:
-        mesh.stop()
-        if session is not None:
-            # Closing must not hide the dashboard's own exit.
-            with contextlib.suppress(Exception):
-                session.close()
-        for target in targets:
-            target.close()
+        closer.close()
+    if app.start_failure is not None:
+        print(f"{prog}: {app.start_failure.message}", file=sys.stderr)
+        return app.start_failure.exit_code
     return app.return_code or exitcodes.OK
+
+
+def open_dashboard(targets: list[ClusterTarget], settings: DashboardSettings) -> int:
+    """Watch the targets, build the session and run the app until the operator quits."""
+    closer = Closer()
+    for target in targets:
+        closer.add(target.close)
+
+    def starter(report: Callable[[str], None]) -> Started:
+        report("Reading the upgrade record, the lock and permissions")
+        return session_stage(targets, settings, closer)
+
+    return run_dashboard(starter, settings, closer)
 
 
 def run(args: argparse.Namespace) -> int:
