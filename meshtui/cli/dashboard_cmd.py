@@ -9,12 +9,10 @@ from collections.abc import Callable
 from meshtui.cli import exitcodes
 from meshtui.cluster.errors import ClusterError
 from meshtui.cluster.kubeconfig import ClusterTarget, connect
-from meshtui.cluster.rawapi import RawApi
+from meshtui.cluster.probe import probe
 from meshtui.tui.logfile import setup_logging
 from meshtui.tui.settings import DashboardSettings, mouse_from_env, theme_from_env
 from meshtui.tui.startup import Closer, Started, Starter
-
-PROBE_TIMEOUT = (5.0, 10.0)
 
 
 def settings_from_args(args: argparse.Namespace) -> DashboardSettings:
@@ -27,14 +25,6 @@ def settings_from_args(args: argparse.Namespace) -> DashboardSettings:
         theme=theme_from_env(getattr(args, "theme", None)),
         mouse=mouse_from_env(),
     )
-
-
-def probe(targets: list[ClusterTarget]) -> None:
-    """One quick request per cluster, so an unreachable or refusing cluster fails before the screen opens."""
-    for target in targets:
-        RawApi(target.api_client, target.name).request(
-            "GET", "/version", timeout=PROBE_TIMEOUT, what="checking that it answers"
-        )
 
 
 #: The kinds that say which revisions exist (webhooks, injector ConfigMaps, istiod Services and Deployments).

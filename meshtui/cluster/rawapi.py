@@ -258,8 +258,15 @@ class RawApi:
     def _unreachable(self, exc: BaseException, what: str, timeout: tuple[float, float]) -> Unreachable:
         host = self.api_client.configuration.host
         timed_out = _timed_out(exc)
+        if timed_out == "connect":
+            return NoAnswer(
+                f"Cannot connect to the API server of cluster {self.cluster!r} ({host}): no connection in "
+                f"{timeout[0]:g} s while {what}; check the kubeconfig's server address and the network path or VPN "
+                "(a firewall that drops packets looks like this).",
+                cluster=self.cluster,
+            )
         if timed_out is not None:
-            seconds = timeout[0] if timed_out == "connect" else timeout[1]
+            seconds = timeout[1]
             return NoAnswer(
                 f"No answer from the API server of cluster {self.cluster!r} ({host}) in {seconds:g} s while {what}; "
                 "check that the server is healthy and the network path or VPN, or raise --request-timeout.",
