@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, TextIO, cast
 
 from meshtui.cli import exitcodes
 from meshtui.cli.args import non_negative_seconds, positive_int, positive_seconds
+from meshtui.cli.dry_progress import dry_run_shown
 from meshtui.cli.output import raw
 
 if TYPE_CHECKING:
@@ -492,7 +493,7 @@ def _dry(ctx: Run, plan: Plan) -> int:
     if ctx.args.read_only:
         ctx.say("\nRead-only: no server-side dry run was sent.")
         return exitcodes.OK
-    outcome = ctx.session.dry_run(plan)
+    outcome = dry_run_shown(ctx.session, plan)
     _print_outcome(ctx, outcome, "\nServer-side dry run:")
     code = outcome_code(outcome)
     if code:
@@ -516,7 +517,7 @@ def _apply(ctx: Run, plan: Plan, *, gate: bool = True) -> int:
         return exitcodes.OK
     _lock(ctx)
     if plan.operations:
-        check = ctx.session.dry_run(plan)
+        check = dry_run_shown(ctx.session, plan)
         if outcome_code(check):
             _print_outcome(ctx, check, "\nServer-side dry run:")
             stopped = check.stopped_by
@@ -722,7 +723,7 @@ def _finish(ctx: Run, choice: str) -> int:
         return exitcodes.OK
     _confirm(ctx, away)
     _lock(ctx)
-    check = session.dry_run(plan)
+    check = dry_run_shown(session, plan)
     if outcome_code(check):
         _print_outcome(ctx, check, "\nServer-side dry run:")
         return outcome_code(check)
