@@ -7,6 +7,7 @@ import sys
 from collections.abc import Callable
 
 from meshtui.cli import exitcodes
+from meshtui.cli.tty_line import while_showing
 from meshtui.cluster.errors import ClusterError
 from meshtui.cluster.kubeconfig import ClusterTarget, connect
 from meshtui.cluster.probe import probe
@@ -102,7 +103,8 @@ def run(args: argparse.Namespace) -> int:
     setup_logging()
     try:
         targets = connect(args.kubeconfig, args.context or None, read_only=bool(args.read_only))
-        probe(targets)
+        with while_showing(f"meshtui: connecting to {', '.join(repr(t.name) for t in targets)}…"):
+            probe(targets)
         wrong = pair_problem_of(targets, args.source, args.target)
     except ClusterError as exc:
         print(f"meshtui: {exc.message}", file=sys.stderr)

@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, TextIO
 
-from meshtui.cli.output import raw
+from meshtui.cli.tty_line import TtyLine
 
 if TYPE_CHECKING:
     from meshtui.domain.plan import Plan
@@ -21,38 +21,28 @@ if TYPE_CHECKING:
 
 #: Redraws a second at most (a fast dry run would otherwise spend its time writing to the terminal).
 REDRAW_HZ = 10.0
-_ERASE = "\r\x1b[2K"
 
 
 class DryRunProgress:
     """`checked(done, total)` for a dry run: one rewritten line `server-side dry run: 120 of 6,765 operations`."""
 
     def __init__(self, out: TextIO | None = None, clock: Callable[[], float] = time.monotonic) -> None:
-        self.out = out if out is not None else sys.stderr
-        self.tty = self.out.isatty()
+        self.line = TtyLine(out if out is not None else sys.stderr)
         self.clock = clock
         self._last = float("-inf")
-        self._dirty = False
 
     def __call__(self, done: int, total: int) -> None:
-        if not self.tty:
+        if not self.line.tty:
             return
         now = self.clock()
         if done < total and now - self._last < 1 / REDRAW_HZ:
             return
         self._last = now
-        term = raw(self.out)
-        term.write(f"{_ERASE}  server-side dry run: {done:,} of {total:,} operations checked")
-        term.flush()
-        self._dirty = True
+        self.line.show(f"  server-side dry run: {done:,} of {total:,} operations checked")
 
     def close(self) -> None:
         """Erase the progress line (the outcome is printed after it)."""
-        if self._dirty:
-            term = raw(self.out)
-            term.write(_ERASE)
-            term.flush()
-            self._dirty = False
+        self.line.clear()
 
 
 def dry_run_shown(session: EngineSession, plan: Plan, out: TextIO | None = None) -> RunOutcome:

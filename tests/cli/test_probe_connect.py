@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import pty
 import socket
 import subprocess
 import sys
@@ -119,3 +120,32 @@ def test_a_server_slower_to_answer_than_the_connect_bound_is_still_waited_for(tm
             t.close()
     finally:
         sim.stop()
+
+
+def test_on_a_terminal_the_dashboard_says_whom_it_connects_to_while_the_probe_waits(
+    blackhole: str, tmp_path: Path
+) -> None:
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "meshtui", "--kubeconfig", str(kubeconfig_for(tmp_path, blackhole))],
+        stdout=subprocess.PIPE,
+        stderr=slave,
+        stdin=subprocess.DEVNULL,
+    )
+    os.close(slave)
+    seen = b""
+    while True:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:  # the child closed the terminal
+            break
+        if not chunk:
+            break
+        seen += chunk
+    os.close(master)
+    assert proc.wait(timeout=60) == exitcodes.UNREACHABLE
+    terminal = seen.decode(errors="replace")
+    assert "meshtui: connecting to 'far'…" in terminal
+    # The waiting line is erased before the sentence, which stands alone on its line.
+    assert "\r\x1b[2K" in terminal and "Cannot connect" in terminal
+    assert terminal.rindex("\x1b[2K") < terminal.index("Cannot connect")
