@@ -139,3 +139,17 @@ def test_namespace_counts_read_loading_until_the_clusters_pods_have_listed_never
     assert len(rows) == len(first.namespaces.reset)
     assert all(isinstance(row[counts[0]], str) and row[counts[0]].isdigit() for row in rows)
     assert any(row[counts[0]] != "0" for row in rows)
+
+
+def test_keys_that_plan_are_told_to_wait_until_every_cluster_listed_every_kind() -> None:
+    from meshtui.cluster.live import ClusterHealth
+    from meshtui.cluster.reflector import ConnState
+    from meshtui.tui.loading_gate import still_loading
+
+    a = ClusterHealth("a", "", ConnState.SYNCED, "", 15, 15, 100)
+    b = ClusterHealth("b", "", ConnState.CONNECTING, "", 14, 15, 34_023, ("Pod",))
+    connecting = still_loading(None)
+    assert connecting is not None and connecting.startswith("Still connecting")
+    said = still_loading((a, b))
+    assert said is not None and said.startswith("Still loading (29 of 30 kinds listed, 34,123 objects so far)")
+    assert still_loading((a,)) is None
