@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Sequence
 from typing import Any, ClassVar
@@ -146,16 +147,17 @@ class MeshApp(App[None]):
         started: Started | None = None
         failure: StartFailed | None = None
         try:
-
-            def report(line: str) -> None:
-                self.post_message(self.StartStage(line))
-
-            started = self.starter(report)
+            started = self.starter(lambda line: self._post(self.StartStage(line)))
         except StartFailed as exc:
             failure = exc
         except Exception as exc:  # whatever it is, the operator gets one sentence, not a hung screen
             failure = StartFailed(f"the dashboard could not start: {exc}", 1)
-        self.post_message(self.StartDone(started, failure))
+        self._post(self.StartDone(started, failure))
+
+    def _post(self, message: Message) -> None:
+        """Post from the starter's thread; once the app has gone (the operator quit) there is nobody to tell."""
+        with contextlib.suppress(RuntimeError):  # the loop closed between the check and the post
+            self.post_message(message)
 
     def on_mesh_app_start_stage(self, event: StartStage) -> None:
         if self.loading_screen is not None:
