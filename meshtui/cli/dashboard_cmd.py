@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable
 
 from meshtui.cli import exitcodes
 from meshtui.cli.tty_line import while_showing
@@ -13,7 +12,7 @@ from meshtui.cluster.kubeconfig import ClusterTarget, connect
 from meshtui.cluster.probe import probe
 from meshtui.tui.logfile import setup_logging
 from meshtui.tui.settings import DashboardSettings, mouse_from_env, theme_from_env
-from meshtui.tui.startup import Closer, Started, Starter
+from meshtui.tui.startup import Closer, Report, Started, Starter
 
 
 def settings_from_args(args: argparse.Namespace) -> DashboardSettings:
@@ -91,7 +90,7 @@ def open_dashboard(targets: list[ClusterTarget], settings: DashboardSettings) ->
     for target in targets:
         closer.add(target.close)
 
-    def starter(report: Callable[[str], None]) -> Started:
+    def starter(report: Report) -> Started:
         report("Reading the upgrade record, the lock and permissions")
         return session_stage(targets, settings, closer)
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
-from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -18,7 +17,7 @@ from meshtui.sim.launch import SimLaunchError, launch, parse_params
 from meshtui.sim.render import write_manifests
 from meshtui.tui.logfile import setup_logging
 from meshtui.tui.settings import DashboardSettings
-from meshtui.tui.startup import Closer, Started, StartFailed
+from meshtui.tui.startup import Closer, Report, Started, StartFailed
 
 #: Seconds a restarted pod takes to become Ready in the demo: long enough to watch pods roll.
 DEMO_READY_DELAY = 1.5
@@ -88,10 +87,12 @@ def run(args: argparse.Namespace) -> int:
     kubeconfig = Path(args.kubeconfig_out) if args.kubeconfig_out else Path(tmp.name) / "kubeconfig"
     served: list[bool] = []
 
-    def starter(report: Callable[[str], None]) -> Started:
+    def starter(report: Report) -> Started:
         report(f"Building and serving {scenario_words(args.scenario, params)}")
         try:
-            sim = launch(args.scenario, seed=args.seed, params=params, ready_delay=DEMO_READY_DELAY)
+            sim = launch(
+                args.scenario, seed=args.seed, params=params, ready_delay=DEMO_READY_DELAY, progress=report.detail
+            )
         except SimLaunchError as exc:
             raise StartFailed(str(exc), exitcodes.USAGE) from None
         if not closer.add(sim.stop):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -74,8 +75,12 @@ def launch(
     ready_delay: float = 1.0,
     churn: float = 0.0,
     settings: SimSettings | None = None,
+    progress: Callable[[str], None] | None = None,
 ) -> SimCluster:
-    """Build and start a SimCluster serving `scenario`; the caller stops it."""
+    """Build and start a SimCluster serving `scenario`; the caller stops it.
+
+    `progress` is told how far the build has come, now and then (a large scenario takes seconds).
+    """
     from meshtui.sim import scenarios
     from meshtui.sim.controllers import Controllers
     from meshtui.sim.runtime import SimCluster
@@ -85,9 +90,13 @@ def launch(
     settings = settings or SimSettings(pod_ready_delay=ready_delay)
     settings.params.update(params or {})
     settings.params.setdefault("seed", seed)
+    if progress is not None:
+        settings.progress = progress
 
     def setup(store: Store) -> None:
         scenarios.build(scenario, store, settings, seed=seed)
+        if progress is not None:
+            progress("objects built; starting the API server and its controllers")
         # The scenario's objects live as long as the simulator: out of the cyclic collector's sight, its
         # full collections (hundreds of milliseconds on a 50,000-pod store) no longer stall the requests.
         gc.freeze()

@@ -59,6 +59,13 @@ class MeshApp(App[None]):
             super().__init__()
             self.line = line
 
+    class StartDetail(Message):
+        """How far the starter's current stage has come (posted from its thread)."""
+
+        def __init__(self, text: str) -> None:
+            super().__init__()
+            self.text = text
+
     class StartDone(Message):
         """The starter finished: what to show, or why nothing can be (posted from its thread)."""
 
@@ -147,7 +154,7 @@ class MeshApp(App[None]):
         started: Started | None = None
         failure: StartFailed | None = None
         try:
-            started = self.starter(lambda line: self._post(self.StartStage(line)))
+            started = self.starter(_Reporter(self))
         except StartFailed as exc:
             failure = exc
         except Exception as exc:  # whatever it is, the operator gets one sentence, not a hung screen
@@ -162,6 +169,10 @@ class MeshApp(App[None]):
     def on_mesh_app_start_stage(self, event: StartStage) -> None:
         if self.loading_screen is not None:
             self.loading_screen.stage(event.line)
+
+    def on_mesh_app_start_detail(self, event: StartDetail) -> None:
+        if self.loading_screen is not None:
+            self.loading_screen.detail(event.text)
 
     def on_mesh_app_start_done(self, event: StartDone) -> None:
         if event.started is None:
@@ -215,3 +226,16 @@ class MeshApp(App[None]):
             self.exit()
         else:
             self._dashboard.action_quit()
+
+
+class _Reporter:
+    """The starter's `Report`: each call becomes a message to the app (from the starter's thread)."""
+
+    def __init__(self, app: MeshApp) -> None:
+        self.app = app
+
+    def __call__(self, line: str) -> None:
+        self.app._post(MeshApp.StartStage(line))
+
+    def detail(self, text: str) -> None:
+        self.app._post(MeshApp.StartDetail(text))

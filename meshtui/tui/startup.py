@@ -10,7 +10,7 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from meshtui.tui.settings import DashboardSettings
 
@@ -40,8 +40,18 @@ class StartFailed(Exception):
         self.exit_code = exit_code
 
 
-#: Prepares the dashboard (blocking, on a thread); calls `report` with a short line as each stage begins.
-Starter = Callable[[Callable[[str], None]], Started]
+class Report(Protocol):
+    """How a starter tells the loading screen where it is (callable from its thread)."""
+
+    def __call__(self, line: str) -> None:
+        """A new stage begins (the one before is done)."""
+
+    def detail(self, text: str) -> None:
+        """How far the current stage has come (replaces the previous detail)."""
+
+
+#: Prepares the dashboard (blocking, on a thread), reporting each stage as it begins.
+Starter = Callable[[Report], Started]
 
 
 class Closer:

@@ -4,7 +4,7 @@ prepared, then the dashboard while a cluster's pods are still listing (the loadi
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -17,7 +17,7 @@ from meshtui.tui.factory import build_app, build_starting_app
 from meshtui.tui.feed import StaticMesh
 from meshtui.tui.screens.loading import LoadingScreen
 from meshtui.tui.settings import DashboardSettings
-from meshtui.tui.startup import Started
+from meshtui.tui.startup import Report, Started
 
 from .conftest import fixed_clock
 from .fakes import FakeSession
@@ -37,9 +37,9 @@ def test_loading_screen(snap_compare: Any, release: threading.Event, colour: str
     if colour == "no_colour":
         monkeypatch.setenv("NO_COLOR", "1")
 
-    def starter(report: Callable[[str], None]) -> Started:
+    def starter(report: Report) -> Started:
         report("Building and serving the 'large' scenario (namespaces=2000)")
-        report("Connecting and reading the upgrade record")
+        report.detail("1,200 of 2,000 namespaces (25 pods each) built")
         release.wait(60)
         raise RuntimeError("released")
 
@@ -48,7 +48,7 @@ def test_loading_screen(snap_compare: Any, release: threading.Event, colour: str
     async def run_before(pilot: Pilot[Any]) -> None:
         for _ in range(500):
             screen = pilot.app.screen
-            if isinstance(screen, LoadingScreen) and len(screen.stages) == 2:
+            if isinstance(screen, LoadingScreen) and screen.current_detail:
                 break
             await pilot.pause(0.01)
 

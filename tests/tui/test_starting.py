@@ -17,7 +17,7 @@ from meshtui.tui.feed import StaticMesh
 from meshtui.tui.screens.dashboard import DashboardScreen
 from meshtui.tui.screens.loading import LoadingScreen
 from meshtui.tui.settings import DashboardSettings
-from meshtui.tui.startup import Closer, Started, StartFailed
+from meshtui.tui.startup import Closer, Report, Started, StartFailed
 
 from .conftest import fixed_clock
 from .fakes import FakeSession
@@ -43,9 +43,10 @@ async def test_the_loading_screen_shows_before_the_starter_is_done_and_keys_say_
     release = threading.Event()
     starter_thread: list[str] = []
 
-    def starter(report: Callable[[str], None]) -> Started:
+    def starter(report: Report) -> Started:
         starter_thread.append(threading.current_thread().name)
         report("Building and serving the 'large' scenario")
+        report.detail("600 of 2,000 namespaces (25 pods each) built")
         assert release.wait(30), "the test never released the starter"
         report("Connecting and reading the upgrade record")
         inventory = Inventory.from_snapshot(demo_inventory.snapshot())
@@ -55,10 +56,10 @@ async def test_the_loading_screen_shows_before_the_starter_is_done_and_keys_say_
     async with app.run_test(size=(80, 24)) as pilot:
         loading = app.screen
         assert isinstance(loading, LoadingScreen)
-        await poll(pilot, lambda: bool(loading.stages), "the first stage")
+        await poll(pilot, lambda: bool(loading.current_detail), "the first stage's progress")
         body = str(loading.body.render())
         assert "meshtui demo is starting" in body
-        assert "Building and serving the 'large' scenario" in body
+        assert "… Building and serving the 'large' scenario\n  600 of 2,000 namespaces (25 pods each) built" in body
         assert not app.started
         # The starter works off the UI loop: the app answers keys while it is blocked.
         assert starter_thread and starter_thread[0] != threading.current_thread().name
@@ -75,7 +76,7 @@ async def test_the_loading_screen_shows_before_the_starter_is_done_and_keys_say_
 
 
 async def test_a_starter_that_cannot_reach_the_cluster_ends_the_app_with_its_sentence_and_code() -> None:
-    def starter(report: Callable[[str], None]) -> Started:
+    def starter(report: Report) -> Started:
         report("Connecting")
         raise StartFailed("the cluster 'far' is unreachable", 3)
 
@@ -93,7 +94,7 @@ async def test_q_while_starting_quits_and_what_the_starter_opens_afterwards_is_c
     closer = Closer()
     closer.add(lambda: closed.append("tmp"))
 
-    def starter(report: Callable[[str], None]) -> Started:
+    def starter(report: Report) -> Started:
         report("Building")
         release.wait(30)
         if not closer.add(lambda: closed.append("sim")):

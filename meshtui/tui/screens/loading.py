@@ -32,6 +32,7 @@ class LoadingScreen(Screen[None]):
         super().__init__()
         self.title_text = title
         self.stages: list[str] = []
+        self.current_detail = ""
         self.body = InertStatic(self._text(), id="loading-body")
 
     def compose(self) -> ComposeResult:
@@ -40,6 +41,12 @@ class LoadingScreen(Screen[None]):
     def stage(self, line: str) -> None:
         """A new stage has begun (the previous one is done)."""
         self.stages.append(line)
+        self.current_detail = ""
+        self.body.update(self._text())
+
+    def detail(self, text: str) -> None:
+        """How far the current stage has come, under it."""
+        self.current_detail = text
         self.body.update(self._text())
 
     def _text(self) -> Text:
@@ -50,6 +57,8 @@ class LoadingScreen(Screen[None]):
             done = i < len(self.stages) - 1
             text.append("✓ " if done else "… ", style="green" if done else "bold")
             text.append(f"{inert(line)}\n", style="" if done else "bold")
+            if not done and self.current_detail:
+                text.append(f"  {inert(self.current_detail)}\n", style="dim")
         text.append("\nUntil the dashboard shows, keys other than q (quit) do nothing.", style="dim")
         return text
 
