@@ -154,3 +154,26 @@ def test_keys_that_plan_are_told_to_wait_until_every_cluster_listed_every_kind()
     said = still_loading((a, b))
     assert said is not None and said.startswith("Still loading (29 of 30 kinds listed, 34,123 objects so far)")
     assert still_loading((a,)) is None
+
+
+async def test_while_the_mesh_lists_the_namespace_count_says_so_far_then_the_whole_count(
+    demo_inventory: Inventory,
+) -> None:
+    from meshtui.cluster.live import ClusterHealth
+    from meshtui.cluster.reflector import ConnState
+    from meshtui.tui.factory import build_app
+
+    inventory = Inventory.from_snapshot(demo_inventory.snapshot())
+    (cluster,) = inventory.clusters
+    mesh = StaticMesh(inventory, health=(ClusterHealth(cluster, "", ConnState.CONNECTING, "", 14, 15, 900, ("Pod",)),))
+    app = build_app(mesh, FakeSession(clock=fixed_clock), clock=fixed_clock)
+    async with app.run_test(size=(80, 24)) as pilot:
+        dash = app.dashboard
+        namespaces = dash.data_plane.namespaces
+        await poll(pilot, lambda: dash.snapshot is not None, "the first snapshot")
+        count = len(inventory.view().namespaces)
+        assert str(namespaces.summary.render()).startswith(f"{count} namespaces so far, still listing · 0 selected")
+        mesh._health = (ClusterHealth(cluster, "", ConnState.SYNCED, "", 15, 15, 5000),)
+        mesh.changed()
+        await poll(pilot, lambda: not namespaces.listing, "the complete list")
+        assert str(namespaces.summary.render()).startswith(f"{count} namespaces · 0 selected")
