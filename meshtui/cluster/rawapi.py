@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import random
+import re
 import socket
 import threading
 import time
@@ -399,5 +400,12 @@ def _first_line(exc: BaseException) -> str:
     line = text[0] if text else type(exc).__name__
     if ">: " in line:  # "<urllib3.connection.HTTPConnection object at 0x..>: Failed to establish ..."
         line = line.split(">: ", 1)[1]
-    line = line.rstrip("')\"")
+    # "HTTPConnection(host='h', port=9): Failed to establish a new connection: [Errno 111] Connection refused":
+    # the host is in the sentence already; the operator needs the cause.
+    line = re.sub(r"^HTTPS?Connection\(host=[^)]*\): ", "", line)
+    line = line.removeprefix("Failed to establish a new connection: ")
+    line = re.sub(r"\[Errno -?\d+\] ", "", line)
+    line = line.rstrip("'\"")
+    while line.endswith(")") and line.count(")") > line.count("("):  # the tail of a wrapping repr
+        line = line[:-1].rstrip("'\"")
     return line if len(line) <= 160 else line[:159] + "…"
