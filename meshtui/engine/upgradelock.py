@@ -134,7 +134,7 @@ class UpgradeLock:
                 ReasonKind.LOCK, "lock-held", f"the upgrade lock ({self.ref}) is held by {state.holder}{detail}"
             )
         previous = state.holder if state.holder and not state.mine else None
-        held, lease = retrying(lambda: self.lease.acquire(take_over=True))
+        held, lease = retrying(lambda: self.lease.acquire(take_over=take_over))
         if not held:
             holder = lease.holder if lease else "someone else"
             return Reason(ReasonKind.LOCK, "lock-race", f"the upgrade lock ({self.ref}) was just taken by {holder}")

@@ -83,6 +83,7 @@ def _engine(action_id: str, key: str, scopes: tuple[str, ...], bar: int) -> Comm
         scopes=scopes,
         engine=action_id,
         bar=bar,
+        priority=True,  # its dialog opens before the keys typed after it are routed (`r i enter` in one burst)
     )
 
 

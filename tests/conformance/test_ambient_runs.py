@@ -27,8 +27,7 @@ from meshtui.sim.render import render_ambient
 from tests.engine.support import cli
 
 from .backends import NODES, Backend, node_names
-from .istio_setup import control_plane_objects
-from .test_engine_runs import ISTIO_NS, NEW, NEW_VERSION, OLD, OLD_VERSION, source, target_manifests
+from .test_engine_runs import ISTIO_NS, NEW, NEW_VERSION, OLD, OLD_VERSION, install_source, target_manifests
 
 REDIRECTION = "ambient.istio.io/redirection"
 
@@ -79,13 +78,7 @@ def test_ambient_step_upgrades_istio_cni_then_ztunnel_node_by_node(dedicated_bac
     backend = dedicated_backend
     api = backend.api_client()
     apps, core = client.AppsV1Api(api), client.CoreV1Api(api)
-    backend.install_control_plane(control_plane_objects(source))
-    await_object(
-        apps.list_namespaced_deployment,
-        ISTIO_NS,
-        f"istiod-{OLD}",
-        lambda d: (d.get("status") or {}).get("availableReplicas") == 1,
-    )
+    install_source(backend)
     for obj in render_ambient(OLD_VERSION, OLD):
         create(api, obj)
     # An ambient namespace whose pods istio-cni enrolled (the real server has no istio-cni: the template

@@ -211,3 +211,53 @@ def test_the_renewer_stops_at_a_take_over(
     assert not renewer.is_alive()
     bob.close()
     alice.close()
+
+
+def test_a_take_over_that_loses_to_the_holders_renewal_tries_again(
+    fresh: Mesh, two_operators: Callable[[], tuple[EngineSession, EngineSession]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    alice, bob = two_operators()
+    lease = bob.lock.lease
+    read = lease.verdict
+    renewed: list[bool] = []
+
+    def verdict_then_alice_renews():  # type: ignore[no-untyped-def]
+        seen = read()
+        if not renewed:  # between bob's read and bob's write, alice's renewer ticks (a 409 for bob)
+            renewed.append(alice.lock.lease.renew()[0])
+        return seen
+
+    monkeypatch.setattr(lease, "verdict", verdict_then_alice_renews)
+    held, _ = bob.acquire(take_over=True)
+
+    assert renewed == [True] and held, "the take-over wrote again after losing to alice's renewal"
+    coord = client.CoordinationV1Api(fresh.api)
+    assert coord.read_namespaced_lease("meshtui-upgrade-lock", "istio-system").spec.holder_identity == "bob@jump-2"
+    assert alice.lock.lease.holds() == (False, "the upgrade lock was taken over by bob@jump-2")
+    bob.close()
+    alice.close()
+
+
+def test_a_take_over_that_loses_to_a_third_operator_stops(
+    fresh: Mesh, two_operators: Callable[[], tuple[EngineSession, EngineSession]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    alice, bob = two_operators()
+    monkeypatch.setenv("MESHTUI_IDENTITY", "carol@jump-3")
+    carol, _ = open_session(fresh)
+    lease = bob.lock.lease
+    read = lease.verdict
+    taken: list[bool] = []
+
+    def verdict_then_carol_takes_over():  # type: ignore[no-untyped-def]
+        seen = read()
+        if not taken:
+            taken.append(carol.lock.lease.acquire(take_over=True)[0])
+        return seen
+
+    monkeypatch.setattr(lease, "verdict", verdict_then_carol_takes_over)
+    held, winner = bob.acquire(take_over=True)
+
+    assert taken == [True] and not held, "bob chose to take the lock from alice, not from carol"
+    assert "was just taken by carol@jump-3" in winner
+    for session in (carol, bob, alice):
+        session.close()

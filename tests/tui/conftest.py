@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import random
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
@@ -19,9 +19,11 @@ import pytest
 from textual.message import Message
 from textual.pilot import Pilot
 
+from meshtui.cli.demo_cmd import _render
 from meshtui.cluster.kubeconfig import ClusterTarget, connect
 from meshtui.cluster.oneshot import load_once
 from meshtui.domain.inventory import Inventory
+from meshtui.engine.session import EngineSession
 from meshtui.sim import admission, istio, scenarios
 from meshtui.sim.controllers import settle
 from meshtui.sim.runtime import SimCluster
@@ -150,6 +152,30 @@ def live_app(start_cluster: Callable[..., Cluster]) -> Iterator[Callable[..., Li
     yield make
     for live in made:
         live.mesh.stop()
+
+
+@pytest.fixture
+def demo_app(
+    start_cluster: Callable[..., Cluster], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Callable[..., tuple[MeshApp, Cluster]]]:
+    """The dashboard as `meshtui demo [--scenario NAME]` builds it: real engine session, rendered manifests."""
+    monkeypatch.setenv("MESHTUI_IDENTITY", "sre@jump-1")
+    made: list[tuple[WatchedMesh, EngineSession]] = []
+
+    def make(scenario: str = "demo") -> tuple[MeshApp, Cluster]:
+        cluster = start_cluster(scenario)
+        mesh = watch_targets(cluster.targets)
+        session = EngineSession(cluster.targets, None)
+        manifests = _render(tmp_path / scenario, scenario)
+        settings = replace(DashboardSettings(), title="meshtui demo", manifests=manifests)
+        app = build_app(mesh, session, settings=settings)
+        made.append((mesh, session))
+        return app, cluster
+
+    yield make
+    for mesh, session in made:
+        session.close()
+        mesh.stop()
 
 
 @pytest.fixture(scope="session")

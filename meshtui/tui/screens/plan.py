@@ -67,6 +67,8 @@ def dry_run_text(plan: Plan, outcome: RunOutcome | None, read_only: bool) -> tup
 
 
 APPLY = "apply"
+#: Keys the dialog binds itself: they act at once, never wait for the plan's alternatives.
+EARLY_BOUND = frozenset({"n", "y"})
 
 
 class PlanScreen(ModalScreen[str | None]):
@@ -105,6 +107,8 @@ class PlanScreen(ModalScreen[str | None]):
         self.outcome: RunOutcome | None = None
         self.applicable = False
         self.options: dict[str, str] = {}
+        #: Keys typed before the plan's alternatives were known (a burst like `r i`); replayed once they are.
+        self._early: list[str] | None = []
         self._dry_started: float | None = None
         self._checked = 0
         self._ticker: Timer | None = None
@@ -172,14 +176,27 @@ class PlanScreen(ModalScreen[str | None]):
         scroll_body(self.scroll, how)
 
     def show_options(self, options: dict[str, str]) -> None:
-        """Offer re-plans, each on its own key (e.g. {"i": "ignore PodDisruptionBudgets"})."""
+        """Offer re-plans, each on its own key (e.g. {"i": "ignore PodDisruptionBudgets"}); {} when there are none.
+
+        A key typed while the plan was still being made is taken now if it names an alternative (it only
+        plans again); any other early key is dropped, and never an early enter applies anything.
+        """
         self.options = dict(options)
+        early, self._early = self._early or [], None
         self._render_verdict()
+        chosen = next((key for key in early if key in self.options), None)
+        if chosen is not None:
+            self.dismiss(chosen)
 
     def on_key(self, event: events.Key) -> None:
-        if event.key in self.options and self.focused is not self.word:
+        if self.focused is self.word:
+            return
+        if event.key in self.options:
             event.stop()
             self.dismiss(event.key)
+        elif self._early is not None and event.is_printable and event.key not in EARLY_BOUND:
+            event.stop()
+            self._early.append(event.key)
 
     def show_checked(self, done: int, total: int) -> None:
         """The dry run's progress so far."""
