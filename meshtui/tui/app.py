@@ -195,7 +195,9 @@ class MeshApp(App[None]):
             self.push_screen(covering)
 
     def on_resize(self, event: events.Resize) -> None:
-        if self._dashboard is None or self._dashboard.is_attached:
+        # Only once the main screen is up (a Resize comes before the mount): the guard must cover it.
+        main = self._dashboard or self.loading_screen
+        if main is not None and main.is_attached:
             self._guard_size(event.size.width, event.size.height)
 
     def _guard_size(self, width: int, height: int) -> None:

@@ -177,3 +177,28 @@ async def test_while_the_mesh_lists_the_namespace_count_says_so_far_then_the_who
         mesh.changed()
         await poll(pilot, lambda: not namespaces.listing, "the complete list")
         assert str(namespaces.summary.render()).startswith(f"{count} namespaces · 0 selected")
+
+
+async def test_the_size_guard_covers_the_loading_screen_and_then_the_dashboard_until_the_terminal_is_big_enough(
+    demo_inventory: Inventory,
+) -> None:
+    from meshtui.tui.screens.too_small import TooSmallScreen
+
+    release = threading.Event()
+
+    def starter(report: Report) -> Started:
+        report("Building")
+        release.wait(30)
+        inventory = Inventory.from_snapshot(demo_inventory.snapshot())
+        return Started(StaticMesh(inventory), FakeSession(clock=fixed_clock), DashboardSettings())
+
+    app = build_starting_app(starter, DashboardSettings(), clock=fixed_clock)
+    async with app.run_test(size=(60, 20)) as pilot:
+        await poll(pilot, lambda: isinstance(app.screen, TooSmallScreen) and len(app.screen_stack) == 3, "the guard")
+        assert isinstance(app.screen_stack[1], LoadingScreen)
+        release.set()
+        await poll(pilot, lambda: app.started, "the dashboard")
+        await pilot.pause()
+        assert [type(s) for s in app.screen_stack[1:]] == [DashboardScreen, TooSmallScreen]
+        await pilot.resize_terminal(80, 24)
+        await poll(pilot, lambda: isinstance(app.screen, DashboardScreen), "the guard to go")
