@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, TextIO, cast
 
 from meshtui.cli import exitcodes
 from meshtui.cli.args import non_negative_seconds, positive_int, positive_seconds
+from meshtui.cli.dry_progress import dry_run_shown
 from meshtui.cli.output import raw
 
 if TYPE_CHECKING:
@@ -88,7 +89,7 @@ def add_parser(sub: Any, cluster_args: Callable[[argparse.ArgumentParser], None]
     to.add_argument("--back", action="store_true", help="back to the source (restoring the original labels)")
     mt = step("move-tag", "Move tag: point a revision tag at another revision (creating it if missing)")
     mt.add_argument("tag", metavar="TAG", help="the tag to move, e.g. prod-stable")
-    mt.add_argument("--to", required=True, metavar="REV", help="the revision the tag should resolve to")
+    mt.add_argument("--to", metavar="REV", help="the revision the tag should resolve to (default: the target)")
     rs = step("restart", "Restart: restart workloads so their pods get the revision their namespace asks for")
     _namespaces(rs)
     _batches(rs)
@@ -492,7 +493,7 @@ def _dry(ctx: Run, plan: Plan) -> int:
     if ctx.args.read_only:
         ctx.say("\nRead-only: no server-side dry run was sent.")
         return exitcodes.OK
-    outcome = ctx.session.dry_run(plan)
+    outcome = dry_run_shown(ctx.session, plan)
     _print_outcome(ctx, outcome, "\nServer-side dry run:")
     code = outcome_code(outcome)
     if code:
@@ -516,7 +517,7 @@ def _apply(ctx: Run, plan: Plan, *, gate: bool = True) -> int:
         return exitcodes.OK
     _lock(ctx)
     if plan.operations:
-        check = ctx.session.dry_run(plan)
+        check = dry_run_shown(ctx.session, plan)
         if outcome_code(check):
             _print_outcome(ctx, check, "\nServer-side dry run:")
             stopped = check.stopped_by
@@ -722,7 +723,7 @@ def _finish(ctx: Run, choice: str) -> int:
         return exitcodes.OK
     _confirm(ctx, away)
     _lock(ctx)
-    check = session.dry_run(plan)
+    check = dry_run_shown(session, plan)
     if outcome_code(check):
         _print_outcome(ctx, check, "\nServer-side dry run:")
         return outcome_code(check)
