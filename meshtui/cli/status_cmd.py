@@ -87,12 +87,14 @@ def load_mesh(args: argparse.Namespace) -> tuple[Inventory, list[Problem], Upgra
         return inventory, problems, None
     from meshtui.cluster.kubeconfig import connect
     from meshtui.cluster.oneshot import load_once
+    from meshtui.cluster.probe import probe
 
     # status and check only read: a read-only connection makes that a guarantee.
     targets = connect(args.kubeconfig, args.context or None, read_only=True)
     for t in targets:
         inventory.add_cluster(t.name, t.server)
     try:
+        probe(targets)  # an unreachable cluster is one sentence within seconds, before any list
         problems = load_once(targets, inventory)
         record = _read_record(targets, inventory)
     finally:

@@ -86,7 +86,7 @@ def add_parser(sub: Any, cluster_args: Callable[[argparse.ArgumentParser], None]
     to.add_argument("--back", action="store_true", help="back to the source (restoring the original labels)")
     mt = step("move-tag", "Move tag: point a revision tag at another revision (creating it if missing)")
     mt.add_argument("tag", metavar="TAG", help="the tag to move, e.g. prod-stable")
-    mt.add_argument("--to", required=True, metavar="REV", help="the revision the tag should resolve to")
+    mt.add_argument("--to", metavar="REV", help="the revision the tag should resolve to (default: the target)")
     rs = step("restart", "Restart: restart workloads so their pods get the revision their namespace asks for")
     _namespaces(rs)
     _batches(rs)

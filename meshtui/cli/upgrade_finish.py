@@ -7,6 +7,7 @@ from __future__ import annotations
 import time
 
 from meshtui.cli import exitcodes
+from meshtui.cli.dry_progress import dry_run_shown
 from meshtui.cli.upgrade_run import (
     Refused,
     Run,
@@ -61,7 +62,7 @@ def _finish(ctx: Run, choice: ActionId) -> int:
         return exitcodes.OK
     confirm_revision(ctx, away)
     take_lock(ctx)
-    check = session.dry_run(plan)
+    check = dry_run_shown(session, plan)
     if outcome_code(check):
         print_outcome(ctx, check, "\nServer-side dry run:")
         return outcome_code(check)

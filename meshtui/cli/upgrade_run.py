@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TextIO, cast
 
 from meshtui.cli import exitcodes
+from meshtui.cli.dry_progress import dry_run_shown
 from meshtui.cli.output import raw
 from meshtui.domain.actions import ActionId
 
@@ -255,7 +256,7 @@ def dry_run(ctx: Run, plan: Plan) -> int:
     if ctx.args.read_only:
         ctx.say("\nRead-only: no server-side dry run was sent.")
         return exitcodes.OK
-    outcome = ctx.session.dry_run(plan)
+    outcome = dry_run_shown(ctx.session, plan)
     print_outcome(ctx, outcome, "\nServer-side dry run:")
     code = outcome_code(outcome)
     if code:
@@ -279,7 +280,7 @@ def apply_plan(ctx: Run, plan: Plan) -> int:
         return exitcodes.OK
     take_lock(ctx)
     if plan.operations:
-        check = ctx.session.dry_run(plan)
+        check = dry_run_shown(ctx.session, plan)
         if outcome_code(check):
             print_outcome(ctx, check, "\nServer-side dry run:")
             stopped = check.stopped_by

@@ -84,7 +84,6 @@ def _engine(action_id: ActionId, key: str, scopes: tuple[str, ...], bar: int) ->
         scopes=scopes,
         engine=action_id,
         bar=bar,
-        priority=True,  # its dialog opens before the keys typed after it are routed (`r i enter` in one burst)
     )
 
 

@@ -82,3 +82,24 @@ async def test_r_i_enter_in_one_burst_replans_with_i_and_applies_nothing_unseen(
         assert len(waiter.seen(ActionRunner.Finished)) == runs
         assert app.screen is screen, "the early enter applied nothing: the operator has not seen this plan"
         await d.apply()
+
+
+async def test_select_all_then_switch_in_one_burst_plans_the_selection(
+    demo_app: Callable[[], tuple[MeshApp, Cluster]],
+    waiter: Waiter,
+) -> None:
+    app, _cluster = demo_app()
+    async with app.run_test(size=(120, 36), message_hook=waiter.hook) as pilot:
+        d = Driver(app, pilot, waiter)
+        await d.begin()
+        await pilot.press("slash", *"todo", "enter")
+        todo = set(d.dash.data_plane.namespaces.table.visible_keys())
+        assert len(todo) > 1
+        before = len(waiter.seen(ActionRunner.Planned))
+        burst(app, ("a", "a"), ("s", "s"))  # the keys keep their order: a selects, then s plans the selection
+        await d.until(lambda: len(waiter.seen(ActionRunner.Planned)) > before, "the switch plan")
+        screen = app.screen
+        assert isinstance(screen, PlanScreen) and screen.subtitle.startswith("Namespaces (selected)"), screen.subtitle
+        plan = waiter.seen(ActionRunner.Planned)[-1].plan
+        switched = {(op.cluster, op.name) for op in plan.operations if op.kind == "Namespace"}
+        assert switched and switched <= todo and len(switched) > 1

@@ -357,8 +357,6 @@ class DashboardScreen(Screen[None]):
 
     def action_engine(self, action_id: str) -> None:
         """Open the plan of an engine action, or say why it is disabled."""
-        if isinstance(self.focused, Input):
-            raise SkipAction  # engine keys are bound ahead of every widget: in the filter they are text
         self.flow.engine(action_id)
 
     def action_take_over(self) -> None:

@@ -7,6 +7,7 @@ from typing import ClassVar
 
 from rich.text import Text
 from textual import events, on
+from textual.actions import SkipAction
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
@@ -89,9 +90,13 @@ class PlanScreen(ModalScreen[str | None]):
     PlanScreen Input.-needed { display: block; }
     """
 
+    # Apply keys are priority bindings: they count only when pressed with this dialog on top. Keys typed
+    # in one burst reach the screen that was on top when they arrived, then bubble to the app, which would
+    # resolve a plain binding against this dialog: `t j enter enter enter` applied a plan never on screen.
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape,n", "cancel", "Cancel"),
-        Binding("enter,y", "confirm", "Apply"),
+        Binding("enter", "confirm", "Apply", priority=True),
+        Binding("y", "confirm_y", "Apply", show=False, priority=True),
         *SCROLL_BINDINGS,
     ]
 
@@ -189,14 +194,22 @@ class PlanScreen(ModalScreen[str | None]):
             self.dismiss(chosen)
 
     def on_key(self, event: events.Key) -> None:
-        if self.focused is self.word:
-            return
-        if event.key in self.options:
+        if self.focused is not self.word and event.is_printable and self.take_key(event.key):
             event.stop()
-            self.dismiss(event.key)
-        elif self._early is not None and event.is_printable and event.key not in EARLY_BOUND:
-            event.stop()
-            self._early.append(event.key)
+
+    def take_key(self, key: str) -> bool:
+        """An alternative's key chooses it; before the alternatives are known, a key waits for them.
+
+        Also called by the app for a key typed on the dashboard in the same burst as the key that opened
+        this dialog (it reaches the app only once the dialog is on top).
+        """
+        if key in self.options:
+            self.dismiss(key)
+            return True
+        if self._early is not None and key not in EARLY_BOUND:
+            self._early.append(key)
+            return True
+        return False
 
     def show_checked(self, done: int, total: int) -> None:
         """The dry run's progress so far."""
@@ -238,6 +251,12 @@ class PlanScreen(ModalScreen[str | None]):
             self.keys.update(Text(f"enter/y apply · esc/n cancel{extra}"))
         else:
             self.keys.update(Text(f"esc close{extra}"))
+
+    def action_confirm_y(self) -> None:
+        """y applies like enter, except in the confirmation field, where it is a letter of the word."""
+        if self.focused is self.word:
+            raise SkipAction
+        self.action_confirm()
 
     def action_confirm(self) -> None:
         """Apply when the dry run passed (and the typed word matches)."""

@@ -19,6 +19,7 @@ from meshtui.engine.executor import StepResult
 from meshtui.engine.session import refusal_sentence
 from meshtui.engine.verifystate import SKIP_WORDS
 from meshtui.tui import keymap
+from meshtui.tui.loading_gate import still_loading
 from meshtui.tui.offenders import Offenders, keep_of, offenders, offline_revision
 from meshtui.tui.replan import Replan, replans
 from meshtui.tui.screens.ask import AskScreen
@@ -144,8 +145,9 @@ class ActionFlow(Widget):
     def engine(self, action_id: str) -> None:
         """Open the plan of an engine action, or say why it is disabled."""
         snap = self.host.snapshot
-        if snap is None:
-            self.notify("Still reading the cluster: try again in a moment.", timeout=4)
+        waiting = still_loading(snap.health if snap is not None else None)
+        if snap is None or waiting is not None:
+            self.notify(waiting or "Still reading the cluster: try again in a moment.", timeout=6)
             return
         if self.runner.running or self.runner.preparing:
             self.notify(
