@@ -14,7 +14,6 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from meshtui.cluster.errors import ClusterError
 from meshtui.cluster.kubeconfig import ClusterTarget
 from meshtui.cluster.oneshot import load_once
 from meshtui.cluster.rawapi import RawApi
@@ -77,7 +76,6 @@ class EngineSession:
         self.missing: dict[ActionId, tuple[str, ...]] = {}
         self.deadline: float | None = None
         self.status_line = ""
-        self.lost_lock = ""
         self._control: RunControl | None = None
         self._last_view: InventoryView | None = None
         #: The last view judged, and the (cluster, revision) served from outside whose webhooks cannot be
@@ -173,7 +171,6 @@ class EngineSession:
         self.lock_state = self.lock.last if refusal is None else self.lock.state()
         if refusal is not None:
             return refusal
-        self.lost_lock = ""
         self.lock.start_renewing(self._lost)
         previous = self.lock.took_over_from
         if previous and self.record is not None:
@@ -188,24 +185,24 @@ class EngineSession:
 
     def _lock_refusal(self) -> Reason | None:
         """Why this session may not write now (it lost the lock), reading the Lease; None while it holds it."""
-        if self.lost_lock:
-            return Reason(ReasonKind.LOCK, "lock-lost", self.lost_lock)
-        refusal = self.lock.verify()
-        if refusal is not None:
+        known = bool(self.lock.lost)
+        refusal = self.lock.write_refusal()
+        if refusal is not None and not known:
             self._lost(refusal.message)
         return refusal
 
     def _lost(self, reason: str) -> None:
-        self.lost_lock = reason
+        self.lock_state = self.lock.lose(reason, stop=self._stop_run)
+
+    def _stop_run(self) -> None:
         control = self._control
         if control is not None:
             control.abort()
-        # The lease is the new holder's: stop renewing it without writing, so taking it back is a real take-over.
-        self.lock.forget()
-        try:
-            self.lock_state = self.lock.state()
-        except ClusterError:
-            self.lock_state = LockState(holder=None, mine=False, detail=reason)
+
+    @property
+    def lost_lock(self) -> str:
+        """Why this session stopped holding the upgrade lock (taken over); empty while it may write."""
+        return self.lock.lost
 
     def plan(self, view: InventoryView, params: ActionParams) -> Plan:
         """The operations of the action `params` names; a plan the state machine refuses carries the reasons."""
