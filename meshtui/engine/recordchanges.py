@@ -10,12 +10,41 @@ from typing import TYPE_CHECKING, Any, Literal
 from meshtui.domain.actions import ActionId
 from meshtui.domain.objects import REV_LABEL, TAG_LABEL
 from meshtui.domain.plan import Operation
+from meshtui.engine.executor import StepResult
 from meshtui.engine.planners.common import NS_INJECTION, NS_REV, TEMPLATE_REV
-from meshtui.engine.record import CheckRecord, SwitchMark, UpgradeRecord, VerifyRun
+from meshtui.engine.record import CheckRecord, JournalEntry, SwitchMark, UpgradeRecord, VerifyRun
 from meshtui.engine.verifystate import DataPlaneState
 
 if TYPE_CHECKING:
     from meshtui.engine.api import CheckResult
+
+
+def journal(record: UpgradeRecord, entry: JournalEntry) -> None:
+    """Append one journal entry (the record's `updated` follows it)."""
+    record.append(entry)
+    record.updated = entry.time
+
+
+def step_entry(op: Operation, result: StepResult, message: str, action: str, by: str, when: str) -> JournalEntry:
+    """The journal entry of one applied, refused or failed operation of a run."""
+    return JournalEntry(
+        time=when,
+        identity=by,
+        cluster=op.cluster,
+        action=action,
+        objects=[op.object_ref],
+        before=jsonable(op.before),
+        after=jsonable(op.after),
+        result=result.value,
+        message=message or op.summary,
+    )
+
+
+def journal_step(record: UpgradeRecord, entry: JournalEntry, op: Operation, result: StepResult) -> None:
+    """Journal one operation of a run; an applied one also updates what a switch back and verify rely on."""
+    journal(record, entry)
+    if result in (StepResult.APPLIED, StepResult.ALREADY):
+        bookkeep(record, op, entry.time)
 
 
 def choose(record: UpgradeRecord, action: ActionId) -> None:

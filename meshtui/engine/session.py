@@ -518,12 +518,7 @@ class EngineSession:
             result=result,
             message=message,
         )
-
-        def change(r: UpgradeRecord) -> None:
-            r.append(entry)
-            r.updated = entry.time
-
-        self._write(change)
+        self._write(lambda r: recordchanges.journal(r, entry))
 
     def _write(self, change: Callable[[UpgradeRecord], None]) -> bool:
         """Change the record (fenced by the lock); False when this session lost the lock instead."""
@@ -539,27 +534,8 @@ class EngineSession:
         record = self.record
         if record is None or not self._writable():
             return
-        entry = JournalEntry(
-            time=self.now(),
-            identity=self.me,
-            cluster=op.cluster,
-            action=str(self._action or op.verb),
-            objects=[op.object_ref],
-            before=recordchanges.jsonable(op.before),
-            after=recordchanges.jsonable(op.after),
-            result=result.value,
-            message=message or op.summary,
-        )
-        applied = result in (StepResult.APPLIED, StepResult.ALREADY)
-        when = entry.time
-
-        def change(r: UpgradeRecord) -> None:
-            r.append(entry)
-            r.updated = when
-            if applied:
-                recordchanges.bookkeep(r, op, when)
-
-        self._write(change)
+        entry = recordchanges.step_entry(op, result, message, str(self._action or op.verb), self.me, self.now())
+        self._write(lambda r: recordchanges.journal_step(r, entry, op, result))
 
     def _start_restart(self, plan: Plan) -> None:
         """Record the restart a plan starts (a resumed one stays as recorded); drop a discarded one first."""
