@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import atexit
+import contextlib
 import math
 import os
 import shutil
@@ -170,16 +171,116 @@ def transfer(fig: Figures, kubeconfig: Path, timeout: float) -> None:
     fig.transfer_s, fig.pages, fig.gzipped, fig.transfer_mb = float(took), int(pages), int(gzipped), int(wire) / 1e6
 
 
-def first_screen(fig: Figures, kubeconfig: Path, namespaces: int, pods: int, timeout: float) -> None:
+def first_screen(
+    fig: Figures, kubeconfig: Path, namespaces: int, pods: int, timeout: float, watched: dict[str, int] | None
+) -> None:
     from tui import first_screen as measure
 
     async def bounded() -> tuple[float, float, float]:
         return await asyncio.wait_for(measure(kubeconfig, namespaces, pods), timeout)
 
+    timing = Breakdown(watched) if watched is not None else None
     try:
+        if timing is not None:
+            timing.install()
         fig.first_rows_s, fig.listed_s, fig.first_screen_s = asyncio.run(bounded())
     except TimeoutError:
         fig.notes.append(f"the dashboard showed no complete screen within {timeout:g}s")
+    finally:
+        if timing is not None:
+            timing.uninstall()
+            fig.notes.extend(timing.lines())
+
+
+class Breakdown:
+    """Where the first screen's time goes (--breakdown): the pod list's pages fetched (server, link and
+    inflating), inflated, decoded, on which thread and when; and the CPU each process used meanwhile."""
+
+    def __init__(self, watched: dict[str, int]) -> None:
+        self.watched = watched
+        self.events: list[tuple[str, float, float, int]] = []  # (what, start, end, bytes)
+        self.saved: list[tuple[Any, str, Any]] = []
+
+    def install(self) -> None:
+        from meshtui.cluster import rawapi, reflector
+
+        events = self.events
+        fetch_page, decode_page, inflate = (
+            reflector.Reflector._fetch_page,
+            reflector.Reflector._decode_page,
+            rawapi._inflate,
+        )
+
+        def timed_fetch(self: Any, cont: str, *, whole: bool = False) -> bytes:
+            started = time.perf_counter()
+            data: bytes = fetch_page(self, cont, whole=whole)
+            if self.spec.kind == "Pod":
+                events.append(("fetch", started, time.perf_counter(), len(data)))
+            return data
+
+        def timed_decode(self: Any, data: bytes) -> Any:
+            started = time.perf_counter()
+            page = decode_page(self, data)
+            if self.spec.kind == "Pod":
+                events.append(("decode", started, time.perf_counter(), len(data)))
+            return page
+
+        def timed_inflate(raw: bytes) -> bytes:
+            started = time.perf_counter()
+            out: bytes = inflate(raw)
+            if len(raw) > 256 * 1024:
+                events.append(("inflate", started, time.perf_counter(), len(raw)))
+            return out
+
+        self.saved = [
+            (reflector.Reflector, "_fetch_page", fetch_page),
+            (reflector.Reflector, "_decode_page", decode_page),
+            (rawapi, "_inflate", inflate),
+        ]
+        reflector.Reflector._fetch_page = timed_fetch  # type: ignore[method-assign]
+        reflector.Reflector._decode_page = timed_decode  # type: ignore[method-assign]
+        rawapi._inflate = timed_inflate
+        self.cpu_before = self.cpu()
+        self.started = time.perf_counter()
+
+    def uninstall(self) -> None:
+        self.took = time.perf_counter() - self.started
+        self.cpu_after = self.cpu()
+        for owner, name, value in self.saved:
+            setattr(owner, name, value)
+
+    def cpu(self) -> dict[str, float]:
+        ticks = os.sysconf("SC_CLK_TCK")
+        found = {"meshtui (this process)": sum(os.times()[:2])}
+        for name, pid in self.watched.items():
+            with contextlib.suppress(OSError):
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                found[name] = (int(fields[11]) + int(fields[12])) / ticks
+        return found
+
+    def lines(self) -> list[str]:
+        by = {what: [e for e in self.events if e[0] == what] for what in ("fetch", "inflate", "decode")}
+        if not by["fetch"]:
+            return ["breakdown: no pod page was timed"]
+        t0 = self.started
+        first, last = by["fetch"][0][1], by["decode"][-1][2] if by["decode"] else by["fetch"][-1][2]
+        out = [
+            f"breakdown, pod list: {len(by['fetch'])} pages from {first - t0:.2f}s to {last - t0:.2f}s after "
+            f"connecting; fetching {sum(e[2] - e[1] for e in by['fetch']):.2f}s in all (server, link and "
+            f"inflating {sum(e[2] - e[1] for e in by['inflate']):.2f}s), decoding "
+            f"{sum(e[2] - e[1] for e in by['decode']):.2f}s",
+        ]
+        pages = sorted(by["fetch"] + by["decode"], key=lambda e: e[1])
+        out.append(
+            "breakdown, pages (f=fetch d=decode, start+seconds): "
+            + " ".join(f"{e[0][0]}{e[1] - t0:.2f}+{e[2] - e[1]:.2f}" for e in pages)
+        )
+        used = {name: self.cpu_after.get(name, 0.0) - self.cpu_before.get(name, 0.0) for name in self.cpu_after}
+        out.append(
+            f"breakdown, CPU over those {self.took:.2f}s: "
+            + ", ".join(f"{name} {seconds:.2f}s" for name, seconds in used.items())
+        )
+        return out
 
 
 def status(fig: Figures, kubeconfig: Path, namespaces: int, per_ns: int, timeout: float) -> None:
@@ -286,6 +387,9 @@ def main() -> int:
         help="netem; the userspace relay (for kernels without netem); auto: netem if the kernel has it; "
         "none: skip (prints the skip line)",
     )
+    parser.add_argument(
+        "--breakdown", action="store_true", help="time the pod list's pages in the dashboard, and each process's CPU"
+    )
     parser.add_argument("--timeout", type=float, default=600, help="seconds allowed each measurement")
     parser.add_argument("--deadline", type=float, default=3600, help="seconds allowed the whole run")
     args = parser.parse_args()
@@ -336,18 +440,18 @@ def measure_all(args: argparse.Namespace, profiles: list[Profile]) -> int:
         with tempfile.TemporaryDirectory(prefix="meshtui-link-") as tmp:
             folder = Path(tmp)
             inner = folder / "kubeconfig-inner"
-            processes.append(
-                start_sim(
-                    args.namespaces,
-                    args.pods_per_namespace,
-                    inner,
-                    0,
-                    prefix=["ip", "netns", "exec", NETNS],
-                    port=SIM_PORT,
-                    preexec_fn=die_with_parent,
-                )
+            sim = start_sim(
+                args.namespaces,
+                args.pods_per_namespace,
+                inner,
+                0,
+                prefix=["ip", "netns", "exec", NETNS],
+                port=SIM_PORT,
+                preexec_fn=die_with_parent,
             )
-            processes.append(start_forwarder())
+            processes.append(sim)
+            forwarder = start_forwarder()
+            processes.append(forwarder)
             kubeconfig = outer_kubeconfig(inner, folder / "kubeconfig")
             for profile in profiles:
                 fig = figures[profile.name] = Figures(profile)
@@ -360,7 +464,10 @@ def measure_all(args: argparse.Namespace, profiles: list[Profile]) -> int:
                         f"{fig.link_mbit:.1f} Mbit/s for {profile.rate_mbit:g}"
                     )
                 transfer(fig, kubeconfig, args.timeout)
-                first_screen(fig, kubeconfig, args.namespaces, pods, args.timeout)
+                watched = {"simulator": sim.pid, "forwarder": forwarder.pid}
+                if link.relay is not None:
+                    watched["relay"] = link.relay.pid
+                first_screen(fig, kubeconfig, args.namespaces, pods, args.timeout, watched if args.breakdown else None)
                 status(fig, kubeconfig, args.namespaces, args.pods_per_namespace, args.timeout)
                 kubectl(fig, kubeconfig, folder, args.timeout)
                 report(fig, pods)
