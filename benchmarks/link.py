@@ -28,11 +28,13 @@ import atexit
 import contextlib
 import math
 import os
+import re
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -77,13 +79,16 @@ token = config["users"][0]["user"].get("token", "")
 headers = {"Accept": "application/json", "Authorization": "Bearer " + token, "Accept-Encoding": "gzip"}
 http = urllib3.PoolManager()
 cont, pages, wire, gzipped = "", 0, 0, 0
+waits, bodies = [], []
 started = time.perf_counter()
 while True:
     fields = {"limit": sys.argv[2]}
     if cont:
         fields["continue"] = cont
+    asked = time.perf_counter()
     resp = http.request("GET", server + "/api/v1/pods", fields=fields, headers=headers,
                         preload_content=False, decode_content=False)
+    answered = time.perf_counter()
     inflater = zlib.decompressobj(31) if resp.headers.get("Content-Encoding") == "gzip" else None
     gzipped += inflater is not None
     head = b""
@@ -93,13 +98,15 @@ while True:
             # Only the start is inflated: the continue token is in the list's metadata, before its items.
             head += inflater.decompress(inflater.unconsumed_tail + chunk, 1 << 16) if inflater else chunk[:1 << 16]
     resp.release_conn()
+    waits.append(answered - asked)
+    bodies.append(time.perf_counter() - answered)
     pages += 1
     head = head[: head.find(b'"items":')]
     at = head.find(b'"continue":"')
     cont = head[at + 12 : head.index(b'"', at + 12)].decode() if at >= 0 else ""
     if not cont:
         break
-print(time.perf_counter() - started, pages, gzipped, wire)
+print(time.perf_counter() - started, pages, gzipped, wire, sum(waits), sum(bodies))
 """
 
 
@@ -110,6 +117,9 @@ class Figures:
     link_mbit: float = math.nan
     transfer_s: float = math.nan
     transfer_mb: float = math.nan
+    #: Of the transfer: waiting for each page's headers (the round trip and the server's work), and its body.
+    transfer_waits_s: float = math.nan
+    transfer_bodies_s: float = math.nan
     pages: int = 0
     gzipped: int = 0
     first_rows_s: float = math.nan
@@ -167,8 +177,9 @@ def transfer(fig: Figures, kubeconfig: Path, timeout: float) -> None:
     _, proc = timed([sys.executable, "-c", TRANSFER, str(kubeconfig), str(POD_PAGE_SIZE)], timeout)
     if proc.returncode != 0:
         raise RuntimeError(f"the raw list failed: {proc.stderr[-500:]}")
-    took, pages, gzipped, wire = proc.stdout.split()
+    took, pages, gzipped, wire, waits, bodies = proc.stdout.split()
     fig.transfer_s, fig.pages, fig.gzipped, fig.transfer_mb = float(took), int(pages), int(gzipped), int(wire) / 1e6
+    fig.transfer_waits_s, fig.transfer_bodies_s = float(waits), float(bodies)
 
 
 def first_screen(
@@ -176,10 +187,12 @@ def first_screen(
 ) -> None:
     from tui import first_screen as measure
 
-    async def bounded() -> tuple[float, float, float]:
-        return await asyncio.wait_for(measure(kubeconfig, namespaces, pods), timeout)
-
     timing = Breakdown(watched) if watched is not None else None
+
+    async def bounded() -> tuple[float, float, float]:
+        hook = timing.threads_cpu if timing is not None else None
+        return await asyncio.wait_for(measure(kubeconfig, namespaces, pods, on_complete=hook), timeout)
+
     try:
         if timing is not None:
             timing.install()
@@ -200,6 +213,7 @@ class Breakdown:
         self.watched = watched
         self.events: list[tuple[str, float, float, int]] = []  # (what, start, end, bytes)
         self.saved: list[tuple[Any, str, Any]] = []
+        self.by_thread: dict[str, float] = {}
 
     def install(self) -> None:
         from meshtui.cluster import rawapi, reflector
@@ -214,8 +228,8 @@ class Breakdown:
         def timed_fetch(self: Any, cont: str, *, whole: bool = False) -> bytes:
             started = time.perf_counter()
             data: bytes = fetch_page(self, cont, whole=whole)
-            if self.spec.kind == "Pod":
-                events.append(("fetch", started, time.perf_counter(), len(data)))
+            kind = "fetch" if self.spec.kind == "Pod" else "other"
+            events.append((kind, started, time.perf_counter(), len(data)))
             return data
 
         def timed_decode(self: Any, data: bytes) -> Any:
@@ -225,10 +239,11 @@ class Breakdown:
                 events.append(("decode", started, time.perf_counter(), len(data)))
             return page
 
-        def timed_inflate(raw: bytes) -> bytes:
+        def timed_inflate(raw: Any) -> bytes:
             started = time.perf_counter()
             out: bytes = inflate(raw)
-            if len(raw) > 256 * 1024:
+            # Only a whole compressed body is timed (an inflater fed as the socket reads is timed with it).
+            if isinstance(raw, bytes | bytearray) and len(raw) > 256 * 1024:
                 events.append(("inflate", started, time.perf_counter(), len(raw)))
             return out
 
@@ -249,6 +264,17 @@ class Breakdown:
         for owner, name, value in self.saved:
             setattr(owner, name, value)
 
+    def threads_cpu(self, app: Any, mesh: Any) -> None:
+        """On the complete screen: CPU seconds of this process's threads, by role (the cluster name left out)."""
+        ticks = os.sysconf("SC_CLK_TCK")
+        for thread in threading.enumerate():
+            with contextlib.suppress(OSError, TypeError):
+                fields = Path(f"/proc/self/task/{thread.native_id}/stat").read_text().rsplit(")", 1)[1].split()
+                role = re.sub(r"reflector-.*?-([A-Za-z]+)(-pages)?$", r"reflector \1\2", thread.name)
+                role = "other reflectors" if role.startswith("reflector") and "Pod" not in role else role
+                role = "other threads" if role.startswith("Thread-") else role
+                self.by_thread[role] = self.by_thread.get(role, 0.0) + (int(fields[11]) + int(fields[12])) / ticks
+
     def cpu(self) -> dict[str, float]:
         ticks = os.sysconf("SC_CLK_TCK")
         found = {"meshtui (this process)": sum(os.times()[:2])}
@@ -264,7 +290,11 @@ class Breakdown:
             return ["breakdown: no pod page was timed"]
         t0 = self.started
         first, last = by["fetch"][0][1], by["decode"][-1][2] if by["decode"] else by["fetch"][-1][2]
+        others = [e for e in self.events if e[0] == "other"]
         out = [
+            f"breakdown, other kinds: {len(others)} pages, {sum(e[3] for e in others) / 1e6:.1f} MB inflated, "
+            f"from {min((e[1] for e in others), default=t0) - t0:.2f}s to "
+            f"{max((e[2] for e in others), default=t0) - t0:.2f}s after connecting",
             f"breakdown, pod list: {len(by['fetch'])} pages from {first - t0:.2f}s to {last - t0:.2f}s after "
             f"connecting; fetching {sum(e[2] - e[1] for e in by['fetch']):.2f}s in all (server, link and "
             f"inflating {sum(e[2] - e[1] for e in by['inflate']):.2f}s), decoding "
@@ -280,6 +310,12 @@ class Breakdown:
             f"breakdown, CPU over those {self.took:.2f}s: "
             + ", ".join(f"{name} {seconds:.2f}s" for name, seconds in used.items())
         )
+        if self.by_thread:
+            top = sorted(self.by_thread.items(), key=lambda kv: -kv[1])
+            out.append(
+                "breakdown, meshtui's CPU by thread (from its start): "
+                + ", ".join(f"{name} {seconds:.2f}s" for name, seconds in top)
+            )
         return out
 
 
@@ -329,6 +365,10 @@ def kubectl(fig: Figures, kubeconfig: Path, folder: Path, timeout: float) -> Non
     fig.kubectl_note = f"{items} pods"
 
 
+def secs(value: float) -> str:
+    return "none" if math.isnan(value) else f"{value:.2f}s"
+
+
 def verdict(ok: bool) -> str:
     return "met" if ok else "MISSED"
 
@@ -339,14 +379,15 @@ def report(fig: Figures, pods: int) -> None:
     print(f"  link check: round trip {fig.rtt_ms:.1f} ms, timed transfer {fig.link_mbit:.1f} Mbit/s")
     print(
         f"  compressed pod list: {fig.transfer_s:.2f}s for {fig.transfer_mb:.1f} MB on the wire "
-        f"({fig.pages} pages, {fig.gzipped} gzipped; {fig.transfer_mb * 8 / p.rate_mbit:.2f}s at line rate)"
+        f"({fig.pages} pages, {fig.gzipped} gzipped; {fig.transfer_mb * 8 / p.rate_mbit:.2f}s at line rate): "
+        f"{secs(fig.transfer_waits_s)} waiting for answers to start, {secs(fig.transfer_bodies_s)} reading them"
     )
     print(
-        f"  dashboard: first rows {fig.first_rows_s:.2f}s, every kind listed {fig.listed_s:.2f}s, "
-        f"first complete screen {fig.first_screen_s:.2f}s ({fig.vs_transfer:.2f}x the transfer)"
+        f"  dashboard: first rows {secs(fig.first_rows_s)}, every kind listed {secs(fig.listed_s)}, "
+        f"first complete screen {secs(fig.first_screen_s)} ({fig.vs_transfer:.2f}x the transfer)"
     )
-    print(f"  meshtui status --json: {fig.status_s:.2f}s")
-    print(f"  kubectl get pods -A -o json: {fig.kubectl_s:.2f}s ({fig.kubectl_note})")
+    print(f"  meshtui status --json: {secs(fig.status_s)}")
+    print(f"  kubectl get pods -A -o json: {secs(fig.kubectl_s)} ({fig.kubectl_note})")
     for note in fig.notes:
         print(f"  {note}")
     ratio_ok = fig.vs_transfer <= VS_TRANSFER_TARGET
@@ -390,6 +431,7 @@ def main() -> int:
     parser.add_argument(
         "--breakdown", action="store_true", help="time the pod list's pages in the dashboard, and each process's CPU"
     )
+    parser.add_argument("--no-kubectl", action="store_true", help="leave kubectl out (its figure is then nan)")
     parser.add_argument("--timeout", type=float, default=600, help="seconds allowed each measurement")
     parser.add_argument("--deadline", type=float, default=3600, help="seconds allowed the whole run")
     args = parser.parse_args()
@@ -469,7 +511,10 @@ def measure_all(args: argparse.Namespace, profiles: list[Profile]) -> int:
                     watched["relay"] = link.relay.pid
                 first_screen(fig, kubeconfig, args.namespaces, pods, args.timeout, watched if args.breakdown else None)
                 status(fig, kubeconfig, args.namespaces, args.pods_per_namespace, args.timeout)
-                kubectl(fig, kubeconfig, folder, args.timeout)
+                if args.no_kubectl:
+                    fig.kubectl_note = "not run: --no-kubectl"
+                else:
+                    kubectl(fig, kubeconfig, folder, args.timeout)
                 report(fig, pods)
     except Deadline:
         raise SystemExit(f"the run took longer than --deadline {args.deadline:g}s") from None
