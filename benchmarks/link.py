@@ -1,7 +1,7 @@
 """Benchmark meshtui over a shaped link: the simulator in a network namespace, meshtui and kubectl outside.
 
 Usage (as root): python benchmarks/link.py [--namespaces 2000] [--pods-per-namespace 25] [--profiles A,B]
-                                          [--shaper auto|netem|relay|none] [--timeout 600]
+    [--shaper auto|netem|relay|none] [--breakdown] [--no-kubectl] [--timeout 600] [--deadline 3600]
 
 Profile A is 100 Mbit/s with a 20 ms round trip, profile B 20 Mbit/s with 80 ms, each shaped the same in
 both directions (delay RTT/2 and the rate on each side; see benchmarks/shaping.py). `meshtui sim --scenario
@@ -17,6 +17,8 @@ each profile. `--shaper auto` uses netem, or on a kernel without it the userspac
 discipline; where neither can be made (not root, no iproute2, no CAP_NET_ADMIN) it says why in one
 sentence and exits 0. Every step has a timeout; the namespace, links, qdiscs and processes are removed
 afterwards, and a crashed run's leftovers before the next.
+`--breakdown` adds where the dashboard's time went: each pod page's fetch and decode, the other kinds'
+pages, and the CPU of each process (and of meshtui's threads) over the first screen.
 The last line is `link_first_screen_s=<s> link_vs_transfer=<ratio> kubectl_s=<s>` (profile A).
 """
 
@@ -214,6 +216,7 @@ class Breakdown:
         self.events: list[tuple[str, float, float, int]] = []  # (what, start, end, bytes)
         self.saved: list[tuple[Any, str, Any]] = []
         self.by_thread: dict[str, float] = {}
+        self.frames = 0
 
     def install(self) -> None:
         from meshtui.cluster import rawapi, reflector
@@ -256,6 +259,7 @@ class Breakdown:
         reflector.Reflector._decode_page = timed_decode  # type: ignore[method-assign]
         rawapi._inflate = timed_inflate
         self.cpu_before = self.cpu()
+        self.threads_before = self.thread_seconds()
         self.started = time.perf_counter()
 
     def uninstall(self) -> None:
@@ -264,16 +268,26 @@ class Breakdown:
         for owner, name, value in self.saved:
             setattr(owner, name, value)
 
-    def threads_cpu(self, app: Any, mesh: Any) -> None:
-        """On the complete screen: CPU seconds of this process's threads, by role (the cluster name left out)."""
+    @staticmethod
+    def thread_seconds() -> dict[int, tuple[str, float]]:
+        """CPU seconds of each live thread of this process, by native id, with its name."""
         ticks = os.sysconf("SC_CLK_TCK")
+        found = {}
         for thread in threading.enumerate():
             with contextlib.suppress(OSError, TypeError):
                 fields = Path(f"/proc/self/task/{thread.native_id}/stat").read_text().rsplit(")", 1)[1].split()
-                role = re.sub(r"reflector-.*?-([A-Za-z]+)(-pages)?$", r"reflector \1\2", thread.name)
-                role = "other reflectors" if role.startswith("reflector") and "Pod" not in role else role
-                role = "other threads" if role.startswith("Thread-") else role
-                self.by_thread[role] = self.by_thread.get(role, 0.0) + (int(fields[11]) + int(fields[12])) / ticks
+                found[thread.native_id or 0] = (thread.name, (int(fields[11]) + int(fields[12])) / ticks)
+        return found
+
+    def threads_cpu(self, app: Any, mesh: Any) -> None:
+        """On the complete screen: CPU seconds of this process's threads since connecting, by role."""
+        self.frames = len(app._bench_frames.times)
+        for tid, (name, seconds) in self.thread_seconds().items():
+            role = re.sub(r"reflector-.*?-([A-Za-z]+)(-pages)?$", r"reflector \1\2", name)
+            role = "other reflectors" if role.startswith("reflector") and "Pod" not in role else role
+            role = "other threads" if role.startswith("Thread-") else role
+            used = seconds - self.threads_before.get(tid, ("", 0.0))[1]
+            self.by_thread[role] = self.by_thread.get(role, 0.0) + used
 
     def cpu(self) -> dict[str, float]:
         ticks = os.sysconf("SC_CLK_TCK")
@@ -313,8 +327,9 @@ class Breakdown:
         if self.by_thread:
             top = sorted(self.by_thread.items(), key=lambda kv: -kv[1])
             out.append(
-                "breakdown, meshtui's CPU by thread (from its start): "
+                "breakdown, meshtui's CPU by thread (threads that ended before the complete screen left out): "
                 + ", ".join(f"{name} {seconds:.2f}s" for name, seconds in top)
+                + f"; {self.frames} frames composed"
             )
         return out
 
@@ -435,7 +450,10 @@ def main() -> int:
     parser.add_argument("--timeout", type=float, default=600, help="seconds allowed each measurement")
     parser.add_argument("--deadline", type=float, default=3600, help="seconds allowed the whole run")
     args = parser.parse_args()
-    profiles = [PROFILES[name.strip().upper()] for name in args.profiles.split(",") if name.strip()]
+    names = [name.strip().upper() for name in args.profiles.split(",") if name.strip()]
+    if not names or any(name not in PROFILES for name in names):
+        parser.error(f"--profiles takes a comma-separated list of {', '.join(PROFILES)}, not {args.profiles!r}")
+    profiles = [PROFILES[name] for name in names]
     os.environ.setdefault("NO_COLOR", "1")
     os.environ.setdefault("MESHTUI_LOG", str(Path(tempfile.gettempdir()) / "meshtui-bench.log"))
     os.environ["NO_PROXY"] = ",".join(filter(None, [os.environ.get("NO_PROXY"), INNER_IP]))
@@ -445,6 +463,8 @@ def main() -> int:
             return measure_all(args, profiles)
         except Unavailable as exc:
             reason = str(exc)
+        except (RuntimeError, OSError, subprocess.SubprocessError) as exc:
+            raise SystemExit(f"link benchmark failed: {exc}") from None
     print(f"link benchmark skipped: {reason}.")
     print(last_line(None))
     return 0
