@@ -122,6 +122,10 @@ class Figures:
     #: Of the transfer: waiting for each page's headers (the round trip and the server's work), and its body.
     transfer_waits_s: float = math.nan
     transfer_bodies_s: float = math.nan
+    #: Answers over 256 KiB and the simulator's seconds to their first bytes (seen by the forwarder), during
+    #: the transfer and during the first screen.
+    transfer_server: tuple[int, float] = (0, math.nan)
+    dashboard_server: tuple[int, float] = (0, math.nan)
     pages: int = 0
     gzipped: int = 0
     first_rows_s: float = math.nan
@@ -395,11 +399,13 @@ def report(fig: Figures, pods: int) -> None:
     print(
         f"  compressed pod list: {fig.transfer_s:.2f}s for {fig.transfer_mb:.1f} MB on the wire "
         f"({fig.pages} pages, {fig.gzipped} gzipped; {fig.transfer_mb * 8 / p.rate_mbit:.2f}s at line rate): "
-        f"{secs(fig.transfer_waits_s)} waiting for answers to start, {secs(fig.transfer_bodies_s)} reading them"
+        f"{secs(fig.transfer_waits_s)} waiting for answers to start ({secs(fig.transfer_server[1])} of it the "
+        f"simulator's own), {secs(fig.transfer_bodies_s)} reading them"
     )
     print(
         f"  dashboard: first rows {secs(fig.first_rows_s)}, every kind listed {secs(fig.listed_s)}, "
-        f"first complete screen {secs(fig.first_screen_s)} ({fig.vs_transfer:.2f}x the transfer)"
+        f"first complete screen {secs(fig.first_screen_s)} ({fig.vs_transfer:.2f}x the transfer); the simulator "
+        f"took {secs(fig.dashboard_server[1])} to start its {fig.dashboard_server[0]} answers over 256 KiB"
     )
     print(f"  meshtui status --json: {secs(fig.status_s)}")
     print(f"  kubectl get pods -A -o json: {secs(fig.kubectl_s)} ({fig.kubectl_note})")
@@ -413,7 +419,13 @@ def report(fig: Figures, pods: int) -> None:
         print(f"  target: first complete screen <= {FIRST_SCREEN_TARGET_S:g}s: {verdict(ok)}{scale}", flush=True)
 
 
-def start_forwarder() -> subprocess.Popen[str]:
+def server_time(lines: Lines) -> tuple[int, float]:
+    """The large answers the forwarder saw since last asked, and the simulator's seconds to their first bytes."""
+    times = [float(line.split()[1]) for line in lines.drain() if line.startswith("answer ")]
+    return len(times), sum(times)
+
+
+def start_forwarder() -> tuple[subprocess.Popen[str], Lines]:
     proc = subprocess.Popen(
         ["ip", "netns", "exec", NETNS, sys.executable, str(HERE / "nsforward.py"), str(FORWARD_PORT), str(SIM_PORT),
          str(BULK_PORT)],
@@ -422,8 +434,9 @@ def start_forwarder() -> subprocess.Popen[str]:
         preexec_fn=die_with_parent,
     )  # fmt: skip
     assert proc.stdout is not None
-    Lines(proc.stdout).expect("ready", 20, "the forwarder inside the namespace")
-    return proc
+    lines = Lines(proc.stdout)
+    lines.expect("ready", 20, "the forwarder inside the namespace")
+    return proc, lines
 
 
 def stop(proc: subprocess.Popen[str] | None) -> None:
@@ -512,7 +525,7 @@ def measure_all(args: argparse.Namespace, profiles: list[Profile]) -> int:
                 preexec_fn=die_with_parent,
             )
             processes.append(sim)
-            forwarder = start_forwarder()
+            forwarder, answers = start_forwarder()
             processes.append(forwarder)
             kubeconfig = outer_kubeconfig(inner, folder / "kubeconfig")
             for profile in profiles:
@@ -525,11 +538,14 @@ def measure_all(args: argparse.Namespace, profiles: list[Profile]) -> int:
                         f"the link is not shaped as asked: round trip {fig.rtt_ms:.1f} ms for {profile.rtt_ms:g}, "
                         f"{fig.link_mbit:.1f} Mbit/s for {profile.rate_mbit:g}"
                     )
+                server_time(answers)
                 transfer(fig, kubeconfig, args.timeout)
+                fig.transfer_server = server_time(answers)
                 watched = {"simulator": sim.pid, "forwarder": forwarder.pid}
                 if link.relay is not None:
                     watched["relay"] = link.relay.pid
                 first_screen(fig, kubeconfig, args.namespaces, pods, args.timeout, watched if args.breakdown else None)
+                fig.dashboard_server = server_time(answers)
                 status(fig, kubeconfig, args.namespaces, args.pods_per_namespace, args.timeout)
                 if args.no_kubectl:
                     fig.kubectl_note = "not run: --no-kubectl"

@@ -86,6 +86,17 @@ class Lines:
                 return
         raise RuntimeError(f"{what} was not ready within {timeout:g}s")
 
+    def drain(self) -> list[str]:
+        """Every line received so far and not yet read."""
+        found = []
+        while True:
+            try:
+                line = self.lines.get_nowait()
+            except queue.Empty:
+                return found
+            if line is not None:
+                found.append(line)
+
 
 def netns_pids() -> list[int]:
     proc = run("ip", "netns", "pids", NETNS, check=False)
