@@ -207,6 +207,7 @@ async def test_the_size_guard_covers_the_loading_screen_and_then_the_dashboard_u
 async def test_b_while_pods_still_list_opens_no_plan(demo_inventory: Inventory, waiter: Waiter) -> None:
     from meshtui.cluster.live import ClusterHealth
     from meshtui.cluster.reflector import ConnState
+
     loading = (ClusterHealth("meshtui-sim", "", ConnState.CONNECTING, "", 14, 15, 27_519, ("Pod",)),)
     app = build_app(
         StaticMesh(Inventory.from_snapshot(demo_inventory.snapshot()), loading),
