@@ -122,17 +122,18 @@ def last_namespace_setup(store: Store) -> None:
 
 @dataclass
 class Live:
-    """A dashboard over a live cluster, with its fake session and watch."""
+    """A dashboard over a live cluster, with the real engine session and the watch."""
 
     app: MeshApp
-    session: FakeSession
+    session: EngineSession
     mesh: WatchedMesh
     cluster: Cluster
 
 
 @pytest.fixture
-def live_app(start_cluster: Callable[..., Cluster]) -> Iterator[Callable[..., Live]]:
-    """Build a dashboard on a simulated cluster through the production factory."""
+def live_app(start_cluster: Callable[..., Cluster], monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., Live]]:
+    """Build a dashboard on a simulated cluster through the production factory, with the real engine session."""
+    monkeypatch.setenv("MESHTUI_IDENTITY", "tester@jump-1")
     made: list[Live] = []
 
     def make(
@@ -143,7 +144,7 @@ def live_app(start_cluster: Callable[..., Cluster]) -> Iterator[Callable[..., Li
     ) -> Live:
         cluster = start_cluster(scenario, setup)
         mesh = watch_targets(cluster.targets)
-        session = FakeSession(cluster.targets, read_only=read_only, clock=fixed_clock)
+        session = EngineSession(cluster.targets, None, read_only=read_only)
         app = build_app(mesh, session, clock=fixed_clock, settings=settings or DashboardSettings())
         live = Live(app, session, mesh, cluster)
         made.append(live)
@@ -151,6 +152,7 @@ def live_app(start_cluster: Callable[..., Cluster]) -> Iterator[Callable[..., Li
 
     yield make
     for live in made:
+        live.session.close()
         live.mesh.stop()
 
 

@@ -1,8 +1,8 @@
-"""A small stand-in for the engine's Session: real writes through the real Executor, simple plans.
+"""A stand-in for the engine's Session for screens rendered from a fixed state (snapshots, static views).
 
-It plans only what the dashboard tests exercise (switch, switch back, restart, move a tag), judges
-Upgrade/Rollback/Finish with the domain gates, and records a journal, so the TUI's flows run end to
-end against the simulator before (and independently of) the engine's own session.
+Its plans are simple (switch, switch back, restart) and made from the fixed view alone, because the
+engine's planners read the cluster; its state judges Upgrade/Rollback/Finish with the domain gates. Flows
+that change a cluster use the real EngineSession (`live_app`, `demo_app` in conftest.py).
 """
 
 from __future__ import annotations
