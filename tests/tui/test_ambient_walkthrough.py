@@ -14,6 +14,7 @@ from meshtui.tui.app import MeshApp
 from meshtui.tui.screens.ask import AskScreen
 from meshtui.tui.screens.plan import PlanScreen
 from meshtui.tui.screens.tag import TagScreen
+from meshtui.tui.widgets.action_runner import ActionRunner
 
 from .conftest import Cluster, Waiter
 from .test_engine_walkthrough import Driver
@@ -91,3 +92,28 @@ async def test_the_ambient_demo_upgrade_from_the_keyboard_alone(
     assert {
         p["metadata"]["annotations"]["istio.io/rev"] for p in waypoints if not p["metadata"].get("deletionTimestamp")
     } == {NEW}
+
+
+async def test_ambient_back_from_the_keyboard_puts_ztunnel_back_on_the_source(
+    demo_app: Callable[..., tuple[MeshApp, Cluster]], waiter: Waiter
+) -> None:
+    app, cluster = demo_app("ambient")
+    async with app.run_test(size=(120, 40), message_hook=waiter.hook) as pilot:
+        d = Driver(app, pilot, waiter)
+        await d.begin()
+        await d.until(lambda: d.enabled("ambient"), "the ambient step enabled once the upgrade is recorded")
+        for key, revision in (("z", NEW), ("Z", OLD)):
+            step = await d.plan(key)
+            assert f"configured against {revision if key == 'Z' else 'the target'}" in step.subtitle
+            await pilot.press("f")
+            assert isinstance(app.screen, AskScreen) and revision in app.screen.input.value  # that revision's folder
+            await pilot.press("enter")
+            await d.until(lambda: isinstance(app.screen, PlanScreen) and app.screen.outcome is not None, "the plan")
+            assert any(op.verb == "apply" and op.name == "ztunnel" for op in app.screen.plan.operations)
+            await d.apply()
+            await d.until(
+                lambda r=revision: ztunnel_istiods(cluster) == {f"istiod-{r}.istio-system.svc:15012"},
+                f"every ztunnel configured against {revision}",
+                timeout=90,
+            )
+        assert waiter.seen(ActionRunner.Finished)[-1].plan.title.endswith(f"in place to {OLD}")

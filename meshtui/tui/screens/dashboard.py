@@ -359,6 +359,10 @@ class DashboardScreen(Screen[None]):
         """Open the plan of an engine action, or say why it is disabled."""
         self.flow.engine(action_id)
 
+    def action_engine_back(self, action_id: str) -> None:
+        """Open the plan of an engine action towards the source (ambient back)."""
+        self.flow.engine(action_id, back=True)
+
     def action_take_over(self) -> None:
         """Take the upgrade lock from another operator, after a confirmation."""
         self.flow.take_over()

@@ -142,8 +142,8 @@ class ActionFlow(Widget):
 
     # -- engine actions -----------------------------------------------------------------------------
 
-    def engine(self, action_id: str) -> None:
-        """Open the plan of an engine action, or say why it is disabled."""
+    def engine(self, action_id: str, *, back: bool = False) -> None:
+        """Open the plan of an engine action, or say why it is disabled; `back` aims it at the source (ambient)."""
         snap = self.host.snapshot
         waiting = still_loading(snap.health if snap is not None else None)
         if snap is None or waiting is not None:
@@ -183,6 +183,8 @@ class ActionFlow(Widget):
         params = self._params(action_id, chosen)
         if params is None:
             return
+        if back:
+            params["to"] = snap.view.source
         if action_id == "restart" and state.restart_pending:
             self._offer_recorded_restart(state, params)
             return
@@ -249,6 +251,8 @@ class ActionFlow(Widget):
         state = snap.state
         self.pending = (action_id, params)
         title = keymap.ENGINE_TITLES.get(action_id, "Skip verify")
+        if action_id == "ambient" and params.get("to"):
+            title = f"Ambient back: put istio-cni and ztunnel back on {params['to']}, node by node"
         confirm_word = None
         if action_id == "finish":
             phase = state.phase if state is not None else None
@@ -383,8 +387,8 @@ class ActionFlow(Widget):
             params = self.pending[1] if self.pending is not None else {}
             snap = self.host.snapshot
             view = snap.view if snap is not None else None
-            moving_to = None
-            if view is not None:
+            moving_to = params.get("to")
+            if view is not None and moving_to is None:
                 moving_to = view.source if event.plan.action == "gateways-back" else view.target
             self.replans = replans(event.plan, params, self.settings.manifests_of(moving_to))
             self.plan_screen.show_options({r.key: r.label for r in self.replans})
@@ -524,4 +528,6 @@ def _subtitle(action_id: str, params: dict[str, Any], chosen: Chosen) -> str:
         return "Every gateway, each the way its kind is upgraded"
     if "tag" in params:
         return f"Tag {params['tag']} -> {params.get('to')}"
+    if action_id == "ambient":
+        return f"istio-cni, then ztunnel node by node, configured against {params.get('to') or 'the target'}"
     return ""
