@@ -215,6 +215,7 @@ class Waiter:
 
     KINDS = (
         LiveFeed.Updated,
+        LiveFeed.Unchanged,
         LiveFeed.Failed,
         ActionRunner.Planned,
         ActionRunner.DryRunDone,

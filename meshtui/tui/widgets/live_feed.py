@@ -7,12 +7,18 @@ worker when the flag is set and no refresh is in flight, so a burst of 10,000 ev
 from __future__ import annotations
 
 import threading
+from time import monotonic
 
 from textual import work
 from textual.message import Message
 from textual.widget import Widget
 
 from meshtui.tui.feed import MeshSource, Snapshot, SnapshotBuilder, describe_error
+
+
+#: While the first load runs (a kind not listed once yet), snapshots come at most this often: each one
+#: hands the tables thousands of new rows, and on a large mesh fewer of them let the load finish sooner.
+LOADING_INTERVAL_S = 1.0
 
 
 class LiveFeed(Widget):
@@ -56,6 +62,8 @@ class LiveFeed(Widget):
         self.snapshots = 0
         #: Requests for a snapshot so far (`refresh_now`); each refresh's messages carry the count it started at.
         self._asked = 0
+        self._last_start = 0.0
+        self._loaded = False
 
     def on_mount(self) -> None:
         self.mesh.listen(self.mark_dirty)
@@ -71,6 +79,11 @@ class LiveFeed(Widget):
     def _tick(self) -> None:
         if self._busy or not self._dirty.is_set():
             return
+        if not self._loaded and monotonic() - self._last_start < LOADING_INTERVAL_S:
+            self._loaded = not any(h.loading for h in self.mesh.health())
+            if not self._loaded:
+                return  # the next tick looks again: the snapshot once every kind has listed comes at once
+        self._last_start = monotonic()
         self._dirty.clear()
         self._busy = True
         self._refresh(self._asked)
