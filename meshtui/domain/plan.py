@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import posixpath
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -66,6 +67,12 @@ class Operation:
             body.setdefault("metadata", {})["resourceVersion"] = self.expect_rv
             return body
         return self.body
+
+
+def program_operation(cluster: str, argv: list[str], summary: str) -> Operation:
+    """An installer run (istioctl, helm) as a plan step: its argv, run without a shell, named by its binary."""
+    binary = posixpath.basename(argv[0]) if argv else "program"
+    return Operation(cluster, "exec", "", "Program", None, binary, body=argv, summary=summary)
 
 
 #: Remedies a plan can name: each surface says how (a dashboard key, a CLI flag), the plan never does.

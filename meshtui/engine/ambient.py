@@ -12,14 +12,13 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from meshtui.cluster.errors import ClusterError
 from meshtui.domain.actions import ActionId
 from meshtui.domain.ambient import ambient_pods_by_node
 from meshtui.domain.inventory import InventoryView
-from meshtui.domain.plan import Operation, Plan
+from meshtui.domain.plan import Operation, Plan, program_operation
 from meshtui.engine.kube import Discovery, apply_operation, get, labels, list_all, meta
 from meshtui.engine.planners.common import PlanContext
 
@@ -245,19 +244,11 @@ def plan_ambient(
             refusals.append(f"no istio-cni or ztunnel DaemonSet in {ns}{where}: this mesh has no ambient data plane")
             continue
         if spec.kind == "istioctl":
-            ops.append(
-                Operation(
-                    cluster=cluster,
-                    verb="exec",
-                    api_path="",
-                    kind="Program",
-                    namespace=None,
-                    name=Path(spec.path or "istioctl").name,
-                    body=_istioctl_argv(spec, target, cluster),
-                    summary=f"istioctl installs istio-cni and ztunnel with revision {target} (istiod {target} is "
-                    "applied again, harmlessly)",
-                )
+            summary = (
+                f"istioctl installs istio-cni and ztunnel with revision {target} "
+                f"(istiod {target} is applied again, harmlessly)"
             )
+            ops.append(program_operation(cluster, _istioctl_argv(spec, target, cluster), summary))
         for comp, ds in present:
             wanted = want(comp, target, version, ns)
             differs = template_upgraded((ds.get("spec") or {}).get("template") or {}, wanted)
@@ -275,19 +266,9 @@ def plan_ambient(
             elif spec.kind == "helm":
                 if not spec.path:
                     refusals.append("the path of the helm binary is required")
-                ops.append(
-                    Operation(
-                        cluster=cluster,
-                        verb="exec",
-                        api_path="",
-                        kind="Program",
-                        namespace=None,
-                        name=Path(spec.path or "helm").name,
-                        body=_helm_argv(spec, comp, target, cluster, ns),
-                        summary=f"upgrade the {comp.release} release in place"
-                        + (f" (configured against istiod-{target})" if comp.key == "ztunnel" else ""),
-                    )
-                )
+                against = f" (configured against istiod-{target})" if comp.key == "ztunnel" else ""
+                summary = f"upgrade the {comp.release} release in place{against}"
+                ops.append(program_operation(cluster, _helm_argv(spec, comp, target, cluster, ns), summary))
             elif spec.kind not in ("istioctl", "external"):
                 refusals.append(f"unknown installer {spec.kind!r}")
             if differs is None and spec.kind != "external":

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from meshtui.domain.actions import ActionId
 from meshtui.domain.inventory import InventoryView
 from meshtui.domain.objects import REV_LABEL
-from meshtui.domain.plan import Operation, Plan
+from meshtui.domain.plan import Operation, Plan, program_operation
 from meshtui.engine.ambient import is_ambient_object
 from meshtui.engine.installers import (
     InstallerSpec,
@@ -70,18 +68,7 @@ def plan_deploy(ctx: PlanContext, view: InventoryView, target: str, spec: Instal
             refusals.append(f"the path of the {spec.kind} binary is required")
         for cluster in ctx.apis:
             argv = install_argv(spec, target, cluster, ctx.cp[cluster])
-            ops.append(
-                Operation(
-                    cluster=cluster,
-                    verb="exec",
-                    api_path="",
-                    kind="Program",
-                    namespace=None,
-                    name=Path(spec.path or spec.kind).name,
-                    body=argv,
-                    summary=f"install revision {target} with {spec.kind}",
-                )
-            )
+            ops.append(program_operation(cluster, argv, f"install revision {target} with {spec.kind}"))
             ops.append(wait_operation(cluster, target, ctx.cp[cluster], spec.timeout))
         title += f" with {spec.kind}"
         notes.append(f"{spec.kind} is run without a shell; a server-side dry run does not cover it")

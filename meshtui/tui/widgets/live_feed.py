@@ -15,7 +15,6 @@ from textual.widget import Widget
 
 from meshtui.tui.feed import MeshSource, Snapshot, SnapshotBuilder, describe_error
 
-
 #: While the first load runs (a kind not listed once yet), snapshots come at most this often: each one
 #: hands the tables thousands of new rows, and on a large mesh fewer of them let the load finish sooner.
 LOADING_INTERVAL_S = 1.0
