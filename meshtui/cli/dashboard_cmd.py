@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import sys
 
 from meshtui.cli import exitcodes
+from meshtui.cli.tty_line import while_showing
 from meshtui.cluster.errors import ClusterError
 from meshtui.cluster.kubeconfig import ClusterTarget, connect
-from meshtui.cluster.rawapi import RawApi
+from meshtui.cluster.probe import probe
 from meshtui.tui.logfile import setup_logging
 from meshtui.tui.settings import DashboardSettings, mouse_from_env, theme_from_env
-
-PROBE_TIMEOUT = (5.0, 10.0)
+from meshtui.tui.startup import Closer, Report, Started, Starter
 
 
 def settings_from_args(args: argparse.Namespace) -> DashboardSettings:
@@ -26,14 +25,6 @@ def settings_from_args(args: argparse.Namespace) -> DashboardSettings:
         theme=theme_from_env(getattr(args, "theme", None)),
         mouse=mouse_from_env(),
     )
-
-
-def probe(targets: list[ClusterTarget]) -> None:
-    """One quick request per cluster, so an unreachable or refusing cluster fails before the screen opens."""
-    for target in targets:
-        RawApi(target.api_client, target.name).request(
-            "GET", "/version", timeout=PROBE_TIMEOUT, what="checking that it answers"
-        )
 
 
 #: The kinds that say which revisions exist (webhooks, injector ConfigMaps, istiod Services and Deployments).
@@ -61,24 +52,49 @@ def pair_problem_of(targets: list[ClusterTarget], source: str | None, target: st
     return pair_problem((r.name for r in inventory.view().revisions), source, target)
 
 
-def open_dashboard(targets: list[ClusterTarget], settings: DashboardSettings) -> int:
-    """Watch the targets, build the session and run the app until the operator quits."""
-    from meshtui.tui.factory import build_app, make_session, watch_targets
+def session_stage(targets: list[ClusterTarget], settings: DashboardSettings, closer: Closer) -> Started:
+    """The watch over the targets and the engine's session (reads the upgrade record: blocking), both closed
+    by `closer`; the last stage of every starter."""
+    from meshtui.tui.factory import make_session, watch_targets
 
     mesh = watch_targets(targets)
+    closer.add(mesh.stop)
     session, problem = make_session(targets, settings)
-    app = build_app(mesh, session, settings=settings, session_problem=problem)
+    if session is not None:
+        closer.add(session.close)
+    return Started(mesh, session, settings, problem)
+
+
+def run_dashboard(starter: Starter, settings: DashboardSettings, closer: Closer, prog: str = "meshtui") -> int:
+    """Draw the dashboard at once, let `starter` prepare it on a thread, run until the operator quits.
+
+    What the starter opened is closed by `closer` afterwards, even when the operator quit before it was done;
+    a starter's failure is printed as its one sentence once the screen is gone.
+    """
+    from meshtui.tui.factory import build_starting_app
+
+    app = build_starting_app(starter, settings)
     try:
         app.run(mouse=settings.mouse)
     finally:
-        mesh.stop()
-        if session is not None:
-            # Closing must not hide the dashboard's own exit.
-            with contextlib.suppress(Exception):
-                session.close()
-        for target in targets:
-            target.close()
+        closer.close()
+    if app.start_failure is not None:
+        print(f"{prog}: {app.start_failure.message}", file=sys.stderr)
+        return app.start_failure.exit_code
     return app.return_code or exitcodes.OK
+
+
+def open_dashboard(targets: list[ClusterTarget], settings: DashboardSettings) -> int:
+    """Watch the targets, build the session and run the app until the operator quits."""
+    closer = Closer()
+    for target in targets:
+        closer.add(target.close)
+
+    def starter(report: Report) -> Started:
+        report("Reading the upgrade record, the lock and permissions")
+        return session_stage(targets, settings, closer)
+
+    return run_dashboard(starter, settings, closer)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -86,7 +102,8 @@ def run(args: argparse.Namespace) -> int:
     setup_logging()
     try:
         targets = connect(args.kubeconfig, args.context or None, read_only=bool(args.read_only))
-        probe(targets)
+        with while_showing(f"meshtui: connecting to {', '.join(repr(t.name) for t in targets)}…"):
+            probe(targets)
         wrong = pair_problem_of(targets, args.source, args.target)
     except ClusterError as exc:
         print(f"meshtui: {exc.message}", file=sys.stderr)

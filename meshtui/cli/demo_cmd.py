@@ -9,7 +9,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from meshtui.cli import exitcodes
-from meshtui.cli.dashboard_cmd import open_dashboard, settings_from_args
+from meshtui.cli.dashboard_cmd import run_dashboard, session_stage, settings_from_args
 from meshtui.cluster.errors import ClusterError
 from meshtui.cluster.kubeconfig import connect
 from meshtui.sim import istio, scenarios
@@ -17,6 +17,7 @@ from meshtui.sim.launch import SimLaunchError, launch, parse_params
 from meshtui.sim.render import write_manifests
 from meshtui.tui.logfile import setup_logging
 from meshtui.tui.settings import DashboardSettings
+from meshtui.tui.startup import Closer, Report, Started, StartFailed
 
 #: Seconds a restarted pod takes to become Ready in the demo: long enough to watch pods roll.
 DEMO_READY_DELAY = 1.5
@@ -60,35 +61,60 @@ def scenario_names() -> tuple[str, ...]:
     return NAMES
 
 
+def scenario_words(scenario: str, params: dict[str, int | str]) -> str:
+    """`the 'large' scenario (namespaces=2000)`: what the loading screen says is being built."""
+    given = ", ".join(f"{k}={v}" for k, v in params.items())
+    return f"the {scenario!r} scenario" + (f" ({given})" if given else "")
+
+
 def run(args: argparse.Namespace) -> int:
-    """Run the simulator in this process, write its kubeconfig if asked, and open the dashboard on it."""
+    """Run the simulator in this process, write its kubeconfig if asked, and open the dashboard on it.
+
+    The dashboard draws at once; the scenario is built, served and connected on the starter's thread while
+    the loading screen names each stage (a large scenario takes seconds).
+    """
     setup_logging()
-    # A large scenario takes seconds to build before the dashboard can draw: say so at once (a name that is
-    # no scenario gets only launch's one sentence).
-    if args.scenario in scenario_names():
-        print(f"meshtui demo: building the {args.scenario!r} scenario...", file=sys.stderr, flush=True)
     try:
-        sim = launch(args.scenario, seed=args.seed, params=parse_params(args.param), ready_delay=DEMO_READY_DELAY)
+        params = parse_params(args.param)
+        if args.scenario not in scenario_names():
+            launch(args.scenario)  # raises the one sentence naming the scenarios
     except SimLaunchError as exc:
         print(f"meshtui demo: {exc}", file=sys.stderr)
         return exitcodes.USAGE
-    try:
-        with tempfile.TemporaryDirectory(prefix="meshtui-demo-") as tmp:
-            kubeconfig = Path(args.kubeconfig_out) if args.kubeconfig_out else Path(tmp) / "kubeconfig"
-            try:
-                sim.kubeconfig(kubeconfig)
-            except OSError as exc:
-                print(f"meshtui demo: cannot write the kubeconfig to {kubeconfig} ({exc.strerror}).", file=sys.stderr)
-                return exitcodes.USAGE
-            try:
-                targets = connect(str(kubeconfig), None, read_only=bool(args.read_only))
-            except ClusterError as exc:
-                print(f"meshtui demo: {exc.message}", file=sys.stderr)
-                return exc.exit_code
-            settings = demo_settings(args, _render(Path(tmp), args.scenario))
-            code = open_dashboard(targets, settings)
-            if args.kubeconfig_out:
-                print(f"meshtui demo: the simulator stopped; {kubeconfig} no longer reaches it.", file=sys.stderr)
-            return code
-    finally:
-        sim.stop()
+    closer = Closer()
+    tmp = tempfile.TemporaryDirectory(prefix="meshtui-demo-")
+    closer.add(tmp.cleanup)
+    kubeconfig = Path(args.kubeconfig_out) if args.kubeconfig_out else Path(tmp.name) / "kubeconfig"
+    served: list[bool] = []
+
+    def starter(report: Report) -> Started:
+        report(f"Building and serving {scenario_words(args.scenario, params)}")
+        try:
+            sim = launch(
+                args.scenario, seed=args.seed, params=params, ready_delay=DEMO_READY_DELAY, progress=report.detail
+            )
+        except SimLaunchError as exc:
+            raise StartFailed(str(exc), exitcodes.USAGE) from None
+        if not closer.add(sim.stop):
+            raise StartFailed("quit before the simulator was ready", exitcodes.OK)
+        try:
+            sim.kubeconfig(kubeconfig)
+        except OSError as exc:
+            message = f"cannot write the kubeconfig to {kubeconfig} ({exc.strerror})."
+            raise StartFailed(message, exitcodes.USAGE) from None
+        served.append(True)
+        report("Connecting and reading the upgrade record")
+        try:
+            targets = connect(str(kubeconfig), None, read_only=bool(args.read_only))
+        except ClusterError as exc:
+            raise StartFailed(exc.message, exc.exit_code) from None
+        for target in targets:
+            closer.add(target.close)
+        settings = demo_settings(args, _render(Path(tmp.name), args.scenario))
+        return session_stage(targets, settings, closer)
+
+    first = replace(settings_from_args(args), title="meshtui demo")
+    code = run_dashboard(starter, first, closer, prog="meshtui demo")
+    if args.kubeconfig_out and served:
+        print(f"meshtui demo: the simulator stopped; {kubeconfig} no longer reaches it.", file=sys.stderr)
+    return code

@@ -27,6 +27,8 @@ def _cluster_args(p: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     """The whole command line, so `--help` documents every subcommand and the exit codes."""
+    from meshtui.sim.launch import PARAM_HELP
+
     parser = Parser(
         prog="meshtui",
         description="Take an Istio mesh through a canary (revision-based) control-plane upgrade.",
@@ -64,7 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="KEY=VALUE",
         action="append",
         default=[],
-        help="scenario parameter, e.g. namespaces=2000 pods_per_namespace=25",
+        help=PARAM_HELP,
     )
     sim.add_argument(
         "--ready-delay", type=non_negative_seconds, default=1.0, help="seconds a new pod takes to become Ready"
@@ -100,7 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="KEY=VALUE",
         action="append",
         default=[],
-        help="scenario parameter, repeatable, e.g. namespaces=2000 (large)",
+        help=PARAM_HELP,
     )
     add_global_options(demo, "demo")
     return parser

@@ -5,26 +5,17 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from meshtui.cli import exitcodes
 from meshtui.cli.args import non_negative_seconds, positive_int
+from meshtui.domain.actions import ActionId
 
-ACTION_IDS = (
-    "start",
-    "deploy",
-    "switch",
-    "switch-back",
-    "move-tag",
-    "restart",
-    "gateways",
-    "gateways-back",
-    "ambient",
-    "verify",
-    "upgrade",
-    "rollback",
-    "finish",
-)
+if TYPE_CHECKING:
+    from meshtui.engine.params import ActionParams
+
+#: The actions `meshtui plan` previews (deleting pods and skipping verify are planned by their own steps).
+ACTION_IDS = tuple(a for a in ActionId if a not in (ActionId.DELETE_PODS, ActionId.SKIP_VERIFY))
 
 
 def add_parser(sub: Any, cluster_args: Callable[[argparse.ArgumentParser], None]) -> None:
@@ -36,7 +27,8 @@ def add_parser(sub: Any, cluster_args: Callable[[argparse.ArgumentParser], None]
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     cluster_args(p)
-    p.add_argument("action", choices=ACTION_IDS, metavar="ACTION", help=", ".join(ACTION_IDS))
+    names = [a.value for a in ACTION_IDS]
+    p.add_argument("action", choices=names, metavar="ACTION", help=", ".join(names))
     # A default makes argparse treat the list as optional (it would name it in a "required" error otherwise).
     p.add_argument("namespaces", nargs="*", default=[], metavar="NAMESPACE", help="for switch, switch-back and restart")
     p.add_argument("--all", action="store_true", help="every namespace the action applies to")
@@ -66,7 +58,7 @@ def add_parser(sub: Any, cluster_args: Callable[[argparse.ArgumentParser], None]
     p.add_argument("--helm", metavar="PATH", help="deploy or ambient: with Helm")
     p.add_argument(
         "--choice",
-        choices=("upgrade", "rollback"),
+        choices=(ActionId.UPGRADE.value, ActionId.ROLLBACK.value),
         help="finish: preview the offline plan of this choice even before it is made",
     )
     p.add_argument("--dry-run", action="store_true", help="also run the plan as a server-side dry run")
@@ -75,49 +67,34 @@ def add_parser(sub: Any, cluster_args: Callable[[argparse.ArgumentParser], None]
 
 def run(args: argparse.Namespace) -> int:
     """Print the plan; the exit code says whether it would be refused."""
-    from meshtui.cli.upgrade_cmd import Refused, _dry, _plan, _print_plan, open_run, refusal_code
+    from meshtui.cli.upgrade_run import Refused, dry_run, open_run, plan_or_refuse, print_plan, refusal_code
     from meshtui.cluster.errors import ClusterError
-    from meshtui.engine.installers import InstallerSpec
-    from meshtui.engine.offline import plan_offline
+    from meshtui.engine.planners.finish import offline_pair, plan_offline
     from meshtui.engine.record import RecordError
 
     args.take_over = False
     args.yes = False
     args.timeout = None
-    params: dict[str, Any] = {
-        "all": args.all or not args.namespaces,
-        "namespaces": args.namespaces or None,
-        "to": args.to,
-        "tag": args.tag,
-        "batch": args.batch,
-        "pause": args.pause,
-        "ignore_pdb": args.ignore_pdb,
-        "manifests": args.manifests,
-    }
-    if args.action in ("deploy", "ambient"):
-        if args.istioctl:
-            params["installer"] = InstallerSpec("istioctl", args.istioctl, kubeconfig=args.kubeconfig)
-        elif args.helm:
-            params["installer"] = InstallerSpec("helm", args.helm, kubeconfig=args.kubeconfig)
-        elif args.manifests:
-            params["installer"] = InstallerSpec("manifests", args.manifests)
+    params = params_of(args)
+    action = ActionId(args.action)
     ctx = None
     try:
-        ctx = open_run(args, [args.action])
-        if args.action == "finish" and args.choice:
+        ctx = open_run(args, [action])
+        if action is ActionId.FINISH and args.choice:
+            choice = ActionId(args.choice)
             state = ctx.session.state(ctx.view)
             if state.gates is None or state.source is None or state.target is None:
                 raise Refused("no source and target revision: name them with --source and --target", exitcodes.REFUSED)
-            away, keep = (state.source, state.target) if args.choice == "upgrade" else (state.target, state.source)
-            verdict = state.gates.upgrade if args.choice == "upgrade" else state.gates.rollback
-            plan = plan_offline(ctx.session.planner.ctx, ctx.view, away, keep, verdict, args.choice.capitalize())
-            _print_plan(ctx, plan)
+            away, keep = offline_pair(choice, state.source, state.target)
+            verdict = state.gates.verdict(choice)
+            plan = plan_offline(ctx.session.ctx, ctx.view, away, keep, verdict, choice.capitalize())
+            print_plan(ctx, plan)
             if plan.refused:
                 raise Refused(f"refused: {plan.refusals[0]}.", refusal_code(plan.refusal_reasons))
         else:
-            plan = _plan(ctx, args.action, **params)
+            plan = plan_or_refuse(ctx, params)
         if args.dry_run and plan.operations:
-            return _dry(ctx, plan)
+            return dry_run(ctx, plan)
         return exitcodes.OK
     except Refused as exc:
         print(f"meshtui plan: {exc}", file=sys.stderr)
@@ -133,3 +110,36 @@ def run(args: argparse.Namespace) -> int:
             ctx.session.close()
             for t in ctx.targets:
                 cast(Any, t.api_client).close()
+
+
+def params_of(args: argparse.Namespace) -> ActionParams:
+    """The typed parameters of the action `meshtui plan` names, from the flags that apply to it."""
+    from meshtui.engine import params as p
+    from meshtui.engine.installers import InstallerSpec
+
+    action = ActionId(args.action)
+    namespaces = None if args.all or not args.namespaces else tuple(args.namespaces)
+    installer = None
+    if args.istioctl:
+        installer = InstallerSpec("istioctl", args.istioctl, kubeconfig=args.kubeconfig)
+    elif args.helm:
+        installer = InstallerSpec("helm", args.helm, kubeconfig=args.kubeconfig)
+    elif args.manifests:
+        installer = InstallerSpec("manifests", args.manifests)
+    if action is ActionId.DEPLOY:
+        return p.DeployParams(installer=installer)
+    if action is ActionId.AMBIENT:
+        return p.AmbientParams(installer=installer, to=args.to)
+    if action is ActionId.SWITCH:
+        return p.SwitchParams(namespaces=namespaces, to=args.to)
+    if action is ActionId.SWITCH_BACK:
+        return p.SwitchBackParams(namespaces=namespaces)
+    if action is ActionId.MOVE_TAG:
+        return p.MoveTagParams(tag=args.tag or "", to=args.to)
+    if action is ActionId.RESTART:
+        return p.RestartParams(namespaces=namespaces, batch=args.batch, pause=args.pause, ignore_pdb=args.ignore_pdb)
+    if action is ActionId.GATEWAYS:
+        return p.GatewaysParams(manifests=args.manifests, batch=args.batch, pause=args.pause)
+    if action is ActionId.GATEWAYS_BACK:
+        return p.GatewaysBackParams(manifests=args.manifests, batch=args.batch, pause=args.pause)
+    return p.PARAMS[action]()

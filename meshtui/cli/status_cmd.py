@@ -88,12 +88,14 @@ def load_mesh(args: argparse.Namespace) -> tuple[Inventory, list[Problem], Upgra
         return inventory, problems, None
     from meshtui.cluster.kubeconfig import connect
     from meshtui.cluster.oneshot import load_once
+    from meshtui.cluster.probe import probe
 
     # status and check only read: a read-only connection makes that a guarantee.
     targets = connect(args.kubeconfig, args.context or None, read_only=True)
     for t in targets:
         inventory.add_cluster(t.name, t.server)
     try:
+        probe(targets)  # an unreachable cluster is one sentence within seconds, before any list
         problems = load_once(targets, inventory)
         record = _read_record(targets, inventory)
     finally:
@@ -105,8 +107,8 @@ def load_mesh(args: argparse.Namespace) -> tuple[Inventory, list[Problem], Upgra
 def _read_record(targets: list[ClusterTarget], inventory: Inventory) -> UpgradeRecord | None:
     """The upgrade record in the first cluster's control-plane namespace (it decides phase and pair)."""
     from meshtui.cluster.rawapi import RawApi
+    from meshtui.engine.controlplanes import ISTIO_NAMESPACE
     from meshtui.engine.recordstore import RecordStore
-    from meshtui.engine.session import ISTIO_NAMESPACE
 
     first = targets[0]
     plane = inventory.view().control_plane(first.name)

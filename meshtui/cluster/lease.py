@@ -32,6 +32,9 @@ from meshtui.domain.lock import (
 
 log = logging.getLogger(__name__)
 
+#: How often a take-over writes again after losing to the renewal of the holder it takes over from.
+TAKE_OVER_ATTEMPTS = 3
+
 
 def _path(namespace: str) -> str:
     return f"/apis/coordination.k8s.io/v1/namespaces/{namespace}/leases"
@@ -125,11 +128,22 @@ class LeaseLock:
     def acquire(self, *, take_over: bool = False) -> tuple[bool, LeaseView | None]:
         """Take (or renew) the lock; a live lease of someone else is taken only with `take_over`.
 
-        Returns (held, lease as read); a lost race (409) returns (False, the winner's lease).
+        Returns (held, lease as read); a lost race (409) returns (False, the winner's lease). A take-over
+        that loses only to a renewal by the holder it takes over from tries again: that holder renewing
+        is what a live holder does, and the operator chose to take the lock from exactly that holder.
         """
-        verdict, lease = self.verdict()
-        if verdict is LockVerdict.HELD and not take_over:
-            return False, lease
+        held, seen = False, None
+        for _ in range(TAKE_OVER_ATTEMPTS):
+            verdict, lease = self.verdict()
+            if verdict is LockVerdict.HELD and not take_over:
+                return False, lease
+            held, seen = self._take(lease)
+            if held or not take_over or seen is None or lease is None or seen.holder != lease.holder:
+                return held, seen
+        return held, seen
+
+    def _take(self, lease: LeaseView | None) -> tuple[bool, LeaseView | None]:
+        """Write this holder into the lease as read (create it when absent); a 409 returns the winner's."""
         spec = lease_spec(self.identity, self._clock(), lease)
         try:
             if lease is None:

@@ -46,6 +46,13 @@ class ClusterHealth:
     total_kinds: int
     #: Objects the first lists of the kinds still connecting have brought so far (loading progress).
     listed_objects: int = 0
+    #: The kinds not listed once yet (loading progress): until then their objects are missing, not absent.
+    pending_kinds: tuple[str, ...] = ()
+
+    @property
+    def loading(self) -> bool:
+        """True until every kind of this cluster has listed once."""
+        return bool(self.pending_kinds)
 
 
 @dataclass(frozen=True, slots=True)
@@ -282,7 +289,12 @@ class MeshWatch:
             synced = sum(1 for _, s in statuses if s.state is ConnState.SYNCED)
             reason = f"{worst_kind}: {worst.reason}" if worst.reason and worst.state is not ConnState.SYNCED else ""
             listed = self._listed_objects.get(target.name, 0)
-            out.append(ClusterHealth(target.name, target.server, worst.state, reason, synced, len(statuses), listed))
+            pending = tuple(
+                r.spec.kind for r in self.reflectors if r.api.cluster == target.name and not r.synced.is_set()
+            )
+            out.append(
+                ClusterHealth(target.name, target.server, worst.state, reason, synced, len(statuses), listed, pending)
+            )
         return out
 
     def problems(self) -> list[Problem]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import random
+import re
 import socket
 import threading
 import time
@@ -258,8 +259,15 @@ class RawApi:
     def _unreachable(self, exc: BaseException, what: str, timeout: tuple[float, float]) -> Unreachable:
         host = self.api_client.configuration.host
         timed_out = _timed_out(exc)
+        if timed_out == "connect":
+            return NoAnswer(
+                f"Cannot connect to the API server of cluster {self.cluster!r} ({host}): no connection in "
+                f"{timeout[0]:g} s while {what}; check the kubeconfig's server address and the network path or VPN "
+                "(a firewall that drops packets looks like this).",
+                cluster=self.cluster,
+            )
         if timed_out is not None:
-            seconds = timeout[0] if timed_out == "connect" else timeout[1]
+            seconds = timeout[1]
             return NoAnswer(
                 f"No answer from the API server of cluster {self.cluster!r} ({host}) in {seconds:g} s while {what}; "
                 "check that the server is healthy and the network path or VPN, or raise --request-timeout.",
@@ -379,5 +387,12 @@ def _first_line(exc: BaseException) -> str:
     line = text[0] if text else type(exc).__name__
     if ">: " in line:  # "<urllib3.connection.HTTPConnection object at 0x..>: Failed to establish ..."
         line = line.split(">: ", 1)[1]
-    line = line.rstrip("')\"")
+    # "HTTPConnection(host='h', port=9): Failed to establish a new connection: [Errno 111] Connection refused":
+    # the host is in the sentence already; the operator needs the cause.
+    line = re.sub(r"^HTTPS?Connection\(host=[^)]*\): ", "", line)
+    line = line.removeprefix("Failed to establish a new connection: ")
+    line = re.sub(r"\[Errno -?\d+\] ", "", line)
+    line = line.rstrip("'\"")
+    while line.endswith(")") and line.count(")") > line.count("("):  # the tail of a wrapping repr
+        line = line[:-1].rstrip("'\"")
     return line if len(line) <= 160 else line[:159] + "…"

@@ -7,6 +7,7 @@ from typing import Any
 
 import orjson
 
+from meshtui.domain.actions import ActionId
 from meshtui.domain.reasons import Reason, gate
 
 MERGE_PATCH = "application/merge-patch+json"
@@ -76,7 +77,7 @@ REMEDY_MANIFESTS = "manifests"  # istioctl-rendered gateways need the folder of 
 class Plan:
     """An action turned into operations, with what it cannot do and why."""
 
-    action: str
+    action: ActionId
     title: str
     operations: tuple[Operation, ...] = ()
     #: Things the plan deliberately leaves alone, each with its reason (bare pods, paused Deployments...).

@@ -16,11 +16,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from meshtui.cluster.errors import ClusterError
+from meshtui.domain.actions import ActionId
 from meshtui.domain.ambient import ambient_pods_by_node
 from meshtui.domain.inventory import InventoryView
 from meshtui.domain.plan import Operation, Plan
 from meshtui.engine.kube import Discovery, apply_operation, get, labels, list_all, meta
-from meshtui.engine.planner import PlanContext
+from meshtui.engine.planners.common import PlanContext
 
 if TYPE_CHECKING:
     from meshtui.engine.executor import RunControl
@@ -334,7 +335,7 @@ def plan_ambient(
     if any(op.verb == "wait" for op in ops):
         notes.append(PAUSE_NOTE)
     return Plan(
-        "ambient",
+        ActionId.AMBIENT,
         title,
         tuple(ops),
         tuple(skipped),
@@ -413,21 +414,3 @@ def _node_state(api: Any, op: Operation, node: str, wanted: dict[str, str]) -> t
     if old:
         return "upgraded; the old pod is draining its connections", True
     return "upgraded", True
-
-
-def plan_step(ctx: PlanContext, view: InventoryView, target: str, params: dict[str, Any]) -> Plan:
-    """The session's `ambient` action: params `installer` (an InstallerSpec), `components` (a list) and `to`
-    (the revision to configure ztunnel against and whose version to install; default the target, the
-    source to roll back)."""
-    from meshtui.engine.installers import InstallerSpec, load_manifests
-
-    spec = params.get("installer") or InstallerSpec("external")
-    components = tuple(params.get("components") or ("istio-cni", "ztunnel"))
-    manifests = None
-    if spec.kind == "manifests":
-        found = load_manifests(spec.path or "")
-        if found.problems:
-            return Plan("ambient", "Upgrade istio-cni and ztunnel in place", refusals=tuple(found.problems))
-        manifests = found.objects
-    to = str(params.get("to") or target)
-    return plan_ambient(ctx, view, to, spec, components=components, manifests=manifests)

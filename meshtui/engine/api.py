@@ -10,37 +10,21 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from meshtui.domain.actions import ActionId
 from meshtui.domain.gates import Gates
 from meshtui.domain.inventory import InventoryView
 from meshtui.domain.plan import Plan
 from meshtui.domain.reasons import Reason, ReasonKind
 from meshtui.engine.executor import RunControl, RunOutcome
+from meshtui.engine.params import ActionParams
 from meshtui.engine.verifystate import VerifyStatus
-
-#: Every action, in the order the help screen and the palette list them: "Name: what it does" (docs/vocabulary.md).
-ACTIONS: tuple[tuple[str, str], ...] = (
-    ("start", "Start: record the upgrade in the cluster and take the lock"),
-    ("deploy", "Deploy: install the target control plane and wait until it is Ready"),
-    ("switch", "Switch: label the selected namespaces for the target"),
-    ("switch-back", "Switch back: restore the selected namespaces' labels for the source"),
-    ("move-tag", "Move tag: point a revision tag at another revision"),
-    ("restart", "Restart: roll the selected namespaces' workloads so their pods get their revision"),
-    ("delete-pods", "Delete pods: delete a pod that no restart can replace (bare pods)"),
-    ("gateways", "Gateways: move the gateways to the target"),
-    ("gateways-back", "Gateways back: move the gateways back to the source"),
-    ("ambient", "Ambient: upgrade istio-cni and ztunnel in place, node by node"),
-    ("verify", "Verify: run the verify checks"),
-    ("upgrade", "Upgrade: choose to keep the target (Finish then takes the source offline)"),
-    ("rollback", "Rollback: choose to keep the source (Finish then takes the target offline)"),
-    ("finish", "Finish: take the chosen revision offline (irreversible)"),
-)
 
 
 @dataclass(frozen=True, slots=True)
 class ActionState:
     """Whether an action may run now and, when not, every reason (gate, read-only, permission, lock)."""
 
-    id: str
+    id: ActionId
     title: str
     enabled: bool
     reasons: tuple[str, ...] = ()
@@ -123,8 +107,8 @@ class EngineState:
     #: The direction the operator chose or last worked in: "upgrade", "rollback", or None.
     goal: str | None = None
 
-    def action(self, action_id: str) -> ActionState:
-        """The state of one action by id."""
+    def action(self, action_id: ActionId | str) -> ActionState:
+        """The state of one action by id (an `ActionId`, or its string as a key binding names it)."""
         return next(a for a in self.actions if a.id == action_id)
 
 
@@ -132,7 +116,7 @@ class EngineState:
 class Progress:
     """Progress of long work, reported per step: overall and for the current namespace."""
 
-    action: str
+    action: ActionId
     done: int
     total: int
     current: str = ""  # e.g. "shop: Deployment web (2/5)"
@@ -146,8 +130,8 @@ class Session(Protocol):
     def state(self, view: InventoryView) -> EngineState:
         """The phase and every action's state for the given inventory view (cheap; no network)."""
 
-    def plan(self, action: str, view: InventoryView, **params: Any) -> Plan:
-        """The concrete operations of an action (params: namespaces, to, tag, batch, pause...)."""
+    def plan(self, view: InventoryView, params: ActionParams) -> Plan:
+        """The concrete operations of the action `params` names (its class: `engine/params.py`)."""
 
     def dry_run(self, plan: Plan, checked: Callable[[int, int], None] | None = None) -> RunOutcome:
         """Server-side dry run of every operation (blocking); `checked(done, total)` after each one."""

@@ -481,7 +481,7 @@ class Executor:
         Budgets that forbid disruption by their spec (maxUnavailable 0) were dealt with when planning:
         only the ones that forbid it for now (too few healthy pods) are waited for.
         """
-        from meshtui.engine.planner import blocking_pdb
+        from meshtui.engine.planners.common import blocking_pdb
 
         deadline = time.monotonic() + self._remaining(self.rollout_timeout)
         while True:

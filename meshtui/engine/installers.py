@@ -14,13 +14,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from meshtui.cluster.errors import ClusterError
 from meshtui.cluster.rawapi import RawApi
 from meshtui.domain.inventory import InventoryView
 from meshtui.domain.objects import REV_LABEL, TAG_LABEL
-from meshtui.domain.plan import Operation, Plan
-from meshtui.engine.ambient import is_ambient_object
-from meshtui.engine.kube import Discovery, apply_operation, get, iter_docs, labels, list_all, meta
-from meshtui.engine.planner import COMPONENT_LABEL, GATEWAY_COMPONENTS, PlanContext
+from meshtui.domain.plan import Operation
+from meshtui.engine.kube import get, iter_docs, labels, list_all, meta
+from meshtui.engine.planners.common import COMPONENT_LABEL, GATEWAY_COMPONENTS
 
 MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
 WEBHOOKS = "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations"
@@ -152,6 +152,28 @@ def external_readiness(api: RawApi, revision: str) -> tuple[bool, str]:
     return True, f"the injector webhooks of {revision} are in place{via}"
 
 
+def unreachable_revisions(apis: dict[str, RawApi], view: InventoryView | None) -> dict[tuple[str, str], str]:
+    """Revisions served from outside whose webhooks cannot be called here (a Service with no endpoints), with why.
+
+    Read per refresh: the inventory does not hold endpoints.
+    """
+    out: dict[tuple[str, str], str] = {}
+    if view is None:
+        return out
+    for plane in view.control_planes:
+        api = apis.get(plane.cluster)
+        for rev in plane.revisions:
+            if api is None or not rev.managed or not rev.ready:
+                continue
+            try:
+                ready, why = external_readiness(api, rev.name)
+            except ClusterError:
+                continue  # the connection state says why; the view's own readiness stands
+            if not ready:
+                out[(plane.cluster, rev.name)] = why
+    return out
+
+
 def ready_addresses(api: RawApi, namespace: str, service: str) -> int:
     """Ready endpoint addresses of a Service (EndpointSlices, else the Endpoints object)."""
     count = 0
@@ -186,83 +208,6 @@ def wait_external(
             return False, f"revision {revision} is not Ready after {timeout:g}s: {why}"
         if not sleep(min(EXTERNAL_POLL, left)):
             return False, f"aborted while waiting for revision {revision}: {why}"
-
-
-def plan_deploy(ctx: PlanContext, view: InventoryView, target: str, spec: InstallerSpec) -> Plan:
-    """The operations that deploy the target revision with the chosen installer, then wait for it."""
-    ops: list[Operation] = []
-    refusals: list[str] = []
-    skipped: list[str] = []
-    notes: list[str] = []
-    title = f"Deploy revision {target}"
-    if spec.kind == "manifests":
-        found = load_manifests(spec.path or "")
-        refusals += found.problems
-        control_plane = [o for o in found.objects if not is_gateway(o) and not is_ambient_object(o)]
-        for o in found.objects:
-            if is_gateway(o):
-                skipped.append(
-                    f"{o['kind']} {meta(o).get('namespace', '')}/{meta(o)['name']} is a gateway: "
-                    "the Gateways step applies it (given this folder)"
-                )
-            elif is_ambient_object(o):
-                skipped.append(
-                    f"{o['kind']} {meta(o).get('namespace', '')}/{meta(o)['name']} belongs to istio-cni or "
-                    "ztunnel: the ambient step upgrades them in place once the target is Ready"
-                )
-        revisions = {labels(o).get(REV_LABEL) for o in control_plane} - {None}
-        if revisions and revisions != {target}:
-            refusals.append(
-                f"the manifests in {spec.path} are for revision {', '.join(sorted(r for r in revisions if r))}, "
-                f"not the target {target}"
-            )
-        for cluster, api in ctx.apis.items():
-            discovery = Discovery(api)
-            for obj in control_plane:
-                info = discovery.lookup(str(obj["apiVersion"]), str(obj["kind"]))
-                if info is None:
-                    refusals.append(f"cluster {cluster} does not serve {obj['kind']} ({obj['apiVersion']})")
-                    continue
-                ops.append(apply_operation(cluster, info, obj, ctx.cp[cluster], "server-side apply"))
-            ops.append(wait_operation(cluster, target, ctx.cp[cluster], spec.timeout))
-        title += f" from the manifests in {spec.path}"
-    elif spec.kind in ("istioctl", "helm"):
-        if not spec.path:
-            refusals.append(f"the path of the {spec.kind} binary is required")
-        for cluster in ctx.apis:
-            argv = install_argv(spec, target, cluster, ctx.cp[cluster])
-            ops.append(
-                Operation(
-                    cluster=cluster,
-                    verb="exec",
-                    api_path="",
-                    kind="Program",
-                    namespace=None,
-                    name=Path(spec.path or spec.kind).name,
-                    body=argv,
-                    summary=f"install revision {target} with {spec.kind}",
-                )
-            )
-            ops.append(wait_operation(cluster, target, ctx.cp[cluster], spec.timeout))
-        title += f" with {spec.kind}"
-        notes.append(f"{spec.kind} is run without a shell; a server-side dry run does not cover it")
-    elif spec.kind == "external":
-        for cluster in ctx.apis:
-            plane = view.control_plane(cluster)
-            rev = plane.revision(target) if plane is not None else None
-            if rev is not None and rev.istiod:
-                ops.append(wait_operation(cluster, target, ctx.cp[cluster], spec.timeout))
-            else:
-                # No istiod Deployment here (managed, remote, or not there yet): the webhooks are the evidence.
-                ops.append(external_wait_operation(cluster, target, spec.timeout))
-        title += " (installed by other means: meshtui waits for it)"
-    else:
-        refusals.append(f"unknown installer {spec.kind!r}")
-    for plane in view.control_planes:
-        rev = plane.revision(target)
-        if rev is not None and rev.ready:
-            notes.append(f"revision {target} is already Ready in cluster {plane.cluster}: applying again is harmless")
-    return Plan("deploy", title, tuple(ops), tuple(skipped), tuple(dict.fromkeys(refusals)), tuple(notes))
 
 
 def install_argv(spec: InstallerSpec, target: str, context: str, namespace: str) -> list[str]:

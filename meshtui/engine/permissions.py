@@ -7,11 +7,13 @@ POST, and read-only promises no write request of any kind (the actions are disab
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from meshtui.cluster import mutations
 from meshtui.cluster.errors import ClusterError
 from meshtui.cluster.rawapi import RawApi
+from meshtui.domain.actions import ActionId
 from meshtui.engine.kube import retrying
 
 ADMISSION = "admissionregistration.k8s.io"
@@ -38,12 +40,12 @@ def _record(cp: str) -> list[Need]:
     return [Need("update", "configmaps", "", cp), Need("patch", "leases", "coordination.k8s.io", cp)]
 
 
-def needs(action: str, cp: str, *, record: bool = True) -> list[Need]:
+def needs(action: ActionId, cp: str, *, record: bool = True) -> list[Need]:
     """The permissions an action needs, `cp` being the control-plane namespace (`record`: where it lives)."""
     workloads = [Need("patch", r, "apps") for r in ("deployments", "statefulsets", "daemonsets")]
-    table: dict[str, list[Need]] = {
-        "start": [Need("create", "configmaps", "", cp), Need("create", "leases", "coordination.k8s.io", cp)],
-        "deploy": [
+    table: dict[ActionId, list[Need]] = {
+        ActionId.START: [Need("create", "configmaps", "", cp), Need("create", "leases", "coordination.k8s.io", cp)],
+        ActionId.DEPLOY: [
             Need(verb, res, group, ns)
             for verb in ("create", "patch")
             for res, group, ns in (
@@ -55,24 +57,27 @@ def needs(action: str, cp: str, *, record: bool = True) -> list[Need]:
                 ("validatingwebhookconfigurations", ADMISSION, None),
             )
         ],
-        "switch": [Need("patch", "namespaces")],
-        "switch-back": [Need("patch", "namespaces")],
-        "move-tag": [
+        ActionId.SWITCH: [Need("patch", "namespaces")],
+        ActionId.SWITCH_BACK: [Need("patch", "namespaces")],
+        ActionId.MOVE_TAG: [
             Need("create", "mutatingwebhookconfigurations", ADMISSION),
             Need("update", "mutatingwebhookconfigurations", ADMISSION),
         ],
-        "restart": workloads,
-        "delete-pods": [Need("delete", "pods")],
-        "gateways": [Need("patch", "deployments", "apps"), Need("patch", "gateways", "gateway.networking.k8s.io")],
-        "gateways-back": [
+        ActionId.RESTART: workloads,
+        ActionId.DELETE_PODS: [Need("delete", "pods")],
+        ActionId.GATEWAYS: [
             Need("patch", "deployments", "apps"),
             Need("patch", "gateways", "gateway.networking.k8s.io"),
         ],
-        "ambient": [Need("patch", "daemonsets", "apps", cp)],
-        "verify": [],
-        "upgrade": [],
-        "rollback": [],
-        "finish": [
+        ActionId.GATEWAYS_BACK: [
+            Need("patch", "deployments", "apps"),
+            Need("patch", "gateways", "gateway.networking.k8s.io"),
+        ],
+        ActionId.AMBIENT: [Need("patch", "daemonsets", "apps", cp)],
+        ActionId.VERIFY: [],
+        ActionId.UPGRADE: [],
+        ActionId.ROLLBACK: [],
+        ActionId.FINISH: [
             *(
                 Need("delete", res, group, cp)
                 for res, group in (
@@ -97,7 +102,7 @@ def needs(action: str, cp: str, *, record: bool = True) -> list[Need]:
         ],
     }
     found = table.get(action, [])
-    if record and action not in ("start", "verify"):
+    if record and action not in (ActionId.START, ActionId.VERIFY):
         found = found + _record(cp)
     return found
 
@@ -125,7 +130,7 @@ class PermissionCache:
                 self._answers[key] = (True, "")
         return self._answers[key]
 
-    def missing(self, action: str, cp_namespaces: dict[str, str]) -> tuple[str, ...]:
+    def missing(self, action: ActionId, cp_namespaces: dict[str, str]) -> tuple[str, ...]:
         """Every permission the action lacks, as `cluster c: verb resource` (no cluster name with one)."""
         if not self.enabled:
             return ()
@@ -138,6 +143,8 @@ class PermissionCache:
                     out.append(f"cluster {cluster}: {need.text()}" if multi else need.text())
         return tuple(dict.fromkeys(out))
 
-    def all_missing(self, actions: list[str], cp_namespaces: dict[str, str]) -> dict[str, tuple[str, ...]]:
+    def all_missing(
+        self, actions: Sequence[ActionId], cp_namespaces: dict[str, str]
+    ) -> dict[ActionId, tuple[str, ...]]:
         """`missing` for several actions."""
         return {a: self.missing(a, cp_namespaces) for a in actions}

@@ -10,11 +10,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 
+from meshtui.domain.actions import ACTIONS, ActionId
 from meshtui.domain.gates import Condition, Gates, GateVerdict, detect_source_target, evaluate_gates
 from meshtui.domain.inventory import InventoryView
 from meshtui.domain.reasons import Reason, ReasonKind, gate, messages
 from meshtui.domain.revisions import Revision
-from meshtui.engine.api import ACTIONS, ActionState, CheckResult, EngineState, JournalLine, LockState
+from meshtui.engine.api import ActionState, CheckResult, EngineState, JournalLine, LockState
 from meshtui.engine.record import UpgradeRecord
 from meshtui.engine.verifystate import VerifyStatus, kept_revision, verify_status
 
@@ -28,7 +29,7 @@ CANCELLED = "cancelled"
 DONE_PHASES = (COMPLETED, CANCELLED)
 
 #: Actions that only read (they stay available in read-only mode and to a second operator).
-READ_ONLY_ACTIONS = frozenset({"verify"})
+READ_ONLY_ACTIONS = frozenset({ActionId.VERIFY})
 #: A restart whose progress was not written for this long is reported as interrupted (its meshtui died).
 STALE_PROGRESS = timedelta(minutes=2)
 
@@ -166,7 +167,7 @@ def evaluate(
     record: UpgradeRecord | None,
     view: InventoryView,
     *,
-    permissions: Mapping[str, Sequence[str]],
+    permissions: Mapping[ActionId, Sequence[str]],
     lock: LockState,
     read_only: bool,
     read_only_reason: str,
@@ -175,7 +176,7 @@ def evaluate(
     target_flag: str | None = None,
     unreachable: Mapping[tuple[str, str], str] | None = None,
 ) -> EngineState:
-    """Judge the upgrade: the phase, the gates, and every action of `api.ACTIONS` with its reasons.
+    """Judge the upgrade: the phase, the gates, and every action of `domain.actions.ACTIONS` with its reasons.
 
     `permissions` maps an action id to the permissions it lacks (empty when all were granted or not
     checked); `read_only_reason` explains read-only mode when it is on; `unreachable` names the
@@ -218,7 +219,7 @@ def evaluate(
     finished = f"the upgrade is {phase}" if done else ""
 
     def state(
-        action_id: str, title: str, reasons: list[Reason], offenders: tuple[str, tuple[str, ...]] | None = None
+        action_id: ActionId, title: str, reasons: list[Reason], offenders: tuple[str, tuple[str, ...]] | None = None
     ) -> ActionState:
         all_reasons = list(reasons)
         if action_id not in READ_ONLY_ACTIONS:
@@ -262,7 +263,7 @@ def evaluate(
     for action_id, title in ACTIONS:
         reasons: list[Reason] = []
         offenders = None
-        if action_id == "start":
+        if action_id is ActionId.START:
             if record is not None and not done:
                 message = f"an upgrade from {record.source} to {record.target} is already recorded ({phase})"
                 reasons.append(gate(message, "already-recorded"))
@@ -276,44 +277,44 @@ def evaluate(
                 missing = [cp.cluster for cp in view.control_planes if cp.revision(source) is None]
                 if missing:
                     reasons.append(gate(f"revision {source} does not exist{_where(view, missing)}", "no-source"))
-        elif action_id == "deploy":
+        elif action_id is ActionId.DEPLOY:
             reasons += needs_record()
             if target is not None and target_ready and record is not None:
                 reasons.append(nothing(f"revision {target} is already deployed and Ready"))
-        elif action_id in ("switch", "move-tag", "restart", "gateways", "ambient"):
+        elif action_id in (ActionId.SWITCH, ActionId.MOVE_TAG, ActionId.RESTART, ActionId.GATEWAYS, ActionId.AMBIENT):
             reasons += needs_record()
             reasons += needs_ready(target, target_bad, target_ready, "target")
-            if action_id == "switch" and not reasons and not not_on_target:
+            if action_id is ActionId.SWITCH and not reasons and not not_on_target:
                 reasons.append(nothing(f"every namespace that asks for injection already resolves to {target}"))
-            if action_id == "restart" and not reasons and not outdated and not restart_running:
+            if action_id is ActionId.RESTART and not reasons and not outdated and not restart_running:
                 reasons.append(nothing("no pod needs a restart: each runs the revision its replacement would get"))
-            if action_id == "gateways" and not reasons and not gateways_off_target:
+            if action_id is ActionId.GATEWAYS and not reasons and not gateways_off_target:
                 reasons.append(nothing(f"every gateway already runs {target}"))
-        elif action_id in ("switch-back", "gateways-back"):
+        elif action_id in (ActionId.SWITCH_BACK, ActionId.GATEWAYS_BACK):
             reasons += needs_record()
             reasons += needs_ready(source, source_bad, source_ready, "source")
-            if action_id == "switch-back" and not reasons and not not_on_source:
+            if action_id is ActionId.SWITCH_BACK and not reasons and not not_on_source:
                 reasons.append(nothing(f"every namespace that asks for injection already resolves to {source}"))
-            if action_id == "gateways-back" and not reasons and not gateways_off_source:
+            if action_id is ActionId.GATEWAYS_BACK and not reasons and not gateways_off_source:
                 reasons.append(nothing(f"every gateway already runs {source}"))
-        elif action_id == "delete-pods":
+        elif action_id is ActionId.DELETE_PODS:
             reasons += needs_record()
-        elif action_id == "verify":
+        elif action_id is ActionId.VERIFY:
             if kept_revision(record, source, target) == source and source != target:
                 reasons += needs_ready(source, source_bad, source_ready, "source")
             else:
                 reasons += needs_ready(target, target_bad, target_ready, "target")
-        elif action_id in ("upgrade", "rollback", "finish") and finished:
+        elif action_id in (ActionId.UPGRADE, ActionId.ROLLBACK, ActionId.FINISH) and finished:
             reasons.append(gate(finished, "finished"))  # the gates' remaining counts would only be noise beside it
-        elif action_id in ("upgrade", "rollback"):
+        elif action_id in (ActionId.UPGRADE, ActionId.ROLLBACK):
             reasons += needs_record()
             if gates is None:
                 reasons.append(gate("no source and target revision", "no-pair"))
             else:
-                verdict = gates.upgrade if action_id == "upgrade" else gates.rollback
+                verdict = gates.upgrade if action_id is ActionId.UPGRADE else gates.rollback
                 reasons += gate_why(verdict)
                 offenders = _offenders(verdict)
-        elif action_id == "finish":
+        elif action_id is ActionId.FINISH:
             reasons += needs_record()
             if gates is None:
                 reasons.append(gate("no source and target revision", "no-pair"))

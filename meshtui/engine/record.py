@@ -13,6 +13,8 @@ from typing import Any, Literal
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from meshtui.domain.actions import ActionId
+
 RECORD_NAME = "meshtui-upgrade"
 RECORD_KEY = "record.json"
 JOURNAL_KEY = "journal.json"
@@ -21,7 +23,7 @@ JOURNAL_CAP = 400
 #: A spill leaves this many entries in the record, so the archive is written once per hundred entries.
 SPILL_TO = 300
 #: Actions whose applied entries stay in the record for good (with the begin entry, `start`).
-IRREVERSIBLE = frozenset({"finish", "delete-pods"})
+IRREVERSIBLE = frozenset({ActionId.FINISH, ActionId.DELETE_PODS})
 
 Phase = Literal[
     "control-plane",
@@ -54,7 +56,7 @@ class JournalEntry(BaseModel):
     @property
     def pinned(self) -> bool:
         """The begin entry and irreversible ones: kept in the record even once archived."""
-        return self.action == "start" or (self.action in IRREVERSIBLE and self.result == "applied")
+        return self.action == ActionId.START or (self.action in IRREVERSIBLE and self.result == "applied")
 
 
 class JournalPart(BaseModel):

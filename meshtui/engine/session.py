@@ -1,93 +1,47 @@
-"""The engine's Session: the record, the lock, permissions, plans and runs over one mesh.
+"""The engine's Session: one operator's upgrade over one mesh, from a plan to the record of its run.
 
 The dashboard and every `meshtui upgrade` command drive this one class, so both follow the same
-state machine (`phase.evaluate`) and write the same record. Network calls happen in `refresh`, `plan`,
-`dry_run` and `run` only; `state` is cheap and pure.
+state machine (`phase.evaluate`) and write the same record. It orchestrates: plans come from the
+planners' registry (`planners/registry.py`), record changes from `recordchanges.py` and `restarts.py`,
+the lock from `upgradelock.py`. Network calls happen in `refresh`, `plan`, `dry_run` and `run` only;
+`state` is cheap and pure.
 """
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
-from typing import Any, Literal, cast
+from typing import Any, cast
 
-from meshtui.cluster.errors import ClusterError
 from meshtui.cluster.kubeconfig import ClusterTarget
 from meshtui.cluster.oneshot import load_once
 from meshtui.cluster.rawapi import RawApi
+from meshtui.domain.actions import ACTIONS, CHOICES, GOALS, RESTART_ACTIONS, TITLES, ActionId
 from meshtui.domain.inventory import Inventory, InventoryView
-from meshtui.domain.objects import REV_LABEL, TAG_LABEL
 from meshtui.domain.plan import Operation, Plan
 from meshtui.domain.reasons import WRITE_BLOCKERS, Reason, ReasonKind, messages
 from meshtui.engine import phase as phases
-from meshtui.engine.ambient import plan_step as plan_ambient_step
-from meshtui.engine.api import ACTIONS, ActionState, CheckResult, EngineState, LockState, Progress
+from meshtui.engine import recordchanges, restarts
+from meshtui.engine.api import ActionState, CheckResult, EngineState, LockState, Progress
+from meshtui.engine.controlplanes import control_plane_namespaces, record_namespaces
 from meshtui.engine.executor import Executor, RunControl, RunOutcome, StepOutcome, StepResult
-from meshtui.engine.installers import (
-    InstallerSpec,
-    external_readiness,
-    load_manifests,
-    plan_deploy,
-    refuse_program,
-    run_program,
-)
-from meshtui.engine.offline import plan_offline
+from meshtui.engine.installers import refuse_program, run_program, unreachable_revisions
+from meshtui.engine.params import ActionParams, FinishParams, RestartParams, SkipVerifyParams
 from meshtui.engine.permissions import PermissionCache
-from meshtui.engine.planner import (
-    NS_INJECTION,
-    NS_REV,
-    TEMPLATE_RESTARTED,
-    TEMPLATE_REV,
-    PlanContext,
-    Planner,
-    rfc3339,
-    workload_key,
-)
-from meshtui.engine.podplan import plan_delete_pods
-from meshtui.engine.record import (
-    RECORD_NAME,
-    CheckRecord,
-    JournalEntry,
-    RestartProgress,
-    SwitchMark,
-    UpgradeRecord,
-    VerifyRun,
-    VerifySkip,
-)
+from meshtui.engine.planners.common import PlanContext, PlanRequest, rfc3339
+from meshtui.engine.planners.finish import offline_pair
+from meshtui.engine.planners.registry import build_plan
+from meshtui.engine.record import RECORD_NAME, JournalEntry, UpgradeRecord, VerifySkip
 from meshtui.engine.recordstore import RecordStore
 from meshtui.engine.upgradelock import LockLost, UpgradeLock, identity
 from meshtui.engine.verify import run_checks
 from meshtui.engine.verifystate import SKIP_WORDS, data_plane_state, kept_revision
 
-ISTIO_NAMESPACE = "istio-system"
-RESTART_ACTIONS = ("restart", "gateways", "gateways-back")
 #: Kinds whose deletion by Finish is preceded by a fresh gate check (the webhooks and istiod): see docs/reliability.md.
 RECHECKED_KINDS = frozenset({"MutatingWebhookConfiguration", "ValidatingWebhookConfiguration", "Deployment"})
 #: The Finish gate's condition "the offline plan has not been shown yet" (planning Finish shows it).
 PLAN_NOT_SHOWN = "plan_not_shown"
-#: The Finish gate's condition "choose Upgrade or Rollback first".
-NOT_CHOSEN = "not_chosen"
-#: The direction each action works in: what `todo`, the offenders and verify follow until a choice is made.
-GOALS = {"switch": "upgrade", "gateways": "upgrade", "switch-back": "rollback", "gateways-back": "rollback"}
-
-
-def control_plane_namespaces(view: InventoryView | None, clusters: list[str], source: str | None) -> dict[str, str]:
-    """Each cluster's control-plane namespace: the source istiod's namespace, else istio-system."""
-    out: dict[str, str] = {}
-    for cluster in clusters:
-        ns = ISTIO_NAMESPACE
-        plane = view.control_plane(cluster) if view is not None else None
-        if plane is not None:
-            rev = plane.revision(source) if source else None
-            candidates = [rev] if rev is not None else list(plane.revisions)
-            for r in candidates:
-                if r is not None and r.istiod:
-                    ns = r.istiod.split("/", 1)[0]
-                    break
-        out[cluster] = ns
-    return out
 
 
 class EngineSession:
@@ -119,27 +73,26 @@ class EngineSession:
         self.rollout_timeout = rollout_timeout
         self.me = identity()
         self.permissions = PermissionCache(self.apis, enabled=not self.read_only)
-        self.missing: dict[str, tuple[str, ...]] = {}
+        self.missing: dict[ActionId, tuple[str, ...]] = {}
         self.deadline: float | None = None
         self.status_line = ""
-        self.lost_lock = ""
         self._control: RunControl | None = None
         self._last_view: InventoryView | None = None
         #: The last view judged, and the (cluster, revision) served from outside whose webhooks cannot be
         #: called, with why (read in `refresh`: the inventory does not hold endpoints).
         self._seen_view: InventoryView | None = view
         self.unreachable: dict[tuple[str, str], str] = {}
-        self._action = ""  # the action of the plan being run, as its journal entries name it
+        self._action: ActionId | None = None  # the action of the plan being run, as its journal entries name it
         self._pending_skip: tuple[Plan, str] | None = None  # the skip-verify plan last shown, with its reason
         self._discarding: Plan | None = None  # the restart plan that discards the recorded unfinished one
-        self._lock = threading.RLock()
         self.cp: dict[str, str] = control_plane_namespaces(view, self.clusters, source)
         self.store = RecordStore(self.apis[self.clusters[0]], self.cp[self.clusters[0]])
         self.lock = UpgradeLock(self.apis[self.clusters[0]], self.cp[self.clusters[0]], self.me, self.clock)
         self.lock_state = LockState(holder=None, mine=False)
         self._find_record(view)
         self.store.fence = self._fence
-        self.planner = Planner(PlanContext(self.apis, self.cp, self.clock))
+        #: Where the planners read from (the clusters, their control-plane namespaces, the clock).
+        self.ctx = PlanContext(self.apis, self.cp, self.clock)
         self._plan: Plan | None = None  # the plan being run
         self._guarded = 0  # operations of that plan the guard has let through
         self._offline: tuple[Plan, str] | None = None  # the last Finish plan and the revision it takes offline
@@ -149,11 +102,7 @@ class EngineSession:
     def _find_record(self, view: InventoryView | None) -> None:
         """Read the record where it lives: istio-system, else the namespace of any istiod of the first cluster."""
         first = self.clusters[0]
-        candidates = [self.cp[first], ISTIO_NAMESPACE]
-        plane = view.control_plane(first) if view is not None else None
-        if plane is not None:
-            candidates += [r.istiod.split("/", 1)[0] for r in plane.revisions if r.istiod]
-        for ns in dict.fromkeys(candidates):
+        for ns in record_namespaces(view, first, self.cp[first]):
             store = RecordStore(self.apis[first], ns)
             if store.read() is not None:
                 self.store = store
@@ -195,7 +144,7 @@ class EngineSession:
             unreachable=self.unreachable,
         )
 
-    def refresh(self, actions: list[str] | None = None) -> None:
+    def refresh(self, actions: list[ActionId] | None = None) -> None:
         """Re-read the record and the lock, and check permissions (once per session) for the actions."""
         self.store.read()
         state = self.lock.state()
@@ -205,25 +154,7 @@ class EngineSession:
         self.lock_state = state
         wanted = actions if actions is not None else [a for a, _ in ACTIONS]
         self.missing.update(self.permissions.all_missing(wanted, self.cp))
-        self.unreachable = self._external_readiness(self._seen_view)
-
-    def _external_readiness(self, view: InventoryView | None) -> dict[tuple[str, str], str]:
-        """Revisions served from outside whose webhooks cannot be called here (a Service with no endpoints)."""
-        out: dict[tuple[str, str], str] = {}
-        if view is None:
-            return out
-        for plane in view.control_planes:
-            api = self.apis.get(plane.cluster)
-            for rev in plane.revisions:
-                if api is None or not rev.managed or not rev.ready:
-                    continue
-                try:
-                    ready, why = external_readiness(api, rev.name)
-                except ClusterError:
-                    continue  # the connection state says why; the view's own readiness stands
-                if not ready:
-                    out[(plane.cluster, rev.name)] = why
-        return out
+        self.unreachable = unreachable_revisions(self.apis, self._seen_view)
 
     def acquire(self, *, take_over: bool = False) -> tuple[bool, str]:
         """Take the upgrade lock for writing (journalling a take-over); (held, why not)."""
@@ -240,7 +171,6 @@ class EngineSession:
         self.lock_state = self.lock.last if refusal is None else self.lock.state()
         if refusal is not None:
             return refusal
-        self.lost_lock = ""
         self.lock.start_renewing(self._lost)
         previous = self.lock.took_over_from
         if previous and self.record is not None:
@@ -255,35 +185,39 @@ class EngineSession:
 
     def _lock_refusal(self) -> Reason | None:
         """Why this session may not write now (it lost the lock), reading the Lease; None while it holds it."""
-        if self.lost_lock:
-            return Reason(ReasonKind.LOCK, "lock-lost", self.lost_lock)
-        refusal = self.lock.verify()
-        if refusal is not None:
+        known = bool(self.lock.lost)
+        refusal = self.lock.write_refusal()
+        if refusal is not None and not known:
             self._lost(refusal.message)
         return refusal
 
     def _lost(self, reason: str) -> None:
-        self.lost_lock = reason
+        self.lock_state = self.lock.lose(reason, stop=self._stop_run)
+
+    def _stop_run(self) -> None:
         control = self._control
         if control is not None:
             control.abort()
-        # The lease is the new holder's: stop renewing it without writing, so taking it back is a real take-over.
-        self.lock.forget()
-        try:
-            self.lock_state = self.lock.state()
-        except ClusterError:
-            self.lock_state = LockState(holder=None, mine=False, detail=reason)
 
-    def plan(self, action: str, view: InventoryView, **params: Any) -> Plan:
-        """The operations of an action; a plan the state machine refuses carries the reasons."""
+    @property
+    def lost_lock(self) -> str:
+        """Why this session stopped holding the upgrade lock (taken over); empty while it may write."""
+        return self.lock.lost
+
+    def plan(self, view: InventoryView, params: ActionParams) -> Plan:
+        """The operations of the action `params` names; a plan the state machine refuses carries the reasons."""
+        action = params.ACTION
         self._last_view = view
         state = self.state(view)
-        source, target = state.source, state.target
-        disabled = state.action(action) if action in dict(ACTIONS) else None
-        plan = self._build(action, view, source, target, params)
+        disabled = state.action(action) if action in TITLES else None
+        plan = self._build(view, state, params)
         reasons: list[Reason] = []
         blockers: list[Reason] = []
-        if disabled is not None and not disabled.enabled and not (action == "finish" and _only_unshown(disabled)):
+        if (
+            disabled is not None
+            and not disabled.enabled
+            and not (action is ActionId.FINISH and _only_unshown(disabled))
+        ):
             for reason in disabled.why:
                 if reason.kind in WRITE_BLOCKERS:
                     blockers.append(reason)  # the plan can be shown; applying it is what is refused
@@ -299,156 +233,38 @@ class EngineSession:
             )
         return plan
 
-    def _build(
-        self, action: str, view: InventoryView, source: str | None, target: str | None, params: dict[str, Any]
-    ) -> Plan:
-        title = dict(ACTIONS).get(action, action)
+    def _build(self, view: InventoryView, state: EngineState, params: ActionParams) -> Plan:
+        """The registered planner's plan, remembering what running that very plan needs later."""
+        action = params.ACTION
+        source, target = state.source, state.target
         if source is None or target is None:
             return Plan(
-                action, title, refusals=("no source and target revision: name them with --source and --target",)
-            )
-        namespaces = params.get("namespaces")
-        if params.get("all"):
-            namespaces = None
-        elif namespaces is not None:
-            namespaces = list(namespaces)
-        if action == "start":
-            return self.planner.start(source, target, self.me, view, self.record, self.store.resource_version)
-        if action == "deploy":
-            spec = params.get("installer") or InstallerSpec("external")
-            return plan_deploy(self.planner.ctx, view, target, spec)
-        if action in ("switch", "switch-back"):
-            return self.planner.switch(
-                view,
-                namespaces=namespaces,
-                to=params.get("to"),
-                back=action == "switch-back",
-                source=source,
-                target=target,
-                record=self.record,
-            )
-        if action == "move-tag":
-            tag = params.get("tag")
-            if not tag:
-                return Plan(action, title, refusals=("name the tag to move",))
-            return self.planner.move_tag(view, str(tag), str(params.get("to") or target))
-        if action == "restart":
-            return self._restart_plan(view, namespaces, params)
-        if action == "delete-pods":
-            return plan_delete_pods(self.planner.ctx, view, [str(p) for p in params.get("pods") or []])
-        if action in ("gateways", "gateways-back"):
-            manifests = None
-            if params.get("manifests"):
-                found = load_manifests(str(params["manifests"]))
-                if found.problems:
-                    return Plan(action, title, refusals=tuple(found.problems))
-                manifests = found.objects
-            plan = self.planner.gateways(
-                view,
-                back=action == "gateways-back",
-                source=source,
-                target=target,
-                record=self.record,
-                manifests=manifests,
-                batch=int(params.get("batch") or 5),
-                pause=float(params.get("pause") or 0),
-            )
-            wanted = params.get("gateways")
-            if wanted:
-                keep = {str(g) for g in wanted}
-                ops = tuple(op for op in plan.operations if f"{op.namespace}/{op.name}" in keep)
-                plan = replace(plan, operations=ops)
-            return plan
-        if action == "ambient":
-            return plan_ambient_step(self.planner.ctx, view, target, params)
-        if action == "skip-verify":
-            kept = kept_revision(self.record, source, target)
-            reason = str(params.get("reason") or "").strip()
-            refusals = () if reason else (f"type `{SKIP_WORDS}` followed by the reason",)
-            plan = Plan(
                 action,
-                f"Finish without a passing verify of {kept}",
-                refusals=refusals,
-                notes=(
-                    f"reason: {reason}",
-                    "recorded in the upgrade record and the journal; any later data-plane change needs a new one",
-                ),
+                TITLES.get(action, action.value),
+                refusals=("no source and target revision: name them with --source and --target",),
             )
-            self._pending_skip = (plan, reason)
-            return plan
-        if action == "verify":
-            return Plan(
-                action,
-                f"Run the verify checks for {kept_revision(self.record, source, target)}",
-                notes=("reads only; the results are kept in the upgrade record",),
-            )
-        if action in ("upgrade", "rollback"):
-            away = source if action == "upgrade" else target
-            return Plan(
-                action,
-                f"{action.capitalize()}: choose to take {away} offline",
-                notes=(f"records the choice; Finish then takes {away} offline",),
-            )
-        if action == "finish":
-            record = self.record
-            choice = record.finish_choice if record is not None else None
-            if choice is None:
-                unchosen = Reason(ReasonKind.GATE, NOT_CHOSEN, "choose Upgrade or Rollback first")
-                return Plan(action, title, refusals=(unchosen.message,), why=(unchosen,))
-            gates = self.state(view).gates
-            assert gates is not None
-            revision, kept = (source, target) if choice == "upgrade" else (target, source)
-            verdict = gates.upgrade if choice == "upgrade" else gates.rollback
-            plan = plan_offline(self.planner.ctx, view, revision, kept, verdict, choice.capitalize())
-            self._offline = (plan, revision)
-            if not plan.refused:
-                self.mark_plan_shown()
-            return plan
-        return Plan(action, title, refusals=(f"unknown action {action!r}",))
-
-    def _restart_plan(self, view: InventoryView, namespaces: list[str] | None, params: dict[str, Any]) -> Plan:
-        """A recorded, unfinished restart is resumed or discarded only when the operator says which."""
-        record = self.record
-        recorded = record.restart if record is not None and record.restart is not None else None
-        if recorded is not None and not recorded.remaining:
-            recorded = None
-        if params.get("resume"):
-            if recorded is None:
-                nothing = ("no unfinished restart is recorded",)
-                return Plan("restart", "Resume the interrupted restart", refusals=nothing)
-            return self.planner.resume_restart(
-                recorded.remaining,
-                recorded.restarted_at,
-                recorded.batch_size,
-                recorded.pause_seconds,
-                recorded.action,
-            )
-        discard = bool(params.get("discard") or params.get("new"))
-        if recorded is not None and not discard:
-            return Plan(
-                "restart",
-                "Restart workloads",
-                refusals=(
-                    f"a {recorded.action} of {len(recorded.workloads)} workloads is recorded unfinished "
-                    f"({len(recorded.remaining)} left, in {', '.join(restart_namespaces(recorded.remaining))}): "
-                    "resume it, or discard it and plan the namespaces you chose",
-                ),
-            )
-        plan = self.planner.restart(
+        request = PlanRequest(
+            self.ctx,
             view,
-            namespaces=namespaces,
-            batch=int(params.get("batch") or 5),
-            pause=float(params.get("pause") or 0.0),
-            ignore_pdb=bool(params.get("ignore_pdb")),
+            source,
+            target,
+            record=self.record,
+            me=self.me,
+            record_rv=self.store.resource_version,
+            gates=state.gates,
         )
-        if recorded is None:
-            return plan
-        note = (
-            f"discards the recorded {recorded.action}: {len(recorded.remaining)} workloads in "
-            f"{', '.join(restart_namespaces(recorded.remaining))} are left as they are"
-        )
-        plan = replace(plan, notes=(*plan.notes, note))  # keeps every other field (remedies)
-        self._discarding = plan
+        plan = build_plan(request, params)
+        if isinstance(params, SkipVerifyParams):
+            self._pending_skip = (plan, params.reason.strip())
+        elif isinstance(params, RestartParams):
+            if params.discard and not params.resume and restarts.unfinished_restart(request.record) is not None:
+                self._discarding = plan  # running it drops the recorded restart (journalled)
+        elif isinstance(params, FinishParams):
+            choice = request.record.finish_choice if request.record is not None else None
+            if choice is not None:
+                self._offline = (plan, offline_pair(choice, source, target)[0])
+                if not plan.refused:
+                    self.mark_plan_shown()
         return plan
 
     def dry_run(self, plan: Plan, checked: Callable[[int, int], None] | None = None) -> RunOutcome:
@@ -497,7 +313,7 @@ class EngineSession:
             return self._run(plan, control, progress)
         finally:
             self._control = None
-            self._action = ""
+            self._action = None
             self._plan = None
 
     def fresh_state(self) -> tuple[InventoryView, EngineState]:
@@ -518,19 +334,25 @@ class EngineSession:
         """The gate of the plan's action judged on a fresh read: the stale-view reasons, empty when it holds."""
         if not _rechecked(plan.action):
             return ()
-        if plan.action == "finish":
+        if plan.action == ActionId.FINISH:
             self.mark_plan_shown()  # the operator confirmed this very plan: it was shown
         _, state = self.fresh_state()
         reasons = [r for r in state.action(plan.action).why if r.kind is ReasonKind.GATE]
         offline = self._offline
-        if plan.action == "finish" and offline is not None and offline[0] is plan and state.source and state.target:
+        if (
+            plan.action == ActionId.FINISH
+            and offline is not None
+            and offline[0] is plan
+            and state.source
+            and state.target
+        ):
             record = self.record
             choice = record.finish_choice if record is not None else None
             going = state.source if choice == "upgrade" else state.target if choice == "rollback" else None
             if going != offline[1]:
                 message = f"the plan takes {offline[1]} offline, but the recorded choice now takes {going} offline"
                 reasons.append(Reason(ReasonKind.GATE, "choice-changed", message))
-        return tuple(Reason(ReasonKind.STALE_VIEW, r.code, r.message, r.offenders) for r in reasons)
+        return tuple(replace(r, kind=ReasonKind.STALE_VIEW) for r in reasons)
 
     def _refuse(self, plan: Plan, stale: tuple[Reason, ...]) -> None:
         """Journal a run refused on a fresh read (nothing else was written)."""
@@ -545,7 +367,7 @@ class EngineSession:
         plan = self._plan
         first = self._guarded == 0
         self._guarded += 1
-        if plan is not None and not first and plan.action == "finish" and op.kind in RECHECKED_KINDS:
+        if plan is not None and not first and plan.action == ActionId.FINISH and op.kind in RECHECKED_KINDS:
             return self._recheck(plan)
         return ()
 
@@ -570,18 +392,18 @@ class EngineSession:
             self.status_line = message
             progress(Progress(action, -1, total, message=message, paused=control.paused))
 
-        if action in ("upgrade", "rollback"):
-            if not self._write(lambda r: _choose(r, action)):
+        if action in CHOICES:
+            if not self._write(lambda r: recordchanges.choose(r, action)):
                 return RunOutcome(plan, refusal=(Reason(ReasonKind.LOCK, "lock-lost", self.lost_lock),))
             self.journal_entry(action, [self.store.ref], "applied", f"chose {action}")
             return RunOutcome(plan)
-        if action == "verify":
+        if action == ActionId.VERIFY:
             # The checks and the data-plane fingerprint the run is kept with are those of the cluster now, not of
             # the view the plan was made on (pods that became Ready since would make the run stale at once).
             view, _ = self.fresh_state()
             self.verify(view)
             return RunOutcome(plan)
-        if action == "skip-verify":
+        if action == ActionId.SKIP_VERIFY:
             pending, self._pending_skip = self._pending_skip, None
             if pending is not None and pending[0] is plan and self._last_view is not None:
                 self.skip_verify(self._last_view, pending[1])
@@ -597,12 +419,12 @@ class EngineSession:
             goal = GOALS[action]
             if self.record.goal != goal:
                 self._write(lambda r: setattr(r, "goal", goal))
-        if action == "start" and outcome.ok:
+        if action == ActionId.START and outcome.ok:
             self.store.read()
-        elif action == "finish" and outcome.ok and self.record is not None:
+        elif action == ActionId.FINISH and outcome.ok and self.record is not None:
             done = "completed" if self.record.finish_choice == "upgrade" else "cancelled"
-            self._write(lambda r: _finish(r, done, self.now()))
-            self.journal_entry("finish", [], "applied", f"the upgrade is {done}")
+            self._write(lambda r: recordchanges.finish(r, done, self.now()))
+            self.journal_entry(ActionId.FINISH, [], "applied", f"the upgrade is {done}")
         restart = self.record.restart if self.record is not None else None
         if action in RESTART_ACTIONS and restart is not None and not restart.remaining:
             self._write(lambda r: setattr(r, "restart", None))
@@ -616,41 +438,11 @@ class EngineSession:
             return (CheckResult("target", "unknown", "no target revision"),)
         checks = run_checks(view, self.record, kept, self.apis, self.cp)
         if self.record is not None and self._writable():
-            stored = [
-                CheckRecord(name=c.name, result=c.result, detail=c.detail, offenders=list(c.offenders)) for c in checks
-            ]
             when = self.now()
-            dp = data_plane_state(view)
-            results = {c.result for c in checks}
-            verdict: Literal["passed", "failed", "unknown"] = (
-                "failed" if "fail" in results else "unknown" if "unknown" in results else "passed"
-            )
-            run = VerifyRun(
-                at=when,
-                by=self.me,
-                revision=kept,
-                result=verdict,
-                fingerprint=dp.fingerprint,
-                namespaces=dp.namespaces,
-                pods=dp.pods,
-                restarts=dp.restarts,
-                not_ready=dp.not_ready,
-            )
-            self._write(lambda r: _store_checks(r, stored, when, run))
+            stored, run, after = recordchanges.verify_run(checks, data_plane_state(view), kept, self.me, when)
+            self._write(lambda r: recordchanges.store_checks(r, stored, when, run))
             summary = ", ".join(f"{c.name} {c.result}" for c in checks)
-            self.journal_entry(
-                "verify",
-                [],
-                "applied",
-                f"verify of {kept} {verdict}: {summary}",
-                after={
-                    "fingerprint": dp.fingerprint,
-                    "namespaces": dp.namespaces,
-                    "pods": dp.pods,
-                    "restarts": dp.restarts,
-                    "not_ready": dp.not_ready,
-                },
-            )
+            self.journal_entry(ActionId.VERIFY, [], "applied", f"verify of {kept} {run.result}: {summary}", after=after)
         return checks
 
     def skip_verify(self, view: InventoryView, reason: str) -> tuple[bool, str]:
@@ -672,7 +464,11 @@ class EngineSession:
         )
         self._write(lambda r: setattr(r, "verify_skip", skip))
         self.journal_entry(
-            "skip-verify", [], "applied", f"verify of {kept} skipped: {reason}", after={"fingerprint": skip.fingerprint}
+            ActionId.SKIP_VERIFY,
+            [],
+            "applied",
+            f"verify of {kept} skipped: {reason}",
+            after={"fingerprint": skip.fingerprint},
         )
         return True, ""
 
@@ -715,19 +511,14 @@ class EngineSession:
             time=self.now(),
             identity=self.me,
             cluster=cluster or self.clusters[0],
-            action=action,
+            action=str(action),
             objects=objects,
             before=before or {},
             after=after or {},
             result=result,
             message=message,
         )
-
-        def change(r: UpgradeRecord) -> None:
-            r.append(entry)
-            r.updated = entry.time
-
-        self._write(change)
+        self._write(lambda r: recordchanges.journal(r, entry))
 
     def _write(self, change: Callable[[UpgradeRecord], None]) -> bool:
         """Change the record (fenced by the lock); False when this session lost the lock instead."""
@@ -743,51 +534,19 @@ class EngineSession:
         record = self.record
         if record is None or not self._writable():
             return
-        entry = JournalEntry(
-            time=self.now(),
-            identity=self.me,
-            cluster=op.cluster,
-            action=self._action or op.verb,
-            objects=[op.object_ref],
-            before=_jsonable(op.before),
-            after=_jsonable(op.after),
-            result=result.value,
-            message=message or op.summary,
-        )
-        applied = result in (StepResult.APPLIED, StepResult.ALREADY)
-        when = entry.time
-
-        def change(r: UpgradeRecord) -> None:
-            r.append(entry)
-            r.updated = when
-            if applied:
-                _bookkeep(r, op, when)
-
-        self._write(change)
+        entry = recordchanges.step_entry(op, result, message, str(self._action or op.verb), self.me, self.now())
+        self._write(lambda r: recordchanges.journal_step(r, entry, op, result))
 
     def _start_restart(self, plan: Plan) -> None:
-        keys = [
-            workload_key(op.cluster, op.kind, op.namespace or "", op.name) for op in plan.operations if op.await_rollout
-        ]
+        """Record the restart a plan starts (a resumed one stays as recorded); drop a discarded one first."""
         if plan is self._discarding:
             self._discard_restart()
         record = self.record
-        if record is None or not keys or not self._writable():
+        if record is None or not self._writable():
             return
-        if record.restart is not None and record.restart.remaining and set(record.restart.remaining) >= set(keys):
-            return  # resuming: the recorded batch stays as it is
-        stamps = [op.after.get(k) for op in plan.operations for k in (TEMPLATE_RESTARTED, "spec.restartAt")]
-        stamp = next((str(v) for v in stamps if v), self.now())
-        progress = RestartProgress(
-            batch_id=f"{plan.action}-{self.now()}",
-            workloads=keys,
-            restarted_at=stamp,
-            batch_size=plan.batch_size or 5,
-            pause_seconds=plan.pause_seconds,
-            action=plan.action,
-            updated=self.now(),
-        )
-        self._write(lambda r: setattr(r, "restart", progress))
+        progress = restarts.progress_for(plan, record, self.now())
+        if progress is not None:
+            self._write(lambda r: setattr(r, "restart", progress))
 
     def _discard_restart(self) -> None:
         """Drop the recorded unfinished restart the operator chose to discard (journalled)."""
@@ -799,7 +558,7 @@ class EngineSession:
         if not self._write(lambda r: setattr(r, "restart", None)):
             return
         self.journal_entry(
-            "restart",
+            ActionId.RESTART,
             [],
             "applied",
             f"discarded the recorded {what}: {len(left)} workloads left as they are",
@@ -809,30 +568,14 @@ class EngineSession:
     def _restart_event(self, event: str, op: Operation, message: str) -> None:
         if event == "batch" or self.record is None or not self._writable():
             return
-        key = workload_key(op.cluster, op.kind, op.namespace or "", op.name)
         when = self.now()
-
-        def change(r: UpgradeRecord) -> None:
-            if r.restart is None:
-                return
-            r.restart.updated = when
-            if event == "rolled-out" and key not in r.restart.done:
-                r.restart.done.append(key)
-            elif event == "failed":
-                r.restart.failed.append(f"{key}: {message}")
-
-        self._write(change)
+        self._write(lambda r: restarts.note_event(r, event, op, message, when))
 
 
-def restart_namespaces(workloads: list[str]) -> list[str]:
-    """The namespaces of recorded workload keys (`cluster|Kind|ns|name`), in order."""
-    return list(dict.fromkeys(key.split("|", 3)[2] for key in workloads if key.count("|") >= 3))
-
-
-def _rechecked(action: str) -> bool:
+def _rechecked(action: ActionId) -> bool:
     """Actions whose gate is judged again on a fresh read before they write (not the read-only ones, nor
     record-only steps outside the state machine's actions)."""
-    return action not in phases.READ_ONLY_ACTIONS and action in dict(ACTIONS)
+    return action not in phases.READ_ONLY_ACTIONS and action in TITLES
 
 
 def stale_sentence(plan: Plan, stale: tuple[Reason, ...]) -> str:
@@ -860,50 +603,3 @@ def _identity(reason: Reason) -> tuple[object, ...]:
 def _only_unshown(action: ActionState) -> bool:
     """True when the Finish gate fails only because the offline plan was not shown yet (showing it now)."""
     return all(r.code == PLAN_NOT_SHOWN for r in action.why)
-
-
-def _choose(record: UpgradeRecord, action: str) -> None:
-    record.finish_choice = "upgrade" if action == "upgrade" else "rollback"
-    record.phase = "finishing-upgrade" if action == "upgrade" else "finishing-rollback"
-
-
-def _finish(record: UpgradeRecord, phase: str, when: str) -> None:
-    record.phase = "completed" if phase == "completed" else "cancelled"
-    record.finished = when
-
-
-def _store_checks(record: UpgradeRecord, checks: list[CheckRecord], when: str, run: VerifyRun) -> None:
-    record.checks = checks
-    record.verify_at = when
-    record.verify_run = run
-
-
-def _jsonable(values: dict[str, Any]) -> dict[str, Any]:
-    return {k: v if isinstance(v, str | int | float | bool | type(None)) else str(v) for k, v in values.items()}
-
-
-def _bookkeep(record: UpgradeRecord, op: Operation, when: str) -> None:
-    """Remember what a switch changed, so switching back restores it and verify knows since when."""
-    if op.kind == "Namespace" and NS_REV in op.after:
-        key = f"{op.cluster}/{op.name}"
-        mark = record.switched.get(key)
-        if mark is None:
-            record.switched[key] = SwitchMark(
-                at=when, injection=op.before.get(NS_INJECTION), rev=op.before.get(NS_REV), to=op.after.get(NS_REV)
-            )
-        else:
-            mark.at, mark.to = when, op.after.get(NS_REV)
-    elif TEMPLATE_REV in op.after or (op.kind == "Gateway" and NS_REV in op.after):
-        field = TEMPLATE_REV if TEMPLATE_REV in op.after else NS_REV
-        key = f"{op.cluster}/{op.namespace}/{op.kind}/{op.name}"
-        mark = record.templates.get(key)
-        if mark is None:
-            record.templates[key] = SwitchMark(at=when, rev=op.before.get(field), to=op.after.get(field))
-        else:
-            mark.at, mark.to = when, op.after.get(field)
-    elif op.kind == "MutatingWebhookConfiguration" and isinstance(op.body, dict):
-        labels = (op.body.get("metadata") or {}).get("labels") or {}
-        tag = labels.get(TAG_LABEL)
-        previous = op.before.get(f"metadata.labels[{REV_LABEL}]")
-        if tag and previous:
-            record.tags.setdefault(f"{op.cluster}/{tag}", str(previous))

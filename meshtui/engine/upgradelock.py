@@ -71,6 +71,8 @@ class UpgradeLock:
         self.held = False
         self.last: LockState = LockState(holder=None, mine=False)
         self.took_over_from: str | None = None
+        #: Why this process stopped holding the lock (another operator took it over); empty while it may write.
+        self.lost = ""
 
     @property
     def ref(self) -> str:
@@ -134,11 +136,12 @@ class UpgradeLock:
                 ReasonKind.LOCK, "lock-held", f"the upgrade lock ({self.ref}) is held by {state.holder}{detail}"
             )
         previous = state.holder if state.holder and not state.mine else None
-        held, lease = retrying(lambda: self.lease.acquire(take_over=True))
+        held, lease = retrying(lambda: self.lease.acquire(take_over=take_over))
         if not held:
             holder = lease.holder if lease else "someone else"
             return Reason(ReasonKind.LOCK, "lock-race", f"the upgrade lock ({self.ref}) was just taken by {holder}")
         self.held = True
+        self.lost = ""
         self.took_over_from = previous
         self.last = LockState(holder=self.me, mine=True)
         return None
@@ -151,6 +154,24 @@ class UpgradeLock:
         if held:
             return None
         return Reason(ReasonKind.LOCK, "lock-lost", why)
+
+    def write_refusal(self) -> Reason | None:
+        """Why this process may not write now: the loss it knows of, else a read of the Lease (`verify`)."""
+        if self.lost:
+            return Reason(ReasonKind.LOCK, "lock-lost", self.lost)
+        return self.verify()
+
+    def lose(self, reason: str, stop: Callable[[], None] | None = None) -> LockState:
+        """The lock was taken over: remember why, call `stop` (the run in progress ends), stop renewing without
+        writing (the lease is the new holder's, so taking it back is a real take-over), and say who holds it."""
+        self.lost = reason
+        if stop is not None:
+            stop()
+        self.forget()
+        try:
+            return self.state()
+        except ClusterError:
+            return LockState(holder=None, mine=False, detail=reason)
 
     def start_renewing(self, on_lost: Callable[[str], None] | None = None) -> None:
         """Renew in the background while held."""

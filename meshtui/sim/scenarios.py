@@ -419,6 +419,8 @@ def _build_large(store: Store, settings: SimSettings, seed: int) -> None:
     rt = Runtime(store, settings, instant=True, rng=rng)
     ip = 0
     for i in range(n_ns):
+        if settings.progress is not None and i % 100 == 0:
+            settings.progress(f"{i:,} of {n_ns:,} namespaces ({per_ns} pod{'' if per_ns == 1 else 's'} each) built")
         ns = f"app-{i:04d}"
         labels = dict(choices[rng.randrange(len(choices))])
         istio.ensure_namespace(store, ns, labels)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 
@@ -25,3 +26,5 @@ class SimSettings:
     user: str = "meshtui-sim-admin"
     #: Extra knobs scenarios understand (for example namespaces and pods per namespace for `large`).
     params: dict[str, int | str] = field(default_factory=dict)
+    #: Told how far building a large scenario has come (one short line now and then), for a loading screen.
+    progress: Callable[[str], None] | None = field(default=None, compare=False, repr=False)

@@ -11,6 +11,7 @@ from meshtui.engine.api import Session
 from meshtui.tui.app import MeshApp
 from meshtui.tui.feed import MeshSource, WatchedMesh, describe_error
 from meshtui.tui.settings import Clock, DashboardSettings, system_clock
+from meshtui.tui.startup import Starter
 
 
 def watch_targets(targets: Sequence[ClusterTarget]) -> WatchedMesh:
@@ -62,3 +63,12 @@ def make_session(
     except Exception as exc:
         return None, f"the upgrade engine could not start: {describe_error(exc)}"
     return session, ""
+
+
+def build_starting_app(starter: Starter, settings: DashboardSettings, *, clock: Clock = system_clock) -> MeshApp:
+    """The dashboard drawn at once over a starter that prepares its mesh and session on a thread.
+
+    Until the starter is done a loading screen names each stage; `settings` give the theme, mouse and title
+    until then, the starter's own settings the dashboard's.
+    """
+    return MeshApp(None, None, settings, clock, starter=starter)

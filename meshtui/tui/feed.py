@@ -28,6 +28,9 @@ from meshtui.tui.widgets.virtual_table import Row
 
 log = logging.getLogger(__name__)
 
+#: The watched kind whose first list the namespaces' pod counts wait for.
+POD_KIND = "Pod"
+
 
 class MeshSource(Protocol):
     """Where the dashboard reads the mesh from: a live watch, or a fixed inventory in tests."""
@@ -203,6 +206,8 @@ class SnapshotBuilder:
         self._ambient_by_ns: dict[tuple[str, str], dict[tuple[str, str], int]] = {}
         self._agents: dict[Hashable, Row] = {}
         self._seen: tuple[object, ...] | None = None
+        #: Clusters whose pods have not listed once yet: their namespaces' pod counts read `…`, not 0.
+        self._pods_pending: frozenset[str] = frozenset()
 
     def build(self) -> Snapshot | None:
         """Read the mesh and the engine state; the snapshot with deltas, or None when nothing changed (blocking).
@@ -228,6 +233,9 @@ class SnapshotBuilder:
             return None
         self._seen = seen
         revs = R.Revisions(view.source, view.target, state.goal if state is not None else None)
+        pods_pending = frozenset(h.cluster for h in health if POD_KIND in h.pending_kinds)
+        ns_reset = pods_pending != self._pods_pending
+        self._pods_pending = pods_pending
         reset = revs != self._revs
         self._revs = revs
         self._serial += 1
@@ -240,7 +248,7 @@ class SnapshotBuilder:
             state_error=error,
             health=health,
             revisions=revs,
-            namespaces=self._namespace_delta(view, revs, reset, pods_changed),
+            namespaces=self._namespace_delta(view, revs, reset or ns_reset, pods_changed),
             pods=pods_delta,
             gateways=self._gateway_delta(view, revs, reset),
             journal=self._journal_delta(state),
@@ -263,9 +271,11 @@ class SnapshotBuilder:
         """Namespaces whose row or whose pods changed (the restart progress is counted over its pods)."""
         multi = self.multi_cluster
         pods = view.pods_by_namespace
+        pending = self._pods_pending
 
         def cells(n: NamespaceRow) -> Row:
-            return R.namespace_cells(n, revs, multi, pods.get((n.cluster, n.name), ()))
+            listed = n.cluster not in pending
+            return R.namespace_cells(n, revs, multi, pods.get((n.cluster, n.name), ()), pods_listed=listed)
 
         if reset:
             self._namespaces = {(n.cluster, n.name): n for n in view.namespaces}

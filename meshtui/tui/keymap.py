@@ -10,17 +10,18 @@ from dataclasses import dataclass
 
 from textual.binding import Binding
 
-from meshtui.engine.api import ACTIONS
+from meshtui.domain.actions import ACTIONS, ActionId
 
-ENGINE_TITLES = dict(ACTIONS)
+#: Each engine action's title by id (string keys: key bindings name actions as text; an ActionId finds its own).
+ENGINE_TITLES: dict[str, str] = {action.value: title for action, title in ACTIONS}
 
 
-def action_name(action_id: str) -> str:
+def action_name(action_id: ActionId | str) -> str:
     """The action's one name on every surface (`Switch back`), from its engine title."""
     return ENGINE_TITLES[action_id].partition(":")[0]
 
 
-def action_description(action_id: str) -> str:
+def action_description(action_id: ActionId | str) -> str:
     """What the action does, after its name (`restore the selected namespaces' labels for the source`)."""
     return ENGINE_TITLES[action_id].partition(":")[2].strip()
 
@@ -60,7 +61,7 @@ class Command:
     label: str  # the key bar's short word
     description: str  # the help screen's and palette's sentence
     scopes: tuple[str, ...] = (GLOBAL,)
-    engine: str | None = None  # the engine action id, for the enabled/disabled state
+    engine: ActionId | None = None  # the engine action, for the enabled/disabled state
     bound: bool = True  # False when a widget owns the key (table navigation): listed in help only
     bar: int = 0  # key bar priority; 0 keeps it out of the key bar
     palette: bool = True
@@ -72,7 +73,7 @@ class Command:
         return self.engine or self.action.split("(")[0]
 
 
-def _engine(action_id: str, key: str, scopes: tuple[str, ...], bar: int) -> Command:
+def _engine(action_id: ActionId, key: str, scopes: tuple[str, ...], bar: int) -> Command:
     description = action_description(action_id)
     return Command(
         action=f"engine('{action_id}')",
@@ -176,20 +177,20 @@ COMMANDS: tuple[Command, ...] = (
     Command("page", "pageup,pagedown", "pgup pgdn", "Page", "Move a page", scopes=(TABLE,), bound=False, palette=False),
     Command("ends", "home,g,end,G", "g G", "Ends", "First row, last row", scopes=(TABLE,), bound=False, palette=False),
     # -- engine actions (always visible; a disabled one says why when pressed)
-    _engine("start", "b", (GLOBAL,), 30),
-    _engine("deploy", "d", (GLOBAL,), 29),
-    _engine("switch", "s", NS_OR_PODS, 95),
-    _engine("switch-back", "S", NS_OR_PODS, 20),
-    _engine("move-tag", "t", (GLOBAL,), 21),
-    _engine("restart", "r", NS_OR_PODS, 93),
-    _engine("delete-pods", "ctrl+d", NS_OR_PODS, 60),
-    _engine("gateways", "m", (GATEWAYS,), 95),
-    _engine("gateways-back", "M", (GATEWAYS,), 93),
-    _engine("ambient", "z", (GLOBAL,), 0),
-    _engine("verify", "v", (GLOBAL,), 45),
-    _engine("upgrade", "U", (GLOBAL,), 91),
-    _engine("rollback", "R", (GLOBAL,), 50),
-    _engine("finish", "F", (GLOBAL,), 49),
+    _engine(ActionId.START, "b", (GLOBAL,), 30),
+    _engine(ActionId.DEPLOY, "d", (GLOBAL,), 29),
+    _engine(ActionId.SWITCH, "s", NS_OR_PODS, 95),
+    _engine(ActionId.SWITCH_BACK, "S", NS_OR_PODS, 20),
+    _engine(ActionId.MOVE_TAG, "t", (GLOBAL,), 21),
+    _engine(ActionId.RESTART, "r", NS_OR_PODS, 93),
+    _engine(ActionId.DELETE_PODS, "ctrl+d", NS_OR_PODS, 60),
+    _engine(ActionId.GATEWAYS, "m", (GATEWAYS,), 95),
+    _engine(ActionId.GATEWAYS_BACK, "M", (GATEWAYS,), 93),
+    _engine(ActionId.AMBIENT, "z", (GLOBAL,), 0),
+    _engine(ActionId.VERIFY, "v", (GLOBAL,), 45),
+    _engine(ActionId.UPGRADE, "U", (GLOBAL,), 91),
+    _engine(ActionId.ROLLBACK, "R", (GLOBAL,), 50),
+    _engine(ActionId.FINISH, "F", (GLOBAL,), 49),
     Command(
         "take_over",
         "T",
@@ -288,7 +289,7 @@ def in_scope(command: Command, scopes: set[str]) -> bool:
     return any(s in scopes for s in command.scopes)
 
 
-def by_engine_action(action_id: str) -> Command:
+def by_engine_action(action_id: ActionId | str) -> Command:
     """The command that runs an engine action."""
     return next(c for c in COMMANDS if c.engine == action_id)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from meshtui.domain.actions import ActionId
 from meshtui.domain.inventory import InventoryView
 
 NsKey = tuple[str, str]
@@ -50,15 +51,15 @@ def offenders(view: InventoryView, keep: str, away: str | None) -> Offenders:
 
 
 def keep_of(
-    action: str, phase: str | None, source: str | None, target: str | None, goal: str | None = None
+    action: ActionId | str, phase: str | None, source: str | None, target: str | None, goal: str | None = None
 ) -> str | None:
     """The revision an action keeps: the target for upgrade, the source for rollback; for finish the chosen
     one (by phase), else the direction the operator works in (`goal`)."""
-    if action == "upgrade":
+    if action == ActionId.UPGRADE:
         return target
-    if action == "rollback":
+    if action == ActionId.ROLLBACK:
         return source
-    if action == "finish":
+    if action == ActionId.FINISH:
         if phase in ("finishing-rollback", "finishing-upgrade"):
             return source if phase == "finishing-rollback" else target
         return source if goal == "rollback" else target

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from meshtui.domain.actions import ActionId
 from meshtui.domain.plan import REMEDY_IGNORE_PDB, REMEDY_MANIFESTS, Plan
 
 
@@ -53,7 +54,7 @@ def replans(plan: Plan, params: dict[str, Any], folder: str = "") -> list[Replan
                 answer=lambda path: {"manifests": path},
             )
         )
-    if plan.action in ("deploy", "ambient"):
+    if plan.action in (ActionId.DEPLOY, ActionId.AMBIENT):
         out += [
             Replan(
                 "f",

@@ -99,8 +99,17 @@ def restart_progress(pods: Sequence[PodRow]) -> tuple[int, int]:
     return done, total
 
 
-def namespace_cells(row: NamespaceRow, revs: Revisions, multi_cluster: bool, pods: Sequence[PodRow] = ()) -> Row:
-    """One namespace row's cells; `pods` are its pod rows (for the restart progress)."""
+#: A pod count not known yet: the cluster's pods are still being listed (never a 0 that reads as "none").
+LOADING = "…"
+
+
+def namespace_cells(
+    row: NamespaceRow, revs: Revisions, multi_cluster: bool, pods: Sequence[PodRow] = (), *, pods_listed: bool = True
+) -> Row:
+    """One namespace row's cells; `pods` are its pod rows (for the restart progress).
+
+    Until the cluster's pods have listed once (`pods_listed`), every count taken from pods reads `…`.
+    """
     inj = row.injection
     if inj.revision is not None:
         revision: Cell = inj.revision
@@ -122,17 +131,10 @@ def namespace_cells(row: NamespaceRow, revs: Revisions, multi_cluster: bool, pod
     else:
         progress = (f"{total - done} left", WARN_STYLE)
     risk: Cell = (str(row.at_risk), RISK_STYLE) if row.at_risk else "0"
-    cells: tuple[Cell, ...] = (
-        row.name,
-        injection_text(row),
-        revision,
-        str(row.live),
-        str(on_source),
-        str(on_target),
-        str(row.no_sidecar),
-        risk,
-        progress,
-    )
+    counts: tuple[Cell, ...] = (str(row.live), str(on_source), str(on_target), str(row.no_sidecar), risk, progress)
+    if not pods_listed:
+        counts = ((LOADING, MUTED_STYLE),) * len(counts)
+    cells: tuple[Cell, ...] = (row.name, injection_text(row), revision, *counts)
     return (row.cluster, *cells) if multi_cluster else cells
 
 

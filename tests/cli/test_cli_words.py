@@ -54,3 +54,13 @@ def test_plan_without_arguments_asks_only_for_the_action() -> None:
     assert done.returncode == 2
     assert "required: ACTION" in done.stderr
     assert "NAMESPACE" not in done.stderr.splitlines()[-1]
+
+
+@pytest.mark.parametrize("argv", [["plan", "promote"], ["plan", "finish", "--choice", "keep"]])
+def test_an_unknown_action_is_answered_with_the_action_names(
+    argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(argv)
+    err = capsys.readouterr().err
+    assert "'upgrade', 'rollback'" in err and "ActionId" not in err, err

@@ -6,6 +6,7 @@ import json
 from collections.abc import Callable
 
 from meshtui.engine.executor import RunControl
+from meshtui.engine.params import SwitchParams
 from tests.engine.support import Mesh, _isolated, cli, mesh_factory
 from tests.engine.test_engine import fresh_view, started, with_target
 
@@ -27,7 +28,7 @@ def test_both_status_commands_agree_on_the_phase(mesh_factory: Callable[..., Mes
     assert record is not None and record.phase == "control-plane"
     assert phases(mesh) == ("data-plane", "data-plane")
 
-    switch = session.plan("switch", fresh_view(mesh, session), namespaces=["shop"])
+    switch = session.plan(fresh_view(mesh, session), SwitchParams(namespaces=("shop",)))
     assert session.run(switch, RunControl(), lambda p: None).ok
     session.close()
     assert phases(mesh) == ("data-plane", "data-plane")

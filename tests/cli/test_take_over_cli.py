@@ -11,6 +11,7 @@ from collections.abc import Callable
 from kubernetes import client
 
 from meshtui.engine.executor import RunControl
+from meshtui.engine.params import SwitchParams
 from tests.engine.support import Mesh, _isolated, cli, mesh_factory, popen
 from tests.engine.test_engine import fresh_view, started, with_target
 
@@ -21,7 +22,7 @@ def test_a_restart_taken_over_stops_before_its_next_write(mesh_factory: Callable
     mesh = mesh_factory("fresh", ready_delay=0.5)  # each rollout takes a moment: the run lasts
     with_target(mesh)
     session = started(mesh)
-    assert session.run(session.plan("switch", fresh_view(mesh, session), all=True), RunControl(), lambda p: None).ok
+    assert session.run(session.plan(fresh_view(mesh, session), SwitchParams()), RunControl(), lambda p: None).ok
     session.close()
 
     alice = popen("upgrade", "restart", "--all", "--batch", "1", "--ignore-pdb", "--yes", kubeconfig=mesh.kubeconfig)

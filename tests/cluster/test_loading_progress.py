@@ -10,7 +10,7 @@ import pytest
 from meshtui.cluster.errors import Unreachable
 from meshtui.cluster.reflector import ConnState, ConnStatus
 from meshtui.domain.inventory import Inventory
-from meshtui.tui.widgets.mesh_header import health_text
+from meshtui.tui.widgets.mesh_header import health_text, loading_text
 from tests.cluster.test_list_pages import FakeApi, apply_queued, page, pod, watched
 
 
@@ -29,7 +29,10 @@ def test_objects_so_far_count_each_page_of_a_first_list_and_show_in_the_header()
         1,
         2,
     )
-    assert health_text((health,)).plain == "c ○ connecting 0/1 kinds, 2 objects"
+    assert health.pending_kinds == ("Pod",)
+    assert health_text((health,)).plain == "c ○ connecting"
+    line = loading_text((health,))
+    assert line is not None and line.plain == "Loading 0 of 1 kinds listed, 2 objects so far; listing Pod"
     # The list started over and completed: 3 objects came in this list, 5 in all so far; relists add none.
     api.script = {"": [page([pod("a"), pod("b")], "t1")], "t1": [page([pod("c")])]}
     reflector._list()
@@ -37,3 +40,5 @@ def test_objects_so_far_count_each_page_of_a_first_list_and_show_in_the_header()
     assert watch.health()[0].listed_objects == 5
     reflector._list()
     assert watch.health()[0].listed_objects == 5
+    assert watch.health()[0].pending_kinds == ()
+    assert loading_text(tuple(watch.health())) is None

@@ -14,13 +14,12 @@ from pathlib import Path
 from typing import Any
 
 from kubernetes import client
-from realapi.harness import await_list, await_object
+from realapi.harness import await_list
 
 from tests.engine.support import cli
 
 from .backends import NODES, Backend
-from .istio_setup import control_plane_objects
-from .test_engine_runs import ISTIO_NS, NEW, NEW_VERSION, OLD, OLD_VERSION, source, target_manifests
+from .test_engine_runs import ISTIO_NS, NEW, NEW_VERSION, OLD, OLD_VERSION, install_source, target_manifests
 from .test_templates_gate import run
 
 HUB = "docker.io/istio"
@@ -99,13 +98,7 @@ def test_finish_refused_while_ztunnel_uses_the_source(dedicated_backend: Backend
     backend = dedicated_backend
     api = backend.api_client()
     apps, core = client.AppsV1Api(api), client.CoreV1Api(api)
-    backend.install_control_plane(control_plane_objects(source))
-    await_object(
-        apps.list_namespaced_deployment,
-        ISTIO_NS,
-        f"istiod-{OLD}",
-        lambda d: (d.get("status") or {}).get("availableReplicas") == 1,
-    )
+    install_source(backend)
     backend.manage(ISTIO_NS)
     apps.create_namespaced_daemon_set(ISTIO_NS, ztunnel(OLD, OLD_VERSION))
     apps.create_namespaced_daemon_set(ISTIO_NS, istio_cni("1.21.0"))  # two minors behind the target

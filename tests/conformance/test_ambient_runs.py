@@ -22,13 +22,13 @@ from meshtui.cluster.oneshot import load_once
 from meshtui.domain.inventory import Inventory
 from meshtui.engine.executor import RunControl
 from meshtui.engine.installers import InstallerSpec
+from meshtui.engine.params import AmbientParams
 from meshtui.engine.session import EngineSession
 from meshtui.sim.render import render_ambient
 from tests.engine.support import cli
 
 from .backends import NODES, Backend, node_names
-from .istio_setup import control_plane_objects
-from .test_engine_runs import ISTIO_NS, NEW, NEW_VERSION, OLD, OLD_VERSION, source, target_manifests
+from .test_engine_runs import ISTIO_NS, NEW, NEW_VERSION, OLD, OLD_VERSION, install_source, target_manifests
 
 REDIRECTION = "ambient.istio.io/redirection"
 
@@ -79,13 +79,7 @@ def test_ambient_step_upgrades_istio_cni_then_ztunnel_node_by_node(dedicated_bac
     backend = dedicated_backend
     api = backend.api_client()
     apps, core = client.AppsV1Api(api), client.CoreV1Api(api)
-    backend.install_control_plane(control_plane_objects(source))
-    await_object(
-        apps.list_namespaced_deployment,
-        ISTIO_NS,
-        f"istiod-{OLD}",
-        lambda d: (d.get("status") or {}).get("availableReplicas") == 1,
-    )
+    install_source(backend)
     for obj in render_ambient(OLD_VERSION, OLD):
         create(api, obj)
     # An ambient namespace whose pods istio-cni enrolled (the real server has no istio-cni: the template
@@ -124,7 +118,7 @@ def test_ambient_step_upgrades_istio_cni_then_ztunnel_node_by_node(dedicated_bac
     assert "ztunnel" in upgrade_conditions(), "Upgrade waits for ztunnel to use the target"
     session, view = session_on(backend)
     try:
-        plan = session.plan("ambient", view, installer=InstallerSpec("manifests", str(folder), timeout=120))
+        plan = session.plan(view, AmbientParams(installer=InstallerSpec("manifests", str(folder), timeout=120)))
         assert not plan.refused, plan.refusals
         waits = [(op.name, op.body["node"]) for op in plan.operations if op.verb == "wait"]
         assert waits == [("istio-cni-node", n) for n in nodes] + [("ztunnel", n) for n in nodes]

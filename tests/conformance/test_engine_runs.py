@@ -149,16 +149,21 @@ class Mesh:
         return UpgradeRecord.from_configmap_data(dict(cm.data or {}))
 
 
-def build_mesh(backend: Backend) -> Mesh:
-    """Install 1-22-3 and the applications, and wait until every pod runs a 1-22-3 sidecar."""
-    mesh = Mesh(backend, backend.api_client())
+def install_source(backend: Backend) -> None:
+    """Install the source control plane (1-22-3 with its tags) and wait until its istiod is available."""
     backend.install_control_plane(control_plane_objects(source))
     await_object(
-        mesh.apps.list_namespaced_deployment,
+        client.AppsV1Api(backend.api_client()).list_namespaced_deployment,
         ISTIO_NS,
         f"istiod-{OLD}",
         lambda d: (d.get("status") or {}).get("availableReplicas") == 1,
     )
+
+
+def build_mesh(backend: Backend) -> Mesh:
+    """Install 1-22-3 and the applications, and wait until every pod runs a 1-22-3 sidecar."""
+    mesh = Mesh(backend, backend.api_client())
+    install_source(backend)
     layout = {
         "shop": ({INJECTION: "enabled"}, [deployment("web", 2)], 2),
         "payments": ({REV: OLD}, [deployment("api", 2), statefulset("ledger", 2)], 4),

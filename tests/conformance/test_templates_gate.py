@@ -14,13 +14,11 @@ from pathlib import Path
 from typing import Any
 
 from kubernetes import client
-from realapi.harness import await_object
 
 from tests.engine.support import cli
 
 from .backends import Backend
-from .istio_setup import control_plane_objects
-from .test_engine_runs import ISTIO_NS, NEW, OLD, REV, deployment, source, target_manifests
+from .test_engine_runs import ISTIO_NS, NEW, OLD, REV, deployment, install_source, target_manifests
 
 
 def cronjob(name: str, labels: dict[str, str]) -> dict[str, Any]:
@@ -45,13 +43,7 @@ def test_templates_without_pods_keep_upgrade_and_finish_disabled(dedicated_backe
     backend = dedicated_backend
     api = backend.api_client()
     apps, batch = client.AppsV1Api(api), client.BatchV1Api(api)
-    backend.install_control_plane(control_plane_objects(source))
-    await_object(
-        apps.list_namespaced_deployment,
-        ISTIO_NS,
-        f"istiod-{OLD}",
-        lambda d: (d.get("status") or {}).get("availableReplicas") == 1,
-    )
+    install_source(backend)
     edge = backend.unique_namespace("edge")
     backend.manage(edge)
     gateway = deployment(

@@ -10,6 +10,15 @@ from __future__ import annotations
 from pathlib import Path
 
 from meshtui.engine.executor import RunControl
+from meshtui.engine.params import (
+    ActionParams,
+    DeployParams,
+    GatewaysParams,
+    MoveTagParams,
+    RestartParams,
+    StartParams,
+    SwitchParams,
+)
 from meshtui.engine.session import EngineSession
 from tests.engine.support import Mesh, open_session, render
 from tests.helpers import wait_until
@@ -18,12 +27,12 @@ OLD, NEW = "1-22-3", "1-23-1"
 GATEWAY = "istio-system/istio-ingressgateway"
 
 
-def _run(session: EngineSession, mesh: Mesh, action: str, **params: object) -> None:
+def _run(session: EngineSession, mesh: Mesh, params: ActionParams) -> None:
     view = session_view(session, mesh)
-    plan = session.plan(action, view, **params)
-    assert not plan.refused, (action, plan.refusals)
+    plan = session.plan(view, params)
+    assert not plan.refused, (params, plan.refusals)
     outcome = session.run(plan, RunControl(), lambda p: None)
-    assert outcome.ok, (action, [(s.operation.describe(), s.result, s.message) for s in outcome.steps])
+    assert outcome.ok, (params, [(s.operation.describe(), s.result, s.message) for s in outcome.steps])
 
 
 def session_view(session: EngineSession, mesh: Mesh):  # type: ignore[no-untyped-def]
@@ -37,14 +46,14 @@ def upgrade_enabled(mesh: Mesh, tmp_path: Path) -> None:
     manifests = render("1.23.1", tmp_path / "m123", GATEWAY)
     session, view = open_session(mesh, target=NEW)
     try:
-        outcome = session.run(session.plan("start", view), RunControl(), lambda p: None)
+        outcome = session.run(session.plan(view, StartParams()), RunControl(), lambda p: None)
         assert outcome.ok, outcome.steps
-        _run(session, mesh, "deploy", installer=_manifests(manifests))
-        _run(session, mesh, "switch", all=True)
-        _run(session, mesh, "move-tag", tag="default", to=NEW)
-        _run(session, mesh, "move-tag", tag="prod-stable", to=NEW)
-        _run(session, mesh, "restart", all=True, batch=20, ignore_pdb=True)
-        _run(session, mesh, "gateways", manifests=str(manifests), batch=5)
+        _run(session, mesh, DeployParams(installer=_manifests(manifests)))
+        _run(session, mesh, SwitchParams())
+        _run(session, mesh, MoveTagParams(tag="default", to=NEW))
+        _run(session, mesh, MoveTagParams(tag="prod-stable", to=NEW))
+        _run(session, mesh, RestartParams(batch=20, ignore_pdb=True))
+        _run(session, mesh, GatewaysParams(manifests=str(manifests), batch=5))
         mesh.core.delete_namespaced_pod("debug-shell", "batch")
 
         def enabled() -> bool:

@@ -15,6 +15,7 @@ from meshtui.engine import ambient
 from meshtui.engine.api import Progress
 from meshtui.engine.executor import RunControl, StepResult
 from meshtui.engine.installers import InstallerSpec
+from meshtui.engine.params import AmbientParams, DeployParams, MoveTagParams, RestartParams, StartParams
 from meshtui.engine.session import EngineSession
 from meshtui.sim import ambient as sim_ambient
 from meshtui.sim import scenarios
@@ -34,7 +35,7 @@ def mesh(mesh_factory: Callable[..., Mesh]) -> Mesh:
 
 def started(mesh: Mesh) -> EngineSession:
     session, view = open_session(mesh, source=OLD, target=NEW)
-    outcome = session.run(session.plan("start", view), RunControl(), lambda p: None)
+    outcome = session.run(session.plan(view, StartParams()), RunControl(), lambda p: None)
     assert outcome.ok, outcome.steps
     return session
 
@@ -66,11 +67,11 @@ def test_manifests_upgrade_istio_cni_then_ztunnel_node_by_node(mesh: Mesh, tmp_p
     spec = InstallerSpec("manifests", str(folder), timeout=60)
 
     # Deploying the target from the same folder leaves istio-cni and ztunnel to the ambient step.
-    deploy = session.plan("deploy", view, installer=spec)
+    deploy = session.plan(view, DeployParams(installer=spec))
     assert not [op for op in deploy.operations if op.kind == "DaemonSet"]
     assert any("the ambient step upgrades them in place" in s for s in deploy.skipped)
 
-    plan = session.plan("ambient", view, installer=spec)
+    plan = session.plan(view, AmbientParams(installer=spec))
     assert not plan.refused, plan.refusals
     shape = [
         (op.verb, op.kind, op.name, (op.body or {}).get("node") if op.verb == "wait" else None)
@@ -118,7 +119,7 @@ def test_manifests_upgrade_istio_cni_then_ztunnel_node_by_node(mesh: Mesh, tmp_p
 def test_an_external_upgrade_is_awaited_node_by_node_and_can_be_paused(mesh: Mesh) -> None:
     session = started(mesh)
     plan = session.plan(
-        "ambient", mesh.view(OLD, NEW), installer=InstallerSpec("external", timeout=60), components=["ztunnel"]
+        mesh.view(OLD, NEW), AmbientParams(installer=InstallerSpec("external", timeout=60), components=("ztunnel",))
     )
     assert [op.verb for op in plan.operations] == ["wait"] * len(NODES)
     control = RunControl()
@@ -161,12 +162,12 @@ def test_an_external_upgrade_is_awaited_node_by_node_and_can_be_paused(mesh: Mes
 
 def test_refused_before_the_target_is_ready_and_without_an_ambient_data_plane(mesh: Mesh, fresh: Mesh) -> None:
     session, view = open_session(fresh, target="1-23-1")
-    plan = session.plan("ambient", view)
+    plan = session.plan(view, AmbientParams())
     assert plan.refused
     session2 = started(mesh)
     mesh.apps.patch_namespaced_deployment(f"istiod-{NEW}", "istio-system", {"spec": {"replicas": 0}})
     wait_until(lambda: not any(r.name == NEW and r.ready for r in mesh.view(OLD, NEW).revisions), what="not Ready")
-    refused = session2.plan("ambient", mesh.view(OLD, NEW))
+    refused = session2.plan(mesh.view(OLD, NEW), AmbientParams())
     assert any("the control plane is upgraded before istio-cni and ztunnel" in r for r in refused.refusals)
     session.close()
     session2.close()
@@ -175,7 +176,7 @@ def test_refused_before_the_target_is_ready_and_without_an_ambient_data_plane(me
 def test_helm_upgrades_each_chart_in_place_and_ztunnel_against_the_target(mesh: Mesh) -> None:
     session = started(mesh)
     spec = InstallerSpec("helm", "/opt/bin/helm", chart_version=NEW_V)
-    plan = session.plan("ambient", mesh.view(OLD, NEW), installer=spec)
+    plan = session.plan(mesh.view(OLD, NEW), AmbientParams(installer=spec))
     execs = [op.body for op in plan.operations if op.verb == "exec"]
     assert execs == [
         [
@@ -213,7 +214,7 @@ def test_helm_upgrades_each_chart_in_place_and_ztunnel_against_the_target(mesh: 
 
 def test_moving_a_tag_moves_its_tag_service_and_the_waypoints_it_owns(mesh: Mesh) -> None:
     session = started(mesh)
-    plan = session.plan("move-tag", mesh.view(OLD, NEW), tag="prod-stable", to=NEW)
+    plan = session.plan(mesh.view(OLD, NEW), MoveTagParams(tag="prod-stable", to=NEW))
     assert any(op.kind == "Service" and op.name == "istiod-revision-tag-prod-stable" for op in plan.operations)
     assert session.run(plan, RunControl(), lambda p: None).ok
     svc = mesh.core.read_namespaced_service("istiod-revision-tag-prod-stable", "istio-system")
@@ -230,7 +231,7 @@ def test_moving_a_tag_moves_its_tag_service_and_the_waypoints_it_owns(mesh: Mesh
 
 def test_restart_never_rolls_ztunnel_or_istio_cni(mesh: Mesh) -> None:
     session = started(mesh)
-    plan = session.plan("restart", mesh.view(OLD, NEW), all=True)
+    plan = session.plan(mesh.view(OLD, NEW), RestartParams())
     assert not [op for op in plan.operations if op.namespace == "istio-system"], [o.describe() for o in plan.operations]
     assert any("DaemonSet istio-system/ztunnel: a node agent" in s for s in plan.skipped), plan.skipped
     session.close()
@@ -241,7 +242,7 @@ def test_refused_when_a_daemonset_would_never_roll_by_itself(mesh: Mesh) -> None
         "ztunnel", "istio-system", {"spec": {"updateStrategy": {"type": "OnDelete", "rollingUpdate": None}}}
     )
     session = started(mesh)
-    plan = session.plan("ambient", mesh.view(OLD, NEW), installer=InstallerSpec("external"))
+    plan = session.plan(mesh.view(OLD, NEW), AmbientParams(installer=InstallerSpec("external")))
     assert any("uses updateStrategy OnDelete" in r for r in plan.refusals), plan.refusals
     session.close()
 
@@ -278,7 +279,7 @@ def test_helm_adapter_runs_each_release_then_waits_node_by_node(mesh: Mesh, tmp_
     fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
     session = started(mesh)
     spec = InstallerSpec("helm", str(fake), chart_version=NEW_V, kubeconfig=str(mesh.kubeconfig), timeout=60)
-    plan = session.plan("ambient", mesh.view(OLD, NEW), installer=spec)
+    plan = session.plan(mesh.view(OLD, NEW), AmbientParams(installer=spec))
     assert [op.verb for op in plan.operations] == ["exec", *["wait"] * 3, "exec", *["wait"] * 3]
     outcome = session.run(plan, RunControl(), lambda p: None)
     assert outcome.ok, outcome.stopped_by

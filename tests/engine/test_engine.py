@@ -18,8 +18,17 @@ from meshtui.domain.reasons import ReasonKind
 from meshtui.engine.api import Progress
 from meshtui.engine.executor import RunControl, StepResult
 from meshtui.engine.installers import InstallerSpec, install_argv
-from meshtui.engine.offline import plan_offline
-from meshtui.engine.planner import restart_operation
+from meshtui.engine.params import (
+    DeletePodsParams,
+    DeployParams,
+    FinishParams,
+    MoveTagParams,
+    RestartParams,
+    StartParams,
+    SwitchParams,
+)
+from meshtui.engine.planners.common import restart_operation
+from meshtui.engine.planners.finish import plan_offline
 from meshtui.engine.record import JournalEntry, UpgradeRecord
 from meshtui.engine.recordstore import RecordStore
 from meshtui.engine.session import EngineSession
@@ -46,7 +55,7 @@ def with_target(mesh: Mesh) -> None:
 def started(mesh: Mesh, **kwargs: object) -> EngineSession:
     """A session that recorded the upgrade 1-22-3 -> 1-23-1 and holds the lock."""
     session, view = open_session(mesh, target=NEW, **kwargs)
-    outcome = session.run(session.plan("start", view), RunControl(), progress_sink())
+    outcome = session.run(session.plan(view, StartParams()), RunControl(), progress_sink())
     assert outcome.ok, outcome.steps
     return session
 
@@ -61,7 +70,7 @@ def test_a_concurrent_label_change_between_plan_and_apply_is_never_overwritten(f
     with_target(fresh)
     session = started(fresh)
     view = fresh_view(fresh, session)
-    plan = session.plan("switch", view, namespaces=["catalog", "payments", "shop"])
+    plan = session.plan(view, SwitchParams(namespaces=("catalog", "payments", "shop")))
     assert [op.name for op in plan.operations] == ["catalog", "payments", "shop"]
     assert all(op.expect_rv for op in plan.operations), "every namespace patch is conditional"
     # Another writer: payments is pointed elsewhere, shop gains an unrelated label.
@@ -78,7 +87,7 @@ def test_a_concurrent_label_change_between_plan_and_apply_is_never_overwritten(f
     assert labels["istio.io/rev"] == "prod-stable", "the other writer's value stands"
 
     # Re-planned: shop's unrelated change is kept and the switch goes through on top of it.
-    again = session.plan("switch", fresh_view(fresh, session), namespaces=["shop"])
+    again = session.plan(fresh_view(fresh, session), SwitchParams(namespaces=("shop",)))
     fresh.core.patch_namespace("shop", {"metadata": {"labels": {"owner": "ops"}}})
     assert session.run(again, RunControl(), progress_sink()).ok
     shop = fresh.core.read_namespace("shop").metadata.labels
@@ -172,12 +181,12 @@ def test_restart_skips_what_cannot_be_restarted_and_refuses_a_paused_deployment(
     with_target(fresh)
     session = started(fresh)
     session.run(
-        session.plan("switch", fresh_view(fresh, session), namespaces=["shop", "batch", "payments"]),
+        session.plan(fresh_view(fresh, session), SwitchParams(namespaces=("shop", "batch", "payments"))),
         RunControl(),
         progress_sink(),
     )
     fresh.apps.patch_namespaced_deployment("checkout", "shop", {"spec": {"paused": True}})
-    plan = session.plan("restart", fresh_view(fresh, session), namespaces=["shop", "batch", "payments"])
+    plan = session.plan(fresh_view(fresh, session), RestartParams(namespaces=("shop", "batch", "payments")))
     names = [op.name for op in plan.operations]
     assert "checkout" not in names and "cart" in names
     assert any(
@@ -202,8 +211,10 @@ def test_restart_skips_what_cannot_be_restarted_and_refuses_a_paused_deployment(
 def test_a_batch_waits_while_a_pdb_allows_no_disruption(fresh: Mesh) -> None:
     with_target(fresh)
     session = started(fresh, rollout_timeout=20)
-    session.run(session.plan("switch", fresh_view(fresh, session), namespaces=["shop"]), RunControl(), progress_sink())
-    plan = session.plan("restart", fresh_view(fresh, session), namespaces=["shop"])
+    session.run(
+        session.plan(fresh_view(fresh, session), SwitchParams(namespaces=("shop",))), RunControl(), progress_sink()
+    )
+    plan = session.plan(fresh_view(fresh, session), RestartParams(namespaces=("shop",)))
     assert [op.name for op in plan.operations] == ["cart", "checkout", "frontend"]
 
     policy = client.PolicyV1Api(fresh.api)
@@ -247,7 +258,9 @@ def test_a_rollout_that_never_completes_times_out_and_stops_the_run(fresh: Mesh)
     with_target(fresh)
     session = started(fresh, rollout_timeout=1.5)
     session.run(
-        session.plan("switch", fresh_view(fresh, session), namespaces=["notifications"]), RunControl(), progress_sink()
+        session.plan(fresh_view(fresh, session), SwitchParams(namespaces=("notifications",))),
+        RunControl(),
+        progress_sink(),
     )
     fresh.apps.patch_namespaced_deployment(
         "mailer",
@@ -260,7 +273,7 @@ def test_a_rollout_that_never_completes_times_out_and_stops_the_run(fresh: Mesh)
         ),
         what="mailer rolled by the label change",
     )
-    plan = session.plan("restart", fresh_view(fresh, session), namespaces=["notifications"], batch=1)
+    plan = session.plan(fresh_view(fresh, session), RestartParams(namespaces=("notifications",), batch=1))
     assert next(op.name for op in plan.operations) in ("mailer", "push")
     outcome = session.run(plan, RunControl(), progress_sink())
     failed = outcome.stopped_by
@@ -278,7 +291,7 @@ def test_installers_run_argument_lists_never_a_shell(fresh: Mesh, tmp_path: Path
     with_target(fresh)  # the fake installer does nothing: the revision is already there to wait for
     session = started(fresh)
     spec = InstallerSpec("istioctl", str(fake), extra_args=("--set", "profile=minimal; rm -rf /"))
-    plan = session.plan("deploy", fresh_view(fresh, session), installer=spec)
+    plan = session.plan(fresh_view(fresh, session), DeployParams(installer=spec))
     assert [op.verb for op in plan.operations] == ["exec", "wait"]
     outcome = session.run(plan, RunControl(), progress_sink())
     assert outcome.ok, outcome.steps
@@ -315,7 +328,9 @@ def test_installers_run_argument_lists_never_a_shell(fresh: Mesh, tmp_path: Path
         "/k",
     ]
     missing = session.run(
-        session.plan("deploy", fresh_view(fresh, session), installer=InstallerSpec("istioctl", str(tmp_path / "nope"))),
+        session.plan(
+            fresh_view(fresh, session), DeployParams(installer=InstallerSpec("istioctl", str(tmp_path / "nope")))
+        ),
         RunControl(),
         progress_sink(),
     )
@@ -358,7 +373,7 @@ def test_moving_default_takes_over_from_a_non_revisioned_injector(mesh_factory) 
     adm.patch_mutating_webhook_configuration("istio-sidecar-injector", {"webhooks": hooks})
     session = started(demo)
     view = fresh_view(demo, session)
-    plan = session.plan("move-tag", view, tag="default", to=NEW)
+    plan = session.plan(view, MoveTagParams(tag="default", to=NEW))
     described = [op.describe() for op in plan.operations]
     assert any("replace MutatingWebhookConfiguration istio-revision-tag-default" in d for d in described)
     assert any("replace ValidatingWebhookConfiguration istiod-default-validator" in d for d in described)
@@ -381,7 +396,7 @@ def test_the_offline_plan_lists_every_object_and_is_refused_while_the_gate_fails
     session, view = open_session(demo)
     state = session.state(view)
     assert state.gates is not None
-    plan = plan_offline(session.planner.ctx, view, "1-22-3", NEW, state.gates.upgrade, "Upgrade")
+    plan = plan_offline(session.ctx, view, "1-22-3", NEW, state.gates.upgrade, "Upgrade")
     assert plan.refused and all(r.startswith("Upgrade gate: ") for r in plan.refusals)
     refs = [op.object_ref for op in plan.operations]
     for expected in (
@@ -405,7 +420,7 @@ def test_the_offline_plan_lists_every_object_and_is_refused_while_the_gate_fails
     assert all(op.namespace in (None, "istio-system") for op in plan.operations)
     assert all(op.verb == "delete" and op.expect_rv for op in plan.operations)
     demo.sim.faults.clear_log()
-    assert session.plan("finish", view).refused
+    assert session.plan(view, FinishParams()).refused
     assert demo.sim.faults.writes() == [], "planning writes nothing"
     session.close()
 
@@ -428,11 +443,11 @@ def test_a_mesh_of_two_clusters(mesh_factory, tmp_path: Path) -> None:  # type: 
 
     session = EngineSession(targets, view_of(), target=NEW)
     session.refresh()
-    assert session.run(session.plan("start", view_of()), RunControl(), progress_sink()).ok
+    assert session.run(session.plan(view_of(), StartParams()), RunControl(), progress_sink()).ok
     assert east.record() is not None and west.record() is None, "the record lives in the first context"
-    everywhere = session.plan("switch", view_of("1-22-3", NEW), namespaces=["shop"])
+    everywhere = session.plan(view_of("1-22-3", NEW), SwitchParams(namespaces=("shop",)))
     assert sorted(op.cluster for op in everywhere.operations) == ["east", "west"]
-    one = session.plan("switch", view_of("1-22-3", NEW), namespaces=["east/shop"])
+    one = session.plan(view_of("1-22-3", NEW), SwitchParams(namespaces=("east/shop",)))
     assert [op.cluster for op in one.operations] == ["east"]
     assert session.run(one, RunControl(), progress_sink()).ok
     state = session.state(view_of("1-22-3", NEW))
@@ -470,7 +485,7 @@ def test_argo_rollouts_restart_through_spec_restart_at() -> None:
 def test_pods_that_would_lose_their_sidecar_are_never_restarted(mesh_factory) -> None:  # type: ignore[no-untyped-def]
     demo = mesh_factory("demo")
     session = started(demo)
-    plan = session.plan("restart", fresh_view(demo, session), namespaces=["analytics"])
+    plan = session.plan(fresh_view(demo, session), RestartParams(namespaces=("analytics",)))
     assert not any(op.namespace == "analytics" and op.name == "collector" for op in plan.operations)
     assert any("analytics/collector" in s and "would lose their sidecar on restart" in s for s in plan.skipped)
     session.close()
@@ -493,11 +508,13 @@ def test_pause_and_abort_between_batches(fresh: Mesh) -> None:
     with_target(fresh)
     session = started(fresh)
     session.run(
-        session.plan("switch", fresh_view(fresh, session), namespaces=["shop", "notifications"]),
+        session.plan(fresh_view(fresh, session), SwitchParams(namespaces=("shop", "notifications"))),
         RunControl(),
         progress_sink(),
     )
-    plan = session.plan("restart", fresh_view(fresh, session), namespaces=["shop", "notifications"], batch=2, pause=0.5)
+    plan = session.plan(
+        fresh_view(fresh, session), RestartParams(namespaces=("shop", "notifications"), batch=2, pause=0.5)
+    )
     control = HeldControl()
     control.pause()
     outcome_box: list[object] = []
@@ -533,7 +550,7 @@ def test_a_switch_leaves_the_control_plane_and_gateway_only_namespaces_alone(mes
     demo = mesh_factory("demo")
     session = started(demo)
     plan = session.plan(
-        "switch", fresh_view(demo, session), namespaces=["istio-system", "gateways", "default", "analytics", "shop"]
+        fresh_view(demo, session), SwitchParams(namespaces=("istio-system", "gateways", "default", "analytics", "shop"))
     )
     # analytics lost its label after its pods were injected: labelling it is how they keep a sidecar.
     assert sorted(op.name for op in plan.operations if op.kind == "Namespace") == ["analytics", "shop"]
@@ -549,11 +566,11 @@ def test_delete_pods_removes_a_bare_pod_and_refuses_a_workloads_pod(mesh_factory
     session = started(demo)
     view = fresh_view(demo, session)
     owned = next(p.name for p in view.pods("meshtui-sim", "shop") if p.workload_kind == "Deployment")
-    refused = session.plan("delete-pods", view, pods=["batch/debug-shell", f"shop/{owned}"])
+    refused = session.plan(view, DeletePodsParams(pods=("batch/debug-shell", f"shop/{owned}")))
     assert refused.refused and f"shop/{owned} belongs to ReplicaSet" in refused.refusals[0]
     assert "restart its workload instead" in refused.refusals[0]
 
-    plan = session.plan("delete-pods", view, pods=["batch/debug-shell"])
+    plan = session.plan(view, DeletePodsParams(pods=("batch/debug-shell",)))
     assert [(op.verb, op.object_ref) for op in plan.operations] == [("delete", "Pod batch/debug-shell")]
     assert "bare pod with a 1-22-3 sidecar: nothing recreates it" in plan.operations[0].summary
     # A status write after the plan moves the resourceVersion but not the uid: still the pod planned.
@@ -567,7 +584,7 @@ def test_delete_pods_removes_a_bare_pod_and_refuses_a_workloads_pod(mesh_factory
     assert record is not None
     entry = record.journal[-1]
     assert entry.action == "delete-pods" and entry.objects == ["Pod batch/debug-shell"] and entry.result == "applied"
-    assert session.plan("delete-pods", fresh_view(demo, session), pods=["batch/debug-shell"]).refused
+    assert session.plan(fresh_view(demo, session), DeletePodsParams(pods=("batch/debug-shell",))).refused
     session.close()
 
 
@@ -575,10 +592,10 @@ def test_a_restart_planned_from_a_view_older_than_a_switch_is_refused(fresh: Mes
     with_target(fresh)
     session = started(fresh)
     before = fresh_view(fresh, session)
-    assert session.run(session.plan("switch", before, namespaces=["shop"]), RunControl(), progress_sink()).ok
-    stale = session.plan("restart", before, namespaces=["shop"], batch=5, pause=0)
+    assert session.run(session.plan(before, SwitchParams(namespaces=("shop",))), RunControl(), progress_sink()).ok
+    stale = session.plan(before, RestartParams(namespaces=("shop",), batch=5, pause=0))
     assert stale.refused
     assert "the labels of shop changed since this view was read" in stale.refusals[0]
-    current = session.plan("restart", fresh_view(fresh, session), namespaces=["shop"], batch=5, pause=0)
+    current = session.plan(fresh_view(fresh, session), RestartParams(namespaces=("shop",), batch=5, pause=0))
     assert not current.refused and {op.name for op in current.operations} >= {"cart", "checkout"}
     session.close()

@@ -89,7 +89,7 @@ def test_a_service_without_ready_endpoints_is_not_ready(mesh_factory: Callable[.
 def test_finish_with_a_managed_revision_only_detaches_and_keeps_its_service_account(
     mesh_factory: Callable[..., Mesh],
 ) -> None:
-    from meshtui.engine.offline import plan_offline
+    from meshtui.engine.planners.finish import plan_offline
     from tests.engine.support import open_session
 
     mesh = mesh_factory("fresh")
@@ -103,7 +103,7 @@ def test_finish_with_a_managed_revision_only_detaches_and_keeps_its_service_acco
     session, view = open_session(mesh, source=OLD, target=NEW)
     gates = session.state(view).gates
     assert gates is not None
-    plan = plan_offline(session.planner.ctx, view, NEW, OLD, gates.rollback, "Rollback")
+    plan = plan_offline(session.ctx, view, NEW, OLD, gates.rollback, "Rollback")
     assert plan.title.startswith(f"Detach the cluster from revision {NEW}"), plan.title
     assert "offline (irreversible)" not in plan.title
     assert any("the external istiod keeps running" in n for n in plan.notes), plan.notes

@@ -7,10 +7,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from meshtui.domain.actions import ACTIONS
 from meshtui.domain.gates import PLAN_NOT_SHOWN
 from meshtui.domain.inventory import InventoryView, build_view
 from meshtui.domain.snapshot import ClusterSnapshot, MeshSnapshot
-from meshtui.engine.api import ACTIONS, LockState
+from meshtui.engine.api import LockState
 from meshtui.engine.phase import choose_pair, evaluate, interrupted
 from meshtui.engine.record import RestartProgress, UpgradeRecord
 from meshtui.sim import istio, scenarios

@@ -8,11 +8,13 @@ from typing import Any
 import pytest
 
 from meshtui.cli import exitcodes
-from meshtui.cli.upgrade_cmd import refusal_code
+from meshtui.cli.upgrade_run import refusal_code
+from meshtui.domain.actions import ActionId
 from meshtui.domain.plan import Plan
 from meshtui.domain.reasons import Reason, ReasonKind
 from meshtui.engine import phase
 from meshtui.engine.api import EngineState
+from meshtui.engine.params import ActionParams, DeployParams, FinishParams, RestartParams, SwitchParams
 from meshtui.engine.session import EngineSession
 from tests.engine.support import Mesh, open_session
 from tests.engine.test_engine import NEW, started, with_target
@@ -36,15 +38,15 @@ def shape(plan: Plan) -> tuple[Any, ...]:
     return (plan.refused, len(plan.refusals), len(plan.notes), [op.describe() for op in plan.operations])
 
 
-def plans(session: EngineSession, mesh: Mesh, *actions: tuple[str, dict[str, Any]]) -> list[tuple[Any, ...]]:
+def plans(session: EngineSession, mesh: Mesh, *actions: ActionParams) -> list[tuple[Any, ...]]:
     source, target, _ = session.pair(mesh.view())
     view = mesh.view(source, target)
-    return [shape(session.plan(action, view, **params)) for action, params in actions]
+    return [shape(session.plan(view, params)) for params in actions]
 
 
 def test_rewording_every_reason_changes_no_plan(fresh: Mesh, monkeypatch: pytest.MonkeyPatch) -> None:
     with_target(fresh)
-    cases = [("switch", {"namespaces": ["shop"]}), ("restart", {"all": True}), ("deploy", {}), ("finish", {})]
+    cases = [SwitchParams(namespaces=("shop",)), RestartParams(), DeployParams(), FinishParams()]
     blank, _ = open_session(fresh, target=NEW)  # nothing recorded: every action refused by a gate
     session = started(fresh)  # recorded: deploy and restart have nothing to do
     monkeypatch.setenv("MESHTUI_IDENTITY", "bob@jump-2")
@@ -74,5 +76,7 @@ def test_rewording_every_reason_changes_no_plan(fresh: Mesh, monkeypatch: pytest
 def test_exit_codes_follow_the_kind_whatever_the_words(kind: ReasonKind, code: int) -> None:
     for words in ("missing permission: patch namespaces", "the upgrade lock is held by bob", "anything at all"):
         assert refusal_code([Reason(kind, "x", words)]) == code
-    plan = Plan("switch", "t", refusals=("missing permission: x",), why=(Reason(kind, "c", "missing permission: x"),))
+    plan = Plan(
+        ActionId.SWITCH, "t", refusals=("missing permission: x",), why=(Reason(kind, "c", "missing permission: x"),)
+    )
     assert refusal_code(plan.refusal_reasons) == code

@@ -8,6 +8,7 @@ from collections.abc import Callable
 import pytest
 
 from meshtui.engine.executor import RunControl
+from meshtui.engine.params import GatewaysParams, MoveTagParams, RestartParams, StartParams
 from meshtui.sim import scenarios
 from tests.engine.support import Mesh, open_session
 
@@ -21,11 +22,11 @@ def mesh(mesh_factory: Callable[..., Mesh]) -> Mesh:
 
 def test_restart_skips_ambient_pods_that_would_leave_ambient(mesh: Mesh) -> None:
     session, view = open_session(mesh, source=OLD, target=NEW)
-    assert session.run(session.plan("start", view), RunControl(), lambda p: None).ok
+    assert session.run(session.plan(view, StartParams()), RunControl(), lambda p: None).ok
     view = mesh.view(OLD, NEW)
     leaving = {(r.namespace, r.workload_name) for r in view.pods() if r.live and r.leaves_ambient}
     assert leaving, "the ambient scenario has pods in an ambient namespace that also asks for a revision"
-    plan = session.plan("restart", view, all=True)
+    plan = session.plan(view, RestartParams())
     rolled = {(op.namespace, op.name) for op in plan.operations}
     assert not rolled & leaving, [op.describe() for op in plan.operations]
     for ns, name in leaving:
@@ -36,8 +37,8 @@ def test_restart_skips_ambient_pods_that_would_leave_ambient(mesh: Mesh) -> None
 def test_a_tag_move_counts_one_namespace_in_the_singular(mesh_factory: Callable[..., Mesh]) -> None:
     demo = mesh_factory("demo")
     session, view = open_session(demo, source="1-22-3", target="1-23-1")
-    assert session.run(session.plan("start", view), RunControl(), lambda p: None).ok
-    plan = session.plan("move-tag", demo.view("1-22-3", "1-23-1"), tag="prod-canary", to="1-22-3")
+    assert session.run(session.plan(view, StartParams()), RunControl(), lambda p: None).ok
+    plan = session.plan(demo.view("1-22-3", "1-23-1"), MoveTagParams(tag="prod-canary", to="1-22-3"))
     assert any(n.startswith("1 namespace follows tag prod-canary (reviews)") for n in plan.notes), plan.notes
     session.close()
 
@@ -46,8 +47,8 @@ def test_gateways_labelled_with_a_tag_are_left_to_the_tag_move(mesh: Mesh) -> No
     """Relabelling `istio.io/rev: prod-stable` to a revision would replace the operator's tag: the step skips
     such Gateways (waypoints included) and says to move the tag, as Istio's upgrade guide does."""
     session, view = open_session(mesh, source=OLD, target=NEW)
-    assert session.run(session.plan("start", view), RunControl(), lambda p: None).ok
-    plan = session.plan("gateways", mesh.view(OLD, NEW))
+    assert session.run(session.plan(view, StartParams()), RunControl(), lambda p: None).ok
+    plan = session.plan(mesh.view(OLD, NEW), GatewaysParams())
     relabelled = {(op.namespace, op.name) for op in plan.operations if op.kind == "Gateway"}
     assert ("shop", "waypoint") not in relabelled and ("gateways", "web-gateway") not in relabelled, plan.lines()
     for ref in ("shop/waypoint", "gateways/web-gateway"):

@@ -18,6 +18,7 @@ from meshtui.cluster import lease as lease_module
 from meshtui.domain.reasons import ReasonKind
 from meshtui.engine.api import Progress
 from meshtui.engine.executor import RunControl, StepResult
+from meshtui.engine.params import FinishParams, RestartParams, StartParams, SwitchParams, UpgradeParams
 from meshtui.engine.session import EngineSession
 from tests.engine.finishing import NEW, OLD, session_view, upgrade_enabled
 from tests.engine.support import Mesh, open_session
@@ -56,14 +57,14 @@ def chosen_upgrade(mesh: Mesh, tmp_path: Path) -> EngineSession:
     """The mesh ready to finish, Upgrade chosen, in a session that holds the lock."""
     upgrade_enabled(mesh, tmp_path)
     session, view = open_session(mesh)
-    choose = session.plan("upgrade", view)
+    choose = session.plan(view, UpgradeParams())
     assert session.run(choose, RunControl(), lambda p: None).ok
     return session
 
 
 def test_finish_planned_before_a_relabel_writes_nothing(fresh: Mesh, tmp_path: Path) -> None:
     session = chosen_upgrade(fresh, tmp_path)
-    plan = session.plan("finish", session_view(session, fresh))
+    plan = session.plan(session_view(session, fresh), FinishParams())
     assert not plan.refused and plan.operations
     relabel_and_restart_shop(fresh)
     fresh.sim.faults.clear_log()
@@ -86,7 +87,7 @@ def test_finish_planned_before_a_relabel_writes_nothing(fresh: Mesh, tmp_path: P
 
 def test_finish_rechecks_the_gate_between_its_own_deletions(fresh: Mesh, tmp_path: Path) -> None:
     session = chosen_upgrade(fresh, tmp_path)
-    plan = session.plan("finish", session_view(session, fresh))
+    plan = session.plan(session_view(session, fresh), FinishParams())
     first = plan.operations[0]
     assert first.kind == "MutatingWebhookConfiguration", plan.lines()
     changed = threading.Event()
@@ -113,9 +114,9 @@ def test_a_restart_planned_before_the_target_broke_is_refused(fresh: Mesh) -> No
 
     with_target(fresh)
     session = started(fresh)
-    switch = session.plan("switch", session_view(session, fresh), namespaces=["shop"])
+    switch = session.plan(session_view(session, fresh), SwitchParams(namespaces=("shop",)))
     assert session.run(switch, RunControl(), lambda p: None).ok
-    plan = session.plan("restart", session_view(session, fresh), namespaces=["shop"])
+    plan = session.plan(session_view(session, fresh), RestartParams(namespaces=("shop",)))
     assert plan.operations, plan.lines()
     # The target's istiod goes away (scaled to 0 by someone): nothing may be restarted onto it.
     fresh.apps.patch_namespaced_deployment(f"istiod-{NEW}", "istio-system", {"spec": {"replicas": 0}})
@@ -132,7 +133,7 @@ def test_a_restart_planned_before_the_target_broke_is_refused(fresh: Mesh) -> No
 def two_operators(fresh: Mesh, monkeypatch: pytest.MonkeyPatch) -> Callable[[], tuple[EngineSession, EngineSession]]:
     def make() -> tuple[EngineSession, EngineSession]:
         alice, view = open_session(fresh, target=NEW)
-        assert alice.run(alice.plan("start", view), RunControl(), lambda p: None).ok
+        assert alice.run(alice.plan(view, StartParams()), RunControl(), lambda p: None).ok
         monkeypatch.setenv("MESHTUI_IDENTITY", "bob@jump-2")
         bob, _ = open_session(fresh)
         monkeypatch.setenv("MESHTUI_IDENTITY", "alice@jump-1")
@@ -148,8 +149,8 @@ def test_a_holder_taken_over_mid_restart_writes_nothing_more(
 
     with_target(fresh)
     alice, bob = two_operators()
-    assert alice.run(alice.plan("switch", session_view(alice, fresh), all=True), RunControl(), lambda p: None).ok
-    plan = alice.plan("restart", session_view(alice, fresh), all=True, batch=1, ignore_pdb=True)
+    assert alice.run(alice.plan(session_view(alice, fresh), SwitchParams()), RunControl(), lambda p: None).ok
+    plan = alice.plan(session_view(alice, fresh), RestartParams(batch=1, ignore_pdb=True))
     assert len(plan.operations) >= 10, plan.lines()
     taken: list[int] = []
 
@@ -211,3 +212,53 @@ def test_the_renewer_stops_at_a_take_over(
     assert not renewer.is_alive()
     bob.close()
     alice.close()
+
+
+def test_a_take_over_that_loses_to_the_holders_renewal_tries_again(
+    fresh: Mesh, two_operators: Callable[[], tuple[EngineSession, EngineSession]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    alice, bob = two_operators()
+    lease = bob.lock.lease
+    read = lease.verdict
+    renewed: list[bool] = []
+
+    def verdict_then_alice_renews():  # type: ignore[no-untyped-def]
+        seen = read()
+        if not renewed:  # between bob's read and bob's write, alice's renewer ticks (a 409 for bob)
+            renewed.append(alice.lock.lease.renew()[0])
+        return seen
+
+    monkeypatch.setattr(lease, "verdict", verdict_then_alice_renews)
+    held, _ = bob.acquire(take_over=True)
+
+    assert renewed == [True] and held, "the take-over wrote again after losing to alice's renewal"
+    coord = client.CoordinationV1Api(fresh.api)
+    assert coord.read_namespaced_lease("meshtui-upgrade-lock", "istio-system").spec.holder_identity == "bob@jump-2"
+    assert alice.lock.lease.holds() == (False, "the upgrade lock was taken over by bob@jump-2")
+    bob.close()
+    alice.close()
+
+
+def test_a_take_over_that_loses_to_a_third_operator_stops(
+    fresh: Mesh, two_operators: Callable[[], tuple[EngineSession, EngineSession]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    alice, bob = two_operators()
+    monkeypatch.setenv("MESHTUI_IDENTITY", "carol@jump-3")
+    carol, _ = open_session(fresh)
+    lease = bob.lock.lease
+    read = lease.verdict
+    taken: list[bool] = []
+
+    def verdict_then_carol_takes_over():  # type: ignore[no-untyped-def]
+        seen = read()
+        if not taken:
+            taken.append(carol.lock.lease.acquire(take_over=True)[0])
+        return seen
+
+    monkeypatch.setattr(lease, "verdict", verdict_then_carol_takes_over)
+    held, winner = bob.acquire(take_over=True)
+
+    assert taken == [True] and not held, "bob chose to take the lock from alice, not from carol"
+    assert "was just taken by carol@jump-3" in winner
+    for session in (carol, bob, alice):
+        session.close()

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import random
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
@@ -19,9 +19,11 @@ import pytest
 from textual.message import Message
 from textual.pilot import Pilot
 
+from meshtui.cli.demo_cmd import _render
 from meshtui.cluster.kubeconfig import ClusterTarget, connect
 from meshtui.cluster.oneshot import load_once
 from meshtui.domain.inventory import Inventory
+from meshtui.engine.session import EngineSession
 from meshtui.sim import admission, istio, scenarios
 from meshtui.sim.controllers import settle
 from meshtui.sim.runtime import SimCluster
@@ -120,17 +122,18 @@ def last_namespace_setup(store: Store) -> None:
 
 @dataclass
 class Live:
-    """A dashboard over a live cluster, with its fake session and watch."""
+    """A dashboard over a live cluster, with the real engine session and the watch."""
 
     app: MeshApp
-    session: FakeSession
+    session: EngineSession
     mesh: WatchedMesh
     cluster: Cluster
 
 
 @pytest.fixture
-def live_app(start_cluster: Callable[..., Cluster]) -> Iterator[Callable[..., Live]]:
-    """Build a dashboard on a simulated cluster through the production factory."""
+def live_app(start_cluster: Callable[..., Cluster], monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., Live]]:
+    """Build a dashboard on a simulated cluster through the production factory, with the real engine session."""
+    monkeypatch.setenv("MESHTUI_IDENTITY", "tester@jump-1")
     made: list[Live] = []
 
     def make(
@@ -141,7 +144,7 @@ def live_app(start_cluster: Callable[..., Cluster]) -> Iterator[Callable[..., Li
     ) -> Live:
         cluster = start_cluster(scenario, setup)
         mesh = watch_targets(cluster.targets)
-        session = FakeSession(cluster.targets, read_only=read_only, clock=fixed_clock)
+        session = EngineSession(cluster.targets, None, read_only=read_only)
         app = build_app(mesh, session, clock=fixed_clock, settings=settings or DashboardSettings())
         live = Live(app, session, mesh, cluster)
         made.append(live)
@@ -149,7 +152,32 @@ def live_app(start_cluster: Callable[..., Cluster]) -> Iterator[Callable[..., Li
 
     yield make
     for live in made:
+        live.session.close()
         live.mesh.stop()
+
+
+@pytest.fixture
+def demo_app(
+    start_cluster: Callable[..., Cluster], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Callable[..., tuple[MeshApp, Cluster]]]:
+    """The dashboard as `meshtui demo [--scenario NAME]` builds it: real engine session, rendered manifests."""
+    monkeypatch.setenv("MESHTUI_IDENTITY", "sre@jump-1")
+    made: list[tuple[WatchedMesh, EngineSession]] = []
+
+    def make(scenario: str = "demo") -> tuple[MeshApp, Cluster]:
+        cluster = start_cluster(scenario)
+        mesh = watch_targets(cluster.targets)
+        session = EngineSession(cluster.targets, None)
+        manifests = _render(tmp_path / scenario, scenario)
+        settings = replace(DashboardSettings(), title="meshtui demo", manifests=manifests)
+        app = build_app(mesh, session, settings=settings)
+        made.append((mesh, session))
+        return app, cluster
+
+    yield make
+    for mesh, session in made:
+        session.close()
+        mesh.stop()
 
 
 @pytest.fixture(scope="session")

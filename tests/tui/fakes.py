@@ -1,8 +1,8 @@
-"""A small stand-in for the engine's Session: real writes through the real Executor, simple plans.
+"""A stand-in for the engine's Session for screens rendered from a fixed state (snapshots, static views).
 
-It plans only what the dashboard tests exercise (switch, switch back, restart, move a tag), judges
-Upgrade/Rollback/Finish with the domain gates, and records a journal, so the TUI's flows run end to
-end against the simulator before (and independently of) the engine's own session.
+Its plans are simple (switch, switch back, restart) and made from the fixed view alone, because the
+engine's planners read the cluster; its state judges Upgrade/Rollback/Finish with the domain gates. Flows
+that change a cluster use the real EngineSession (`live_app`, `demo_app` in conftest.py).
 """
 
 from __future__ import annotations
@@ -13,10 +13,10 @@ from typing import Any
 
 from meshtui.cluster.kubeconfig import ClusterTarget
 from meshtui.cluster.rawapi import RawApi
+from meshtui.domain.actions import ACTIONS, TITLES, ActionId
 from meshtui.domain.inventory import InventoryView
 from meshtui.domain.plan import STRATEGIC_MERGE_PATCH, Operation, Plan
 from meshtui.engine.api import (
-    ACTIONS,
     ActionState,
     CheckResult,
     EngineState,
@@ -25,14 +25,23 @@ from meshtui.engine.api import (
     Progress,
 )
 from meshtui.engine.executor import Executor, RunControl, RunOutcome, StepResult
+from meshtui.engine.params import ActionParams, RestartParams, SwitchBackParams, SwitchParams
 
 RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
 _PLURAL = {"Deployment": "deployments", "StatefulSet": "statefulsets", "DaemonSet": "daemonsets"}
-SUPPORTED = ("switch", "switch-back", "restart", "move-tag", "upgrade", "rollback", "finish")
+SUPPORTED = (
+    ActionId.SWITCH,
+    ActionId.SWITCH_BACK,
+    ActionId.RESTART,
+    ActionId.MOVE_TAG,
+    ActionId.UPGRADE,
+    ActionId.ROLLBACK,
+    ActionId.FINISH,
+)
 
 
 class FakeSession:
-    """Implements the Session protocol for TUI tests; `calls` records (action, params) of every plan."""
+    """Implements the Session protocol for TUI tests; `calls` records (action, typed params) of every plan."""
 
     def __init__(
         self,
@@ -47,7 +56,7 @@ class FakeSession:
         self.clock = clock or (lambda: datetime(2026, 3, 2, 10, 30, tzinfo=UTC))
         self.journal: list[JournalLine] = []
         self.executor = Executor(self.apis, guard=lambda op: (), journal=self._record, read_only=read_only)
-        self.calls: list[tuple[str, dict[str, Any]]] = []
+        self.calls: list[tuple[ActionId, ActionParams]] = []
         self.chosen: str | None = None
         self.checks = checks
         self.closed = False
@@ -82,12 +91,13 @@ class FakeSession:
             checks=self.checks,
         )
 
-    def plan(self, action: str, view: InventoryView, **params: Any) -> Plan:
+    def plan(self, view: InventoryView, params: ActionParams) -> Plan:
+        action = params.ACTION
         self.calls.append((action, params))
         cluster = view.clusters[0].name if view.clusters else ""
-        title = dict(ACTIONS)[action]
-        if action in ("switch", "switch-back"):
-            to = view.target if action == "switch" else view.source
+        title = TITLES[action]
+        if isinstance(params, SwitchParams | SwitchBackParams):
+            to = view.target if action is ActionId.SWITCH else view.source
             ops = tuple(
                 Operation(
                     cluster,
@@ -99,14 +109,14 @@ class FakeSession:
                     body={"metadata": {"labels": {"istio-injection": None, "istio.io/rev": to}}},
                     summary=f"set istio.io/rev={to}, remove istio-injection",
                 )
-                for name in params.get("namespaces", [])
+                for name in params.namespaces or ()
             )
             return Plan(action, title, ops)
-        if action == "restart":
+        if isinstance(params, RestartParams):
             ops_list: list[Operation] = []
             skipped: list[str] = []
             stamp = self.clock().strftime("%Y-%m-%dT%H:%M:%SZ")
-            for name in params.get("namespaces", []):
+            for name in params.namespaces or ():
                 seen: set[tuple[str, str]] = set()
                 for pod in view.pods(cluster, name):
                     if not pod.live or not pod.workload_kind or not pod.workload_name:
@@ -132,7 +142,7 @@ class FakeSession:
                         )
                     )
             return Plan(action, title, tuple(ops_list), skipped=tuple(skipped))
-        if action == "move-tag":
+        if action is ActionId.MOVE_TAG:
             return Plan(action, title, (), refusals=(f"the test session does not move tags ({params})",))
         if action in ("upgrade", "rollback"):
             verdict = view.gates.verdict(action) if view.gates is not None else None

@@ -7,50 +7,18 @@ Upgrade and Finish. The simulator's objects are checked after.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from dataclasses import replace
-from pathlib import Path
-from typing import Any
+from collections.abc import Callable
 
-import pytest
-
-from meshtui.cli.demo_cmd import _render
-from meshtui.engine.session import EngineSession
 from meshtui.sim import scenarios
 from meshtui.tui.app import MeshApp
-from meshtui.tui.factory import build_app, watch_targets
 from meshtui.tui.screens.ask import AskScreen
 from meshtui.tui.screens.plan import PlanScreen
 from meshtui.tui.screens.tag import TagScreen
-from meshtui.tui.settings import DashboardSettings
 
 from .conftest import Cluster, Waiter
 from .test_engine_walkthrough import Driver
 
 OLD, NEW = scenarios.AMBIENT_OLD, scenarios.AMBIENT_NEW
-
-
-@pytest.fixture
-def ambient_app(
-    start_cluster: Callable[..., Cluster], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[Callable[[], tuple[MeshApp, Cluster]]]:
-    """The dashboard as `meshtui demo --scenario ambient` builds it."""
-    monkeypatch.setenv("MESHTUI_IDENTITY", "sre@jump-1")
-    made: list[Any] = []
-
-    def make() -> tuple[MeshApp, Cluster]:
-        cluster = start_cluster("ambient")
-        mesh = watch_targets(cluster.targets)
-        session = EngineSession(cluster.targets, None)
-        settings = replace(DashboardSettings(), title="meshtui demo", manifests=_render(tmp_path, "ambient"))
-        app = build_app(mesh, session, settings=settings)
-        made.append((mesh, session))
-        return app, cluster
-
-    yield make
-    for mesh, session in made:
-        session.close()
-        mesh.stop()
 
 
 def ztunnel_istiods(cluster: Cluster) -> set[str]:
@@ -64,9 +32,9 @@ def ztunnel_istiods(cluster: Cluster) -> set[str]:
 
 
 async def test_the_ambient_demo_upgrade_from_the_keyboard_alone(
-    ambient_app: Callable[[], tuple[MeshApp, Cluster]], waiter: Waiter
+    demo_app: Callable[..., tuple[MeshApp, Cluster]], waiter: Waiter
 ) -> None:
-    app, cluster = ambient_app()
+    app, cluster = demo_app("ambient")
     async with app.run_test(size=(120, 40), message_hook=waiter.hook) as pilot:
         d = Driver(app, pilot, waiter)
         await d.begin()

@@ -92,7 +92,7 @@ def test_demo_writes_its_kubeconfig_and_quits_cleanly(tmp_path: Path) -> None:
         "demo",
         "--kubeconfig-out",
         str(out),
-        env={"TEXTUAL_DRIVER": HEADLESS, "TEXTUAL_PRESS": "wait:1500,q", "MESHTUI_LOG": str(log)},
+        env={"TEXTUAL_DRIVER": HEADLESS, "TEXTUAL_PRESS": "wait:5000,q", "MESHTUI_LOG": str(log)},
     )
     assert done.returncode == exitcodes.OK, done.stderr
     assert "Traceback" not in done.stderr + done.stdout

@@ -1,10 +1,11 @@
-"""Action flows through Pilot against the simulator: keys in, plans shown, the cluster changed."""
+"""Action flows through Pilot on the simulator with the real engine session: keys in, plans shown, cluster changed."""
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable
 
+from meshtui.domain.plan import Plan
 from meshtui.engine.api import Progress
 from meshtui.tui.rows import plain
 from meshtui.tui.screens.confirm import ConfirmScreen
@@ -19,11 +20,17 @@ from meshtui.tui.widgets.action_runner import ActionRunner
 from meshtui.tui.widgets.live_feed import LiveFeed
 
 from .conftest import NEW, Live, Waiter, last_namespace_setup
+from .test_engine_walkthrough import Driver
 
 
 def synced(dashboard: DashboardScreen) -> Callable[[], bool]:
     """True once a snapshot with every cluster listed has been shown."""
     return lambda: dashboard.snapshot is not None and dashboard.snapshot.synced
+
+
+def namespaces_of(plan: Plan) -> set[str]:
+    """The namespaces a plan labels."""
+    return {op.name for op in plan.operations if op.kind == "Namespace"}
 
 
 def labels(live: Live, namespace: str) -> dict[str, str]:
@@ -36,7 +43,8 @@ async def test_switch_two_selected_namespaces(live_app: Callable[..., Live], wai
     app = live.app
     async with app.run_test(size=(120, 36), message_hook=waiter.hook) as pilot:
         dash = app.dashboard
-        await waiter.until(pilot, synced(dash), what="the first synced snapshot")
+        d = Driver(app, pilot, waiter)
+        await d.begin()
         # Find the namespaces not yet done, then select two of them.
         await pilot.press("slash", *"todo", "enter")
         table = dash.data_plane.namespaces.table
@@ -44,15 +52,11 @@ async def test_switch_two_selected_namespaces(live_app: Callable[..., Live], wai
         assert shown[:3] == ["accounts", "analytics", "batch"]
         await pilot.press("space", "j", "j", "space")
         assert dash.data_plane.namespaces.selected == [("meshtui-sim", "accounts"), ("meshtui-sim", "batch")]
-        await pilot.press("s")
-        await waiter.until(pilot, lambda: bool(waiter.seen(ActionRunner.DryRunDone)), what="the dry run")
-        modal = app.screen
-        assert isinstance(modal, PlanScreen)
+        modal = await d.plan("s")
         assert modal.applicable, modal.verdict.render()
         assert "Namespaces (selected): accounts, batch" in modal.subtitle
-        await pilot.press("enter")
-        await waiter.until(pilot, lambda: bool(waiter.seen(ActionRunner.Finished)), what="the run")
-        assert live.session.calls[0] == ("switch", {"namespaces": ["accounts", "batch"]})
+        assert namespaces_of(modal.plan) == {"accounts", "batch"}
+        await d.apply()
         for ns in ("accounts", "batch"):
             assert labels(live, ns).get("istio.io/rev") == NEW
             assert "istio-injection" not in labels(live, ns)
@@ -63,15 +67,17 @@ async def test_switch_two_selected_namespaces(live_app: Callable[..., Live], wai
             return all(r is not None and plain(r)[2] == NEW for r in rows)
 
         await waiter.until(pilot, switched, what="the namespaces to show the new revision")
-        assert {line.result for line in live.session.journal} == {"applied"}
+        journal = dash.engine_state.journal
+        switches = [line for line in journal if line.action == "switch"]
+        assert switches and {line.result for line in switches} == {"applied"}, journal
 
         # Still to restart, so still shown: they stay selected and the next key restarts exactly them.
         assert dash.data_plane.namespaces.selected == [("meshtui-sim", "accounts"), ("meshtui-sim", "batch")]
-        await pilot.press("r")
-        await waiter.until(pilot, lambda: isinstance(app.screen, PlanScreen), what="the restart plan")
-        assert "Namespaces (selected): accounts, batch" in app.screen.subtitle
-        action, params = live.session.calls[-1]
-        assert action == "restart" and params["namespaces"] == ["accounts", "batch"]
+        restart = await d.plan("r")
+        assert "Namespaces (selected): accounts, batch" in restart.subtitle
+        assert restart.plan.action == "restart"
+        assert {op.namespace for op in restart.plan.operations} == {"accounts"}
+        assert any("batch/" in line for line in restart.plan.skipped), "batch holds only a bare pod: skipped, said why"
 
 
 async def test_upgrade_disabled_until_the_last_pod_moves(live_app: Callable[..., Live], waiter: Waiter) -> None:
@@ -79,7 +85,8 @@ async def test_upgrade_disabled_until_the_last_pod_moves(live_app: Callable[...,
     app = live.app
     async with app.run_test(size=(120, 36), message_hook=waiter.hook) as pilot:
         dash = app.dashboard
-        await waiter.until(pilot, synced(dash), what="the first synced snapshot")
+        d = Driver(app, pilot, waiter)
+        await d.begin()
         await pilot.press("U")
         dialog = app.screen
         assert isinstance(dialog, DisabledScreen)
@@ -91,10 +98,9 @@ async def test_upgrade_disabled_until_the_last_pod_moves(live_app: Callable[...,
         assert isinstance(app.screen, DashboardScreen)
         assert dash.data_plane.namespaces.table.visible_keys() == [("meshtui-sim", "cart")]
         # Switch cart (the cursor row), then restart it.
-        await pilot.press("s")
-        await waiter.until(pilot, lambda: len(waiter.seen(ActionRunner.DryRunDone)) == 1, what="the dry run")
-        await pilot.press("enter")
-        await waiter.until(pilot, lambda: len(waiter.seen(ActionRunner.Finished)) == 1, what="the switch")
+        switch = await d.plan("s")
+        assert namespaces_of(switch.plan) == {"cart"}
+        await d.apply()
         await waiter.until(
             pilot,
             lambda: dash.snapshot.view.namespace("meshtui-sim", "cart").revision == NEW,
@@ -102,12 +108,10 @@ async def test_upgrade_disabled_until_the_last_pod_moves(live_app: Callable[...,
         )
         upgrade = dash.engine_state.action("upgrade")
         assert not upgrade.enabled
-        assert upgrade.reasons == ("2 pods still on 1-22-3",)
-        await pilot.press("r")
-        await waiter.until(pilot, lambda: len(waiter.seen(ActionRunner.DryRunDone)) == 2, what="the dry run")
-        assert "Deployment cart/api" in "\n".join(app.screen.plan.lines())
-        await pilot.press("enter")
-        await waiter.until(pilot, lambda: len(waiter.seen(ActionRunner.Finished)) == 2, what="the restart")
+        assert len(upgrade.reasons) == 1 and upgrade.reasons[0].startswith("2 pods still on 1-22-3"), upgrade.reasons
+        restart = await d.plan("r")
+        assert "Deployment cart/api" in "\n".join(restart.plan.lines())
+        await d.apply()
         await waiter.until(
             pilot, lambda: dash.engine_state.action("upgrade").enabled, timeout=60, what="Upgrade to become enabled"
         )
@@ -124,16 +128,26 @@ async def test_upgrade_disabled_until_the_last_pod_moves(live_app: Callable[...,
 
 
 async def test_restart_shows_progress_and_can_be_paused(live_app: Callable[..., Live], waiter: Waiter) -> None:
-    live = live_app()
+    live = live_app(settings=DashboardSettings(batch_size=1))
     app = live.app
     gate = threading.Event()
     async with app.run_test(size=(120, 36), message_hook=waiter.hook) as pilot:
         dash = app.dashboard
-        await waiter.until(pilot, synced(dash), what="the first synced snapshot")
-        await pilot.press("slash", *"catalog", "enter", "space", "r")
-        await waiter.until(pilot, lambda: bool(waiter.seen(ActionRunner.DryRunDone)), what="the dry run")
-        # The run holds after its first step until the test lets it go on.
-        live.session.step_hook = lambda index: gate.wait(10)
+        d = Driver(app, pilot, waiter)
+        await d.begin()
+        await pilot.press("slash", *"todo", "enter", "a")
+        restart = await d.plan("r")
+        total = len(restart.plan.operations)
+        assert total >= 2, restart.plan.lines()  # a step to pause after, and one after the pause
+        # The run holds after its first step until the test lets it go on (the report comes from its thread).
+        report = dash.runner._progressed
+
+        def held(progress: Progress) -> None:
+            report(progress)
+            if progress.done == 1:
+                gate.wait(10)
+
+        dash.runner._progressed = held  # type: ignore[method-assign]
         await pilot.press("enter")
         await waiter.until(
             pilot,
@@ -141,18 +155,19 @@ async def test_restart_shows_progress_and_can_be_paused(live_app: Callable[..., 
             what="the first step",
         )
         assert dash.progress.has_class("-running")
-        assert "1/3" in str(dash.progress.render())
+        assert f"1/{total}" in str(dash.progress.render())
         await pilot.press("p")
         assert dash.runner.paused
         assert "PAUSED" in str(dash.progress.render())
         gate.set()  # the executor now waits for the resume before its second step
         await pilot.press("p")
         assert not dash.runner.paused
-        await waiter.until(pilot, lambda: bool(waiter.seen(ActionRunner.Finished)), what="the restart")
+        await waiter.until(pilot, lambda: len(waiter.seen(ActionRunner.Finished)) == 2, what="the restart", timeout=90)
         last: Progress = waiter.seen(ActionRunner.Progressed)[-1].progress
-        assert last.done == last.total == 3
+        assert last.done == last.total == total
         assert not dash.progress.has_class("-running")
-        deploy = live.cluster.get("apps/deployments", "catalog", "catalog-api")
+        first = restart.plan.operations[0]
+        deploy = live.cluster.get("apps/deployments", first.namespace, first.name)
         assert "kubectl.kubernetes.io/restartedAt" in deploy["spec"]["template"]["metadata"]["annotations"]
 
 
@@ -213,7 +228,8 @@ async def test_read_only_refuses_with_the_reason(live_app: Callable[..., Live], 
         assert isinstance(app.screen, DisabledScreen)
         assert "read-only" in str(app.screen.content_body)
         await pilot.press("escape")
-        assert live.session.calls == []
+        writes = [r for r in live.cluster.sim.faults.requests() if r.verb not in ("", "get", "list", "watch")]
+        assert writes == [], writes
         assert "READ-ONLY" in str(dash.header.where.render())
 
 
@@ -223,11 +239,10 @@ async def test_engine_failure_is_a_message_not_a_crash(live_app: Callable[..., L
     def broken(*_a: object, **_k: object) -> None:
         raise RuntimeError("the API server went away")
 
-    live.session.plan = broken  # type: ignore[method-assign]
     app = live.app
     async with app.run_test(size=(120, 36), message_hook=waiter.hook) as pilot:
-        dash = app.dashboard
-        await waiter.until(pilot, synced(dash), what="the first synced snapshot")
+        await Driver(app, pilot, waiter).begin()
+        live.session.plan = broken  # type: ignore[method-assign]
         await pilot.press("space", "s")
         await waiter.until(pilot, lambda: bool(waiter.seen(ActionRunner.Failed)), what="the failure")
         assert isinstance(app.screen, PlanScreen)

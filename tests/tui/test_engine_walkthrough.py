@@ -9,49 +9,20 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterator
-from dataclasses import replace
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import pytest
 from textual.pilot import Pilot
 
-from meshtui.cli.demo_cmd import _render
-from meshtui.engine.session import EngineSession
 from meshtui.tui.app import MeshApp
-from meshtui.tui.factory import build_app, watch_targets
 from meshtui.tui.screens.dashboard import DashboardScreen
 from meshtui.tui.screens.plan import PlanScreen
-from meshtui.tui.settings import DashboardSettings
 from meshtui.tui.widgets.action_runner import ActionRunner
 
 from .conftest import NEW, OLD, Cluster, Waiter
 
 CLUSTER = "meshtui-sim"
-
-
-@pytest.fixture
-def demo_app(
-    start_cluster: Callable[..., Cluster], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[Callable[[], tuple[MeshApp, Cluster]]]:
-    """The dashboard as `meshtui demo` builds it: real engine session, rendered manifests offered."""
-    monkeypatch.setenv("MESHTUI_IDENTITY", "sre@jump-1")
-    made: list[Any] = []
-
-    def make() -> tuple[MeshApp, Cluster]:
-        cluster = start_cluster("demo")
-        mesh = watch_targets(cluster.targets)
-        session = EngineSession(cluster.targets, None)
-        settings = replace(DashboardSettings(), title="meshtui demo", manifests=_render(tmp_path))
-        app = build_app(mesh, session, settings=settings)
-        made.append((mesh, session))
-        return app, cluster
-
-    yield make
-    for mesh, session in made:
-        session.close()
-        mesh.stop()
 
 
 class Driver:
@@ -85,6 +56,8 @@ class Driver:
         await self.until(lambda: len(self.waiter.seen(ActionRunner.Finished)) > before, "the run", timeout=60)
         finished = self.waiter.seen(ActionRunner.Finished)[-1]
         assert finished.outcome.ok, [(s.operation.describe(), s.result, s.message) for s in finished.outcome.steps]
+        # As a person waits to see the result: an action key before it is shown is asked to wait.
+        await self.until(lambda: not self.dash.flow.settling, "the tables to show the run")
 
     async def begin(self) -> None:
         """Wait for the first synced screen and an enabled Begin, then record the upgrade (b, enter)."""
@@ -237,9 +210,8 @@ class ReadmeDriver(Driver):
         snap = self.dash.snapshot
         if snap is None or not snap.synced or snap.state is None:
             return False
-        runner = self.dash.runner
-        if runner.running or runner.preparing:
-            return False
+        if self.dash.flow.busy:
+            return False  # running, planning, or its result not in the tables yet
         return not any(p.live and (p.pod.terminating or not p.pod.ready) for p in snap.view.pods())
 
     def shows(self, plan: Any) -> bool:

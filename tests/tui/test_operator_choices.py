@@ -10,9 +10,7 @@ from meshtui.tui.screens.choice import ChoiceScreen
 from meshtui.tui.screens.plan import PlanScreen
 
 from .conftest import Cluster, Waiter
-from .test_engine_walkthrough import CLUSTER, Driver, demo_app
-
-__all__ = ["demo_app"]
+from .test_engine_walkthrough import CLUSTER, Driver
 
 
 async def test_a_refused_delete_asks_for_no_confirmation(

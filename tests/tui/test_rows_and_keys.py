@@ -74,7 +74,7 @@ def test_pod_cells_mark_risk_without_colour(view) -> None:  # type: ignore[no-un
 
 
 def test_every_engine_action_has_one_key_and_keys_are_unique() -> None:
-    from meshtui.engine.api import ACTIONS
+    from meshtui.domain.actions import ACTIONS
 
     keymap.check_unique()
     for action_id, _title in ACTIONS:
@@ -97,7 +97,8 @@ def test_help_lists_every_key() -> None:
 
 
 def test_key_bar_greys_disabled_actions_and_fits() -> None:
-    from meshtui.engine.api import ACTIONS, ActionState, EngineState, LockState
+    from meshtui.domain.actions import ACTIONS
+    from meshtui.engine.api import ActionState, EngineState, LockState
 
     state = EngineState(
         "a",

@@ -9,8 +9,8 @@ from rich.console import Console
 from textual.command import CommandPalette
 from textual.widgets import OptionList
 
+from meshtui.domain.actions import ACTIONS
 from meshtui.domain.inventory import Inventory
-from meshtui.engine.api import ACTIONS
 from meshtui.tui import keymap
 from meshtui.tui.rows import NAMESPACE_COLUMNS, POD_COLUMNS
 from meshtui.tui.screens.confirm import ConfirmScreen

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 from rich.text import Text
-from textual.binding import BindingType
+from textual.binding import Binding, BindingType
 
 from meshtui.tui.screens.dialog import Dialog
 
@@ -13,7 +13,9 @@ from meshtui.tui.screens.dialog import Dialog
 class ConfirmScreen(Dialog[bool]):
     """y answers yes; n or esc answers no."""
 
-    BINDINGS: ClassVar[list[BindingType]] = [("escape,n,q", "close", "No"), ("y", "yes", "Yes")]
+    # Yes only when pressed with the question on screen: a y typed ahead, before the question opened,
+    # bubbles up with this dialog on top and would answer a plain binding.
+    BINDINGS: ClassVar[list[BindingType]] = [("escape,n,q", "close", "No"), Binding("y", "yes", "Yes", priority=True)]
 
     def __init__(self, title: str, question: str) -> None:
         super().__init__(title, Text(question), "y yes · n/esc no")

@@ -7,28 +7,27 @@ become engine calls through the ActionRunner, whose messages drive the plan dial
 from __future__ import annotations
 
 from collections.abc import Hashable
-from typing import Any, ClassVar
+from typing import ClassVar, cast
 
 from textual import on
 from textual.actions import SkipAction
 from textual.app import ComposeResult
 from textual.binding import BindingType
+from textual.screen import Screen
 from textual.widgets import Input, TabbedContent, TabPane
 
+from meshtui.domain.plan import Plan
 from meshtui.domain.report import observed_phase
-from meshtui.engine.api import EngineState, Session
+from meshtui.engine.api import ActionState, EngineState, Session
 from meshtui.tui import keymap, memory
 from meshtui.tui.commands import MeshCommands
 from meshtui.tui.detail_text import journal_extra
 from meshtui.tui.feed import MeshSource, Snapshot, SnapshotBuilder
-from meshtui.tui.offenders import keep_of, offenders
-from meshtui.tui.replan import Replan
-from meshtui.tui.screens.action_flow import ActionFlow
+from meshtui.tui.offenders import Offenders, keep_of, offenders
 from meshtui.tui.screens.confirm import ConfirmScreen
 from meshtui.tui.screens.detail import DetailScreen
 from meshtui.tui.screens.explain import ExplainScreen, namespace_explanation, pod_explanation
 from meshtui.tui.screens.help import HelpScreen
-from meshtui.tui.screens.plan import PlanScreen
 from meshtui.tui.settings import Clock, DashboardSettings
 from meshtui.tui.views.control_plane import ControlPlaneView
 from meshtui.tui.views.data_plane import DataPlaneView
@@ -37,6 +36,7 @@ from meshtui.tui.views.journal import JournalView
 from meshtui.tui.views.namespaces import NamespacesView
 from meshtui.tui.views.table_view import TableView
 from meshtui.tui.views.verify import VerifyView
+from meshtui.tui.widgets.action_flow import ActionFlow, Chosen, NsKey, PodKey
 from meshtui.tui.widgets.action_runner import ActionRunner
 from meshtui.tui.widgets.key_bar import KeyBar
 from meshtui.tui.widgets.live_feed import LiveFeed
@@ -49,7 +49,7 @@ _COMMAND_BY_ACTION = {c.action: c for c in keymap.COMMANDS}
 FREEZE_AFTER_ROWS = 5_000
 
 
-class DashboardScreen(ActionFlow):
+class DashboardScreen(Screen[None]):
     """The one main screen; every key of the registry is bound here (dialogs shadow them)."""
 
     BINDINGS: ClassVar[list[BindingType]] = keymap.bindings()  # type: ignore[assignment]
@@ -88,15 +88,15 @@ class DashboardScreen(ActionFlow):
             mesh, session, source=settings.source, target=settings.target, clock=clock, no_session=session_problem
         )
         self.feed = LiveFeed(mesh, builder, hz=settings.refresh_hz)
-        self.runner = ActionRunner(session)
+        self.flow = ActionFlow(self, session, settings, self.progress)
+        self.flow.multi_cluster = self.multi_cluster
         self.snapshot: Snapshot | None = None
-        self.plan_screen: PlanScreen | None = None
         self.note = ""
         self.session_note = ""
-        self.pending: tuple[str, dict[str, Any]] | None = None
         self.synced_once = False
-        self.replans: list[Replan] = []
         self.quit_asked = False
+        #: The latest feed request this screen has taken the answer of (see `has_snapshot`).
+        self._answered = 0
         #: The action whose offenders the namespaces view is narrowed to (o in a "disabled" dialog), if any.
         self.offender_scope: str | None = None
 
@@ -118,7 +118,7 @@ class DashboardScreen(ActionFlow):
         yield self.progress
         yield self.key_bar
         yield self.feed
-        yield self.runner
+        yield self.flow
 
     def on_mount(self) -> None:
         if self.settings.namespace_filter:
@@ -139,6 +139,11 @@ class DashboardScreen(ActionFlow):
     def tabs(self) -> TabbedContent:
         """The tab container."""
         return self.query_one("#tabs", TabbedContent)
+
+    @property
+    def runner(self) -> ActionRunner:
+        """The action flow's runner (running, preparing, pause and abort)."""
+        return self.flow.runner
 
     @property
     def engine_state(self) -> EngineState | None:
@@ -175,6 +180,7 @@ class DashboardScreen(ActionFlow):
 
     @on(LiveFeed.Updated)
     def _snapshot(self, event: LiveFeed.Updated) -> None:
+        self._answered = max(self._answered, event.ticket)
         snap = event.snapshot
         first = self.snapshot is None
         self.snapshot = snap
@@ -248,8 +254,14 @@ class DashboardScreen(ActionFlow):
         dp.gateways.set_empty_message("No gateway found.")
         dp.agents.set_empty_message("No ambient node agent (ztunnel, istio-cni): this mesh has no ambient data plane.")
 
+    @on(LiveFeed.Unchanged)
+    def _unchanged(self, event: LiveFeed.Unchanged) -> None:
+        self._answered = max(self._answered, event.ticket)
+        self._update_key_bar()
+
     @on(LiveFeed.Failed)
     def _feed_failed(self, event: LiveFeed.Failed) -> None:
+        self._answered = max(self._answered, event.ticket)
         self.notify(
             f"Reading the mesh failed: {event.message}. Retrying on the next change.", severity="error", timeout=8
         )
@@ -285,13 +297,16 @@ class DashboardScreen(ActionFlow):
         if view == "pods":
             self.data_plane.pods.show_namespaces(None, "every namespace")
             self.data_plane.set_pods_title("All pods")
+        self._show_data_view(view)
+
+    def _show_data_view(self, view: str) -> None:
         self.tabs.active = "data-plane"
         self.data_plane.show(view)
         self._update_key_bar()
 
     def open_namespace(self, key: Hashable) -> None:
         """Show the pods of one namespace."""
-        cluster, name = key  # type: ignore[misc]
+        cluster, name = cast(NsKey, key)
         where = f"{cluster}/{name}" if self.multi_cluster else name
         self.data_plane.pods.show_namespaces({(cluster, name)}, f"namespace {where}")
         self.data_plane.set_pods_title(f"Pods of {where}")
@@ -316,12 +331,12 @@ class DashboardScreen(ActionFlow):
         extra = None
         title = "Row"
         if view is self.data_plane.pods:
-            cluster, namespace, name = key  # type: ignore[misc]
+            cluster, namespace, name = cast(PodKey, key)
             pod = next((p for p in self.snapshot.view.pods(cluster, namespace) if p.name == name), None)
             extra = pod_explanation(pod) if pod is not None else None
             title = f"Pod {namespace}/{name}"
         elif view is self.data_plane.namespaces:
-            cluster, name = key  # type: ignore[misc]
+            cluster, name = cast(NsKey, key)
             ns = self.snapshot.view.namespace(cluster, name)
             extra = namespace_explanation(ns) if ns is not None else None
             title = f"Namespace {name}"
@@ -337,6 +352,101 @@ class DashboardScreen(ActionFlow):
                 extra = journal_extra(lines[index])
             title = f"Journal entry {index + 1} of {len(lines)}"
         self.app.push_screen(DetailScreen(title, columns, row, extra))
+
+    # -- engine actions (the ActionFlow does the work; this is its host) ------------------------------
+
+    def action_engine(self, action_id: str) -> None:
+        """Open the plan of an engine action, or say why it is disabled."""
+        self.flow.engine(action_id)
+
+    def action_take_over(self) -> None:
+        """Take the upgrade lock from another operator, after a confirmation."""
+        self.flow.take_over()
+
+    def chosen(self) -> Chosen:
+        """What the operator points at: the selected namespaces, else the one under the cursor; the pod under it."""
+        dp = self.data_plane
+        table = dp.namespaces.table
+        selected: tuple[NsKey, ...] = tuple(dp.namespaces.selected)  # type: ignore[arg-type]
+        namespaces = selected
+        if not namespaces:
+            cursor = self._cursor_namespace()
+            namespaces = (cursor,) if cursor is not None else ()
+        pod: PodKey | None = dp.pods.table.cursor_key if dp.current == "pods" else None  # type: ignore[assignment]
+        under: NsKey | None = table.cursor_key if dp.current == "namespaces" else None  # type: ignore[assignment]
+        return Chosen(
+            view=dp.current,
+            namespaces=namespaces,
+            selected=bool(selected),
+            hidden=table.hidden_selected_count() if selected else 0,
+            pod=pod,
+            cursor_namespace=under,
+        )
+
+    def _cursor_namespace(self) -> NsKey | None:
+        dp = self.data_plane
+        if dp.current == "pods":
+            scope = dp.pods.namespaces
+            if scope is not None and len(scope) == 1:
+                return next(iter(scope))
+            key = dp.pods.table.cursor_key
+            return (key[0], key[1]) if key is not None else None  # type: ignore[index]
+        return dp.namespaces.table.cursor_key  # type: ignore[return-value]
+
+    def show_offenders(self, action: ActionState, found: Offenders | None) -> None:
+        """Narrow the tables to what holds `action` back (o in a "disabled" dialog)."""
+        dp = self.data_plane
+        note = f"holding back {keymap.by_engine_action(action.id).label}"
+        if found is not None and found.namespaces:
+            dp.namespaces.set_filter("")
+            dp.namespaces.show_only(set(found.namespaces), note + " (esc shows all)")
+            self.offender_scope = action.id  # kept current as namespaces finish (_refresh_offender_scope)
+            self.action_show_view("namespaces")
+        elif found is not None and found.gateways:
+            dp.gateways.set_filter("")
+            self.action_show_view("gateways")
+        elif found is not None and found.tags:
+            self.action_show_tab("control-plane")
+        elif action.offenders:
+            kind, names = action.offenders
+            if kind == "pods":
+                pods = {key for n in names if len(key := self._offender_key(n)) == 3}
+                dp.pods.show_keys(pods, note)  # type: ignore[arg-type]
+                dp.set_pods_title("Offending pods")
+                self._show_data_view("pods")  # not action_show_view: that shows every pod again
+            else:
+                spaces = {key for n in names if len(key := self._offender_key(n)) == 2}
+                dp.namespaces.show_only(spaces, note + " (esc shows all)")  # type: ignore[arg-type]
+                self.action_show_view("namespaces")
+
+    def _offender_key(self, name: str) -> tuple[str, ...]:
+        """A gate's offender name as a table key: `ns` or `ns/pod`, led by `cluster/` in a multi-cluster mesh."""
+        if self.multi_cluster:
+            cluster, _, rest = name.partition("/")
+        else:
+            cluster, rest = (self.mesh.clusters[0] if self.mesh.clusters else ""), name
+        return (cluster, *rest.split("/", 1)) if rest else ()
+
+    def run_ended(self, plan: Plan, keep_selection: bool) -> None:
+        """A run ended well: the selection goes unless the next step (restart after switch) takes it."""
+        if not keep_selection:
+            self.data_plane.namespaces.table.clear_selection()
+
+    def flow_changed(self) -> None:
+        """The flow started or stopped running: the key bar follows."""
+        self._update_key_bar()
+
+    def ask_snapshot(self) -> int:
+        """Ask the feed for a snapshot now."""
+        return self.feed.refresh_now()
+
+    def has_snapshot(self, ticket: int) -> bool:
+        """True once this screen has taken the feed's answer to request `ticket` (a snapshot, or nothing new)."""
+        return self._answered >= ticket
+
+    def session_problem(self, message: str) -> None:
+        """Re-reading the record failed: the header's note says so until the next snapshot with a state."""
+        self.session_note = message
 
     def namespace_keys(self) -> list[tuple[str, str]]:
         """Every namespace of the latest snapshot (for the palette)."""
@@ -394,7 +504,7 @@ class DashboardScreen(ActionFlow):
         if self.data_plane.current == "namespaces":
             self.show_detail(self.data_plane.namespaces, key)
             return
-        cluster, namespace, name = key  # type: ignore[misc]
+        cluster, namespace, name = cast(PodKey, key)
         pod = next((p for p in view.pods(cluster, namespace) if p.name == name), None)
         if pod is not None:
             self.app.push_screen(ExplainScreen(pod))
@@ -410,7 +520,7 @@ class DashboardScreen(ActionFlow):
     def action_refresh(self) -> None:
         """Re-read the upgrade record, the lock and permissions, then redraw."""
         self.runner.refresh_session()
-        self.feed.refresh_now()
+        self.ask_snapshot()
         self.notify("Re-reading the upgrade record, the lock and permissions…", timeout=3)
 
     def action_quit(self) -> None:

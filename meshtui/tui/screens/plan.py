@@ -7,6 +7,7 @@ from typing import ClassVar
 
 from rich.text import Text
 from textual import events, on
+from textual.actions import SkipAction
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
@@ -67,6 +68,8 @@ def dry_run_text(plan: Plan, outcome: RunOutcome | None, read_only: bool) -> tup
 
 
 APPLY = "apply"
+#: Keys the dialog binds itself: they act at once, never wait for the plan's alternatives.
+EARLY_BOUND = frozenset({"n", "y"})
 
 
 class PlanScreen(ModalScreen[str | None]):
@@ -87,9 +90,13 @@ class PlanScreen(ModalScreen[str | None]):
     PlanScreen Input.-needed { display: block; }
     """
 
+    # Apply keys are priority bindings: they count only when pressed with this dialog on top. Keys typed
+    # in one burst reach the screen that was on top when they arrived, then bubble to the app, which would
+    # resolve a plain binding against this dialog: `t j enter enter enter` applied a plan never on screen.
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape,n", "cancel", "Cancel"),
-        Binding("enter,y", "confirm", "Apply"),
+        Binding("enter", "confirm", "Apply", priority=True),
+        Binding("y", "confirm_y", "Apply", show=False, priority=True),
         *SCROLL_BINDINGS,
     ]
 
@@ -105,6 +112,8 @@ class PlanScreen(ModalScreen[str | None]):
         self.outcome: RunOutcome | None = None
         self.applicable = False
         self.options: dict[str, str] = {}
+        #: Keys typed before the plan's alternatives were known (a burst like `r i`); replayed once they are.
+        self._early: list[str] | None = []
         self._dry_started: float | None = None
         self._checked = 0
         self._ticker: Timer | None = None
@@ -172,14 +181,35 @@ class PlanScreen(ModalScreen[str | None]):
         scroll_body(self.scroll, how)
 
     def show_options(self, options: dict[str, str]) -> None:
-        """Offer re-plans, each on its own key (e.g. {"i": "ignore PodDisruptionBudgets"})."""
+        """Offer re-plans, each on its own key (e.g. {"i": "ignore PodDisruptionBudgets"}); {} when there are none.
+
+        A key typed while the plan was still being made is taken now if it names an alternative (it only
+        plans again); any other early key is dropped, and never an early enter applies anything.
+        """
         self.options = dict(options)
+        early, self._early = self._early or [], None
         self._render_verdict()
+        chosen = next((key for key in early if key in self.options), None)
+        if chosen is not None:
+            self.dismiss(chosen)
 
     def on_key(self, event: events.Key) -> None:
-        if event.key in self.options and self.focused is not self.word:
+        if self.focused is not self.word and event.is_printable and self.take_key(event.key):
             event.stop()
-            self.dismiss(event.key)
+
+    def take_key(self, key: str) -> bool:
+        """An alternative's key chooses it; before the alternatives are known, a key waits for them.
+
+        Also called by the app for a key typed on the dashboard in the same burst as the key that opened
+        this dialog (it reaches the app only once the dialog is on top).
+        """
+        if key in self.options:
+            self.dismiss(key)
+            return True
+        if self._early is not None and key not in EARLY_BOUND:
+            self._early.append(key)
+            return True
+        return False
 
     def show_checked(self, done: int, total: int) -> None:
         """The dry run's progress so far."""
@@ -221,6 +251,12 @@ class PlanScreen(ModalScreen[str | None]):
             self.keys.update(Text(f"enter/y apply · esc/n cancel{extra}"))
         else:
             self.keys.update(Text(f"esc close{extra}"))
+
+    def action_confirm_y(self) -> None:
+        """y applies like enter, except in the confirmation field, where it is a letter of the word."""
+        if self.focused is self.word:
+            raise SkipAction
+        self.action_confirm()
 
     def action_confirm(self) -> None:
         """Apply when the dry run passed (and the typed word matches)."""

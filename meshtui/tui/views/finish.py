@@ -8,19 +8,22 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 
+from meshtui.domain.actions import ActionId
 from meshtui.domain.inventory import InventoryView
 from meshtui.engine.api import ActionState, EngineState
 from meshtui.tui.inert import InertStatic
 from meshtui.tui.keymap import action_name, by_engine_action
 from meshtui.tui.rows import GOOD_STYLE, RISK_STYLE
 
+FINISHING = (ActionId.UPGRADE, ActionId.ROLLBACK, ActionId.FINISH)
+
 
 def gate_states(view: InventoryView, state: EngineState | None) -> list[ActionState]:
     """The three finishing actions, from the engine when it answers, else from the view's gates."""
     if state is not None:
-        return [state.action(a) for a in ("upgrade", "rollback", "finish")]
+        return [state.action(a) for a in FINISHING]
     out = []
-    for a in ("upgrade", "rollback", "finish"):
+    for a in FINISHING:
         verdict = view.gates.verdict(a) if view.gates is not None else None
         out.append(
             ActionState(

@@ -13,6 +13,7 @@ class JournalView(TableView):
     NOUN = ("entry", "entries")
     NEWEST_FIRST = True  # keys are journal positions
     EMPTY = "Nothing recorded yet: actions appear here once taken (or refused)."
+    LISTED = False  # read from the upgrade record, not listed from the cluster
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(R.JOURNAL_COLUMNS, id=id)

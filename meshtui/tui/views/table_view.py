@@ -52,7 +52,9 @@ class TableView(Vertical):
     NOUN: ClassVar[tuple[str, str]] = ("row", "rows")
     SELECTABLE: ClassVar[bool] = False
     NEWEST_FIRST: ClassVar[bool] = False
-    EMPTY: ClassVar[str] = "Waiting for the cluster…"
+    EMPTY: ClassVar[str] = "Waiting for the cluster… (the header shows how far the listing has come)"
+    #: The rows come from listing the cluster: until the first complete list the count is only "so far".
+    LISTED: ClassVar[bool] = True
 
     class RowOpened(Message):
         """Posted when Enter is pressed on a row: the screen shows it whole (namespaces open their pods)."""
@@ -90,6 +92,8 @@ class TableView(Vertical):
         self.filter_text = ""
         self._scope_note = ""
         self._extra_predicate: Predicate | None = None
+        #: True until the mesh has been listed whole once; the screen then sets the final empty message.
+        self.listing = self.LISTED
 
     def compose(self) -> ComposeResult:
         yield self.filter_input
@@ -114,9 +118,13 @@ class TableView(Vertical):
             self.update_summary()
 
     def set_empty_message(self, text: str) -> None:
-        """What the table says when no row is shown."""
+        """What the table says when no row is shown; the screen sets it once the mesh is listed whole, so
+        from then on the count is the whole count, not one "so far"."""
         self.table.empty_message = text
         self.table.refresh()
+        if self.listing:
+            self.listing = False
+            self.update_summary()
 
     # -- filter -------------------------------------------------------------------------------------
 
@@ -237,6 +245,8 @@ class TableView(Vertical):
             parts = [f"{shown} {one if shown == 1 else many}" + (" match" if self.filter_text else "")]
         elif shown != total:
             parts = [f"{shown} of {total} {one if total == 1 else many}"]
+        elif self.listing:
+            parts = [f"{total:,} {one if total == 1 else many} so far, still listing"]
         else:
             parts = [f"{total} {one if total == 1 else many}"]
         if self.SELECTABLE:

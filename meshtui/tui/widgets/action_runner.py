@@ -6,6 +6,7 @@ message with one sentence, never a crash.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from textual import work
@@ -16,6 +17,7 @@ from meshtui.domain.inventory import InventoryView
 from meshtui.domain.plan import Plan
 from meshtui.engine.api import Progress, Session
 from meshtui.engine.executor import RunControl, RunOutcome
+from meshtui.engine.params import ParamsError, params_for
 from meshtui.tui.feed import describe_error
 
 
@@ -106,19 +108,28 @@ class ActionRunner(Widget):
         """True while the run in progress is paused."""
         return self.control is not None and self.control.paused
 
-    def prepare(self, action: str, view: InventoryView, params: dict[str, Any]) -> None:
-        """Plan the action, then dry-run it; answers with Planned then DryRunDone (or Failed)."""
+    def prepare(self, action: str, view: InventoryView, params: Mapping[str, Any]) -> None:
+        """Plan the action, then dry-run it; answers with Planned then DryRunDone (or Failed).
+
+        `params` are the dashboard's choices by field name; they become the action's typed parameters
+        here (`engine.params.params_for`), and a key the action does not take fails the plan.
+        """
         self.preparing = True
         self._prepare(action, view, params)
 
     @work(thread=True, exit_on_error=False, group="engine", name="prepare")
-    def _prepare(self, action: str, view: InventoryView, params: dict[str, Any]) -> None:
+    def _prepare(self, action: str, view: InventoryView, params: Mapping[str, Any]) -> None:
         session = self.session
         if session is None:
             self.post_message(self.Failed(action, "plan", "no upgrade session is connected"))
             return
         try:
-            plan = session.plan(action, view, **params)
+            typed = params_for(action, params)
+        except ParamsError as exc:
+            self.post_message(self.Failed(action, "plan", str(exc)))
+            return
+        try:
+            plan = session.plan(view, typed)
         except Exception as exc:
             self.post_message(self.Failed(action, "plan", describe_error(exc)))
             return

@@ -25,19 +25,26 @@ class LiveFeed(Widget):
     class Updated(Message):
         """Posted when a new snapshot of the mesh and the engine state is ready."""
 
-        def __init__(self, snapshot: Snapshot) -> None:
+        def __init__(self, snapshot: Snapshot, ticket: int = 0) -> None:
             super().__init__()
             self.snapshot = snapshot
+            #: The last `refresh_now` ticket this refresh answers.
+            self.ticket = ticket
 
     class Unchanged(Message):
         """Posted when a refresh found nothing new to show."""
 
+        def __init__(self, ticket: int = 0) -> None:
+            super().__init__()
+            self.ticket = ticket
+
     class Failed(Message):
         """Posted when reading the mesh failed (the next change retries)."""
 
-        def __init__(self, message: str) -> None:
+        def __init__(self, message: str, ticket: int = 0) -> None:
             super().__init__()
             self.message = message
+            self.ticket = ticket
 
     def __init__(self, mesh: MeshSource, builder: SnapshotBuilder, *, hz: float = 4.0) -> None:
         super().__init__()
@@ -47,6 +54,8 @@ class LiveFeed(Widget):
         self._dirty = threading.Event()
         self._busy = False
         self.snapshots = 0
+        #: Requests for a snapshot so far (`refresh_now`); each refresh's messages carry the count it started at.
+        self._asked = 0
 
     def on_mount(self) -> None:
         self.mesh.listen(self.mark_dirty)
@@ -64,16 +73,16 @@ class LiveFeed(Widget):
             return
         self._dirty.clear()
         self._busy = True
-        self._refresh()
+        self._refresh(self._asked)
 
     @work(thread=True, exit_on_error=False, group="live-feed", name="refresh")
-    def _refresh(self) -> None:
+    def _refresh(self, ticket: int) -> None:
         try:
             snapshot = self.builder.build()
         except Exception as exc:
-            self.post_message(self.Failed(describe_error(exc)))
+            self.post_message(self.Failed(describe_error(exc), ticket))
         else:
-            self.post_message(self.Updated(snapshot) if snapshot is not None else self.Unchanged())
+            self.post_message(self.Updated(snapshot, ticket) if snapshot is not None else self.Unchanged(ticket))
 
     def on_live_feed_updated(self, event: Updated) -> None:
         # Seen here first (the message bubbles on): the next refresh may start.
@@ -86,6 +95,11 @@ class LiveFeed(Widget):
     def on_live_feed_failed(self, event: Failed) -> None:
         self._busy = False
 
-    def refresh_now(self) -> None:
-        """Ask for a snapshot at the next tick (after an action, say)."""
+    def refresh_now(self) -> int:
+        """Ask for a snapshot at the next tick (after an action, say).
+
+        Returns a ticket: the messages of a refresh started after this call carry it or a later one.
+        """
+        self._asked += 1
         self._dirty.set()
+        return self._asked

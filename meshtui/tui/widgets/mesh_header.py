@@ -53,13 +53,39 @@ def health_text(health: tuple[ClusterHealth, ...]) -> Text:
         mark, style = _STATE_MARK.get(h.state, ("?", ""))
         text.append(inert(h.cluster), style="bold")
         text.append(f" {mark} {h.state.value}", style=style)
-        if h.state is ConnState.CONNECTING and h.total_kinds:
-            # Loading progress: kinds listed of all, and how many objects have arrived so far.
+        if h.state is ConnState.CONNECTING and h.total_kinds and not h.loading:
+            # A reconnect after the first load (the loading line says more during the first one).
             text.append(f" {h.synced_kinds}/{h.total_kinds} kinds", style=style)
-            if h.listed_objects:
-                text.append(f", {h.listed_objects:,} objects", style=style)
         if h.state in (ConnState.ERROR, ConnState.LAGGING) and h.reason:
             text.append(f": {inert(h.reason)}", style=style)
+    return text
+
+
+#: Kinds named in the loading line before "and N more" (it must stay readable at 80 columns).
+PENDING_NAMED = 3
+
+
+def loading_text(health: tuple[ClusterHealth, ...]) -> Text | None:
+    """Per cluster still on its first load: kinds listed of all, objects so far, and what is still coming.
+
+    Until then a table can lack rows or counts that exist (a namespace listed before its pods shows none):
+    this line says the picture is partial. None once every cluster has listed every kind once.
+    """
+    loading = [h for h in health if h.loading]
+    if not loading:
+        return None
+    text = Text()
+    for i, h in enumerate(loading):
+        if i:
+            text.append("\n")
+        text.append("Loading ", style="bold")
+        if len(health) > 1:
+            text.append(f"{inert(h.cluster)}: ", style="bold")
+        listed = h.total_kinds - len(h.pending_kinds)
+        text.append(f"{listed} of {h.total_kinds} kinds listed, {h.listed_objects:,} objects so far")
+        named = ", ".join(inert(k) for k in h.pending_kinds[:PENDING_NAMED])
+        more = len(h.pending_kinds) - PENDING_NAMED
+        text.append(f"; listing {named}" + (f" and {more} more" if more > 0 else ""), style="dim")
     return text
 
 
@@ -91,11 +117,12 @@ def stepper_text(phase: str | None, verify: VerifyState | None = None, *, compac
 
 
 class MeshHeader(Vertical):
-    """Two lines: where (clusters, revisions, badges) and when (the phase)."""
+    """Two lines: where (clusters, revisions, badges) and when (the phase); a third while the mesh first loads."""
 
     DEFAULT_CSS = """
-    MeshHeader { height: 2; background: $panel; }
+    MeshHeader { height: auto; background: $panel; }
     MeshHeader > Static { height: 1; padding: 0 1; text-wrap: nowrap; text-overflow: ellipsis; }
+    MeshHeader > #header-loading { height: auto; text-wrap: wrap; display: none; }
     """
 
     def __init__(self, title: str = "meshtui", *, id: str | None = None) -> None:
@@ -103,11 +130,13 @@ class MeshHeader(Vertical):
         self.title = title
         self.where = InertStatic(Text(f"{title}  connecting…"), id="header-where")
         self.when = InertStatic(stepper_text(None), id="header-when")
+        self.loading_line = InertStatic("", id="header-loading")
         self._when: tuple[str | None, VerifyState | None, str, datetime | None] | None = None
 
     def compose(self) -> ComposeResult:
         yield self.where
         yield self.when
+        yield self.loading_line
 
     def show(
         self,
@@ -142,6 +171,10 @@ class MeshHeader(Vertical):
                 expired = " (expired)" if state.lock.expired else ""
                 where.append(f" LOCKED by {inert(state.lock.holder)}{expired} ", style="reverse bold red")
         self.where.update(where)
+        loading = loading_text(health)
+        self.loading_line.display = loading is not None
+        if loading is not None:
+            self.loading_line.update(loading)
 
         verify = state.verify.state if state is not None and state.verify is not None else None
         self._when = (phase, verify, note, taken_at)

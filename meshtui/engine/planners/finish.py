@@ -1,4 +1,4 @@
-"""Taking a revision offline (docs/istio.md#taking-a-revision-offline): every object that carries it, deleted safely.
+"""Finish: the revision going offline (docs/istio.md#taking-a-revision-offline), every object of it deleted safely.
 
 Objects are found by the `istio.io/rev` label and by the chart's names (Helm leaves some unlabelled), webhooks
 first so nothing new is sent to a dying istiod; only the control-plane namespace and cluster-scoped Istio
@@ -11,13 +11,16 @@ from dataclasses import replace
 from typing import Any
 
 from meshtui.cluster.kinds import KINDS, KindInfo
+from meshtui.domain.actions import TITLES, ActionId
 from meshtui.domain.gates import GateVerdict
 from meshtui.domain.inventory import InventoryView
 from meshtui.domain.objects import REV_LABEL, TAG_LABEL
 from meshtui.domain.plan import Operation, Plan
+from meshtui.domain.reasons import Reason, ReasonKind
 from meshtui.engine.kube import Discovery, get, labels, list_all, meta
+from meshtui.engine.params import FinishParams
 from meshtui.engine.phase import gate_why
-from meshtui.engine.planner import PlanContext
+from meshtui.engine.planners.common import PlanContext, PlanRequest
 
 #: Namespaced kinds looked for in the control-plane namespace, in deletion order (after the webhooks).
 NAMESPACED = (
@@ -45,6 +48,27 @@ ORDER = (
 KEEP_NAMES = frozenset(
     {"meshtui-upgrade", "meshtui-upgrade-lock", "istio-ca-root-cert", "istio-reader-service-account"}
 )
+
+#: The Finish gate's condition "choose Upgrade or Rollback first".
+NOT_CHOSEN = "not_chosen"
+
+
+def plan_finish(req: PlanRequest, params: FinishParams) -> Plan:
+    """Take the revision the recorded choice gives up offline; refused until Upgrade or Rollback is chosen."""
+    choice = req.record.finish_choice if req.record is not None else None
+    if choice is None:
+        unchosen = Reason(ReasonKind.GATE, NOT_CHOSEN, "choose Upgrade or Rollback first")
+        return Plan(ActionId.FINISH, TITLES[ActionId.FINISH], refusals=(unchosen.message,), why=(unchosen,))
+    gates = req.gates
+    assert gates is not None
+    revision, kept = offline_pair(choice, req.source, req.target)
+    verdict = gates.upgrade if choice == "upgrade" else gates.rollback
+    return plan_offline(req.ctx, req.view, revision, kept, verdict, choice.capitalize())
+
+
+def offline_pair(choice: str, source: str, target: str) -> tuple[str, str]:
+    """(the revision taken offline, the one kept) for a recorded choice."""
+    return (source, target) if choice == "upgrade" else (target, source)
 
 
 def chart_names(revision: str, namespace: str) -> dict[str, list[str]]:
@@ -165,7 +189,7 @@ def plan_offline(
     if detached and len(detached) == len(ctx.apis):
         title = f"Detach the cluster from revision {revision} (irreversible here; its istiod keeps running outside)"
     return Plan(
-        "finish",
+        ActionId.FINISH,
         title,
         tuple(ops),
         tuple(skipped),

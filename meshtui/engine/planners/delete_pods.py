@@ -7,13 +7,15 @@ conditional on the pod's uid and resourceVersion, so a pod replaced meanwhile is
 
 from __future__ import annotations
 
+from meshtui.domain.actions import ActionId
 from meshtui.domain.inventory import InventoryView
 from meshtui.domain.plan import Operation, Plan
 from meshtui.domain.pods import PodRow
 from meshtui.engine.kube import get, meta
-from meshtui.engine.planner import PlanContext
+from meshtui.engine.params import DeletePodsParams
+from meshtui.engine.planners.common import PlanContext, PlanRequest
 
-ACTION = "delete-pods"
+ACTION = ActionId.DELETE_PODS
 TITLE = "Delete pods that no restart can replace"
 UID = "metadata.uid"
 
@@ -39,7 +41,12 @@ def _find(ctx: PlanContext, view: InventoryView, ref: str) -> list[PodRow]:
     return [row for c in clusters for row in view.pods(c, namespace) if row.name == name]
 
 
-def plan_delete_pods(ctx: PlanContext, view: InventoryView, refs: list[str]) -> Plan:
+def plan_delete_pods_step(req: PlanRequest, params: DeletePodsParams) -> Plan:
+    """Delete the pods `params.pods` names."""
+    return plan_delete_pods(req.ctx, req.view, params.pods)
+
+
+def plan_delete_pods(ctx: PlanContext, view: InventoryView, refs: tuple[str, ...]) -> Plan:
     """Delete the named pods, refusing any that a workload owns (restart that instead)."""
     if not refs:
         return Plan(ACTION, TITLE, refusals=("name the pods to delete (namespace/name)",))
