@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 
 from meshtui import __version__
-from meshtui.cli import exitcodes, output
+from meshtui.cli import collector, exitcodes, output
 from meshtui.cli.args import (
     Parser,
     add_global_options,
@@ -115,6 +115,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     apply_connection_args(args)
     try:
+        if args.command in ("status", "check", "plan", "upgrade"):
+            collector.one_shot()
         if args.command == "status":
             from meshtui.cli import status_cmd
 

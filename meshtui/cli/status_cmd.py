@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 import shutil
 import sys
-from typing import Any
+from collections.abc import Iterable
+from typing import Any, BinaryIO
 
 import orjson
 
@@ -15,7 +16,7 @@ from meshtui.cluster.errors import ClusterError, ConfigError
 from meshtui.cluster.kubeconfig import ClusterTarget
 from meshtui.cluster.live import Problem
 from meshtui.domain.inventory import Inventory
-from meshtui.domain.report import status_document
+from meshtui.domain.report import pod_entries, status_document
 from meshtui.domain.text import inert_json
 from meshtui.engine.precheck import pair_problem
 from meshtui.engine.record import RecordError, UpgradeRecord
@@ -148,7 +149,9 @@ def run(args: argparse.Namespace) -> int:
     phase = observed_phase(record, view, view.gates, view.target) if record is not None else None
     # Offline dumps carry no record: whether an upgrade was started is then unknown, not "no".
     started = None if getattr(args, "from_file", None) else record is not None
-    doc = status_document(view, phase=phase, all_pods=args.all_pods, started=started)
+    # As JSON the pods are written as they are made: at 50,000 pods their entries and their text would
+    # each take about as much memory as the models they come from.
+    doc = status_document(view, phase=phase, all_pods=args.all_pods, started=started, with_pods=not args.json)
     if problems:
         doc["problems_skipped"] = [
             {
@@ -164,11 +167,38 @@ def run(args: argparse.Namespace) -> int:
         where = f"{p.kind} {p.namespace + '/' if p.namespace else ''}{p.name}".strip()
         print(f"meshtui status: skipped {where}: {p.message}", file=sys.stderr)
     if args.json:
-        data = orjson.dumps(doc, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS)
-        sys.stdout.buffer.write(inert_json(data) + b"\n")
+        write_json(sys.stdout.buffer, doc, pod_entries(view, args.all_pods))
     else:
         # Cut names only for a terminal narrower than a table; a pipe or a file gets every name whole.
         width = shutil.get_terminal_size().columns if sys.stdout.isatty() else None
         sys.stdout.write(render_status(doc, width))
     sys.stdout.flush()
     return exitcodes.OK
+
+
+_JSON_OPTIONS = orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS
+#: Where the (empty) pods list sits in the document: the only top-level key indented by two spaces.
+_PODS_AT = b'\n  "pods": []'
+_PODS_CHUNK = 1000
+
+
+def write_json(out: BinaryIO, doc: dict[str, Any], pods: Iterable[dict[str, Any]]) -> None:
+    """`doc` (whose `pods` is empty) with `pods` in it, written a thousand entries at a time, in the very bytes
+    that dumping the whole document at once (indented, keys sorted) gives, followed by a newline."""
+    head = orjson.dumps(doc, option=_JSON_OPTIONS)
+    at = head.index(_PODS_AT) + len(_PODS_AT) - 1  # at the list's closing bracket
+    out.write(inert_json(head[: at - 1]))
+    chunk: list[bytes] = []
+    first = True
+    for entry in pods:
+        # An entry one level deeper: four more spaces after each of its line breaks (strings hold none).
+        chunk.append(orjson.dumps(entry, option=_JSON_OPTIONS).replace(b"\n", b"\n    "))
+        if len(chunk) == _PODS_CHUNK:
+            out.write(inert_json((b"[\n    " if first else b",\n    ") + b",\n    ".join(chunk)))
+            chunk, first = [], False
+    if chunk:
+        out.write(inert_json((b"[\n    " if first else b",\n    ") + b",\n    ".join(chunk)))
+        first = False
+    out.write(b"[]" if first else b"\n  ]")
+    out.write(inert_json(head[at + 1 :]))
+    out.write(b"\n")

@@ -13,8 +13,8 @@ from typing import Any
 import orjson
 
 from meshtui.cluster.reflector import WatchSpec
-from meshtui.cluster.slimjson import decode_pod_list, decode_pod_page
-from meshtui.domain.objects import Model, parse_object
+from meshtui.cluster.slimjson import decode_pod_list, decode_pod_page, decode_workload_list
+from meshtui.domain.objects import WORKLOAD_KINDS, Model, parse_object
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,13 +94,22 @@ def _spec(
         metadata_only=metadata_only,
         label_selector=selector,
         optional=optional,
-        decode_list=decode_pod_list if kind == "Pod" else orjson.loads,
+        decode_list=_list_decoder(kind),
         # Pods are 95% of a list's bytes: modelled straight from typed structs, never as dicts.
         decode_page=decode_pod_page if kind == "Pod" else None,  # type: ignore[arg-type]
         # A quarter of the round trips of client-go's 500 (each waits behind whatever else the API server
         # is doing); the typed decode holds the GIL ~10 ms for such a page, less than orjson for 500 pods.
         page_size=POD_PAGE_SIZE if kind == "Pod" else None,
     )
+
+
+def _list_decoder(kind: str) -> Callable[[bytes], Any]:
+    """Pods and workloads (ReplicaSets outnumber pods in many clusters) keep only the fields their parser reads."""
+    if kind == "Pod":
+        return decode_pod_list
+    if kind in WORKLOAD_KINDS:
+        return decode_workload_list
+    return orjson.loads
 
 
 def watch_specs() -> list[WatchSpec[Model]]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Collection, Iterator
+from collections.abc import Callable, Collection, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -45,6 +45,9 @@ class _Stopped(Exception):
 
 
 _END = object()
+
+#: Called with each page's models as it is modelled (a page of a list that later starts over included).
+OnPage = Callable[[list[Any]], None]
 
 
 def _fetch(api: RawApi, spec: WatchSpec[Any], cont: str, abort: threading.Event, whole: bool) -> bytes:
@@ -124,7 +127,7 @@ def _pages(api: RawApi, spec: WatchSpec[Any], abort: threading.Event, whole: boo
 
 
 def _list_pages(
-    api: RawApi, spec: WatchSpec[Any], abort: threading.Event, whole: bool
+    api: RawApi, spec: WatchSpec[Any], abort: threading.Event, whole: bool, on_page: OnPage | None = None
 ) -> tuple[list[Any], list[Problem]]:
     models: list[Any] = []
     problems: list[Problem] = []
@@ -146,18 +149,22 @@ def _list_pages(
                 cluster=api.cluster,
             )
         models.extend(page.models.values())
+        if on_page is not None:
+            on_page(list(page.models.values()))
         problems.extend(Problem(api.cluster, spec.kind, ns, name, message) for (ns, name), message in page.problems)
     return models, problems
 
 
-def _list_kind(api: RawApi, spec: WatchSpec[Any], abort: threading.Event) -> tuple[list[Any], list[Problem]]:
+def _list_kind(
+    api: RawApi, spec: WatchSpec[Any], abort: threading.Event, on_page: OnPage | None = None
+) -> tuple[list[Any], list[Problem]]:
     """Every object of one kind, and the ones skipped as malformed."""
     restarts = 0
     while True:
         try:
             # After a second expired token, the whole list in one answer (client-go's pager falls back to a
             # full list): a list slower than the server keeps its snapshot would otherwise never end.
-            return _list_pages(api, spec, abort, whole=restarts >= WHOLE_LIST_AFTER_EXPIRIES)
+            return _list_pages(api, spec, abort, restarts >= WHOLE_LIST_AFTER_EXPIRIES, on_page)
         except NotFound:
             if spec.optional:
                 return [], []
@@ -180,7 +187,8 @@ def load_once(
     """List every kind (or only `kinds`) on every cluster into the inventory; returns the objects skipped.
 
     Kinds are listed concurrently (the network dominates); the first cluster error stops the read,
-    because a partial mesh would give wrong gates.
+    because a partial mesh would give wrong gates (the inventory then holds part of it: discard it).
+    Pods are assessed page by page while the next pages arrive, once their cluster's other kinds are in.
     """
     specs = [s for s in watch_specs() if kinds is None or s.kind in kinds]
     jobs = [(RawApi(t.api_client, t.name), spec) for t in targets for spec in specs]
@@ -188,38 +196,78 @@ def load_once(
     jobs.sort(key=lambda j: j[1].kind != "Pod")
     abort = threading.Event()
     failures: list[BaseException] = []
+    # Pod pages and finished jobs, in the order they happen; only this thread touches the inventory.
+    arrivals: queue.Queue[tuple[str, list[Any]] | None] = queue.Queue()
 
     def run(api: RawApi, spec: WatchSpec[Any]) -> tuple[list[Any], list[Problem]]:
         if abort.is_set():
             return [], []
         try:
-            return _list_kind(api, spec, abort)
+            on_page: OnPage | None = None
+            if spec.kind == _STREAMED:
+                cluster = api.cluster
+
+                def on_page(models: list[Any]) -> None:
+                    arrivals.put((cluster, models))
+
+            return _list_kind(api, spec, abort, on_page)
         except BaseException as exc:
             if not abort.is_set():
                 failures.append(exc)  # the cause; the others then stop before their next page
             abort.set()
             raise
 
+    order = {spec.kind: i for i, spec in enumerate(watch_specs())}
     problems: list[Problem] = []
-    results = []
     with ThreadPoolExecutor(max_workers=workers) as pool:
         futures = [(api.cluster, spec.kind, pool.submit(run, api, spec)) for api, spec in jobs]
+        for *_, fut in futures:
+            fut.add_done_callback(lambda _: arrivals.put(None))
+        # A cluster's other kinds are applied before its pods, so each pod is evaluated against the final
+        # webhooks and workloads; pages that arrive earlier wait.
+        others = {c: [(k, f) for c2, k, f in futures if c2 == c and k != _STREAMED] for c, _, _ in futures}
+        ready = {c for c, kinds_of in others.items() if not kinds_of}
+        waiting: dict[str, list[list[Any]]] = {}
+        done = 0
+        try:
+            while done < len(futures) and not abort.is_set():
+                item = arrivals.get()
+                if item is not None:
+                    cluster, models = item
+                    if cluster in ready:
+                        _apply_page(inventory, cluster, models)
+                    else:
+                        waiting.setdefault(cluster, []).append(models)
+                    continue
+                done += 1
+                for cluster, kinds_of in others.items():
+                    if cluster in ready or abort.is_set() or not all(f.done() for _, f in kinds_of):
+                        continue
+                    for kind, fut in sorted(kinds_of, key=lambda kf: order[kf[0]]):
+                        inventory.replace(cluster, kind, fut.result()[0])
+                    ready.add(cluster)
+                    for models in waiting.pop(cluster, ()):
+                        _apply_page(inventory, cluster, models)
+        except BaseException:
+            abort.set()  # the other lists stop before their next page
+            raise
+        if failures:
+            for *_, fut in futures:
+                fut.cancel()
+            raise failures[0]
         for cluster, kind, fut in futures:
-            try:
-                models, skipped = fut.result()
-            except BaseException:
-                abort.set()
-                for _, _, other in futures:
-                    other.cancel()
-                if not failures:
-                    raise
-                break
-            results.append((cluster, kind, models))
+            models, skipped = fut.result()  # raises what a job raised outside of `run`
+            if kind == _STREAMED:
+                # The whole list once more: removes pods the inventory held that are gone, and pods of a list
+                # that started over; the ones applied page by page are the same objects, skipped at once.
+                inventory.replace(cluster, kind, models)
             problems.extend(skipped)
-    if failures:
-        raise failures[0]
-    # Apply configuration kinds before pods, so each pod is evaluated once against the final webhooks.
-    order = {spec.kind: i for i, spec in enumerate(watch_specs())}
-    for cluster, kind, models in sorted(results, key=lambda r: order[r[1]]):
-        inventory.replace(cluster, kind, models)
     return problems
+
+
+#: The kind applied page by page as it arrives.
+_STREAMED = "Pod"
+
+
+def _apply_page(inventory: InventoryLike, cluster: str, models: list[Any]) -> None:
+    inventory.apply_batch(cluster, (("Pod", "MODIFIED", m) for m in models))

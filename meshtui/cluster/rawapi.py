@@ -14,7 +14,7 @@ import threading
 import time
 import weakref
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -326,50 +326,37 @@ class LineStream:
 
 
 def _body(response: urllib3.HTTPResponse) -> bytes:
-    """The whole body, inflated here when gzipped (urllib3 would hold the page twice while it inflates)."""
-    raw = response.read(decode_content=False)
+    """The whole body; a gzipped one inflated as its chunks arrive (urllib3 would hold it twice while it
+    inflates, and only after the last byte arrived)."""
     if response.headers.get("Content-Encoding", "").strip().lower() != "gzip":
-        return raw
-    return _inflate(raw)
+        return response.read(decode_content=False)
+    return _inflate(response.stream(_READ_CHUNK, decode_content=False))
 
 
+#: Compressed bytes read from the socket at a time.
+_READ_CHUNK = 1 << 16
+#: The most a piece of compressed input may inflate to at once: bounds what a hostile chunk allocates beyond
+#: the answer itself.
 _INFLATE_CHUNK = 1 << 20
 
 
-def _inflate(raw: bytes) -> bytes:
-    """A gzip body inflated into one buffer sized from its trailer, a megabyte at a time: the compressed
-    bytes (about a tenth) and the page are held once, never the page twice (zlib's own output grows in
-    blocks it joins at the end)."""
+def _inflate(chunks: Iterable[bytes]) -> bytes:
+    """A gzip body inflated chunk by chunk into one growing buffer: the page is held once (a large buffer
+    grows in place), never the whole compressed body, and inflating overlaps with the bytes arriving."""
+    out = bytearray()
     inflater = zlib.decompressobj(31)
-    size = int.from_bytes(raw[-4:], "little") if len(raw) >= 18 else 0  # ISIZE: the length mod 2**32
-    size = min(size, len(raw) * 1032)  # deflate never expands more; a damaged trailer allocates no more
-    out = bytearray(size)
-    view = memoryview(out)
-    pos = 0
-    pending = raw
-    while True:
-        if inflater.eof:
-            pending = inflater.unused_data  # another gzip member follows (rare, but valid)
-            if not pending:
-                break
-            inflater = zlib.decompressobj(31)
-        piece = inflater.decompress(pending, _INFLATE_CHUNK)
-        pending = inflater.unconsumed_tail
-        end = pos + len(piece)
-        if end > size:  # the trailer understated it (over 4 GiB, or several members): grow
-            view.release()
-            out.extend(bytes(end - size))
-            size = end
-            view = memoryview(out)
-        view[pos:end] = piece
-        pos = end
-        if not piece and not pending:
-            break
-    view.release()
+    for chunk in chunks:
+        pending = chunk
+        while pending:
+            if inflater.eof:
+                # Another gzip member follows (rare, but valid).
+                inflater = zlib.decompressobj(31)
+            out += inflater.decompress(pending, _INFLATE_CHUNK)
+            pending = inflater.unconsumed_tail or inflater.unused_data
+    if not inflater.eof:
+        out += inflater.flush()  # what the last bounded call held back
     if not inflater.eof:
         raise zlib.error("the compressed reply ends early")
-    if pos != len(out):
-        del out[pos:]
     # bytes-like for every decoder meshtui uses (orjson, msgspec, bytes.find); copying it would double it.
     return out  # type: ignore[return-value]
 

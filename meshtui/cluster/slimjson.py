@@ -11,11 +11,13 @@ Two decoders:
   map belongs) does not fit and is decoded in full and parsed by `parse_pod` instead, so odd objects are
   still modelled (and their problems reported) exactly as before.
 - `decode_pod_list` gives plain dicts with only the fields the domain reads (for readers that parse dicts).
+- `decode_workload_list` gives a workload list page as plain dicts holding only the keys `parse_workload`
+  reads, each value as the JSON has it (and no key the JSON lacks), so the parser gives the same models.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypedDict, cast
 
 import msgspec
 import orjson
@@ -362,3 +364,99 @@ def _model(cluster: str, item: _TPod, meta: _TMeta | None) -> Pod:
         merge_metrics=ann.merge_metrics if ann is not None else None,
         cni_image=cni_image,
     )
+
+
+# ---------------------------------------------------------------------------------------- workloads
+# TypedDicts decode straight into dicts, skipping unknown keys in C: a key the JSON lacks stays absent and a
+# value keeps its JSON type (Any), so `parse_workload` reads exactly what it would from the full JSON. An
+# object or list the parser walks into must be one (or null); a page where it is not is decoded in full.
+
+
+class _WContainer(TypedDict, total=False):
+    name: Any
+    image: Any
+    env: Any
+
+
+class _WPodSpec(TypedDict, total=False):
+    containers: list[_WContainer] | None
+    initContainers: list[_WContainer] | None
+    hostNetwork: Any
+
+
+class _WTemplateMeta(TypedDict, total=False):
+    labels: Any
+    annotations: Any
+
+
+class _WTemplate(TypedDict, total=False):
+    metadata: _WTemplateMeta | None
+    spec: _WPodSpec | None
+
+
+class _WJobSpec(TypedDict, total=False):
+    template: _WTemplate | None
+
+
+class _WJobTemplate(TypedDict, total=False):
+    spec: _WJobSpec | None
+
+
+class _WSpec(TypedDict, total=False):
+    template: _WTemplate | None
+    jobTemplate: _WJobTemplate | None
+    paused: Any
+    suspend: Any
+    strategy: Any
+    updateStrategy: Any
+    replicas: Any
+    workloadRef: Any
+
+
+class _WStatus(TypedDict, total=False):
+    replicas: Any
+    updatedReplicas: Any
+    readyReplicas: Any
+    availableReplicas: Any
+    desiredNumberScheduled: Any
+    updatedNumberScheduled: Any
+    numberReady: Any
+    numberAvailable: Any
+    observedGeneration: Any
+    conditions: Any
+
+
+class _WMeta(TypedDict, total=False):
+    name: Any
+    namespace: Any
+    uid: Any
+    labels: Any
+    annotations: Any
+    generation: Any
+    ownerReferences: Any
+
+
+class _WItem(TypedDict, total=False):
+    kind: Any
+    apiVersion: Any
+    metadata: _WMeta | None
+    spec: _WSpec | None
+    status: _WStatus | None
+
+
+class _WList(TypedDict, total=False):
+    metadata: Any
+    items: list[_WItem] | None
+
+
+_WORKLOAD_DECODER = msgspec.json.Decoder(_WList)
+
+
+def decode_workload_list(data: bytes) -> dict[str, Any]:
+    """A workload list page as plain dicts holding only what `parse_workload` reads (in full if odd)."""
+    try:
+        page = cast("dict[str, Any]", _WORKLOAD_DECODER.decode(data))
+    except (msgspec.ValidationError, msgspec.DecodeError):
+        result: dict[str, Any] = orjson.loads(data)
+        return result
+    return page

@@ -173,6 +173,13 @@ class _Cluster:
         # Every top-level workload's template row, and the sorted meshed ones for the view.
         self.templates: dict[WorkloadKey, TemplateRow] = {}
         self.template_tuple: tuple[TemplateRow, ...] | None = None
+        # The meshed or at-risk template rows in view order as assessed, and as shown (with their live flag),
+        # kept while only whether templates have live pods changes (each pod list page flips hundreds): only
+        # the flipped rows (`template_flips`) are then redone, without sorting.
+        self.template_order: list[TemplateRow] | None = None
+        self.template_shown: list[TemplateRow] = []
+        self.template_pos: dict[WorkloadKey, int] = {}
+        self.template_flips: set[WorkloadKey] = set()
         self.agent_pods: set[NsKey] = set()  # ztunnel and istio-cni pods
         self.template_pods: Counter[WorkloadKey] = Counter()  # live pods by their top workload
         self.components: tuple[DataPlaneComponent, ...] | None = None
@@ -423,10 +430,10 @@ class _Cluster:
             if row is None:
                 if old is not None:
                     del self.templates[key]
-                    self.template_tuple = None
+                    self.template_tuple = self.template_order = None
             elif old != row:
                 self.templates[key] = row
-                self.template_tuple = None
+                self.template_tuple = self.template_order = None
 
     def _recompute(self, key: NsKey) -> None:
         namespace, name = key
@@ -476,6 +483,7 @@ class _Cluster:
             else:
                 del self.template_pods[key]
             if (n == 0) != (n - sign == 0):  # whether the template has live pods changed
+                self.template_flips.add(key)
                 self.template_tuple = None
 
     def namespace_labels(self, name: str) -> Labels:
@@ -561,14 +569,23 @@ class _Cluster:
     def template_rows(self) -> tuple[TemplateRow, ...]:
         """The templates that would give a new pod a proxy, or are at risk, in (namespace, name) order."""
         if self.template_tuple is None:
-            rows = []
-            for t in self.templates.values():
-                if not (t.meshed or t.at_risk):
-                    continue
-                live = t.key in self.template_pods
-                rows.append(t if t.live_pods == live else replace(t, live_pods=live))
-            self.template_tuple = tuple(sorted(rows, key=lambda t: (t.namespace, t.name, t.kind)))
+            if self.template_order is None:
+                assessed = [t for t in self.templates.values() if t.meshed or t.at_risk]
+                self.template_order = sorted(assessed, key=lambda t: (t.namespace, t.name, t.kind))
+                self.template_pos = {t.key: i for i, t in enumerate(self.template_order)}
+                self.template_shown = [self._shown_template(t) for t in self.template_order]
+            else:
+                for key in self.template_flips:
+                    at = self.template_pos.get(key)
+                    if at is not None:
+                        self.template_shown[at] = self._shown_template(self.template_order[at])
+            self.template_flips.clear()
+            self.template_tuple = tuple(self.template_shown)
         return self.template_tuple
+
+    def _shown_template(self, t: TemplateRow) -> TemplateRow:
+        live = t.key in self.template_pods
+        return t if t.live_pods == live else replace(t, live_pods=live)
 
     def data_plane_components(self) -> tuple[DataPlaneComponent, ...]:
         """ztunnel and istio-cni of this cluster, with their node pods."""

@@ -50,12 +50,17 @@ class Contribution:
     proxy: tuple[str, str | None] | None  # (revision, proxy version) for the skew counters
 
 
+_TERMINAL = Contribution(0, 0, 0, 1, None, None, None)
+_NO_SIDECAR = Contribution(1, 1, 0, 0, None, None, None)
+_NO_SIDECAR_AT_RISK = Contribution(1, 1, 1, 0, None, None, None)
+
+
 def contribution(row: PodRow) -> Contribution:
     """The counters one pod row contributes (terminal pods count only as terminal)."""
     if not row.live:
-        return Contribution(0, 0, 0, 1, None, None, None)
+        return _TERMINAL
     if not row.has_sidecar:
-        return Contribution(1, 1, int(row.at_risk), 0, None, None, None)
+        return _NO_SIDECAR_AT_RISK if row.at_risk else _NO_SIDECAR
     rev = row.revision or UNKNOWN_REVISION
     mesh = (rev, row.revision_on_restart) if row.gateway is None else None
     return Contribution(1, 0, int(row.at_risk), 0, rev, mesh, (rev, row.proxy_version))

@@ -717,7 +717,7 @@ def parse_workload(cluster: str, raw: object, kind: str | None = None) -> Worklo
         type(c) is dict and c.get("type") in ("Complete", "Failed") and c.get("status") == "True"
         for c in _list(status.get("conditions"))
     )
-    return Workload(
+    return _new_workload(
         cluster=cluster,
         kind=str(the_kind),
         namespace=namespace,
@@ -744,6 +744,10 @@ def parse_workload(cluster: str, raw: object, kind: str | None = None) -> Worklo
         rev_annotation=_str(_map(meta.get("annotations")).get(REV_LABEL)),
         template_env=env,
     )
+
+
+#: Every workload of a list is made here (tens of thousands of ReplicaSets): set slot by slot.
+_new_workload: Callable[..., Workload] = positional_constructor(Workload)
 
 
 # ---------------------------------------------------------------------------------------------- Webhooks

@@ -6,6 +6,7 @@ namespace, name) order so two runs over the same state print the same bytes.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from meshtui.domain.ambient import AMBIENT
@@ -54,12 +55,17 @@ def observed_phase(view: InventoryView) -> str | None:
 
 
 def status_document(
-    view: InventoryView, phase: str | None = None, all_pods: bool = False, started: bool | None = None
+    view: InventoryView,
+    phase: str | None = None,
+    all_pods: bool = False,
+    started: bool | None = None,
+    with_pods: bool = True,
 ) -> dict[str, Any]:
     """The `status --json` dict; `phase` comes from the upgrade record, else it is inferred from the state.
 
     Each condition lists every offender (its message names the first five). `started` False says, as the
     dashboard does, that no upgrade has been started; None (not known, e.g. offline dumps) says nothing.
+    `with_pods` False leaves `pods` empty, for a writer that adds them from `pod_entries` as it goes.
     """
     multi = len(view.clusters) > 1
     revisions = []
@@ -110,31 +116,7 @@ def status_document(
                 "use_waypoint": ns.use_waypoint,
             }
         )
-    pods = []
-    for row in view.pods():
-        if row.pod.component is not None:
-            continue  # ztunnel and istio-cni are listed under data_plane_components, never as pods
-        if not (all_pods or row.has_sidecar or row.at_risk or row.pod.ambient):
-            continue
-        pods.append(
-            {
-                "cluster": row.cluster,
-                "namespace": row.namespace,
-                "name": row.name,
-                "revision": row.revision,
-                "proxy_version": row.proxy_version,
-                "revision_on_restart": row.revision_on_restart,
-                "at_risk": row.at_risk,
-                "reason": row.reason,
-                "phase": row.pod.phase,
-                "ready": row.pod.ready,
-                "workload": f"{row.workload_kind}/{row.workload_name}" if row.workload_kind else None,
-                "restartable": row.restartable,
-                "explain": row.explain(),
-                "problems": list(row.pod.problems),
-                "dataplane": "sidecar" if row.has_sidecar else AMBIENT if row.pod.ambient else None,
-            }
-        )
+    pods = list(pod_entries(view, all_pods)) if with_pods else []
     gateways = [
         {
             "cluster": g.cluster,
@@ -214,3 +196,29 @@ def status_document(
         "problems": problems,
         "multi_cluster": multi,
     }
+
+
+def pod_entries(view: InventoryView, all_pods: bool = False) -> Iterator[dict[str, Any]]:
+    """The document's `pods` entries, one at a time (`status --json` writes them without holding them all)."""
+    for row in view.pods():
+        if row.pod.component is not None:
+            continue  # ztunnel and istio-cni are listed under data_plane_components, never as pods
+        if not (all_pods or row.has_sidecar or row.at_risk or row.pod.ambient):
+            continue
+        yield {
+            "cluster": row.cluster,
+            "namespace": row.namespace,
+            "name": row.name,
+            "revision": row.revision,
+            "proxy_version": row.proxy_version,
+            "revision_on_restart": row.revision_on_restart,
+            "at_risk": row.at_risk,
+            "reason": row.reason,
+            "phase": row.pod.phase,
+            "ready": row.pod.ready,
+            "workload": f"{row.workload_kind}/{row.workload_name}" if row.workload_kind else None,
+            "restartable": row.restartable,
+            "explain": row.explain(),
+            "problems": list(row.pod.problems),
+            "dataplane": "sidecar" if row.has_sidecar else AMBIENT if row.pod.ambient else None,
+        }

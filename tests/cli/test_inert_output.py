@@ -150,6 +150,17 @@ def test_json_escapes_c1_controls_and_bidi_overrides() -> None:
     assert json.loads(escaped) == {"a": "x\x9b1m\u202ey"}
 
 
+def test_json_keeps_printable_characters_beside_the_escaped_ones() -> None:
+    doc = {"why": "ns → rev 1-23-1; …", "name": "a\u061cb", "c1": "\x85", "bidi": "\u2066x\u2069", "ü": "é€"}
+    raw = json.dumps(doc, ensure_ascii=False).encode()
+    escaped = inert_json(raw)
+    assert json.loads(escaped) == doc
+    assert "→ rev 1-23-1; …".encode() in escaped and "é€".encode() in escaped
+    assert b"\\u061c" in escaped and b"\\u0085" in escaped and b"\\u2066" in escaped and b"\\u2069" in escaped
+    printable = json.dumps({"why": "ns → rev; …", "ü": "é"}, ensure_ascii=False).encode()
+    assert inert_json(printable) == printable
+
+
 def test_the_log_is_private_and_inert(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from meshtui.tui.logfile import setup_logging
 

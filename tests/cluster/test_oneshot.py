@@ -16,6 +16,7 @@ from meshtui.cluster import kinds, oneshot
 from meshtui.cluster.kubeconfig import connect
 from meshtui.cluster.oneshot import load_once
 from meshtui.domain.inventory import Inventory
+from meshtui.domain.objects import parse_object
 from meshtui.domain.report import status_document
 from meshtui.sim.runtime import SimCluster
 from tests.helpers import start_sim
@@ -113,3 +114,21 @@ def test_a_list_whose_continue_tokens_always_expire_ends_as_one_whole_list(
     clean = read(kubeconfig)
     sim.faults.expire_next_continues(10_000)
     assert read(kubeconfig) == clean
+
+
+def test_a_read_into_an_inventory_holding_a_pod_that_is_gone_removes_it(demo: tuple[SimCluster, Path]) -> None:
+    # Pods are applied page by page as they arrive; the read still replaces what the inventory held.
+    _, kubeconfig = demo
+    targets = connect(str(kubeconfig))
+    inventory = Inventory()
+    for t in targets:
+        inventory.add_cluster(t.name, t.server)
+    ghost = {"metadata": {"name": "ghost", "namespace": "default", "uid": "u-ghost"}, "status": {"phase": "Running"}}
+    inventory.apply(targets[0].name, "Pod", "ADDED", parse_object(targets[0].name, ghost, "Pod"))
+    try:
+        load_once(targets, inventory)
+    finally:
+        for t in targets:
+            t.api_client.close()
+    assert not any(row.name == "ghost" for row in inventory.view().pods())
+    assert status_document(inventory.view(), all_pods=True) == read(kubeconfig)

@@ -34,6 +34,7 @@ def comparable(view: InventoryView) -> tuple[object, ...]:
         view.control_planes,
         view.skew,
         view.gates,
+        view.templates,
     )
 
 
