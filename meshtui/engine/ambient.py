@@ -273,13 +273,12 @@ def plan_ambient(
                 refusals.append(f"unknown installer {spec.kind!r}")
             if differs is None and spec.kind != "external":
                 notes.append(f"{comp.key}{where} already runs {target}: applying again is harmless")
-            nodes = sorted(
-                {
-                    str((p.get("spec") or {}).get("nodeName") or "")
-                    for p in list_all(api, f"/api/v1/namespaces/{ns}/pods", label_selector=_selector(ds))
-                }
-                - {""}
-            )
+            pods = list_all(api, f"/api/v1/namespaces/{ns}/pods", label_selector=_selector(ds))
+            if spec.kind == "external" and differs is None and all(template_upgraded(p, wanted) is None for p in pods):
+                # Nothing will change and nothing is in flight: waiting on each node would only look busy.
+                skipped.append(f"{ctx.where(cluster, ns, comp.daemonset)}: every {comp.key} pod already runs {version}")
+                continue
+            nodes = sorted({str((p.get("spec") or {}).get("nodeName") or "") for p in pods} - {""})
             risk_by_node = pods_at_risk(view, cluster) if comp.key == "ztunnel" else {}
             for node in nodes:
                 at_risk = risk_by_node.get(node, 0)

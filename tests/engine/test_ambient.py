@@ -287,3 +287,18 @@ def test_helm_adapter_runs_each_release_then_waits_node_by_node(mesh: Mesh, tmp_
     assert releases == ["istio-cni", "ztunnel"]
     assert ztunnels(mesh) == dict.fromkeys(NODES, f"istiod-{NEW}.istio-system.svc:15012")
     session.close()
+
+
+def test_waiting_for_components_that_already_run_the_revision_is_nothing_to_do(mesh: Mesh) -> None:
+    session = started(mesh)
+    # Back to the source right after Begin: every istio-cni and ztunnel pod already runs it.
+    back = session.plan(mesh.view(OLD, NEW), AmbientParams(installer=InstallerSpec("external"), to=OLD))
+    assert back.operations == () and not back.refused, back.lines()
+    assert sorted(back.skipped) == [
+        f"istio-system/istio-cni-node: every istio-cni pod already runs {OLD_V}",
+        f"istio-system/ztunnel: every ztunnel pod already runs {OLD_V}",
+    ]
+    # Towards the target, nothing runs it yet: one wait per node and component.
+    forward = session.plan(mesh.view(OLD, NEW), AmbientParams(installer=InstallerSpec("external")))
+    assert [op.verb for op in forward.operations] == ["wait"] * 2 * len(NODES)
+    session.close()
