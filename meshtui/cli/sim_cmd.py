@@ -9,6 +9,7 @@ import threading
 from pathlib import Path
 
 from meshtui.cli import exitcodes
+from meshtui.cli.tty_line import TtyLine
 from meshtui.sim.launch import SimLaunchError, launch, parse_params
 
 
@@ -48,6 +49,9 @@ def run(args: argparse.Namespace) -> int:
     """Start the simulator, print how to reach it, and serve until Ctrl-C or SIGTERM."""
     if getattr(args, "sim_command", None) == "render-revision":
         return render_revision(args)
+    # A large scenario takes seconds to build: say how far, on a terminal (pipes get only the result).
+    building = TtyLine()
+    building.show(f"meshtui sim: building the {args.scenario!r} scenario…")
     try:
         params = parse_params(args.param)
         sim = launch(
@@ -57,10 +61,13 @@ def run(args: argparse.Namespace) -> int:
             port=args.port,
             ready_delay=args.ready_delay,
             churn=args.churn,
+            progress=lambda text: building.show(f"meshtui sim: {text}"),
         )
     except SimLaunchError as exc:
+        building.clear()
         print(f"meshtui sim: {exc}", file=sys.stderr)
         return exitcodes.USAGE
+    building.clear()
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
