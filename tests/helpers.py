@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -12,6 +13,8 @@ import orjson
 import yaml
 from kubernetes.watch.watch import iter_resp_lines
 
+from meshtui.cluster.oneshot import load_once
+from meshtui.domain.inventory import Inventory
 from meshtui.sim.controllers import Controllers
 from meshtui.sim.launch import launch
 from meshtui.sim.runtime import SimCluster
@@ -117,3 +120,26 @@ def read_events(
     finally:
         resp.close()
     return events
+
+
+def read_inventory(targets: list[Any]) -> Inventory:
+    """Every cluster of `targets` read once into a fresh inventory (the one-shot read the CLI does)."""
+    inventory = Inventory()
+    for target in targets:
+        inventory.add_cluster(target.name, target.server)
+    load_once(targets, inventory)
+    return inventory
+
+
+def read_terminal(master: int) -> bytes:
+    """Everything a child writes to a pseudo-terminal until it closes it."""
+    seen = b""
+    while True:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:  # the child closed the terminal
+            break
+        if not chunk:
+            break
+        seen += chunk
+    return seen

@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 from meshtui.cli.dry_progress import DryRunProgress
 from tests.engine.support import IDENTITY, Mesh, _isolated, cli, mesh_factory
+from tests.helpers import read_terminal
 
 __all__ = ["_isolated", "mesh_factory"]
 
@@ -32,15 +33,7 @@ def run_with_tty_stderr(*args: str, mesh: Mesh) -> tuple[int, str, str]:
     os.close(slave)
     assert proc.stdout is not None
     stdout = proc.stdout.read().decode()
-    seen = b""
-    while True:
-        try:
-            chunk = os.read(master, 65536)
-        except OSError:  # the child closed the terminal
-            break
-        if not chunk:
-            break
-        seen += chunk
+    seen = read_terminal(master)
     os.close(master)
     return proc.wait(timeout=120), stdout, seen.decode(errors="replace")
 

@@ -19,7 +19,7 @@ import yaml
 from meshtui.cli import exitcodes
 from meshtui.cluster.kubeconfig import connect
 from meshtui.cluster.probe import PROBE_CONNECT_S, probe
-from tests.helpers import start_sim
+from tests.helpers import read_terminal, start_sim
 
 
 def kubeconfig_for(tmp_path: Path, url: str) -> Path:
@@ -134,15 +134,7 @@ def test_on_a_terminal_the_dashboard_says_whom_it_connects_to_while_the_probe_wa
         stdin=subprocess.DEVNULL,
     )
     os.close(slave)
-    seen = b""
-    while True:
-        try:
-            chunk = os.read(master, 65536)
-        except OSError:  # the child closed the terminal
-            break
-        if not chunk:
-            break
-        seen += chunk
+    seen = read_terminal(master)
     os.close(master)
     assert proc.wait(timeout=60) == exitcodes.UNREACHABLE
     terminal = seen.decode(errors="replace")

@@ -262,3 +262,21 @@ def test_a_take_over_that_loses_to_a_third_operator_stops(
     assert "was just taken by carol@jump-3" in winner
     for session in (carol, bob, alice):
         session.close()
+
+
+def test_a_read_only_session_takes_no_lock_over(
+    fresh: Mesh, two_operators: Callable[[], tuple[EngineSession, EngineSession]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    alice, bob = two_operators()
+    monkeypatch.setenv("MESHTUI_IDENTITY", "carol@jump-3")
+    carol, _ = open_session(fresh, read_only=True)
+    before = len(fresh.sim.faults.writes())
+
+    held, why = carol.acquire(take_over=True)
+
+    assert not held and why == "read-only mode"
+    assert len(fresh.sim.faults.writes()) == before, "a read-only session wrote"
+    coord = client.CoordinationV1Api(fresh.api)
+    assert coord.read_namespaced_lease("meshtui-upgrade-lock", "istio-system").spec.holder_identity == "alice@jump-1"
+    for session in (carol, bob, alice):
+        session.close()

@@ -21,7 +21,6 @@ from textual.pilot import Pilot
 
 from meshtui.cli.demo_cmd import _render
 from meshtui.cluster.kubeconfig import ClusterTarget, connect
-from meshtui.cluster.oneshot import load_once
 from meshtui.domain.inventory import Inventory
 from meshtui.engine.session import EngineSession
 from meshtui.sim import admission, istio, scenarios
@@ -36,7 +35,7 @@ from meshtui.tui.settings import DashboardSettings
 from meshtui.tui.widgets.action_runner import ActionRunner
 from meshtui.tui.widgets.live_feed import LiveFeed
 from tests.conftest import RunningSim, StartSims
-from tests.helpers import start_sim
+from tests.helpers import read_inventory, start_sim
 
 from .fakes import FakeSession
 
@@ -187,10 +186,7 @@ def demo_inventory(tmp_path_factory: pytest.TempPathFactory) -> Inventory:
     try:
         path = sim.kubeconfig(tmp_path_factory.mktemp("demo") / "kubeconfig")
         targets = connect(str(path), None)
-        inventory = Inventory()
-        for target in targets:
-            inventory.add_cluster(target.name, target.server)
-        load_once(targets, inventory)
+        inventory = read_inventory(targets)
         for target in targets:
             target.api_client.close()
     finally:

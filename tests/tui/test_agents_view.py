@@ -14,7 +14,6 @@ from kubernetes import client as k8s
 from rich.console import Console
 
 from meshtui.cluster.kubeconfig import connect
-from meshtui.cluster.oneshot import load_once
 from meshtui.domain.inventory import Inventory
 from meshtui.sim.settings import SimSettings
 from meshtui.tui.agent_rows import AGENT_COLUMNS, agent_rows
@@ -25,7 +24,7 @@ from meshtui.tui.views.agents import AgentsView
 from meshtui.tui.widgets.virtual_table import cell_plain
 from tests.domain.test_ambient import SOURCE, TARGET, ambient_mesh
 from tests.domain.test_ambient import view_of as ambient_view
-from tests.helpers import start_sim
+from tests.helpers import read_inventory, start_sim
 
 from .conftest import Live, Waiter, static_app
 from .test_dashboard_snapshots import after, session
@@ -38,10 +37,7 @@ def ambient_inventory(tmp_path_factory: pytest.TempPathFactory) -> Inventory:
     try:
         path = sim.kubeconfig(tmp_path_factory.mktemp("ambient") / "kubeconfig")
         targets = connect(str(path), None)
-        inventory = Inventory()
-        for target in targets:
-            inventory.add_cluster(target.name, target.server)
-        load_once(targets, inventory)
+        inventory = read_inventory(targets)
         for target in targets:
             target.api_client.close()
     finally:

@@ -9,11 +9,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from meshtui.cluster.kubeconfig import connect
-from meshtui.cluster.oneshot import load_once
 from meshtui.domain.inventory import Inventory
 from meshtui.engine.api import ActionState
 from tests.conftest import StartSims
-from tests.helpers import multi_kubeconfig
+from tests.helpers import multi_kubeconfig, read_inventory
 
 from .conftest import Waiter, static_app
 
@@ -23,10 +22,7 @@ def two_clusters(sims: StartSims, tmp_path: Path) -> Inventory:
     east, west = sims("demo"), sims("demo")
     config = multi_kubeconfig(tmp_path / "both.yaml", {"east": east.cluster, "west": west.cluster}, "east")
     targets = connect(str(config), ["east", "west"])
-    inventory = Inventory()
-    for target in targets:
-        inventory.add_cluster(target.name, target.server)
-    load_once(targets, inventory)
+    inventory = read_inventory(targets)
     for target in targets:
         target.api_client.close()
     return inventory
