@@ -213,7 +213,7 @@ def first_screen(
 
 class Breakdown:
     """Where the first screen's time goes (--breakdown): the pod list's pages fetched (server, link and
-    inflating), inflated, decoded, on which thread and when; and the CPU each process used meanwhile."""
+    inflating) and decoded, on which thread and when; and the CPU each process used meanwhile."""
 
     def __init__(self, watched: dict[str, int]) -> None:
         self.watched = watched
@@ -223,19 +223,16 @@ class Breakdown:
         self.frames = 0
 
     def install(self) -> None:
-        from meshtui.cluster import rawapi, reflector
+        from meshtui.cluster import pagefetch, reflector
 
         events = self.events
-        fetch_page, decode_page, inflate = (
-            reflector.Reflector._fetch_page,
-            reflector.Reflector._decode_page,
-            rawapi._inflate,
-        )
+        fetch_page, decode_page = pagefetch.PageFetcher.fetch, reflector.Reflector._decode_page
 
-        def timed_fetch(self: Any, cont: str, *, whole: bool = False) -> bytes:
+        def timed_fetch(self: Any, cont: str) -> bytes:
+            # From asking for the page (or taking the one asked for ahead) to its body inflated.
             started = time.perf_counter()
-            data: bytes = fetch_page(self, cont, whole=whole)
-            kind = "fetch" if self.spec.kind == "Pod" else "other"
+            data: bytes = fetch_page(self, cont)
+            kind = "fetch" if self._name.endswith("-Pod") else "other"
             events.append((kind, started, time.perf_counter(), len(data)))
             return data
 
@@ -246,22 +243,12 @@ class Breakdown:
                 events.append(("decode", started, time.perf_counter(), len(data)))
             return page
 
-        def timed_inflate(raw: Any) -> bytes:
-            started = time.perf_counter()
-            out: bytes = inflate(raw)
-            # Only a whole compressed body is timed (an inflater fed as the socket reads is timed with it).
-            if isinstance(raw, bytes | bytearray) and len(raw) > 256 * 1024:
-                events.append(("inflate", started, time.perf_counter(), len(raw)))
-            return out
-
         self.saved = [
-            (reflector.Reflector, "_fetch_page", fetch_page),
+            (pagefetch.PageFetcher, "fetch", fetch_page),
             (reflector.Reflector, "_decode_page", decode_page),
-            (rawapi, "_inflate", inflate),
         ]
-        reflector.Reflector._fetch_page = timed_fetch  # type: ignore[method-assign]
+        pagefetch.PageFetcher.fetch = timed_fetch  # type: ignore[method-assign]
         reflector.Reflector._decode_page = timed_decode  # type: ignore[method-assign]
-        rawapi._inflate = timed_inflate
         self.cpu_before = self.cpu()
         self.threads_before = self.thread_seconds()
         self.started = time.perf_counter()
@@ -303,7 +290,7 @@ class Breakdown:
         return found
 
     def lines(self) -> list[str]:
-        by = {what: [e for e in self.events if e[0] == what] for what in ("fetch", "inflate", "decode")}
+        by = {what: [e for e in self.events if e[0] == what] for what in ("fetch", "decode")}
         if not by["fetch"]:
             return ["breakdown: no pod page was timed"]
         t0 = self.started
@@ -315,7 +302,7 @@ class Breakdown:
             f"{max((e[2] for e in others), default=t0) - t0:.2f}s after connecting",
             f"breakdown, pod list: {len(by['fetch'])} pages from {first - t0:.2f}s to {last - t0:.2f}s after "
             f"connecting; fetching {sum(e[2] - e[1] for e in by['fetch']):.2f}s in all (server, link and "
-            f"inflating {sum(e[2] - e[1] for e in by['inflate']):.2f}s), decoding "
+            f"inflating; each next page asked for once this one's head arrived), decoding "
             f"{sum(e[2] - e[1] for e in by['decode']):.2f}s",
         ]
         pages = sorted(by["fetch"] + by["decode"], key=lambda e: e[1])

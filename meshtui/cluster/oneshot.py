@@ -18,8 +18,16 @@ from meshtui.cluster.errors import ClusterError, Gone, NotFound
 from meshtui.cluster.kinds import watch_specs
 from meshtui.cluster.kubeconfig import ClusterTarget
 from meshtui.cluster.live import InventoryLike, Problem
-from meshtui.cluster.rawapi import JSON, METADATA_LIST, RawApi
-from meshtui.cluster.reflector import WHOLE_LIST_AFTER_EXPIRIES, ListPage, WatchSpec, list_continue, parse_page
+from meshtui.cluster.pagefetch import PageFetcher
+from meshtui.cluster.rawapi import JSON, METADATA_LIST, PageReply, RawApi
+from meshtui.cluster.reflector import (
+    WHOLE_LIST_AFTER_EXPIRIES,
+    ListPage,
+    WatchSpec,
+    head_continue,
+    list_continue,
+    parse_page,
+)
 
 PAGE_SIZE = 500
 #: The most objects a page asks for: two pages are held at a time (the one modelled, the one arriving),
@@ -27,10 +35,6 @@ PAGE_SIZE = 500
 MAX_PAGE_SIZE = 1000
 #: Times one kind's list may start over because its continue token expired before it gives up.
 MAX_RESTARTS = 5
-
-
-def _undecoded(data: bytes) -> bytes:
-    return data
 
 
 def _decode(api: RawApi, spec: WatchSpec[Any], data: bytes) -> ListPage[Any]:
@@ -50,22 +54,19 @@ _END = object()
 OnPage = Callable[[list[Any]], None]
 
 
-def _fetch(api: RawApi, spec: WatchSpec[Any], cont: str, abort: threading.Event, whole: bool) -> bytes:
+def _open(api: RawApi, spec: WatchSpec[Any], cont: str, abort: threading.Event, whole: bool) -> PageReply:
     query: list[tuple[str, str | int]] = [] if whole else [("limit", min(spec.page_size or PAGE_SIZE, MAX_PAGE_SIZE))]
     if cont:
         query.append(("continue", cont))
     if spec.label_selector:
         query.append(("labelSelector", spec.label_selector))
-    data: bytes | None = api.request(
-        "GET",
+    return api.open_page(
         spec.path,
         query=query,
         accept=METADATA_LIST if spec.metadata_only else JSON,
         what=f"listing {spec.kind}",
-        decode=_undecoded,
         cancel=abort,
     )
-    return data or b""
 
 
 def _pages(api: RawApi, spec: WatchSpec[Any], abort: threading.Event, whole: bool) -> Iterator[tuple[bytes, str]]:
@@ -91,11 +92,15 @@ def _pages(api: RawApi, spec: WatchSpec[Any], abort: threading.Event, whole: boo
             taken.wait(0.1)
         taken.clear()
 
+    fetcher = PageFetcher(
+        lambda cont: _open(api, spec, cont, abort, whole), head_continue, f"list-{api.cluster}-{spec.kind}"
+    )
+
     def fetch_all() -> None:
         cont = ""
         try:
             while not (done.is_set() or abort.is_set()):
-                data = _fetch(api, spec, cont, abort, whole)
+                data = fetcher.fetch(cont)
                 cont = list_continue(data)
                 put((data, cont))
                 del data
@@ -104,6 +109,8 @@ def _pages(api: RawApi, spec: WatchSpec[Any], abort: threading.Event, whole: boo
             put(_END)
         except BaseException as exc:  # handed to the caller, which raises it
             put(exc)
+        finally:
+            fetcher.close()
 
     threading.Thread(target=fetch_all, name=f"list-{api.cluster}-{spec.kind}", daemon=True).start()
     try:

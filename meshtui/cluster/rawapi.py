@@ -14,7 +14,7 @@ import threading
 import time
 import weakref
 import zlib
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -121,13 +121,34 @@ class RawApi:
         """
         if method != "GET":
             return self._request_once(method, path, query, body, content_type, accept, what, timeout, decode)
+        return self._retrying(
+            lambda: self._request_once(method, path, query, body, content_type, accept, what, timeout, decode),
+            cancel,
+        )
+
+    def open_page(
+        self,
+        path: str,
+        *,
+        query: Query,
+        accept: str = JSON,
+        what: str = "",
+        timeout: tuple[float, float] | None = None,
+        cancel: threading.Event | None = None,
+    ) -> PageReply:
+        """A list GET whose answer started (status and headers), retried as `request` retries a GET; the
+        caller reads its head, then its body, and closes it."""
+        reply: PageReply = self._retrying(lambda: self._open_once(path, query, accept, what, timeout), cancel)
+        return reply
+
+    def _retrying(self, attempt: Callable[[], Any], cancel: threading.Event | None) -> Any:
         give_up_at = time.monotonic() + self.options.retry_budget_s
         backoff = _BACKOFF_INITIAL_S
         attempts = 0
         while True:
             attempts += 1
             try:
-                return self._request_once(method, path, query, body, content_type, accept, what, timeout, decode)
+                return attempt()
             except ResourceVersionTooLarge:
                 raise  # the caller decides: a reflector lists again
             except ServerError as exc:
@@ -142,6 +163,24 @@ class RawApi:
                         raise
                 else:
                     time.sleep(delay)
+
+    def _open_once(
+        self, path: str, query: Query, accept: str, what: str, timeout: tuple[float, float] | None
+    ) -> PageReply:
+        timeout = timeout or self.options.timeout
+        what = what or f"GET {path}"
+        resp = self._send(
+            "GET", path, query=query, body=None, content_type=None, accept=accept, timeout=timeout, what=what
+        )
+        if resp.status >= 400:
+            data = self._read_all(resp.response, what, timeout)
+            raise from_status(
+                resp.status, data, cluster=self.cluster, what=what, retry_after=resp.headers.get("Retry-After")
+            )
+        return PageReply(self, resp.response, what, timeout)
+
+    def _read_all(self, response: urllib3.HTTPResponse, what: str, timeout: tuple[float, float]) -> bytes:
+        return _Body(response, self, what, timeout).read()
 
     def _request_once(
         self,
@@ -166,16 +205,7 @@ class RawApi:
             timeout=timeout,
             what=what or f"{method} {path}",
         )
-        try:
-            data = _body(resp.response)
-        except (urllib3.exceptions.HTTPError, OSError) as exc:
-            raise self._unreachable(exc, what or f"{method} {path}", timeout) from None
-        except zlib.error as exc:
-            raise ClusterError(
-                f"The API server of cluster {self.cluster!r} sent a compressed reply that does not inflate for "
-                f"{what or path} ({exc}); try --disable-compression.",
-                cluster=self.cluster,
-            ) from None
+        data = self._read_all(resp.response, what or f"{method} {path}", timeout)
         if resp.status >= 400:
             raise from_status(
                 resp.status,
@@ -325,40 +355,115 @@ class LineStream:
             self._resp.release_conn()
 
 
-def _body(response: urllib3.HTTPResponse) -> bytes:
-    """The whole body; a gzipped one inflated as its chunks arrive (urllib3 would hold it twice while it
-    inflates, and only after the last byte arrived)."""
-    if response.headers.get("Content-Encoding", "").strip().lower() != "gzip":
-        return response.read(decode_content=False)
-    return _inflate(response.stream(_READ_CHUNK, decode_content=False))
-
-
 #: Compressed bytes read from the socket at a time.
 _READ_CHUNK = 1 << 16
 #: The most a piece of compressed input may inflate to at once: bounds what a hostile chunk allocates beyond
 #: the answer itself.
 _INFLATE_CHUNK = 1 << 20
+#: How much of a list's answer is read for its head before giving up on finding the items' start there.
+_HEAD_LIMIT = 1 << 16
 
 
-def _inflate(chunks: Iterable[bytes]) -> bytes:
-    """A gzip body inflated chunk by chunk into one growing buffer: the page is held once (a large buffer
-    grows in place), never the whole compressed body, and inflating overlaps with the bytes arriving."""
-    out = bytearray()
-    inflater = zlib.decompressobj(31)
-    for chunk in chunks:
+class _Body:
+    """A reply's body read chunk by chunk, a gzipped one inflated as its chunks arrive.
+
+    Inflating into one growing buffer holds the page once (urllib3 would hold it twice, and inflate only
+    after the last byte arrived); errors become the operator's sentences (unreachable, does not inflate).
+    """
+
+    def __init__(self, response: urllib3.HTTPResponse, api: RawApi, what: str, timeout: tuple[float, float]) -> None:
+        self._api = api
+        self._what = what
+        self._timeout = timeout
+        self.response = response
+        gzipped = response.headers.get("Content-Encoding", "").strip().lower() == "gzip"
+        self._inflater: Any = zlib.decompressobj(31) if gzipped else None
+        self._chunks: Iterator[bytes] = response.stream(_READ_CHUNK, decode_content=False)
+        self.data = bytearray()
+        self.ended = False
+
+    def more(self) -> bool:
+        """Read (and inflate) the next chunk into `data`; False once the body ended."""
+        if self.ended:
+            return False
+        try:
+            chunk = next(self._chunks, None)
+            if chunk is None:
+                self._finish()
+                return False
+            self._take(chunk)
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
+            raise self._api._unreachable(exc, self._what, self._timeout) from None
+        except zlib.error as exc:
+            raise ClusterError(
+                f"The API server of cluster {self._api.cluster!r} sent a compressed reply that does not inflate "
+                f"for {self._what} ({exc}); try --disable-compression.",
+                cluster=self._api.cluster,
+            ) from None
+        return True
+
+    def read(self) -> bytes:
+        """The whole body (the rest of it read now)."""
+        while self.more():
+            pass
+        # bytes-like for every decoder meshtui uses (orjson, msgspec, bytes.find); copying it would double it.
+        return self.data  # type: ignore[return-value]
+
+    def _take(self, chunk: bytes) -> None:
+        inflater = self._inflater
+        if inflater is None:
+            self.data += chunk
+            return
         pending = chunk
         while pending:
             if inflater.eof:
                 # Another gzip member follows (rare, but valid).
-                inflater = zlib.decompressobj(31)
-            out += inflater.decompress(pending, _INFLATE_CHUNK)
+                inflater = self._inflater = zlib.decompressobj(31)
+            self.data += inflater.decompress(pending, _INFLATE_CHUNK)
             pending = inflater.unconsumed_tail or inflater.unused_data
-    if not inflater.eof:
-        out += inflater.flush()  # what the last bounded call held back
-    if not inflater.eof:
-        raise zlib.error("the compressed reply ends early")
-    # bytes-like for every decoder meshtui uses (orjson, msgspec, bytes.find); copying it would double it.
-    return out  # type: ignore[return-value]
+
+    def _finish(self) -> None:
+        self.ended = True
+        inflater = self._inflater
+        if inflater is None:
+            return
+        if not inflater.eof:
+            self.data += inflater.flush()  # what the last bounded call held back
+        if not inflater.eof:
+            raise zlib.error("the compressed reply ends early")
+
+
+class PageReply:
+    """A list page's answer being read: its head first (where the continue token is), then the rest.
+
+    Knowing the token from the head lets the next page be asked for while this one's body still arrives,
+    so the server's time for the next page overlaps this page's transfer.
+    """
+
+    def __init__(self, api: RawApi, response: urllib3.HTTPResponse, what: str, timeout: tuple[float, float]) -> None:
+        self._body = _Body(response, api, what, timeout)
+
+    def head(self, marker: bytes) -> bytes | None:
+        """The body's bytes up to `marker` (read as far as needed), or None when it is not in the first 64 KiB."""
+        body = self._body
+        while True:
+            at = body.data.find(marker)
+            if at >= 0:
+                return bytes(body.data[:at])
+            if len(body.data) >= _HEAD_LIMIT or not body.more():
+                return None
+
+    def read(self) -> bytes:
+        """The whole body, inflated (the caller still closes the reply)."""
+        return self._body.read()
+
+    def close(self) -> None:
+        """Release the connection; one with an unread rest is closed (the rest would be read as the next answer)."""
+        response = self._body.response
+        with contextlib.suppress(Exception):
+            if not self._body.ended:
+                response.close()
+            response.release_conn()
 
 
 def _timed_out(exc: BaseException) -> str | None:

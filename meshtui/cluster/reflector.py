@@ -36,7 +36,8 @@ from meshtui.cluster.errors import (
     Unauthorized,
     Unreachable,
 )
-from meshtui.cluster.rawapi import JSON, METADATA_LIST, METADATA_ONE, RawApi
+from meshtui.cluster.pagefetch import PageFetcher
+from meshtui.cluster.rawapi import JSON, METADATA_LIST, METADATA_ONE, PageReply, RawApi
 
 log = logging.getLogger(__name__)
 
@@ -351,25 +352,22 @@ class Reflector(Generic[M]):
         self.resource_version = list_rv
         self.synced.set()
 
-    def _fetch_page(self, cont: str, *, whole: bool = False) -> bytes:
-        """One list page's bytes, undecoded (raises Gone when the continue token expired); `whole`: the
+    def _open_page(self, cont: str, *, whole: bool = False) -> PageReply:
+        """One list page's answer, started (raises Gone when the continue token expired); `whole`: the
         entire list in one answer."""
         query: list[tuple[str, str | int]] = [] if whole else [("limit", self.spec.page_size or self.timing.page_size)]
         if cont:
             query.append(("continue", cont))
         if self.spec.label_selector:
             query.append(("labelSelector", self.spec.label_selector))
-        data: bytes | None = self.api.request(
-            "GET",
+        return self.api.open_page(
             self.spec.path,
             query=query,
             accept=METADATA_LIST if self.spec.metadata_only else JSON,
             timeout=(self.timing.connect_timeout_s, self.api.options.read_timeout_s),
             what=f"listing {self.spec.kind}",
-            decode=_undecoded,
             cancel=self._stop,
         )
-        return data or b""
 
     def _report_no_answer(self, answered: threading.Event) -> None:
         host = self.api.api_client.configuration.host
@@ -549,6 +547,18 @@ def list_continue(data: bytes) -> str:
     return str((head.metadata.cont if head.metadata is not None else None) or "")
 
 
+def head_continue(head: bytes) -> str | None:
+    """The continue token in a list's head (its bytes before `"items":`): "" for the last page, None when
+    the head does not say (the metadata comes after the items, or it is not a list)."""
+    try:
+        parsed = _LIST_HEAD.decode(head + b'"items":null}')
+    except (msgspec.ValidationError, msgspec.DecodeError):
+        return None
+    if parsed.metadata is None:
+        return None
+    return str(parsed.metadata.cont or "")
+
+
 _END = object()
 #: Continue tokens that may expire during one list before it asks for the whole list in one answer.
 WHOLE_LIST_AFTER_EXPIRIES = 2
@@ -567,11 +577,16 @@ class _Pages:
         self._queue: queue.Queue[Any] = queue.Queue(maxsize=1)
         self._closed = threading.Event()
         self._expired = 0  # continue tokens that expired during this list
+        name = f"reflector-{reflector.api.cluster}-{reflector.spec.kind}"
+        self.fetcher = PageFetcher(self._open, head_continue, name)
 
-    def _fetch(self, cont: str) -> bytes:
+    def _open(self, cont: str) -> PageReply:
         # After a second expired token, list in one answer, as client-go's pager falls back to a full list:
         # a list slower than the server keeps its snapshot (a big kind under heavy churn) would never end.
-        return self._reflector._fetch_page(cont, whole=self._expired >= WHOLE_LIST_AFTER_EXPIRIES)
+        return self._reflector._open_page(cont, whole=self._expired >= WHOLE_LIST_AFTER_EXPIRIES)
+
+    def _fetch(self, cont: str) -> bytes:
+        return self.fetcher.fetch(cont)
 
     def __iter__(self) -> Iterator[tuple[bytes | None, str]]:
         fetch = self._fetch
@@ -607,6 +622,7 @@ class _Pages:
     def close(self) -> None:
         """Stop fetching (the helper ends after the request in flight)."""
         self._closed.set()
+        self.fetcher.close()
 
     def _prefetch(self, cont: str) -> None:
         fetch = self._fetch

@@ -53,6 +53,28 @@ class FakeApi:
             raise answer
         return decode(answer)
 
+    def open_page(self, path: str, *, query: list[tuple[str, Any]], **kw: Any) -> Any:
+        """A list page as the reflector opens it: through `request` (which subclasses record or delay)."""
+        return ScriptedReply(self.request("GET", path, query=query, decode=bytes, **kw))
+
+
+class ScriptedReply:
+    """A page's answer already whole: its head and body as `rawapi.PageReply` gives them."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+        self.closed = False
+
+    def head(self, marker: bytes) -> bytes | None:
+        at = self.data.find(marker)
+        return self.data[:at] if at >= 0 else None
+
+    def read(self) -> bytes:
+        return self.data
+
+    def close(self) -> None:
+        self.closed = True
+
 
 class Sink:
     def __init__(self) -> None:

@@ -13,6 +13,7 @@ from kubernetes import client
 
 from meshtui.cluster.kubeconfig import connect
 from meshtui.cluster.rawapi import ClientOptions, RawApi, set_options
+from meshtui.cluster.reflector import head_continue, list_continue
 
 from .backends import Backend
 
@@ -108,3 +109,31 @@ def test_meshtui_decodes_a_compressed_list_identically(backend: Backend, big_nam
     finally:
         packed_target.api_client.close()
         plain_target.api_client.close()
+
+
+def test_a_list_pages_continue_token_is_read_from_its_head_before_its_body(
+    backend: Backend, big_namespace: str
+) -> None:
+    """meshtui asks for the next page once the current one's head arrived: Kubernetes writes a list's
+    metadata before its items, in a gzipped answer too; a reply dropped after its head leaves the client sound."""
+    path = f"/api/v1/namespaces/{big_namespace}/configmaps"
+    target = connect(str(backend.kubeconfig))[0]
+    try:
+        api = RawApi(target.api_client, "c")
+        reply = api.open_page(path, query=[("limit", 1)], what="listing ConfigMap")
+        head = reply.head(b'"items":')
+        assert head is not None and b'"metadata"' in head
+        token = head_continue(head)
+        body = reply.read()
+        reply.close()
+        assert token and token == list_continue(body), "the head holds the page's own continue token"
+        assert [c["metadata"]["name"] for c in orjson.loads(body)["items"]] == ["big"]
+
+        dropped = api.open_page(path, query=[("limit", 1)], what="listing ConfigMap")
+        assert dropped.head(b'"items":') is not None
+        dropped.close()  # the rest of the big answer is never read
+        rest = api.request("GET", path, query=[("limit", 1), ("continue", token)])
+        assert [c["metadata"]["name"] for c in rest["items"]] == ["small"]
+        assert api.request("GET", path)["items"][1]["data"] == {"v": "1"}
+    finally:
+        target.api_client.close()
