@@ -132,3 +132,20 @@ def test_a_read_into_an_inventory_holding_a_pod_that_is_gone_removes_it(demo: tu
             t.api_client.close()
     assert not any(row.name == "ghost" for row in inventory.view().pods())
     assert status_document(inventory.view(), all_pods=True) == read(kubeconfig)
+
+
+def test_pages_asked_for_ahead_give_the_same_answer_through_failures_and_expiries(
+    demo: tuple[SimCluster, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Each next page is asked for while the current one's body is read: a 503 or a 410 on a page asked for
+    # ahead must be retried or start the list over exactly as on a page asked for in turn.
+    sim, kubeconfig = demo
+    monkeypatch.setattr(kinds, "POD_PAGE_SIZE", 5)
+    monkeypatch.setattr(oneshot, "PAGE_SIZE", 2)
+    clean = read(kubeconfig)
+    sim.faults.clear_log()
+    sim.faults.fail(0.4, 503, retry_after=0, verbs={"list"})
+    sim.faults.expire_next_continues(4)
+    assert read(kubeconfig) == clean
+    answered = [r.status for r in sim.faults.requests() if "continue=" in r.query]
+    assert 503 in answered and 410 in answered, "both faults hit pages after the first"
