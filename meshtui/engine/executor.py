@@ -11,7 +11,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import Enum, StrEnum
 from typing import Any
 
 import orjson
@@ -38,6 +38,14 @@ class StepResult(Enum):
     ABORTED = "aborted"
     REFUSED = "refused"  # the object's state forbids the step (a paused Deployment)
     NOT_CHECKED = "not-checked"  # a dry run cannot cover it (an external installer, a wait)
+
+
+class RestartEvent(StrEnum):
+    """What a batched restart reports about one workload as it goes."""
+
+    BATCH = "batch"  # a batch starts (the message says which)
+    ROLLED_OUT = "rolled-out"  # the workload's new pods are ready
+    FAILED = "failed"  # it did not roll out, or could not be restarted
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,7 +140,7 @@ SatisfiedCheck = Callable[[Operation, dict[str, Any]], bool]
 #: Runs an installer: (argv, timeout) -> (exit code, last lines of output).
 ProgramRunner = Callable[[list[str], float], tuple[int, str]]
 #: Restart bookkeeping: (event, operation, message); events are batch, rolled-out, failed.
-RestartHook = Callable[[str, Operation, str], None]
+RestartHook = Callable[[RestartEvent, Operation, str], None]
 #: A status line while waiting (a PDB, a rollout), for progress displays.
 StatusHook = Callable[[str], None]
 #: Asked before every write of a run: why the operation must not be sent (empty: send it).
@@ -411,7 +419,7 @@ class Executor:
                     self._record(op, outcome)
                 return False
             for op in batch:
-                self._hook("batch", op, f"batch {number} of {len(batches)}")
+                self._hook(RestartEvent.BATCH, op, f"batch {number} of {len(batches)}")
             started: list[Operation] = []
             failed = False
             waited = self._pdb_gate(batch, control)
@@ -420,7 +428,7 @@ class Executor:
                     outcome = StepOutcome(op, StepResult.FAILED, waited[index])
                     out.steps.append(outcome)
                     self._record(op, outcome)
-                    self._hook("failed", op, outcome.message)
+                    self._hook(RestartEvent.FAILED, op, outcome.message)
                     failed = True
                     done += 1
                     if progress:
@@ -433,7 +441,7 @@ class Executor:
                 if outcome.result not in (StepResult.APPLIED, StepResult.ALREADY):
                     out.steps.append(outcome)
                     self._record(op, outcome)
-                    self._hook("failed", op, outcome.message)
+                    self._hook(RestartEvent.FAILED, op, outcome.message)
                     failed = True
                     done += 1
                     if progress:
@@ -451,7 +459,7 @@ class Executor:
                 outcome = StepOutcome(op, result, f"rolled out ({took:.1f}s)" if ok else message)
                 out.steps.append(outcome)
                 self._record(op, outcome)
-                self._hook("rolled-out" if ok else "failed", op, outcome.message)
+                self._hook(RestartEvent.ROLLED_OUT if ok else RestartEvent.FAILED, op, outcome.message)
                 failed |= not ok
                 done += 1
                 if progress:
@@ -460,7 +468,7 @@ class Executor:
                 return False
         return True
 
-    def _hook(self, event: str, op: Operation, message: str) -> None:
+    def _hook(self, event: RestartEvent, op: Operation, message: str) -> None:
         if self.on_restart is not None:
             self.on_restart(event, op, message)
 

@@ -7,6 +7,7 @@ functions here change a record in place and are applied through the session's lo
 from __future__ import annotations
 
 from meshtui.domain.plan import Operation, Plan
+from meshtui.engine.executor import RestartEvent
 from meshtui.engine.planners.common import DEFAULT_BATCH, TEMPLATE_RESTARTED, workload_key
 from meshtui.engine.record import RestartProgress, UpgradeRecord
 
@@ -52,13 +53,13 @@ def progress_for(plan: Plan, record: UpgradeRecord, now: str) -> RestartProgress
     )
 
 
-def note_event(record: UpgradeRecord, event: str, op: Operation, message: str, when: str) -> None:
+def note_event(record: UpgradeRecord, event: RestartEvent, op: Operation, message: str, when: str) -> None:
     """Record one workload's outcome (`rolled-out` or `failed`) in the restart in flight."""
     if record.restart is None:
         return
     key = operation_key(op)
     record.restart.updated = when
-    if event == "rolled-out" and key not in record.restart.done:
+    if event is RestartEvent.ROLLED_OUT and key not in record.restart.done:
         record.restart.done.append(key)
-    elif event == "failed":
+    elif event is RestartEvent.FAILED:
         record.restart.failed.append(f"{key}: {message}")

@@ -25,7 +25,7 @@ from meshtui.engine import phase as phases
 from meshtui.engine import recordchanges, restarts
 from meshtui.engine.api import ActionState, CheckResult, EngineState, LockState, Progress
 from meshtui.engine.controlplanes import control_plane_namespaces, record_namespaces
-from meshtui.engine.executor import Executor, RunControl, RunOutcome, StepOutcome, StepResult
+from meshtui.engine.executor import Executor, RestartEvent, RunControl, RunOutcome, StepOutcome, StepResult
 from meshtui.engine.installers import refuse_program, run_program, unreachable_revisions
 from meshtui.engine.params import ActionParams, FinishParams, RestartParams, SkipVerifyParams
 from meshtui.engine.permissions import PermissionCache
@@ -565,8 +565,8 @@ class EngineSession:
             before={"remaining": ", ".join(left[:20])},
         )
 
-    def _restart_event(self, event: str, op: Operation, message: str) -> None:
-        if event == "batch" or self.record is None or not self._writable():
+    def _restart_event(self, event: RestartEvent, op: Operation, message: str) -> None:
+        if event is RestartEvent.BATCH or self.record is None or not self._writable():
             return
         when = self.now()
         self._write(lambda r: restarts.note_event(r, event, op, message, when))

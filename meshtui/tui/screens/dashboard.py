@@ -16,6 +16,7 @@ from textual.binding import BindingType
 from textual.screen import Screen
 from textual.widgets import Input, TabbedContent, TabPane
 
+from meshtui.domain.actions import ActionId
 from meshtui.domain.plan import Plan
 from meshtui.domain.report import observed_phase
 from meshtui.engine.api import ActionState, EngineState, Session
@@ -357,11 +358,11 @@ class DashboardScreen(Screen[None]):
 
     def action_engine(self, action_id: str) -> None:
         """Open the plan of an engine action, or say why it is disabled."""
-        self.flow.engine(action_id)
+        self.flow.engine(ActionId(action_id))  # the key map's action strings name ActionId values
 
     def action_engine_back(self, action_id: str) -> None:
         """Open the plan of an engine action towards the source (ambient back)."""
-        self.flow.engine(action_id, back=True)
+        self.flow.engine(ActionId(action_id), back=True)
 
     def action_take_over(self) -> None:
         """Take the upgrade lock from another operator, after a confirmation."""

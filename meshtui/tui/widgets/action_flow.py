@@ -13,6 +13,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.widget import Widget
 
+from meshtui.domain.actions import ActionId
 from meshtui.domain.reasons import ReasonKind
 from meshtui.engine.api import ActionState, EngineState, Session
 from meshtui.engine.executor import StepResult
@@ -37,8 +38,8 @@ if TYPE_CHECKING:
     from meshtui.tui.settings import DashboardSettings
     from meshtui.tui.widgets.progress_panel import ProgressPanel
 
-NAMESPACE_ACTIONS = ("switch", "switch-back", "restart")
-GATEWAY_ACTIONS = ("gateways", "gateways-back")
+NAMESPACE_ACTIONS = (ActionId.SWITCH, ActionId.SWITCH_BACK, ActionId.RESTART)
+GATEWAY_ACTIONS = (ActionId.GATEWAYS, ActionId.GATEWAYS_BACK)
 #: Namespaces named in a plan dialog's subtitle; a bulk selection of thousands would bury the plan.
 SUBTITLE_NAMES = 8
 
@@ -142,7 +143,7 @@ class ActionFlow(Widget):
 
     # -- engine actions -----------------------------------------------------------------------------
 
-    def engine(self, action_id: str, *, back: bool = False) -> None:
+    def engine(self, action_id: ActionId, *, back: bool = False) -> None:
         """Open the plan of an engine action, or say why it is disabled; `back` aims it at the source (ambient)."""
         snap = self.host.snapshot
         waiting = still_loading(snap.health if snap is not None else None)
@@ -176,7 +177,7 @@ class ActionFlow(Widget):
         if not action.enabled and not _plan_would_enable(action, state) and not _read_only_only(action):
             self._explain_disabled(action, state, snap)
             return
-        if action_id == "move-tag":
+        if action_id is ActionId.MOVE_TAG:
             self._choose_tag(snap)
             return
         chosen = self.host.chosen()
@@ -185,7 +186,7 @@ class ActionFlow(Widget):
             return
         if back:
             params["to"] = snap.view.source
-        if action_id == "restart" and state.restart_pending:
+        if action_id is ActionId.RESTART and state.restart_pending:
             self._offer_recorded_restart(state, params)
             return
         self._prepare(action_id, params, chosen)
@@ -206,9 +207,9 @@ class ActionFlow(Widget):
 
         def answered(key: str | None) -> None:
             if key == "r":
-                self._prepare("restart", {"resume": True}, scope)
+                self._prepare(ActionId.RESTART, {"resume": True}, scope)
             elif key == "d":
-                self._prepare("restart", {**params, "discard": True}, scope)
+                self._prepare(ActionId.RESTART, {**params, "discard": True}, scope)
 
         self.app.push_screen(
             ChoiceScreen(
@@ -235,7 +236,7 @@ class ActionFlow(Widget):
                     timeout=8,
                 )
                 return
-            self._prepare("skip-verify", {"reason": reason.strip(" :-")}, self.host.chosen())
+            self._prepare(ActionId.SKIP_VERIFY, {"reason": reason.strip(" :-")}, self.host.chosen())
 
         self.app.push_screen(
             AskScreen(
@@ -245,19 +246,19 @@ class ActionFlow(Widget):
             answered,
         )
 
-    def _prepare(self, action_id: str, params: dict[str, Any], chosen: Chosen) -> None:
+    def _prepare(self, action_id: ActionId, params: dict[str, Any], chosen: Chosen) -> None:
         snap = self.host.snapshot
         assert snap is not None
         state = snap.state
         self.pending = (action_id, params)
         title = keymap.ENGINE_TITLES.get(action_id, "Skip verify")
-        if action_id == "ambient" and params.get("to"):
+        if action_id is ActionId.AMBIENT and params.get("to"):
             title = f"Ambient back: put istio-cni and ztunnel back on {params['to']}, node by node"
         confirm_word = None
-        if action_id == "finish":
+        if action_id is ActionId.FINISH:
             phase = state.phase if state is not None else None
             confirm_word = offline_revision(phase, snap.view.source, snap.view.target) or snap.view.source
-        elif action_id == "delete-pods":
+        elif action_id is ActionId.DELETE_PODS:
             confirm_word = "delete"  # nothing brings a bare pod back
         subtitle = _subtitle(action_id, params, chosen)
         read_only = self.settings.read_only or bool(state and state.read_only)
@@ -277,7 +278,7 @@ class ActionFlow(Widget):
         self.app.push_screen(self.plan_screen, answered)
         self.runner.prepare(action_id, snap.view, params)
 
-    def _replan(self, action_id: str, params: dict[str, Any], key: str, chosen: Chosen) -> None:
+    def _replan(self, action_id: ActionId, params: dict[str, Any], key: str, chosen: Chosen) -> None:
         """Plan the action again with the parameters of the alternative chosen in the plan dialog."""
         option = next((r for r in self.replans if r.key == key), None)
         if option is None:
@@ -297,8 +298,8 @@ class ActionFlow(Widget):
         """Namespaces as the engine names them: `name`, or `cluster/name` in a multi-cluster mesh."""
         return [f"{c}/{n}" if self.multi_cluster else n for c, n in keys]
 
-    def _params(self, action_id: str, chosen: Chosen) -> dict[str, Any] | None:
-        if action_id == "delete-pods":
+    def _params(self, action_id: ActionId, chosen: Chosen) -> dict[str, Any] | None:
+        if action_id is ActionId.DELETE_PODS:
             return self._pod_param(chosen)
         if action_id in NAMESPACE_ACTIONS:
             if not chosen.namespaces:
@@ -309,7 +310,7 @@ class ActionFlow(Widget):
                 )
                 return None
             params: dict[str, Any] = {"namespaces": self._namespace_param(chosen.namespaces)}
-            if action_id == "restart":
+            if action_id is ActionId.RESTART:
                 params.update(batch=self.settings.batch_size, pause=self.settings.batch_pause_s)
             return params
         return {}
@@ -337,7 +338,7 @@ class ActionFlow(Widget):
 
         def picked(params: dict[str, Any] | None) -> None:
             if params:
-                self._prepare("move-tag", params, chosen)
+                self._prepare(ActionId.MOVE_TAG, params, chosen)
 
         self.app.push_screen(TagScreen(tags, revisions), picked)
 
@@ -509,7 +510,7 @@ def _waits_for_verify(action: ActionState, state: EngineState) -> bool:
     return only and len(action.reasons) == len(state.gates.finish.conditions)
 
 
-def _subtitle(action_id: str, params: dict[str, Any], chosen: Chosen) -> str:
+def _subtitle(action_id: ActionId, params: dict[str, Any], chosen: Chosen) -> str:
     """The plan dialog's line under its title: what the action was asked to act on."""
     if params.get("resume"):
         return "The recorded, unfinished restart (resumed as recorded)"
@@ -528,6 +529,6 @@ def _subtitle(action_id: str, params: dict[str, Any], chosen: Chosen) -> str:
         return "Every gateway, each the way its kind is upgraded"
     if "tag" in params:
         return f"Tag {params['tag']} -> {params.get('to')}"
-    if action_id == "ambient":
+    if action_id is ActionId.AMBIENT:
         return f"istio-cni, then ztunnel node by node, configured against {params.get('to') or 'the target'}"
     return ""

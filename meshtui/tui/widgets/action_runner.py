@@ -13,6 +13,7 @@ from textual import work
 from textual.message import Message
 from textual.widget import Widget
 
+from meshtui.domain.actions import ActionId
 from meshtui.domain.inventory import InventoryView
 from meshtui.domain.plan import Plan
 from meshtui.engine.api import Progress, Session
@@ -108,7 +109,7 @@ class ActionRunner(Widget):
         """True while the run in progress is paused."""
         return self.control is not None and self.control.paused
 
-    def prepare(self, action: str, view: InventoryView, params: Mapping[str, Any]) -> None:
+    def prepare(self, action: ActionId, view: InventoryView, params: Mapping[str, Any]) -> None:
         """Plan the action, then dry-run it; answers with Planned then DryRunDone (or Failed).
 
         `params` are the dashboard's choices by field name; they become the action's typed parameters
