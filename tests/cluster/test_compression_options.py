@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import gzip
+import os
 from collections.abc import Iterable, Iterator
 
 import pytest
@@ -13,7 +14,7 @@ from meshtui.cli.args import apply_connection_args
 from meshtui.cli.main import build_parser
 from meshtui.cluster.errors import ClusterError
 from meshtui.cluster.kubeconfig import connect
-from meshtui.cluster.rawapi import ClientOptions, RawApi, _Body, default_options, set_default_options
+from meshtui.cluster.rawapi import ClientOptions, PageReply, RawApi, _Body, default_options, set_default_options
 from meshtui.sim.store import Store
 from tests.conftest import StartSims
 
@@ -111,3 +112,25 @@ def test_a_body_of_two_gzip_members_inflates_to_both() -> None:
 def test_a_truncated_gzip_reply_is_an_error() -> None:
     with pytest.raises(ClusterError, match="sent a compressed reply that does not inflate for listing Pod"):
         _inflate([gzip.compress(b"x" * 100_000)[:-40]])
+
+
+def _reply(body: bytes, step: int) -> PageReply:
+    api = RawApi.__new__(RawApi)
+    api.cluster = "c"
+    packed = gzip.compress(body, 1)
+    chunks = GzipChunks(packed[i : i + step] for i in range(0, len(packed), step))
+    return PageReply(api, chunks, "listing Pod", (1.0, 1.0))  # type: ignore[arg-type]
+
+
+def test_a_pages_head_is_read_as_far_as_its_items_and_the_body_is_whole_after_it() -> None:
+    body = b'{"kind":"PodList","metadata":{"continue":"abc"},"items":[' + b'{"a":1},' * 100_000 + b"{}]}"
+    reply = _reply(body, 7)  # the head spans several socket reads
+    assert reply.head(b'"items":') == b'{"kind":"PodList","metadata":{"continue":"abc"},'
+    assert bytes(reply.read()) == body
+
+
+def test_a_head_that_does_not_reach_the_items_in_64_kib_says_so() -> None:
+    body = b'{"metadata":{"x":"' + os.urandom(100_000).hex().encode() + b'"},"items":[]}'
+    reply = _reply(body, 1024)  # random text: each socket read inflates to about 2 KiB
+    assert reply.head(b'"items":') is None
+    assert bytes(reply.read()) == body, "what the head read is kept for the body"
