@@ -53,6 +53,12 @@ def read(kubeconfig: Path) -> dict[str, object]:
     return status_document(inventory.view(), all_pods=True)
 
 
+def small_pages(monkeypatch: pytest.MonkeyPatch, *, pods: int, others: int) -> None:
+    """List the demo in many pages, so continue tokens (and pages asked for ahead) are exercised."""
+    monkeypatch.setattr(kinds, "POD_PAGE_SIZE", pods)
+    monkeypatch.setattr(oneshot, "PAGE_SIZE", others)
+
+
 @pytest.mark.parametrize(("code", "fraction"), [(503, 0.5), (429, 0.5), (500, 0.3)])
 def test_a_read_retries_failed_requests_and_gives_the_same_answer(
     demo: tuple[SimCluster, Path], code: int, fraction: float
@@ -70,8 +76,7 @@ def test_an_expired_continue_token_mid_list_lists_that_kind_again(
     demo: tuple[SimCluster, Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     sim, kubeconfig = demo
-    monkeypatch.setattr(kinds, "POD_PAGE_SIZE", 7)
-    monkeypatch.setattr(oneshot, "PAGE_SIZE", 3)
+    small_pages(monkeypatch, pods=7, others=3)
     clean = read(kubeconfig)
     sim.faults.clear_log()
     sim.faults.expire_next_continues(3)
@@ -109,8 +114,7 @@ def test_a_list_whose_continue_tokens_always_expire_ends_as_one_whole_list(
     demo: tuple[SimCluster, Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     sim, kubeconfig = demo
-    monkeypatch.setattr(kinds, "POD_PAGE_SIZE", 7)
-    monkeypatch.setattr(oneshot, "PAGE_SIZE", 3)
+    small_pages(monkeypatch, pods=7, others=3)
     clean = read(kubeconfig)
     sim.faults.expire_next_continues(10_000)
     assert read(kubeconfig) == clean
@@ -140,8 +144,7 @@ def test_pages_asked_for_ahead_give_the_same_answer_through_failures_and_expirie
     # Each next page is asked for while the current one's body is read: a 503 or a 410 on a page asked for
     # ahead must be retried or start the list over exactly as on a page asked for in turn.
     sim, kubeconfig = demo
-    monkeypatch.setattr(kinds, "POD_PAGE_SIZE", 5)
-    monkeypatch.setattr(oneshot, "PAGE_SIZE", 2)
+    small_pages(monkeypatch, pods=5, others=2)
     clean = read(kubeconfig)
     sim.faults.clear_log()
     sim.faults.fail(0.4, 503, retry_after=0, verbs={"list"})
