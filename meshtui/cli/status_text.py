@@ -117,11 +117,11 @@ def render_status(doc: dict[str, Any], width: int | None = None) -> str:
     at_risk = [p for p in doc.get("pods") or [] if p.get("at_risk")]
     if at_risk:
         lines.append("")
-        lines.append(f"AT RISK ({len(at_risk)} {'pod' if len(at_risk) == 1 else 'pods'})")
+        lines.append(f"AT RISK ({len(at_risk):,} {'pod' if len(at_risk) == 1 else 'pods'})")
         for p in at_risk[:10]:
             lines.append(f"  {p['namespace']}/{p['name']}: {p.get('reason') or ''}")
         if len(at_risk) > 10:
-            lines.append(f"  … and {len(at_risk) - 10} more (meshtui status --json lists them all)")
+            lines.append(f"  … and {len(at_risk) - 10:,} more (meshtui status --json lists them all)")
     gateways = doc.get("gateways") or []
     if gateways:
         lines.append("")

@@ -39,7 +39,7 @@ def step_restart(ctx: Run) -> int:
         progress = record.restart
         ctx.say(
             f"Resuming the {progress.action} started at {progress.restarted_at}: {len(progress.done)} of "
-            f"{len(progress.workloads)} workloads done."
+            f"{len(progress.workloads):,} workloads done."
         )
     params = RestartParams(
         namespaces=namespaces_of(a),

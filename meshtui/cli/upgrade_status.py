@@ -83,7 +83,7 @@ def step_status(ctx: Run) -> int:
         r = record.restart
         word = "interrupted" if state.restart_interrupted else "in progress"
         ctx.say(
-            f"Restart  {word}: {len(r.done)} of {len(r.workloads)} workloads done "
+            f"Restart  {word}: {len(r.done):,} of {len(r.workloads):,} workloads done "
             "(`upgrade restart --resume` resumes it, `--discard` drops it)"
         )
     ctx.say("")

@@ -114,7 +114,7 @@ def ambient_findings(view: InventoryView, target: str | None = None) -> list[Amb
             AmbientFinding(
                 ERROR,
                 "injection_refused",
-                f"{len(refused)} pods and {len(templates)} workload templates would be refused by the injector "
+                f"{len(refused):,} pods and {len(templates):,} workload templates would be refused by the injector "
                 "(prometheus.io/port invalid or reserved for Istio, Istio >= 1.31, metrics merging on): fix the "
                 "annotation or set prometheus.istio.io/merge-metrics=false",
                 tuple(offenders),

@@ -21,7 +21,7 @@ class JournalView(TableView):
 
     def show_archive(self, total: int, archive: tuple[str, ...]) -> None:
         """Say how many entries the upgrade has in all and which ConfigMaps hold the older ones."""
-        note = f"{total} in all, the older in ConfigMap {', '.join(archive)}" if archive else ""
+        note = f"{total:,} in all, the older in ConfigMap {', '.join(archive)}" if archive else ""
         if note != self._archive:
             self._archive = note
             self.update_summary()

@@ -242,17 +242,17 @@ class TableView(Vertical):
         total, shown = self.table.row_count, self.table.visible_count
         if self._scope_note:
             # The total would count the whole mesh, not the scope: say only what is shown.
-            parts = [f"{shown} {one if shown == 1 else many}" + (" match" if self.filter_text else "")]
+            parts = [f"{shown:,} {one if shown == 1 else many}" + (" match" if self.filter_text else "")]
         elif shown != total:
-            parts = [f"{shown} of {total} {one if total == 1 else many}"]
+            parts = [f"{shown:,} of {total:,} {one if total == 1 else many}"]
         elif self.listing:
             parts = [f"{total:,} {one if total == 1 else many} so far, still listing"]
         else:
-            parts = [f"{total} {one if total == 1 else many}"]
+            parts = [f"{total:,} {one if total == 1 else many}"]
         if self.SELECTABLE:
             selected = self.table.selected_keys
             hidden = self.table.hidden_selected_count() if selected else 0
-            parts.append(f"{len(selected)} selected" + (f" ({hidden} hidden)" if hidden else ""))
+            parts.append(f"{len(selected):,} selected" + (f" ({hidden:,} hidden)" if hidden else ""))
         if self._scope_note:
             parts.append(self._scope_note)
         parts += self.summary_notes()

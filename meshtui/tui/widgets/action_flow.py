@@ -198,7 +198,7 @@ class ActionFlow(Widget):
         chosen = ", ".join(map(str, params.get("namespaces") or [])) or "the chosen namespaces"
         word = "was interrupted" if state.restart_interrupted else "is recorded unfinished"
         question = (
-            f"A restart of {len(pending)} workloads {word}, in {', '.join(namespaces[:SUBTITLE_NAMES])}"
+            f"A restart of {len(pending):,} workloads {word}, in {', '.join(namespaces[:SUBTITLE_NAMES])}"
             f"{' and more' if len(namespaces) > SUBTITLE_NAMES else ''}.\n\n"
             f"Resume it (those workloads, with their recorded timestamp), or discard it and plan a restart of "
             f"{chosen} instead. Discarding leaves its remaining workloads as they are (journalled)."
@@ -347,7 +347,7 @@ class ActionFlow(Widget):
         keep = keep_of(action.id, state.phase, view.source, view.target, state.goal)
         away = view.source if keep == view.target else view.target
         found = offenders(view, keep, away) if keep else None
-        if action.id == "finish" and not action.offenders:
+        if action.id == ActionId.FINISH and not action.offenders:
             found = None  # Finish waits for a choice, a plan or a verify run here, not for namespaces or pods
         can_jump = bool(action.offenders) or (found is not None and not found.empty)
         key = keymap.by_engine_action(action.id).display
@@ -390,7 +390,7 @@ class ActionFlow(Widget):
             view = snap.view if snap is not None else None
             moving_to = params.get("to")
             if view is not None and moving_to is None:
-                moving_to = view.source if event.plan.action == "gateways-back" else view.target
+                moving_to = view.source if event.plan.action is ActionId.GATEWAYS_BACK else view.target
             self.replans = replans(event.plan, params, self.settings.manifests_of(moving_to))
             self.plan_screen.show_options({r.key: r.label for r in self.replans})
 
@@ -423,21 +423,23 @@ class ActionFlow(Widget):
             self.app.push_screen(
                 MessageScreen(
                     f"{event.plan.title}: refused",
-                    f"Applied {applied} of {total} steps; {refusal_sentence(outcome)}.",
+                    f"Applied {applied:,} of {total:,} steps; {refusal_sentence(outcome)}.",
                     "Nothing was overwritten and the refusal is in the journal. Review the tables: the plan is made "
                     "again from the current state when you run the action again.",
                 )
             )
         elif event.aborted:
-            self.notify(f"{event.plan.title}: aborted after {applied} of {total} steps.", severity="warning", timeout=8)
+            aborted = f"{event.plan.title}: aborted after {applied:,} of {total:,} steps."
+            self.notify(aborted, severity="warning", timeout=8)
         elif outcome.ok:
-            if not total and event.plan.action == "verify":
+            if not total and event.plan.action is ActionId.VERIFY:
                 done = "Verify: the checks ran; the Verify tab (3) shows the results."
             elif not total:
                 done = f"{event.plan.title}: done (recorded; no object changed)."
             else:
-                done = f"{event.plan.title}: done ({applied} of {total} {'step' if total == 1 else 'steps'} applied)."
-            keep = event.plan.action in ("switch", "switch-back") and self.host.chosen().selected
+                steps = "step" if total == 1 else "steps"
+                done = f"{event.plan.title}: done ({applied:,} of {total:,} {steps} applied)."
+            keep = event.plan.action in (ActionId.SWITCH, ActionId.SWITCH_BACK) and self.host.chosen().selected
             if keep:
                 # Switching is followed by restarting the same namespaces: keep them selected for `r`.
                 self.notify(f"{done} They stay selected: press r to restart them.", timeout=8)
@@ -450,7 +452,7 @@ class ActionFlow(Widget):
             self.app.push_screen(
                 MessageScreen(
                     f"{event.plan.title}: stopped",
-                    f"Applied {applied} of {total} steps, then: {detail}.",
+                    f"Applied {applied:,} of {total:,} steps, then: {detail}.",
                     "Nothing was overwritten. Review the tables, then run the action again: it re-plans from the "
                     "current state and skips what is already done.",
                 )
