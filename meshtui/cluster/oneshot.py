@@ -26,6 +26,7 @@ from meshtui.cluster.reflector import (
     WatchSpec,
     head_continue,
     list_continue,
+    list_query,
     parse_page,
 )
 
@@ -55,14 +56,10 @@ OnPage = Callable[[list[Any]], None]
 
 
 def _open(api: RawApi, spec: WatchSpec[Any], cont: str, abort: threading.Event, whole: bool) -> PageReply:
-    query: list[tuple[str, str | int]] = [] if whole else [("limit", min(spec.page_size or PAGE_SIZE, MAX_PAGE_SIZE))]
-    if cont:
-        query.append(("continue", cont))
-    if spec.label_selector:
-        query.append(("labelSelector", spec.label_selector))
+    limit = None if whole else min(spec.page_size or PAGE_SIZE, MAX_PAGE_SIZE)
     return api.open_page(
         spec.path,
-        query=query,
+        query=list_query(spec, cont, limit),
         accept=METADATA_LIST if spec.metadata_only else JSON,
         what=f"listing {spec.kind}",
         cancel=abort,

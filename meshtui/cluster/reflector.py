@@ -355,14 +355,10 @@ class Reflector(Generic[M]):
     def _open_page(self, cont: str, *, whole: bool = False) -> PageReply:
         """One list page's answer, started (raises Gone when the continue token expired); `whole`: the
         entire list in one answer."""
-        query: list[tuple[str, str | int]] = [] if whole else [("limit", self.spec.page_size or self.timing.page_size)]
-        if cont:
-            query.append(("continue", cont))
-        if self.spec.label_selector:
-            query.append(("labelSelector", self.spec.label_selector))
+        limit = None if whole else self.spec.page_size or self.timing.page_size
         return self.api.open_page(
             self.spec.path,
-            query=query,
+            query=list_query(self.spec, cont, limit),
             accept=METADATA_LIST if self.spec.metadata_only else JSON,
             timeout=(self.timing.connect_timeout_s, self.api.options.read_timeout_s),
             what=f"listing {self.spec.kind}",
@@ -532,19 +528,26 @@ def list_continue(data: bytes) -> str:
     otherwise the whole page is scanned (in C, skipping the items). The reflector checks the token
     against the fully decoded page, so a wrong reading is caught, never followed.
     """
-    head: _ListHead | None = None
     at = data.find(b'"items":')
-    if at > 0:
-        try:
-            head = _LIST_HEAD.decode(data[:at] + b'"items":null}')
-        except (msgspec.ValidationError, msgspec.DecodeError):
-            head = None
-    if head is None or head.metadata is None:
-        try:
-            head = _LIST_HEAD.decode(data)
-        except (msgspec.ValidationError, msgspec.DecodeError):
-            return ""  # the decoder reports what is wrong with it
-    return str((head.metadata.cont if head.metadata is not None else None) or "")
+    token = head_continue(data[:at]) if at > 0 else None
+    if token is not None:
+        return token
+    try:
+        whole = _LIST_HEAD.decode(data)
+    except (msgspec.ValidationError, msgspec.DecodeError):
+        return ""  # the decoder reports what is wrong with it
+    return str((whole.metadata.cont if whole.metadata is not None else None) or "")
+
+
+def list_query(spec: WatchSpec[Any], cont: str, limit: int | None) -> list[tuple[str, str | int]]:
+    """The query of one list page: its size (None: the whole list in one answer), where it continues, the
+    kind's label selector."""
+    query: list[tuple[str, str | int]] = [] if limit is None else [("limit", limit)]
+    if cont:
+        query.append(("continue", cont))
+    if spec.label_selector:
+        query.append(("labelSelector", spec.label_selector))
+    return query
 
 
 def head_continue(head: bytes) -> str | None:
